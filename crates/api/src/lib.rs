@@ -1,0 +1,12 @@
+//! Docker Engine API wire types, version negotiation, image references and
+//! error kinds. No I/O: every other crate builds on this one.
+
+pub mod container_config;
+pub mod error;
+pub mod reference;
+pub mod types;
+pub mod version;
+
+pub use container_config::{ContainerConfig, HostConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use reference::Reference;

@@ -99,7 +99,11 @@ pub struct HostConfig {
     pub blkio_device_write_bps: Option<Vec<Value>>,
     #[serde(rename = "BlkioDeviceReadIOps", default, deserialize_with = "nullable")]
     pub blkio_device_read_i_ops: Option<Vec<Value>>,
-    #[serde(rename = "BlkioDeviceWriteIOps", default, deserialize_with = "nullable")]
+    #[serde(
+        rename = "BlkioDeviceWriteIOps",
+        default,
+        deserialize_with = "nullable"
+    )]
     pub blkio_device_write_i_ops: Option<Vec<Value>>,
     #[serde(rename = "CpuPeriod", default, deserialize_with = "nullable")]
     pub cpu_period: i64,
@@ -220,14 +224,23 @@ pub struct HostConfig {
     #[serde(rename = "Isolation", default, deserialize_with = "nullable")]
     pub isolation: String,
     /// Sent by API < 1.42 clients (docker 20.10); accepted and ignored, as dockerd does.
-    #[serde(rename = "KernelMemory", default, deserialize_with = "nullable", skip_serializing)]
+    #[serde(
+        rename = "KernelMemory",
+        default,
+        deserialize_with = "nullable",
+        skip_serializing
+    )]
     pub kernel_memory: i64,
     /// Sent by API 1.40-1.42 clients; accepted and ignored.
-    #[serde(rename = "Capabilities", default, deserialize_with = "nullable", skip_serializing)]
+    #[serde(
+        rename = "Capabilities",
+        default,
+        deserialize_with = "nullable",
+        skip_serializing
+    )]
     pub capabilities: Option<Vec<String>>,
     #[serde(rename = "MaskedPaths", default, deserialize_with = "nullable")]
     pub masked_paths: Option<Vec<String>>,
     #[serde(rename = "ReadonlyPaths", default, deserialize_with = "nullable")]
     pub readonly_paths: Option<Vec<String>>,
 }
-

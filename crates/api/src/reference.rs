@@ -48,8 +48,11 @@ impl Reference {
         if let Some(t) = &tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                && t.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if !ok {
                 return Err(bad());
             }
@@ -66,7 +69,12 @@ impl Reference {
         if !valid_domain(&domain) {
             return Err(bad());
         }
-        Ok(Reference { domain, path, tag, digest })
+        Ok(Reference {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// Parses and adds `:latest` when neither tag nor digest is given.
@@ -111,7 +119,11 @@ impl Reference {
 
     /// The same repository with another tag and no digest.
     pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        Reference {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -134,7 +146,11 @@ fn split_domain(name: &str) -> (String, String) {
         Some((first, rest))
             if first.contains('.') || first.contains(':') || first == "localhost" =>
         {
-            let domain = if first == "index.docker.io" { DEFAULT_DOMAIN } else { first };
+            let domain = if first == "index.docker.io" {
+                DEFAULT_DOMAIN
+            } else {
+                first
+            };
             let path = if domain == DEFAULT_DOMAIN && !rest.contains('/') {
                 format!("{OFFICIAL_PREFIX}{rest}")
             } else {
@@ -143,7 +159,10 @@ fn split_domain(name: &str) -> (String, String) {
             (domain.to_string(), path)
         }
         Some(_) => (DEFAULT_DOMAIN.to_string(), name.to_string()),
-        None => (DEFAULT_DOMAIN.to_string(), format!("{OFFICIAL_PREFIX}{name}")),
+        None => (
+            DEFAULT_DOMAIN.to_string(),
+            format!("{OFFICIAL_PREFIX}{name}"),
+        ),
     }
 }
 
@@ -184,7 +203,10 @@ fn valid_domain(d: &str) -> bool {
         _ => d,
     };
     if host.starts_with('[') {
-        return host.ends_with(']') && host[1..host.len() - 1].chars().all(|c| c.is_ascii_hexdigit() || c == ':');
+        return host.ends_with(']')
+            && host[1..host.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':');
     }
     host.split('.').all(|label| {
         !label.is_empty()
@@ -197,7 +219,14 @@ fn valid_domain(d: &str) -> bool {
 /// `sha256:` followed by 64 lower-case hex digits.
 pub fn validate_digest(d: &str) -> Result<(), Error> {
     match d.strip_prefix("sha256:") {
-        Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => Ok(()),
+        Some(hex)
+            if hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
         _ => Err(Error::invalid(format!("invalid digest: {d}"))),
     }
 }
@@ -237,7 +266,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "Busybox", "a//b", "-a", "a:", "a:-x", "a b", "../x", "a/../b", ":tag"] {
+        for bad in [
+            "", "Busybox", "a//b", "-a", "a:", "a:-x", "a b", "../x", "a/../b", ":tag",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         let e = Reference::parse("Busybox").unwrap_err();

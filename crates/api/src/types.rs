@@ -55,17 +55,41 @@ pub struct Mount {
     pub source: String,
     #[serde(rename = "Type", default, skip_serializing_if = "String::is_empty")]
     pub r#type: String,
-    #[serde(rename = "ReadOnly", default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "ReadOnly",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub read_only: bool,
-    #[serde(rename = "Consistency", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "Consistency",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub consistency: String,
-    #[serde(rename = "BindOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "BindOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bind_options: Option<Value>,
-    #[serde(rename = "VolumeOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VolumeOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub volume_options: Option<Value>,
-    #[serde(rename = "ImageOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ImageOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_options: Option<Value>,
-    #[serde(rename = "TmpfsOptions", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "TmpfsOptions",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tmpfs_options: Option<Value>,
 }
 
@@ -121,7 +145,11 @@ impl CreateBody {
         };
         let config = serde_json::from_value(Value::Object(map))
             .map_err(|e| format!("invalid container config: {e}"))?;
-        Ok(CreateBody { config, host_config, networking_config })
+        Ok(CreateBody {
+            config,
+            host_config,
+            networking_config,
+        })
     }
 }
 
@@ -159,7 +187,11 @@ pub struct Port {
     pub ip: String,
     #[serde(rename = "PrivatePort")]
     pub private_port: u16,
-    #[serde(rename = "PublicPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PublicPort",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_port: Option<u16>,
     #[serde(rename = "Type")]
     pub r#type: String,
@@ -184,7 +216,11 @@ pub struct ContainerSummary {
     pub ports: Vec<Port>,
     #[serde(rename = "SizeRw", default, skip_serializing_if = "Option::is_none")]
     pub size_rw: Option<i64>,
-    #[serde(rename = "SizeRootFs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SizeRootFs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size_root_fs: Option<i64>,
     #[serde(rename = "Labels", default, deserialize_with = "nullable")]
     pub labels: IndexMap<String, String>,
@@ -273,7 +309,11 @@ pub struct ContainerInspect {
     pub graph_driver: GraphDriver,
     #[serde(rename = "SizeRw", default, skip_serializing_if = "Option::is_none")]
     pub size_rw: Option<i64>,
-    #[serde(rename = "SizeRootFs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "SizeRootFs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub size_root_fs: Option<i64>,
     #[serde(rename = "Mounts")]
     pub mounts: Vec<Value>,

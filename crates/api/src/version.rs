@@ -45,8 +45,14 @@ mod tests {
 
     #[test]
     fn splits_versioned_paths() {
-        assert_eq!(split_version_prefix("/v1.47/containers/json"), (Some("1.47"), "/containers/json"));
-        assert_eq!(split_version_prefix("/containers/json"), (None, "/containers/json"));
+        assert_eq!(
+            split_version_prefix("/v1.47/containers/json"),
+            (Some("1.47"), "/containers/json")
+        );
+        assert_eq!(
+            split_version_prefix("/containers/json"),
+            (None, "/containers/json")
+        );
         assert_eq!(split_version_prefix("/volumes"), (None, "/volumes"));
         assert_eq!(split_version_prefix("/v1.24"), (Some("1.24"), "/"));
     }

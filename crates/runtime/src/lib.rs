@@ -1,1 +1,8 @@
-//! berth-runtime
+//! The container runtime side of berth: the OCI spec a container runs with,
+//! the per-container shim (`berth-shim`) that runs it through youki's
+//! libcontainer, and the async client the daemon talks to shims with.
+
+pub mod client;
+pub mod proto;
+pub mod shim;
+pub mod spec;

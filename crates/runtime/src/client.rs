@@ -1,0 +1,159 @@
+//! The daemon's side of the shim protocol: spawn a shim, then talk to it over
+//! its socket. Async (tokio), safe to use from the multi-threaded daemon: the
+//! daemon never forks a container itself, it only execs the shim binary.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use crate::proto::{ExitInfo, Request, Response, ShimConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    /// The shim is gone (its socket does not answer).
+    #[error("shim is not running: {0}")]
+    Gone(std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+    #[error("shim protocol: {0}")]
+    Protocol(String),
+}
+
+/// Writes `shim.json`, starts `berth-shim` in its own session (so it survives
+/// the daemon) and waits for its report. Returns the container's pid.
+pub async fn spawn_shim(shim_bin: &Path, cfg: &ShimConfig) -> Result<i32, ShimError> {
+    let cfg_path = ShimConfig::config_path(&cfg.state_dir);
+    let bytes = serde_json::to_vec(cfg).map_err(|e| ShimError::Protocol(e.to_string()))?;
+    std::fs::write(&cfg_path, bytes)
+        .map_err(|e| ShimError::Failed(format!("writing {}: {e}", cfg_path.display())))?;
+    let _ = std::fs::remove_file(ShimConfig::exit_path(&cfg.state_dir));
+    let log = std::fs::File::create(cfg.state_dir.join("shim.log"))
+        .map_err(|e| ShimError::Failed(format!("shim log: {e}")))?;
+    let mut cmd = tokio::process::Command::new(shim_bin);
+    cmd.arg(&cfg_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.as_std_mut().pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ShimError::Failed(format!("starting {}: {e}", shim_bin.display())))?;
+    let mut out = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut out).await;
+    }
+    // The shim lives on after it reports; reap it whenever it ends.
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    let out = out.trim();
+    if let Some(pid) = out.strip_prefix("ok ") {
+        return pid
+            .parse()
+            .map_err(|_| ShimError::Protocol(format!("bad report {out:?}")));
+    }
+    let msg = out.strip_prefix("error: ").unwrap_or(out);
+    let msg = if msg.is_empty() {
+        let log = std::fs::read_to_string(cfg.state_dir.join("shim.log")).unwrap_or_default();
+        format!("shim exited without a report: {}", log.trim())
+    } else {
+        msg.to_string()
+    };
+    Err(ShimError::Failed(msg))
+}
+
+/// A handle on one container's shim.
+#[derive(Debug, Clone)]
+pub struct ShimClient {
+    socket: PathBuf,
+}
+
+impl ShimClient {
+    pub fn new(state_dir: &Path) -> ShimClient {
+        ShimClient {
+            socket: ShimConfig::socket_path(state_dir),
+        }
+    }
+
+    async fn open(&self, req: &Request) -> Result<(Response, UnixStream), ShimError> {
+        let mut conn = UnixStream::connect(&self.socket)
+            .await
+            .map_err(ShimError::Gone)?;
+        let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        conn.write_all(&line).await.map_err(ShimError::Gone)?;
+        // Read the answer byte by byte: an attach stream follows it directly.
+        let mut answer = Vec::new();
+        loop {
+            let b = conn.read_u8().await.map_err(ShimError::Gone)?;
+            if b == b'\n' {
+                break;
+            }
+            answer.push(b);
+            if answer.len() > 1 << 20 {
+                return Err(ShimError::Protocol("answer too long".into()));
+            }
+        }
+        let resp: Response =
+            serde_json::from_slice(&answer).map_err(|e| ShimError::Protocol(e.to_string()))?;
+        if let Some(e) = resp.error {
+            return Err(ShimError::Failed(e));
+        }
+        Ok((resp, conn))
+    }
+
+    async fn call(&self, req: Request) -> Result<Response, ShimError> {
+        Ok(self.open(&req).await?.0)
+    }
+
+    pub async fn start(&self) -> Result<i32, ShimError> {
+        let r = self.call(Request::Start).await?;
+        r.pid
+            .ok_or_else(|| ShimError::Protocol("start answered no pid".into()))
+    }
+
+    /// Waits for the exit; if the shim is already gone, reads what it left in `exit.json`.
+    pub async fn wait(&self, state_dir: &Path) -> Result<ExitInfo, ShimError> {
+        match self.call(Request::Wait).await {
+            Ok(r) => r
+                .exit
+                .ok_or_else(|| ShimError::Protocol("wait answered no exit".into())),
+            Err(ShimError::Gone(e)) => read_exit(state_dir).ok_or(ShimError::Gone(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn kill(&self, signal: i32, all: bool) -> Result<(), ShimError> {
+        self.call(Request::Kill { signal, all }).await.map(|_| ())
+    }
+
+    pub async fn resize(&self, height: u16, width: u16) -> Result<(), ShimError> {
+        self.call(Request::Resize { height, width })
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn state(&self) -> Result<Response, ShimError> {
+        self.call(Request::State).await
+    }
+
+    /// Opens an output stream (stdcopy frames) that also takes stdin bytes.
+    pub async fn attach(&self, stdin: bool) -> Result<UnixStream, ShimError> {
+        Ok(self.open(&Request::Attach { stdin }).await?.1)
+    }
+}
+
+/// The exit status a shim wrote before it ended, if any.
+pub fn read_exit(state_dir: &Path) -> Option<ExitInfo> {
+    let bytes = std::fs::read(ShimConfig::exit_path(state_dir)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

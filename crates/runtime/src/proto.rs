@@ -1,0 +1,98 @@
+//! The shim's protocol over its unix socket (`<state_dir>/shim.sock`).
+//!
+//! Each connection starts with one JSON [`Request`] line and gets one JSON
+//! [`Response`] line. `Attach` then turns the connection into a stream: the
+//! shim sends output as Docker's stdcopy frames (`[stream, 0, 0, 0, len u32
+//! BE] payload`; stream 1 = stdout, 2 = stderr, always 1 with a TTY) and reads
+//! raw stdin bytes; the peer's write half-close is stdin EOF.
+//!
+//! Hand-written because it is a dozen lines of framing between two of our own
+//! processes; a general RPC crate would add more than it saves.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What the daemon hands the shim, as JSON in `<state_dir>/shim.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShimConfig {
+    pub id: String,
+    /// Holds `config.json`.
+    pub bundle: PathBuf,
+    /// Per-container runtime dir: `shim.sock`, `exit.json`, `netns`, ...
+    pub state_dir: PathBuf,
+    /// libcontainer's state root.
+    pub runtime_root: PathBuf,
+    /// json-file log; `None` when the log driver is `none`.
+    pub log_path: Option<PathBuf>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    /// Make a fresh network namespace with `lo` up at `<state_dir>/netns`.
+    pub new_netns: bool,
+}
+
+impl ShimConfig {
+    pub fn socket_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("shim.sock")
+    }
+    pub fn exit_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("exit.json")
+    }
+    pub fn netns_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("netns")
+    }
+    pub fn config_path(state_dir: &Path) -> PathBuf {
+        state_dir.join("shim.json")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Run the created container's process.
+    Start,
+    /// Stream output (and take stdin when `stdin` is set).
+    Attach { stdin: bool },
+    /// Answer when the process has exited.
+    Wait,
+    /// Send a signal to the container's init (or every process with `all`).
+    Kill { signal: i32, all: bool },
+    /// Set the TTY's window size.
+    Resize { height: u16, width: u16 },
+    /// Current status.
+    State,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Response {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitInfo>,
+}
+
+/// How the process ended; written to `exit.json` too, so a daemon that was
+/// down when it happened still learns it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// Exit status, or 128 + signal number when killed by a signal.
+    pub exit_code: i32,
+    /// RFC 3339 with nanoseconds.
+    pub finished_at: String,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+pub const STREAM_STDOUT: u8 = 1;
+pub const STREAM_STDERR: u8 = 2;
+
+/// The 8-byte stdcopy header for a frame of `len` bytes.
+pub fn frame_header(stream: u8, len: usize) -> [u8; 8] {
+    let l = (len as u32).to_be_bytes();
+    [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}

@@ -1,0 +1,509 @@
+//! `berth-shim`: one per running container. It creates the container through
+//! libcontainer, holds its stdio (pipes or a pty), writes its json-file log,
+//! reaps its exit status and serves the daemon over a unix socket. It outlives
+//! the daemon, so containers keep running and logging while berthd restarts.
+//!
+//! It must stay single-threaded: libcontainer forks, and forking from a
+//! process with other busy threads can deadlock (CRATES.md). So the container
+//! is created before the async loop starts, and that loop is tokio's
+//! current-thread runtime with no blocking pool in use (no `tokio::fs`).
+
+mod io;
+mod log;
+mod netns;
+
+use std::cell::RefCell;
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use bytes::Bytes;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, watch};
+
+use crate::proto::{
+    frame_header, ExitInfo, Request, Response, ShimConfig, STREAM_STDERR, STREAM_STDOUT,
+};
+use io::AsyncFdIo;
+use log::JsonLog;
+
+/// Entry point of the shim binary. Reports `ok <pid>` or `error: <why>` on
+/// stdout once the container is created, then serves until it has exited.
+pub fn main(config_path: &Path) -> i32 {
+    let cfg: ShimConfig = match fs::read(config_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            println!("error: reading shim config {}: {e}", config_path.display());
+            return 1;
+        }
+    };
+    let created = match create(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            cleanup_netns(&cfg);
+            println!("error: {e:#}");
+            return 1;
+        }
+    };
+    println!("ok {}", created.pid);
+    let _ = std::io::stdout().flush();
+    detach_stdout();
+
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shim: runtime: {e}");
+            return 1;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, serve(cfg, created));
+    0
+}
+
+/// What `create` leaves for the serving loop.
+struct Created {
+    container: Container,
+    pid: i32,
+    listener: StdUnixListener,
+    /// Container stdout/stderr read ends, or the pty master as stdout.
+    outputs: Vec<(u8, OwnedFd)>,
+    /// Where stdin goes: a pipe's write end or a dup of the pty master.
+    stdin: Option<OwnedFd>,
+    /// The pty master, for resizes.
+    master: Option<OwnedFd>,
+}
+
+fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer argument and touches no memory.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if cfg.new_netns {
+        netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
+            .context("creating the network namespace")?;
+    }
+    let console_path = cfg.state_dir.join("console.sock");
+    let _ = fs::remove_file(&console_path);
+
+    let mut builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
+        .with_root_path(&cfg.runtime_root)
+        .map_err(|e| anyhow!("runtime root: {e}"))?;
+    let mut outputs = Vec::new();
+    let mut stdin = None;
+    let mut console_listener = None;
+    if cfg.tty {
+        console_listener = Some(StdUnixListener::bind(&console_path).context("console socket")?);
+        builder = builder.with_console_socket(Some(&console_path));
+    } else {
+        let (out_r, out_w) = nix::unistd::pipe()?;
+        let (err_r, err_w) = nix::unistd::pipe()?;
+        builder = builder.with_stdout(out_w).with_stderr(err_w);
+        outputs.push((STREAM_STDOUT, out_r));
+        outputs.push((STREAM_STDERR, err_r));
+        if cfg.open_stdin {
+            let (in_r, in_w) = nix::unistd::pipe()?;
+            builder = builder.with_stdin(in_r);
+            stdin = Some(in_w);
+        } else {
+            let null = fs::File::open("/dev/null")?;
+            builder = builder.with_stdin(OwnedFd::from(null));
+        }
+    }
+    let container = builder
+        .as_init(&cfg.bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| anyhow!("{e}"))?;
+    let pid = container
+        .pid()
+        .map(|p| p.as_raw())
+        .ok_or_else(|| anyhow!("container has no pid"))?;
+
+    let mut master = None;
+    if let Some(listener) = console_listener {
+        let (conn, _) = listener.accept().context("console socket accept")?;
+        let fd = io::recv_fd(conn.as_raw_fd()).context("receiving the pty master")?;
+        let _ = fs::remove_file(&console_path);
+        stdin = Some(io::dup(&fd)?);
+        outputs.push((STREAM_STDOUT, io::dup(&fd)?));
+        master = Some(fd);
+    }
+    let sock = ShimConfig::socket_path(&cfg.state_dir);
+    let _ = fs::remove_file(&sock);
+    let listener = StdUnixListener::bind(&sock).context("shim socket")?;
+    listener.set_nonblocking(true)?;
+    fs::write(
+        cfg.state_dir.join("shim.pid"),
+        std::process::id().to_string(),
+    )?;
+    Ok(Created {
+        container,
+        pid,
+        listener,
+        outputs,
+        stdin,
+        master,
+    })
+}
+
+fn detach_stdout() {
+    if let Ok(null) = fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1 of an fd we own; nothing else holds fd 1's Rust handle.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+}
+
+fn cleanup_netns(cfg: &ShimConfig) {
+    if cfg.new_netns {
+        netns::remove(&ShimConfig::netns_path(&cfg.state_dir));
+    }
+}
+
+struct Shared {
+    cfg: ShimConfig,
+    pid: i32,
+    container: RefCell<Container>,
+    output: RefCell<Option<broadcast::Sender<(u8, Bytes)>>>,
+    stdin: RefCell<Option<Rc<AsyncFdIo>>>,
+    master: Option<OwnedFd>,
+    exit: watch::Sender<Option<ExitInfo>>,
+    started: std::cell::Cell<bool>,
+}
+
+async fn serve(cfg: ShimConfig, created: Created) {
+    let (out_tx, _) = broadcast::channel(1024);
+    let (exit_tx, _) = watch::channel(None);
+    let stdin = match created.stdin {
+        Some(fd) => AsyncFdIo::new(fd).ok().map(Rc::new),
+        None => None,
+    };
+    let shared = Rc::new(Shared {
+        cfg,
+        pid: created.pid,
+        container: RefCell::new(created.container),
+        output: RefCell::new(Some(out_tx.clone())),
+        stdin: RefCell::new(stdin),
+        master: created.master,
+        exit: exit_tx,
+        started: std::cell::Cell::new(false),
+    });
+    let log = Rc::new(RefCell::new(
+        shared
+            .cfg
+            .log_path
+            .as_ref()
+            .and_then(|p| JsonLog::open(p).ok()),
+    ));
+
+    // Output pumps: container stdio -> log file and attached clients.
+    let mut pumps = Vec::new();
+    for (stream, fd) in created.outputs {
+        let Ok(io) = AsyncFdIo::new(fd) else { continue };
+        let tx = out_tx.clone();
+        let log = log.clone();
+        pumps.push(tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match io.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if let Some(l) = log.borrow_mut().as_mut() {
+                            l.write(stream, &buf[..n]);
+                        }
+                        let _ = tx.send((stream, Bytes::copy_from_slice(&buf[..n])));
+                    }
+                }
+            }
+            if let Some(l) = log.borrow_mut().as_mut() {
+                l.flush_partial(stream);
+            }
+        }));
+    }
+    drop(out_tx);
+
+    let listener = match UnixListener::from_std(created.listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("shim: listener: {e}");
+            return;
+        }
+    };
+    let accept_shared = shared.clone();
+    tokio::task::spawn_local(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            tokio::task::spawn_local(handle(accept_shared.clone(), conn));
+        }
+    });
+
+    let status = reap_until_exit(shared.pid).await;
+    // The pid namespace is gone with its init, so the stdio ends close; give
+    // the pumps a moment to drain what is still buffered.
+    for p in pumps {
+        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
+    let oom_killed = false;
+    let info = ExitInfo {
+        exit_code: status,
+        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        oom_killed,
+    };
+    if let Err(e) = write_atomic(
+        &ShimConfig::exit_path(&shared.cfg.state_dir),
+        &serde_json::to_vec(&info).unwrap_or_default(),
+    ) {
+        eprintln!("shim: writing exit status: {e}");
+    }
+    if let Some(l) = log.borrow_mut().as_mut() {
+        l.sync();
+    }
+    shared.output.borrow_mut().take();
+    shared.stdin.borrow_mut().take();
+    shared.exit.send_replace(Some(info));
+    if let Err(e) = shared.container.borrow_mut().delete(true) {
+        eprintln!("shim: deleting runtime state: {e}");
+    }
+    cleanup_netns(&shared.cfg);
+    // Let the connections that wait for the exit write their answers.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = fs::remove_file(ShimConfig::socket_path(&shared.cfg.state_dir));
+}
+
+/// Reaps every child (the shim is a subreaper) until the container's init
+/// exits; returns its exit code (128 + signal when killed).
+async fn reap_until_exit(init: i32) -> i32 {
+    let mut sigchld = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("shim: SIGCHLD handler: {e}");
+            None
+        }
+    };
+    loop {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => return code,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == init => {
+                    return 128 + sig as i32
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+        match sigchld.as_mut() {
+            Some(s) => {
+                // A periodic re-check covers a SIGCHLD that raced the handler's install.
+                let _ = tokio::time::timeout(Duration::from_secs(1), s.recv()).await;
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn handle(shared: Rc<Shared>, conn: UnixStream) {
+    let (read, mut write) = conn.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return;
+    }
+    let req: Request = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = reply(
+                &mut write,
+                Response {
+                    error: Some(format!("bad request: {e}")),
+                    ..Default::default()
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    match req {
+        Request::Start => {
+            let resp = if shared.started.get() {
+                Response {
+                    pid: Some(shared.pid),
+                    ..Default::default()
+                }
+            } else {
+                match shared.container.borrow_mut().start() {
+                    Ok(()) => {
+                        shared.started.set(true);
+                        Response {
+                            pid: Some(shared.pid),
+                            ..Default::default()
+                        }
+                    }
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                }
+            };
+            let _ = reply(&mut write, resp).await;
+        }
+        Request::Wait => {
+            let mut rx = shared.exit.subscribe();
+            let info = loop {
+                if let Some(info) = rx.borrow_and_update().clone() {
+                    break info;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            };
+            let _ = reply(
+                &mut write,
+                Response {
+                    exit: Some(info),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        Request::Kill { signal, all } => {
+            let resp = match Signal::try_from(signal) {
+                Err(e) => Response {
+                    error: Some(format!("invalid signal {signal}: {e}")),
+                    ..Default::default()
+                },
+                Ok(sig) if all => match shared.container.borrow_mut().kill(sig, true) {
+                    Ok(()) => Response::default(),
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                },
+                Ok(sig) => match kill(Pid::from_raw(shared.pid), sig) {
+                    Ok(()) => Response::default(),
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                },
+            };
+            let _ = reply(&mut write, resp).await;
+        }
+        Request::Resize { height, width } => {
+            let resp = match &shared.master {
+                Some(m) => match io::set_winsize(m, height, width) {
+                    Ok(()) => Response::default(),
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                },
+                None => Response {
+                    error: Some("the container has no tty".into()),
+                    ..Default::default()
+                },
+            };
+            let _ = reply(&mut write, resp).await;
+        }
+        Request::State => {
+            let status = if shared.exit.borrow().is_some() {
+                "stopped"
+            } else if shared.started.get() {
+                "running"
+            } else {
+                "created"
+            };
+            let resp = Response {
+                pid: Some(shared.pid),
+                status: Some(status.into()),
+                exit: shared.exit.borrow().clone(),
+                ..Default::default()
+            };
+            let _ = reply(&mut write, resp).await;
+        }
+        Request::Attach { stdin } => {
+            let rx = shared.output.borrow().as_ref().map(|tx| tx.subscribe());
+            let Some(mut rx) = rx else {
+                let _ = reply(
+                    &mut write,
+                    Response {
+                        error: Some("container has exited".into()),
+                        ..Default::default()
+                    },
+                )
+                .await;
+                return;
+            };
+            if reply(&mut write, Response::default()).await.is_err() {
+                return;
+            }
+            if stdin {
+                let target = shared.stdin.borrow().clone();
+                let shared2 = shared.clone();
+                if let Some(target) = target {
+                    tokio::task::spawn_local(async move {
+                        let mut buf = vec![0u8; 32 * 1024];
+                        loop {
+                            match read.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if target.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        if shared2.cfg.stdin_once && !shared2.cfg.tty {
+                            // Closing our last handle on the pipe gives the process EOF.
+                            shared2.stdin.borrow_mut().take();
+                        }
+                    });
+                }
+            }
+            loop {
+                match rx.recv().await {
+                    Ok((stream, data)) => {
+                        let header = frame_header(stream, data.len());
+                        if write.write_all(&header).await.is_err()
+                            || write.write_all(&data).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            let _ = write.shutdown().await;
+        }
+    }
+}
+
+async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, resp: Response) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(&resp).unwrap_or_default();
+    line.push(b'\n');
+    w.write_all(&line).await
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)
+}

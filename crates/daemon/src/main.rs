@@ -1,1 +1,215 @@
-fn main() {}
+//! berthd: reads its configuration, takes the data root, opens the engine,
+//! re-adopts running containers, and serves the Engine API until SIGTERM.
+
+mod config;
+mod params;
+mod routes;
+mod server;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter};
+
+use crate::config::{Config, Flags};
+
+fn main() {
+    let flags = Flags::parse();
+    let config = match Config::load(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("berthd: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let (filter, reload_handle) = reload::Layer::new(EnvFilter::new(&config.log_level));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .init();
+    // Two workers are plenty for a container engine's control plane and keep it small.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(config, reload_handle)) {
+        tracing::error!("{e:#}");
+        eprintln!("berthd: {e:#}");
+        std::process::exit(1);
+    }
+    // Blocking readers (logs -f, attach bridges) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+}
+
+type ReloadHandle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+/// Holds the data root: a second daemon on it fails here, clearly.
+fn lock_data_root(config: &Config) -> anyhow::Result<File> {
+    std::fs::create_dir_all(&config.data_root)
+        .with_context(|| format!("creating data root {}", config.data_root.display()))?;
+    let path = config.data_root.join("berthd.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    // SAFETY: flock on an fd we own; no memory is involved.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        bail!(
+            "another berthd (pid {}) is already using data root {}; stop it or use another --data-root",
+            holder.trim(),
+            config.data_root.display()
+        );
+    }
+    f.set_len(0)?;
+    write!(f, "{}", std::process::id())?;
+    Ok(f)
+}
+
+fn write_pidfile(path: &PathBuf) -> anyhow::Result<()> {
+    if let Ok(old) = std::fs::read_to_string(path) {
+        if let Ok(pid) = old.trim().parse::<i32>() {
+            if pid != std::process::id() as i32
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "berthd")
+            {
+                bail!(
+                    "pid file found, ensure berthd is not running or delete {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, std::process::id().to_string())
+        .with_context(|| format!("writing pid file {}", path.display()))
+}
+
+async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> {
+    if let Some(d) = &config.storage_driver {
+        if d != "overlay2" {
+            bail!("storage driver {d:?} is not supported (supported: overlay2)");
+        }
+    }
+    let _lock = lock_data_root(&config)?;
+    write_pidfile(&config.pidfile)?;
+    if !config.shim_binary.exists() {
+        bail!("shim binary {} not found", config.shim_binary.display());
+    }
+    let engine = berth_engine::Engine::open(berth_engine::EngineConfig {
+        data_root: config.data_root.clone(),
+        exec_root: config.exec_root.clone(),
+        shim_binary: config.shim_binary.clone(),
+        cgroup_parent: config.cgroup_parent.clone(),
+        labels: config.labels.clone(),
+    })
+    .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
+    engine.restore().await;
+
+    let router = routes::router(engine.clone());
+    let mut sockets = Vec::new();
+    for host in &config.hosts {
+        let Some(path) = host.strip_prefix("unix://") else {
+            bail!("listening on {host} is not supported yet (only unix:// sockets)");
+        };
+        let path = PathBuf::from(path);
+        let listener = server::bind_unix(&path).with_context(|| format!("listening on {host}"))?;
+        tracing::info!("API listen on {}", path.display());
+        sockets.push(path);
+        tokio::spawn(server::serve_unix(listener, router.clone()));
+    }
+    tracing::info!(version = berth_engine::system::VERSION, data_root = %config.data_root.display(), "daemon has completed initialization");
+
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&config, &reload_handle),
+            _ = usr1.recv() => dump_state(&engine),
+        }
+    }
+    tracing::info!("processing signal 'terminated'");
+    if !config.live_restore {
+        stop_all(&engine).await;
+    }
+    for s in &sockets {
+        let _ = std::fs::remove_file(s);
+    }
+    let _ = std::fs::remove_file(&config.pidfile);
+    tracing::info!("daemon shutdown complete");
+    Ok(())
+}
+
+fn reload(config: &Config, handle: &ReloadHandle) {
+    match config.reloadable() {
+        Ok((debug_on, level, labels)) => {
+            let level = if debug_on { "debug".to_string() } else { level };
+            match handle.reload(EnvFilter::new(&level)) {
+                Ok(()) => {
+                    tracing::info!(debug = debug_on, log_level = %level, labels = ?labels, "reloaded configuration")
+                }
+                Err(e) => tracing::error!("reloading the log level: {e}"),
+            }
+        }
+        Err(e) => tracing::error!("reloading {}: {e:#}", config.config_file.display()),
+    }
+}
+
+/// SIGUSR1: what every task of the daemon is doing, in the log.
+fn dump_state(engine: &Arc<berth_engine::Engine>) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    tracing::info!(
+        workers = metrics.num_workers(),
+        alive_tasks = metrics.num_alive_tasks(),
+        "=== BEGIN state dump ==="
+    );
+    match engine.list(true, None, false, &Default::default()) {
+        Ok(list) => {
+            for c in list {
+                tracing::info!(container_id = %c.id, name = ?c.names, state = %c.state, status = %c.status, "container");
+            }
+        }
+        Err(e) => tracing::error!("state dump: {e}"),
+    }
+    tracing::info!("=== END state dump ===");
+}
+
+/// Without live restore, dockerd stops its containers on shutdown; so do we.
+async fn stop_all(engine: &Arc<berth_engine::Engine>) {
+    let Ok(list) = engine.list(false, None, false, &Default::default()) else {
+        return;
+    };
+    let mut tasks = Vec::new();
+    for c in list {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = engine.stop(&c.id, None, None).await;
+        }));
+    }
+    for t in tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(15), t).await;
+    }
+}

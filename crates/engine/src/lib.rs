@@ -1,1 +1,201 @@
-//! berth-engine
+//! The engine core: containers and images as objects with state machines,
+//! events, and the typed operations the API serves. It knows no HTTP: the
+//! daemon turns requests into calls here and errors' kinds into status codes.
+
+#![recursion_limit = "256"]
+
+pub mod attach;
+pub mod container;
+mod db;
+pub mod events;
+pub mod images;
+pub mod lifecycle;
+pub mod logs;
+mod resolve;
+pub mod system;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use berth_api::{Error, Result};
+use berth_store::ImageStore;
+
+use crate::container::{Handle, Record, Status};
+use crate::events::EventBus;
+
+/// Where things live and how containers run; from flags and `daemon.json`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    /// The `berth-shim` binary.
+    pub shim_binary: PathBuf,
+    /// Parent of every container's cgroup (`/berth`).
+    pub cgroup_parent: String,
+    pub labels: Vec<String>,
+}
+
+pub struct Engine {
+    pub config: EngineConfig,
+    pub images: ImageStore,
+    pub events: EventBus,
+    db: db::Db,
+    containers: RwLock<HashMap<String, Arc<Handle>>>,
+    /// The daemon's own id, as `/info` shows it.
+    pub id: String,
+}
+
+impl Engine {
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
+        for dir in [
+            config.data_root.clone(),
+            config.data_root.join("containers"),
+            config.exec_root.clone(),
+            config.exec_root.join("containers"),
+            config.exec_root.join("runtime"),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
+        }
+        let images = ImageStore::open(&config.data_root)?;
+        let db = db::Db::open(&config.data_root.join("containers.db"))?;
+        let id = engine_id(&config.data_root)?;
+        let mut map = HashMap::new();
+        for r in db.load_all()? {
+            map.insert(r.id.clone(), Handle::new(r));
+        }
+        Ok(Arc::new(Engine {
+            config,
+            images,
+            events: EventBus::default(),
+            db,
+            containers: RwLock::new(map),
+            id,
+        }))
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.config.exec_root.join("containers").join(id)
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    pub(crate) fn save(&self, h: &Handle) -> Result<()> {
+        self.db.put(&h.snapshot())
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Handle>> {
+        self.containers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Finds a container by full id, name (with or without `/`), or unique id prefix.
+    pub fn lookup(&self, key: &str) -> Result<Arc<Handle>> {
+        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        if key.is_empty() {
+            return Err(Error::not_found("No such container: "));
+        }
+        if let Some(h) = map.get(key) {
+            return Ok(h.clone());
+        }
+        let name = format!("/{}", key.trim_start_matches('/'));
+        if let Some(h) = map.values().find(|h| h.with(|r| r.name == name)) {
+            return Ok(h.clone());
+        }
+        let matches: Vec<_> = map.values().filter(|h| h.id.starts_with(key)).collect();
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(Error::not_found(format!("No such container: {key}"))),
+            _ => Err(Error::invalid(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
+        }
+    }
+
+    pub(crate) fn insert(&self, h: Arc<Handle>) {
+        self.containers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(h.id.clone(), h);
+    }
+
+    pub(crate) fn forget(&self, id: &str) {
+        self.containers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    pub(crate) fn name_owner(&self, name: &str) -> Option<String> {
+        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .find(|h| h.with(|r| r.name == name))
+            .map(|h| h.id.clone())
+    }
+
+    /// Containers whose image is `image_id`: (id, running).
+    pub fn users_of_image(&self, image_id: &str) -> Vec<(String, bool)> {
+        self.all()
+            .iter()
+            .filter_map(|h| {
+                h.with(|r| {
+                    (r.image_id == image_id)
+                        .then(|| (r.id.clone(), r.state.status == Status::Running))
+                })
+            })
+            .collect()
+    }
+
+    /// Reconciles after a start: containers whose shim still runs are adopted
+    /// (live restore); the others are marked exited with what their shim left.
+    pub async fn restore(self: &Arc<Self>) {
+        for h in self.all() {
+            let r = h.snapshot();
+            if r.state.status != Status::Running {
+                continue;
+            }
+            lifecycle::adopt(self.clone(), h.clone(), r).await;
+        }
+    }
+}
+
+fn engine_id(root: &std::path::Path) -> Result<String> {
+    let path = root.join("engine-id");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if !s.trim().is_empty() {
+            return Ok(s.trim().to_string());
+        }
+    }
+    let id = new_id();
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &id[0..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..32]
+    );
+    std::fs::write(&path, &uuid)?;
+    Ok(uuid)
+}
+
+/// A random 64-hex-digit id, as dockerd makes for containers.
+pub fn new_id() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+pub(crate) fn record_name(r: &Record) -> String {
+    r.name.trim_start_matches('/').to_string()
+}

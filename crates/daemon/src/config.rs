@@ -1,0 +1,408 @@
+//! berthd's configuration: dockerd's flags and `daemon.json` keys, merged
+//! with dockerd's rules — an unknown key, or a key given both as a flag and
+//! in the file, is refused at start with dockerd's wording.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "berthd",
+    version,
+    about = "A self-sufficient runtime for containers (Docker Engine API)"
+)]
+pub struct Flags {
+    /// Root directory of persistent state
+    #[arg(long = "data-root")]
+    pub data_root: Option<PathBuf>,
+    /// Root directory for execution state files
+    #[arg(long = "exec-root")]
+    pub exec_root: Option<PathBuf>,
+    /// Daemon socket(s) to connect to
+    #[arg(short = 'H', long = "host")]
+    pub hosts: Vec<String>,
+    /// Path to use for daemon PID file
+    #[arg(short = 'p', long = "pidfile")]
+    pub pidfile: Option<PathBuf>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level")]
+    pub log_level: Option<String>,
+    /// Storage driver to use
+    #[arg(short = 's', long = "storage-driver")]
+    pub storage_driver: Option<String>,
+    /// Daemon configuration file
+    #[arg(long = "config-file", default_value = "/etc/berth/daemon.json")]
+    pub config_file: PathBuf,
+    /// Set key=value labels to the daemon
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Set parent cgroup for all containers
+    #[arg(long = "cgroup-parent")]
+    pub cgroup_parent: Option<String>,
+    /// Enable live restore of containers when the daemon stops
+    #[arg(long = "live-restore")]
+    pub live_restore: bool,
+    /// Path of the berth-shim binary (default: beside berthd)
+    #[arg(long = "shim-binary")]
+    pub shim_binary: Option<PathBuf>,
+}
+
+/// The settings in force, after flags and file are merged.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub hosts: Vec<String>,
+    pub pidfile: PathBuf,
+    pub debug: bool,
+    pub log_level: String,
+    pub storage_driver: Option<String>,
+    pub labels: Vec<String>,
+    pub cgroup_parent: String,
+    pub live_restore: bool,
+    pub shim_binary: PathBuf,
+    pub config_file: PathBuf,
+}
+
+/// dockerd's `daemon.json` keys. Those berth does not act on yet are still
+/// accepted, so a file written for dockerd loads.
+const KNOWN_KEYS: &[&str] = &[
+    "allow-nondistributable-artifacts",
+    "api-cors-header",
+    "authorization-plugins",
+    "bip",
+    "bridge",
+    "builder",
+    "cgroup-parent",
+    "cluster-advertise",
+    "cluster-store",
+    "cluster-store-opts",
+    "containerd",
+    "containerd-namespace",
+    "containerd-plugins-namespace",
+    "data-root",
+    "debug",
+    "default-address-pools",
+    "default-cgroupns-mode",
+    "default-gateway",
+    "default-gateway-v6",
+    "default-ipc-mode",
+    "default-network-opts",
+    "default-runtime",
+    "default-shm-size",
+    "default-ulimits",
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "exec-opts",
+    "exec-root",
+    "experimental",
+    "features",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "group",
+    "hosts",
+    "http-proxy",
+    "https-proxy",
+    "icc",
+    "init",
+    "init-path",
+    "insecure-registries",
+    "ip",
+    "ip-forward",
+    "ip-masq",
+    "ip6tables",
+    "iptables",
+    "ipv6",
+    "labels",
+    "live-restore",
+    "log-driver",
+    "log-format",
+    "log-level",
+    "log-opts",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "mtu",
+    "no-new-privileges",
+    "no-proxy",
+    "node-generic-resources",
+    "oom-score-adjust",
+    "pidfile",
+    "raw-logs",
+    "registry-mirrors",
+    "runtimes",
+    "seccomp-profile",
+    "selinux-enabled",
+    "shutdown-timeout",
+    "storage-driver",
+    "storage-opts",
+    "swarm-default-advertise-addr",
+    "tls",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "userland-proxy",
+    "userland-proxy-path",
+    "userns-remap",
+];
+
+pub const DEFAULT_SOCKET: &str = "unix:///run/berth/berth.sock";
+
+impl Config {
+    pub fn load(flags: &Flags) -> anyhow::Result<Config> {
+        let file = read_file(&flags.config_file)?;
+        check_conflicts(flags, &file, &flags.config_file)?;
+        let s = |k: &str| file.get(k).and_then(Value::as_str).map(str::to_string);
+        let b = |k: &str| file.get(k).and_then(Value::as_bool);
+        let list = |k: &str| -> Vec<String> {
+            file.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let hosts = if !flags.hosts.is_empty() {
+            flags.hosts.clone()
+        } else {
+            list("hosts")
+        };
+        let hosts = if hosts.is_empty() {
+            vec![DEFAULT_SOCKET.to_string()]
+        } else {
+            hosts
+        };
+        let shim_binary = match &flags.shim_binary {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .context("locating berthd")?
+                .parent()
+                .map(|d| d.join("berth-shim"))
+                .unwrap_or_else(|| PathBuf::from("berth-shim")),
+        };
+        let debug = flags.debug || b("debug").unwrap_or(false);
+        Ok(Config {
+            data_root: flags
+                .data_root
+                .clone()
+                .or(s("data-root").map(PathBuf::from))
+                .unwrap_or_else(|| "/var/lib/berth".into()),
+            exec_root: flags
+                .exec_root
+                .clone()
+                .or(s("exec-root").map(PathBuf::from))
+                .unwrap_or_else(|| "/run/berth".into()),
+            hosts,
+            pidfile: flags
+                .pidfile
+                .clone()
+                .or(s("pidfile").map(PathBuf::from))
+                .unwrap_or_else(|| "/run/berthd.pid".into()),
+            debug,
+            log_level: flags
+                .log_level
+                .clone()
+                .or(s("log-level"))
+                .unwrap_or_else(|| if debug { "debug".into() } else { "info".into() }),
+            storage_driver: flags.storage_driver.clone().or(s("storage-driver")),
+            labels: if flags.labels.is_empty() {
+                list("labels")
+            } else {
+                flags.labels.clone()
+            },
+            cgroup_parent: flags
+                .cgroup_parent
+                .clone()
+                .or(s("cgroup-parent"))
+                .unwrap_or_else(|| "/berth".into()),
+            live_restore: flags.live_restore || b("live-restore").unwrap_or(false),
+            shim_binary,
+            config_file: flags.config_file.clone(),
+        })
+    }
+
+    /// What SIGHUP may change: debug, log level, labels.
+    pub fn reloadable(&self) -> anyhow::Result<(bool, String, Vec<String>)> {
+        let file = read_file(&self.config_file)?;
+        let debug = file
+            .get("debug")
+            .and_then(Value::as_bool)
+            .unwrap_or(self.debug);
+        let level = file
+            .get("log-level")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                if debug {
+                    "debug".into()
+                } else {
+                    self.log_level.clone()
+                }
+            });
+        let labels = file
+            .get("labels")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| self.labels.clone());
+        Ok((debug, level, labels))
+    }
+}
+
+/// Reads `daemon.json`; a missing file is an empty configuration.
+fn read_file(path: &Path) -> anyhow::Result<Map<String, Value>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+        Err(e) => bail!(
+            "unable to configure the daemon with file {}: {e}",
+            path.display()
+        ),
+    };
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "unable to configure the daemon with file {}: {e}",
+            path.display()
+        )
+    })?;
+    let Value::Object(map) = v else {
+        bail!(
+            "unable to configure the daemon with file {}: not a JSON object",
+            path.display()
+        );
+    };
+    let unknown: Vec<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !KNOWN_KEYS.contains(k))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unable to configure the daemon with file {}: the following directives don't match any configuration option: {}",
+            path.display(),
+            unknown.join(", ")
+        );
+    }
+    Ok(map)
+}
+
+fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> anyhow::Result<()> {
+    let mut conflicts = Vec::new();
+    let mut check = |key: &str, flag: Option<String>| {
+        if let (Some(f), Some(v)) = (flag, file.get(key)) {
+            conflicts.push(format!(
+                "{key}: (from flag: {f}, from file: {})",
+                display(v)
+            ));
+        }
+    };
+    check(
+        "hosts",
+        (!flags.hosts.is_empty()).then(|| format!("[{}]", flags.hosts.join(" "))),
+    );
+    check(
+        "data-root",
+        flags.data_root.as_ref().map(|p| p.display().to_string()),
+    );
+    check(
+        "exec-root",
+        flags.exec_root.as_ref().map(|p| p.display().to_string()),
+    );
+    check(
+        "pidfile",
+        flags.pidfile.as_ref().map(|p| p.display().to_string()),
+    );
+    check("debug", flags.debug.then(|| "true".to_string()));
+    check("log-level", flags.log_level.clone());
+    check("storage-driver", flags.storage_driver.clone());
+    check(
+        "labels",
+        (!flags.labels.is_empty()).then(|| format!("[{}]", flags.labels.join(" "))),
+    );
+    check("cgroup-parent", flags.cgroup_parent.clone());
+    check(
+        "live-restore",
+        flags.live_restore.then(|| "true".to_string()),
+    );
+    if !conflicts.is_empty() {
+        bail!(
+            "unable to configure the Docker daemon with file {}: the following directives are specified both as a flag and in the configuration file: {}",
+            path.display(),
+            conflicts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn display(v: &Value) -> String {
+    match v {
+        Value::Array(a) => format!("[{}]", a.iter().map(display).collect::<Vec<_>>().join(" ")),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::parse_from(std::iter::once("berthd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn refuses_a_key_given_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, r#"{"hosts": ["tcp://127.0.0.1:2376"]}"#).unwrap();
+        let f = flags(&[
+            "-H",
+            "unix:///var/run/docker.sock",
+            "--config-file",
+            file.to_str().unwrap(),
+        ]);
+        let e = Config::load(&f).unwrap_err().to_string();
+        assert!(e.contains("the following directives are specified both as a flag and in the configuration file: hosts: (from flag: [unix:///var/run/docker.sock], from file: [tcp://127.0.0.1:2376])"), "{e}");
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_reads_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, r#"{"no-such-key": 1}"#).unwrap();
+        let e = Config::load(&flags(&["--config-file", file.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("don't match any configuration option: no-such-key"),
+            "{e}"
+        );
+        std::fs::write(
+            &file,
+            r#"{"data-root": "/tmp/x", "debug": true, "labels": ["a=b"]}"#,
+        )
+        .unwrap();
+        let c = Config::load(&flags(&["--config-file", file.to_str().unwrap()])).unwrap();
+        assert_eq!(c.data_root, PathBuf::from("/tmp/x"));
+        assert!(c.debug);
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.labels, vec!["a=b"]);
+        assert_eq!(c.hosts, vec![DEFAULT_SOCKET]);
+    }
+}

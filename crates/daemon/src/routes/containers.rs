@@ -1,0 +1,402 @@
+//! `/containers/...`.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{Response, StatusCode};
+use berth_api::types::CreateBody;
+use berth_api::version::ApiVersion;
+use berth_api::Error;
+use berth_engine::attach::{DetachKeys, StdinMsg};
+use berth_engine::lifecycle::Filters;
+use berth_engine::logs::LogOptions;
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{json_response, stream_body, ApiResult, AppState};
+use crate::params::Params;
+use crate::server::RequestVersion;
+
+fn params(q: &Option<String>) -> Params {
+    Params::from_query(q.as_deref())
+}
+
+fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+pub async fn list(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let filters = Filters::parse(p.get("filters"))?;
+    filters.validate(&[
+        "ancestor",
+        "before",
+        "expose",
+        "exited",
+        "health",
+        "id",
+        "isolation",
+        "is-task",
+        "label",
+        "name",
+        "network",
+        "publish",
+        "since",
+        "status",
+        "volume",
+    ])?;
+    for s in filters.get("status") {
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(Error::invalid(format!("invalid filter 'status={s}'")).into());
+        }
+    }
+    let limit = p.int("limit")?.filter(|l| *l > 0).map(|l| l as usize);
+    let size = p.bool("size");
+    let engine2 = engine.clone();
+    let all = p.bool("all");
+    let list = tokio::task::spawn_blocking(move || engine2.list(all, limit, size, &filters))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+pub async fn create(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let body = CreateBody::parse(&body).map_err(Error::invalid)?;
+    let name = p.get("name").map(str::to_string);
+    let engine2 = engine.clone();
+    let (id, warnings) = tokio::task::spawn_blocking(move || engine2.create(name.as_deref(), body))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"Id": id, "Warnings": warnings}),
+    ))
+}
+
+pub async fn inspect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let size = params(&q).bool("size");
+    Ok(json_response(StatusCode::OK, &engine.inspect(&id, size)?))
+}
+
+pub async fn start(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response<Body>> {
+    engine.start(&id).await?;
+    Ok(no_content())
+}
+
+pub async fn stop(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    engine.stop(&id, p.int("t")?, p.get("signal")).await?;
+    Ok(no_content())
+}
+
+pub async fn restart(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    engine.restart(&id, p.int("t")?, p.get("signal")).await?;
+    Ok(no_content())
+}
+
+pub async fn kill(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    engine.kill(&id, params(&q).get("signal")).await?;
+    Ok(no_content())
+}
+
+/// Answers once the condition holds. The status line goes out at once so a
+/// client that waits before `start` (as `docker run` does) knows the wait is set.
+pub async fn wait(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let condition = p.get("condition").unwrap_or("not-running").to_string();
+    engine.lookup(&id)?;
+    match condition.as_str() {
+        "" | "not-running" | "next-exit" | "removed" => {}
+        other => return Err(Error::invalid(format!("invalid condition: \"{other}\"")).into()),
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let body = match engine.wait(&id, &condition).await {
+            Ok(w) => serde_json::to_vec(&w).unwrap_or_default(),
+            Err(e) => {
+                serde_json::to_vec(&json!({"StatusCode": -1, "Error": {"Message": e.message}}))
+                    .unwrap_or_default()
+            }
+        };
+        let mut body = body;
+        body.push(b'\n');
+        let _ = tx.send(Bytes::from(body)).await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(rx))
+        .unwrap_or_default())
+}
+
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    if p.bool("link") {
+        return Err(Error::invalid("links are not supported by berth").into());
+    }
+    engine.remove(&id, p.bool("force"), p.bool("v")).await?;
+    Ok(no_content())
+}
+
+pub async fn rename(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let name = p.get("name").unwrap_or("").to_string();
+    engine.rename(&id, &name)?;
+    Ok(no_content())
+}
+
+pub async fn resize(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let h = p.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    let w = p.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    engine.resize(&id, h, w).await?;
+    Ok(json_response(StatusCode::OK, &json!({})))
+}
+
+pub async fn prune(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let filters = Filters::parse(params(&q).get("filters"))?;
+    filters.validate(&["until", "label", "label!"])?;
+    let (deleted, reclaimed) = engine.prune(&filters).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}),
+    ))
+}
+
+pub async fn logs(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let time = |k: &str| -> Result<Option<f64>, Error> {
+        match p.get(k).filter(|v| !v.is_empty() && *v != "0") {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .or_else(|| berth_engine::lifecycle::parse_time(v).map(|t| t as f64))
+                .map(Some)
+                .ok_or_else(|| Error::invalid(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    let tail = match p.get("tail") {
+        None | Some("") | Some("all") => None,
+        Some(t) => Some(
+            t.parse::<i64>()
+                .map_err(|_| Error::invalid(format!("invalid value for tail: {t}")))?
+                .max(0) as usize,
+        ),
+    };
+    let opts = LogOptions {
+        follow: p.bool("follow"),
+        stdout: p.bool("stdout"),
+        stderr: p.bool("stderr"),
+        since: time("since")?,
+        until: time("until")?,
+        timestamps: p.bool("timestamps"),
+        tail,
+    };
+    let (tty, rx) = engine.logs(&id, opts)?;
+    let v = req
+        .extensions()
+        .get::<RequestVersion>()
+        .map(|v| v.0)
+        .unwrap_or(ApiVersion::CURRENT);
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", stream_type(tty, v))
+        .body(stream_body(rx))
+        .unwrap_or_default())
+}
+
+fn stream_type(tty: bool, v: ApiVersion) -> &'static str {
+    if tty || v < ApiVersion(1, 42) {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    }
+}
+
+/// `POST /containers/{id}/attach`: hijacks the connection (101 with
+/// `Upgrade: tcp`) and relays the container's output and the client's input.
+pub async fn attach(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    mut req: Request,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let h = engine.lookup(&id)?;
+    let r = h.snapshot();
+    let tty = r.config.tty;
+    let want_stdin = p.bool("stdin") && r.config.open_stdin;
+    let want_stdout = p.bool("stdout");
+    let want_stderr = p.bool("stderr");
+    let stream = p.bool("stream");
+    let logs = p.bool("logs");
+    let mut detach =
+        DetachKeys::parse(p.get("detachKeys").unwrap_or("")).map_err(Error::invalid)?;
+    let v = req
+        .extensions()
+        .get::<RequestVersion>()
+        .map(|v| v.0)
+        .unwrap_or(ApiVersion::CURRENT);
+    let hub = h.hub();
+    // Subscribe before answering, so output from a start that follows is not missed.
+    let output = if stream { hub.subscribe() } else { None };
+    let history = if logs {
+        Some(
+            engine
+                .logs(
+                    &id,
+                    LogOptions {
+                        stdout: want_stdout,
+                        stderr: want_stderr,
+                        ..Default::default()
+                    },
+                )?
+                .1,
+        )
+    } else {
+        None
+    };
+    let upgrade = hyper::upgrade::on(&mut req);
+    let stdin_tx = hub.stdin();
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let io = TokioIo::new(upgraded);
+        let (mut rd, mut wr) = tokio::io::split(io);
+        if let Some(mut history) = history {
+            while let Some(b) = history.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+        if want_stdin {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => {
+                            let _ = stdin_tx.send(StdinMsg::Close);
+                            return;
+                        }
+                        Ok(n) => {
+                            let (fwd, hit) = detach.feed(&buf[..n]);
+                            if !fwd.is_empty() {
+                                let _ = stdin_tx.send(StdinMsg::Data(Bytes::from(fwd)));
+                            }
+                            if hit {
+                                let _ = detached_tx.send(());
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let Some(mut output) = output else {
+            let _ = wr.shutdown().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                msg = output.recv() => match msg {
+                    Ok((s, data)) => {
+                        if (s == 1 && !want_stdout) || (s == 2 && !want_stderr) {
+                            continue;
+                        }
+                        let ok = if tty {
+                            wr.write_all(&data).await
+                        } else {
+                            let header = berth_runtime::proto::frame_header(s, data.len());
+                            match wr.write_all(&header).await {
+                                Ok(()) => wr.write_all(&data).await,
+                                Err(e) => Err(e),
+                            }
+                        };
+                        if ok.is_err() || wr.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                },
+                _ = &mut detached_rx => break,
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("Content-Type", stream_type(tty, v))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(Body::empty())
+        .unwrap_or_default())
+}

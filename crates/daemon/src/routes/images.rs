@@ -1,0 +1,280 @@
+//! `/images/...`. Archives stream through: request bodies are read by the
+//! store on a blocking thread (SyncIoBridge), and `save` writes into a
+//! channel that feeds the response.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{Response, StatusCode};
+use berth_api::{Error, Reference};
+use berth_engine::lifecycle::Filters;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::{json_response, stream_body, ApiResult, AppState};
+use crate::params::Params;
+
+fn params(q: &Option<String>) -> Params {
+    Params::from_query(q.as_deref())
+}
+
+/// The request body as a blocking reader, for the store.
+fn body_reader(req: Request) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin> {
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    SyncIoBridge::new(StreamReader::new(stream))
+}
+
+fn json_line(v: serde_json::Value) -> Bytes {
+    let mut b = serde_json::to_vec(&v).unwrap_or_default();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+pub async fn list(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let mut filters = Filters::parse(p.get("filters"))?;
+    // The legacy `filter=` parameter (API < 1.41) is a reference filter.
+    if let Some(f) = p.get("filter").filter(|f| !f.is_empty()) {
+        filters
+            .0
+            .entry("reference".into())
+            .or_default()
+            .push(f.to_string());
+    }
+    let all = p.bool("all");
+    let engine2 = engine.clone();
+    let list = tokio::task::spawn_blocking(move || engine2.list_images(all, &filters))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` would pull.
+pub async fn create(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    if let Some(image) = p.get("fromImage").filter(|s| !s.is_empty()) {
+        let tag = p.get("tag").unwrap_or("");
+        let name = if tag.is_empty() {
+            image.to_string()
+        } else {
+            format!("{image}:{tag}")
+        };
+        let r = Reference::parse_with_default_tag(&name)?;
+        return Err(Error::internal(format!(
+            "pull of {} is not available: berth cannot pull from registries yet",
+            r.familiar_string()
+        ))
+        .into());
+    }
+    let Some(src) = p.get("fromSrc") else {
+        return Err(Error::invalid("fromImage or fromSrc is required").into());
+    };
+    if src != "-" {
+        return Err(
+            Error::invalid("importing from a URL is not supported yet; use fromSrc=-").into(),
+        );
+    }
+    let repo = p.get("repo").unwrap_or("").to_string();
+    let tag = p.get("tag").unwrap_or("").to_string();
+    let reference = if repo.is_empty() {
+        None
+    } else {
+        let full = if tag.is_empty() {
+            repo.clone()
+        } else {
+            format!("{repo}:{tag}")
+        };
+        Some(Reference::parse_with_default_tag(&full)?)
+    };
+    let message = p.get("message").unwrap_or("").to_string();
+    let changes = p.all("changes");
+    let mut reader = body_reader(req);
+    let engine2 = engine.clone();
+    let img = tokio::task::spawn_blocking(move || {
+        engine2
+            .images
+            .import(&mut reader, reference.as_ref(), &message, &changes)
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))??;
+    let name = img.repo_tags.first().cloned().unwrap_or_default();
+    engine.image_event("import", &img.id, &name);
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from(json_line(json!({"status": img.id}))))
+        .unwrap_or_default())
+}
+
+pub async fn load(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let quiet = params(&q).bool("quiet");
+    let mut reader = body_reader(req);
+    let engine2 = engine.clone();
+    let (result, lines) = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let r = engine2
+            .images
+            .load(&mut reader, &mut |line| lines.push(line));
+        // Drain what the client still sends so it sees our answer.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        (r, lines)
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))?;
+    result?;
+    let mut body = Vec::new();
+    for line in &lines {
+        let name = line.rsplit(": ").next().unwrap_or("");
+        engine.image_event("load", name, name);
+        body.extend_from_slice(&json_line(json!({"stream": format!("{line}\n")})));
+    }
+    let _ = quiet;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default())
+}
+
+/// A `Write` that sends chunks into a channel (for streaming `save`).
+struct ChannelWriter(mpsc::Sender<Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn save(engine: AppState, names: Vec<String>) -> ApiResult<Response<Body>> {
+    if names.is_empty() {
+        return Err(Error::invalid("no image names given").into());
+    }
+    for n in &names {
+        engine.images.get(n)?;
+    }
+    let (tx, rx) = mpsc::channel(16);
+    let engine2 = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx));
+        if let Err(e) = engine2.images.save(&names, &mut w) {
+            tracing::warn!("save: {e}");
+            return;
+        }
+        let _ = std::io::Write::flush(&mut w);
+        for n in &names {
+            if let Ok(img) = engine2.images.get(n) {
+                engine2.image_event("save", &img.id, n);
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(stream_body(rx))
+        .unwrap_or_default())
+}
+
+pub async fn save_many(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    save(engine, params(&q).all("names")).await
+}
+
+pub async fn prune(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let filters = Filters::parse(params(&q).get("filters"))?;
+    let engine2 = engine.clone();
+    let (deleted, reclaimed) = tokio::task::spawn_blocking(move || engine2.prune_images(&filters))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    let deleted = if deleted.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(deleted)
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}),
+    ))
+}
+
+/// `GET /images/{name}/json|history|get` — names may hold slashes.
+pub async fn get_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+) -> ApiResult<Response<Body>> {
+    if let Some(name) = rest.strip_suffix("/json") {
+        let img = engine.images.get(name)?;
+        return Ok(json_response(StatusCode::OK, &engine.images.inspect(&img)));
+    }
+    if let Some(name) = rest.strip_suffix("/history") {
+        return Ok(json_response(StatusCode::OK, &engine.image_history(name)?));
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save(engine, vec![name.to_string()]).await;
+    }
+    Err(Error::not_found(format!("page not found: /images/{rest}")).into())
+}
+
+/// `POST /images/{name}/tag` (and later push).
+pub async fn post_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    if let Some(name) = rest.strip_suffix("/tag") {
+        let repo = p.get("repo").unwrap_or("");
+        if repo.is_empty() {
+            return Err(Error::invalid("repository name must have at least one component").into());
+        }
+        engine.tag_image(name, repo, p.get("tag").unwrap_or(""))?;
+        return Ok(Response::builder()
+            .status(StatusCode::CREATED)
+            .body(Body::empty())
+            .unwrap_or_default());
+    }
+    if rest.ends_with("/push") {
+        return Err(Error::internal("berth cannot push to registries yet").into());
+    }
+    Err(Error::not_found(format!("page not found: /images/{rest}")).into())
+}
+
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = params(&q);
+    let force = p.bool("force");
+    let engine2 = engine.clone();
+    let items = tokio::task::spawn_blocking(move || engine2.delete_image(&name, force))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    Ok(json_response(StatusCode::OK, &items))
+}

@@ -1,0 +1,108 @@
+//! Routes: each handler parses its request, calls the engine, and renders
+//! the answer. Error kinds become status codes here and nowhere else.
+
+mod containers;
+mod images;
+mod system;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, head, post};
+use axum::Router;
+use berth_engine::Engine;
+
+use crate::server::error_response;
+
+pub type AppState = Arc<Engine>;
+
+/// `berth_api::Error` as an HTTP answer: the kind's status, `{"message": ...}`.
+pub struct ApiError(pub berth_api::Error);
+
+impl From<berth_api::Error> for ApiError {
+    fn from(e: berth_api::Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response<Body> {
+        let status = StatusCode::from_u16(self.0.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::NOT_MODIFIED {
+            return Response::builder()
+                .status(status)
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+        error_response(status, &self.0.message)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/system/df", get(system::df))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/load", post(images::load))
+        .route("/images/get", get(images::save_many))
+        .route("/images/prune", post(images::prune))
+        .route(
+            "/images/{*rest}",
+            get(images::get_dispatch)
+                .post(images::post_dispatch)
+                .delete(images::remove),
+        )
+        .route("/containers/{id}/archive", head(not_implemented))
+        .fallback(fallback)
+        .with_state(engine)
+}
+
+async fn not_implemented() -> Response<Body> {
+    error_response(StatusCode::NOT_IMPLEMENTED, "not implemented yet by berth")
+}
+
+async fn fallback(req: axum::extract::Request) -> Response<Body> {
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!("page not found: {} {}", req.method(), req.uri().path()),
+    )
+}
+
+/// A streaming body from a channel of chunks; headers go out at once.
+pub fn stream_body(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    Body::from_stream(stream)
+}
+
+pub fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .unwrap_or_default()
+}

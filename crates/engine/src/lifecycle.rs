@@ -1,0 +1,1051 @@
+//! Container lifecycle: create, start, stop, kill, restart, wait, remove,
+//! rename, prune, and the monitor that learns of every exit from the shim.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api::types::{ContainerInspect, ContainerSummary, CreateBody, GraphDriver, WaitResponse};
+use berth_api::{Error, Result};
+use berth_runtime::client::{read_exit, spawn_shim, ShimClient, ShimError};
+use berth_runtime::proto::ShimConfig;
+use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
+use indexmap::IndexMap;
+use serde_json::json;
+
+use crate::attach::Hub;
+use crate::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
+use crate::{new_id, record_name, resolve, Engine};
+
+fn shim_err(e: ShimError) -> Error {
+    Error::internal(e.to_string())
+}
+
+impl Engine {
+    fn event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
+        let mut attrs = IndexMap::new();
+        attrs.insert("image".to_string(), r.config.image.clone());
+        attrs.insert("name".to_string(), record_name(r));
+        for (k, v) in r.config.labels.clone().unwrap_or_default() {
+            attrs.insert(k, v);
+        }
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.publish("container", action, &r.id, attrs);
+    }
+
+    /// `POST /containers/create`.
+    pub fn create(&self, name: Option<&str>, body: CreateBody) -> Result<(String, Vec<String>)> {
+        let CreateBody {
+            mut config,
+            host_config,
+            ..
+        } = body;
+        if config.image.is_empty() {
+            return Err(Error::invalid(
+                "config cannot be empty in order to create a container",
+            ));
+        }
+        let image = self.images.get(&config.image).map_err(|e| {
+            if e.kind == berth_api::ErrorKind::NotFound {
+                Error::not_found(format!("No such image: {}", familiar(&config.image)))
+            } else {
+                e
+            }
+        })?;
+        if host_config.auto_remove
+            && !host_config.restart_policy.name.is_empty()
+            && host_config.restart_policy.name != "no"
+        {
+            return Err(Error::invalid(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
+        }
+        match host_config.network_mode.as_str() {
+            "" | "default" | "bridge" | "none" | "host" => {}
+            other => {
+                return Err(Error::not_found(format!("network {other} not found")));
+            }
+        }
+        let id = new_id();
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                if !container::valid_name(n) {
+                    return Err(Error::invalid(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                format!("/{}", n.trim_start_matches('/'))
+            }
+            None => self.generate_name(),
+        };
+        if let Some(owner) = self.name_owner(&name) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        if let Some(run) = &image.config.config {
+            resolve::merge(&mut config, run);
+        }
+        if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                config.working_dir
+            )));
+        }
+        let (path, args) = resolve::entrypoint_and_args(&config)?;
+        let host_mode = host_config.network_mode == "host";
+        if config.hostname.is_empty() {
+            config.hostname = if host_mode {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                id[..12].to_string()
+            };
+        }
+
+        let dir = self.container_dir(&id);
+        std::fs::create_dir_all(&dir)?;
+        let made = (|| -> Result<()> {
+            self.images.create_rw_layer(&id, Some(&image.id))?;
+            write_etc_files(&dir, &config.hostname, &config.domainname, host_mode)?;
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = self.images.remove_rw_layer(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        let record = Record {
+            id: id.clone(),
+            name,
+            created: now_rfc3339(),
+            path,
+            args,
+            config,
+            host_config,
+            image_id: image.id.clone(),
+            state: StateRecord::default(),
+            restart_count: 0,
+            stopped_by_user: false,
+        };
+        if let Err(e) = self.db.put(&record) {
+            let _ = self.images.remove_rw_layer(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        self.event("create", &record, &[]);
+        self.insert(Handle::new(record));
+        Ok((id, vec![]))
+    }
+
+    fn generate_name(&self) -> String {
+        const LEFT: &[&str] = &[
+            "brave", "calm", "eager", "fond", "happy", "jolly", "keen", "lucid", "nifty", "quirky",
+            "sharp", "witty", "zen", "bold", "cool", "dreamy",
+        ];
+        const RIGHT: &[&str] = &[
+            "albatross",
+            "beaver",
+            "cormorant",
+            "dolphin",
+            "egret",
+            "falcon",
+            "gannet",
+            "heron",
+            "ibis",
+            "jay",
+            "kestrel",
+            "lapwing",
+            "merlin",
+            "narwhal",
+            "osprey",
+            "puffin",
+        ];
+        loop {
+            let l = LEFT[rand::random_range(0..LEFT.len())];
+            let r = RIGHT[rand::random_range(0..RIGHT.len())];
+            let name = format!("/{l}_{r}");
+            if self.name_owner(&name).is_none() {
+                return name;
+            }
+            let name = format!("/{l}_{r}{}", rand::random_range(0..100));
+            if self.name_owner(&name).is_none() {
+                return name;
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let h = self.lookup(key)?;
+        let _op = h.op.lock().await;
+        let r = h.snapshot();
+        if r.state.status == Status::Running {
+            return Err(Error::not_modified());
+        }
+        match self.start_locked(&h, &r).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
+                h.with(|r| {
+                    r.state.error = e.message.clone();
+                    r.state.exit_code = if e.message.contains("executable file not found")
+                        || e.message.contains("no such file or directory")
+                    {
+                        127
+                    } else {
+                        128
+                    };
+                });
+                let _ = self.save(&h);
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_locked(self: &Arc<Self>, h: &Arc<Handle>, r: &Record) -> Result<()> {
+        let layer = self.images.rw_layer(&h.id)?;
+        layer.mount()?;
+        let rootfs = layer.merged.clone();
+        let (uid, gid, groups) = resolve::user(&rootfs, &r.config.user)?;
+        let state_dir = self.state_dir(&h.id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir)?;
+        let host_mode = r.host_config.network_mode == "host";
+        let dir = self.container_dir(&h.id);
+        let binds = ["hosts", "hostname", "resolv.conf"]
+            .iter()
+            .map(|f| BindMount {
+                source: dir.join(f),
+                destination: format!("/etc/{f}"),
+                read_only: false,
+            })
+            .collect();
+        let spec = build_spec(&SpecParams {
+            rootfs,
+            readonly_rootfs: r.host_config.readonly_rootfs,
+            args: std::iter::once(r.path.clone())
+                .chain(r.args.iter().cloned())
+                .collect(),
+            env: resolve::process_env(&r.config),
+            cwd: r.config.working_dir.clone(),
+            uid,
+            gid,
+            additional_gids: groups,
+            hostname: r.config.hostname.clone(),
+            terminal: r.config.tty,
+            netns: if host_mode {
+                NetNs::Host
+            } else {
+                NetNs::Path(ShimConfig::netns_path(&state_dir))
+            },
+            binds,
+            cgroups_path: format!(
+                "{}/{}",
+                self.config.cgroup_parent.trim_end_matches('/'),
+                h.id
+            ),
+            privileged: r.host_config.privileged,
+            host_capabilities: host_capabilities(),
+            shm_size: r.host_config.shm_size,
+        });
+        std::fs::write(
+            state_dir.join("config.json"),
+            serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?,
+        )?;
+        let log_path = match r.host_config.log_config.r#type.as_str() {
+            "none" => None,
+            _ => Some(self.log_path(&h.id)),
+        };
+        let cfg = ShimConfig {
+            id: h.id.clone(),
+            bundle: state_dir.clone(),
+            state_dir: state_dir.clone(),
+            runtime_root: self.config.exec_root.join("runtime"),
+            log_path,
+            tty: r.config.tty,
+            open_stdin: r.config.open_stdin,
+            stdin_once: r.config.stdin_once,
+            new_netns: !host_mode,
+        };
+        let pid = spawn_shim(&self.config.shim_binary, &cfg)
+            .await
+            .map_err(|e| match e {
+                ShimError::Failed(m) => Error::invalid(exec_message(&m)),
+                e => shim_err(e),
+            })?;
+        let client = ShimClient::new(&state_dir);
+        let hub = h.hub();
+        let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
+        hub.clone().connect(stream, r.config.stdin_once);
+        if let Err(e) = client.start().await {
+            let _ = client.kill(9, false).await;
+            return Err(Error::invalid(exec_message(&e.to_string())));
+        }
+        h.with(|r| {
+            r.state = StateRecord {
+                status: Status::Running,
+                pid: pid as i64,
+                exit_code: 0,
+                error: String::new(),
+                oom_killed: false,
+                started_at: now_rfc3339(),
+                finished_at: r.state.finished_at.clone(),
+            };
+            r.stopped_by_user = false;
+        });
+        self.save(h)?;
+        h.watch.send_modify(|w| w.running = true);
+        self.event("start", &h.snapshot(), &[]);
+        self.spawn_monitor(h.clone(), client);
+        Ok(())
+    }
+
+    fn spawn_monitor(self: &Arc<Self>, h: Arc<Handle>, client: ShimClient) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let state_dir = engine.state_dir(&h.id);
+            let exit = loop {
+                match client.wait(&state_dir).await {
+                    Ok(info) => break Some(info),
+                    Err(ShimError::Gone(_)) => break read_exit(&state_dir),
+                    Err(e) => {
+                        tracing::warn!(container_id = %h.id, "waiting on the shim: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            };
+            engine.on_exit(&h, exit).await;
+        });
+    }
+
+    /// Records an exit, ends the run's attach streams, and applies `--rm`.
+    async fn on_exit(
+        self: &Arc<Self>,
+        h: &Arc<Handle>,
+        exit: Option<berth_runtime::proto::ExitInfo>,
+    ) {
+        let (code, finished, oom) = match exit {
+            Some(e) => (e.exit_code as i64, e.finished_at, e.oom_killed),
+            None => (255, now_rfc3339(), false),
+        };
+        if let Ok(layer) = self.images.rw_layer(&h.id) {
+            if let Err(e) = layer.unmount() {
+                tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
+            }
+        }
+        h.with(|r| {
+            r.state.status = Status::Exited;
+            r.state.pid = 0;
+            r.state.exit_code = code;
+            r.state.finished_at = finished;
+            r.state.oom_killed = oom;
+        });
+        let _ = self.save(h);
+        // Give subscribers the rest of the output, then a fresh hub for the next run.
+        let old = std::mem::replace(
+            &mut *h.hub.lock().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(Hub::new()),
+        );
+        old.close();
+        let r = h.snapshot();
+        self.event("die", &r, &[("exitCode", code.to_string())]);
+        h.watch.send_modify(|w| {
+            w.running = false;
+            w.exits += 1;
+            w.exit_code = code;
+        });
+        if r.host_config.auto_remove {
+            let _ = self.remove(&h.id, true, false).await;
+        }
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
+    pub async fn stop(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        if r.state.status != Status::Running {
+            return Err(Error::not_modified());
+        }
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s)?,
+            None if !r.config.stop_signal.is_empty() => parse_signal(&r.config.stop_signal)?,
+            None => libc::SIGTERM,
+        };
+        let timeout = timeout.or(r.config.stop_timeout).unwrap_or(10);
+        h.with(|r| r.stopped_by_user = true);
+        let client = ShimClient::new(&self.state_dir(&h.id));
+        let mut rx = h.watch.subscribe();
+        let _ = client.kill(sig, false).await;
+        let stopped = async {
+            while rx.borrow_and_update().running {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if timeout < 0 {
+            stopped.await;
+        } else if tokio::time::timeout(Duration::from_secs(timeout as u64), stopped)
+            .await
+            .is_err()
+        {
+            let _ = client.kill(libc::SIGKILL, false).await;
+            let mut rx = h.watch.subscribe();
+            while rx.borrow_and_update().running {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        self.event("stop", &h.snapshot(), &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        let sig = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+        if r.state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "Cannot kill container: {key}: container {} is not running",
+                r.id
+            )));
+        }
+        ShimClient::new(&self.state_dir(&h.id))
+            .kill(sig, false)
+            .await
+            .map_err(shim_err)?;
+        self.event("kill", &r, &[("signal", sig.to_string())]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/restart`.
+    pub async fn restart(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
+        match self.stop(key, timeout, signal).await {
+            Ok(()) => {}
+            Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
+            Err(e) => return Err(e),
+        }
+        match self.start(key).await {
+            Ok(()) => {}
+            Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
+            Err(e) => return Err(e),
+        }
+        self.event("restart", &self.lookup(key)?.snapshot(), &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait?condition=`.
+    pub async fn wait(&self, key: &str, condition: &str) -> Result<WaitResponse> {
+        let h = self.lookup(key)?;
+        let mut rx = h.watch.subscribe();
+        let start = rx.borrow_and_update().clone();
+        let done = |w: &container::Watch| match condition {
+            "next-exit" => w.exits > start.exits || w.removed,
+            "removed" => w.removed,
+            _ => !w.running,
+        };
+        match condition {
+            "" | "not-running" | "next-exit" | "removed" => {}
+            other => return Err(Error::invalid(format!("invalid condition: \"{other}\""))),
+        }
+        drop(h);
+        loop {
+            let w = rx.borrow_and_update().clone();
+            if done(&w) {
+                return Ok(WaitResponse {
+                    status_code: w.exit_code,
+                    error: None,
+                });
+            }
+            if rx.changed().await.is_err() {
+                let w = rx.borrow().clone();
+                return Ok(WaitResponse {
+                    status_code: w.exit_code,
+                    error: None,
+                });
+            }
+        }
+    }
+
+    /// `DELETE /containers/{id}?force=&v=`.
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, _volumes: bool) -> Result<()> {
+        let h = self.lookup(key)?;
+        if h.snapshot().state.status == Status::Running {
+            if !force {
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
+                    h.snapshot().name
+                )));
+            }
+            let client = ShimClient::new(&self.state_dir(&h.id));
+            let mut rx = h.watch.subscribe();
+            h.with(|r| r.stopped_by_user = true);
+            let _ = client.kill(libc::SIGKILL, false).await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while rx.borrow_and_update().running {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        let _op = h.op.lock().await;
+        if !self
+            .containers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&h.id)
+        {
+            return Ok(()); // removed meanwhile (--rm)
+        }
+        let r = h.snapshot();
+        self.images.remove_rw_layer(&h.id)?;
+        let _ = std::fs::remove_dir_all(self.container_dir(&h.id));
+        let _ = std::fs::remove_dir_all(self.state_dir(&h.id));
+        self.db.delete(&h.id)?;
+        self.forget(&h.id);
+        self.event("destroy", &r, &[]);
+        h.watch.send_modify(|w| w.removed = true);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/rename?name=`.
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let h = self.lookup(key)?;
+        if !container::valid_name(new_name) {
+            return Err(Error::invalid(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let name = format!("/{}", new_name.trim_start_matches('/'));
+        let old = h.snapshot().name;
+        if old == name {
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        if let Some(owner) = self.name_owner(&name) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        h.with(|r| r.name = name);
+        self.save(&h)?;
+        self.event("rename", &h.snapshot(), &[("oldName", old)]);
+        Ok(())
+    }
+
+    /// `POST /containers/prune`: removes every stopped container.
+    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> Result<(Vec<String>, i64)> {
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        for h in self.all() {
+            let r = h.snapshot();
+            if r.state.status == Status::Running || !filters.matches_prune(&r) {
+                continue;
+            }
+            reclaimed += self
+                .images
+                .rw_layer(&r.id)
+                .and_then(|l| l.size_rw())
+                .unwrap_or(0);
+            self.remove(&r.id, false, false).await?;
+            deleted.push(r.id);
+        }
+        self.events.publish(
+            "container",
+            "prune",
+            "",
+            IndexMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
+        );
+        Ok((deleted, reclaimed))
+    }
+
+    /// `GET /containers/json`.
+    pub fn list(
+        &self,
+        all: bool,
+        limit: Option<usize>,
+        size: bool,
+        filters: &Filters,
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut records: Vec<Record> = self.all().iter().map(|h| h.snapshot()).collect();
+        records.sort_by(|a, b| b.created.cmp(&a.created));
+        let mut out = Vec::new();
+        for r in records {
+            let all = all || limit.is_some() || filters.has("status") || filters.has("exited");
+            if !all && r.state.status != Status::Running {
+                continue;
+            }
+            if !filters.matches(&r, self) {
+                continue;
+            }
+            let mut s = container::summary(&r, self.image_display_name(&r));
+            if size {
+                let layer = self.images.rw_layer(&r.id).ok();
+                s.size_rw = Some(layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0));
+                s.size_root_fs = Some(
+                    self.images.get(&r.image_id).map(|i| i.size).unwrap_or(0)
+                        + s.size_rw.unwrap_or(0),
+                );
+            }
+            out.push(s);
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The image column of `docker ps`: the name given, or the id when the
+    /// name now points elsewhere.
+    fn image_display_name(&self, r: &Record) -> String {
+        match self.images.get(&r.config.image) {
+            Ok(img) if img.id == r.image_id => r.config.image.clone(),
+            _ => r.image_id.clone(),
+        }
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, key: &str, size: bool) -> Result<ContainerInspect> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        let dir = self.container_dir(&r.id);
+        let layer = self.images.rw_layer(&r.id).ok();
+        let mode = container::network_mode(&r.host_config);
+        let mut hc = r.host_config.clone();
+        if hc.network_mode.is_empty() || hc.network_mode == "default" {
+            hc.network_mode = "bridge".into();
+        }
+        let (size_rw, size_root) = if size {
+            let rw = layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0);
+            (
+                Some(rw),
+                Some(rw + self.images.get(&r.image_id).map(|i| i.size).unwrap_or(0)),
+            )
+        } else {
+            (None, None)
+        };
+        Ok(ContainerInspect {
+            id: r.id.clone(),
+            created: r.created.clone(),
+            path: r.path.clone(),
+            args: r.args.clone(),
+            state: container::state_view(&r),
+            image: r.image_id.clone(),
+            resolv_conf_path: dir.join("resolv.conf").display().to_string(),
+            hostname_path: dir.join("hostname").display().to_string(),
+            hosts_path: dir.join("hosts").display().to_string(),
+            log_path: self.log_path(&r.id).display().to_string(),
+            name: r.name.clone(),
+            restart_count: r.restart_count,
+            driver: self.images.driver_name().to_string(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: hc,
+            graph_driver: GraphDriver {
+                data: layer.map(|l| l.graph_driver_data()).unwrap_or_default(),
+                name: self.images.driver_name().to_string(),
+            },
+            size_rw,
+            size_root_fs: size_root,
+            mounts: vec![],
+            config: r.config.clone(),
+            network_settings: json!({
+                "Bridge": "",
+                "SandboxID": "",
+                "SandboxKey": if mode == "host" { String::new() } else { self.state_dir(&r.id).join("netns").display().to_string() },
+                "Ports": {},
+                "HairpinMode": false,
+                "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": null,
+                "SecondaryIPv6Addresses": null,
+                "EndpointID": "",
+                "Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "MacAddress": "",
+                "Networks": {
+                    mode.clone(): {
+                        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
+                        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                        "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
+                    }
+                }
+            }),
+        })
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, key: &str, height: u16, width: u16) -> Result<()> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        if r.state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                r.id
+            )));
+        }
+        ShimClient::new(&self.state_dir(&h.id))
+            .resize(height, width)
+            .await
+            .map_err(shim_err)
+    }
+}
+
+/// Live restore of one container recorded as running.
+pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
+    let state_dir = engine.state_dir(&r.id);
+    let client = ShimClient::new(&state_dir);
+    match client.state().await {
+        Ok(state) if state.status.as_deref() == Some("running") => {
+            if let Ok(stream) = client.attach(r.config.open_stdin).await {
+                h.hub().connect(stream, r.config.stdin_once);
+            }
+            tracing::info!(container_id = %r.id, "restored running container");
+            engine.spawn_monitor(h, client);
+        }
+        _ => {
+            let exit = read_exit(&state_dir);
+            engine.on_exit(&h, exit).await;
+        }
+    }
+}
+
+/// Docker's words for a process that could not be executed, so the CLI
+/// picks exit code 127 or 126 as it does with dockerd.
+fn exec_message(m: &str) -> String {
+    if let Some(rest) = m.split("executable '").nth(1) {
+        let name = rest.split('\'').next().unwrap_or("");
+        return format!(
+            "failed to create task for container: exec: \"{name}\": executable file not found in $PATH: unknown"
+        );
+    }
+    if m.contains("Permission denied") || m.contains("EACCES") {
+        return format!("failed to create task for container: {m}: permission denied: unknown");
+    }
+    m.to_string()
+}
+
+fn familiar(name: &str) -> String {
+    berth_api::Reference::parse_with_default_tag(name)
+        .map(|r| r.familiar_string())
+        .unwrap_or_else(|_| name.to_string())
+}
+
+/// `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` for the container, as
+/// dockerd writes them; with the host's network, the host's own files.
+fn write_etc_files(dir: &Path, hostname: &str, domainname: &str, host_mode: bool) -> Result<()> {
+    let hosts = if host_mode {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
+    };
+    std::fs::write(dir.join("hosts"), hosts)?;
+    let full = if domainname.is_empty() {
+        hostname.to_string()
+    } else {
+        format!("{hostname}.{domainname}")
+    };
+    std::fs::write(dir.join("hostname"), format!("{full}\n"))?;
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if host_mode {
+        host_resolv
+    } else {
+        // Local resolvers are unreachable from the container's own netns.
+        let kept: Vec<&str> = host_resolv
+            .lines()
+            .filter(|l| {
+                let mut f = l.split_whitespace();
+                !(f.next() == Some("nameserver")
+                    && f.next()
+                        .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+            })
+            .collect();
+        let mut s = kept.join("\n");
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s
+    };
+    std::fs::write(dir.join("resolv.conf"), resolv)?;
+    Ok(())
+}
+
+/// The capabilities in this process's bounding set, by OCI name.
+fn host_capabilities() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const NAMES: &[&str] = &[
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, n)| format!("CAP_{n}"))
+        .collect()
+}
+
+/// `SIGTERM`, `TERM`, `15` -> 15.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(Error::invalid(format!("Invalid signal: {s}")));
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let full = format!("SIG{name}");
+    full.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| Error::invalid(format!("Invalid signal: {s}")))
+}
+
+/// Docker's filter query: `{"status":["running"]}` or `{"status":{"running":true}}`.
+#[derive(Debug, Default, Clone)]
+pub struct Filters(pub IndexMap<String, Vec<String>>);
+
+impl Filters {
+    pub fn parse(s: Option<&str>) -> Result<Filters> {
+        let Some(s) = s.filter(|s| !s.is_empty()) else {
+            return Ok(Filters::default());
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(s).map_err(|e| Error::invalid(format!("invalid filter: {e}")))?;
+        let mut out = IndexMap::new();
+        let Some(obj) = v.as_object() else {
+            return Err(Error::invalid("invalid filter: not an object"));
+        };
+        for (k, v) in obj {
+            let values = match v {
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                serde_json::Value::Object(o) => o
+                    .iter()
+                    .filter(|(_, b)| b.as_bool() == Some(true))
+                    .map(|(k, _)| k.clone())
+                    .collect(),
+                _ => return Err(Error::invalid(format!("invalid filter value for {k}"))),
+            };
+            out.insert(k.clone(), values);
+        }
+        Ok(Filters(out))
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    pub fn get(&self, key: &str) -> &[String] {
+        self.0.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Validates keys against the endpoint's accepted set, as dockerd does.
+    pub fn validate(&self, accepted: &[&str]) -> Result<()> {
+        for k in self.0.keys() {
+            if !accepted.contains(&k.as_str()) {
+                return Err(Error::invalid(format!("invalid filter '{k}'")));
+            }
+        }
+        Ok(())
+    }
+
+    fn matches_labels(&self, labels: &IndexMap<String, String>) -> bool {
+        self.get("label").iter().all(|l| match l.split_once('=') {
+            Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+            None => labels.contains_key(l.as_str()),
+        })
+    }
+
+    fn matches(&self, r: &Record, engine: &Engine) -> bool {
+        let any = |key: &str, f: &dyn Fn(&str) -> bool| {
+            let vals = self.get(key);
+            vals.is_empty() || vals.iter().any(|v| f(v))
+        };
+        let labels = r.config.labels.clone().unwrap_or_default();
+        any("status", &|v| v == r.state.status.as_str())
+            && any("name", &|v| {
+                r.name
+                    .trim_start_matches('/')
+                    .contains(v.trim_start_matches('/'))
+            })
+            && any("id", &|v| r.id.starts_with(v))
+            && any("exited", &|v| {
+                r.state.status == Status::Exited && v.parse::<i64>().ok() == Some(r.state.exit_code)
+            })
+            && any("ancestor", &|v| {
+                engine
+                    .images
+                    .get(v)
+                    .map(|img| img.id == r.image_id)
+                    .unwrap_or(false)
+                    || v == r.config.image
+            })
+            && self.matches_labels(&labels)
+    }
+
+    fn matches_prune(&self, r: &Record) -> bool {
+        let labels = r.config.labels.clone().unwrap_or_default();
+        let until_ok = self.get("until").iter().all(|u| {
+            let created = chrono::DateTime::parse_from_rfc3339(&r.created)
+                .map(|t| t.timestamp())
+                .unwrap_or(0);
+            parse_time(u).is_some_and(|t| created < t)
+        });
+        until_ok && self.matches_labels(&labels)
+    }
+}
+
+/// A docker timestamp: unix seconds (with optional fraction), RFC 3339, or
+/// a duration before now (`10m`, `1h30m`, `5s`).
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        return Some(f as i64);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    parse_duration(s).map(|d| chrono::Utc::now().timestamp() - d)
+}
+
+/// Go duration syntax, in whole seconds: `1h30m`, `90s`, `2m`.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push(chars.next()?);
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += match unit.as_str() {
+            "h" => n * 3600.0,
+            "m" => n * 60.0,
+            "s" => n,
+            "ms" => n / 1000.0,
+            _ => return None,
+        };
+        any = true;
+    }
+    (any && num.is_empty()).then_some(total as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
+        assert_eq!(parse_signal("term").unwrap(), 15);
+        assert_eq!(parse_signal("1").unwrap(), 1);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn filters_both_forms() {
+        let f = Filters::parse(Some(r#"{"status":["running"],"name":{"web":true}}"#)).unwrap();
+        assert_eq!(f.get("status"), ["running"]);
+        assert_eq!(f.get("name"), ["web"]);
+        assert!(Filters::parse(Some("{bad")).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m"), Some(60));
+        assert_eq!(parse_duration("1h30m"), Some(5400));
+        assert_eq!(parse_duration("0s"), Some(0));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn exec_errors_read_like_docker() {
+        let m = exec_message("failed to create container: exec process failed with error error in executing process : executable 'nope' not found in $PATH");
+        assert!(
+            m.contains("exec: \"nope\": executable file not found in $PATH"),
+            "{m}"
+        );
+    }
+}

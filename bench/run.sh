@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# berth benchmark: in ONE run, start berthd and a peer dockerd side by side,
+# import the same busybox rootfs into both, and measure with hyperfine
+#   berth run --rm busybox true          (berth CLI -> berthd)
+#   docker run --rm busybox true         (docker CLI -> berthd, for reference)
+#   docker run --rm busybox true         (docker CLI -> peer dockerd)
+#   crun run / runc run                  (bare OCI bundle, process /bin/true)
+# then the idle resident memory of berthd (+ shims) against dockerd +
+# containerd. Prints medians, ratios and a small table. Never fails on time;
+# exits non-zero only when it cannot measure anything at all.
+#
+# Usage: bench/run.sh [-n RUNS] [-w WARMUP]
+# Env:   BERTH_BIN_DIR   where berthd/berth are (default: target/release,
+#                        else target/debug, under $CARGO_TARGET_DIR or ./target)
+#        BERTHD_ARGS     extra berthd flags (default none; e.g.
+#                        "--bridge berthbench0 --bip 172.30.0.1/16")
+#        BENCH_ROOT      scratch dir (default /tmp/berth-bench)
+set -uo pipefail
+
+RUNS=30
+WARMUP=3
+while getopts "n:w:h" opt; do
+    case $opt in
+    n) RUNS=$OPTARG ;;
+    w) WARMUP=$OPTARG ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
+    esac
+done
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+if [[ -z ${BERTH_BIN_DIR:-} ]]; then
+    if [[ -x $TARGET/release/berthd ]]; then BERTH_BIN_DIR=$TARGET/release; else BERTH_BIN_DIR=$TARGET/debug; fi
+fi
+BR=${BENCH_ROOT:-/tmp/berth-bench}
+BERTHD_ARGS=${BERTHD_ARGS:-}
+DOCKER=/usr/local/bin/docker
+[[ -x $DOCKER ]] || DOCKER=$(command -v docker)
+
+# The peer dockerd, as TESTING.md prescribes: its own everything.
+PEER_DATA=/var/lib/docker-peer
+PEER_EXEC=/run/docker-peer
+PEER_SOCK=/run/docker-peer.sock
+PEER_PID=/run/docker-peer.pid
+# It runs in a network namespace of its own, so its docker0 and iptables
+# rules vanish with it (and never meet the host's or berth's).
+PEER_NETNS=berthbench-peer
+
+BERTHD_PID=
+DOCKERD_PID=
+log() { printf '# %s\n' "$*" >&2; }
+
+stop_pid() { # pid name: SIGTERM, wait 20s, SIGKILL
+    local pid=$1 name=$2 i
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    log "$name ($pid) ignored SIGTERM; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+}
+
+umount_under() { # unmount everything at or under $1, deepest first
+    local m
+    awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+}
+
+cleanup() {
+    set +e
+    if [[ -n $BERTHD_PID ]]; then
+        DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" rm -f $(DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" ps -aq 2>/dev/null) >/dev/null 2>&1
+    fi
+    if [[ -n $DOCKERD_PID ]]; then
+        DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" rm -f $(DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" ps -aq 2>/dev/null) >/dev/null 2>&1
+    fi
+    stop_pid "$BERTHD_PID" berthd
+    stop_pid "$DOCKERD_PID" dockerd
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "${BERTHD_PID:-0}" 2>/dev/null || kill -0 "${DOCKERD_PID:-0}" 2>/dev/null || break
+        sleep 0.1
+    done
+    umount_under "$BR"
+    umount_under "$PEER_DATA"
+    umount_under "$PEER_EXEC"
+    rm -rf "$BR" "$PEER_DATA" "$PEER_EXEC" "$PEER_SOCK" "$PEER_PID"
+    [[ -e /run/netns/$PEER_NETNS ]] && ip netns del "$PEER_NETNS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_ping() { # sock pid name
+    local i
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$2" 2>/dev/null || { log "$3 exited during start-up"; return 1; }
+        [[ $(curl -s --max-time 1 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
+        sleep 0.1
+    done
+    log "$3 did not answer /_ping in 60s"
+    return 1
+}
+
+rss_kib() { # sum of VmRSS (kB) of the given pids
+    local total=0 p v
+    for p in "$@"; do
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+
+pids_with() { # pids whose command line contains $1
+    local p
+    for p in /proc/[0-9]*; do
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
+    done
+}
+
+rm -rf "$BR" && mkdir -p "$BR"
+
+# --- the busybox rootfs, once, for all ------------------------------------
+log "building the busybox rootfs"
+RFS=$BR/bundle/rootfs
+mkdir -p "$RFS"/{bin,dev,etc,home,proc,root,sys,tmp,usr,var}
+chmod 1777 "$RFS/tmp"
+cp /bin/busybox "$RFS/bin/busybox"
+for a in $(/bin/busybox --list); do [[ $a == busybox ]] || ln -sf busybox "$RFS/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$RFS/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$RFS/etc/group"
+tar -C "$RFS" --numeric-owner -cf "$BR/busybox.tar" .
+
+import_busybox() { # sock
+    DOCKER_HOST=unix://$1 "$DOCKER" import --change 'CMD ["sh"]' "$BR/busybox.tar" busybox:latest >/dev/null
+}
+
+# --- berthd --------------------------------------------------------------
+BERTH_OK=0
+if [[ -x $BERTH_BIN_DIR/berthd ]]; then
+    log "starting berthd from $BERTH_BIN_DIR"
+    # shellcheck disable=SC2086
+    setsid "$BERTH_BIN_DIR/berthd" --data-root "$BR/berth/d" --exec-root "$BR/berth/x" \
+        -H "unix://$BR/berth.sock" --pidfile "$BR/berth.pid" $BERTHD_ARGS \
+        >"$BR/berthd.log" 2>&1 </dev/null &
+    BERTHD_PID=$!
+    if wait_ping "$BR/berth.sock" "$BERTHD_PID" berthd && import_busybox "$BR/berth.sock" &&
+        DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" run --rm busybox true; then
+        BERTH_OK=1
+    else
+        log "berthd is not usable; its log:"; tail -20 "$BR/berthd.log" >&2
+    fi
+else
+    log "no berthd in $BERTH_BIN_DIR (build with: cargo build --release --workspace --bins)"
+fi
+BERTH_CLI_OK=0
+if ((BERTH_OK)) && [[ -x $BERTH_BIN_DIR/berth ]] &&
+    DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" run --rm busybox true >/dev/null 2>&1; then
+    BERTH_CLI_OK=1
+fi
+
+# --- peer dockerd ----------------------------------------------------------
+DOCKER_OK=0
+log "starting the peer dockerd on $PEER_SOCK"
+rm -rf "$PEER_DATA" "$PEER_EXEC"
+[[ -e /run/netns/$PEER_NETNS ]] && ip netns del "$PEER_NETNS"
+ip netns add "$PEER_NETNS" && ip -n "$PEER_NETNS" link set lo up
+setsid nsenter --net="/run/netns/$PEER_NETNS" dockerd --data-root "$PEER_DATA" --exec-root "$PEER_EXEC" -H "unix://$PEER_SOCK" \
+    --pidfile "$PEER_PID" --bip 172.29.0.1/16 >"$BR/dockerd.log" 2>&1 </dev/null &
+DOCKERD_PID=$!
+if wait_ping "$PEER_SOCK" "$DOCKERD_PID" dockerd && import_busybox "$PEER_SOCK" &&
+    DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" run --rm busybox true; then
+    DOCKER_OK=1
+else
+    log "the peer dockerd is not usable; its log:"; tail -20 "$BR/dockerd.log" >&2
+fi
+
+# --- the bare bundle ---------------------------------------------------------
+B=$BR/bundle
+(cd "$B" && crun spec)
+jq '.process.args = ["/bin/true"] | .process.terminal = false | del(.process.rlimits)' \
+    "$B/config.json" >"$B/config.tmp" && mv "$B/config.tmp" "$B/config.json"
+CRUN="crun --root $BR/crun run --bundle $B bench-crun"
+CRUN_NOTE=""
+CRUN_WRAP=()
+if ! $CRUN >/dev/null 2>&1; then
+    # crun refuses the hybrid cgroup v1/v2 layout ("cgroups in hybrid mode
+    # not supported") and cannot raise RLIMIT_MEMLOCK here; measure it in a
+    # private mount namespace with a pure cgroup2 view and no cgroup setup.
+    CRUN="crun --cgroup-manager=disabled --root $BR/crun run --bundle $B bench-crun"
+    CRUN_WRAP=(unshare -m --propagation private sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh)
+    CRUN_NOTE=" (*)"
+fi
+CRUN_OK=0
+"${CRUN_WRAP[@]}" $CRUN >/dev/null 2>&1 && CRUN_OK=1
+RUNC="runc --root $BR/runc run --bundle $B bench-runc"
+RUNC_OK=0
+$RUNC >/dev/null 2>&1 && RUNC_OK=1
+
+# --- measure -----------------------------------------------------------------
+declare -A MEDIAN
+measure() { # key wrap... -- command
+    local key=$1; shift
+    local wrap=()
+    while [[ $1 != -- ]]; do wrap+=("$1"); shift; done
+    shift
+    local csv=$BR/$key.csv
+    if "${wrap[@]}" hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
+        --export-csv "$csv" --command-name "$key" "$*" >&2; then
+        MEDIAN[$key]=$(awk -F, 'NR == 2 { printf "%.2f", $4 * 1000 }' "$csv")
+    else
+        log "$key: hyperfine failed"
+    fi
+}
+if ((BERTH_CLI_OK)); then
+    measure berth -- env DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" run --rm busybox true
+fi
+if ((BERTH_OK)); then
+    measure docker-berthd -- env DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" run --rm busybox true
+fi
+if ((DOCKER_OK)); then
+    measure docker-dockerd -- env DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" run --rm busybox true
+fi
+((CRUN_OK)) && measure crun "${CRUN_WRAP[@]}" -- $CRUN
+((RUNC_OK)) && measure runc -- $RUNC
+
+# --- idle memory -------------------------------------------------------------
+log "letting the daemons idle for 5s"
+sleep 5
+BERTH_RSS=
+if ((BERTH_OK)); then
+    shims=$(pids_with "$BR/berth/" | while read -r p; do [[ $(cat "/proc/$p/comm" 2>/dev/null) == berth-shim ]] && echo "$p"; done)
+    # shellcheck disable=SC2086
+    BERTH_RSS=$(rss_kib "$BERTHD_PID" $shims)
+    NSHIMS=$(echo "$shims" | grep -c . || true)
+fi
+DOCKER_RSS=
+if ((DOCKER_OK)); then
+    ctrd=$(pids_with "$PEER_EXEC/containerd" | while read -r p; do [[ $(cat "/proc/$p/comm" 2>/dev/null) == containerd ]] && echo "$p"; done)
+    DOCKERD_ONLY=$(rss_kib "$DOCKERD_PID")
+    # shellcheck disable=SC2086
+    CTRD_ONLY=$(rss_kib $ctrd)
+    DOCKER_RSS=$((DOCKERD_ONLY + CTRD_ONLY))
+fi
+
+# --- report ------------------------------------------------------------------
+ms() { [[ -n ${MEDIAN[$1]:-} ]] && echo "${MEDIAN[$1]} ms" || echo "n/a"; }
+ratio() { # key vs docker-dockerd
+    local a=${MEDIAN[$1]:-} b=${MEDIAN[docker-dockerd]:-}
+    [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3fx", a / b }' || echo "n/a"
+}
+mib() { [[ -n $1 ]] && awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }' || echo "n/a"; }
+
+echo
+echo "berth bench: $(date -u +%FT%TZ), $(nproc) cores, $RUNS runs + $WARMUP warm-up each, hyperfine -N"
+echo "binaries: $BERTH_BIN_DIR; docker CLI: $("$DOCKER" --version 2>/dev/null | cut -d, -f1)"
+echo
+printf '%-48s %12s %12s\n' "run --rm busybox true" "median" "vs docker"
+printf '%-48s %12s %12s\n' "berth CLI -> berthd" "$(ms berth)" "$(ratio berth)"
+printf '%-48s %12s %12s\n' "docker CLI -> berthd" "$(ms docker-berthd)" "$(ratio docker-berthd)"
+printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms docker-dockerd)" "1.000x"
+printf '%-48s %12s %12s\n' "crun run, bare bundle$CRUN_NOTE" "$(ms crun)" "$(ratio crun)"
+printf '%-48s %12s %12s\n' "runc run, bare bundle" "$(ms runc)" "$(ratio runc)"
+echo
+printf '%-48s %12s\n' "idle RSS" "VmRSS"
+printf '%-48s %12s\n' "berthd + ${NSHIMS:-0} shims" "$(mib "$BERTH_RSS")"
+printf '%-48s %12s\n' "dockerd + containerd" "$(mib "$DOCKER_RSS")"
+printf '%-48s %12s\n' "  dockerd" "$(mib "${DOCKERD_ONLY:-}")"
+printf '%-48s %12s\n' "  containerd" "$(mib "${CTRD_ONLY:-}")"
+echo
+key=berth
+[[ -n ${MEDIAN[berth]:-} ]] || key=docker-berthd
+if [[ -n ${MEDIAN[$key]:-} && -n ${MEDIAN[docker-dockerd]:-} ]]; then
+    verdict=$(awk -v a="${MEDIAN[$key]}" -v b="${MEDIAN[docker-dockerd]}" 'BEGIN { print (a < b / 10) ? "met" : "NOT met" }')
+    echo "goal: median under a tenth of docker's ($key): $verdict"
+else
+    echo "goal: median under a tenth of docker's: not measured"
+fi
+if [[ -n $BERTH_RSS ]]; then
+    echo "goal: idle berthd under 20 MiB resident: $( ((BERTH_RSS < 20480)) && echo met || echo "NOT met")"
+else
+    echo "goal: idle berthd under 20 MiB resident: not measured"
+fi
+[[ -n $CRUN_NOTE ]] && echo "(*) crun measured in a private mount namespace with cgroup2 mounted and --cgroup-manager=disabled: this host's hybrid cgroup layout makes plain crun refuse to run."
+echo "raw hyperfine CSVs were in $BR (removed on exit); re-run with -n for more runs."
+
+((BERTH_OK || DOCKER_OK || CRUN_OK)) || exit 1
+exit 0

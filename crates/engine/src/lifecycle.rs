@@ -201,6 +201,15 @@ impl Engine {
                     };
                 });
                 let _ = self.save(&h);
+                // dockerd removes an AutoRemove container whose start failed;
+                // `docker run --rm` waits for that removal.
+                if h.snapshot().host_config.auto_remove {
+                    let engine = self.clone();
+                    let id = h.id.clone();
+                    tokio::spawn(async move {
+                        let _ = engine.remove(&id, true, false).await;
+                    });
+                }
                 Err(e)
             }
         }
@@ -278,6 +287,22 @@ impl Engine {
                 e => shim_err(e),
             })?;
         let client = ShimClient::new(&state_dir);
+        // The size the client's terminal had at create, before the process looks at it.
+        if let Some([height, width]) = r
+            .host_config
+            .console_size
+            .as_deref()
+            .and_then(|s| <[u64; 2]>::try_from(s).ok())
+        {
+            if r.config.tty && height > 0 && width > 0 {
+                let _ = client
+                    .resize(
+                        height.min(u16::MAX as u64) as u16,
+                        width.min(u16::MAX as u64) as u16,
+                    )
+                    .await;
+            }
+        }
         let hub = h.hub();
         let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
         hub.clone().connect(stream, r.config.stdin_once);

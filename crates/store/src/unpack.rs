@@ -1,0 +1,326 @@
+//! Unpacking an untrusted layer tar into a layer directory.
+//!
+//! Entries that climb out (`..`), absolute paths, hard links to outside,
+//! and writes through a symlink (`evil -> /etc`, then `evil/passwd`) are
+//! refused with an error naming the entry; nothing is written outside
+//! `dest`. Symlinks themselves may point anywhere: they are only data here.
+//! AUFS-style whiteouts become overlayfs whiteouts. Hand-written around the
+//! `tar` crate's reader because `unpack_in` silently skips `..` entries and
+//! knows nothing of whiteouts.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use berth_api::{Error, Result};
+use nix::sys::stat::{mknod, Mode, SFlag};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+fn bad(entry: &str, why: &str) -> Error {
+    Error::invalid(format!("invalid layer archive: entry {entry:?} {why}"))
+}
+
+/// The entry's path as clean relative components, or an error when it
+/// would leave the layer.
+pub fn clean_path(raw: &Path) -> Result<PathBuf> {
+    let shown = raw.display().to_string();
+    let mut out = PathBuf::new();
+    for c in raw.components() {
+        match c {
+            Component::CurDir => {}
+            Component::Normal(p) => out.push(p),
+            Component::ParentDir => {
+                return Err(bad(&shown, "climbs out of the archive root with '..'"))
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(bad(&shown, "has an absolute path"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a path whose parents inside `dest` include a symlink (a write
+/// through it could land anywhere).
+fn check_parents(dest: &Path, rel: &Path, shown: &str) -> Result<()> {
+    let mut cur = dest.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(bad(shown, "would be written through a symlink"));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(bad(shown, "has a parent that is not a directory"))
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    fs::create_dir_all(&cur)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks `src` into `dest` (which must exist and be empty); returns the
+/// layer's size (sum of regular file sizes).
+pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
+    let mut archive = tar::Archive::new(src);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_preserve_mtime(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut size = 0i64;
+    let mut dirs: Vec<(PathBuf, tar::Header)> = Vec::new();
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?;
+        let raw = entry
+            .path()
+            .map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?
+            .into_owned();
+        let shown = raw.display().to_string();
+        let rel = clean_path(&raw)?;
+        if rel.as_os_str().is_empty() {
+            continue; // the root itself
+        }
+        check_parents(dest, &rel, &shown)?;
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
+        if name == OPAQUE_MARKER {
+            xattr_set(&parent, "trusted.overlay.opaque", b"y")?;
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            let target = parent.join(hidden);
+            let _ = fs::remove_file(&target);
+            mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0)
+                .map_err(|e| Error::internal(format!("whiteout {}: {e}", target.display())))?;
+            continue;
+        }
+        let full = dest.join(&rel);
+        let kind = entry.header().entry_type();
+        // An existing non-directory is replaced; an existing directory is kept for a directory.
+        if let Ok(m) = fs::symlink_metadata(&full) {
+            if !(m.is_dir() && kind.is_dir()) {
+                if m.is_dir() {
+                    fs::remove_dir_all(&full)?;
+                } else {
+                    fs::remove_file(&full)?;
+                }
+            }
+        }
+        match kind {
+            tar::EntryType::Link => {
+                let target_raw = entry
+                    .link_name()
+                    .map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?
+                    .ok_or_else(|| bad(&shown, "is a hard link without a target"))?
+                    .into_owned();
+                let target_rel = clean_path(&target_raw)
+                    .map_err(|_| bad(&shown, "is a hard link to outside the archive root"))?;
+                check_parents(dest, &target_rel, &shown)?;
+                let target = dest.join(&target_rel);
+                if fs::symlink_metadata(&target).is_err() {
+                    return Err(bad(&shown, "is a hard link to a missing file"));
+                }
+                fs::hard_link(&target, &full).map_err(|e| {
+                    Error::invalid(format!("invalid layer archive: hard link {shown}: {e}"))
+                })?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let h = entry.header();
+                let mode = h.mode().unwrap_or(0o644);
+                let major = h.device_major().ok().flatten().unwrap_or(0) as u64;
+                let minor = h.device_minor().ok().flatten().unwrap_or(0) as u64;
+                let sflag = match kind {
+                    tar::EntryType::Char => SFlag::S_IFCHR,
+                    tar::EntryType::Block => SFlag::S_IFBLK,
+                    _ => SFlag::S_IFIFO,
+                };
+                mknod(
+                    &full,
+                    sflag,
+                    Mode::from_bits_truncate(mode),
+                    nix::sys::stat::makedev(major, minor),
+                )
+                .map_err(|e| Error::internal(format!("creating {shown}: {e}")))?;
+                let uid = h.uid().unwrap_or(0) as u32;
+                let gid = h.gid().unwrap_or(0) as u32;
+                let _ = std::os::unix::fs::lchown(&full, Some(uid), Some(gid));
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?
+                    .ok_or_else(|| bad(&shown, "is a symlink without a target"))?
+                    .into_owned();
+                symlink(&target, &full)?;
+                let h = entry.header();
+                let _ = std::os::unix::fs::lchown(
+                    &full,
+                    Some(h.uid().unwrap_or(0) as u32),
+                    Some(h.gid().unwrap_or(0) as u32),
+                );
+            }
+            tar::EntryType::Directory => {
+                fs::create_dir_all(&full)?;
+                entry
+                    .unpack(&full)
+                    .map_err(|e| Error::internal(format!("unpacking {shown}: {e}")))?;
+                dirs.push((full, entry.header().clone()));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                size += entry.header().size().unwrap_or(0) as i64;
+                entry
+                    .unpack(&full)
+                    .map_err(|e| Error::internal(format!("unpacking {shown}: {e}")))?;
+            }
+            // Pax and GNU long-name headers are consumed by the reader; others carry no file.
+            _ => {}
+        }
+    }
+    // Directory times last: writing their children changed them.
+    for (path, header) in dirs.into_iter().rev() {
+        if let Ok(mtime) = header.mtime() {
+            let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
+            let _ = nix::sys::stat::utimensat(
+                None,
+                &path,
+                &t,
+                &t,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            );
+        }
+        if let Ok(mode) = header.mode() {
+            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
+        }
+    }
+    Ok(size)
+}
+
+fn xattr_set(path: &Path, name: &str, value: &[u8]) -> Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let p =
+        CString::new(path.as_os_str().as_bytes()).map_err(|e| Error::internal(e.to_string()))?;
+    let n = CString::new(name).map_err(|e| Error::internal(e.to_string()))?;
+    // SAFETY: both strings are NUL-terminated and live for the call; value is a valid slice.
+    let r = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(Error::internal(format!(
+            "setting {name} on {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            match kind {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    h.set_size(0);
+                    b.append_link(&mut h, name, data).unwrap();
+                }
+                _ => {
+                    h.set_size(data.len() as u64);
+                    // Bypass the builder's path checks to write hostile names as they are.
+                    let bytes = name.as_bytes();
+                    h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+                    h.set_cksum();
+                    b.append(&h, data.as_bytes()).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn unpacks_files_links_and_whiteouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_of(&[
+            ("bin/", tar::EntryType::Directory, ""),
+            ("bin/busybox", tar::EntryType::Regular, "elf"),
+            ("bin/sh", tar::EntryType::Symlink, "/bin/busybox"),
+            ("bin/ash", tar::EntryType::Link, "bin/busybox"),
+            ("etc/.wh.gone", tar::EntryType::Regular, ""),
+        ]);
+        let size = unpack_layer(&t[..], dir.path()).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("bin/busybox")).unwrap(),
+            "elf"
+        );
+        assert_eq!(
+            fs::read_link(dir.path().join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("bin/ash")).unwrap(),
+            "elf"
+        );
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata(dir.path().join("etc/gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+
+    #[test]
+    fn refuses_escapes() {
+        let outside = tempfile::tempdir().unwrap();
+        let cases: Vec<Vec<u8>> = vec![
+            tar_of(&[("../evil", tar::EntryType::Regular, "x")]),
+            tar_of(&[("/abs", tar::EntryType::Regular, "x")]),
+            tar_of(&[
+                (
+                    "evil",
+                    tar::EntryType::Symlink,
+                    outside.path().to_str().unwrap(),
+                ),
+                ("evil/passwd", tar::EntryType::Regular, "x"),
+            ]),
+            tar_of(&[("hl", tar::EntryType::Link, "../../etc/passwd")]),
+        ];
+        for t in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let e = unpack_layer(&t[..], dir.path()).unwrap_err();
+            assert_eq!(e.kind, berth_api::ErrorKind::InvalidArgument, "{e}");
+            assert!(e.message.contains("invalid layer archive"), "{e}");
+        }
+        assert_eq!(
+            fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing written outside"
+        );
+    }
+}

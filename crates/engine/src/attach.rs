@@ -58,7 +58,10 @@ impl Hub {
 
     /// Pumps the shim's attach stream into the hub (and stdin back) until the
     /// shim closes it, then ends the hub's output.
-    pub fn connect(self: std::sync::Arc<Self>, stream: UnixStream, stdin_once: bool) {
+    /// `close_stdin`: a client's stdin EOF closes the process's stdin
+    /// (StdinOnce without a TTY); otherwise EOFs are ignored, so a TTY
+    /// container keeps its input for the next attach.
+    pub fn connect(self: std::sync::Arc<Self>, stream: UnixStream, close_stdin: bool) {
         let (mut read, mut write) = stream.into_split();
         if let Some(mut rx) = self
             .stdin_rx
@@ -74,7 +77,7 @@ impl Hub {
                                 return;
                             }
                         }
-                        StdinMsg::Close if stdin_once => {
+                        StdinMsg::Close if close_stdin => {
                             let _ = write.shutdown().await;
                             return;
                         }

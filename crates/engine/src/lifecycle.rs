@@ -22,6 +22,13 @@ fn shim_err(e: ShimError) -> Error {
 }
 
 impl Engine {
+    /// Publishes a container event (`attach`, `detach`, ...) by key.
+    pub fn container_event(&self, key: &str, action: &str) {
+        if let Ok(h) = self.lookup(key) {
+            self.event(action, &h.snapshot(), &[]);
+        }
+    }
+
     fn event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
         let mut attrs = IndexMap::new();
         attrs.insert("image".to_string(), r.config.image.clone());
@@ -62,6 +69,7 @@ impl Engine {
                 "can't create 'AutoRemove' container with restart policy",
             ));
         }
+        validate_restart_policy(&host_config.restart_policy)?;
         match host_config.network_mode.as_str() {
             "" | "default" | "bridge" | "none" | "host" => {}
             other => {
@@ -259,6 +267,7 @@ impl Engine {
             ),
             privileged: r.host_config.privileged,
             host_capabilities: host_capabilities(),
+            capabilities: Some(capabilities(&r.host_config)?),
             shm_size: r.host_config.shm_size,
         });
         std::fs::write(
@@ -305,7 +314,7 @@ impl Engine {
         }
         let hub = h.hub();
         let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
-        hub.clone().connect(stream, r.config.stdin_once);
+        hub.clone().connect(stream, r.config.stdin_once && !r.config.tty);
         if let Err(e) = client.start().await {
             let _ = client.kill(9, false).await;
             return Err(Error::invalid(exec_message(&e.to_string())));
@@ -750,7 +759,7 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
     match client.state().await {
         Ok(state) if state.status.as_deref() == Some("running") => {
             if let Ok(stream) = client.attach(r.config.open_stdin).await {
-                h.hub().connect(stream, r.config.stdin_once);
+                h.hub().connect(stream, r.config.stdin_once && !r.config.tty);
             }
             tracing::info!(container_id = %r.id, "restored running container");
             engine.spawn_monitor(h, client);
@@ -759,6 +768,23 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
             let exit = read_exit(&state_dir);
             engine.on_exit(&h, exit).await;
         }
+    }
+}
+
+/// dockerd's checks of `--restart`.
+fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
+    match p.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => {
+            Err(Error::invalid(format!(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            )))
+        }
+        "" | "no" | "always" | "unless-stopped" => Ok(()),
+        "on-failure" if p.maximum_retry_count < 0 => {
+            Err(Error::invalid("invalid restart policy: maximum retry count cannot be negative"))
+        }
+        "on-failure" => Ok(()),
+        other => Err(Error::invalid(format!("invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"))),
     }
 }
 
@@ -822,6 +848,44 @@ fn write_etc_files(dir: &Path, hostname: &str, domainname: &str, host_mode: bool
     Ok(())
 }
 
+/// Docker's default set with `--cap-add` / `--cap-drop` applied (`ALL` too).
+fn capabilities(hc: &berth_api::HostConfig) -> Result<Vec<String>> {
+    let norm = |c: &str| -> Result<String> {
+        let up = c.trim().to_ascii_uppercase();
+        let name = if up == "ALL" || up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+        if name != "ALL" && !ALL_CAPS.contains(&&name[4..]) {
+            return Err(Error::invalid(format!("invalid capability: {c}")));
+        }
+        Ok(name)
+    };
+    let add: Vec<String> = hc.cap_add.clone().unwrap_or_default().iter().map(|c| norm(c)).collect::<Result<_>>()?;
+    let drop: Vec<String> = hc.cap_drop.clone().unwrap_or_default().iter().map(|c| norm(c)).collect::<Result<_>>()?;
+    let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
+        host_capabilities()
+    } else {
+        berth_runtime::spec::DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+    };
+    if drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    caps.retain(|c| !drop.contains(c));
+    for c in add {
+        if c != "ALL" && !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    Ok(caps)
+}
+
+const ALL_CAPS: &[&str] = &[
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
 /// The capabilities in this process's bounding set, by OCI name.
 fn host_capabilities() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -830,50 +894,8 @@ fn host_capabilities() -> Vec<String> {
         .find_map(|l| l.strip_prefix("CapBnd:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0);
-    const NAMES: &[&str] = &[
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ];
-    NAMES
+
+    ALL_CAPS
         .iter()
         .enumerate()
         .filter(|(i, _)| mask & (1 << i) != 0)

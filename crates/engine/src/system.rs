@@ -166,7 +166,11 @@ impl Engine {
     /// `GET /system/df`.
     pub fn disk_usage(&self) -> Result<Value> {
         let filters = crate::lifecycle::Filters::default();
-        let images = self.list_images(true, &filters)?;
+        let mut images = self.list_images(true, &filters)?;
+        let shared = self.images.shared_sizes()?;
+        for i in &mut images {
+            i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
+        }
         let containers = self.list(true, None, true, &filters)?;
         Ok(json!({
             "LayersSize": self.images.layers_size()?,

@@ -87,6 +87,9 @@ pub struct SpecParams {
     /// Capabilities for a privileged container: what the host actually has
     /// (its bounding set), since asking for more fails here (TESTING.md).
     pub host_capabilities: Vec<String>,
+    /// The set for an unprivileged container (Docker's default with
+    /// `--cap-add`/`--cap-drop` applied); `None` means Docker's default.
+    pub capabilities: Option<Vec<String>>,
     pub shm_size: i64,
 }
 
@@ -94,6 +97,8 @@ pub struct SpecParams {
 pub fn build_spec(p: &SpecParams) -> Value {
     let caps: Vec<&str> = if p.privileged {
         p.host_capabilities.iter().map(String::as_str).collect()
+    } else if let Some(c) = &p.capabilities {
+        c.iter().map(String::as_str).collect()
     } else {
         DEFAULT_CAPABILITIES.to_vec()
     };
@@ -194,6 +199,7 @@ mod tests {
             cgroups_path: "/berth/abc".into(),
             privileged: false,
             host_capabilities: vec![],
+            capabilities: None,
             shm_size: 0,
         }
     }

@@ -59,6 +59,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         cgroups_path: format!("/berth-test/{id}"),
         privileged: false,
         host_capabilities: vec![],
+        capabilities: None,
         shm_size: 0,
     });
     std::fs::write(

@@ -943,6 +943,41 @@ impl ImageStore {
         }
     }
 
+    /// Per image, the size of its layers that other images share too (`/system/df`'s `SharedSize`).
+    pub fn shared_sizes(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let images = self.list()?;
+        let sizes: std::collections::HashMap<String, i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT chain_id, size FROM layers").map_err(db_err)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db_err)?;
+            rows.flatten().collect()
+        };
+        let chains_of = |img: &Image| {
+            let mut parent: Option<String> = None;
+            img.diff_ids
+                .iter()
+                .map(|d| {
+                    let c = chain_id(parent.as_deref(), d);
+                    parent = Some(c.clone());
+                    c
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for img in &images {
+            for c in chains_of(img) {
+                *uses.entry(c).or_default() += 1;
+            }
+        }
+        Ok(images
+            .iter()
+            .map(|img| {
+                let shared = chains_of(img).iter().filter(|c| uses.get(*c).copied().unwrap_or(0) > 1).map(|c| sizes.get(c).copied().unwrap_or(0)).sum();
+                (img.id.clone(), shared)
+            })
+            .collect())
+    }
+
     pub fn layers_size(&self) -> Result<i64> {
         self.conn()
             .query_row("SELECT COALESCE(SUM(size), 0) FROM layers", [], |r| {

@@ -325,6 +325,8 @@ pub async fn attach(
     };
     let upgrade = hyper::upgrade::on(&mut req);
     let stdin_tx = hub.stdin();
+    engine.container_event(&id, "attach");
+    let engine2 = engine.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let io = TokioIo::new(upgraded);
@@ -352,6 +354,7 @@ pub async fn attach(
                                 let _ = stdin_tx.send(StdinMsg::Data(Bytes::from(fwd)));
                             }
                             if hit {
+                                engine2.container_event(&id, "detach");
                                 let _ = detached_tx.send(());
                                 return;
                             }

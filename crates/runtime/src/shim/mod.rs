@@ -453,27 +453,27 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
                 return;
             }
             if stdin {
-                let target = shared.stdin.borrow().clone();
                 let shared2 = shared.clone();
-                if let Some(target) = target {
-                    tokio::task::spawn_local(async move {
-                        let mut buf = vec![0u8; 32 * 1024];
-                        loop {
-                            match read.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if target.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
+                tokio::task::spawn_local(async move {
+                    let mut buf = vec![0u8; 32 * 1024];
+                    loop {
+                        match read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                // Look the target up per write: it is dropped (closed) on EOF.
+                                let target = shared2.stdin.borrow().clone();
+                                let Some(target) = target else { break };
+                                if target.write_all(&buf[..n]).await.is_err() {
+                                    break;
                                 }
                             }
                         }
-                        if shared2.cfg.stdin_once && !shared2.cfg.tty {
-                            // Closing our last handle on the pipe gives the process EOF.
-                            shared2.stdin.borrow_mut().take();
-                        }
-                    });
-                }
+                    }
+                    if shared2.cfg.stdin_once && !shared2.cfg.tty {
+                        // Dropping the only handle on the pipe gives the process EOF.
+                        shared2.stdin.borrow_mut().take();
+                    }
+                });
             }
             loop {
                 match rx.recv().await {

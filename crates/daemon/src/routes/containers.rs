@@ -390,7 +390,8 @@ pub async fn attach(
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => break,
                 },
-                _ = &mut detached_rx => break,
+                // Only a real detach ends the output; a client's stdin EOF drops the sender.
+                Ok(()) = &mut detached_rx => break,
             }
         }
         let _ = wr.shutdown().await;

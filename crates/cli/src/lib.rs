@@ -1,1 +1,69 @@
-//! berth-cli
+//! berth's CLI: docker's command grammar over the Engine API. It talks only
+//! to the API (never to the state on disk). The `client` module is reused by
+//! tests.
+
+pub mod client;
+pub mod commands;
+pub mod format;
+
+use std::io::{BufRead, Write};
+
+/// A command's failure: what to print on stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn msg(m: impl Into<String>) -> Failure {
+        Failure {
+            message: m.into(),
+            code: 1,
+        }
+    }
+    /// Wrong usage, as docker reports flag and argument errors (exit 125 for `run`, 1 otherwise).
+    pub fn usage(m: impl Into<String>) -> Failure {
+        Failure {
+            message: m.into(),
+            code: 125,
+        }
+    }
+    /// `run`/`create` errors: docker's 125, or 126/127 when the command could not be run.
+    pub fn run(e: impl Into<Failure>) -> Failure {
+        let mut f: Failure = e.into();
+        f.code = if f.message.contains("executable file not found")
+            || f.message.contains("no such file or directory")
+        {
+            127
+        } else if f.message.contains("permission denied") {
+            126
+        } else {
+            125
+        };
+        f
+    }
+}
+
+impl From<client::ClientError> for Failure {
+    fn from(e: client::ClientError) -> Failure {
+        Failure::msg(e.to_string())
+    }
+}
+
+/// docker's y/N prompt.
+pub fn confirm(warning: &str) -> bool {
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+pub fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}

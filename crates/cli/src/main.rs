@@ -1,1 +1,623 @@
-fn main() {}
+//! `berth`: docker's grammar; see the `berth_cli` library for the commands.
+
+use berth_cli::client::Client;
+use berth_cli::commands::{container, image, system};
+use berth_cli::Failure;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "berth",
+    about = "A self-sufficient runtime for containers",
+    disable_version_flag = true
+)]
+struct Cli {
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    #[command(flatten)]
+    opts: container::CreateOpts,
+}
+
+#[derive(Args)]
+struct Ids {
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    time: Option<i64>,
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    signal: Option<String>,
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    signal: Option<String>,
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Args)]
+struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    size: bool,
+    /// Show the latest created container
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Show n last created containers
+    #[arg(short = 'n', long = "last")]
+    last: Option<i64>,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long)]
+    tail: Option<String>,
+    /// Show logs since timestamp or relative
+    #[arg(long)]
+    since: Option<String>,
+    /// Show logs before a timestamp or relative
+    #[arg(long)]
+    until: Option<String>,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    timestamps: bool,
+    container: String,
+}
+
+#[derive(Args)]
+struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true)]
+    sig_proxy: bool,
+    container: String,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    /// Return JSON for specified type
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    size: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+struct ImagesArgs {
+    /// Show all images
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Show digests
+    #[arg(long)]
+    digests: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+    reference: Option<String>,
+}
+
+#[derive(Args)]
+struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    force: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long = "human", default_value_t = true, action = clap::ArgAction::Set)]
+    human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+    image: String,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    file: String,
+    reference: Option<String>,
+}
+
+#[derive(Args)]
+struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long)]
+    input: Option<String>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Provide filter values
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+#[derive(Args)]
+struct ImagePruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    all: bool,
+    #[command(flatten)]
+    prune: PruneArgs,
+}
+
+#[derive(Args)]
+struct EventsArgs {
+    /// Show all events created since timestamp
+    #[arg(long)]
+    since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    until: Option<String>,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+struct FormatArg {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(container::CreateOpts),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Rename a container
+    Rename { container: String, new_name: String },
+    /// List containers
+    #[command(alias = "list")]
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(Ids),
+    /// Return low-level information on Docker objects
+    Inspect(InspectArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag { source: String, target: String },
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display system-wide information
+    Info(FormatArg),
+    /// Get real time events from the server
+    Events(EventsArgs),
+    /// Show the Docker version information
+    Version(FormatArg),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCmd),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCmd),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(SystemCmd),
+}
+
+#[derive(Subcommand)]
+enum ContainerCmd {
+    #[command(disable_help_flag = true)]
+    Run(RunArgs),
+    #[command(disable_help_flag = true)]
+    Create(container::CreateOpts),
+    Start(StartArgs),
+    Stop(StopArgs),
+    Kill(KillArgs),
+    Restart(StopArgs),
+    Rm(RmArgs),
+    Rename {
+        container: String,
+        new_name: String,
+    },
+    #[command(alias = "ps", alias = "list")]
+    Ls(PsArgs),
+    Logs(LogsArgs),
+    Attach(AttachArgs),
+    Wait(Ids),
+    Inspect(InspectArgs),
+    Prune(PruneArgs),
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    Inspect(InspectArgs),
+    History(HistoryArgs),
+    #[command(alias = "remove")]
+    Rm(RmiArgs),
+    Prune(ImagePruneArgs),
+    Tag {
+        source: String,
+        target: String,
+    },
+    Import(ImportArgs),
+    Save(SaveArgs),
+    Load(LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum SystemCmd {
+    Info(FormatArg),
+    Df(DfArgs),
+    Events(EventsArgs),
+    Prune(PruneArgs),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    std::process::exit(0);
+                }
+                _ => {
+                    let _ = e.print();
+                    std::process::exit(if std::env::args().nth(1).as_deref() == Some("run") {
+                        125
+                    } else {
+                        1
+                    });
+                }
+            }
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let code = rt.block_on(async {
+        let client = match Client::from_env(cli.host.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        if cli.version {
+            println!("berth version {}", env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        let Some(cmd) = cli.cmd else {
+            eprintln!("Usage:  berth [OPTIONS] COMMAND\n\nRun 'berth --help' for more information");
+            return 1;
+        };
+        match dispatch(&client, cmd).await {
+            Ok(code) => code,
+            Err(f) => {
+                if f.message.starts_with("Error")
+                    || f.message.starts_with("Cannot connect")
+                    || f.message.starts_with("Unable")
+                {
+                    eprintln!("{}", f.message);
+                } else {
+                    eprintln!("Error: {}", f.message);
+                }
+                f.code
+            }
+        }
+    });
+    // Leave at once: a detached stdin reader must not hold the exit.
+    std::process::exit(code);
+}
+
+async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
+    match cmd {
+        Cmd::Run(a) | Cmd::Container(ContainerCmd::Run(a)) => {
+            container::run(c, a.opts, a.detach, a.detach_keys).await
+        }
+        Cmd::Create(o) | Cmd::Container(ContainerCmd::Create(o)) => container::create(c, o).await,
+        Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => {
+            container::start(c, a.ids, a.attach, a.interactive).await
+        }
+        Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => {
+            container::simple(
+                c,
+                a.ids,
+                "stop",
+                query(&[("t", a.time.map(|t| t.to_string())), ("signal", a.signal)]),
+            )
+            .await
+        }
+        Cmd::Restart(a) | Cmd::Container(ContainerCmd::Restart(a)) => {
+            container::simple(
+                c,
+                a.ids,
+                "restart",
+                query(&[("t", a.time.map(|t| t.to_string())), ("signal", a.signal)]),
+            )
+            .await
+        }
+        Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => {
+            container::simple(c, a.ids, "kill", query(&[("signal", a.signal)])).await
+        }
+        Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => {
+            container::rm(c, a.ids, a.force, a.volumes).await
+        }
+        Cmd::Rename {
+            container,
+            new_name,
+        }
+        | Cmd::Container(ContainerCmd::Rename {
+            container,
+            new_name,
+        }) => {
+            c.call(
+                "POST",
+                &format!(
+                    "/containers/{}/rename?name={}",
+                    berth_cli::client::q(&container),
+                    berth_cli::client::q(&new_name)
+                ),
+            )
+            .await?;
+            Ok(0)
+        }
+        Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => {
+            container::ps(
+                c,
+                container::PsOpts {
+                    all: a.all,
+                    quiet: a.quiet,
+                    no_trunc: a.no_trunc,
+                    size: a.size,
+                    latest: a.latest,
+                    last: a.last,
+                    filters: a.filter,
+                    format: a.format,
+                },
+            )
+            .await
+        }
+        Cmd::Logs(a) | Cmd::Container(ContainerCmd::Logs(a)) => {
+            container::logs(
+                c,
+                &a.container,
+                a.follow,
+                a.tail,
+                a.since,
+                a.until,
+                a.timestamps,
+            )
+            .await
+        }
+        Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => {
+            let _ = a.sig_proxy;
+            container::attach(c, &a.container, a.no_stdin, a.detach_keys).await
+        }
+        Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => container::wait(c, a.ids).await,
+        Cmd::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,
+        Cmd::Container(ContainerCmd::Inspect(a)) => {
+            system::inspect(c, a.names, a.format, Some("container".into()), a.size).await
+        }
+        Cmd::Image(ImageCmd::Inspect(a)) => {
+            system::inspect(c, a.names, a.format, Some("image".into()), false).await
+        }
+        Cmd::Container(ContainerCmd::Prune(a)) => container::prune(c, a.force, a.filter).await,
+        Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => {
+            image::images(
+                c,
+                image::ImagesOpts {
+                    all: a.all,
+                    quiet: a.quiet,
+                    digests: a.digests,
+                    no_trunc: a.no_trunc,
+                    filters: a.filter,
+                    format: a.format,
+                    reference: a.reference,
+                },
+            )
+            .await
+        }
+        Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => image::rmi(c, a.names, a.force).await,
+        Cmd::Tag { source, target } | Cmd::Image(ImageCmd::Tag { source, target }) => {
+            image::tag(c, &source, &target).await
+        }
+        Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => {
+            image::import(c, &a.file, a.reference, a.message, a.change).await
+        }
+        Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => image::save(c, a.images, a.output).await,
+        Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => image::load(c, a.input, a.quiet).await,
+        Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
+            image::history(c, &a.image, a.no_trunc, a.quiet, a.human, a.format).await
+        }
+        Cmd::Image(ImageCmd::Prune(a)) => {
+            image::prune(c, a.all, a.prune.force, a.prune.filter).await
+        }
+        Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(c, a.format).await,
+        Cmd::System(SystemCmd::Df(a)) => system::df(c, a.verbose, a.format).await,
+        Cmd::Events(a) | Cmd::System(SystemCmd::Events(a)) => {
+            system::events(c, a.since, a.until, a.filter, a.format).await
+        }
+        Cmd::System(SystemCmd::Prune(a)) => {
+            if !a.force && !berth_cli::confirm("WARNING! This will remove:\n  - all stopped containers\n  - all dangling images") {
+                return Ok(0);
+            }
+            container::prune(c, true, a.filter.clone()).await?;
+            image::prune(c, false, true, a.filter).await
+        }
+        Cmd::Version(a) => system::version(c, a.format).await,
+    }
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| format!("{k}={}", berth_cli::client::q(v)))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}

@@ -314,7 +314,8 @@ impl Engine {
         }
         let hub = h.hub();
         let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
-        hub.clone().connect(stream, r.config.stdin_once && !r.config.tty);
+        hub.clone()
+            .connect(stream, r.config.stdin_once && !r.config.tty);
         if let Err(e) = client.start().await {
             let _ = client.kill(9, false).await;
             return Err(Error::invalid(exec_message(&e.to_string())));
@@ -759,7 +760,8 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
     match client.state().await {
         Ok(state) if state.status.as_deref() == Some("running") => {
             if let Ok(stream) = client.attach(r.config.open_stdin).await {
-                h.hub().connect(stream, r.config.stdin_once && !r.config.tty);
+                h.hub()
+                    .connect(stream, r.config.stdin_once && !r.config.tty);
             }
             tracing::info!(container_id = %r.id, "restored running container");
             engine.spawn_monitor(h, client);
@@ -852,18 +854,37 @@ fn write_etc_files(dir: &Path, hostname: &str, domainname: &str, host_mode: bool
 fn capabilities(hc: &berth_api::HostConfig) -> Result<Vec<String>> {
     let norm = |c: &str| -> Result<String> {
         let up = c.trim().to_ascii_uppercase();
-        let name = if up == "ALL" || up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+        let name = if up == "ALL" || up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
         if name != "ALL" && !ALL_CAPS.contains(&&name[4..]) {
             return Err(Error::invalid(format!("invalid capability: {c}")));
         }
         Ok(name)
     };
-    let add: Vec<String> = hc.cap_add.clone().unwrap_or_default().iter().map(|c| norm(c)).collect::<Result<_>>()?;
-    let drop: Vec<String> = hc.cap_drop.clone().unwrap_or_default().iter().map(|c| norm(c)).collect::<Result<_>>()?;
+    let add: Vec<String> = hc
+        .cap_add
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| norm(c))
+        .collect::<Result<_>>()?;
+    let drop: Vec<String> = hc
+        .cap_drop
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| norm(c))
+        .collect::<Result<_>>()?;
     let mut caps: Vec<String> = if add.iter().any(|c| c == "ALL") {
         host_capabilities()
     } else {
-        berth_runtime::spec::DEFAULT_CAPABILITIES.iter().map(|c| c.to_string()).collect()
+        berth_runtime::spec::DEFAULT_CAPABILITIES
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
     };
     if drop.iter().any(|c| c == "ALL") {
         caps.clear();
@@ -878,11 +899,46 @@ fn capabilities(hc: &berth_api::HostConfig) -> Result<Vec<String>> {
 }
 
 const ALL_CAPS: &[&str] = &[
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 ];
 

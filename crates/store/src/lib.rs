@@ -948,8 +948,12 @@ impl ImageStore {
         let images = self.list()?;
         let sizes: std::collections::HashMap<String, i64> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT chain_id, size FROM layers").map_err(db_err)?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(db_err)?;
+            let mut stmt = conn
+                .prepare("SELECT chain_id, size FROM layers")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(db_err)?;
             rows.flatten().collect()
         };
         let chains_of = |img: &Image| {
@@ -972,7 +976,11 @@ impl ImageStore {
         Ok(images
             .iter()
             .map(|img| {
-                let shared = chains_of(img).iter().filter(|c| uses.get(*c).copied().unwrap_or(0) > 1).map(|c| sizes.get(c).copied().unwrap_or(0)).sum();
+                let shared = chains_of(img)
+                    .iter()
+                    .filter(|c| uses.get(*c).copied().unwrap_or(0) > 1)
+                    .map(|c| sizes.get(c).copied().unwrap_or(0))
+                    .sum();
                 (img.id.clone(), shared)
             })
             .collect())

@@ -338,7 +338,7 @@ pub async fn attach(
                 }
             }
         }
-        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+        let (detached_tx, mut detached_rx) = tokio::sync::mpsc::channel::<()>(1);
         if want_stdin {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 32 * 1024];
@@ -355,7 +355,7 @@ pub async fn attach(
                             }
                             if hit {
                                 engine2.container_event(&id, "detach");
-                                let _ = detached_tx.send(());
+                                let _ = detached_tx.try_send(());
                                 return;
                             }
                         }
@@ -391,7 +391,7 @@ pub async fn attach(
                     Err(_) => break,
                 },
                 // Only a real detach ends the output; a client's stdin EOF drops the sender.
-                Ok(()) = &mut detached_rx => break,
+                Some(()) = detached_rx.recv() => break,
             }
         }
         let _ = wr.shutdown().await;

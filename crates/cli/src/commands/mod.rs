@@ -1,0 +1,5 @@
+//! One module per command group.
+
+pub mod container;
+pub mod image;
+pub mod system;

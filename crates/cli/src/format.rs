@@ -164,16 +164,17 @@ impl Template {
 fn header_name(action: &str) -> String {
     let field = action.trim().trim_start_matches('.');
     let mut s = String::new();
-    for (i, c) in field.chars().enumerate() {
-        if c.is_uppercase() && i > 0 && !field[..i].ends_with(|p: char| p.is_uppercase()) {
+    let mut prev_upper = true;
+    for c in field.chars() {
+        if c.is_uppercase() && !prev_upper {
             s.push(' ');
         }
+        prev_upper = c.is_uppercase();
         s.push(c.to_ascii_uppercase());
     }
     match s.as_str() {
-        "I D" | "ID" => "CONTAINER ID".into(),
+        "ID" => "CONTAINER ID".into(),
         "RUNNING FOR" => "CREATED".into(),
-        "REPOSITORY" | "TAG" | "SIZE" | "STATUS" | "NAMES" | "IMAGE" | "COMMAND" | "PORTS" => s,
         _ => s,
     }
 }

@@ -777,9 +777,9 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
 fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
     match p.name.as_str() {
         "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => {
-            Err(Error::invalid(format!(
-                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-            )))
+            Err(Error::invalid(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+            ))
         }
         "" | "no" | "always" | "unless-stopped" => Ok(()),
         "on-failure" if p.maximum_retry_count < 0 => {

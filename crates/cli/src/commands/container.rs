@@ -648,7 +648,7 @@ pub fn filters_json(filters: &[String]) -> Result<String, Failure> {
     for f in filters {
         let (k, v) = f
             .split_once('=')
-            .ok_or_else(|| Failure::usage(format!("bad format of filter (expected name=value)")))?;
+            .ok_or_else(|| Failure::usage("bad format of filter (expected name=value)"))?;
         map.entry(k.to_string())
             .or_insert_with(|| json!({}))
             .as_object_mut()

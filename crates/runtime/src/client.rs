@@ -74,20 +74,23 @@ pub async fn spawn_shim(shim_bin: &Path, cfg: &ShimConfig) -> Result<i32, ShimEr
 /// A handle on one container's shim.
 #[derive(Debug, Clone)]
 pub struct ShimClient {
-    socket: PathBuf,
+    state_dir: PathBuf,
 }
 
 impl ShimClient {
     pub fn new(state_dir: &Path) -> ShimClient {
         ShimClient {
-            socket: ShimConfig::socket_path(state_dir),
+            state_dir: state_dir.to_path_buf(),
         }
     }
 
     async fn open(&self, req: &Request) -> Result<(Response, UnixStream), ShimError> {
-        let mut conn = UnixStream::connect(&self.socket)
+        let socket =
+            crate::proto::socket_path(&self.state_dir, "shim.sock").map_err(ShimError::Gone)?;
+        let mut conn = UnixStream::connect(&socket.path)
             .await
             .map_err(ShimError::Gone)?;
+        drop(socket);
         let mut line = serde_json::to_vec(req).map_err(|e| ShimError::Protocol(e.to_string()))?;
         line.push(b'\n');
         conn.write_all(&line).await.map_err(ShimError::Gone)?;

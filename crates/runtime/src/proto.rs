@@ -88,6 +88,36 @@ pub struct ExitInfo {
     pub oom_killed: bool,
 }
 
+/// A unix socket path that fits `sun_path` (108 bytes) however deep its
+/// directory is: a long one goes through `/proc/self/fd/N/NAME` of an
+/// `O_PATH` handle on the directory, which lives as long as this value, so
+/// keep it until the bind or connect is done.
+pub struct SocketPath {
+    pub path: PathBuf,
+    _dir: Option<std::fs::File>,
+}
+
+pub fn socket_path(dir: &Path, name: &str) -> std::io::Result<SocketPath> {
+    let full = dir.join(name);
+    if full.as_os_str().len() < 100 {
+        return Ok(SocketPath {
+            path: full,
+            _dir: None,
+        });
+    }
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}/{name}", handle.as_raw_fd()));
+    Ok(SocketPath {
+        path,
+        _dir: Some(handle),
+    })
+}
+
 pub const STREAM_STDOUT: u8 = 1;
 pub const STREAM_STDERR: u8 = 2;
 
@@ -95,4 +125,30 @@ pub const STREAM_STDERR: u8 = 2;
 pub fn frame_header(stream: u8, len: usize) -> [u8; 8] {
     let l = (len as u32).to_be_bytes();
     [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_paths_fit_however_deep_the_dir() {
+        let tmp = std::env::temp_dir().join(format!("berth-sock-{}", std::process::id()));
+        let deep = tmp.join("a".repeat(60)).join("b".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let sp = socket_path(&deep, "shim.sock").unwrap();
+        assert!(
+            sp.path.starts_with("/proc/self/fd"),
+            "{}",
+            sp.path.display()
+        );
+        let listener = std::os::unix::net::UnixListener::bind(&sp.path).unwrap();
+        assert!(deep.join("shim.sock").exists());
+        let again = socket_path(&deep, "shim.sock").unwrap();
+        std::os::unix::net::UnixStream::connect(&again.path).unwrap();
+        drop(listener);
+        let short = socket_path(&tmp, "x.sock").unwrap();
+        assert_eq!(short.path, tmp.join("x.sock"));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }

@@ -109,7 +109,8 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
     let mut stdin = None;
     let mut console_listener = None;
     if cfg.tty {
-        console_listener = Some(StdUnixListener::bind(&console_path).context("console socket")?);
+        let short = crate::proto::socket_path(&cfg.state_dir, "console.sock")?;
+        console_listener = Some(StdUnixListener::bind(&short.path).context("console socket")?);
         builder = builder.with_console_socket(Some(&console_path));
     } else {
         let (out_r, out_w) = nix::unistd::pipe()?;
@@ -146,9 +147,9 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         outputs.push((STREAM_STDOUT, io::dup(&fd)?));
         master = Some(fd);
     }
-    let sock = ShimConfig::socket_path(&cfg.state_dir);
-    let _ = fs::remove_file(&sock);
-    let listener = StdUnixListener::bind(&sock).context("shim socket")?;
+    let _ = fs::remove_file(ShimConfig::socket_path(&cfg.state_dir));
+    let sock = crate::proto::socket_path(&cfg.state_dir, "shim.sock")?;
+    let listener = StdUnixListener::bind(&sock.path).context("shim socket")?;
     listener.set_nonblocking(true)?;
     fs::write(
         cfg.state_dir.join("shim.pid"),

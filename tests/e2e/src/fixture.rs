@@ -1,8 +1,8 @@
 //! Archives the tests feed to the daemon: the busybox rootfs, and hostile tars.
 //!
-//! `busybox_tar` is a stand-in until `berth_testkit::busybox_rootfs_tar()`
-//! lands; it follows the same recipe (host's static /bin/busybox, its applet
-//! links, /etc/passwd, /etc/group) and is deterministic.
+//! `busybox_tar` is the project's busybox image: the host's static
+//! /bin/busybox (Debian `busybox-static`), its applet links, /etc/passwd and
+//! /etc/group, deterministic, so every test runs offline.
 
 use std::sync::OnceLock;
 

@@ -5,6 +5,7 @@ pub mod container_config;
 pub mod error;
 pub mod reference;
 pub mod types;
+pub mod units;
 pub mod version;
 
 pub use container_config::{ContainerConfig, HostConfig};

@@ -44,34 +44,7 @@ fn trim_float(s: &str) -> String {
     }
 }
 
-/// go-units `HumanDuration`.
-pub fn human_duration(seconds: i64) -> String {
-    let minutes = seconds / 60;
-    let hours = ((seconds as f64) / 3600.0 + 0.5) as i64;
-    if seconds < 1 {
-        "Less than a second".into()
-    } else if seconds == 1 {
-        "1 second".into()
-    } else if seconds < 60 {
-        format!("{seconds} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", seconds / 3600 / 24 / 365)
-    }
-}
+pub use berth_api::units::human_duration;
 
 pub fn ago(unix: i64) -> String {
     format!(

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use berth_api::types::{ContainerState, ContainerSummary};
+use berth_api::units::human_duration;
 use berth_api::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -150,35 +151,6 @@ pub fn status_text(r: &Record) -> String {
     }
 }
 
-/// go-units' HumanDuration, which docker uses for every relative time.
-pub fn human_duration(seconds: i64) -> String {
-    let minutes = seconds / 60;
-    let hours = ((seconds as f64) / 3600.0 + 0.5) as i64;
-    if seconds < 1 {
-        "Less than a second".into()
-    } else if seconds == 1 {
-        "1 second".into()
-    } else if seconds < 60 {
-        format!("{seconds} seconds")
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", seconds / 3600 / 24 / 365)
-    }
-}
-
 /// The command as `docker ps` shows it.
 pub fn command_string(r: &Record) -> String {
     let mut parts = vec![r.path.clone()];
@@ -259,19 +231,6 @@ pub fn valid_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_docker() {
-        assert_eq!(human_duration(0), "Less than a second");
-        assert_eq!(human_duration(1), "1 second");
-        assert_eq!(human_duration(59), "59 seconds");
-        assert_eq!(human_duration(60), "About a minute");
-        assert_eq!(human_duration(119), "About a minute");
-        assert_eq!(human_duration(120), "2 minutes");
-        assert_eq!(human_duration(3600), "About an hour");
-        assert_eq!(human_duration(3 * 3600), "3 hours");
-        assert_eq!(human_duration(3 * 86400), "3 days");
-    }
 
     #[test]
     fn names() {

@@ -1081,36 +1081,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
     }
-    parse_duration(s).map(|d| chrono::Utc::now().timestamp() - d)
-}
-
-/// Go duration syntax, in whole seconds: `1h30m`, `90s`, `2m`.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push(chars.next()?);
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += match unit.as_str() {
-            "h" => n * 3600.0,
-            "m" => n * 60.0,
-            "s" => n,
-            "ms" => n / 1000.0,
-            _ => return None,
-        };
-        any = true;
-    }
-    (any && num.is_empty()).then_some(total as i64)
+    berth_api::units::parse_duration(s).map(|d| chrono::Utc::now().timestamp() - d as i64)
 }
 
 #[cfg(test)]
@@ -1132,15 +1103,6 @@ mod tests {
         assert_eq!(f.get("status"), ["running"]);
         assert_eq!(f.get("name"), ["web"]);
         assert!(Filters::parse(Some("{bad")).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1m"), Some(60));
-        assert_eq!(parse_duration("1h30m"), Some(5400));
-        assert_eq!(parse_duration("0s"), Some(0));
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration("x"), None);
     }
 
     #[test]

@@ -872,56 +872,48 @@ impl ImageStore {
         }
     }
 
-    /// An image's layer `diff` dirs, top first.
-    fn image_layer_dirs(&self, image_id: &str) -> Result<Vec<PathBuf>> {
+    /// An image's layers as `(cache id, short link)`, top first.
+    fn image_layers(&self, image_id: &str) -> Result<Vec<(String, String)>> {
         let raw = fs::read(self.blob_path(image_id))?;
         let config: ImageConfig =
             serde_json::from_slice(&raw).map_err(|e| Error::internal(e.to_string()))?;
         let conn = self.conn();
-        let mut dirs = Vec::new();
+        let mut layers = Vec::new();
         let mut parent: Option<String> = None;
         for d in &config.rootfs.diff_ids {
             let c = chain_id(parent.as_deref(), d);
-            let cache: String = conn
+            let row: (String, String) = conn
                 .query_row(
-                    "SELECT cache_id FROM layers WHERE chain_id = ?1",
+                    "SELECT cache_id, link FROM layers WHERE chain_id = ?1",
                     params![c],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .map_err(|_| {
                     Error::internal(format!("layer {c} of image {image_id} is missing"))
                 })?;
-            dirs.push(self.overlay().join(cache).join("diff"));
+            layers.push(row);
             parent = Some(c);
         }
-        dirs.reverse();
-        Ok(dirs)
+        layers.reverse();
+        Ok(layers)
+    }
+
+    /// An image's layer `diff` dirs, top first.
+    fn image_layer_dirs(&self, image_id: &str) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .image_layers(image_id)?
+            .into_iter()
+            .map(|(cache, _)| self.overlay().join(cache).join("diff"))
+            .collect())
     }
 
     /// An image's layer short links (`overlay2/l/X`), top first, for mounts.
     fn image_lowers(&self, image_id: &str) -> Result<Vec<PathBuf>> {
-        let raw = fs::read(self.blob_path(image_id))?;
-        let config: ImageConfig =
-            serde_json::from_slice(&raw).map_err(|e| Error::internal(e.to_string()))?;
-        let conn = self.conn();
-        let mut links = Vec::new();
-        let mut parent: Option<String> = None;
-        for d in &config.rootfs.diff_ids {
-            let c = chain_id(parent.as_deref(), d);
-            let link: String = conn
-                .query_row(
-                    "SELECT link FROM layers WHERE chain_id = ?1",
-                    params![c],
-                    |r| r.get(0),
-                )
-                .map_err(|_| {
-                    Error::internal(format!("layer {c} of image {image_id} is missing"))
-                })?;
-            links.push(self.overlay().join("l").join(link));
-            parent = Some(c);
-        }
-        links.reverse();
-        Ok(links)
+        Ok(self
+            .image_layers(image_id)?
+            .into_iter()
+            .map(|(_, link)| self.overlay().join("l").join(link))
+            .collect())
     }
 
     pub fn summary(&self, img: &Image, containers: i64) -> ImageSummary {

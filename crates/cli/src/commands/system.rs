@@ -23,34 +23,8 @@ pub fn timestamp(v: &str) -> Result<String, String> {
             t.timestamp_subsec_nanos()
         ));
     }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = v.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push('s');
-            chars.next();
-        }
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid time value: {v}"))?;
-        num.clear();
-        total += match unit.as_str() {
-            "h" => n * 3600.0,
-            "m" => n * 60.0,
-            "s" => n,
-            "ms" => n / 1000.0,
-            _ => return Err(format!("invalid time value: {v}")),
-        };
-    }
-    if !num.is_empty() {
-        return Err(format!("invalid time value: {v}"));
-    }
+    let total =
+        berth_api::units::parse_duration(v).ok_or_else(|| format!("invalid time value: {v}"))?;
     let now = chrono::Utc::now();
     let t = now.timestamp() as f64 + f64::from(now.timestamp_subsec_nanos()) / 1e9 - total;
     Ok(format!("{t:.9}"))

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{json_response, stream_body, ApiResult, AppState};
+use super::{blocking, json_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 use crate::server::RequestVersion;
 
@@ -71,9 +71,7 @@ pub async fn list(
     let size = p.bool("size");
     let engine2 = engine.clone();
     let all = p.bool("all");
-    let list = tokio::task::spawn_blocking(move || engine2.list(all, limit, size, &filters))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let list = blocking(move || engine2.list(all, limit, size, &filters)).await?;
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -86,9 +84,7 @@ pub async fn create(
     let body = CreateBody::parse(&body).map_err(Error::invalid)?;
     let name = p.get("name").map(str::to_string);
     let engine2 = engine.clone();
-    let (id, warnings) = tokio::task::spawn_blocking(move || engine2.create(name.as_deref(), body))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let (id, warnings) = blocking(move || engine2.create(name.as_deref(), body)).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"Id": id, "Warnings": warnings}),

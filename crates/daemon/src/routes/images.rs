@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::{json_response, stream_body, ApiResult, AppState};
+use super::{blocking, json_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 
 fn params(q: &Option<String>) -> Params {
@@ -51,9 +51,7 @@ pub async fn list(
     }
     let all = p.bool("all");
     let engine2 = engine.clone();
-    let list = tokio::task::spawn_blocking(move || engine2.list_images(all, &filters))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let list = blocking(move || engine2.list_images(all, &filters)).await?;
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -209,9 +207,7 @@ pub async fn prune(
 ) -> ApiResult<Response<Body>> {
     let filters = Filters::parse(params(&q).get("filters"))?;
     let engine2 = engine.clone();
-    let (deleted, reclaimed) = tokio::task::spawn_blocking(move || engine2.prune_images(&filters))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let (deleted, reclaimed) = blocking(move || engine2.prune_images(&filters)).await?;
     let deleted = if deleted.is_empty() {
         serde_json::Value::Null
     } else {
@@ -273,8 +269,6 @@ pub async fn remove(
     let p = params(&q);
     let force = p.bool("force");
     let engine2 = engine.clone();
-    let items = tokio::task::spawn_blocking(move || engine2.delete_image(&name, force))
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+    let items = blocking(move || engine2.delete_image(&name, force)).await?;
     Ok(json_response(StatusCode::OK, &items))
 }

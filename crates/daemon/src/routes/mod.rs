@@ -99,6 +99,16 @@ pub fn stream_body(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Body {
     Body::from_stream(stream)
 }
 
+/// Runs a blocking engine call (SQLite, file I/O) off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> berth_api::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(berth_api::Error::internal(e.to_string())))?
+        .map_err(ApiError)
+}
+
 pub fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response<Body> {
     Response::builder()
         .status(status)

@@ -10,7 +10,7 @@ use berth_api::version::API_VERSION;
 use berth_engine::lifecycle::{parse_time, Filters};
 use bytes::Bytes;
 
-use super::{json_response, stream_body, ApiResult, AppState};
+use super::{blocking, json_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 
 pub async fn ping(method: Method) -> Response<Body> {
@@ -42,9 +42,7 @@ pub async fn info(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
 
 pub async fn df(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
     let engine2 = engine.clone();
-    let v = tokio::task::spawn_blocking(move || engine2.disk_usage())
-        .await
-        .map_err(|e| berth_api::Error::internal(e.to_string()))??;
+    let v = blocking(move || engine2.disk_usage()).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 

@@ -35,7 +35,8 @@ fn main() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_target(false),
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
         .init();
     // Two workers are plenty for a container engine's control plane and keep it small.
@@ -46,7 +47,6 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if let Err(e) = rt.block_on(run(config, reload_handle)) {
-        tracing::error!("{e:#}");
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
     }

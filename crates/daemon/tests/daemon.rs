@@ -1,0 +1,175 @@
+//! berthd as a process: start-up refusals with their messages, and the
+//! signals (SIGUSR1 dump, SIGHUP reload, SIGTERM shutdown). Real binary,
+//! real sockets; root is needed for the data root under /tmp only.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BERTHD: &str = env!("CARGO_BIN_EXE_berthd");
+
+fn dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("berthd-t")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+fn berthd(d: &Path, name: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(BERTHD);
+    c.args(["--data-root", d.join("root").to_str().unwrap()])
+        .args([
+            "--exec-root",
+            d.join(format!("exec-{name}")).to_str().unwrap(),
+        ])
+        .args([
+            "-H",
+            &format!("unix://{}", d.join(format!("{name}.sock")).display()),
+        ])
+        .args(["--pidfile", d.join(format!("{name}.pid")).to_str().unwrap()])
+        .args(["--config-file", d.join("daemon.json").to_str().unwrap()])
+        .args(["--shim-binary", "/bin/true"])
+        .args(extra);
+    c
+}
+
+fn ping(sock: &Path) -> bool {
+    let Ok(mut s) = UnixStream::connect(sock) else {
+        return false;
+    };
+    let _ = s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.starts_with("HTTP/1.1 200") && out.ends_with("OK")
+}
+
+fn start(d: &Path, name: &str) -> Child {
+    let log = std::fs::File::create(d.join(format!("{name}.log"))).unwrap();
+    let child = berthd(d, name, &[])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ping(&d.join(format!("{name}.sock"))) {
+        assert!(
+            Instant::now() < deadline,
+            "berthd did not answer: {}",
+            std::fs::read_to_string(d.join(format!("{name}.log"))).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn wait_log(d: &Path, name: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(d.join(format!("{name}.log"))).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "log lacks {needle:?}:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(c: &Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig).unwrap();
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_root_is_refused() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let d = dir();
+    let mut first = start(d.path(), "a");
+    let out = berthd(d.path(), "b", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "another berthd (pid {}) is already using data root",
+            first.id()
+        )),
+        "{err}"
+    );
+    assert!(
+        !d.path().join("b.sock").exists(),
+        "the refused daemon must not listen"
+    );
+    assert!(
+        ping(&d.path().join("a.sock")),
+        "the first daemon keeps serving"
+    );
+    signal(&first, nix::sys::signal::Signal::SIGTERM);
+    assert!(first.wait().unwrap().success());
+    assert!(
+        !d.path().join("a.sock").exists() && !d.path().join("a.pid").exists(),
+        "socket and pidfile removed"
+    );
+}
+
+#[test]
+fn flag_and_file_conflicts_are_refused_as_dockerd_words_them() {
+    let d = dir();
+    std::fs::write(
+        d.path().join("daemon.json"),
+        r#"{"hosts": ["unix:///tmp/other.sock"]}"#,
+    )
+    .unwrap();
+    let out = berthd(d.path(), "a", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the following directives are specified both as a flag and in the configuration file: hosts:"), "{err}");
+    std::fs::write(d.path().join("daemon.json"), r#"{"no-such-option": true}"#).unwrap();
+    let err =
+        String::from_utf8_lossy(&berthd(d.path(), "a", &[]).output().unwrap().stderr).to_string();
+    assert!(
+        err.contains(
+            "the following directives don't match any configuration option: no-such-option"
+        ),
+        "{err}"
+    );
+    std::fs::write(d.path().join("daemon.json"), "{not json").unwrap();
+    let err =
+        String::from_utf8_lossy(&berthd(d.path(), "a", &[]).output().unwrap().stderr).to_string();
+    assert!(
+        err.contains("unable to configure the daemon with file"),
+        "{err}"
+    );
+    assert!(
+        !d.path().join("root").exists(),
+        "nothing is created when the configuration is refused"
+    );
+}
+
+#[test]
+fn signals_dump_reload_and_stop() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let d = dir();
+    let mut c = start(d.path(), "a");
+    signal(&c, nix::sys::signal::Signal::SIGUSR1);
+    wait_log(d.path(), "a", "=== END state dump ===");
+    std::fs::write(
+        d.path().join("daemon.json"),
+        r#"{"debug": true, "labels": ["tier=test"]}"#,
+    )
+    .unwrap();
+    signal(&c, nix::sys::signal::Signal::SIGHUP);
+    wait_log(
+        d.path(),
+        "a",
+        "reloaded configuration debug=true log_level=debug labels=[\"tier=test\"]",
+    );
+    signal(&c, nix::sys::signal::Signal::SIGTERM);
+    assert!(c.wait().unwrap().success());
+    wait_log(d.path(), "a", "daemon shutdown complete");
+}

@@ -46,9 +46,10 @@ impl Engine {
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> Result<(String, Vec<String>)> {
         let CreateBody {
             mut config,
-            host_config,
+            mut host_config,
             ..
         } = body;
+        apply_host_defaults(&mut host_config);
         if config.image.is_empty() {
             return Err(Error::invalid(
                 "config cannot be empty in order to create a container",
@@ -770,6 +771,35 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
             let exit = read_exit(&state_dir);
             engine.on_exit(&h, exit).await;
         }
+    }
+}
+
+/// What dockerd fills in at create when the client left it empty; clients
+/// read some of it back (docker-py reads logs only when `LogConfig.Type` is
+/// `json-file`).
+fn apply_host_defaults(hc: &mut berth_api::HostConfig) {
+    if hc.log_config.r#type.is_empty() {
+        hc.log_config.r#type = "json-file".into();
+    }
+    if hc.restart_policy.name.is_empty() {
+        hc.restart_policy.name = "no".into();
+    }
+    if hc.shm_size == 0 {
+        hc.shm_size = 64 * 1024 * 1024;
+    }
+    if hc.ipc_mode.is_empty() {
+        hc.ipc_mode = "private".into();
+    }
+    if hc.cgroupns_mode.is_empty() {
+        hc.cgroupns_mode = if crate::system::cgroup_version() == "2" {
+            "private"
+        } else {
+            "host"
+        }
+        .into();
+    }
+    if hc.runtime.is_empty() {
+        hc.runtime = "runc".into();
     }
 }
 

@@ -53,7 +53,7 @@ pub fn ago(unix: i64) -> String {
     )
 }
 
-/// Renders rows as docker's tabwriter does: columns padded to width + 3.
+/// Renders rows as docker's tabwriter does: columns padded to width + 3, at least 10.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -70,7 +70,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         for (i, c) in cells.iter().enumerate() {
             s.push_str(c);
             if i + 1 < n {
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+                // docker's tabwriter: padding 3, minimum cell width 10.
+                let cell = (widths[i] + 3).max(10);
+                s.push_str(&" ".repeat(cell - c.chars().count()));
             }
         }
         out.push_str(s.trim_end());
@@ -435,6 +437,8 @@ mod tests {
     #[test]
     fn tables_pad_by_three() {
         let t = table(&["A", "BB"], &[vec!["xxxx".into(), "y".into()]]);
-        assert_eq!(t, "A      BB\nxxxx   y\n");
+        assert_eq!(t, "A         BB\nxxxx      y\n");
+        let t = table(&["LONGER HEADER", "X"], &[vec!["a".into(), "b".into()]]);
+        assert_eq!(t, "LONGER HEADER   X\na               b\n");
     }
 }

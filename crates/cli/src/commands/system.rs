@@ -410,10 +410,15 @@ pub async fn inspect(
                 println!("{}", t.render(v).map_err(Failure::msg)?);
             }
         }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
-        ),
+        None => {
+            // docker indents inspect output by four spaces.
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            serde::Serialize::serialize(&Value::Array(found), &mut ser)
+                .map_err(|e| Failure::msg(e.to_string()))?;
+            println!("{}", String::from_utf8_lossy(&out));
+        }
     }
     Ok(code)
 }

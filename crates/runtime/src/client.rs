@@ -149,6 +149,28 @@ impl ShimClient {
         self.call(Request::State).await
     }
 
+    /// Starts an exec'd process; returns its pid and its stream (stdcopy
+    /// frames, then a `STREAM_EXIT` frame with the exit code).
+    pub async fn exec(&self, spec: crate::proto::ExecSpec) -> Result<(i32, UnixStream), ShimError> {
+        let (resp, conn) = self.open(&Request::Exec(spec)).await?;
+        Ok((resp.pid.unwrap_or(0), conn))
+    }
+
+    pub async fn resize_exec(
+        &self,
+        exec_id: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), ShimError> {
+        self.call(Request::ResizeExec {
+            exec_id: exec_id.to_string(),
+            height,
+            width,
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Opens an output stream (stdcopy frames) that also takes stdin bytes.
     pub async fn attach(&self, stdin: bool) -> Result<UnixStream, ShimError> {
         Ok(self.open(&Request::Attach { stdin }).await?.1)

@@ -62,6 +62,36 @@ pub enum Request {
     Resize { height: u16, width: u16 },
     /// Current status.
     State,
+    /// Run another process in the container (`docker exec`). The
+    /// connection then streams like `Attach` and ends with an
+    /// [`STREAM_EXIT`] frame carrying the exit code.
+    Exec(ExecSpec),
+    /// Resize an exec's TTY.
+    ResizeExec {
+        exec_id: String,
+        height: u16,
+        width: u16,
+    },
+}
+
+/// A process to run inside a running container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub exec_id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub additional_gids: Vec<u32>,
+    pub tty: bool,
+    pub stdin: bool,
+    /// Capabilities; `None` keeps the container's.
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,6 +148,8 @@ pub fn socket_path(dir: &Path, name: &str) -> std::io::Result<SocketPath> {
     })
 }
 
+/// The last frame of an exec stream: its payload is the exit code, in decimal.
+pub const STREAM_EXIT: u8 = 255;
 pub const STREAM_STDOUT: u8 = 1;
 pub const STREAM_STDERR: u8 = 2;
 

@@ -210,3 +210,100 @@ async fn reports_a_bad_command() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!ShimConfig::netns_path(&f.cfg.state_dir).exists());
 }
+
+/// Reads an exec stream: (stdout, stderr, exit code).
+async fn read_exec(conn: &mut tokio::net::UnixStream) -> (Vec<u8>, Vec<u8>, Option<i32>) {
+    let mut out = (Vec::new(), Vec::new(), None);
+    loop {
+        let mut h = [0u8; 8];
+        if conn.read_exact(&mut h).await.is_err() {
+            return out;
+        }
+        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+        let mut data = vec![0u8; len];
+        conn.read_exact(&mut data).await.unwrap();
+        match h[0] {
+            255 => out.2 = String::from_utf8_lossy(&data).parse().ok(),
+            2 => out.1.extend(data),
+            _ => out.0.extend(data),
+        }
+    }
+}
+
+#[tokio::test]
+async fn execs_processes_in_the_running_container() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let f = fixture(&["sleep", "100"], false, false);
+    spawn_shim(&shim_bin(), &f.cfg).await.unwrap();
+    let client = ShimClient::new(&f.cfg.state_dir);
+    client.start().await.unwrap();
+    let spec = |id: &str, args: &[&str], tty: bool, stdin: bool| berth_runtime::proto::ExecSpec {
+        exec_id: id.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec!["PATH=/bin".into()],
+        cwd: "/tmp".into(),
+        uid: 0,
+        gid: 0,
+        additional_gids: vec![],
+        tty,
+        stdin,
+        capabilities: None,
+        console_size: None,
+    };
+    // Same namespaces as the container: its hostname, and pid 1 is `sleep`.
+    let (pid, mut s) = client
+        .exec(spec(
+            "e1",
+            &[
+                "sh",
+                "-c",
+                "hostname; pwd; cat /proc/1/cmdline; echo err >&2; exit 5",
+            ],
+            false,
+            false,
+        ))
+        .await
+        .unwrap();
+    assert!(pid > 0);
+    let (out, err, code) = read_exec(&mut s).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "shimtest\n/tmp\nsleep\u{0}100\u{0}"
+    );
+    assert_eq!(String::from_utf8_lossy(&err), "err\n");
+    assert_eq!(code, Some(5));
+    // stdin to a pipe, then EOF.
+    let (_, mut s) = client
+        .exec(spec("e2", &["sh", "-c", "cat; echo end"], false, true))
+        .await
+        .unwrap();
+    s.write_all(b"hello\n").await.unwrap();
+    s.shutdown().await.unwrap();
+    let (out, _, code) = read_exec(&mut s).await;
+    assert_eq!((out, code), (b"hello\nend\n".to_vec(), Some(0)));
+    // A tty.
+    let (_, mut s) = client
+        .exec(spec(
+            "e3",
+            &["sh", "-c", "test -t 1 && echo tty"],
+            true,
+            true,
+        ))
+        .await
+        .unwrap();
+    let (out, _, code) = read_exec(&mut s).await;
+    assert_eq!(
+        (String::from_utf8_lossy(&out).to_string(), code),
+        ("tty\r\n".to_string(), Some(0))
+    );
+    // A missing binary is an error at start.
+    assert!(client
+        .exec(spec("e4", &["/nope"], false, false))
+        .await
+        .is_err());
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait(&f.cfg.state_dir).await.unwrap().exit_code, 137);
+}

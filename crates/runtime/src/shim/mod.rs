@@ -8,6 +8,7 @@
 //! is created before the async loop starts, and that loop is tokio's
 //! current-thread runtime with no blocking pool in use (no `tokio::fs`).
 
+mod exec;
 mod io;
 mod log;
 mod netns;
@@ -178,15 +179,18 @@ fn cleanup_netns(cfg: &ShimConfig) {
     }
 }
 
-struct Shared {
-    cfg: ShimConfig,
-    pid: i32,
-    container: RefCell<Container>,
-    output: RefCell<Option<broadcast::Sender<(u8, Bytes)>>>,
-    stdin: RefCell<Option<Rc<AsyncFdIo>>>,
-    master: Option<OwnedFd>,
-    exit: watch::Sender<Option<ExitInfo>>,
-    started: std::cell::Cell<bool>,
+pub(super) struct Shared {
+    pub(super) cfg: ShimConfig,
+    pub(super) pid: i32,
+    pub(super) container: RefCell<Container>,
+    pub(super) output: RefCell<Option<broadcast::Sender<(u8, Bytes)>>>,
+    pub(super) stdin: RefCell<Option<Rc<AsyncFdIo>>>,
+    pub(super) master: Option<OwnedFd>,
+    pub(super) exit: watch::Sender<Option<ExitInfo>>,
+    pub(super) started: std::cell::Cell<bool>,
+    pub(super) reaped: Rc<Reaped>,
+    /// TTY masters of running execs, for resizes.
+    pub(super) exec_ttys: RefCell<std::collections::HashMap<String, OwnedFd>>,
 }
 
 async fn serve(cfg: ShimConfig, created: Created) {
@@ -205,6 +209,8 @@ async fn serve(cfg: ShimConfig, created: Created) {
         master: created.master,
         exit: exit_tx,
         started: std::cell::Cell::new(false),
+        reaped: Rc::new(Reaped::default()),
+        exec_ttys: RefCell::new(std::collections::HashMap::new()),
     });
     let log = Rc::new(RefCell::new(
         shared
@@ -254,7 +260,7 @@ async fn serve(cfg: ShimConfig, created: Created) {
         }
     });
 
-    let status = reap_until_exit(shared.pid).await;
+    let status = reap_until_exit(shared.pid, shared.reaped.clone()).await;
     // The pid namespace is gone with its init, so the stdio ends close; give
     // the pumps a moment to drain what is still buffered.
     for p in pumps {
@@ -287,9 +293,18 @@ async fn serve(cfg: ShimConfig, created: Created) {
     let _ = fs::remove_file(ShimConfig::socket_path(&shared.cfg.state_dir));
 }
 
+/// Exit statuses of reaped processes other than init (exec'd ones), and a
+/// wake-up for whoever waits on one.
+#[derive(Default)]
+pub(super) struct Reaped {
+    pub(super) statuses: RefCell<std::collections::HashMap<i32, i32>>,
+    pub(super) notify: tokio::sync::Notify,
+}
+
 /// Reaps every child (the shim is a subreaper) until the container's init
-/// exits; returns its exit code (128 + signal when killed).
-async fn reap_until_exit(init: i32) -> i32 {
+/// exits; returns its exit code (128 + signal when killed). Other statuses
+/// go to `reaped` for the exec streams.
+async fn reap_until_exit(init: i32, reaped: Rc<Reaped>) -> i32 {
     let mut sigchld = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -299,14 +314,17 @@ async fn reap_until_exit(init: i32) -> i32 {
     };
     loop {
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == init => {
-                    return 128 + sig as i32
-                }
+            let (pid, code) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), 128 + sig as i32),
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
+            };
+            if pid == init {
+                return code;
             }
+            reaped.statuses.borrow_mut().insert(pid, code);
+            reaped.notify.notify_waiters();
         }
         match sigchld.as_mut() {
             Some(s) => {
@@ -421,6 +439,27 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
             };
             let _ = reply(&mut write, resp).await;
         }
+        Request::Exec(spec) => exec::run(shared, spec, read, write).await,
+        Request::ResizeExec {
+            exec_id,
+            height,
+            width,
+        } => {
+            let resp = match shared.exec_ttys.borrow().get(&exec_id) {
+                Some(m) => match io::set_winsize(m, height, width) {
+                    Ok(()) => Response::default(),
+                    Err(e) => Response {
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    },
+                },
+                None => Response {
+                    error: Some(format!("exec {exec_id} has no tty")),
+                    ..Default::default()
+                },
+            };
+            let _ = reply(&mut write, resp).await;
+        }
         Request::State => {
             let status = if shared.exit.borrow().is_some() {
                 "stopped"
@@ -495,7 +534,10 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
     }
 }
 
-async fn reply(w: &mut tokio::net::unix::OwnedWriteHalf, resp: Response) -> std::io::Result<()> {
+pub(super) async fn reply(
+    w: &mut tokio::net::unix::OwnedWriteHalf,
+    resp: Response,
+) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(&resp).unwrap_or_default();
     line.push(b'\n');
     w.write_all(&line).await

@@ -142,8 +142,11 @@ impl Client {
     /// Upgrades the connection (attach): returns the raw stream and whether
     /// it is multiplexed (stdcopy frames) or raw (TTY).
     pub async fn hijack(&self, path: &str) -> Result<(hyper::upgrade::Upgraded, bool)> {
+        let body = path
+            .starts_with("/exec/")
+            .then(|| Bytes::from_static(b"{\"Detach\":false}"));
         let mut sender = self.connect().await?;
-        let mut req = self.build("POST", path, None, "")?;
+        let mut req = self.build("POST", path, body, "application/json")?;
         req.headers_mut()
             .insert("Connection", "Upgrade".parse().expect("header"));
         req.headers_mut()

@@ -35,6 +35,37 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct ExecArgs {
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long)]
+    workdir: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args)]
 struct Ids {
     #[arg(required = true)]
     ids: Vec<String>,
@@ -323,6 +354,8 @@ enum Cmd {
     Attach(AttachArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(Ids),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// Return low-level information on Docker objects
     Inspect(InspectArgs),
     /// List images
@@ -376,6 +409,7 @@ enum ContainerCmd {
     Logs(LogsArgs),
     Attach(AttachArgs),
     Wait(Ids),
+    Exec(ExecArgs),
     Inspect(InspectArgs),
     Prune(PruneArgs),
 }
@@ -553,6 +587,24 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             container::attach(c, &a.container, a.no_stdin, a.detach_keys).await
         }
         Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => container::wait(c, a.ids).await,
+        Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => {
+            container::exec(
+                c,
+                container::ExecOpts {
+                    container: a.container,
+                    command: a.command,
+                    interactive: a.interactive,
+                    tty: a.tty,
+                    detach: a.detach,
+                    user: a.user,
+                    workdir: a.workdir,
+                    env: a.env,
+                    privileged: a.privileged,
+                    detach_keys: a.detach_keys,
+                },
+            )
+            .await
+        }
         Cmd::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,
         Cmd::Container(ContainerCmd::Inspect(a)) => {
             system::inspect(c, a.names, a.format, Some("container".into()), a.size).await

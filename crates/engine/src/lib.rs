@@ -8,6 +8,7 @@ pub mod attach;
 pub mod container;
 mod db;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
@@ -42,6 +43,7 @@ pub struct Engine {
     pub events: EventBus,
     db: db::Db,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
+    execs: exec::Execs,
     /// The daemon's own id, as `/info` shows it.
     pub id: String,
 }
@@ -71,6 +73,7 @@ impl Engine {
             events: EventBus::default(),
             db,
             containers: RwLock::new(map),
+            execs: Default::default(),
             id,
         }))
     }

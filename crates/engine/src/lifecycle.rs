@@ -557,6 +557,7 @@ impl Engine {
         let _ = std::fs::remove_dir_all(self.state_dir(&h.id));
         self.db.delete(&h.id)?;
         self.forget(&h.id);
+        self.forget_execs(&h.id);
         self.event("destroy", &r, &[]);
         h.watch.send_modify(|w| w.removed = true);
         Ok(())
@@ -697,7 +698,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: None,
+            exec_ids: self.exec_ids(&r.id),
             host_config: hc,
             graph_driver: GraphDriver {
                 data: layer.map(|l| l.graph_driver_data()).unwrap_or_default(),
@@ -822,7 +823,7 @@ fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
 
 /// Docker's words for a process that could not be executed, so the CLI
 /// picks exit code 127 or 126 as it does with dockerd.
-fn exec_message(m: &str) -> String {
+pub(crate) fn exec_message(m: &str) -> String {
     if let Some(rest) = m.split("executable '").nth(1) {
         let name = rest.split('\'').next().unwrap_or("");
         return format!(
@@ -973,7 +974,7 @@ const ALL_CAPS: &[&str] = &[
 ];
 
 /// The capabilities in this process's bounding set, by OCI name.
-fn host_capabilities() -> Vec<String> {
+pub(crate) fn host_capabilities() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let mask = status
         .lines()

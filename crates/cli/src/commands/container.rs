@@ -859,3 +859,74 @@ pub async fn prune(c: &Client, force: bool, filters: Vec<String>) -> Result<i32,
     );
     Ok(0)
 }
+
+pub struct ExecOpts {
+    pub container: String,
+    pub command: Vec<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    pub detach: bool,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub env: Vec<String>,
+    pub privileged: bool,
+    pub detach_keys: Option<String>,
+}
+
+/// `exec`: create, start (hijacked unless detached), then the exit code
+/// from the exec's inspect, as the docker CLI does.
+pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
+    let console = if o.tty {
+        term_size().map(|(h, w)| vec![h, w])
+    } else {
+        None
+    };
+    let body = json!({
+        "User": o.user.clone().unwrap_or_default(),
+        "Privileged": o.privileged,
+        "Tty": o.tty,
+        "AttachStdin": o.interactive && !o.detach,
+        "AttachStdout": !o.detach,
+        "AttachStderr": !o.detach,
+        "DetachKeys": o.detach_keys.clone().unwrap_or_default(),
+        "Env": o.env,
+        "WorkingDir": o.workdir.clone().unwrap_or_default(),
+        "Cmd": o.command,
+        "ConsoleSize": console,
+    });
+    let created = c
+        .post_json(&format!("/containers/{}/exec", q(&o.container)), &body)
+        .await?;
+    let id = created["Id"].as_str().unwrap_or("").to_string();
+    if o.detach {
+        c.post_json(
+            &format!("/exec/{id}/start"),
+            &json!({"Detach": true, "Tty": o.tty}),
+        )
+        .await?;
+        return Ok(0);
+    }
+    let (up, multiplexed) = c.hijack(&format!("/exec/{id}/start")).await?;
+    let raw = if o.tty && o.interactive {
+        Some(RawTerminal::enable())
+    } else {
+        None
+    };
+    if o.tty {
+        if let Some((h, w)) = term_size() {
+            let _ = c
+                .call("POST", &format!("/exec/{id}/resize?h={h}&w={w}"))
+                .await;
+        }
+    }
+    relay(
+        up,
+        multiplexed,
+        o.interactive,
+        parse_detach_keys(o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q")),
+    )
+    .await;
+    drop(raw);
+    let v = c.get_json(&format!("/exec/{id}/json")).await?;
+    Ok(v["ExitCode"].as_i64().unwrap_or(0) as i32)
+}

@@ -1,0 +1,277 @@
+//! `docker exec`: exec instances are created against a running container,
+//! started through its shim (which joins the container's namespaces), and
+//! kept for inspection of their exit code, as dockerd keeps them.
+
+use std::sync::{Arc, Mutex};
+
+use berth_api::{Error, Result};
+use berth_runtime::client::ShimClient;
+use berth_runtime::proto::ExecSpec;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::UnixStream;
+
+use crate::container::Status;
+use crate::{record_name, resolve, Engine};
+
+/// The body of `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecConfig {
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    #[serde(default)]
+    pub detach_keys: String,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub working_dir: String,
+    #[serde(default)]
+    pub console_size: Option<Vec<u16>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecRecord {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub pid: i64,
+}
+
+pub type Execs = Mutex<IndexMap<String, Arc<Mutex<ExecRecord>>>>;
+
+impl Engine {
+    fn exec_record(&self, id: &str) -> Result<Arc<Mutex<ExecRecord>>> {
+        self.execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
+    }
+
+    fn exec_event(&self, action: &str, container_id: &str, extra: &[(&str, String)]) {
+        if let Ok(h) = self.lookup(container_id) {
+            let r = h.snapshot();
+            let mut attrs = IndexMap::new();
+            attrs.insert("image".to_string(), r.config.image.clone());
+            attrs.insert("name".to_string(), record_name(&r));
+            for (k, v) in extra {
+                attrs.insert(k.to_string(), v.clone());
+            }
+            self.events.publish("container", action, &r.id, attrs);
+        }
+    }
+
+    /// `POST /containers/{id}/exec`.
+    pub fn exec_create(&self, key: &str, body: &[u8]) -> Result<String> {
+        let config: ExecConfig = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(format!("invalid exec config: {e}")))?;
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        if r.state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                r.id
+            )));
+        }
+        if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        let id = crate::new_id();
+        let cmd = config.cmd.clone().unwrap_or_default().join(" ");
+        self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            id.clone(),
+            Arc::new(Mutex::new(ExecRecord {
+                id: id.clone(),
+                container_id: r.id.clone(),
+                config,
+                running: false,
+                exit_code: None,
+                pid: 0,
+            })),
+        );
+        self.exec_event(
+            &format!("exec_create: {cmd}"),
+            &r.id,
+            &[("execID", id.clone())],
+        );
+        Ok(id)
+    }
+
+    /// `POST /exec/{id}/start`: runs the process; returns its stream (stdcopy
+    /// frames ending with the exit frame) and whether it has a TTY.
+    pub async fn exec_start(&self, id: &str) -> Result<(UnixStream, bool)> {
+        let rec = self.exec_record(id)?;
+        let (container_id, config) = {
+            let r = rec.lock().unwrap_or_else(|e| e.into_inner());
+            if r.running || r.exit_code.is_some() {
+                return Err(Error::conflict(format!(
+                    "Exec command {id} has already run"
+                )));
+            }
+            (r.container_id.clone(), r.config.clone())
+        };
+        let h = self.lookup(&container_id)?;
+        let c = h.snapshot();
+        if c.state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "container {container_id} is not running"
+            )));
+        }
+        let rootfs = self.images.rw_layer(&container_id)?.merged;
+        let user = if config.user.is_empty() {
+            c.config.user.clone()
+        } else {
+            config.user.clone()
+        };
+        let (uid, gid, additional_gids) = resolve::user(&rootfs, &user)?;
+        let mut env = resolve::process_env(&c.config);
+        for e in config.env.clone().unwrap_or_default() {
+            let key = e.split('=').next().unwrap_or("").to_string();
+            env.retain(|x| x.split('=').next() != Some(key.as_str()));
+            env.push(e);
+        }
+        if config.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
+        let cwd = if config.working_dir.is_empty() {
+            c.config.working_dir.clone()
+        } else {
+            config.working_dir.clone()
+        };
+        let spec = ExecSpec {
+            exec_id: id.to_string(),
+            args: config.cmd.clone().unwrap_or_default(),
+            env,
+            cwd,
+            uid,
+            gid,
+            additional_gids,
+            tty: config.tty,
+            stdin: config.attach_stdin,
+            capabilities: config.privileged.then(crate::lifecycle::host_capabilities),
+            console_size: config.console_size.as_deref().and_then(|s| match s {
+                [h, w] if *h > 0 && *w > 0 => Some((*h, *w)),
+                _ => None,
+            }),
+        };
+        let client = ShimClient::new(&self.state_dir(&container_id));
+        let (pid, stream) = client
+            .exec(spec)
+            .await
+            .map_err(|e| Error::invalid(crate::lifecycle::exec_message(&e.to_string())))?;
+        {
+            let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
+            r.running = true;
+            r.pid = pid as i64;
+        }
+        let cmd = config.cmd.unwrap_or_default().join(" ");
+        self.exec_event(
+            &format!("exec_start: {cmd}"),
+            &container_id,
+            &[("execID", id.to_string())],
+        );
+        Ok((stream, config.tty))
+    }
+
+    /// Records an exec's end (the stream's exit frame).
+    pub fn exec_finished(&self, id: &str, code: i64) {
+        let Ok(rec) = self.exec_record(id) else {
+            return;
+        };
+        let container_id = {
+            let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
+            r.running = false;
+            r.exit_code = Some(code);
+            r.container_id.clone()
+        };
+        self.exec_event(
+            "exec_die",
+            &container_id,
+            &[("execID", id.to_string()), ("exitCode", code.to_string())],
+        );
+    }
+
+    /// `GET /exec/{id}/json`.
+    pub fn exec_inspect(&self, id: &str) -> Result<Value> {
+        let r = self
+            .exec_record(id)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let cmd = r.config.cmd.clone().unwrap_or_default();
+        Ok(json!({
+            "CanRemove": false,
+            "ContainerID": r.container_id,
+            "DetachKeys": r.config.detach_keys,
+            "ExitCode": r.exit_code,
+            "ID": r.id,
+            "OpenStderr": r.config.attach_stderr,
+            "OpenStdin": r.config.attach_stdin,
+            "OpenStdout": r.config.attach_stdout,
+            "ProcessConfig": {
+                "arguments": cmd.get(1..).unwrap_or(&[]),
+                "entrypoint": cmd.first().cloned().unwrap_or_default(),
+                "privileged": r.config.privileged,
+                "tty": r.config.tty,
+                "user": r.config.user,
+            },
+            "Running": r.running,
+            "Pid": r.pid,
+        }))
+    }
+
+    /// `POST /exec/{id}/resize`.
+    pub async fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
+        let r = self
+            .exec_record(id)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        ShimClient::new(&self.state_dir(&r.container_id))
+            .resize_exec(id, height, width)
+            .await
+            .map_err(|e| Error::conflict(e.to_string()))
+    }
+
+    /// Exec ids of a container, for its inspect.
+    pub fn exec_ids(&self, container_id: &str) -> Option<Vec<String>> {
+        let ids: Vec<String> = self
+            .execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|r| {
+                let r = r.lock().unwrap_or_else(|e| e.into_inner());
+                (r.container_id == container_id && r.running).then(|| r.id.clone())
+            })
+            .collect();
+        (!ids.is_empty()).then_some(ids)
+    }
+
+    /// Forgets the exec instances of a container that is gone.
+    pub(crate) fn forget_execs(&self, container_id: &str) {
+        self.execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, r| {
+                r.lock().unwrap_or_else(|e| e.into_inner()).container_id != container_id
+            });
+    }
+}

@@ -206,7 +206,7 @@ async fn stop_all(engine: &Arc<berth_engine::Engine>) {
     for c in list {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
-            let _ = engine.stop(&c.id, None, None).await;
+            let _ = engine.stop_for_shutdown(&c.id).await;
         }));
     }
     for t in tasks {

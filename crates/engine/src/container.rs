@@ -36,6 +36,9 @@ impl Status {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StateRecord {
     pub status: Status,
+    /// Waiting out the restart policy's back-off.
+    #[serde(default)]
+    pub restarting: bool,
     pub pid: i64,
     pub exit_code: i64,
     pub error: String,
@@ -63,6 +66,10 @@ pub struct Record {
     /// it causes is not treated as a failure.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// The last stop was the daemon's shutdown, not a user's: `unless-stopped`
+    /// containers start again with the daemon.
+    #[serde(default)]
+    pub shutdown_stop: bool,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.
@@ -136,6 +143,13 @@ pub fn status_text(r: &Record) -> String {
             .map(|t| human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds()))
             .unwrap_or_default()
     };
+    if r.state.restarting {
+        return format!(
+            "Restarting ({}) {} ago",
+            r.state.exit_code,
+            since(&r.state.finished_at)
+        );
+    }
     match r.state.status {
         Status::Running => format!("Up {}", since(&r.state.started_at)),
         Status::Exited if r.state.finished_at.is_empty() || r.state.finished_at == ZERO_TIME => {
@@ -180,7 +194,11 @@ pub fn summary(r: &Record, image_name: String) -> ContainerSummary {
         size_rw: None,
         size_root_fs: None,
         labels: r.config.labels.clone().unwrap_or_default(),
-        state: r.state.status.as_str().into(),
+        state: if r.state.restarting {
+            "restarting".into()
+        } else {
+            r.state.status.as_str().into()
+        },
         status: status_text(r),
         host_config: json!({"NetworkMode": mode}),
         network_settings: json!({"Networks": {}}),
@@ -201,7 +219,7 @@ pub fn state_view(r: &Record) -> ContainerState {
         status: s.status.as_str().into(),
         running: s.status == Status::Running,
         paused: false,
-        restarting: false,
+        restarting: s.restarting,
         oom_killed: s.oom_killed,
         dead: s.status == Status::Dead,
         pid: if s.status == Status::Running {

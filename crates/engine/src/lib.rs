@@ -170,6 +170,9 @@ impl Engine {
             }
             lifecycle::adopt(self.clone(), h.clone(), r).await;
         }
+        for h in self.all() {
+            lifecycle::start_by_policy(self, h).await;
+        }
     }
 }
 

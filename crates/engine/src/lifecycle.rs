@@ -139,6 +139,7 @@ impl Engine {
             state: StateRecord::default(),
             restart_count: 0,
             stopped_by_user: false,
+            shutdown_stop: false,
         };
         if let Err(e) = self.db.put(&record) {
             let _ = self.images.remove_rw_layer(&id);
@@ -324,6 +325,7 @@ impl Engine {
         h.with(|r| {
             r.state = StateRecord {
                 status: Status::Running,
+                restarting: false,
                 pid: pid as i64,
                 exit_code: 0,
                 error: String::new(),
@@ -332,6 +334,7 @@ impl Engine {
                 finished_at: r.state.finished_at.clone(),
             };
             r.stopped_by_user = false;
+            r.shutdown_stop = false;
         });
         self.save(h)?;
         h.watch.send_modify(|w| w.running = true);
@@ -396,7 +399,50 @@ impl Engine {
         });
         if r.host_config.auto_remove {
             let _ = self.remove(&h.id, true, false).await;
+        } else if should_restart(&r, code) {
+            self.schedule_restart(h.clone(), &r);
         }
+    }
+
+    /// Restarts a container after docker's back-off: 100 ms doubling per
+    /// restart, back to 100 ms once a run lasted 10 s, at most a minute.
+    fn schedule_restart(self: &Arc<Self>, h: Arc<Handle>, r: &Record) {
+        let ran = match (
+            chrono::DateTime::parse_from_rfc3339(&r.state.started_at),
+            chrono::DateTime::parse_from_rfc3339(&r.state.finished_at),
+        ) {
+            (Ok(a), Ok(b)) => (b - a).num_seconds(),
+            _ => 0,
+        };
+        let step = if ran >= 10 {
+            0
+        } else {
+            r.restart_count.min(10) as u32
+        };
+        let delay =
+            Duration::from_millis(100u64.saturating_mul(1 << step)).min(Duration::from_secs(60));
+        h.with(|r| r.state.restarting = true);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _op = h.op.lock().await;
+            let r = h.snapshot();
+            let gone = !engine
+                .containers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&h.id);
+            if gone || r.stopped_by_user || r.state.status == Status::Running {
+                h.with(|r| r.state.restarting = false);
+                return;
+            }
+            h.with(|r| r.restart_count += 1);
+            if let Err(e) = engine.start_locked(&h, &h.snapshot()).await {
+                h.with(|r| r.state.restarting = false);
+                let _ = engine.save(&h);
+                tracing::warn!(container_id = %h.id, "restart by policy failed: {e}");
+            }
+        });
     }
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
@@ -406,9 +452,37 @@ impl Engine {
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<()> {
+        self.stop_inner(key, timeout, signal, true).await
+    }
+
+    /// The daemon's own shutdown stop: not a user's stop, so `unless-stopped`
+    /// containers start again with the daemon, as with dockerd.
+    pub async fn stop_for_shutdown(self: &Arc<Self>, key: &str) -> Result<()> {
+        self.stop_inner(key, None, None, false).await
+    }
+
+    async fn stop_inner(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+        by_user: bool,
+    ) -> Result<()> {
         let h = self.lookup(key)?;
+        // Serialised with start (and a policy restart) on this container.
+        let _op = h.op.lock().await;
         let r = h.snapshot();
         if r.state.status != Status::Running {
+            if r.state.restarting {
+                // A stop during the restart back-off cancels the restart.
+                h.with(|r| {
+                    r.stopped_by_user = true;
+                    r.state.restarting = false;
+                });
+                self.save(&h)?;
+                self.event("stop", &h.snapshot(), &[]);
+                return Ok(());
+            }
             return Err(Error::not_modified());
         }
         let sig = match signal.filter(|s| !s.is_empty()) {
@@ -417,7 +491,12 @@ impl Engine {
             None => libc::SIGTERM,
         };
         let timeout = timeout.or(r.config.stop_timeout).unwrap_or(10);
-        h.with(|r| r.stopped_by_user = true);
+        // A user's stop keeps the restart policy from restarting it; the
+        // daemon's shutdown stop must not (the exit still needs no restart).
+        h.with(|r| {
+            r.stopped_by_user = true;
+            r.shutdown_stop = !by_user;
+        });
         let client = ShimClient::new(&self.state_dir(&h.id));
         let mut rx = h.watch.subscribe();
         let _ = client.kill(sig, false).await;
@@ -755,6 +834,22 @@ impl Engine {
     }
 }
 
+/// On daemon start: containers whose policy is `always` (or
+/// `unless-stopped` and not stopped by hand) start again, as with dockerd.
+pub(crate) async fn start_by_policy(engine: &Arc<Engine>, h: Arc<Handle>) {
+    let r = h.snapshot();
+    let wanted = match r.host_config.restart_policy.name.as_str() {
+        "always" => true,
+        "unless-stopped" => !r.stopped_by_user || r.shutdown_stop,
+        _ => false,
+    };
+    if wanted && r.state.status != Status::Running {
+        if let Err(e) = engine.start(&r.id).await {
+            tracing::warn!(container_id = %r.id, "start by restart policy: {e}");
+        }
+    }
+}
+
 /// Live restore of one container recorded as running.
 pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
     let state_dir = engine.state_dir(&r.id);
@@ -801,6 +896,22 @@ fn apply_host_defaults(hc: &mut berth_api::HostConfig) {
     }
     if hc.runtime.is_empty() {
         hc.runtime = "runc".into();
+    }
+}
+
+/// Whether the restart policy brings the container back after this exit.
+fn should_restart(r: &Record, exit_code: i64) -> bool {
+    if r.stopped_by_user {
+        return false;
+    }
+    let p = &r.host_config.restart_policy;
+    match p.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            exit_code != 0
+                && (p.maximum_retry_count == 0 || r.restart_count < p.maximum_retry_count)
+        }
+        _ => false,
     }
 }
 

@@ -345,6 +345,10 @@ enum Cmd {
     Rm(RmArgs),
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Pause all processes within one or more containers
+    Pause(Ids),
+    /// Unpause all processes within one or more containers
+    Unpause(Ids),
     /// List containers
     #[command(alias = "list")]
     Ps(PsArgs),
@@ -404,6 +408,8 @@ enum ContainerCmd {
         container: String,
         new_name: String,
     },
+    Pause(Ids),
+    Unpause(Ids),
     #[command(alias = "ps", alias = "list")]
     Ls(PsArgs),
     Logs(LogsArgs),
@@ -531,6 +537,12 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         }
         Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => {
             container::simple(c, a.ids, "kill", query(&[("signal", a.signal)])).await
+        }
+        Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
+            container::simple(c, a.ids, "pause", String::new()).await
+        }
+        Cmd::Unpause(a) | Cmd::Container(ContainerCmd::Unpause(a)) => {
+            container::simple(c, a.ids, "unpause", String::new()).await
         }
         Cmd::Rm(a) | Cmd::Container(ContainerCmd::Rm(a)) => {
             container::rm(c, a.ids, a.force, a.volumes).await

@@ -39,6 +39,9 @@ pub struct StateRecord {
     /// Waiting out the restart policy's back-off.
     #[serde(default)]
     pub restarting: bool,
+    /// Frozen by `docker pause`.
+    #[serde(default)]
+    pub paused: bool,
     pub pid: i64,
     pub exit_code: i64,
     pub error: String,
@@ -151,6 +154,7 @@ pub fn status_text(r: &Record) -> String {
         );
     }
     match r.state.status {
+        Status::Running if r.state.paused => format!("Up {} (Paused)", since(&r.state.started_at)),
         Status::Running => format!("Up {}", since(&r.state.started_at)),
         Status::Exited if r.state.finished_at.is_empty() || r.state.finished_at == ZERO_TIME => {
             format!("Exited ({})", r.state.exit_code)
@@ -196,6 +200,8 @@ pub fn summary(r: &Record, image_name: String) -> ContainerSummary {
         labels: r.config.labels.clone().unwrap_or_default(),
         state: if r.state.restarting {
             "restarting".into()
+        } else if r.state.paused && r.state.status == Status::Running {
+            "paused".into()
         } else {
             r.state.status.as_str().into()
         },
@@ -215,10 +221,17 @@ pub fn state_view(r: &Record) -> ContainerState {
             t.to_string()
         }
     };
+    let status = if s.restarting {
+        "restarting"
+    } else if s.paused && s.status == Status::Running {
+        "paused"
+    } else {
+        s.status.as_str()
+    };
     ContainerState {
-        status: s.status.as_str().into(),
+        status: status.into(),
         running: s.status == Status::Running,
-        paused: false,
+        paused: s.paused,
         restarting: s.restarting,
         oom_killed: s.oom_killed,
         dead: s.status == Status::Dead,

@@ -326,6 +326,7 @@ impl Engine {
             r.state = StateRecord {
                 status: Status::Running,
                 restarting: false,
+                paused: false,
                 pid: pid as i64,
                 exit_code: 0,
                 error: String::new(),
@@ -378,6 +379,7 @@ impl Engine {
         }
         h.with(|r| {
             r.state.status = Status::Exited;
+            r.state.paused = false;
             r.state.pid = 0;
             r.state.exit_code = code;
             r.state.finished_at = finished;
@@ -497,6 +499,7 @@ impl Engine {
             r.stopped_by_user = true;
             r.shutdown_stop = !by_user;
         });
+        self.thaw(&h).await;
         let client = ShimClient::new(&self.state_dir(&h.id));
         let mut rx = h.watch.subscribe();
         let _ = client.kill(sig, false).await;
@@ -525,6 +528,48 @@ impl Engine {
         Ok(())
     }
 
+    /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
+    pub async fn set_paused(self: &Arc<Self>, key: &str, pause: bool) -> Result<()> {
+        let h = self.lookup(key)?;
+        let _op = h.op.lock().await;
+        let r = h.snapshot();
+        if r.state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                r.id
+            )));
+        }
+        if pause && r.state.paused {
+            return Err(Error::conflict(format!(
+                "Container {} is already paused",
+                r.id
+            )));
+        }
+        if !pause && !r.state.paused {
+            return Err(Error::conflict(format!("Container {} is not paused", r.id)));
+        }
+        let client = ShimClient::new(&self.state_dir(&h.id));
+        let done = if pause {
+            client.pause().await
+        } else {
+            client.resume().await
+        };
+        done.map_err(shim_err)?;
+        h.with(|r| r.state.paused = pause);
+        self.save(&h)?;
+        self.event(if pause { "pause" } else { "unpause" }, &h.snapshot(), &[]);
+        Ok(())
+    }
+
+    /// Thaws a paused container so a signal can reach it (stop, kill, rm -f).
+    async fn thaw(&self, h: &Handle) {
+        if h.snapshot().state.paused {
+            let _ = ShimClient::new(&self.state_dir(&h.id)).resume().await;
+            h.with(|r| r.state.paused = false);
+            let _ = self.save(h);
+        }
+    }
+
     /// `POST /containers/{id}/kill`.
     pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
         let h = self.lookup(key)?;
@@ -535,6 +580,9 @@ impl Engine {
                 "Cannot kill container: {key}: container {} is not running",
                 r.id
             )));
+        }
+        if sig == libc::SIGKILL {
+            self.thaw(&h).await;
         }
         ShimClient::new(&self.state_dir(&h.id))
             .kill(sig, false)
@@ -608,6 +656,7 @@ impl Engine {
                     h.snapshot().name
                 )));
             }
+            self.thaw(&h).await;
             let client = ShimClient::new(&self.state_dir(&h.id));
             let mut rx = h.watch.subscribe();
             h.with(|r| r.stopped_by_user = true);

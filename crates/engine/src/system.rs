@@ -88,6 +88,10 @@ impl Engine {
             .iter()
             .filter(|r| r.state.status == Status::Running)
             .count();
+        let paused = records
+            .iter()
+            .filter(|r| r.state.status == Status::Running && r.state.paused)
+            .count();
         let stopped = records.len() - running;
         let images = self.images.list()?.len();
         let hostname = nix::unistd::gethostname()
@@ -96,8 +100,8 @@ impl Engine {
         Ok(json!({
             "ID": self.id,
             "Containers": records.len(),
-            "ContainersRunning": running,
-            "ContainersPaused": 0,
+            "ContainersRunning": running - paused,
+            "ContainersPaused": paused,
             "ContainersStopped": stopped,
             "Images": images,
             "Driver": self.images.driver_name(),

@@ -145,6 +145,14 @@ impl ShimClient {
             .map(|_| ())
     }
 
+    pub async fn pause(&self) -> Result<(), ShimError> {
+        self.call(Request::Pause).await.map(|_| ())
+    }
+
+    pub async fn resume(&self) -> Result<(), ShimError> {
+        self.call(Request::Resume).await.map(|_| ())
+    }
+
     pub async fn state(&self) -> Result<Response, ShimError> {
         self.call(Request::State).await
     }

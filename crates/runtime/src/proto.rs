@@ -62,6 +62,10 @@ pub enum Request {
     Resize { height: u16, width: u16 },
     /// Current status.
     State,
+    /// Freeze every process of the container (cgroup freezer).
+    Pause,
+    /// Thaw it.
+    Resume,
     /// Run another process in the container (`docker exec`). The
     /// connection then streams like `Attach` and ends with an
     /// [`STREAM_EXIT`] frame carrying the exit code.

@@ -128,6 +128,22 @@ pub async fn restart(
     Ok(no_content())
 }
 
+pub async fn pause(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response<Body>> {
+    engine.set_paused(&id, true).await?;
+    Ok(no_content())
+}
+
+pub async fn unpause(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response<Body>> {
+    engine.set_paused(&id, false).await?;
+    Ok(no_content())
+}
+
 pub async fn kill(
     State(engine): State<AppState>,
     Path(id): Path<String>,

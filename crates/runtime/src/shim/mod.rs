@@ -440,6 +440,22 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
             let _ = reply(&mut write, resp).await;
         }
         Request::Exec(spec) => exec::run(shared, spec, read, write).await,
+        Request::Pause | Request::Resume => {
+            let pause = matches!(req, Request::Pause);
+            let result = if pause {
+                shared.container.borrow_mut().pause()
+            } else {
+                shared.container.borrow_mut().resume()
+            };
+            let resp = match result {
+                Ok(()) => Response::default(),
+                Err(e) => Response {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                },
+            };
+            let _ = reply(&mut write, resp).await;
+        }
         Request::ResizeExec {
             exec_id,
             height,

@@ -55,6 +55,11 @@ pub fn ago(unix: i64) -> String {
 
 /// Renders rows as docker's tabwriter does: columns padded to width + 3, at least 10.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    table_min(header, rows, 10)
+}
+
+/// The same with another minimum cell width (`docker top` uses 20).
+pub fn table_min(header: &[&str], rows: &[Vec<String>], min: usize) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -71,7 +76,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             s.push_str(c);
             if i + 1 < n {
                 // docker's tabwriter: padding 3, minimum cell width 10.
-                let cell = (widths[i] + 3).max(10);
+                let cell = (widths[i] + 3).max(min);
                 s.push_str(&" ".repeat(cell - c.chars().count()));
             }
         }

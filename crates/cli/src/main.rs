@@ -347,6 +347,12 @@ enum Cmd {
     Rename { container: String, new_name: String },
     /// Pause all processes within one or more containers
     Pause(Ids),
+    /// Display the running processes of a container
+    Top {
+        container: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// Unpause all processes within one or more containers
     Unpause(Ids),
     /// List containers
@@ -410,6 +416,11 @@ enum ContainerCmd {
     },
     Pause(Ids),
     Unpause(Ids),
+    Top {
+        container: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     #[command(alias = "ps", alias = "list")]
     Ls(PsArgs),
     Logs(LogsArgs),
@@ -537,6 +548,10 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         }
         Cmd::Kill(a) | Cmd::Container(ContainerCmd::Kill(a)) => {
             container::simple(c, a.ids, "kill", query(&[("signal", a.signal)])).await
+        }
+        Cmd::Top { container, ps_args }
+        | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
+            container::top(c, &container, &ps_args.join(" ")).await
         }
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await

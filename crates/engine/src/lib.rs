@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod logs;
 mod resolve;
 pub mod system;
+mod top;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

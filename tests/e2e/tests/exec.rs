@@ -53,3 +53,47 @@ fn exec_runs_in_the_container_with_its_exit_code() {
         .code_is(1)
         .stderr_has("is not running");
 }
+
+#[test]
+fn top_lists_the_container_processes_only() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "tp",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 100 & sleep 200",
+    ])
+    .ok();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = d.docker(&["top", "tp", "-o", "pid,args"]);
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("PID") && lines[0].contains("COMMAND"),
+        "{}",
+        o.stdout
+    );
+    let mut cmds: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .map(|s| {
+            if s.contains("200") {
+                "sleep 200"
+            } else if s.contains("100") {
+                "sleep 100"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    cmds.sort();
+    assert_eq!(cmds, ["sleep 100", "sleep 200"], "{}", o.stdout);
+    d.docker(&["stop", "-t", "0", "tp"]).ok();
+    d.docker(&["top", "tp"])
+        .code_is(1)
+        .stderr_has("is not running");
+}

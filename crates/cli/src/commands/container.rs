@@ -930,3 +930,32 @@ pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
     let v = c.get_json(&format!("/exec/{id}/json")).await?;
     Ok(v["ExitCode"].as_i64().unwrap_or(0) as i32)
 }
+
+/// `top`: the daemon's `ps` rows for the container, as a table.
+pub async fn top(c: &Client, id: &str, ps_args: &str) -> Result<i32, Failure> {
+    let mut path = format!("/containers/{}/top", q(id));
+    if !ps_args.is_empty() {
+        path.push_str(&format!("?ps_args={}", q(ps_args)));
+    }
+    let v = c.get_json(&path).await?;
+    let titles: Vec<&str> = v["Titles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str())
+        .collect();
+    let rows: Vec<Vec<String>> = v["Processes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            r.as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    print!("{}", crate::format::table_min(&titles, &rows, 20));
+    Ok(0)
+}

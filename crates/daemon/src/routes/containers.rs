@@ -128,6 +128,16 @@ pub async fn restart(
     Ok(no_content())
 }
 
+pub async fn top(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let args = params(&q).get("ps_args").unwrap_or("").to_string();
+    let v = blocking(move || engine.top(&id, &args)).await?;
+    Ok(json_response(StatusCode::OK, &v))
+}
+
 pub async fn pause(
     State(engine): State<AppState>,
     Path(id): Path<String>,

@@ -59,6 +59,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/stop", post(containers::stop))
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/pause", post(containers::pause))
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/wait", post(containers::wait))

@@ -222,6 +222,21 @@ fi
 ((CRUN_OK)) && measure crun "${CRUN_WRAP[@]}" -- $CRUN
 ((RUNC_OK)) && measure runc -- $RUNC
 
+# --- exec into a running container (issue 3: at least 5x faster) --------------
+exec_setup() { DOCKER_HOST=unix://$1 "$DOCKER" run -d --name benchweb busybox sleep 3600 >/dev/null; }
+exec_teardown() { DOCKER_HOST=unix://$1 "$DOCKER" rm -f benchweb >/dev/null 2>&1 || true; }
+if ((BERTH_OK)) && exec_setup "$BR/berth.sock"; then
+    if ((BERTH_CLI_OK)); then
+        measure exec-berth -- env DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" exec benchweb true
+    fi
+    measure exec-docker-berthd -- env DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" exec benchweb true
+    exec_teardown "$BR/berth.sock"
+fi
+if ((DOCKER_OK)) && exec_setup "$PEER_SOCK"; then
+    measure exec-docker-dockerd -- env DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" exec benchweb true
+    exec_teardown "$PEER_SOCK"
+fi
+
 # --- idle memory -------------------------------------------------------------
 log "letting the daemons idle for 5s"
 sleep 5
@@ -260,6 +275,15 @@ printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms docker-dockerd)"
 printf '%-48s %12s %12s\n' "crun run, bare bundle$CRUN_NOTE" "$(ms crun)" "$(ratio crun)"
 printf '%-48s %12s %12s\n' "runc run, bare bundle" "$(ms runc)" "$(ratio runc)"
 echo
+ratio_to() { # key base
+    local a=${MEDIAN[$1]:-} b=${MEDIAN[$2]:-}
+    [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3fx", a / b }' || echo "n/a"
+}
+printf '%-48s %12s %12s\n' "exec benchweb true" "median" "vs docker"
+printf '%-48s %12s %12s\n' "berth CLI -> berthd" "$(ms exec-berth)" "$(ratio_to exec-berth exec-docker-dockerd)"
+printf '%-48s %12s %12s\n' "docker CLI -> berthd" "$(ms exec-docker-berthd)" "$(ratio_to exec-docker-berthd exec-docker-dockerd)"
+printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms exec-docker-dockerd)" "1.000x"
+echo
 printf '%-48s %12s\n' "idle RSS" "VmRSS"
 printf '%-48s %12s\n' "berthd + ${NSHIMS:-0} shims" "$(mib "$BERTH_RSS")"
 printf '%-48s %12s\n' "dockerd + containerd" "$(mib "$DOCKER_RSS")"
@@ -273,6 +297,14 @@ if [[ -n ${MEDIAN[$key]:-} && -n ${MEDIAN[docker-dockerd]:-} ]]; then
     echo "goal: median under a tenth of docker's ($key): $verdict"
 else
     echo "goal: median under a tenth of docker's: not measured"
+fi
+ekey=exec-berth
+[[ -n ${MEDIAN[exec-berth]:-} ]] || ekey=exec-docker-berthd
+if [[ -n ${MEDIAN[$ekey]:-} && -n ${MEDIAN[exec-docker-dockerd]:-} ]]; then
+    verdict=$(awk -v a="${MEDIAN[$ekey]}" -v b="${MEDIAN[exec-docker-dockerd]}" 'BEGIN { print (a * 5 <= b) ? "met" : "NOT met" }')
+    echo "goal: exec at least 5x faster than docker's ($ekey): $verdict"
+else
+    echo "goal: exec at least 5x faster than docker's: not measured"
 fi
 if [[ -n $BERTH_RSS ]]; then
     echo "goal: idle berthd under 20 MiB resident: $( ((BERTH_RSS < 20480)) && echo met || echo "NOT met")"

@@ -55,10 +55,6 @@ impl JsonLog {
         }
     }
 
-    pub fn sync(&mut self) {
-        let _ = self.file.sync_data();
-    }
-
     fn emit(&mut self, idx: usize, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let entry = Entry {

@@ -278,12 +278,14 @@ async fn serve(cfg: ShimConfig, created: Created) {
     ) {
         eprintln!("shim: writing exit status: {e}");
     }
-    if let Some(l) = log.borrow_mut().as_mut() {
-        l.sync();
-    }
     shared.output.borrow_mut().take();
     shared.stdin.borrow_mut().take();
     shared.exit.send_replace(Some(info));
+    // Let the waiting connections answer the daemon before the slow cleanup
+    // (cgroup removal, netns unmount) below, which does not need to hold it up.
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
     if let Err(e) = shared.container.borrow_mut().delete(true) {
         eprintln!("shim: deleting runtime state: {e}");
     }
@@ -559,10 +561,12 @@ pub(super) async fn reply(
     w.write_all(&line).await
 }
 
+/// Temp file and rename: a reader sees the old file or the whole new one.
+/// No fsync: exit.json must survive a crash of the daemon (the page cache
+/// does), not of the host (the exec root is a tmpfs and the containers are
+/// gone with the host anyway); an fsync here costs milliseconds per exit.
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
+    fs::write(&tmp, data)?;
     fs::rename(&tmp, path)
 }

@@ -7,11 +7,10 @@
 //! request's args, env, cwd, user and terminal.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::net::UnixListener as StdUnixListener;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use serde_json::{json, Value};
@@ -19,9 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use super::io::{self, AsyncFdIo};
+use super::io::AsyncFdIo;
 use super::{reply, Shared};
-use crate::proto::{frame_header, ExecSpec, Response, STREAM_EXIT, STREAM_STDERR, STREAM_STDOUT};
+use crate::proto::{frame_header, ExecSpec, Response, STREAM_EXIT};
 
 struct Started {
     pid: i32,
@@ -55,33 +54,12 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     let process_path = cfg.state_dir.join(format!("exec-{}.json", spec.exec_id));
     fs::write(&process_path, serde_json::to_vec(&process)?)?;
 
-    let mut builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
+    let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.runtime_root)
         .map_err(|e| anyhow!("runtime root: {e}"))?;
-    let mut outputs = Vec::new();
-    let mut stdin = None;
-    let mut console = None;
-    let console_path = cfg.state_dir.join(format!("exec-{}.sock", spec.exec_id));
-    if spec.tty {
-        let _ = fs::remove_file(&console_path);
-        let short =
-            crate::proto::socket_path(&cfg.state_dir, &format!("exec-{}.sock", spec.exec_id))?;
-        console = Some(StdUnixListener::bind(&short.path).context("exec console socket")?);
-        builder = builder.with_console_socket(Some(&console_path));
-    } else {
-        let (out_r, out_w) = nix::unistd::pipe()?;
-        let (err_r, err_w) = nix::unistd::pipe()?;
-        builder = builder.with_stdout(out_w).with_stderr(err_w);
-        outputs.push((STREAM_STDOUT, out_r));
-        outputs.push((STREAM_STDERR, err_r));
-        if spec.stdin {
-            let (in_r, in_w) = nix::unistd::pipe()?;
-            builder = builder.with_stdin(in_r);
-            stdin = Some(in_w);
-        } else {
-            builder = builder.with_stdin(OwnedFd::from(fs::File::open("/dev/null")?));
-        }
-    }
+    let socket_name = format!("exec-{}.sock", spec.exec_id);
+    let (builder, stdio) =
+        super::stdio::wire(builder, spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
     let result = builder
         .as_tenant()
         .with_process(Some(&process_path))
@@ -89,15 +67,12 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
         .build();
     let _ = fs::remove_file(&process_path);
     let pid = result.map_err(|e| anyhow!("{e}"))?.as_raw();
-    let mut master = None;
-    if let Some(listener) = console {
-        let (conn, _) = listener.accept().context("exec console socket accept")?;
-        let fd = io::recv_fd(conn.as_raw_fd()).context("receiving the exec pty master")?;
-        let _ = fs::remove_file(&console_path);
-        stdin = Some(io::dup(&fd)?);
-        outputs.push((STREAM_STDOUT, io::dup(&fd)?));
-        master = Some(fd);
-    }
+    let super::stdio::Stdio {
+        outputs,
+        stdin,
+        master,
+        ..
+    } = stdio.finish()?;
     Ok(Started {
         pid,
         outputs,

@@ -12,6 +12,7 @@ mod exec;
 mod io;
 mod log;
 mod netns;
+mod stdio;
 
 use std::cell::RefCell;
 use std::fs;
@@ -34,9 +35,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, watch};
 
-use crate::proto::{
-    frame_header, ExitInfo, Request, Response, ShimConfig, STREAM_STDERR, STREAM_STDOUT,
-};
+use crate::proto::{frame_header, ExitInfo, Request, Response, ShimConfig};
 use io::AsyncFdIo;
 use log::JsonLog;
 
@@ -100,34 +99,16 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
             .context("creating the network namespace")?;
     }
-    let console_path = cfg.state_dir.join("console.sock");
-    let _ = fs::remove_file(&console_path);
-
-    let mut builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
+    let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.runtime_root)
         .map_err(|e| anyhow!("runtime root: {e}"))?;
-    let mut outputs = Vec::new();
-    let mut stdin = None;
-    let mut console_listener = None;
-    if cfg.tty {
-        let short = crate::proto::socket_path(&cfg.state_dir, "console.sock")?;
-        console_listener = Some(StdUnixListener::bind(&short.path).context("console socket")?);
-        builder = builder.with_console_socket(Some(&console_path));
-    } else {
-        let (out_r, out_w) = nix::unistd::pipe()?;
-        let (err_r, err_w) = nix::unistd::pipe()?;
-        builder = builder.with_stdout(out_w).with_stderr(err_w);
-        outputs.push((STREAM_STDOUT, out_r));
-        outputs.push((STREAM_STDERR, err_r));
-        if cfg.open_stdin {
-            let (in_r, in_w) = nix::unistd::pipe()?;
-            builder = builder.with_stdin(in_r);
-            stdin = Some(in_w);
-        } else {
-            let null = fs::File::open("/dev/null")?;
-            builder = builder.with_stdin(OwnedFd::from(null));
-        }
-    }
+    let (builder, stdio) = stdio::wire(
+        builder,
+        cfg.tty,
+        cfg.open_stdin,
+        &cfg.state_dir,
+        "console.sock",
+    )?;
     let container = builder
         .as_init(&cfg.bundle)
         .with_systemd(false)
@@ -138,16 +119,12 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         .pid()
         .map(|p| p.as_raw())
         .ok_or_else(|| anyhow!("container has no pid"))?;
-
-    let mut master = None;
-    if let Some(listener) = console_listener {
-        let (conn, _) = listener.accept().context("console socket accept")?;
-        let fd = io::recv_fd(conn.as_raw_fd()).context("receiving the pty master")?;
-        let _ = fs::remove_file(&console_path);
-        stdin = Some(io::dup(&fd)?);
-        outputs.push((STREAM_STDOUT, io::dup(&fd)?));
-        master = Some(fd);
-    }
+    let stdio::Stdio {
+        outputs,
+        stdin,
+        master,
+        ..
+    } = stdio.finish()?;
     let _ = fs::remove_file(ShimConfig::socket_path(&cfg.state_dir));
     let sock = crate::proto::socket_path(&cfg.state_dir, "shim.sock")?;
     let listener = StdUnixListener::bind(&sock.path).context("shim socket")?;

@@ -257,19 +257,19 @@ async fn serve(cfg: ShimConfig, created: Created) {
     }
     shared.output.borrow_mut().take();
     shared.stdin.borrow_mut().take();
-    shared.exit.send_replace(Some(info));
-    // Let the waiting connections answer the daemon before the slow cleanup
-    // (cgroup removal, netns unmount) below, which does not need to hold it up.
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+    // Release everything the next run of this container reuses by path (its
+    // runtime state, netns mount and socket) before the exit is announced:
+    // once the daemon hears of it, it may start the container again at once.
+    // Connections already waiting still get their answer; a later waiter
+    // finds no socket and reads exit.json, written above.
     if let Err(e) = shared.container.borrow_mut().delete(true) {
         eprintln!("shim: deleting runtime state: {e}");
     }
     cleanup_netns(&shared.cfg);
-    // Let the connections that wait for the exit write their answers.
-    tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = fs::remove_file(ShimConfig::socket_path(&shared.cfg.state_dir));
+    shared.exit.send_replace(Some(info));
+    // Let the waiting connections write their answers before the process ends.
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 /// Exit statuses of reaped processes other than init (exec'd ones), and a

@@ -584,11 +584,23 @@ impl Engine {
         if sig == libc::SIGKILL {
             self.thaw(&h).await;
         }
+        let mut rx = h.watch.subscribe();
         ShimClient::new(&self.state_dir(&h.id))
             .kill(sig, false)
             .await
             .map_err(shim_err)?;
         self.event("kill", &r, &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            // As dockerd: a SIGKILL answers once the container has exited.
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while rx.borrow_and_update().running {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         Ok(())
     }
 

@@ -1,14 +1,29 @@
-//! A small typed client for the Engine API over a unix socket: plain
-//! requests, streamed bodies, and hijacked (upgraded) connections for
-//! attach. Each request uses its own connection, as the docker CLI's
-//! hijacks do; that keeps the client simple and costs ~0.1 ms here.
+//! A typed client for the Docker Engine API: plain requests, streamed
+//! bodies and hijacked (upgraded) connections for attach and exec.
+//!
+//! The host comes from `-H`, else `DOCKER_HOST`, else berth's socket.
+//! `unix://` and plain `tcp://` are supported; the transport is one
+//! [`Transport`] seam so TLS can be added beside them. The API version is
+//! negotiated as the docker CLI does: `DOCKER_API_VERSION` if set, else one
+//! `GET /_ping` and the lower of the daemon's `Api-Version` and ours.
+//! Each request uses its own connection, as the docker CLI's hijacks do;
+//! that keeps the client simple and costs ~0.1 ms on a unix socket.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OnceCell;
+
+use berth_api::types::{
+    ContainerInspect, ContainerSummary, CreateResponse, ErrorResponse, ImageSummary,
+    VersionResponse, WaitResponse,
+};
+use berth_api::version::{ApiVersion, API_VERSION};
 
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
@@ -16,46 +31,159 @@ pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 pub enum ClientError {
     #[error("Cannot connect to the berth daemon at {0}. Is the berth daemon running?")]
     Connect(String),
-    /// An error the daemon answered, with its status.
+    /// An error the daemon answered, with its status and `message`.
     #[error("Error response from daemon: {1}")]
     Daemon(StatusCode, String),
     #[error("{0}")]
     Other(String),
 }
 
+impl ClientError {
+    /// The HTTP status of a daemon error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Daemon(s, _) => Some(s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// The daemon's message without the `Error response from daemon: ` prefix.
+    pub fn message(&self) -> String {
+        match self {
+            ClientError::Daemon(_, m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// Where the daemon listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    Unix(String),
+    /// `host:port`, plain HTTP.
+    Tcp(String),
+}
+
+impl Transport {
+    /// Parses a docker host string (`unix:///path`, `tcp://host:port`, `/path`).
+    pub fn parse(host: &str) -> Result<Transport> {
+        if let Some(p) = host.strip_prefix("unix://") {
+            return Ok(Transport::Unix(p.to_string()));
+        }
+        if host.starts_with('/') {
+            return Ok(Transport::Unix(host.to_string()));
+        }
+        if let Some(rest) = host
+            .strip_prefix("tcp://")
+            .or_else(|| host.strip_prefix("http://"))
+        {
+            let rest = rest.trim_end_matches('/');
+            if rest.is_empty() {
+                return Err(ClientError::Other(format!("invalid host: {host}")));
+            }
+            let addr = if rest.contains(':') {
+                rest.to_string()
+            } else {
+                format!("{rest}:2375")
+            };
+            return Ok(Transport::Tcp(addr));
+        }
+        Err(ClientError::Other(format!(
+            "unable to parse docker host `{host}`"
+        )))
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    socket: String,
+    transport: Transport,
     host: String,
-    version: String,
+    version: std::sync::Arc<OnceCell<String>>,
 }
 
 impl Client {
-    /// From `-H`, else `DOCKER_HOST`, else the default socket.
+    /// From `-H`, else `DOCKER_HOST`, else the default socket. A
+    /// `DOCKER_API_VERSION` fixes the version and skips negotiation.
     pub fn from_env(host: Option<&str>) -> Result<Client> {
         let host = host
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
             .unwrap_or_else(|| DEFAULT_HOST.to_string());
-        let Some(socket) = host.strip_prefix("unix://") else {
-            return Err(ClientError::Other(format!(
-                "unsupported host {host}: only unix:// sockets are supported by this berth"
-            )));
-        };
+        if std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty()) {
+            return Err(ClientError::Other(
+                "TLS connections (DOCKER_TLS_VERIFY) are not supported by this berth yet".into(),
+            ));
+        }
+        let client = Client::new(&host)?;
+        if let Ok(v) = std::env::var("DOCKER_API_VERSION") {
+            if !v.is_empty() {
+                let _ = client.version.set(v);
+            }
+        }
+        Ok(client)
+    }
+
+    /// A client for one host string; the version is negotiated on first use.
+    pub fn new(host: &str) -> Result<Client> {
         Ok(Client {
-            socket: socket.to_string(),
-            host: host.clone(),
-            version: berth_api::version::API_VERSION.to_string(),
+            transport: Transport::parse(host)?,
+            host: host.to_string(),
+            version: Default::default(),
         })
     }
 
-    async fn connect(&self) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
-        let stream = UnixStream::connect(&self.socket)
+    /// A client that uses `version` without negotiating.
+    pub fn with_version(host: &str, version: &str) -> Result<Client> {
+        let c = Client::new(host)?;
+        let _ = c.version.set(version.to_string());
+        Ok(c)
+    }
+
+    /// The host string this client talks to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The API version in use: negotiated once with `_ping`.
+    pub async fn api_version(&self) -> Result<String> {
+        self.version
+            .get_or_try_init(|| async {
+                let resp = self.send_raw("GET", "/_ping", None, "", None).await?;
+                let server = resp
+                    .headers()
+                    .get("Api-Version")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let _ = resp.into_body().collect().await;
+                Ok(negotiate(server.as_deref()))
+            })
             .await
-            .map_err(|_| ClientError::Connect(self.host.clone()))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .cloned()
+    }
+
+    async fn connect(&self) -> Result<Sender> {
+        let io: Box<dyn Io> = match &self.transport {
+            Transport::Unix(p) => Box::new(
+                tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(|_| ClientError::Connect(self.host.clone()))?,
+            ),
+            Transport::Tcp(a) => {
+                let s = tokio::net::TcpStream::connect(a)
+                    .await
+                    .map_err(|_| ClientError::Connect(self.host.clone()))?;
+                let _ = s.set_nodelay(true);
+                Box::new(s)
+            }
+        };
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| ClientError::Other(e.to_string()))?;
         tokio::spawn(async move {
@@ -70,11 +198,16 @@ impl Client {
         path: &str,
         body: Option<Bytes>,
         content_type: &str,
+        version: Option<&str>,
     ) -> Result<Request<Full<Bytes>>> {
+        let uri = match version {
+            Some(v) => format!("http://api.moby.localhost/v{v}{path}"),
+            None => format!("http://api.moby.localhost{path}"),
+        };
         let mut b = Request::builder()
             .method(method)
-            .uri(format!("http://localhost/v{}{}", self.version, path))
-            .header("Host", "localhost")
+            .uri(uri)
+            .header("Host", "api.moby.localhost")
             .header(
                 "User-Agent",
                 concat!("berth-cli/", env!("CARGO_PKG_VERSION")),
@@ -86,7 +219,24 @@ impl Client {
             .map_err(|e| ClientError::Other(e.to_string()))
     }
 
-    /// Sends a request; a status of 400 and up becomes `ClientError::Daemon`.
+    async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+        version: Option<&str>,
+    ) -> Result<Response<Incoming>> {
+        let mut sender = self.connect().await?;
+        let req = self.build(method, path, body, content_type, version)?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Other(e.to_string()))
+    }
+
+    /// Sends a request under the negotiated version; a status of 400 and up
+    /// becomes [`ClientError::Daemon`] with the body's `message`.
     pub async fn send(
         &self,
         method: &str,
@@ -94,63 +244,60 @@ impl Client {
         body: Option<Bytes>,
         content_type: &str,
     ) -> Result<Response<Incoming>> {
-        let mut sender = self.connect().await?;
-        let req = self.build(method, path, body, content_type)?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| ClientError::Other(e.to_string()))?;
+        let v = self.api_version().await?;
+        let resp = self
+            .send_raw(method, path, body, content_type, Some(&v))
+            .await?;
         check(resp).await
     }
 
-    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
+    /// `GET` a JSON answer.
+    pub async fn get_json(&self, path: &str) -> Result<Value> {
+        self.get(path).await
+    }
+
+    /// `GET` a JSON answer into a type.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let resp = self.send("GET", path, None, "").await?;
         read_json(resp).await
     }
 
-    pub async fn post_json(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value> {
-        let resp = self
-            .send(
-                "POST",
-                path,
-                Some(Bytes::from(serde_json::to_vec(body).unwrap_or_default())),
-                "application/json",
-            )
-            .await?;
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Other(e.to_string()))?
-            .to_bytes();
-        if bytes.is_empty() {
-            return Ok(serde_json::Value::Null);
+    /// `POST` a JSON body; an empty answer is `null`.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        let body =
+            (!body.is_null()).then(|| Bytes::from(serde_json::to_vec(body).unwrap_or_default()));
+        let resp = self.send("POST", path, body, "application/json").await?;
+        let bytes = collect(resp).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
     }
 
+    /// A request whose answer body is not needed.
     pub async fn call(&self, method: &str, path: &str) -> Result<()> {
         let resp = self.send(method, path, None, "").await?;
         let _ = resp.into_body().collect().await;
         Ok(())
     }
 
-    /// Upgrades the connection (attach): returns the raw stream and whether
-    /// it is multiplexed (stdcopy frames) or raw (TTY).
-    pub async fn hijack(&self, path: &str) -> Result<(hyper::upgrade::Upgraded, bool)> {
-        let body = path
-            .starts_with("/exec/")
-            .then(|| Bytes::from_static(b"{\"Detach\":false}"));
+    /// Upgrades the connection (attach, exec start): returns the raw stream
+    /// and whether it is multiplexed (stdcopy frames) or raw (TTY).
+    pub async fn hijack(
+        &self,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(hyper::upgrade::Upgraded, bool)> {
+        let v = self.api_version().await?;
+        let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).unwrap_or_default()));
         let mut sender = self.connect().await?;
-        let mut req = self.build("POST", path, body, "application/json")?;
+        let mut req = self.build("POST", path, body, "application/json", Some(&v))?;
+        req.headers_mut().insert(
+            "Connection",
+            hyper::header::HeaderValue::from_static("Upgrade"),
+        );
         req.headers_mut()
-            .insert("Connection", "Upgrade".parse().expect("header"));
-        req.headers_mut()
-            .insert("Upgrade", "tcp".parse().expect("header"));
+            .insert("Upgrade", hyper::header::HeaderValue::from_static("tcp"));
         let resp = sender
             .send_request(req)
             .await
@@ -166,18 +313,165 @@ impl Client {
             .map_err(|e| ClientError::Other(format!("attach: {e}")))?;
         Ok((upgraded, multiplexed))
     }
+
+    // Typed calls, for commands and the e2e suite.
+
+    /// `GET /_ping`: the body (`OK`).
+    pub async fn ping(&self) -> Result<String> {
+        let resp = self.send_raw("GET", "/_ping", None, "", None).await?;
+        let resp = check(resp).await?;
+        Ok(String::from_utf8_lossy(&collect(resp).await?).into_owned())
+    }
+
+    pub async fn version(&self) -> Result<VersionResponse> {
+        self.get("/version").await
+    }
+
+    pub async fn info(&self) -> Result<Value> {
+        self.get("/info").await
+    }
+
+    pub async fn list_containers(&self, all: bool) -> Result<Vec<ContainerSummary>> {
+        self.get(&format!("/containers/json?all={}", all as u8))
+            .await
+    }
+
+    /// The inspect document as JSON (every field, whatever the daemon).
+    pub async fn inspect_container_json(&self, id: &str) -> Result<Value> {
+        self.get(&format!("/containers/{}/json", q(id))).await
+    }
+
+    pub async fn inspect_container(&self, id: &str) -> Result<ContainerInspect> {
+        self.get(&format!("/containers/{}/json", q(id))).await
+    }
+
+    /// `POST /containers/create`; the body is the Config fields with
+    /// `HostConfig` and `NetworkingConfig` beside them.
+    pub async fn create_container(
+        &self,
+        name: Option<&str>,
+        body: &Value,
+    ) -> Result<CreateResponse> {
+        let path = match name {
+            Some(n) => format!("/containers/create?name={}", q(n)),
+            None => "/containers/create".into(),
+        };
+        let v = self.post_json(&path, body).await?;
+        serde_json::from_value(v).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        self.call("POST", &format!("/containers/{}/start", q(id)))
+            .await
+    }
+
+    pub async fn stop_container(&self, id: &str, timeout: Option<i64>) -> Result<()> {
+        let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
+        self.call("POST", &format!("/containers/{}/stop{t}", q(id)))
+            .await
+    }
+
+    pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<()> {
+        let s = signal
+            .map(|s| format!("?signal={}", q(s)))
+            .unwrap_or_default();
+        self.call("POST", &format!("/containers/{}/kill{s}", q(id)))
+            .await
+    }
+
+    pub async fn remove_container(&self, id: &str, force: bool) -> Result<()> {
+        self.call(
+            "DELETE",
+            &format!("/containers/{}?force={}", q(id), force as u8),
+        )
+        .await
+    }
+
+    /// `POST /containers/{id}/wait?condition=` (`not-running`, `next-exit`, `removed`).
+    pub async fn wait_container(&self, id: &str, condition: &str) -> Result<WaitResponse> {
+        let v = self
+            .post_json(
+                &format!("/containers/{}/wait?condition={}", q(id), q(condition)),
+                &Value::Null,
+            )
+            .await?;
+        serde_json::from_value(v).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
+    }
+
+    /// The whole log so far, demultiplexed: `(stdout, stderr)`; a TTY
+    /// container's log is all stdout.
+    pub async fn logs(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+        let info = self.inspect_container_json(id).await?;
+        let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+        let resp = self
+            .send(
+                "GET",
+                &format!("/containers/{}/logs?stdout=1&stderr=1", q(id)),
+                None,
+                "",
+            )
+            .await?;
+        let body = collect(resp).await?;
+        if tty {
+            return Ok((body.to_vec(), Vec::new()));
+        }
+        let mut d = Demux::default();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        for (stream, data) in d.push(&body) {
+            if stream == 2 {
+                err.extend_from_slice(&data);
+            } else {
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok((out, err))
+    }
+
+    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        self.get(&format!("/images/json?all={}", all as u8)).await
+    }
+
+    pub async fn inspect_image_json(&self, name: &str) -> Result<Value> {
+        self.get(&format!("/images/{}/json", q(name))).await
+    }
+
+    pub async fn remove_image(&self, name: &str, force: bool) -> Result<Value> {
+        let resp = self
+            .send(
+                "DELETE",
+                &format!("/images/{}?force={}", q(name), force as u8),
+                None,
+                "",
+            )
+            .await?;
+        read_json(resp).await
+    }
+}
+
+/// The version to use: the lower of the daemon's and ours; 1.24 when the
+/// daemon does not say (as the docker CLI falls back).
+pub fn negotiate(server: Option<&str>) -> String {
+    let ours = ApiVersion::parse(API_VERSION).unwrap_or(ApiVersion::CURRENT);
+    match server.and_then(ApiVersion::parse) {
+        Some(s) if s < ours => s.to_string(),
+        Some(_) => ours.to_string(),
+        None => "1.24".to_string(),
+    }
+}
+
+async fn collect(resp: Response<Incoming>) -> Result<Bytes> {
+    resp.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|e| ClientError::Other(e.to_string()))
 }
 
 async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
     let status = resp.status();
     if status.is_client_error() || status.is_server_error() {
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let msg = serde_json::from_slice::<berth_api::types::ErrorResponse>(&bytes)
+        let bytes = collect(resp).await.unwrap_or_default();
+        let msg = serde_json::from_slice::<ErrorResponse>(&bytes)
             .map(|e| e.message)
             .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
         return Err(ClientError::Daemon(status, msg));
@@ -185,17 +479,81 @@ async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
     Ok(resp)
 }
 
-pub async fn read_json(resp: Response<Incoming>) -> Result<serde_json::Value> {
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ClientError::Other(e.to_string()))?
-        .to_bytes();
+/// Reads a whole JSON answer.
+pub async fn read_json<T: DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {
+    let bytes = collect(resp).await?;
     serde_json::from_slice(&bytes).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
 }
 
 /// Percent-encodes a query value.
 pub fn q(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// Splits docker's stdcopy stream (8-byte header: stream, 0, 0, 0, length
+/// big-endian) into `(stream, payload)` frames, across reads.
+#[derive(Debug, Default)]
+pub struct Demux {
+    pending: Vec<u8>,
+}
+
+impl Demux {
+    /// Feeds bytes; returns the frames completed so far.
+    pub fn push(&mut self, data: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        self.pending.extend_from_slice(data);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while self.pending.len() - at >= 8 {
+            let h = &self.pending[at..at + 8];
+            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            if self.pending.len() - at < 8 + len {
+                break;
+            }
+            out.push((h[0], self.pending[at + 8..at + 8 + len].to_vec()));
+            at += 8 + len;
+        }
+        self.pending.drain(..at);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts() {
+        assert_eq!(
+            Transport::parse("unix:///run/x.sock").unwrap(),
+            Transport::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            Transport::parse("tcp://127.0.0.1:2375").unwrap(),
+            Transport::Tcp("127.0.0.1:2375".into())
+        );
+        assert_eq!(
+            Transport::parse("tcp://example").unwrap(),
+            Transport::Tcp("example:2375".into())
+        );
+        assert!(Transport::parse("ssh://x").is_err());
+    }
+
+    #[test]
+    fn negotiates_the_lower_version() {
+        assert_eq!(negotiate(Some("1.41")), "1.41");
+        assert_eq!(negotiate(Some("1.50")), "1.47");
+        assert_eq!(negotiate(Some("1.47")), "1.47");
+        assert_eq!(negotiate(None), "1.24");
+    }
+
+    #[test]
+    fn demuxes_across_reads() {
+        let mut d = Demux::default();
+        let mut frame = vec![1, 0, 0, 0, 0, 0, 0, 3];
+        frame.extend_from_slice(b"abc");
+        frame.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 1, b'x']);
+        assert_eq!(d.push(&frame[..5]), vec![]);
+        let got = d.push(&frame[5..]);
+        assert_eq!(got, vec![(1, b"abc".to_vec()), (2, b"x".to_vec())]);
+    }
 }

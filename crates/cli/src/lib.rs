@@ -2,9 +2,12 @@
 //! to the API (never to the state on disk). The `client` module is reused by
 //! tests.
 
+#![recursion_limit = "256"]
+
 pub mod client;
 pub mod commands;
 pub mod format;
+pub mod usage;
 
 use std::io::{BufRead, Write};
 
@@ -22,26 +25,12 @@ impl Failure {
             code: 1,
         }
     }
-    /// Wrong usage, as docker reports flag and argument errors (exit 125 for `run`, 1 otherwise).
+    /// Wrong usage of a flag's value: docker's exit code 125.
     pub fn usage(m: impl Into<String>) -> Failure {
         Failure {
             message: m.into(),
             code: 125,
         }
-    }
-    /// `run`/`create` errors: docker's 125, or 126/127 when the command could not be run.
-    pub fn run(e: impl Into<Failure>) -> Failure {
-        let mut f: Failure = e.into();
-        f.code = if f.message.contains("executable file not found")
-            || f.message.contains("no such file or directory")
-        {
-            127
-        } else if f.message.contains("permission denied") {
-            126
-        } else {
-            125
-        };
-        f
     }
 }
 

@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, image, system};
+use berth_cli::commands::{container, image, opts, system};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
 
@@ -31,7 +31,7 @@ struct RunArgs {
     #[arg(long = "detach-keys")]
     detach_keys: Option<String>,
     #[command(flatten)]
-    opts: container::CreateOpts,
+    opts: opts::CreateOpts,
 }
 
 #[derive(Args)]
@@ -74,7 +74,7 @@ struct Ids {
 #[derive(Args)]
 struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", alias = "timeout")]
+    #[arg(short = 't', long = "timeout", alias = "time")]
     time: Option<i64>,
     /// Signal to send to the container
     #[arg(short = 's', long)]
@@ -100,6 +100,9 @@ struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     ids: Vec<String>,
 }
@@ -161,6 +164,9 @@ struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     timestamps: bool,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    details: bool,
     container: String,
 }
 
@@ -173,7 +179,7 @@ struct AttachArgs {
     #[arg(long = "detach-keys")]
     detach_keys: Option<String>,
     /// Proxy all received signals to the process
-    #[arg(long = "sig-proxy", default_value_t = true)]
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     sig_proxy: bool,
     container: String,
 }
@@ -332,7 +338,7 @@ enum Cmd {
     Run(RunArgs),
     /// Create a new container
     #[command(disable_help_flag = true)]
-    Create(container::CreateOpts),
+    Create(opts::CreateOpts),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -404,7 +410,7 @@ enum ContainerCmd {
     #[command(disable_help_flag = true)]
     Run(RunArgs),
     #[command(disable_help_flag = true)]
-    Create(container::CreateOpts),
+    Create(opts::CreateOpts),
     Start(StartArgs),
     Stop(StopArgs),
     Kill(KillArgs),
@@ -470,15 +476,27 @@ fn main() {
                     std::process::exit(0);
                 }
                 _ => {
-                    let _ = e.print();
-                    std::process::exit(if std::env::args().nth(1).as_deref() == Some("run") {
-                        125
-                    } else {
-                        1
-                    });
+                    let (text, code) = berth_cli::usage::docker_error(
+                        &e,
+                        &<Cli as clap::CommandFactory>::command(),
+                    );
+                    eprintln!("{text}");
+                    std::process::exit(code);
                 }
             }
         }
+    };
+    if cli.version {
+        println!(
+            "berth version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("BERTH_GIT_COMMIT").unwrap_or("unknown")
+        );
+        return;
+    }
+    let Some(cmd) = cli.cmd else {
+        eprintln!("Usage:  berth [OPTIONS] COMMAND\n\nRun 'berth --help' for more information");
+        std::process::exit(1);
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -492,25 +510,10 @@ fn main() {
                 return 1;
             }
         };
-        if cli.version {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            return 0;
-        }
-        let Some(cmd) = cli.cmd else {
-            eprintln!("Usage:  berth [OPTIONS] COMMAND\n\nRun 'berth --help' for more information");
-            return 1;
-        };
         match dispatch(&client, cmd).await {
             Ok(code) => code,
             Err(f) => {
-                if f.message.starts_with("Error")
-                    || f.message.starts_with("Cannot connect")
-                    || f.message.starts_with("Unable")
-                {
-                    eprintln!("{}", f.message);
-                } else {
-                    eprintln!("Error: {}", f.message);
-                }
+                eprintln!("{}", f.message);
                 f.code
             }
         }
@@ -526,7 +529,7 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         }
         Cmd::Create(o) | Cmd::Container(ContainerCmd::Create(o)) => container::create(c, o).await,
         Cmd::Start(a) | Cmd::Container(ContainerCmd::Start(a)) => {
-            container::start(c, a.ids, a.attach, a.interactive).await
+            container::start(c, a.ids, a.attach, a.interactive, a.detach_keys).await
         }
         Cmd::Stop(a) | Cmd::Container(ContainerCmd::Stop(a)) => {
             container::simple(
@@ -569,18 +572,7 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         | Cmd::Container(ContainerCmd::Rename {
             container,
             new_name,
-        }) => {
-            c.call(
-                "POST",
-                &format!(
-                    "/containers/{}/rename?name={}",
-                    berth_cli::client::q(&container),
-                    berth_cli::client::q(&new_name)
-                ),
-            )
-            .await?;
-            Ok(0)
-        }
+        }) => container::rename(c, &container, &new_name).await,
         Cmd::Ps(a) | Cmd::Container(ContainerCmd::Ls(a)) => {
             container::ps(
                 c,
@@ -601,17 +593,19 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             container::logs(
                 c,
                 &a.container,
-                a.follow,
-                a.tail,
-                a.since,
-                a.until,
-                a.timestamps,
+                container::LogsOpts {
+                    follow: a.follow,
+                    tail: a.tail,
+                    since: a.since,
+                    until: a.until,
+                    timestamps: a.timestamps,
+                    details: a.details,
+                },
             )
             .await
         }
         Cmd::Attach(a) | Cmd::Container(ContainerCmd::Attach(a)) => {
-            let _ = a.sig_proxy;
-            container::attach(c, &a.container, a.no_stdin, a.detach_keys).await
+            container::attach(c, &a.container, a.no_stdin, a.sig_proxy, a.detach_keys).await
         }
         Cmd::Wait(a) | Cmd::Container(ContainerCmd::Wait(a)) => container::wait(c, a.ids).await,
         Cmd::Exec(a) | Cmd::Container(ContainerCmd::Exec(a)) => {

@@ -1,359 +1,121 @@
-//! Container commands: run, create, start, stop, kill, restart, rm, rename,
-//! ps, logs, attach, wait.
+//! Container commands: run, create, start, stop, kill, restart, rm,
+//! rename, pause, unpause, ps, logs, attach, wait, exec, top, prune.
 
 use std::io::Write;
 
-use clap::Args;
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::client::{q, Client, ClientError};
-use crate::format::{ago, human_size, table, Template};
+use super::opts::{create_body, CreateOpts};
+use super::stream::{parse_detach_keys, proxy_signals, relay, term_size, watch_size, RawTerminal};
+use crate::client::{q, Client, ClientError, Demux};
+use crate::format::{ago, go_time, human_size, render_rows};
 use crate::Failure;
 
-#[derive(Debug, Args, Clone, Default)]
-pub struct CreateOpts {
-    /// Assign a name to the container
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Set environment variables
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables
-    #[arg(long = "env-file")]
-    pub env_file: Vec<String>,
-    /// Working directory inside the container
-    #[arg(short = 'w', long = "workdir")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// Container host name
-    #[arg(short = 'h', long = "hostname")]
-    pub hostname: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// Set meta data on a container
-    #[arg(short = 'l', long = "label")]
-    pub label: Vec<String>,
-    /// Connect a container to a network
-    #[arg(long = "network", alias = "net")]
-    pub network: Option<String>,
-    /// Keep STDIN open even if not attached
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
-    /// Allocate a pseudo-TTY
-    #[arg(short = 't', long)]
-    pub tty: bool,
-    /// Automatically remove the container when it exits
-    #[arg(long)]
-    pub rm: bool,
-    /// Restart policy to apply when a container exits
-    #[arg(long)]
-    pub restart: Option<String>,
-    /// Give extended privileges to this container
-    #[arg(long)]
-    pub privileged: bool,
-    /// Add Linux capabilities
-    #[arg(long = "cap-add")]
-    pub cap_add: Vec<String>,
-    /// Drop Linux capabilities
-    #[arg(long = "cap-drop")]
-    pub cap_drop: Vec<String>,
-    /// Signal to stop the container
-    #[arg(long = "stop-signal")]
-    pub stop_signal: Option<String>,
-    /// Timeout (in seconds) to stop a container
-    #[arg(long = "stop-timeout")]
-    pub stop_timeout: Option<i64>,
-    /// Mount the container's root filesystem as read only
-    #[arg(long = "read-only")]
-    pub read_only: bool,
-    /// Security options
-    #[arg(long = "security-opt")]
-    pub security_opt: Vec<String>,
-    /// Logging driver for the container
-    #[arg(long = "log-driver")]
-    pub log_driver: Option<String>,
-    /// Print usage (`-h` is `--hostname` here, as in docker)
-    #[arg(long = "help", action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
-    /// The image to run
-    pub image: String,
-    /// The command and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
+const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
-fn parse_env_file(path: &str) -> Result<Vec<String>, Failure> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("open {path}: {e}")))?;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line.contains('=') {
-            out.push(line.to_string());
-        } else if let Ok(v) = std::env::var(line) {
-            out.push(format!("{line}={v}"));
-        }
-    }
-    Ok(out)
-}
-
-fn env_list(opts: &CreateOpts) -> Result<Vec<String>, Failure> {
-    let mut env = Vec::new();
-    for f in &opts.env_file {
-        env.extend(parse_env_file(f)?);
-    }
-    for e in &opts.env {
-        if e.contains('=') {
-            env.push(e.clone());
-        } else if let Ok(v) = std::env::var(e) {
-            env.push(format!("{e}={v}"));
-        }
-    }
-    Ok(env)
-}
-
-fn restart_policy(spec: Option<&str>) -> Result<Value, Failure> {
-    let Some(spec) = spec else {
-        return Ok(json!({"Name": "no", "MaximumRetryCount": 0}));
-    };
-    let (name, count) = match spec.split_once(':') {
-        Some((n, c)) => (
-            n,
-            c.parse::<i64>().map_err(|_| {
-                Failure::usage(format!(
-                    "invalid restart policy format: maximum retry count must be an integer: {c}"
-                ))
-            })?,
-        ),
-        None => (spec, 0),
-    };
-    Ok(json!({"Name": name, "MaximumRetryCount": count}))
-}
-
-fn term_size() -> Option<(u16, u16)> {
-    let mut ws: libc::winsize = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize struct that lives for the call.
-    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
-}
-
-pub fn create_body(opts: &CreateOpts, attach: bool) -> Result<Value, Failure> {
-    let labels: serde_json::Map<String, Value> = opts
-        .label
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), json!(v)),
-            None => (l.clone(), json!("")),
-        })
-        .collect();
-    let entrypoint = opts.entrypoint.as_ref().map(|e| {
-        if e.is_empty() {
-            vec![String::new()]
-        } else {
-            vec![e.clone()]
-        }
-    });
-    let console = if opts.tty {
-        term_size().map(|(h, w)| vec![h, w]).unwrap_or(vec![0, 0])
+/// `run`/`create` errors as docker prints them, with its exit codes:
+/// 125 for the CLI or daemon, 126 when the command cannot be run, 127
+/// when it is not found.
+pub fn run_failure(cmd: &str, e: impl Into<Failure>) -> Failure {
+    let f: Failure = e.into();
+    let code = if f.message.contains("executable file not found")
+        || f.message.contains("no such file or directory")
+    {
+        127
+    } else if f.message.contains("permission denied") {
+        126
     } else {
-        vec![0, 0]
+        125
     };
-    let log_config = json!({"Type": opts.log_driver.clone().unwrap_or_default(), "Config": {}});
-    Ok(json!({
-        "Hostname": opts.hostname.clone().unwrap_or_default(),
-        "User": opts.user.clone().unwrap_or_default(),
-        "AttachStdin": attach && opts.interactive,
-        "AttachStdout": attach,
-        "AttachStderr": attach,
-        "Tty": opts.tty,
-        "OpenStdin": opts.interactive,
-        "StdinOnce": attach && opts.interactive,
-        "Env": env_list(opts)?,
-        "Cmd": if opts.command.is_empty() { Value::Null } else { json!(opts.command) },
-        "Image": opts.image,
-        "WorkingDir": opts.workdir.clone().unwrap_or_default(),
-        "Entrypoint": entrypoint,
-        "Labels": labels,
-        "StopSignal": opts.stop_signal.clone().unwrap_or_default(),
-        "StopTimeout": opts.stop_timeout,
-        "HostConfig": {
-            "NetworkMode": opts.network.clone().unwrap_or_else(|| "default".into()),
-            "RestartPolicy": restart_policy(opts.restart.as_deref())?,
-            "AutoRemove": opts.rm,
-            "Privileged": opts.privileged,
-            "CapAdd": opts.cap_add,
-            "CapDrop": opts.cap_drop,
-            "ReadonlyRootfs": opts.read_only,
-            "SecurityOpt": opts.security_opt,
-            "ConsoleSize": console,
-            "LogConfig": log_config,
-        }
-    }))
+    let message = if f.message.starts_with("invalid argument") {
+        format!(
+            "{}\n\n{}\n\nRun 'berth {cmd} --help' for more information",
+            f.message,
+            crate::usage::usage_line(cmd)
+        )
+    } else {
+        format!(
+            "berth: {}\n\nRun 'berth {cmd} --help' for more information",
+            f.message
+        )
+    };
+    Failure { message, code }
 }
 
-async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result<String, Failure> {
-    let body = create_body(opts, attach)?;
-    let path = match &opts.name {
-        Some(n) => format!("/containers/create?name={}", q(n)),
-        None => "/containers/create".into(),
-    };
-    match c.post_json(&path, &body).await {
-        Ok(v) => {
-            for w in v["Warnings"].as_array().into_iter().flatten() {
-                eprintln!("WARNING: {}", w.as_str().unwrap_or(""));
+/// `POST /images/create?fromImage=`: prints the pull's status lines
+/// (docker's non-TTY progress); a stream error fails the pull.
+pub async fn pull(c: &Client, image: &str) -> Result<(), Failure> {
+    let r =
+        berth_api::Reference::parse_with_default_tag(image).map_err(|e| Failure::msg(e.message))?;
+    let mut path = format!("/images/create?fromImage={}", q(&r.familiar_name()));
+    if let Some(t) = &r.tag {
+        path.push_str(&format!("&tag={}", q(t)));
+    }
+    let resp = c.send("POST", &path, None, "").await?;
+    let mut body = resp.into_body();
+    let mut pending = Vec::new();
+    let mut err = std::io::stderr();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            if let Some(e) = v["errorDetail"]["message"].as_str().or(v["error"].as_str()) {
+                return Err(Failure::msg(e.to_string()));
             }
-            Ok(v["Id"].as_str().unwrap_or("").to_string())
+            if let Some(s) = v["status"].as_str() {
+                if v["progressDetail"]["current"].is_null() {
+                    let id = v["id"]
+                        .as_str()
+                        .map(|i| format!("{i}: "))
+                        .unwrap_or_default();
+                    let _ = writeln!(err, "{id}{s}");
+                }
+            }
         }
+    }
+    Ok(())
+}
+
+/// Creates the container, pulling the image first when the daemon says
+/// it has no such image (docker's "Unable to find image" flow).
+async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result<String, Failure> {
+    let console = if opts.tty { term_size() } else { None };
+    let body = create_body(opts, attach, console)?;
+    let res = match c.create_container(opts.name.as_deref(), &body).await {
         Err(ClientError::Daemon(s, m)) if s.as_u16() == 404 && m.starts_with("No such image") => {
             let r = berth_api::Reference::parse_with_default_tag(&opts.image)
                 .map(|r| r.familiar_string())
                 .unwrap_or(opts.image.clone());
             eprintln!("Unable to find image '{r}' locally");
-            let path = format!("/images/create?fromImage={}", q(&r));
-            c.call("POST", &path).await?;
-            let v = c
-                .post_json(
-                    &match &opts.name {
-                        Some(n) => format!("/containers/create?name={}", q(n)),
-                        None => "/containers/create".into(),
-                    },
-                    &body,
-                )
-                .await?;
-            Ok(v["Id"].as_str().unwrap_or("").to_string())
+            pull(c, &opts.image).await?;
+            c.create_container(opts.name.as_deref(), &body).await?
         }
-        Err(e) => Err(e.into()),
+        other => other?,
+    };
+    for w in &res.warnings {
+        eprintln!("WARNING: {w}");
     }
+    Ok(res.id)
 }
 
 pub async fn create(c: &Client, opts: CreateOpts) -> Result<i32, Failure> {
-    let id = create_container(c, &opts, false)
-        .await
-        .map_err(Failure::run)?;
+    let id = create_container(c, &opts, false).await.map_err(|e| {
+        if e.message.starts_with("invalid argument") {
+            run_failure("create", e)
+        } else {
+            e
+        }
+    })?;
     println!("{id}");
     Ok(0)
-}
-
-/// Puts the local terminal in raw mode until dropped.
-struct RawTerminal(Option<nix::sys::termios::Termios>);
-
-impl RawTerminal {
-    fn enable() -> RawTerminal {
-        let stdin = std::io::stdin();
-        match nix::sys::termios::tcgetattr(&stdin) {
-            Ok(orig) => {
-                let mut raw = orig.clone();
-                nix::sys::termios::cfmakeraw(&mut raw);
-                let _ =
-                    nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &raw);
-                RawTerminal(Some(orig))
-            }
-            Err(_) => RawTerminal(None),
-        }
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        if let Some(orig) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(
-                std::io::stdin(),
-                nix::sys::termios::SetArg::TCSANOW,
-                orig,
-            );
-        }
-    }
-}
-
-/// Relays an attach stream until the output ends. Returns true when the
-/// user detached with the escape keys.
-async fn relay(
-    upgraded: hyper::upgrade::Upgraded,
-    multiplexed: bool,
-    send_stdin: bool,
-    detach_keys: Vec<u8>,
-) -> bool {
-    let io = hyper_util::rt::TokioIo::new(upgraded);
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let (detach_tx, mut detach_rx) = tokio::sync::mpsc::channel::<()>(1);
-    if send_stdin {
-        tokio::spawn(async move {
-            let mut stdin = tokio::io::stdin();
-            let mut buf = vec![0u8; 8192];
-            let mut matched = 0usize;
-            loop {
-                match stdin.read(&mut buf).await {
-                    Ok(0) | Err(_) => {
-                        let _ = wr.shutdown().await;
-                        return;
-                    }
-                    Ok(n) => {
-                        for &b in &buf[..n] {
-                            if !detach_keys.is_empty() && b == detach_keys[matched] {
-                                matched += 1;
-                                if matched == detach_keys.len() {
-                                    let _ = wr.write_all(&detach_keys).await;
-                                    let _ = detach_tx.try_send(());
-                                    return;
-                                }
-                            } else {
-                                matched = 0;
-                            }
-                        }
-                        if wr.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-    }
-    let mut stdout = std::io::stdout();
-    let mut stderr = std::io::stderr();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        tokio::select! {
-            r = rd.read(&mut buf) => {
-                let n = match r { Ok(0) | Err(_) => break, Ok(n) => n };
-                if !multiplexed {
-                    let _ = stdout.write_all(&buf[..n]);
-                    let _ = stdout.flush();
-                    continue;
-                }
-                pending.extend_from_slice(&buf[..n]);
-                while pending.len() >= 8 {
-                    let len = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]) as usize;
-                    if pending.len() < 8 + len {
-                        break;
-                    }
-                    let data = &pending[8..8 + len];
-                    if pending[0] == 2 {
-                        let _ = stderr.write_all(data);
-                        let _ = stderr.flush();
-                    } else {
-                        let _ = stdout.write_all(data);
-                        let _ = stdout.flush();
-                    }
-                    pending.drain(..8 + len);
-                }
-            }
-            Some(()) = detach_rx.recv() => return true,
-        }
-    }
-    false
 }
 
 pub async fn run(
@@ -362,26 +124,42 @@ pub async fn run(
     detach: bool,
     detach_keys: Option<String>,
 ) -> Result<i32, Failure> {
-    let attach = !detach;
-    let id = create_container(c, &opts, attach)
+    let keys_spec = detach_keys.unwrap_or_else(|| DEFAULT_DETACH_KEYS.into());
+    let keys = parse_detach_keys(&keys_spec).map_err(|e| run_failure("run", Failure::msg(e)))?;
+    if detach && opts.rm && !opts.attach.is_empty() {
+        return Err(run_failure(
+            "run",
+            Failure::msg("conflicting options: cannot specify both --attach and --detach"),
+        ));
+    }
+    let id = create_container(c, &opts, !detach)
         .await
-        .map_err(Failure::run)?;
+        .map_err(|e| run_failure("run", e))?;
     if detach {
-        c.call("POST", &format!("/containers/{id}/start"))
+        c.start_container(&id)
             .await
-            .map_err(Failure::run)?;
+            .map_err(|e| run_failure("run", e))?;
         println!("{id}");
         return Ok(0);
     }
-    let keys = parse_detach_keys(detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"));
-    let dk = q(detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"));
-    let stdin = if opts.interactive { "&stdin=1" } else { "" };
-    let (up, multiplexed) = c
-        .hijack(&format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}&detachKeys={dk}"
-        ))
+    let want =
+        |s: &str| opts.attach.is_empty() || opts.attach.iter().any(|a| a.eq_ignore_ascii_case(s));
+    let stdin = opts.interactive && (opts.attach.is_empty() || want("stdin"));
+    let mut path = format!("/containers/{id}/attach?stream=1");
+    for (flag, on) in [
+        ("stdin", stdin),
+        ("stdout", want("stdout")),
+        ("stderr", want("stderr")),
+    ] {
+        if on {
+            path.push_str(&format!("&{flag}=1"));
+        }
+    }
+    path.push_str(&format!("&detachKeys={}", q(&keys_spec)));
+    let (up, _) = c
+        .hijack(&path, None)
         .await
-        .map_err(Failure::run)?;
+        .map_err(|e| run_failure("run", e))?;
     let condition = if opts.rm { "removed" } else { "next-exit" };
     let wait = c
         .send(
@@ -391,52 +169,35 @@ pub async fn run(
             "",
         )
         .await
-        .map_err(Failure::run)?;
-    let wait_task = tokio::spawn(async move { crate::client::read_json(wait).await });
-    let raw = if opts.tty && opts.interactive {
-        Some(RawTerminal::enable())
-    } else {
-        None
-    };
-    if let Err(e) = c.call("POST", &format!("/containers/{id}/start")).await {
+        .map_err(|e| run_failure("run", e))?;
+    let wait_task = tokio::spawn(async move { crate::client::read_json::<Value>(wait).await });
+    let raw = (opts.tty && stdin).then(RawTerminal::enable);
+    if let Err(e) = c.start_container(&id).await {
         drop(raw);
         if opts.rm {
             let _ = wait_task.await;
         }
-        return Err(Failure::run(e));
+        return Err(run_failure("run", e));
     }
-    if opts.tty {
-        if let Some((h, w)) = term_size() {
-            let _ = c
-                .call("POST", &format!("/containers/{id}/resize?h={h}&w={w}"))
-                .await;
-        }
-    }
-    let detached = relay(up, multiplexed, opts.interactive, keys).await;
+    let resize = opts.tty.then(|| watch_size(c, format!("/containers/{id}")));
+    let signals = (opts.sig_proxy && !opts.tty).then(|| proxy_signals(c, id.clone()));
+    let detached = relay(up, !opts.tty, stdin, keys).await;
     drop(raw);
+    for t in [resize, signals].into_iter().flatten() {
+        t.abort();
+    }
     if detached {
         return Ok(0);
     }
-    let status = match wait_task.await {
-        Ok(Ok(v)) => v["StatusCode"].as_i64().unwrap_or(0),
-        _ => 0,
+    let v = match wait_task.await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(run_failure("run", e)),
+        Err(_) => Value::Null,
     };
-    Ok(status as i32)
-}
-
-fn parse_detach_keys(spec: &str) -> Vec<u8> {
-    spec.split(',')
-        .filter_map(|p| {
-            let p = p.trim();
-            match p.strip_prefix("ctrl-") {
-                Some(c) if c.len() == 1 && c.as_bytes()[0].is_ascii_lowercase() => {
-                    Some(c.as_bytes()[0] - b'a' + 1)
-                }
-                Some(_) => None,
-                None => p.bytes().next(),
-            }
-        })
-        .collect()
+    if let Some(m) = v["Error"]["Message"].as_str().filter(|m| !m.is_empty()) {
+        return Err(run_failure("run", Failure::msg(m.to_string())));
+    }
+    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
 }
 
 pub async fn start(
@@ -444,50 +205,71 @@ pub async fn start(
     ids: Vec<String>,
     attach: bool,
     interactive: bool,
+    detach_keys: Option<String>,
 ) -> Result<i32, Failure> {
-    if attach && ids.len() == 1 {
+    if (attach || interactive) && ids.len() > 1 {
+        return Err(Failure::msg(
+            "you cannot start and attach multiple containers at once",
+        ));
+    }
+    if attach || interactive {
         let id = &ids[0];
-        let info = c.get_json(&format!("/containers/{}/json", q(id))).await?;
+        let info = c.inspect_container_json(id).await?;
+        let id = info["Id"].as_str().unwrap_or(id).to_string();
         let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
-        let stdin = if interactive { "&stdin=1" } else { "" };
-        let (up, multiplexed) = c
-            .hijack(&format!(
-                "/containers/{}/attach?stream=1&stdout=1&stderr=1{stdin}",
-                q(id)
-            ))
+        let stdin = interactive && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+        let keys_spec = detach_keys.unwrap_or_else(|| DEFAULT_DETACH_KEYS.into());
+        let keys = parse_detach_keys(&keys_spec).map_err(Failure::msg)?;
+        let (up, _) = c
+            .hijack(
+                &format!(
+                    "/containers/{id}/attach?stream=1&stdout=1&stderr=1{}&detachKeys={}",
+                    if stdin { "&stdin=1" } else { "" },
+                    q(&keys_spec)
+                ),
+                None,
+            )
             .await?;
         let wait = c
             .send(
                 "POST",
-                &format!("/containers/{}/wait?condition=next-exit", q(id)),
+                &format!("/containers/{id}/wait?condition=next-exit"),
                 None,
                 "",
             )
             .await?;
-        let raw = if tty && interactive {
-            Some(RawTerminal::enable())
-        } else {
-            None
-        };
-        c.call("POST", &format!("/containers/{}/start", q(id)))
-            .await?;
-        relay(
-            up,
-            multiplexed,
-            interactive,
-            parse_detach_keys("ctrl-p,ctrl-q"),
-        )
-        .await;
+        let raw = (tty && stdin).then(RawTerminal::enable);
+        c.start_container(&id).await?;
+        let resize = tty.then(|| watch_size(c, format!("/containers/{id}")));
+        let detached = relay(up, !tty, stdin, keys).await;
         drop(raw);
-        let v = crate::client::read_json(wait).await?;
+        if let Some(r) = resize {
+            r.abort();
+        }
+        if detached {
+            return Ok(0);
+        }
+        let v: Value = crate::client::read_json(wait).await?;
         return Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32);
     }
-    each(&ids, |id| async move {
-        c.call("POST", &format!("/containers/{}/start", q(&id)))
-            .await
-            .map(|_| id)
-    })
-    .await
+    let mut failed = Vec::new();
+    for id in &ids {
+        match c.start_container(id).await {
+            Ok(()) => println!("{id}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed.push(id.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        Err(Failure::msg(format!(
+            "Error: failed to start containers: {}",
+            failed.join(", ")
+        )))
+    }
 }
 
 /// Runs `f` on each name, printing the name on success and the error
@@ -510,83 +292,140 @@ where
     Ok(code)
 }
 
+/// `stop`, `restart`, `kill`, `pause`, `unpause`: one POST per container.
+pub async fn simple(
+    c: &Client,
+    ids: Vec<String>,
+    action: &str,
+    query: String,
+) -> Result<i32, Failure> {
+    each(&ids, |id| {
+        let query = query.clone();
+        async move {
+            c.call("POST", &format!("/containers/{}/{action}{query}", q(&id)))
+                .await
+                .map(|_| id)
+        }
+    })
+    .await
+}
+
+pub async fn rm(c: &Client, ids: Vec<String>, force: bool, volumes: bool) -> Result<i32, Failure> {
+    each(&ids, |id| async move {
+        c.call(
+            "DELETE",
+            &format!(
+                "/containers/{}?force={}&v={}",
+                q(&id),
+                force as u8,
+                volumes as u8
+            ),
+        )
+        .await
+        .map(|_| id)
+    })
+    .await
+}
+
+pub async fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32, Failure> {
+    let new_name = new_name.trim();
+    if new_name.is_empty() || new_name == "/" {
+        return Err(Failure::msg(
+            "Error: neither old nor new names may be empty",
+        ));
+    }
+    c.call(
+        "POST",
+        &format!("/containers/{}/rename?name={}", q(container), q(new_name)),
+    )
+    .await?;
+    Ok(0)
+}
+
 pub async fn attach(
     c: &Client,
     id: &str,
     no_stdin: bool,
+    sig_proxy: bool,
     detach_keys: Option<String>,
 ) -> Result<i32, Failure> {
-    let info = c.get_json(&format!("/containers/{}/json", q(id))).await?;
+    let info = c.inspect_container_json(id).await?;
     if !info["State"]["Running"].as_bool().unwrap_or(false) {
         return Err(Failure::msg(
             "You cannot attach to a stopped container, start it first",
         ));
     }
+    if info["State"]["Paused"].as_bool().unwrap_or(false) {
+        return Err(Failure::msg(
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let id = info["Id"].as_str().unwrap_or(id).to_string();
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let stdin = !no_stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
-    let dk = detach_keys.unwrap_or_else(|| "ctrl-p,ctrl-q".into());
-    let (up, multiplexed) = c
-        .hijack(&format!(
-            "/containers/{}/attach?stream=1&stdout=1&stderr=1{}&detachKeys={}",
-            q(id),
-            if stdin { "&stdin=1" } else { "" },
-            q(&dk)
-        ))
+    let dk = detach_keys.unwrap_or_else(|| DEFAULT_DETACH_KEYS.into());
+    let keys = parse_detach_keys(&dk).map_err(Failure::msg)?;
+    let (up, _) = c
+        .hijack(
+            &format!(
+                "/containers/{id}/attach?stream=1&stdout=1&stderr=1{}&detachKeys={}",
+                if stdin { "&stdin=1" } else { "" },
+                q(&dk)
+            ),
+            None,
+        )
         .await?;
-    let raw = if tty && stdin {
-        Some(RawTerminal::enable())
-    } else {
-        None
-    };
-    if tty {
-        if let Some((h, w)) = term_size() {
-            let _ = c
-                .call("POST", &format!("/containers/{}/resize?h={h}&w={w}", q(id)))
-                .await;
-        }
-    }
-    let detached = relay(up, multiplexed, stdin, parse_detach_keys(&dk)).await;
+    let raw = (tty && stdin).then(RawTerminal::enable);
+    let resize = tty.then(|| watch_size(c, format!("/containers/{id}")));
+    let signals = (sig_proxy && !tty).then(|| proxy_signals(c, id.clone()));
+    let detached = relay(up, !tty, stdin, keys).await;
     drop(raw);
-    if detached {
-        eprintln!("read escape sequence");
-        return Ok(1);
+    for t in [resize, signals].into_iter().flatten() {
+        t.abort();
     }
-    let info = c.get_json(&format!("/containers/{}/json", q(id))).await?;
-    Ok(info["State"]["ExitCode"].as_i64().unwrap_or(0) as i32)
+    if detached {
+        return Err(Failure::msg("read escape sequence"));
+    }
+    let v = c
+        .post_json(&format!("/containers/{id}/wait"), &Value::Null)
+        .await
+        .unwrap_or(Value::Null);
+    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
 }
 
-pub async fn logs(
-    c: &Client,
-    id: &str,
-    follow: bool,
-    tail: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    timestamps: bool,
-) -> Result<i32, Failure> {
-    let info = c.get_json(&format!("/containers/{}/json", q(id))).await?;
+pub struct LogsOpts {
+    pub follow: bool,
+    pub tail: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub timestamps: bool,
+    pub details: bool,
+}
+
+pub async fn logs(c: &Client, id: &str, o: LogsOpts) -> Result<i32, Failure> {
+    let info = c.inspect_container_json(id).await?;
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let mut path = format!(
-        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}",
+        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&details={}",
         q(id),
-        follow as u8,
-        timestamps as u8
+        o.follow as u8,
+        o.timestamps as u8,
+        o.details as u8
     );
-    if let Some(t) = tail {
-        path.push_str(&format!("&tail={}", q(&t)));
+    if let Some(t) = &o.tail {
+        path.push_str(&format!("&tail={}", q(t)));
     }
-    for (k, v) in [("since", since), ("until", until)] {
+    for (k, v) in [("since", &o.since), ("until", &o.until)] {
         if let Some(v) = v {
-            let t = crate::commands::system::timestamp(&v).map_err(Failure::usage)?;
+            let t = crate::commands::system::timestamp(v).map_err(Failure::msg)?;
             path.push_str(&format!("&{k}={t}"));
         }
     }
     let resp = c.send("GET", &path, None, "").await?;
     let mut body = resp.into_body();
-    let mut pending = Vec::new();
+    let mut demux = Demux::default();
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    use http_body_util::BodyExt;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { break };
         let Ok(data) = frame.into_data() else {
@@ -597,18 +436,13 @@ pub async fn logs(
             let _ = out.flush();
             continue;
         }
-        pending.extend_from_slice(&data);
-        while pending.len() >= 8 {
-            let len = u32::from_be_bytes([pending[4], pending[5], pending[6], pending[7]]) as usize;
-            if pending.len() < 8 + len {
-                break;
-            }
-            if pending[0] == 2 {
-                let _ = err.write_all(&pending[8..8 + len]);
+        for (stream, d) in demux.push(&data) {
+            if stream == 2 {
+                let _ = err.write_all(&d);
+                let _ = err.flush();
             } else {
-                let _ = out.write_all(&pending[8..8 + len]);
+                let _ = out.write_all(&d);
             }
-            pending.drain(..8 + len);
         }
         let _ = out.flush();
     }
@@ -618,11 +452,8 @@ pub async fn logs(
 pub async fn wait(c: &Client, ids: Vec<String>) -> Result<i32, Failure> {
     let mut code = 0;
     for id in ids {
-        match c
-            .post_json(&format!("/containers/{}/wait", q(&id)), &Value::Null)
-            .await
-        {
-            Ok(v) => println!("{}", v["StatusCode"].as_i64().unwrap_or(0)),
+        match c.wait_container(&id, "not-running").await {
+            Ok(v) => println!("{}", v.status_code),
             Err(e) => {
                 eprintln!("{e}");
                 code = 1;
@@ -643,21 +474,24 @@ pub struct PsOpts {
     pub format: Option<String>,
 }
 
+/// `-f key=value` flags into the API's `filters` JSON (`{"key":{"value":true}}`).
 pub fn filters_json(filters: &[String]) -> Result<String, Failure> {
     let mut map: serde_json::Map<String, Value> = serde_json::Map::new();
     for f in filters {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| Failure::usage("bad format of filter (expected name=value)"))?;
-        map.entry(k.to_string())
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .map(|m| m.insert(v.to_string(), json!(true)));
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            Failure::usage(format!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            ))
+        })?;
+        let k = k.trim().to_ascii_lowercase();
+        if let Some(m) = map.entry(k).or_insert_with(|| json!({})).as_object_mut() {
+            m.insert(v.to_string(), json!(true));
+        }
     }
     Ok(serde_json::to_string(&map).unwrap_or_default())
 }
 
-fn short(id: &str) -> String {
+pub fn short_id(id: &str) -> String {
     id.strip_prefix("sha256:")
         .unwrap_or(id)
         .chars()
@@ -665,61 +499,187 @@ fn short(id: &str) -> String {
         .collect()
 }
 
-pub fn container_row(v: &Value, no_trunc: bool) -> Value {
+/// go's `Ellipsis`: at most `n` runes, the last one `…` when cut.
+pub fn ellipsis(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// docker's `DisplayablePorts`: published ports as `ip:public->private/proto`
+/// (IPv6 bracketed), the rest as `private/proto`, sorted.
+pub fn ports_text(ports: &Value) -> String {
+    let mut list: Vec<&Value> = ports.as_array().into_iter().flatten().collect();
+    list.sort_by(|a, b| {
+        let k = |p: &Value| {
+            (
+                p["PrivatePort"].as_u64().unwrap_or(0),
+                p["PublicPort"].as_u64().unwrap_or(0),
+                p["Type"].as_str().unwrap_or("").to_string(),
+                p["IP"].as_str().unwrap_or("").to_string(),
+            )
+        };
+        k(a).cmp(&k(b))
+    });
+    let mut out: Vec<String> = Vec::new();
+    for p in list {
+        let private = p["PrivatePort"].as_u64().unwrap_or(0);
+        let proto = p["Type"].as_str().unwrap_or("tcp");
+        let s = match p["PublicPort"].as_u64().filter(|p| *p > 0) {
+            Some(public) => {
+                let ip = p["IP"].as_str().unwrap_or("");
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
+                format!("{ip}:{public}->{private}/{proto}")
+            }
+            None => format!("{private}/{proto}"),
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.join(", ")
+}
+
+/// One `ps` row: docker's ContainerContext fields.
+pub fn container_row(v: &Value, trunc: bool) -> Value {
     let id = v["Id"].as_str().unwrap_or("");
     let cmd = v["Command"].as_str().unwrap_or("");
-    let command = if no_trunc || cmd.chars().count() <= 20 {
-        format!("\"{cmd}\"")
+    let cmd = if trunc {
+        ellipsis(cmd, 20)
     } else {
-        format!("\"{}…\"", cmd.chars().take(19).collect::<String>())
+        cmd.to_string()
     };
-    let names: Vec<String> = v["Names"]
+    let mut names: Vec<String> = v["Names"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|n| n.as_str())
-        .map(|n| n.trim_start_matches('/').to_string())
+        .map(|n| n.strip_prefix('/').unwrap_or(n).to_string())
         .collect();
-    let image = v["Image"].as_str().unwrap_or("");
-    let image = if image.starts_with("sha256:") && !no_trunc {
-        short(image)
-    } else {
-        image.to_string()
-    };
-    let size = match (v["SizeRw"].as_i64(), v["SizeRootFs"].as_i64()) {
-        (Some(rw), Some(root)) => format!(
+    if trunc {
+        // Link names (`other/alias`) are shown only with --no-trunc.
+        names.retain(|n| !n.contains('/'));
+        names.truncate(1);
+    }
+    let mut image = v["Image"].as_str().unwrap_or("").to_string();
+    if image.is_empty() {
+        image = "<no image>".into();
+    }
+    if trunc {
+        if image.starts_with("sha256:") {
+            image = short_id(&image);
+        } else if let Some((name, _)) = image.split_once('@') {
+            image = name.to_string();
+        }
+    }
+    let rw = v["SizeRw"].as_i64().unwrap_or(0);
+    let root = v["SizeRootFs"].as_i64().unwrap_or(0);
+    let size = if root > 0 {
+        format!(
             "{} (virtual {})",
             human_size(rw as f64),
             human_size(root as f64)
-        ),
-        _ => String::new(),
+        )
+    } else {
+        human_size(rw as f64)
     };
+    let mut labels: Vec<String> = v["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    labels.sort();
+    let mut networks: Vec<String> = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    networks.sort();
+    let mounts = v["Mounts"].as_array().cloned().unwrap_or_default();
+    let mount_names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let n = m["Name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .or(m["Source"].as_str())
+                .unwrap_or("");
+            if trunc {
+                ellipsis(n, 15)
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
+    let created = v["Created"].as_i64().unwrap_or(0);
     json!({
-        "ID": if no_trunc { id.to_string() } else { short(id) },
+        "Command": format!("\"{}\"", cmd.replace('\\', "\\\\").replace('"', "\\\"")),
+        "CreatedAt": go_time(created),
+        "ID": if trunc { short_id(id) } else { id.to_string() },
         "Image": image,
-        "Command": command,
-        "CreatedAt": chrono::DateTime::from_timestamp(v["Created"].as_i64().unwrap_or(0), 0).map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %z %Z").to_string()).unwrap_or_default(),
-        "RunningFor": ago(v["Created"].as_i64().unwrap_or(0)),
-        "Ports": "",
+        "Labels": labels.join(","),
+        "LocalVolumes": local.to_string(),
+        "Mounts": mount_names.join(","),
+        "Names": names.join(","),
+        "Networks": networks.join(","),
+        "Platform": Value::Null,
+        "Ports": ports_text(&v["Ports"]),
+        "RunningFor": ago(created),
+        "Size": size,
         "State": v["State"],
         "Status": v["Status"],
-        "Size": size,
-        "Names": names.join(","),
-        "Labels": v["Labels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default(),
-        "Mounts": "",
-        "Networks": v["HostConfig"]["NetworkMode"],
     })
 }
 
+pub const PS_HEADERS: &[(&str, &str)] = &[
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Labels", "LABELS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Mounts", "MOUNTS"),
+    ("Names", "NAMES"),
+    ("Networks", "NETWORKS"),
+    ("Platform", "PLATFORM"),
+    ("Ports", "PORTS"),
+    ("RunningFor", "CREATED"),
+    ("Size", "SIZE"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+];
+
+pub fn headers(pairs: &[(&str, &str)]) -> Value {
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect(),
+    )
+}
+
 pub async fn ps(c: &Client, o: PsOpts) -> Result<i32, Failure> {
+    // docker asks for sizes when the format prints them.
+    let size = o.size
+        || o.format
+            .as_deref()
+            .is_some_and(|f| f.contains(".Size") || f.contains("json"));
     let mut path = format!(
         "/containers/json?all={}&size={}",
-        (o.all || o.latest || o.last.is_some()) as u8,
-        o.size as u8
+        (o.all || o.latest || o.last.is_some_and(|n| n > 0)) as u8,
+        (size && !o.quiet) as u8
     );
     if o.latest {
         path.push_str("&limit=1");
-    } else if let Some(n) = o.last {
+    } else if let Some(n) = o.last.filter(|n| *n > 0) {
         path.push_str(&format!("&limit={n}"));
     }
     if !o.filters.is_empty() {
@@ -728,112 +688,31 @@ pub async fn ps(c: &Client, o: PsOpts) -> Result<i32, Failure> {
     let list = c.get_json(&path).await?;
     let rows: Vec<Value> = list
         .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|v| container_row(v, o.no_trunc))
+        .into_iter()
+        .flatten()
+        .map(|v| container_row(v, !o.no_trunc))
         .collect();
-    if o.quiet {
-        for r in &rows {
-            println!("{}", r["ID"].as_str().unwrap_or(""));
-        }
-        return Ok(0);
-    }
-    if let Some(f) = o.format.as_deref().filter(|f| *f != "table") {
-        return print_template(f, &rows);
-    }
-    let mut header = vec![
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ];
+    let mut default = String::from(
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+    );
     if o.size {
-        header.push("SIZE");
+        default.push_str("\t{{.Size}}");
     }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut row: Vec<String> = [
-                "ID",
-                "Image",
-                "Command",
-                "RunningFor",
-                "Status",
-                "Ports",
-                "Names",
-            ]
-            .iter()
-            .map(|k| r[*k].as_str().unwrap_or("").to_string())
-            .collect();
-            if o.size {
-                row.push(r["Size"].as_str().unwrap_or("").to_string());
-            }
-            row
-        })
-        .collect();
-    print!("{}", table(&header, &cells));
-    Ok(0)
-}
-
-/// `--format`: a Go template per row; `table ...` adds a header and aligns.
-pub fn print_template(f: &str, rows: &[Value]) -> Result<i32, Failure> {
-    let t = Template::parse(f).map_err(Failure::usage)?;
-    let mut lines = Vec::new();
-    for r in rows {
-        lines.push(t.render(r).map_err(Failure::msg)?);
-    }
-    if t.table {
-        let header = t.header();
-        let cols: Vec<&str> = header.split('\t').collect();
-        let cells: Vec<Vec<String>> = lines
-            .iter()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect();
-        print!("{}", table(&cols, &cells));
+    let format = if o.quiet {
+        Some("{{.ID}}")
     } else {
-        for l in lines {
-            println!("{l}");
-        }
-    }
+        o.format.as_deref()
+    };
+    let text = render_rows(
+        format,
+        &default,
+        &headers(PS_HEADERS),
+        &rows,
+        "*formatter.ContainerContext",
+    )
+    .map_err(Failure::msg)?;
+    print!("{text}");
     Ok(0)
-}
-
-pub async fn rm(c: &Client, ids: Vec<String>, force: bool, volumes: bool) -> Result<i32, Failure> {
-    each(&ids, |id| async move {
-        c.call(
-            "DELETE",
-            &format!(
-                "/containers/{}?force={}&v={}",
-                q(&id),
-                force as u8,
-                volumes as u8
-            ),
-        )
-        .await
-        .map(|_| id)
-    })
-    .await
-}
-
-pub async fn simple(
-    c: &Client,
-    ids: Vec<String>,
-    action: &str,
-    query: String,
-) -> Result<i32, Failure> {
-    each(&ids, |id| {
-        let query = query.clone();
-        async move {
-            c.call("POST", &format!("/containers/{}/{action}{query}", q(&id)))
-                .await
-                .map(|_| id)
-        }
-    })
-    .await
 }
 
 pub async fn prune(c: &Client, force: bool, filters: Vec<String>) -> Result<i32, Failure> {
@@ -876,11 +755,12 @@ pub struct ExecOpts {
 /// `exec`: create, start (hijacked unless detached), then the exit code
 /// from the exec's inspect, as the docker CLI does.
 pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
-    let console = if o.tty {
-        term_size().map(|(h, w)| vec![h, w])
-    } else {
-        None
-    };
+    let console = if o.tty { term_size() } else { None };
+    let keys_spec = o
+        .detach_keys
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DETACH_KEYS.into());
+    let keys = parse_detach_keys(&keys_spec).map_err(Failure::msg)?;
     let body = json!({
         "User": o.user.clone().unwrap_or_default(),
         "Privileged": o.privileged,
@@ -892,7 +772,7 @@ pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
         "Env": o.env,
         "WorkingDir": o.workdir.clone().unwrap_or_default(),
         "Cmd": o.command,
-        "ConsoleSize": console,
+        "ConsoleSize": console.map(|(h, w)| vec![h, w]),
     });
     let created = c
         .post_json(&format!("/containers/{}/exec", q(&o.container)), &body)
@@ -906,27 +786,19 @@ pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
         .await?;
         return Ok(0);
     }
-    let (up, multiplexed) = c.hijack(&format!("/exec/{id}/start")).await?;
-    let raw = if o.tty && o.interactive {
-        Some(RawTerminal::enable())
-    } else {
-        None
-    };
-    if o.tty {
-        if let Some((h, w)) = term_size() {
-            let _ = c
-                .call("POST", &format!("/exec/{id}/resize?h={h}&w={w}"))
-                .await;
-        }
-    }
-    relay(
-        up,
-        multiplexed,
-        o.interactive,
-        parse_detach_keys(o.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q")),
-    )
-    .await;
+    let (up, _) = c
+        .hijack(
+            &format!("/exec/{id}/start"),
+            Some(json!({"Detach": false, "Tty": o.tty})),
+        )
+        .await?;
+    let raw = (o.tty && o.interactive).then(RawTerminal::enable);
+    let resize = o.tty.then(|| watch_size(c, format!("/exec/{id}")));
+    relay(up, !o.tty, o.interactive, keys).await;
     drop(raw);
+    if let Some(r) = resize {
+        r.abort();
+    }
     let v = c.get_json(&format!("/exec/{id}/json")).await?;
     Ok(v["ExitCode"].as_i64().unwrap_or(0) as i32)
 }
@@ -958,4 +830,72 @@ pub async fn top(c: &Client, id: &str, ps_args: &str) -> Result<i32, Failure> {
         .collect();
     print!("{}", crate::format::table_min(&titles, &rows, 20));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        assert_eq!(
+            filters_json(&[
+                "name=web".into(),
+                "status=exited".into(),
+                "status=created".into()
+            ])
+            .unwrap(),
+            r#"{"name":{"web":true},"status":{"exited":true,"created":true}}"#
+        );
+        assert!(filters_json(&["bad".into()]).is_err());
+        assert_eq!(filters_json(&[]).unwrap(), "{}");
+    }
+
+    #[test]
+    fn rows_like_docker() {
+        let v = json!({
+            "Id": "e260463987cf0123456789", "Names": ["/web", "/other/alias"], "Image": "busybox",
+            "ImageID": "sha256:ce7e", "Command": "sh -c 'echo \"a \\\"b\\\"\"'", "Created": 0,
+            "Ports": [{"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp", "IP": "::"},
+                      {"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp", "IP": "0.0.0.0"},
+                      {"PrivatePort": 70, "Type": "tcp"}],
+            "Labels": {"b": "2", "a": "1"}, "State": "running", "Status": "Up 2 seconds",
+            "NetworkSettings": {"Networks": {"bridge": {}}}, "Mounts": []
+        });
+        let r = container_row(&v, true);
+        assert_eq!(r["ID"], "e260463987cf");
+        assert_eq!(r["Names"], "web");
+        assert_eq!(r["Command"], "\"sh -c 'echo \\\"a \\\\\\\"b\\\\…\"");
+        assert_eq!(
+            r["Ports"],
+            "70/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
+        );
+        assert_eq!(r["Labels"], "a=1,b=2");
+        assert_eq!(r["Networks"], "bridge");
+        assert_eq!(r["Size"], "0B");
+        let full = container_row(&v, false);
+        assert_eq!(full["Names"], "web,other/alias");
+    }
+
+    #[test]
+    fn run_exit_codes() {
+        assert_eq!(
+            run_failure(
+                "run",
+                Failure::msg("exec: \"x\": executable file not found in $PATH")
+            )
+            .code,
+            127
+        );
+        assert_eq!(
+            run_failure("run", Failure::msg("permission denied")).code,
+            126
+        );
+        let f = run_failure(
+            "run",
+            Failure::msg("Error response from daemon: No command specified"),
+        );
+        assert_eq!(f.code, 125);
+        assert_eq!(f.message, "berth: Error response from daemon: No command specified\n\nRun 'berth run --help' for more information");
+    }
 }

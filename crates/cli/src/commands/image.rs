@@ -6,9 +6,9 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-use super::container::{filters_json, print_template};
+use super::container::{ellipsis, filters_json, headers};
 use crate::client::{q, Client};
-use crate::format::{ago, human_size, table};
+use crate::format::{ago, go_time, human_size, human_size_prec, render_rows};
 use crate::Failure;
 
 fn short(id: &str) -> String {
@@ -29,6 +29,95 @@ pub struct ImagesOpts {
     pub reference: Option<String>,
 }
 
+pub const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("Containers", "CONTAINERS"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedSince", "CREATED"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("Repository", "REPOSITORY"),
+    ("SharedSize", "SHARED SIZE"),
+    ("Size", "SIZE"),
+    ("Tag", "TAG"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+];
+
+/// One `images` row per repository tag (or `<none>`): docker's ImageContext.
+pub fn image_rows(img: &Value, trunc: bool, digests: bool) -> Vec<Value> {
+    let id = img["Id"].as_str().unwrap_or("");
+    let shown = if trunc { short(id) } else { id.to_string() };
+    let strs = |k: &str| -> Vec<String> {
+        img[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .filter(|t| t != "<none>:<none>" && t != "<none>@<none>")
+            .collect()
+    };
+    let tags = strs("RepoTags");
+    let repo_digests = strs("RepoDigests");
+    let digest_of = |repo: &str| {
+        repo_digests
+            .iter()
+            .find_map(|d| {
+                d.split_once('@')
+                    .filter(|(r, _)| *r == repo)
+                    .map(|(_, d)| d.to_string())
+            })
+            .unwrap_or_else(|| "<none>".into())
+    };
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    for t in &tags {
+        let (r, tag) = match t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+            Some((r, tag)) => (r.to_string(), tag.to_string()),
+            None => (t.clone(), "<none>".into()),
+        };
+        let d = digest_of(&r);
+        pairs.push((r, tag, d));
+    }
+    if digests || tags.is_empty() {
+        for d in &repo_digests {
+            if let Some((r, dg)) = d.split_once('@') {
+                if !pairs.iter().any(|(pr, _, _)| pr == r) {
+                    pairs.push((r.to_string(), "<none>".into(), dg.to_string()));
+                }
+            }
+        }
+    }
+    if pairs.is_empty() {
+        pairs.push(("<none>".into(), "<none>".into(), "<none>".into()));
+    }
+    let created = img["Created"].as_i64().unwrap_or(0);
+    let size = img["Size"].as_f64().unwrap_or(0.0);
+    let n_a = |k: &str, f: &dyn Fn(f64) -> String| match img[k].as_f64() {
+        Some(v) if v >= 0.0 => f(v),
+        _ => "N/A".to_string(),
+    };
+    pairs
+        .into_iter()
+        .map(|(repo, tag, digest)| {
+            json!({
+                "Containers": n_a("Containers", &|v| format!("{}", v as i64)),
+                "CreatedAt": go_time(created),
+                "CreatedSince": ago(created),
+                "Digest": digest,
+                "ID": shown,
+                "Repository": repo,
+                "SharedSize": n_a("SharedSize", &human_size),
+                "Size": human_size(size),
+                "Tag": tag,
+                "UniqueSize": match img["SharedSize"].as_f64() {
+                    Some(s) if s >= 0.0 => human_size(size - s),
+                    _ => "N/A".into(),
+                },
+                "VirtualSize": human_size_prec(size, 4),
+            })
+        })
+        .collect()
+}
+
 pub async fn images(c: &Client, o: ImagesOpts) -> Result<i32, Failure> {
     let mut filters = o.filters.clone();
     if let Some(r) = &o.reference {
@@ -40,41 +129,8 @@ pub async fn images(c: &Client, o: ImagesOpts) -> Result<i32, Failure> {
     }
     let list = c.get_json(&path).await?;
     let mut rows = Vec::new();
-    for img in list.as_array().cloned().unwrap_or_default() {
-        let id = img["Id"].as_str().unwrap_or("");
-        let shown = if o.no_trunc {
-            id.to_string()
-        } else {
-            short(id)
-        };
-        let tags: Vec<String> = img["RepoTags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect();
-        let pairs: Vec<(String, String)> = if tags.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
-        } else {
-            tags.iter()
-                .map(|t| match t.rsplit_once(':') {
-                    Some((r, tag)) => (r.to_string(), tag.to_string()),
-                    None => (t.clone(), "<none>".into()),
-                })
-                .collect()
-        };
-        for (repo, tag) in pairs {
-            rows.push(json!({
-                "ID": shown,
-                "Repository": repo,
-                "Tag": tag,
-                "Digest": "<none>",
-                "CreatedSince": ago(img["Created"].as_i64().unwrap_or(0)),
-                "CreatedAt": chrono::DateTime::from_timestamp(img["Created"].as_i64().unwrap_or(0), 0).map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %z %Z").to_string()).unwrap_or_default(),
-                "Size": human_size(img["Size"].as_f64().unwrap_or(0.0)),
-                "Containers": img["Containers"],
-            }));
-        }
+    for img in list.as_array().into_iter().flatten() {
+        rows.extend(image_rows(img, !o.no_trunc, o.digests));
     }
     if o.quiet {
         let mut seen = std::collections::HashSet::new();
@@ -86,30 +142,31 @@ pub async fn images(c: &Client, o: ImagesOpts) -> Result<i32, Failure> {
         }
         return Ok(0);
     }
-    if let Some(f) = o.format.as_deref().filter(|f| *f != "table") {
-        return print_template(f, &rows);
-    }
-    let mut header = vec!["REPOSITORY", "TAG"];
-    if o.digests {
-        header.push("DIGEST");
-    }
-    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut keys = vec!["Repository", "Tag"];
-            if o.digests {
-                keys.push("Digest");
-            }
-            keys.extend(["ID", "CreatedSince", "Size"]);
-            keys.iter()
-                .map(|k| r[*k].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .collect();
-    print!("{}", table(&header, &cells));
+    let default = if o.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let text = render_rows(
+        o.format.as_deref(),
+        default,
+        &headers(IMAGE_HEADERS),
+        &rows,
+        "*formatter.ImageContext",
+    )
+    .map_err(Failure::msg)?;
+    print!("{text}");
     Ok(0)
 }
+
+pub const HISTORY_HEADERS: &[(&str, &str)] = &[
+    ("Comment", "COMMENT"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("CreatedSince", "CREATED"),
+    ("ID", "IMAGE"),
+    ("Size", "SIZE"),
+];
 
 pub async fn history(
     c: &Client,
@@ -122,48 +179,48 @@ pub async fn history(
     let list = c.get_json(&format!("/images/{}/history", q(name))).await?;
     let rows: Vec<Value> = list
         .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
+        .into_iter()
+        .flatten()
         .map(|h| {
             let id = h["Id"].as_str().unwrap_or("");
-            let created_by = h["CreatedBy"].as_str().unwrap_or("").to_string();
-            let created_by = if no_trunc || created_by.chars().count() <= 45 { created_by } else { format!("{}…", created_by.chars().take(44).collect::<String>()) };
+            let created = h["Created"].as_i64().unwrap_or(0);
+            let created_by = h["CreatedBy"].as_str().unwrap_or("").replace('\t', " ");
+            let created_by = if no_trunc {
+                created_by
+            } else {
+                ellipsis(&created_by, 45)
+            };
             let size = h["Size"].as_f64().unwrap_or(0.0);
+            let rfc = chrono::DateTime::from_timestamp(created, 0)
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                })
+                .unwrap_or_default();
             json!({
-                "ID": if id == "<missing>" || no_trunc { id.to_string() } else { short(id) },
-                "CreatedSince": if human { ago(h["Created"].as_i64().unwrap_or(0)) } else { chrono::DateTime::from_timestamp(h["Created"].as_i64().unwrap_or(0), 0).map(|t| t.to_rfc3339()).unwrap_or_default() },
+                "Comment": h["Comment"].as_str().unwrap_or(""),
+                "CreatedAt": rfc,
                 "CreatedBy": created_by,
+                "CreatedSince": if human { ago(created) } else { rfc.clone() },
+                "ID": if id == "<missing>" || no_trunc { id.to_string() } else { short(id) },
                 "Size": if human { human_size(size) } else { format!("{}", size as i64) },
-                "Comment": h["Comment"],
             })
         })
         .collect();
-    if quiet {
-        for r in &rows {
-            println!("{}", r["ID"].as_str().unwrap_or(""));
-        }
-        return Ok(0);
-    }
-    if let Some(f) = format {
-        return print_template(&f, &rows);
-    }
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
-                .iter()
-                .map(|k| r[*k].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .collect();
-    print!(
-        "{}",
-        table(
-            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-            &cells
-        )
-    );
+    let format = if quiet {
+        Some("{{.ID}}")
+    } else {
+        format.as_deref()
+    };
+    let text = render_rows(
+        format,
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        &headers(HISTORY_HEADERS),
+        &rows,
+        "*formatter.historyContext",
+    )
+    .map_err(Failure::msg)?;
+    print!("{text}");
     Ok(0)
 }
 
@@ -180,7 +237,7 @@ pub async fn rmi(c: &Client, names: Vec<String>, force: bool) -> Result<i32, Fai
             .await;
         match resp {
             Ok(r) => {
-                let v = crate::client::read_json(r).await?;
+                let v: Value = crate::client::read_json(r).await?;
                 for item in v.as_array().into_iter().flatten() {
                     if let Some(u) = item["Untagged"].as_str() {
                         println!("Untagged: {u}");

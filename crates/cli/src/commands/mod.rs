@@ -1,5 +1,8 @@
-//! One module per command group.
+//! One module per command group; `opts` and `stream` hold what `run`,
+//! `create`, `start`, `attach` and `exec` share.
 
 pub mod container;
 pub mod image;
+pub mod opts;
+pub mod stream;
 pub mod system;

@@ -5,9 +5,9 @@ use std::io::Write;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-use super::container::{container_row, filters_json, print_template};
-use crate::client::{q, Client, ClientError};
-use crate::format::{human_size, table, Template};
+use super::container::{container_row, filters_json};
+use crate::client::{q, Client};
+use crate::format::{bytes_size, human_size, human_size_prec, render_rows, table, Template};
 use crate::Failure;
 
 /// docker's `--since`/`--until` values: a duration before now (`10m`), a
@@ -30,51 +30,109 @@ pub fn timestamp(v: &str) -> Result<String, String> {
     Ok(format!("{t:.9}"))
 }
 
+fn ansic(rfc: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc)
+        .map(|t| t.format("%a %b %e %H:%M:%S %Y").to_string())
+        .unwrap_or_else(|_| rfc.to_string())
+}
+
 pub async fn version(c: &Client, format: Option<String>) -> Result<i32, Failure> {
     let server = c.get_json("/version").await;
+    let negotiated = c.api_version().await.unwrap_or_default();
+    let ours = berth_api::version::API_VERSION;
+    let api = if negotiated != ours && !negotiated.is_empty() {
+        format!("{negotiated} (downgraded from {ours})")
+    } else {
+        ours.to_string()
+    };
     let client = json!({
+        "Platform": {"Name": ""},
         "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": berth_api::version::API_VERSION,
+        "ApiVersion": negotiated,
+        "DefaultAPIVersion": ours,
+        "GitCommit": "",
+        "GoVersion": "",
         "Os": "linux",
-        "Arch": std::env::consts::ARCH,
+        "Arch": crate::arch(),
+        "BuildTime": "",
+        "Context": "default",
     });
     if let Some(f) = format {
         let v = json!({"Client": client, "Server": server.as_ref().ok()});
-        return print_template(&f, &[v]);
+        let t = Template::parse(&f)
+            .map_err(|e| format!("template parsing error: {e}"))
+            .map_err(Failure::msg)?;
+        println!("{}", t.render(&v).map_err(Failure::msg)?);
+        return server.map(|_| 0).map_err(Failure::from);
     }
+    let row = |k: &str, v: &str| format!("{:<20}{v}", k);
     println!("Client:");
-    println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
-    println!(" API version:       {}", berth_api::version::API_VERSION);
-    println!(" OS/Arch:           linux/{}", crate::arch());
+    println!("{}", row(" Version:", env!("CARGO_PKG_VERSION")));
+    println!("{}", row(" API version:", &api));
+    println!("{}", row(" OS/Arch:", &format!("linux/{}", crate::arch())));
+    println!("{}", row(" Context:", "default"));
     println!();
     let s = server?;
-    println!("Server: berth");
+    let name = s["Platform"]["Name"].as_str().unwrap_or("");
+    if name.is_empty() {
+        println!("Server:");
+    } else {
+        println!("Server: {name}");
+    }
+    let comps = s["Components"].as_array().cloned().unwrap_or_default();
+    let st = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    let engine = comps.iter().find(|c| c["Name"] == "Engine");
+    let d = engine.map(|e| e["Details"].clone()).unwrap_or(s.clone());
     println!(" Engine:");
+    println!("{}", row("  Version:", &st(&s, "Version")));
     println!(
-        "  Version:          {}",
-        s["Version"].as_str().unwrap_or("")
+        "{}",
+        row(
+            "  API version:",
+            &format!(
+                "{} (minimum version {})",
+                st(&d, "ApiVersion"),
+                st(&d, "MinAPIVersion")
+            )
+        )
+    );
+    println!("{}", row("  Go version:", &st(&d, "GoVersion")));
+    println!("{}", row("  Git commit:", &st(&d, "GitCommit")));
+    println!("{}", row("  Built:", &ansic(&st(&d, "BuildTime"))));
+    println!(
+        "{}",
+        row(
+            "  OS/Arch:",
+            &format!("{}/{}", st(&d, "Os"), st(&d, "Arch"))
+        )
     );
     println!(
-        "  API version:      {} (minimum version {})",
-        s["ApiVersion"].as_str().unwrap_or(""),
-        s["MinAPIVersion"].as_str().unwrap_or("")
+        "{}",
+        row(
+            "  Experimental:",
+            &d["Experimental"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| d["Experimental"].as_bool().unwrap_or(false).to_string())
+        )
     );
-    println!(
-        "  OS/Arch:          {}/{}",
-        s["Os"].as_str().unwrap_or(""),
-        s["Arch"].as_str().unwrap_or("")
-    );
-    println!(
-        "  Kernel Version:   {}",
-        s["KernelVersion"].as_str().unwrap_or("")
-    );
+    for comp in comps.iter().filter(|c| c["Name"] != "Engine") {
+        println!(" {}:", st(comp, "Name"));
+        println!("{}", row("  Version:", &st(comp, "Version")));
+        for (k, v) in comp["Details"].as_object().into_iter().flatten() {
+            println!("{}", row(&format!("  {k}:"), v.as_str().unwrap_or("")));
+        }
+    }
     Ok(0)
 }
 
 pub async fn info(c: &Client, format: Option<String>) -> Result<i32, Failure> {
     let v = c.get_json("/info").await?;
     if let Some(f) = format {
-        return print_template(&f, &[v]);
+        let t = Template::parse(&f)
+            .map_err(|e| Failure::msg(format!("template parsing error: {e}")))?;
+        println!("{}", t.render(&v).map_err(Failure::msg)?);
+        return Ok(0);
     }
     let s = |k: &str| {
         v[k].as_str()
@@ -110,7 +168,7 @@ pub async fn info(c: &Client, format: Option<String>) -> Result<i32, Failure> {
     println!(" CPUs: {}", s("NCPU"));
     println!(
         " Total Memory: {}",
-        human_binary(v["MemTotal"].as_f64().unwrap_or(0.0))
+        bytes_size(v["MemTotal"].as_f64().unwrap_or(0.0))
     );
     println!(" Name: {}", s("Name"));
     println!(" ID: {}", s("ID"));
@@ -118,18 +176,6 @@ pub async fn info(c: &Client, format: Option<String>) -> Result<i32, Failure> {
     println!(" Debug Mode: {}", s("Debug"));
     println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
     Ok(0)
-}
-
-/// go-units BytesSize: binary units with two decimals (`23.47GiB`).
-fn human_binary(size: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut s = size;
-    let mut i = 0;
-    while s >= 1024.0 && i < UNITS.len() - 1 {
-        s /= 1024.0;
-        i += 1;
-    }
-    format!("{s:.2}{}", UNITS[i]).replace(".00", "")
 }
 
 pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32, Failure> {
@@ -169,13 +215,22 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
         }
     };
     let rows = vec![
-        json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size(total_images), "Reclaimable": format!("{}{}", human_size((total_images - used).max(0.0)), if total_images > 0.0 { pct((total_images - used).max(0.0), total_images) } else { " (0%)".into() })}),
-        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": active_ctr, "Size": human_size(ctr_size), "Reclaimable": format!("{}{}", human_size(ctr_reclaim), pct(ctr_reclaim, ctr_size))}),
+        json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size_prec(total_images, 4), "Reclaimable": format!("{}{}", human_size((total_images - used).max(0.0)), if total_images > 0.0 { pct((total_images - used).max(0.0), total_images) } else { " (0%)".into() })}),
+        json!({"Type": "Containers", "TotalCount": containers.len(), "Active": active_ctr, "Size": human_size_prec(ctr_size, 4), "Reclaimable": format!("{}{}", human_size_prec(ctr_reclaim, 4), pct(ctr_reclaim, ctr_size))}),
         json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
-    if let Some(f) = format {
-        return print_template(&f, &rows);
+    if format.is_some() || !verbose {
+        let text = render_rows(
+            format.as_deref(),
+            "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+            &json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}),
+            &rows,
+            "*formatter.diskUsageImagesContext",
+        )
+        .map_err(Failure::msg)?;
+        print!("{text}");
+        return Ok(0);
     }
     if !verbose {
         let cells: Vec<Vec<String>> = rows
@@ -317,7 +372,11 @@ pub async fn events(
         path.push_str(&format!("filters={}", q(&filters_json(&filters)?)));
     }
     let template = match &format {
-        Some(f) => Some(Template::parse(f).map_err(Failure::usage)?),
+        Some(f) if f == "json" => Some(Template::parse("{{json .}}").map_err(Failure::usage)?),
+        Some(f) => Some(
+            Template::parse(f)
+                .map_err(|e| Failure::usage(format!("template parsing error: {e}")))?,
+        ),
         None => None,
     };
     let resp = c.send("GET", &path, None, "").await?;
@@ -336,25 +395,24 @@ pub async fn events(
                 continue;
             };
             let text = match &template {
-                Some(t) => t.render(&ev).map_err(Failure::msg)?,
+                Some(t) => t
+                    .render(&ev)
+                    .map_err(|e| Failure::msg(format!("template parsing error: {e}")))?,
                 None => {
                     let nanos = ev["timeNano"].as_i64().unwrap_or(0);
                     let t = chrono::DateTime::from_timestamp(
                         nanos / 1_000_000_000,
                         (nanos % 1_000_000_000) as u32,
                     )
-                    .map(|t| {
-                        t.with_timezone(&chrono::Local)
-                            .format("%Y-%m-%dT%H:%M:%S%.9f%:z")
-                            .to_string()
-                    })
+                    .map(|t| rfc3339_nano_fixed(&t.with_timezone(&chrono::Local)))
                     .unwrap_or_default();
-                    let attrs: Vec<String> = ev["Actor"]["Attributes"]
+                    let mut attrs: Vec<String> = ev["Actor"]["Attributes"]
                         .as_object()
                         .into_iter()
                         .flatten()
                         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
                         .collect();
+                    attrs.sort();
                     format!(
                         "{t} {} {} {} ({})",
                         ev["Type"].as_str().unwrap_or(""),
@@ -371,7 +429,22 @@ pub async fn events(
     Ok(0)
 }
 
-/// `inspect`: containers first, then images (as docker looks them up).
+/// docker's `RFC3339NanoFixed` (events): always nine fraction digits.
+pub fn rfc3339_nano_fixed<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let off = t.format("%:z").to_string();
+    let off = if off == "+00:00" {
+        "Z".to_string()
+    } else {
+        off
+    };
+    format!("{}{off}", t.format("%Y-%m-%dT%H:%M:%S%.9f"))
+}
+
+/// `inspect`: each name as a container, then as an image (as docker
+/// looks them up, unless `--type` says which).
 pub async fn inspect(
     c: &Client,
     names: Vec<String>,
@@ -379,35 +452,53 @@ pub async fn inspect(
     kind: Option<String>,
     size: bool,
 ) -> Result<i32, Failure> {
-    let mut found = Vec::new();
-    let mut code = 0;
-    for n in &names {
-        let container = if kind.as_deref().is_none_or(|k| k == "container") {
-            c.get_json(&format!("/containers/{}/json?size={}", q(n), size as u8))
-                .await
-        } else {
-            Err(ClientError::Other(String::new()))
-        };
-        let v = match container {
-            Ok(v) => Some(v),
-            Err(_) if kind.as_deref().is_none_or(|k| k == "image") => {
-                c.get_json(&format!("/images/{}/json", q(n))).await.ok()
-            }
-            Err(_) => None,
-        };
-        match v {
-            Some(v) => found.push(v),
-            None => {
-                eprintln!("Error: No such object: {n}");
-                code = 1;
-            }
+    if let Some(k) = kind.as_deref() {
+        if !matches!(k, "container" | "image") {
+            return Err(Failure::msg(format!(
+                "\"{k}\" is not a valid value for --type"
+            )));
         }
     }
-    match format {
-        Some(f) => {
-            let t = Template::parse(&f).map_err(Failure::usage)?;
+    let template = match format.as_deref() {
+        None | Some("") => None,
+        Some("json") => None,
+        Some(f) => Some(
+            Template::parse(f).map_err(|e| Failure::msg(format!("template parsing error: {e}")))?,
+        ),
+    };
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for n in &names {
+        let mut v = None;
+        if kind.as_deref().is_none_or(|k| k == "container") {
+            v = c
+                .get_json(&format!("/containers/{}/json?size={}", q(n), size as u8))
+                .await
+                .ok();
+        }
+        if v.is_none() && kind.as_deref().is_none_or(|k| k == "image") {
+            v = c.get_json(&format!("/images/{}/json", q(n))).await.ok();
+        }
+        match v {
+            Some(v) => found.push(v),
+            None => errors.push(match kind.as_deref() {
+                Some("container") => format!("Error: No such container: {n}"),
+                Some("image") => format!("Error: No such image: {n}"),
+                _ => format!("Error: No such object: {n}"),
+            }),
+        }
+    }
+    match template {
+        Some(t) => {
             for v in &found {
-                println!("{}", t.render(v).map_err(Failure::msg)?);
+                match t.render(v) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        // docker flushes the failed element's empty line first.
+                        println!();
+                        return Err(Failure::msg(format!("template parsing error: {e}")));
+                    }
+                }
             }
         }
         None => {
@@ -417,8 +508,19 @@ pub async fn inspect(
             let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
             serde::Serialize::serialize(&Value::Array(found), &mut ser)
                 .map_err(|e| Failure::msg(e.to_string()))?;
-            println!("{}", String::from_utf8_lossy(&out));
+            println!("{}", go_escape(&String::from_utf8_lossy(&out)));
         }
     }
-    Ok(code)
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(Failure::msg(errors.join("\n")))
+    }
+}
+
+/// Go's JSON encoder escapes `<`, `>` and `&` (they only occur in strings).
+fn go_escape(s: &str) -> String {
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }

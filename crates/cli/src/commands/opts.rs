@@ -1,0 +1,593 @@
+//! `run`/`create` flags and their parsing into the create body
+//! (`Config` fields with `HostConfig` beside them), as the docker CLI
+//! builds it. Flags the daemon cannot act on yet are still passed through.
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use crate::Failure;
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CreateOpts {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname")]
+    pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Connect a container to a network
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// PID namespace to use
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Security options
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Logging driver for the container
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    /// Print usage
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `-e NAME=value` as is; `-e NAME` takes the local value, or passes the
+/// bare name (unset in the container), as docker does.
+fn env_value(e: &str) -> String {
+    if e.contains('=') {
+        return e.to_string();
+    }
+    match std::env::var(e) {
+        Ok(v) => format!("{e}={v}"),
+        Err(_) => e.to_string(),
+    }
+}
+
+/// docker's `--env-file`: `#` comments and blank lines skipped, leading
+/// space trimmed, values kept verbatim (no quote handling).
+pub fn parse_env_file(path: &str, text: &str) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = line.split_once('=').map(|(k, _)| k).unwrap_or(line);
+        if name.is_empty() {
+            return Err(Failure::usage(format!(
+                "invalid env file ({path}): variable '{line}' contains whitespaces"
+            )));
+        }
+        if name.contains(char::is_whitespace) {
+            return Err(Failure::usage(format!(
+                "invalid env file ({path}): variable '{name}' contains whitespaces"
+            )));
+        }
+        out.push(env_value(line));
+    }
+    Ok(out)
+}
+
+pub fn env_list(opts: &CreateOpts) -> Result<Vec<String>, Failure> {
+    let mut env = Vec::new();
+    for f in &opts.env_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Failure::usage(format!("open {f}: {}", io_text(&e))))?;
+        env.extend(parse_env_file(f, &text)?);
+    }
+    env.extend(opts.env.iter().map(|e| env_value(e)));
+    Ok(env)
+}
+
+/// Go's wording of common I/O errors.
+pub fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// `-l key=value` / `-l key` into a label map.
+pub fn parse_labels(labels: &[String]) -> Map<String, Value> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), json!(v)),
+            None => (l.clone(), json!("")),
+        })
+        .collect()
+}
+
+/// `--restart no|always|unless-stopped|on-failure[:N]`.
+pub fn restart_policy(spec: Option<&str>) -> Result<Value, Failure> {
+    let Some(spec) = spec.filter(|s| !s.is_empty()) else {
+        return Ok(json!({"Name": "no", "MaximumRetryCount": 0}));
+    };
+    let (name, count) = match spec.split_once(':') {
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>().map_err(|_| {
+                Failure::usage(format!(
+                    "invalid restart policy format: maximum retry count must be an integer: strconv.Atoi: parsing \"{c}\": invalid syntax"
+                ))
+            })?,
+        ),
+        None => (spec, 0),
+    };
+    Ok(json!({"Name": name, "MaximumRetryCount": count}))
+}
+
+/// go-units `RAMInBytes`: `512m`, `1g`, `1.5GB`, binary multiples.
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let num_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(num_end);
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0f64.powi(2),
+        "g" => 1024.0f64.powi(3),
+        "t" => 1024.0f64.powi(4),
+        "p" => 1024.0f64.powi(5),
+        _ => return Err(format!("invalid suffix: '{unit}'")),
+    };
+    Ok((n * mult) as i64)
+}
+
+/// `-p [ip:][hostPort:]containerPort[/proto]`, ranges allowed: the
+/// exposed ports and their bindings.
+/// Exposed ports and port bindings, keyed `port/proto`.
+pub type PortMaps = (Map<String, Value>, Map<String, Value>);
+
+pub fn parse_ports(specs: &[String]) -> Result<PortMaps, Failure> {
+    let mut exposed = Map::new();
+    let mut bindings: Map<String, Value> = Map::new();
+    for spec in specs {
+        let bad = || {
+            Failure::usage(format!("invalid argument \"{spec}\" for \"-p, --publish\" flag: Invalid containerPort: {spec}"))
+        };
+        let (rest, proto) = match spec.rsplit_once('/') {
+            Some((r, p)) => (r, p.to_string()),
+            None => (spec.as_str(), "tcp".to_string()),
+        };
+        // An IPv6 address is bracketed: [::1]:8080:80.
+        let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
+            let (ip, r) = r.split_once("]:").ok_or_else(bad)?;
+            (ip.to_string(), r.to_string())
+        } else {
+            let parts: Vec<&str> = rest.split(':').collect();
+            match parts.len() {
+                1 | 2 => (String::new(), rest.to_string()),
+                3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
+                _ => return Err(bad()),
+            }
+        };
+        let (host, ctr) = match rest.split_once(':') {
+            Some((h, c)) => (h.to_string(), c.to_string()),
+            None => (String::new(), rest.clone()),
+        };
+        let range = |s: &str| -> Result<(u32, u32), Failure> {
+            let (a, b) = s.split_once('-').unwrap_or((s, s));
+            let a: u32 = a.parse().map_err(|_| bad())?;
+            let b: u32 = b.parse().map_err(|_| bad())?;
+            if a == 0 || b < a || b > 65535 {
+                return Err(bad());
+            }
+            Ok((a, b))
+        };
+        let (c0, c1) = range(&ctr)?;
+        let hosts = if host.is_empty() {
+            None
+        } else {
+            Some(range(&host)?)
+        };
+        if let Some((h0, h1)) = hosts {
+            if h1 - h0 != c1 - c0 && h0 != h1 {
+                return Err(Failure::usage(format!(
+                    "invalid argument \"{spec}\" for \"-p, --publish\" flag: invalid ranges specified for container and host Ports: {ctr} and {host}"
+                )));
+            }
+        }
+        for (i, port) in (c0..=c1).enumerate() {
+            let key = format!("{port}/{proto}");
+            exposed.insert(key.clone(), json!({}));
+            let host_port = match hosts {
+                None => String::new(),
+                Some((h0, h1)) if h0 == h1 => h0.to_string(),
+                Some((h0, _)) => (h0 + i as u32).to_string(),
+            };
+            let entry = bindings.entry(key).or_insert_with(|| json!([]));
+            if let Some(list) = entry.as_array_mut() {
+                list.push(json!({"HostIp": ip, "HostPort": host_port}));
+            }
+        }
+    }
+    Ok((exposed, bindings))
+}
+
+/// `-v`: `/ctr` is an anonymous volume (Config.Volumes); `src:/ctr[:opts]`
+/// is a bind or named volume, passed through in HostConfig.Binds.
+pub fn parse_volumes(specs: &[String]) -> Result<(Map<String, Value>, Vec<String>), Failure> {
+    let mut volumes = Map::new();
+    let mut binds = Vec::new();
+    for spec in specs {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let bad = || {
+            Failure::usage(format!("invalid argument \"{spec}\" for \"-v, --volume\" flag: invalid spec: {spec}: too many colons"))
+        };
+        match parts.len() {
+            1 => {
+                if !spec.starts_with('/') {
+                    return Err(Failure::usage(format!("invalid argument \"{spec}\" for \"-v, --volume\" flag: invalid mount config: mount path must be absolute")));
+                }
+                volumes.insert(spec.clone(), json!({}));
+            }
+            2 | 3 => {
+                if parts[1].is_empty() || parts[0].is_empty() {
+                    return Err(Failure::usage(format!("invalid argument \"{spec}\" for \"-v, --volume\" flag: invalid spec: {spec}: empty section between colons")));
+                }
+                binds.push(spec.clone());
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok((volumes, binds))
+}
+
+/// The body of `POST /containers/create` for these flags. `attach`: the
+/// streams the CLI will attach (none when detached).
+pub fn create_body(
+    opts: &CreateOpts,
+    attach: bool,
+    console: Option<(u16, u16)>,
+) -> Result<Value, Failure> {
+    let entrypoint = opts.entrypoint.as_ref().map(|e| {
+        if e.is_empty() {
+            vec![String::new()]
+        } else {
+            vec![e.clone()]
+        }
+    });
+    let (mut exposed, bindings) = parse_ports(&opts.publish)?;
+    for e in &opts.expose {
+        let (p, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+        exposed.insert(format!("{p}/{proto}"), json!({}));
+    }
+    let (volumes, binds) = parse_volumes(&opts.volume)?;
+    let memory = match &opts.memory {
+        Some(m) => ram_in_bytes(m).map_err(|e| {
+            Failure::usage(format!(
+                "invalid argument \"{m}\" for \"-m, --memory\" flag: {e}"
+            ))
+        })?,
+        None => 0,
+    };
+    let shm = match &opts.shm_size {
+        Some(m) => ram_in_bytes(m).map_err(|e| {
+            Failure::usage(format!(
+                "invalid argument \"{m}\" for \"--shm-size\" flag: {e}"
+            ))
+        })?,
+        None => 0,
+    };
+    let streams = |name: &str| {
+        attach
+            && (opts.attach.is_empty() || opts.attach.iter().any(|a| a.eq_ignore_ascii_case(name)))
+    };
+    let stdin = if opts.attach.is_empty() {
+        attach && opts.interactive
+    } else {
+        streams("stdin")
+    };
+    let log_config: Map<String, Value> = opts
+        .log_opt
+        .iter()
+        .map(|o| {
+            let (k, v) = o.split_once('=').unwrap_or((o, ""));
+            (k.to_string(), json!(v))
+        })
+        .collect();
+    let tmpfs: Map<String, Value> = opts
+        .tmpfs
+        .iter()
+        .map(|t| {
+            let (k, v) = t.split_once(':').unwrap_or((t, ""));
+            (k.to_string(), json!(v))
+        })
+        .collect();
+    let network = opts.network.clone().unwrap_or_else(|| "default".into());
+    let mut endpoints = Map::new();
+    if !opts.network_alias.is_empty() {
+        endpoints.insert(network.clone(), json!({"Aliases": opts.network_alias}));
+    }
+    Ok(json!({
+        "Hostname": opts.hostname.clone().unwrap_or_default(),
+        "Domainname": opts.domainname.clone().unwrap_or_default(),
+        "User": opts.user.clone().unwrap_or_default(),
+        "AttachStdin": stdin,
+        "AttachStdout": streams("stdout"),
+        "AttachStderr": streams("stderr"),
+        "ExposedPorts": if exposed.is_empty() { Value::Null } else { Value::Object(exposed) },
+        "Tty": opts.tty,
+        "OpenStdin": opts.interactive,
+        "StdinOnce": stdin,
+        "Env": env_list(opts)?,
+        "Cmd": if opts.command.is_empty() { Value::Null } else { json!(opts.command) },
+        "Image": opts.image,
+        "Volumes": if volumes.is_empty() { Value::Null } else { Value::Object(volumes) },
+        "WorkingDir": opts.workdir.clone().unwrap_or_default(),
+        "Entrypoint": entrypoint,
+        "Labels": parse_labels(&opts.label),
+        "StopSignal": opts.stop_signal,
+        "StopTimeout": opts.stop_timeout,
+        "HostConfig": {
+            "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
+            "NetworkMode": network,
+            "PortBindings": bindings,
+            "PublishAllPorts": opts.publish_all,
+            "RestartPolicy": restart_policy(opts.restart.as_deref())?,
+            "AutoRemove": opts.rm,
+            "Dns": opts.dns,
+            "ExtraHosts": if opts.add_host.is_empty() { Value::Null } else { json!(opts.add_host) },
+            "Privileged": opts.privileged,
+            "CapAdd": if opts.cap_add.is_empty() { Value::Null } else { json!(opts.cap_add) },
+            "CapDrop": if opts.cap_drop.is_empty() { Value::Null } else { json!(opts.cap_drop) },
+            "ReadonlyRootfs": opts.read_only,
+            "SecurityOpt": if opts.security_opt.is_empty() { Value::Null } else { json!(opts.security_opt) },
+            "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
+            "Init": if opts.init { json!(true) } else { Value::Null },
+            "Memory": memory,
+            "NanoCpus": opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+            "CpuShares": opts.cpu_shares.unwrap_or(0),
+            "ShmSize": shm,
+            "PidMode": opts.pid.clone().unwrap_or_default(),
+            "IpcMode": opts.ipc.clone().unwrap_or_default(),
+            "ConsoleSize": console.map(|(h, w)| vec![h, w]).unwrap_or([0, 0].to_vec()),
+            "LogConfig": {"Type": opts.log_driver.clone().unwrap_or_default(), "Config": log_config},
+        },
+        "NetworkingConfig": {"EndpointsConfig": endpoints},
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(image: &str) -> CreateOpts {
+        CreateOpts {
+            image: image.into(),
+            sig_proxy: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn env_files_like_docker() {
+        std::env::set_var("BERTH_TEST_PASS", "x y");
+        let got = parse_env_file(
+            "f",
+            "# comment\n\n  A=1\nB= spaced \"q\"\nBERTH_TEST_PASS\nBERTH_TEST_UNSET_VAR\nC=\n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                "A=1",
+                "B= spaced \"q\"",
+                "BERTH_TEST_PASS=x y",
+                "BERTH_TEST_UNSET_VAR",
+                "C="
+            ]
+        );
+        assert!(parse_env_file("f", "BAD NAME=1").is_err());
+    }
+
+    #[test]
+    fn env_flags() {
+        let mut o = opts("busybox");
+        o.env = vec![
+            "A=1".into(),
+            "EMPTY=".into(),
+            "BERTH_TEST_UNSET_VAR2".into(),
+        ];
+        assert_eq!(
+            env_list(&o).unwrap(),
+            vec!["A=1", "EMPTY=", "BERTH_TEST_UNSET_VAR2"]
+        );
+    }
+
+    #[test]
+    fn ports() {
+        let (exp, b) = parse_ports(&[
+            "8080:80".into(),
+            "127.0.0.1:9000-9001:90-91/udp".into(),
+            "70".into(),
+            "[::1]:53:53/udp".into(),
+            "127.0.0.1::443".into(),
+        ])
+        .unwrap();
+        assert!(
+            exp.contains_key("80/tcp") && exp.contains_key("91/udp") && exp.contains_key("70/tcp")
+        );
+        assert_eq!(b["80/tcp"], json!([{"HostIp": "", "HostPort": "8080"}]));
+        assert_eq!(
+            b["91/udp"],
+            json!([{"HostIp": "127.0.0.1", "HostPort": "9001"}])
+        );
+        assert_eq!(b["70/tcp"], json!([{"HostIp": "", "HostPort": ""}]));
+        assert_eq!(b["53/udp"], json!([{"HostIp": "::1", "HostPort": "53"}]));
+        assert_eq!(
+            b["443/tcp"],
+            json!([{"HostIp": "127.0.0.1", "HostPort": ""}])
+        );
+        assert!(parse_ports(&["x:80".into()]).is_err());
+        assert!(parse_ports(&["0".into()]).is_err());
+        assert!(parse_ports(&["1-3:1-2".into()]).is_err());
+    }
+
+    #[test]
+    fn volumes() {
+        let (v, b) =
+            parse_volumes(&["/data".into(), "/h:/c:ro".into(), "named:/n".into()]).unwrap();
+        assert_eq!(v.keys().collect::<Vec<_>>(), vec!["/data"]);
+        assert_eq!(b, vec!["/h:/c:ro", "named:/n"]);
+        assert!(parse_volumes(&["rel".into()]).is_err());
+        assert!(parse_volumes(&["a:b:c:d".into()]).is_err());
+    }
+
+    #[test]
+    fn labels_and_restart_and_sizes() {
+        let l = parse_labels(&["a=b".into(), "c".into(), "d=e=f".into()]);
+        assert_eq!(Value::Object(l), json!({"a": "b", "c": "", "d": "e=f"}));
+        assert_eq!(
+            restart_policy(Some("on-failure:3")).unwrap(),
+            json!({"Name": "on-failure", "MaximumRetryCount": 3})
+        );
+        // The daemon judges the name, as dockerd does.
+        assert_eq!(restart_policy(Some("always")).unwrap()["Name"], "always");
+        assert!(restart_policy(Some("on-failure:x")).is_err());
+        assert_eq!(ram_in_bytes("512m").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(ram_in_bytes("1GB").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("100").unwrap(), 100);
+        assert!(ram_in_bytes("12x").is_err());
+    }
+
+    #[test]
+    fn body_carries_flags() {
+        let mut o = opts("busybox");
+        o.command = vec!["true".into()];
+        o.interactive = true;
+        o.tty = true;
+        o.entrypoint = Some(String::new());
+        o.memory = Some("64m".into());
+        o.rm = true;
+        let b = create_body(&o, true, Some((24, 80))).unwrap();
+        assert_eq!(b["Cmd"], json!(["true"]));
+        assert_eq!(b["Entrypoint"], json!([""]));
+        assert_eq!(b["AttachStdin"], json!(true));
+        assert_eq!(b["StdinOnce"], json!(true));
+        assert_eq!(b["HostConfig"]["Memory"], json!(64 << 20));
+        assert_eq!(b["HostConfig"]["AutoRemove"], json!(true));
+        assert_eq!(b["HostConfig"]["ConsoleSize"], json!([24, 80]));
+        let d = create_body(&o, false, None).unwrap();
+        assert_eq!(d["AttachStdout"], json!(false));
+        assert_eq!(d["StdinOnce"], json!(false));
+    }
+}

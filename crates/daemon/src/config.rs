@@ -51,6 +51,34 @@ pub struct Flags {
     /// Path of the berth-shim binary (default: beside berthd)
     #[arg(long = "shim-binary")]
     pub shim_binary: Option<PathBuf>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long = "tls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote
+    #[arg(long = "tlsverify", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub tlsverify: Option<bool>,
+    /// Trust certs signed only by this CA (default "~/.docker/ca.pem")
+    #[arg(long = "tlscacert")]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default "~/.docker/cert.pem")
+    #[arg(long = "tlscert")]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default "~/.docker/key.pem")
+    #[arg(long = "tlskey")]
+    pub tlskey: Option<PathBuf>,
+}
+
+/// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `--tlsverify`: only clients presenting a certificate signed by `ca`.
+    pub verify_clients: bool,
+    /// The CA that signs client certificates (always set when verifying).
+    pub ca: Option<PathBuf>,
+    /// The server's certificate (chain), PEM.
+    pub cert: PathBuf,
+    /// The server's private key, PEM (PKCS#1, PKCS#8 or SEC1).
+    pub key: PathBuf,
 }
 
 /// The settings in force, after flags and file are merged.
@@ -68,6 +96,8 @@ pub struct Config {
     pub live_restore: bool,
     pub shim_binary: PathBuf,
     pub config_file: PathBuf,
+    /// `None`: the tcp:// listeners (if any) speak plain HTTP.
+    pub tls: Option<TlsSettings>,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -191,6 +221,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("berth-shim")),
         };
         let debug = flags.debug || b("debug").unwrap_or(false);
+        let tls = tls_settings(flags, &file, &flags.config_file)?;
         Ok(Config {
             data_root: flags
                 .data_root
@@ -228,6 +259,7 @@ impl Config {
             live_restore: flags.live_restore || b("live-restore").unwrap_or(false),
             shim_binary,
             config_file: flags.config_file.clone(),
+            tls,
         })
     }
 
@@ -260,6 +292,68 @@ impl Config {
             .unwrap_or_else(|| self.labels.clone());
         Ok((debug, level, labels))
     }
+}
+
+/// dockerd's rules: `--tlsverify` given at all (even `=false`) turns TLS on;
+/// `--tls` alone encrypts without asking clients for a certificate; paths
+/// not given default to `ca.pem`, `cert.pem`, `key.pem` in
+/// `$DOCKER_CERT_PATH`, else `~/.docker`. The CA is only needed (and only
+/// defaulted) when verifying clients.
+fn tls_settings(
+    flags: &Flags,
+    file: &Map<String, Value>,
+    path: &Path,
+) -> anyhow::Result<Option<TlsSettings>> {
+    let bool_key = |k: &str| -> anyhow::Result<Option<bool>> {
+        match file.get(k) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => bail!(
+                "unable to configure the daemon with file {}: {k} must be a boolean, not {v}",
+                path.display()
+            ),
+        }
+    };
+    let path_key = |k: &str| -> anyhow::Result<Option<PathBuf>> {
+        match file.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(PathBuf::from(s))),
+            Some(v) => bail!(
+                "unable to configure the daemon with file {}: {k} must be a file path, not {v}",
+                path.display()
+            ),
+        }
+    };
+    let tlsverify = flags.tlsverify.or(bool_key("tlsverify")?);
+    let tls = flags.tls.or(bool_key("tls")?).unwrap_or(false);
+    let cacert = flags.tlscacert.clone().or(path_key("tlscacert")?);
+    let cert = flags.tlscert.clone().or(path_key("tlscert")?);
+    let key = flags.tlskey.clone().or(path_key("tlskey")?);
+    if !tls && tlsverify.is_none() {
+        return Ok(None);
+    }
+    let verify_clients = tlsverify.unwrap_or(false);
+    let dir = default_cert_dir();
+    Ok(Some(TlsSettings {
+        verify_clients,
+        ca: cacert.or_else(|| verify_clients.then(|| dir.join("ca.pem"))),
+        cert: cert.unwrap_or_else(|| dir.join("cert.pem")),
+        key: key.unwrap_or_else(|| dir.join("key.pem")),
+    }))
+}
+
+/// Where dockerd looks for `ca.pem`, `cert.pem` and `key.pem` by default.
+fn default_cert_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DOCKER_CERT_PATH").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".docker")
 }
 
 /// Reads `daemon.json`; a missing file is an empty configuration.
@@ -340,6 +434,20 @@ fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> any
         "live-restore",
         flags.live_restore.then(|| "true".to_string()),
     );
+    check("tls", flags.tls.map(|b| b.to_string()));
+    check("tlsverify", flags.tlsverify.map(|b| b.to_string()));
+    check(
+        "tlscacert",
+        flags.tlscacert.as_ref().map(|p| p.display().to_string()),
+    );
+    check(
+        "tlscert",
+        flags.tlscert.as_ref().map(|p| p.display().to_string()),
+    );
+    check(
+        "tlskey",
+        flags.tlskey.as_ref().map(|p| p.display().to_string()),
+    );
     if !conflicts.is_empty() {
         bail!(
             "unable to configure the Docker daemon with file {}: the following directives are specified both as a flag and in the configuration file: {}",
@@ -404,5 +512,135 @@ mod tests {
         assert_eq!(c.log_level, "debug");
         assert_eq!(c.labels, vec!["a=b"]);
         assert_eq!(c.hosts, vec![DEFAULT_SOCKET]);
+    }
+
+    fn load(args: &[&str], json: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, json).unwrap();
+        let mut all = args.to_vec();
+        all.extend(["--config-file", file.to_str().unwrap()]);
+        Config::load(&flags(&all))
+    }
+
+    #[test]
+    fn tls_is_off_unless_asked_for() {
+        assert_eq!(load(&[], "{}").unwrap().tls, None);
+        // Paths alone do not turn it on, as with dockerd.
+        assert_eq!(load(&["--tlscert", "/c.pem"], "{}").unwrap().tls, None);
+        assert_eq!(load(&["--tls=false"], "{}").unwrap().tls, None);
+        assert_eq!(load(&[], r#"{"tls": false}"#).unwrap().tls, None);
+    }
+
+    #[test]
+    fn tlsverify_from_flags() {
+        let c = load(
+            &[
+                "--tlsverify",
+                "--tlscacert=/p/ca.pem",
+                "--tlscert",
+                "/p/server-cert.pem",
+                "--tlskey",
+                "/p/server-key.pem",
+            ],
+            "{}",
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsSettings {
+                verify_clients: true,
+                ca: Some("/p/ca.pem".into()),
+                cert: "/p/server-cert.pem".into(),
+                key: "/p/server-key.pem".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn tls_alone_encrypts_without_verifying_and_defaults_the_paths() {
+        let dir = default_cert_dir();
+        let c = load(&["--tls"], "{}").unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsSettings {
+                verify_clients: false,
+                ca: None,
+                cert: dir.join("cert.pem"),
+                key: dir.join("key.pem"),
+            })
+        );
+        // Verifying needs a CA: the default one when none is named.
+        let c = load(&["--tlsverify=true"], "{}").unwrap();
+        let t = c.tls.unwrap();
+        assert!(t.verify_clients);
+        assert_eq!(t.ca, Some(dir.join("ca.pem")));
+        // dockerd: --tlsverify given at all, even false, turns TLS on.
+        let t = load(&["--tlsverify=false"], "{}").unwrap().tls.unwrap();
+        assert!(!t.verify_clients);
+        let t = load(&["--tls=false", "--tlsverify"], "{}")
+            .unwrap()
+            .tls
+            .unwrap();
+        assert!(t.verify_clients);
+    }
+
+    #[test]
+    fn tls_from_daemon_json() {
+        let c = load(
+            &[],
+            r#"{"tlsverify": true, "tlscacert": "/d/ca.pem", "tlscert": "/d/cert.pem", "tlskey": "/d/key.pem"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsSettings {
+                verify_clients: true,
+                ca: Some("/d/ca.pem".into()),
+                cert: "/d/cert.pem".into(),
+                key: "/d/key.pem".into(),
+            })
+        );
+        let t = load(
+            &[],
+            r#"{"tls": true, "tlscert": "/d/cert.pem", "tlskey": "/d/key.pem"}"#,
+        )
+        .unwrap()
+        .tls
+        .unwrap();
+        assert!(!t.verify_clients);
+        assert_eq!(t.ca, None);
+        // A flag and the file together: tlsverify from the file, paths from flags.
+        let t = load(
+            &["--tlscert", "/f/cert.pem", "--tlskey", "/f/key.pem"],
+            r#"{"tlsverify": true, "tlscacert": "/d/ca.pem"}"#,
+        )
+        .unwrap()
+        .tls
+        .unwrap();
+        assert_eq!(t.cert, PathBuf::from("/f/cert.pem"));
+        assert_eq!(t.ca, Some("/d/ca.pem".into()));
+    }
+
+    #[test]
+    fn tls_keys_conflict_and_are_type_checked() {
+        let e = load(
+            &["--tlsverify", "--tlscert", "/a.pem"],
+            r#"{"tlsverify": true, "tlscert": "/b.pem"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("specified both as a flag and in the configuration file: tlsverify: (from flag: true, from file: true), tlscert: (from flag: /a.pem, from file: /b.pem)"),
+            "{e}"
+        );
+        let e = load(&[], r#"{"tlsverify": "true"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tlsverify must be a boolean"), "{e}");
+        let e = load(&["--tls"], r#"{"tlskey": 7}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tlskey must be a file path"), "{e}");
     }
 }

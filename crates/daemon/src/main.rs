@@ -5,6 +5,7 @@ mod config;
 mod params;
 mod routes;
 mod server;
+mod tls;
 
 use std::fs::File;
 use std::io::Write;
@@ -21,6 +22,7 @@ use tracing_subscriber::{reload, EnvFilter};
 use crate::config::{Config, Flags};
 
 fn main() {
+    tls::install_crypto_provider();
     let flags = Flags::parse();
     let config = match Config::load(&flags) {
         Ok(c) => c,
@@ -109,6 +111,8 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
             bail!("storage driver {d:?} is not supported (supported: overlay2)");
         }
     }
+    // Certificates first: a bad file stops the start before anything is taken.
+    let tls_config = config.tls.as_ref().map(tls::server_config).transpose()?;
     let _lock = lock_data_root(&config)?;
     write_pidfile(&config.pidfile)?;
     if !config.shim_binary.exists() {
@@ -128,7 +132,16 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
     let mut sockets = Vec::new();
     for host in &config.hosts {
         let Some(path) = host.strip_prefix("unix://") else {
-            bail!("listening on {host} is not supported yet (only unix:// sockets)");
+            let listener = tls::bind_tcp(host, tls_config.is_some()).await?;
+            // dockerd warns for plain TCP and for TLS that does not verify clients.
+            if config.tls.as_ref().is_none_or(|t| !t.verify_clients) {
+                for line in tls::plain_tcp_warning(host).lines() {
+                    tracing::warn!("{line}");
+                }
+            }
+            tracing::info!("API listen on {}", listener.local_addr()?);
+            tokio::spawn(tls::serve_tcp(listener, tls_config.clone(), router.clone()));
+            continue;
         };
         let path = PathBuf::from(path);
         let listener = server::bind_unix(&path).with_context(|| format!("listening on {host}"))?;

@@ -45,13 +45,25 @@ fn ping(sock: &Path) -> bool {
     out.starts_with("HTTP/1.1 200") && out.ends_with("OK")
 }
 
-fn start(d: &Path, name: &str) -> Child {
+/// Kills the daemon when a test ends, pass or fail, so none is left running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(d: &Path, name: &str) -> Running {
     let log = std::fs::File::create(d.join(format!("{name}.log"))).unwrap();
-    let child = berthd(d, name, &[])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let child = Running(
+        berthd(d, name, &[])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ping(&d.join(format!("{name}.sock"))) {
         assert!(
@@ -76,8 +88,8 @@ fn wait_log(d: &Path, name: &str, needle: &str) -> String {
     }
 }
 
-fn signal(c: &Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig).unwrap();
+fn signal(c: &Running, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.0.id() as i32), sig).unwrap();
 }
 
 #[test]
@@ -94,7 +106,7 @@ fn a_second_daemon_on_the_same_data_root_is_refused() {
     assert!(
         err.contains(&format!(
             "another berthd (pid {}) is already using data root",
-            first.id()
+            first.0.id()
         )),
         "{err}"
     );
@@ -107,7 +119,7 @@ fn a_second_daemon_on_the_same_data_root_is_refused() {
         "the first daemon keeps serving"
     );
     signal(&first, nix::sys::signal::Signal::SIGTERM);
-    assert!(first.wait().unwrap().success());
+    assert!(first.0.wait().unwrap().success());
     assert!(
         !d.path().join("a.sock").exists() && !d.path().join("a.pid").exists(),
         "socket and pidfile removed"
@@ -170,6 +182,6 @@ fn signals_dump_reload_and_stop() {
         "reloaded configuration debug=true log_level=debug labels=[\"tier=test\"]",
     );
     signal(&c, nix::sys::signal::Signal::SIGTERM);
-    assert!(c.wait().unwrap().success());
+    assert!(c.0.wait().unwrap().success());
     wait_log(d.path(), "a", "daemon shutdown complete");
 }

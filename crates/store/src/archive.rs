@@ -15,7 +15,8 @@ use berth_api::{Error, Reference, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{config::ImageConfig, sha256_hex, unpack::clean_path, ImageStore};
+use crate::layers::Holds;
+use crate::{config::ImageConfig, sha256_hex, unpack::clean_path, Image, ImageStore};
 
 const MAX_JSON: u64 = 8 << 20;
 
@@ -134,24 +135,28 @@ fn normalize(p: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-pub fn load(
+pub(crate) fn load(
     store: &ImageStore,
     src: &mut dyn Read,
     progress: &mut dyn FnMut(String),
+    holds: &mut Holds<'_>,
 ) -> Result<()> {
     let dir = store
         .root
         .join("image/tmp")
-        .join(format!("load-{}", rand::random::<u64>()));
-    let result = Spooled::read(src, dir.clone()).and_then(|s| load_spooled(store, &s, progress));
+        .join(format!("load-{:016x}", rand::random::<u64>()));
+    let result =
+        Spooled::read(src, dir.clone()).and_then(|s| load_spooled(store, &s, progress, holds));
     let _ = fs::remove_dir_all(&dir);
-    if result.is_err() {
-        store.remove_orphan_layers();
-    }
     result
 }
 
-fn load_spooled(store: &ImageStore, s: &Spooled, progress: &mut dyn FnMut(String)) -> Result<()> {
+fn load_spooled(
+    store: &ImageStore,
+    s: &Spooled,
+    progress: &mut dyn FnMut(String),
+    holds: &mut Holds<'_>,
+) -> Result<()> {
     // Parse and check everything before committing any image.
     let mut plans: Vec<(Vec<u8>, Vec<String>, Vec<Reference>)> = Vec::new();
     if s.files.contains_key("manifest.json") {
@@ -202,9 +207,14 @@ fn load_spooled(store: &ImageStore, s: &Spooled, progress: &mut dyn FnMut(String
     } else {
         return Err(bad("neither manifest.json nor index.json found"));
     }
-    for (config_bytes, layers, tags) in plans {
+    if plans.is_empty() {
+        return Err(bad("the archive holds no image"));
+    }
+    // Every layer of every image first (verified against the configs'
+    // diff ids), then all images and tags in one transaction.
+    for (config_bytes, layers, _) in &plans {
         let config: ImageConfig =
-            serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("image config: {e}")))?;
+            serde_json::from_slice(config_bytes).map_err(|e| bad(format!("image config: {e}")))?;
         if config.rootfs.diff_ids.len() != layers.len() {
             return Err(bad(format!(
                 "the image has {} layers but its config lists {}",
@@ -217,21 +227,41 @@ fn load_spooled(store: &ImageStore, s: &Spooled, progress: &mut dyn FnMut(String
             let mut f = fs::File::open(s.path(layer)?)?;
             let spooled = store.spool_layer(&mut f)?;
             if &spooled.diff_id != want {
-                let _ = fs::remove_file(&spooled.path);
                 return Err(bad(format!(
                     "layer {layer} has digest {} but the config expects {want}",
                     spooled.diff_id
                 )));
             }
-            parent = Some(store.register_layer(spooled, parent.as_deref())?);
+            parent = Some(store.register_layer(spooled, parent.as_deref(), holds)?);
         }
-        let img = store.commit_image(&config_bytes, &tags)?;
+    }
+    let mut messages = Vec::new();
+    for (config_bytes, _, tags) in &plans {
+        let id = format!("sha256:{}", sha256_hex(config_bytes));
+        for t in tags {
+            if let Some(prev) = store.tag_target(t)? {
+                if prev != id {
+                    messages.push(format!(
+                        "The image {} already exists, renaming the old one with ID {prev} to empty string",
+                        t.familiar_string()
+                    ));
+                }
+            }
+        }
         if tags.is_empty() {
-            progress(format!("Loaded image ID: {}", img.id));
+            messages.push(format!("Loaded image ID: {id}"));
         }
-        for t in &tags {
-            progress(format!("Loaded image: {}", t.familiar_string()));
+        for t in tags {
+            messages.push(format!("Loaded image: {}", t.familiar_string()));
         }
+    }
+    let commits: Vec<(Vec<u8>, Vec<Reference>)> = plans
+        .into_iter()
+        .map(|(config, _, tags)| (config, tags))
+        .collect();
+    store.commit_images(&commits)?;
+    for m in messages {
+        progress(m);
     }
     Ok(())
 }
@@ -283,24 +313,54 @@ fn blob_name(digest: &str) -> Result<String> {
     Ok(format!("blobs/sha256/{}", &digest[7..]))
 }
 
-pub fn save(store: &ImageStore, names: &[String], dst: &mut dyn Write) -> Result<()> {
-    let mut images = Vec::new();
-    for n in names {
-        let img = store.get(n)?;
-        let hex = n.strip_prefix("sha256:").unwrap_or(n);
-        let by_id = img
-            .id
-            .strip_prefix("sha256:")
-            .unwrap_or(&img.id)
-            .starts_with(hex)
-            && !hex.is_empty();
-        let tag = if by_id {
-            None
-        } else {
-            Some(Reference::parse_with_default_tag(n)?)
+/// The images `names` select, in order, each with the tags to record:
+/// a tagged reference records that tag, a bare repository name all of its
+/// tags, an id none (as dockerd's `docker save`).
+fn select(store: &ImageStore, names: &[String]) -> Result<Vec<(Image, Vec<Reference>)>> {
+    let mut out: Vec<(Image, Vec<Reference>)> = Vec::new();
+    let add = |out: &mut Vec<(Image, Vec<Reference>)>, img: Image, tag: Option<Reference>| {
+        let i = match out.iter().position(|(o, _)| o.id == img.id) {
+            Some(i) => i,
+            None => {
+                out.push((img, Vec::new()));
+                out.len() - 1
+            }
         };
-        images.push((img, tag));
+        if let Some(t) = tag {
+            if !out[i].1.contains(&t) {
+                out[i].1.push(t);
+            }
+        }
+    };
+    for n in names {
+        if let Ok(r) = Reference::parse(n) {
+            if r.tag.is_none() && r.digest.is_none() {
+                let tags = store.tags_of_repo(&r)?;
+                if !tags.is_empty() {
+                    for (t, id) in tags {
+                        let img = store.get(&id)?;
+                        add(&mut out, img, Some(t));
+                    }
+                    continue;
+                }
+            }
+        }
+        let img = store.get(n)?;
+        let id = store.resolve_id(n)?;
+        let by_reference = Reference::parse_with_default_tag(n)
+            .ok()
+            .filter(|r| r.digest.is_none())
+            .filter(|r| store.tag_target(r).ok().flatten().as_deref() == Some(id.as_str()));
+        add(&mut out, img, by_reference);
     }
+    Ok(out)
+}
+
+pub fn save(store: &ImageStore, names: &[String], dst: &mut dyn Write) -> Result<()> {
+    if names.is_empty() {
+        return Err(Error::invalid("no image names given"));
+    }
+    let images = select(store, names)?;
     let mut b = tar::Builder::new(dst);
     let mut written = std::collections::HashSet::new();
     let mut manifest_items = Vec::new();
@@ -319,7 +379,16 @@ pub fn save(store: &ImageStore, names: &[String], dst: &mut dyn Write) -> Result
         b.append_data(&mut h, name, data)
             .map_err(|e| Error::internal(format!("writing the archive: {e}")))
     };
-    for (img, tag) in &images {
+    for dir in ["blobs/", "blobs/sha256/"] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, dir, std::io::empty())
+            .map_err(|e| Error::internal(format!("writing the archive: {e}")))?;
+    }
+    for (img, tags) in &images {
         let config_name = format!("blobs/sha256/{}", &img.id[7..]);
         if written.insert(config_name.clone()) {
             add(
@@ -361,24 +430,34 @@ pub fn save(store: &ImageStore, names: &[String], dst: &mut dyn Write) -> Result
                 manifest.len() as u64,
             )?;
         }
-        let mut desc = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len()});
-        if let Some(t) = tag {
+        let desc = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len()});
+        if tags.is_empty() {
+            index_manifests.push(desc.clone());
+        }
+        for t in tags {
+            let mut desc = desc.clone();
             desc["annotations"] = json!({
                 "io.containerd.image.name": t.to_string(),
                 "org.opencontainers.image.ref.name": t.tag.clone().unwrap_or_default(),
             });
+            index_manifests.push(desc);
             if let Some(top) = img.diff_ids.last() {
-                repositories
+                if let Some(m) = repositories
                     .entry(t.familiar_name())
                     .or_insert_with(|| json!({}))
                     .as_object_mut()
-                    .map(|m| m.insert(t.tag.clone().unwrap_or_default(), json!(&top[7..])));
+                {
+                    m.insert(t.tag.clone().unwrap_or_default(), json!(&top[7..]));
+                }
             }
         }
-        index_manifests.push(desc);
         manifest_items.push(ManifestItem {
             config: config_name,
-            repo_tags: tag.as_ref().map(|t| vec![t.familiar_string()]),
+            repo_tags: if tags.is_empty() {
+                None
+            } else {
+                Some(tags.iter().map(|t| t.familiar_string()).collect())
+            },
             layers: layer_names,
         });
     }

@@ -113,6 +113,67 @@ pub struct ImageConfig {
     pub extra: IndexMap<String, Value>,
 }
 
+/// The image's `Config` as dockerd prints it in `GET /images/{name}/json`
+/// at API 1.47: Go's `container.Config` field order, with its
+/// always-present fields (empty or null when unset) and its `omitempty`
+/// ones only when set.
+pub fn legacy_config_json(c: &RunConfig) -> Value {
+    let s = |k: &str| c.extra.get(k).cloned().unwrap_or_else(|| Value::from(""));
+    let b = |k: &str| c.extra.get(k).cloned().unwrap_or(Value::Bool(false));
+    let j = |v: Option<Value>| v.unwrap_or(Value::Null);
+    let mut m = serde_json::Map::new();
+    m.insert("Hostname".into(), s("Hostname"));
+    m.insert("Domainname".into(), s("Domainname"));
+    m.insert("User".into(), Value::from(c.user.clone()));
+    m.insert("AttachStdin".into(), b("AttachStdin"));
+    m.insert("AttachStdout".into(), b("AttachStdout"));
+    m.insert("AttachStderr".into(), b("AttachStderr"));
+    if let Some(p) = c.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
+        m.insert("ExposedPorts".into(), to(p));
+    }
+    m.insert("Tty".into(), b("Tty"));
+    m.insert("OpenStdin".into(), b("OpenStdin"));
+    m.insert("StdinOnce".into(), b("StdinOnce"));
+    m.insert("Env".into(), j(c.env.as_ref().map(to)));
+    m.insert("Cmd".into(), j(c.cmd.as_ref().map(to)));
+    if let Some(h) = &c.healthcheck {
+        m.insert("Healthcheck".into(), to(h));
+    }
+    if c.args_escaped {
+        m.insert("ArgsEscaped".into(), Value::Bool(true));
+    }
+    m.insert("Image".into(), s("Image"));
+    m.insert("Volumes".into(), j(c.volumes.as_ref().map(to)));
+    m.insert("WorkingDir".into(), Value::from(c.working_dir.clone()));
+    m.insert("Entrypoint".into(), j(c.entrypoint.as_ref().map(to)));
+    for k in ["NetworkDisabled", "MacAddress"] {
+        if let Some(v) = c.extra.get(k).filter(|v| !is_zero(v)) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    m.insert("OnBuild".into(), j(c.on_build.as_ref().map(to)));
+    m.insert("Labels".into(), j(c.labels.as_ref().map(to)));
+    if let Some(sig) = c.stop_signal.as_ref().filter(|s| !s.is_empty()) {
+        m.insert("StopSignal".into(), Value::from(sig.clone()));
+    }
+    if let Some(v) = c.extra.get("StopTimeout").filter(|v| !v.is_null()) {
+        m.insert("StopTimeout".into(), v.clone());
+    }
+    if let Some(sh) = c.shell.as_ref().filter(|s| !s.is_empty()) {
+        m.insert("Shell".into(), to(sh));
+    }
+    Value::Object(m)
+}
+
+fn is_zero(v: &Value) -> bool {
+    matches!(v, Value::Null | Value::Bool(false)) || v.as_str() == Some("")
+}
+
+/// A plain field value as JSON (never fails for these types).
+fn to<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
 /// Applies `docker import -c` / commit changes: Dockerfile instructions
 /// that only touch the config.
 pub fn apply_changes(c: &mut RunConfig, changes: &[String]) -> berth_api::Result<()> {

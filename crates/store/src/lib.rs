@@ -6,30 +6,37 @@
 //! - `image/metadata.db`: images, tags, layers, rw layers (transactions)
 //! - `image/blobs/sha256/<hex>`: image configs and uncompressed layer tars
 //!   (kept so `save` reproduces the exact diff ids)
+//! - `image/tmp/`: spooled uploads, emptied on open
 //! - `overlay2/<cache-id>/{diff,link,lower,work}` and `overlay2/l/<short>`
-//!   symlinks, so long lowerdir lists fit the mount options page.
+//!   symlinks, so long lowerdir lists fit the mount options page;
+//!   `overlay2/<container-id>/{diff,work,merged,lower}` for rw layers.
 //!
 //! Crash safety: blobs and layer dirs are written under temporary names and
-//! renamed into place before the transaction that references them commits;
-//! `open` removes whatever a crash left unreferenced.
+//! renamed into place before the transaction that references them commits
+//! (a layer row before any image row that needs it); `open` removes
+//! whatever a crash left unreferenced: temp files, layer dirs and blobs no
+//! row names, layers no image or container uses.
 
 mod archive;
 pub mod config;
+mod layers;
+mod rwlayer;
 mod unpack;
 
+use std::collections::HashMap;
 use std::fs;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
 use berth_api::{Error, Reference, Result};
-use indexmap::IndexMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-pub use config::{ImageConfig, RunConfig};
+pub use config::{History, ImageConfig, RootFs, RunConfig};
+pub use rwlayer::RwLayer;
 
 const DRIVER: &str = "overlay2";
 
@@ -37,9 +44,12 @@ fn db_err(e: rusqlite::Error) -> Error {
     Error::internal(format!("image metadata: {e}"))
 }
 
+/// The image store of one data root. `Send + Sync`: share it in an `Arc`.
 pub struct ImageStore {
     root: PathBuf,
     db: Mutex<Connection>,
+    /// Chains held by in-flight imports and loads (see `layers`).
+    holds: Mutex<layers::HeldMap>,
 }
 
 /// An image as the engine sees it.
@@ -48,121 +58,41 @@ pub struct Image {
     /// `sha256:<hex>` of the config bytes.
     pub id: String,
     pub config: ImageConfig,
+    /// The config exactly as stored (its digest is the id).
     pub raw_config: Vec<u8>,
-    /// Familiar form: `busybox:latest`.
+    /// Familiar form, sorted: `busybox:latest`.
     pub repo_tags: Vec<String>,
     pub repo_digests: Vec<String>,
     /// Sum of the layers' sizes.
     pub size: i64,
     pub diff_ids: Vec<String>,
-    /// RFC 3339.
+    /// RFC 3339 (the config's `created`, else when it was stored).
     pub created: String,
+    /// RFC 3339 nano, when a tag last moved to this image.
     pub last_tag_time: Option<String>,
 }
 
-/// A container's read-write layer over its image's layers.
-#[derive(Debug, Clone)]
-pub struct RwLayer {
-    pub lowerdirs: Vec<PathBuf>,
-    pub upperdir: PathBuf,
-    pub workdir: PathBuf,
-    pub merged: PathBuf,
-}
-
-impl RwLayer {
-    /// overlayfs mount options (absolute `l/` short links: the daemon is
-    /// multi-threaded, so no chdir trick for relative ones).
-    pub fn mount_data(&self) -> String {
-        let lower: Vec<String> = self
-            .lowerdirs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.join(":"),
-            self.upperdir.display(),
-            self.workdir.display()
-        )
+impl Image {
+    /// An image without tags (`<none>:<none>`), for the `dangling` filter.
+    pub fn is_dangling(&self) -> bool {
+        self.repo_tags.is_empty() && self.repo_digests.is_empty()
     }
 
-    pub fn is_mounted(&self) -> bool {
-        let target = self.merged.display().to_string();
-        fs::read_to_string("/proc/self/mountinfo")
-            .map(|m| {
-                m.lines()
-                    .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
-            })
-            .unwrap_or(false)
+    /// The image's labels (`config.Labels`), for the `label` filter.
+    pub fn labels(&self) -> indexmap::IndexMap<String, String> {
+        self.config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default()
     }
 
-    pub fn mount(&self) -> Result<()> {
-        if self.is_mounted() {
-            return Ok(());
-        }
-        fs::create_dir_all(&self.merged)?;
-        nix::mount::mount(
-            Some("overlay"),
-            &self.merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(self.mount_data().as_str()),
-        )
-        .map_err(|e| {
-            Error::internal(format!(
-                "mounting the container rootfs at {}: {e}",
-                self.merged.display()
-            ))
-        })
+    /// Unix seconds of `created`, for `before`/`since`/`until`.
+    pub fn created_unix(&self) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(&self.created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0)
     }
-
-    pub fn unmount(&self) -> Result<()> {
-        if !self.is_mounted() {
-            return Ok(());
-        }
-        nix::mount::umount2(&self.merged, nix::mount::MntFlags::MNT_DETACH)
-            .map_err(|e| Error::internal(format!("unmounting {}: {e}", self.merged.display())))
-    }
-
-    pub fn graph_driver_data(&self) -> IndexMap<String, String> {
-        let lower: Vec<String> = self
-            .lowerdirs
-            .iter()
-            .map(|p| {
-                fs::canonicalize(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        IndexMap::from([
-            ("LowerDir".to_string(), lower.join(":")),
-            ("MergedDir".to_string(), self.merged.display().to_string()),
-            ("UpperDir".to_string(), self.upperdir.display().to_string()),
-            ("WorkDir".to_string(), self.workdir.display().to_string()),
-        ])
-    }
-
-    pub fn size_rw(&self) -> Result<i64> {
-        Ok(dir_size(&self.upperdir))
-    }
-}
-
-fn dir_size(p: &Path) -> i64 {
-    let mut total = 0;
-    let mut stack = vec![p.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.is_file() {
-                total += m.len() as i64;
-            }
-        }
-    }
-    total
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -173,6 +103,10 @@ fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
+fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn short_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     (0..26)
@@ -180,64 +114,213 @@ fn short_id() -> String {
         .collect()
 }
 
-fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
+/// The OCI chain id of `diff_id` over `parent`'s chain.
+pub fn chain_id(parent: Option<&str>, diff_id: &str) -> String {
     match parent {
         None => diff_id.to_string(),
         Some(p) => format!("sha256:{}", sha256_hex(format!("{p} {diff_id}").as_bytes())),
     }
 }
 
+/// Chain ids of a list of diff ids, bottom first.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+    let mut parent: Option<String> = None;
+    diff_ids
+        .iter()
+        .map(|d| {
+            let c = chain_id(parent.as_deref(), d);
+            parent = Some(c.clone());
+            c
+        })
+        .collect()
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// Writes `data` under `path` atomically (temp file, fsync, rename).
-fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", rand::random::<u32>()));
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    Ok(())
+/// Best-effort fsync of a directory, so renames into it survive a crash.
+pub(crate) fn fsync_dir(dir: &Path) {
+    if let Ok(f) = fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
 }
 
-/// A layer's uncompressed tar streamed to a temp file, with its digest.
-pub(crate) struct SpooledLayer {
-    pub path: PathBuf,
-    pub diff_id: String,
+/// Writes `data` under `path` atomically (temp file, fsync, rename).
+fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".tmp-{name}-{:08x}", rand::random::<u32>()));
+    let res = (|| -> Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            fsync_dir(dir);
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created TEXT NOT NULL, last_tag_time TEXT, top_chain TEXT);
+    CREATE TABLE IF NOT EXISTS tags (reference TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS tags_by_image ON tags (image_id);
+    CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, cache_id TEXT NOT NULL, link TEXT NOT NULL, size INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS layers_by_diff ON layers (diff_id);
+    CREATE TABLE IF NOT EXISTS rw_layers (container_id TEXT PRIMARY KEY, image_id TEXT, top_chain TEXT);
+";
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .map_err(db_err)?;
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(1))
+        .map_err(db_err)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(db_err)?;
+    Ok(names.iter().any(|n| n == column))
 }
 
 impl ImageStore {
+    /// Opens (creating) the store under `root` and reconciles it with what
+    /// a crash may have left: temp files, unreferenced dirs and blobs.
     pub fn open(root: &Path) -> Result<ImageStore> {
         let root = root.to_path_buf();
         for d in ["image/blobs/sha256", "image/tmp", "overlay2/l"] {
             fs::create_dir_all(root.join(d))?;
         }
-        // Whatever an interrupted write left behind.
-        for tmp in [root.join("image/tmp")] {
-            for e in fs::read_dir(&tmp)?.flatten() {
-                let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
-            }
-        }
-        for e in fs::read_dir(root.join("overlay2"))?.flatten() {
-            if e.file_name().to_string_lossy().starts_with("tmp-") {
-                let _ = fs::remove_dir_all(e.path());
-            }
-        }
         let conn = Connection::open(root.join("image/metadata.db")).map_err(db_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
-             CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created TEXT NOT NULL, last_tag_time TEXT);
-             CREATE TABLE IF NOT EXISTS tags (reference TEXT PRIMARY KEY, image_id TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, cache_id TEXT NOT NULL, link TEXT NOT NULL, size INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS rw_layers (container_id TEXT PRIMARY KEY, image_id TEXT);",
-        )
-        .map_err(db_err)?;
-        Ok(ImageStore {
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db_err)?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        // Stores made before the top_chain columns.
+        let migrate_images = !has_column(&conn, "images", "top_chain")?;
+        if migrate_images {
+            conn.execute_batch("ALTER TABLE images ADD COLUMN top_chain TEXT")
+                .map_err(db_err)?;
+        }
+        if !has_column(&conn, "rw_layers", "top_chain")? {
+            conn.execute_batch("ALTER TABLE rw_layers ADD COLUMN top_chain TEXT")
+                .map_err(db_err)?;
+        }
+        let store = ImageStore {
             root,
             db: Mutex::new(conn),
-        })
+            holds: Mutex::new(HashMap::new()),
+        };
+        if migrate_images {
+            store.fill_top_chains()?;
+        }
+        store.reconcile()?;
+        Ok(store)
+    }
+
+    fn fill_top_chains(&self) -> Result<()> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare("SELECT id FROM images").map_err(db_err)?;
+            let v = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(db_err)?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(db_err)?;
+            v
+        };
+        for id in ids {
+            let Ok(raw) = fs::read(self.blob_path(&id)) else {
+                continue;
+            };
+            let Ok(c) = serde_json::from_slice::<ImageConfig>(&raw) else {
+                continue;
+            };
+            let top = chain_ids(&c.rootfs.diff_ids).pop();
+            self.conn()
+                .execute(
+                    "UPDATE images SET top_chain = ?2 WHERE id = ?1",
+                    params![id, top],
+                )
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes what no row references (see the module docs).
+    fn reconcile(&self) -> Result<()> {
+        for e in fs::read_dir(self.root.join("image/tmp"))?.flatten() {
+            let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+        }
+        // Images whose config blob is gone cannot be used: drop them.
+        let images: Vec<String> = self.column("SELECT id FROM images")?;
+        for id in &images {
+            if !self.blob_path(id).exists() {
+                tracing::warn!(image = %id, "image config missing, removing the image record");
+                let mut conn = self.conn();
+                let tx = conn.transaction().map_err(db_err)?;
+                tx.execute("DELETE FROM tags WHERE image_id = ?1", params![id])
+                    .map_err(db_err)?;
+                tx.execute("DELETE FROM images WHERE id = ?1", params![id])
+                    .map_err(db_err)?;
+                tx.commit().map_err(db_err)?;
+            }
+        }
+        self.gc_layers()?;
+        let cache_ids: std::collections::HashSet<String> = self
+            .column("SELECT cache_id FROM layers")?
+            .into_iter()
+            .chain(self.column("SELECT container_id FROM rw_layers")?)
+            .collect();
+        for e in fs::read_dir(self.overlay())?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "l" || name == "empty" || cache_ids.contains(&name) {
+                continue;
+            }
+            let merged = e.path().join("merged");
+            if rwlayer::is_mount_point(&merged) {
+                let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+            }
+            tracing::info!(dir = %name, "removing unreferenced layer dir");
+            let _ = fs::remove_dir_all(e.path());
+        }
+        for e in fs::read_dir(self.overlay().join("l"))?.flatten() {
+            if fs::metadata(e.path()).is_err() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        let blobs: std::collections::HashSet<String> = self
+            .column("SELECT id FROM images")?
+            .into_iter()
+            .chain(self.column("SELECT diff_id FROM layers")?)
+            .map(|d| hex_of(&d).to_string())
+            .collect();
+        for e in fs::read_dir(self.root.join("image/blobs/sha256"))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !blobs.contains(&name) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        Ok(())
+    }
+
+    fn column(&self, sql: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql).map_err(db_err)?;
+        let v = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_err)?;
+        Ok(v)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -252,23 +335,34 @@ impl ImageStore {
         self.root.join("overlay2")
     }
 
+    /// The data root this store lives under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn driver_name(&self) -> &'static str {
         DRIVER
     }
 
+    /// `DriverStatus` for `/info`, as dockerd's overlay2 reports it.
     pub fn driver_status(&self) -> Vec<[String; 2]> {
-        let backing = match nix::sys::statfs::statfs(&self.root).map(|s| s.filesystem_type()) {
-            Ok(t) if t == nix::sys::statfs::EXT4_SUPER_MAGIC => "extfs",
-            Ok(t) if t == nix::sys::statfs::XFS_SUPER_MAGIC => "xfs",
-            Ok(t) if t == nix::sys::statfs::BTRFS_SUPER_MAGIC => "btrfs",
-            Ok(t) if t == nix::sys::statfs::TMPFS_MAGIC => "tmpfs",
-            Ok(t) if t == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC => "overlayfs",
+        use nix::sys::statfs;
+        let backing = match statfs::statfs(&self.root).map(|s| s.filesystem_type()) {
+            Ok(t) if t == statfs::EXT4_SUPER_MAGIC => "extfs",
+            Ok(t) if t == statfs::XFS_SUPER_MAGIC => "xfs",
+            Ok(t) if t == statfs::BTRFS_SUPER_MAGIC => "btrfs",
+            Ok(t) if t == statfs::TMPFS_MAGIC => "tmpfs",
+            Ok(t) if t == statfs::OVERLAYFS_SUPER_MAGIC => "overlayfs",
+            Ok(t) if t.0 == 0x2fc1_2fc1 => "zfs",
             _ => "<unknown>",
         };
+        let metacopy = fs::read_to_string("/sys/module/overlay/parameters/metacopy")
+            .map(|s| s.trim() == "Y")
+            .unwrap_or(false);
         [
             ("Backing Filesystem", backing),
             ("Supports d_type", "true"),
-            ("Using metacopy", "false"),
+            ("Using metacopy", if metacopy { "true" } else { "false" }),
             ("Native Overlay Diff", "true"),
             ("userxattr", "false"),
         ]
@@ -277,148 +371,73 @@ impl ImageStore {
         .collect()
     }
 
-    /// Streams a layer tar (gzip detected by its magic) into a temp file,
-    /// hashing the uncompressed bytes.
-    pub(crate) fn spool_layer(&self, src: &mut dyn Read) -> Result<SpooledLayer> {
-        let mut src = BufReader::with_capacity(256 * 1024, src);
-        let magic = {
-            use std::io::BufRead;
-            let buf = src.fill_buf()?;
-            buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b
-        };
-        let mut reader: Box<dyn Read> = if magic {
-            Box::new(flate2::read::GzDecoder::new(src))
-        } else {
-            Box::new(src)
-        };
-        let path = self
-            .root
-            .join("image/tmp")
-            .join(format!("layer-{}", rand::random::<u64>()));
-        let mut out = std::io::BufWriter::new(fs::File::create(&path)?);
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = fs::remove_file(&path);
-                    return Err(Error::invalid(format!("reading the layer: {e}")));
-                }
-            };
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-        }
-        out.flush()?;
-        Ok(SpooledLayer {
-            path,
-            diff_id: format!("sha256:{}", hex::encode(hasher.finalize())),
-        })
-    }
-
-    /// Registers a spooled layer on top of `parent` (a chain id), unpacking
-    /// it unless that chain is already present. Returns the chain id.
-    pub(crate) fn register_layer(
-        &self,
-        spooled: SpooledLayer,
-        parent: Option<&str>,
-    ) -> Result<String> {
-        let chain = chain_id(parent, &spooled.diff_id);
-        let exists: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT chain_id FROM layers WHERE chain_id = ?1",
-                params![chain],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
-        if exists.is_some() {
-            let _ = fs::remove_file(&spooled.path);
-            return Ok(chain);
-        }
-        let cache_id = hex::encode(rand::random::<[u8; 32]>());
-        let tmp_dir = self.overlay().join(format!("tmp-{cache_id}"));
-        fs::create_dir_all(tmp_dir.join("diff"))?;
-        let unpacked = fs::File::open(&spooled.path)
-            .map_err(Error::from)
-            .and_then(|f| {
-                unpack::unpack_layer(
-                    BufReader::with_capacity(256 * 1024, f),
-                    &tmp_dir.join("diff"),
-                )
-            });
-        let size = match unpacked {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp_dir);
-                let _ = fs::remove_file(&spooled.path);
-                return Err(e);
-            }
-        };
-        let link = short_id();
-        let parent_lower = match parent {
-            Some(p) => {
-                let (plink, plower): (String, String) = self
-                    .conn()
-                    .query_row(
-                        "SELECT link, cache_id FROM layers WHERE chain_id = ?1",
-                        params![p],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .map_err(db_err)?;
-                let grand = fs::read_to_string(self.overlay().join(&plower).join("lower"))
-                    .unwrap_or_default();
-                if grand.is_empty() {
-                    format!("l/{plink}")
-                } else {
-                    format!("l/{plink}:{grand}")
-                }
-            }
-            None => String::new(),
-        };
-        fs::write(tmp_dir.join("link"), &link)?;
-        if !parent_lower.is_empty() {
-            fs::write(tmp_dir.join("lower"), &parent_lower)?;
-        }
-        fs::create_dir_all(tmp_dir.join("work"))?;
-        let final_dir = self.overlay().join(&cache_id);
-        fs::rename(&tmp_dir, &final_dir)?;
-        let _ = std::os::unix::fs::symlink(
-            format!("../{cache_id}/diff"),
-            self.overlay().join("l").join(&link),
-        );
-        let blob = self.blob_path(&spooled.diff_id);
-        fs::rename(&spooled.path, &blob)?;
-        self.conn()
-            .execute(
-                "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, cache_id, link, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![chain, spooled.diff_id, parent, cache_id, link, size],
-            )
-            .map_err(db_err)?;
-        Ok(chain)
-    }
-
-    /// Stores an image config whose layers are registered; tags it.
+    /// Stores an image config whose layers are registered (and held by
+    /// the caller) and points `tags` at it, in one transaction.
     pub(crate) fn commit_image(&self, raw_config: &[u8], tags: &[Reference]) -> Result<Image> {
-        let config: ImageConfig = serde_json::from_slice(raw_config)
-            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
-        let id = format!("sha256:{}", sha256_hex(raw_config));
-        let blob = self.blob_path(&id);
-        if !blob.exists() {
-            write_atomic(&blob, raw_config)?;
+        let ids = self.commit_images(&[(raw_config.to_vec(), tags.to_vec())])?;
+        self.load_image(&ids[0])
+    }
+
+    /// Stores several images (config bytes and tags) in one transaction:
+    /// all of them or none. Their layers must be registered and held.
+    pub(crate) fn commit_images(
+        &self,
+        images: &[(Vec<u8>, Vec<Reference>)],
+    ) -> Result<Vec<String>> {
+        let mut prepared = Vec::new();
+        let mut written = Vec::new();
+        let result = self.commit_images_inner(images, &mut prepared, &mut written);
+        if result.is_err() {
+            for blob in written {
+                let _ = fs::remove_file(blob);
+            }
         }
-        let created = config.created.clone().unwrap_or_else(now);
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction().map_err(db_err)?;
+        result
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn commit_images_inner<'t>(
+        &self,
+        images: &'t [(Vec<u8>, Vec<Reference>)],
+        prepared: &mut Vec<(String, String, Vec<String>, &'t Vec<Reference>)>,
+        written: &mut Vec<PathBuf>,
+    ) -> Result<Vec<String>> {
+        for (raw, tags) in images {
+            let config: ImageConfig = serde_json::from_slice(raw)
+                .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
+            let id = format!("sha256:{}", sha256_hex(raw));
+            let blob = self.blob_path(&id);
+            if !blob.exists() {
+                write_atomic(&blob, raw)?;
+                written.push(blob);
+            }
+            let created = config.created.clone().unwrap_or_else(now);
+            prepared.push((id, created, chain_ids(&config.rootfs.diff_ids), tags));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        for (id, created, chains, tags) in prepared.iter() {
+            for c in chains {
+                let present: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM layers WHERE chain_id = ?1",
+                        params![c],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if present.is_none() {
+                    return Err(Error::internal(format!(
+                        "image {id}: layer {c} is not registered"
+                    )));
+                }
+            }
             tx.execute(
-                "INSERT OR IGNORE INTO images (id, created) VALUES (?1, ?2)",
-                params![id, created],
+                "INSERT OR IGNORE INTO images (id, created, top_chain) VALUES (?1, ?2, ?3)",
+                params![id, created, chains.last()],
             )
             .map_err(db_err)?;
-            for t in tags {
+            for t in tags.iter() {
                 tx.execute(
                     "INSERT OR REPLACE INTO tags (reference, image_id) VALUES (?1, ?2)",
                     params![t.to_string(), id],
@@ -430,11 +449,15 @@ impl ImageStore {
                 )
                 .map_err(db_err)?;
             }
-            tx.commit().map_err(db_err)?;
         }
-        self.get(&id)
+        tx.commit().map_err(db_err)?;
+        Ok(prepared.iter().map(|p| p.0.clone()).collect())
     }
 
+    /// `POST /images/create?fromSrc=-`: a tar (plain or gzip) becomes a
+    /// one-layer image, `changes` (Dockerfile instructions, as `docker
+    /// import -c`) applied to its config. History and config comment are
+    /// `message`, else dockerd's `Imported from -`.
     pub fn import(
         &self,
         src: &mut dyn Read,
@@ -444,41 +467,77 @@ impl ImageStore {
     ) -> Result<Image> {
         let mut run = RunConfig::default();
         config::apply_changes(&mut run, changes)?;
-        let spooled = self.spool_layer(src)?;
-        let diff_id = spooled.diff_id.clone();
-        self.register_layer(spooled, None)?;
-        let created = now();
-        let comment = if message.is_empty() {
-            "Imported from -".to_string()
-        } else {
-            message.to_string()
-        };
-        let config = ImageConfig {
-            architecture: arch().into(),
-            comment: Some(comment.clone()),
-            config: Some(run),
-            created: Some(created.clone()),
-            history: vec![config::History {
-                created: Some(created),
-                comment: Some(comment),
+        let tags: Vec<Reference> = repo_tag
+            .map(|r| {
+                if r.digest.is_some() {
+                    return Err(Error::invalid(
+                        "refusing to create a tag with a digest reference",
+                    ));
+                }
+                Ok(if r.tag.is_none() {
+                    r.with_tag("latest")
+                } else {
+                    r.clone()
+                })
+            })
+            .transpose()?
+            .into_iter()
+            .collect();
+        let mut holds = self.new_holds();
+        let result = (|| {
+            let spooled = self.spool_layer(src)?;
+            let diff_id = spooled.diff_id.clone();
+            self.register_layer(spooled, None, &mut holds)?;
+            let created = now();
+            let comment = if message.is_empty() {
+                "Imported from -".to_string()
+            } else {
+                message.to_string()
+            };
+            let config = ImageConfig {
+                architecture: arch().into(),
+                comment: Some(comment.clone()),
+                config: Some(run),
+                created: Some(created.clone()),
+                history: vec![config::History {
+                    created: Some(created),
+                    comment: Some(comment),
+                    ..Default::default()
+                }],
+                os: "linux".into(),
+                rootfs: config::RootFs {
+                    r#type: "layers".into(),
+                    diff_ids: vec![diff_id],
+                },
                 ..Default::default()
-            }],
-            os: "linux".into(),
-            rootfs: config::RootFs {
-                r#type: "layers".into(),
-                diff_ids: vec![diff_id],
-            },
-            ..Default::default()
-        };
-        let raw = serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
-        let tags: Vec<Reference> = repo_tag.cloned().into_iter().collect();
-        self.commit_image(&raw, &tags)
+            };
+            let raw = serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
+            self.commit_image(&raw, &tags)
+        })();
+        drop(holds);
+        if result.is_err() {
+            let _ = self.gc_layers();
+        }
+        result
     }
 
+    /// `POST /images/load`: docker-archive (classic and docker 25+) and
+    /// OCI image layouts, several images per archive. `progress` gets each
+    /// line dockerd prints (`Loaded image: busybox:latest`, without the
+    /// newline). All or nothing: a failed load leaves no image behind.
     pub fn load(&self, src: &mut dyn Read, progress: &mut dyn FnMut(String)) -> Result<()> {
-        archive::load(self, src, progress)
+        let mut holds = self.new_holds();
+        let result = archive::load(self, src, progress, &mut holds);
+        drop(holds);
+        if result.is_err() {
+            let _ = self.gc_layers();
+        }
+        result
     }
 
+    /// `GET /images/get`: the archive docker 25+ writes (OCI layout plus
+    /// `manifest.json` and `repositories`). A repository name without a
+    /// tag saves all its tags; an id saves the image without tags.
     pub fn save(&self, names: &[String], dst: &mut dyn Write) -> Result<()> {
         archive::save(self, names, dst)
     }
@@ -487,56 +546,68 @@ impl ImageStore {
         self.blob_path(diff_id)
     }
 
-    /// By reference, full or short id.
-    pub fn get(&self, name_or_id: &str) -> Result<Image> {
-        let not_found = || {
-            let shown = Reference::parse_with_default_tag(name_or_id)
-                .map(|r| r.familiar_string())
-                .unwrap_or_else(|_| name_or_id.to_string());
-            Error::not_found(format!("No such image: {shown}"))
-        };
-        let conn = self.conn();
+    /// The image id a name resolves to: a full id (`sha256:<hex>` or bare
+    /// hex), a reference (`busybox`, `busybox:latest`,
+    /// `docker.io/library/busybox:latest`, `busybox@sha256:..`), or a
+    /// unique id prefix (with or without `sha256:`), as dockerd resolves.
+    pub fn resolve_id(&self, name_or_id: &str) -> Result<String> {
         let hex = name_or_id.strip_prefix("sha256:").unwrap_or(name_or_id);
-        let looks_hex =
-            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-        let mut id: Option<String> = None;
-        if looks_hex && (hex.len() == 64 || name_or_id.starts_with("sha256:")) {
-            id = conn
+        let conn = self.conn();
+        let exact = |id: &str| -> Result<Option<String>> {
+            conn.query_row("SELECT id FROM images WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)
+        };
+        if is_hex64(hex) {
+            return exact(&format!("sha256:{hex}"))?
+                .ok_or_else(|| Error::not_found(format!("No such image: sha256:{hex}")));
+        }
+        let looks_hex = !hex.is_empty()
+            && hex.len() < 64
+            && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let reference = Reference::parse_with_default_tag(name_or_id);
+        if let Ok(r) = &reference {
+            let id: Option<String> = conn
                 .query_row(
-                    "SELECT id FROM images WHERE id LIKE ?1",
-                    params![format!("sha256:{hex}%")],
+                    "SELECT image_id FROM tags WHERE reference = ?1",
+                    params![r.to_string()],
                     |r| r.get(0),
                 )
                 .optional()
                 .map_err(db_err)?;
-        }
-        if id.is_none() {
-            if let Ok(r) = Reference::parse_with_default_tag(name_or_id) {
-                id = conn
-                    .query_row(
-                        "SELECT image_id FROM tags WHERE reference = ?1",
-                        params![r.to_string()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db_err)?;
+            if let Some(id) = id {
+                return Ok(id);
             }
         }
-        if id.is_none() && looks_hex {
+        if looks_hex {
             let mut stmt = conn
-                .prepare("SELECT id FROM images WHERE id LIKE ?1")
+                .prepare("SELECT id FROM images WHERE substr(id, 8, ?2) = ?1 LIMIT 2")
                 .map_err(db_err)?;
             let ids: Vec<String> = stmt
-                .query_map(params![format!("sha256:{hex}%")], |r| r.get(0))
+                .query_map(params![hex, hex.len() as i64], |r| r.get(0))
                 .map_err(db_err)?
                 .collect::<std::result::Result<_, _>>()
                 .map_err(db_err)?;
             if ids.len() == 1 {
-                id = ids.into_iter().next();
+                return Ok(ids.into_iter().next().unwrap_or_default());
             }
         }
-        let id = id.ok_or_else(not_found)?;
-        drop(conn);
+        match reference {
+            Ok(r) => Err(Error::not_found(format!(
+                "No such image: {}",
+                r.familiar_string()
+            ))),
+            Err(_) if looks_hex => Err(Error::not_found(format!("No such image: {name_or_id}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// By reference, full or short id (see [`ImageStore::resolve_id`]).
+    /// NotFound: `No such image: <name>`.
+    pub fn get(&self, name_or_id: &str) -> Result<Image> {
+        let id = self.resolve_id(name_or_id)?;
         self.load_image(&id)
     }
 
@@ -552,24 +623,30 @@ impl ImageStore {
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(db_err)?;
+            .optional()
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
         let mut stmt = conn
-            .prepare("SELECT reference FROM tags WHERE image_id = ?1 ORDER BY reference")
+            .prepare("SELECT reference FROM tags WHERE image_id = ?1")
             .map_err(db_err)?;
         let refs: Vec<String> = stmt
             .query_map(params![id], |r| r.get(0))
             .map_err(db_err)?
             .collect::<std::result::Result<_, _>>()
             .map_err(db_err)?;
-        let repo_tags = refs
-            .iter()
-            .filter_map(|r| Reference::parse(r).ok())
-            .map(|r| r.familiar_string())
-            .collect();
+        let mut repo_tags: Vec<String> = Vec::new();
+        let mut repo_digests: Vec<String> = Vec::new();
+        for r in refs.iter().filter_map(|r| Reference::parse(r).ok()) {
+            if r.digest.is_some() {
+                repo_digests.push(r.familiar_string());
+            } else {
+                repo_tags.push(r.familiar_string());
+            }
+        }
+        repo_tags.sort();
+        repo_digests.sort();
         let mut size = 0;
-        let mut parent: Option<String> = None;
-        for d in &config.rootfs.diff_ids {
-            let chain = chain_id(parent.as_deref(), d);
+        for chain in chain_ids(&config.rootfs.diff_ids) {
             size += conn
                 .query_row(
                     "SELECT size FROM layers WHERE chain_id = ?1",
@@ -579,7 +656,6 @@ impl ImageStore {
                 .optional()
                 .map_err(db_err)?
                 .unwrap_or(0);
-            parent = Some(chain);
         }
         Ok(Image {
             id: id.to_string(),
@@ -587,49 +663,93 @@ impl ImageStore {
             config,
             raw_config: raw,
             repo_tags,
-            repo_digests: vec![],
+            repo_digests,
             size,
             created,
             last_tag_time: last_tag,
         })
     }
 
+    /// Every image (unordered; the engine sorts and filters with
+    /// [`Image::is_dangling`], [`Image::labels`], [`Image::created_unix`]
+    /// and `repo_tags`).
     pub fn list(&self) -> Result<Vec<Image>> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT id FROM images").map_err(db_err)?;
-            let ids = stmt
-                .query_map([], |r| r.get(0))
-                .map_err(db_err)?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?;
-            ids
-        };
-        ids.iter().map(|id| self.load_image(id)).collect()
+        let ids = self.column("SELECT id FROM images")?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.load_image(&id) {
+                Ok(img) => out.push(img),
+                // Deleted meanwhile.
+                Err(e) if e.kind == berth_api::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
+    /// Full references (`docker.io/library/busybox:latest`) of one
+    /// repository's tags, with their image ids, sorted.
+    pub(crate) fn tags_of_repo(&self, repo: &Reference) -> Result<Vec<(Reference, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT reference, image_id FROM tags ORDER BY reference")
+            .map_err(db_err)?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(r, id)| Reference::parse(&r).ok().map(|r| (r, id)))
+            .filter(|(r, _)| r.domain == repo.domain && r.path == repo.path && r.tag.is_some())
+            .collect())
+    }
+
+    /// The image a full reference points to, if any.
+    pub(crate) fn tag_target(&self, reference: &Reference) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT image_id FROM tags WHERE reference = ?1",
+                params![reference.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Points `target` (without tag: `:latest`) at `source`, moving it from
+    /// any image it pointed to before.
     pub fn tag(&self, source: &str, target: &Reference) -> Result<()> {
-        let img = self.get(source)?;
+        let id = self.resolve_id(source)?;
         let target = if target.tag.is_none() && target.digest.is_none() {
             target.with_tag("latest")
         } else {
             target.clone()
         };
-        let conn = self.conn();
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_err)?;
+        tx.execute(
             "INSERT OR REPLACE INTO tags (reference, image_id) VALUES (?1, ?2)",
-            params![target.to_string(), img.id],
+            params![target.to_string(), id],
         )
         .map_err(db_err)?;
-        conn.execute(
+        tx.execute(
             "UPDATE images SET last_tag_time = ?2 WHERE id = ?1",
-            params![img.id, now()],
+            params![id, now()],
         )
         .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
         Ok(())
     }
 
+    /// Removes a tag (without tag: `:latest`); false when it did not exist.
     pub fn untag(&self, reference: &Reference) -> Result<bool> {
+        let reference = if reference.tag.is_none() && reference.digest.is_none() {
+            reference.with_tag("latest")
+        } else {
+            reference.clone()
+        };
         let n = self
             .conn()
             .execute(
@@ -640,17 +760,22 @@ impl ImageStore {
         Ok(n > 0)
     }
 
-    /// Removes the image and every layer no other image or container uses.
+    /// Removes the image, its remaining tags and every layer nothing else
+    /// uses, as dockerd lists it: `Untagged` entries, then `Deleted` for
+    /// the image id and for each removed layer's chain id (top first).
+    /// Policy (containers using it, force) is the engine's.
     pub fn delete(&self, id: &str) -> Result<Vec<ImageDeleteItem>> {
         let img = self.get(id)?;
-        let mut out = Vec::new();
-        let mut chains = Vec::new();
-        let mut parent: Option<String> = None;
-        for d in &img.diff_ids {
-            let c = chain_id(parent.as_deref(), d);
-            chains.push(c.clone());
-            parent = Some(c);
-        }
+        let mut out: Vec<ImageDeleteItem> = img
+            .repo_tags
+            .iter()
+            .chain(&img.repo_digests)
+            .map(|t| ImageDeleteItem {
+                untagged: Some(t.clone()),
+                deleted: None,
+            })
+            .collect();
+        let held = self.holds();
         {
             let mut conn = self.conn();
             let tx = conn.transaction().map_err(db_err)?;
@@ -660,125 +785,33 @@ impl ImageStore {
                 .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
+        let _ = fs::remove_file(self.blob_path(&img.id));
         out.push(ImageDeleteItem {
             untagged: None,
             deleted: Some(img.id.clone()),
         });
-        let still_used = self.chains_in_use()?;
-        for c in chains.iter().rev() {
-            if still_used.contains(c) {
-                break;
+        let removed = self.gc_layers_locked(&held)?;
+        drop(held);
+        for c in chain_ids(&img.diff_ids).iter().rev() {
+            if removed.contains(c) {
+                out.push(ImageDeleteItem {
+                    untagged: None,
+                    deleted: Some(c.clone()),
+                });
             }
-            let row: Option<(String, String, String)> = self
-                .conn()
-                .query_row(
-                    "SELECT cache_id, link, diff_id FROM layers WHERE chain_id = ?1",
-                    params![c],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(db_err)?;
-            let Some((cache_id, link, diff_id)) = row else {
-                continue;
-            };
-            self.conn()
-                .execute("DELETE FROM layers WHERE chain_id = ?1", params![c])
-                .map_err(db_err)?;
-            let _ = fs::remove_file(self.overlay().join("l").join(link));
-            let _ = fs::remove_dir_all(self.overlay().join(cache_id));
-            let diff_still_used: i64 = self
-                .conn()
-                .query_row(
-                    "SELECT COUNT(*) FROM layers WHERE diff_id = ?1",
-                    params![diff_id],
-                    |r| r.get(0),
-                )
-                .map_err(db_err)?;
-            if diff_still_used == 0 {
-                let _ = fs::remove_file(self.blob_path(&diff_id));
-            }
-            out.push(ImageDeleteItem {
-                untagged: None,
-                deleted: Some(c.clone()),
-            });
         }
-        let _ = fs::remove_file(self.blob_path(&img.id));
         Ok(out)
     }
 
-    /// Removes layers no image or container uses (after a failed load).
-    pub(crate) fn remove_orphan_layers(&self) {
-        let Ok(used) = self.chains_in_use() else {
-            return;
-        };
-        let rows: Vec<(String, String, String, String)> = {
-            let conn = self.conn();
-            let Ok(mut stmt) = conn.prepare("SELECT chain_id, cache_id, link, diff_id FROM layers")
-            else {
-                return;
-            };
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .map(|it| it.flatten().collect())
-                .unwrap_or_default();
-            rows
-        };
-        for (chain, cache_id, link, diff_id) in rows {
-            if used.contains(&chain) {
-                continue;
-            }
-            let _ = self
-                .conn()
-                .execute("DELETE FROM layers WHERE chain_id = ?1", params![chain]);
-            let _ = fs::remove_file(self.overlay().join("l").join(link));
-            let _ = fs::remove_dir_all(self.overlay().join(cache_id));
-            let _ = fs::remove_file(self.blob_path(&diff_id));
-        }
-    }
-
-    /// Chain ids used by any image or container rw layer.
-    fn chains_in_use(&self) -> Result<std::collections::HashSet<String>> {
-        let mut used = std::collections::HashSet::new();
-        let rw_images: Vec<String> = {
-            let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT image_id FROM rw_layers WHERE image_id IS NOT NULL")
-                .map_err(db_err)?;
-            let v = stmt
-                .query_map([], |r| r.get(0))
-                .map_err(db_err)?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?;
-            v
-        };
-        let mut diff_lists: Vec<Vec<String>> =
-            self.list()?.into_iter().map(|i| i.diff_ids).collect();
-        for id in rw_images {
-            if let Ok(raw) = fs::read(self.blob_path(&id)) {
-                if let Ok(c) = serde_json::from_slice::<ImageConfig>(&raw) {
-                    diff_lists.push(c.rootfs.diff_ids);
-                }
-            }
-        }
-        for diffs in diff_lists {
-            let mut parent: Option<String> = None;
-            for d in diffs {
-                let c = chain_id(parent.as_deref(), &d);
-                used.insert(c.clone());
-                parent = Some(c);
-            }
-        }
-        Ok(used)
-    }
-
+    /// `docker history`: newest first, the top entry with the image's id
+    /// and tags, the others `<missing>` as dockerd shows layers of images
+    /// it did not build.
     pub fn history(&self, name_or_id: &str) -> Result<Vec<HistoryItem>> {
         let img = self.get(name_or_id)?;
         let mut sizes = Vec::new();
         {
             let conn = self.conn();
-            let mut parent: Option<String> = None;
-            for d in &img.diff_ids {
-                let c = chain_id(parent.as_deref(), d);
+            for c in chain_ids(&img.diff_ids) {
                 sizes.push(
                     conn.query_row(
                         "SELECT size FROM layers WHERE chain_id = ?1",
@@ -789,7 +822,6 @@ impl ImageStore {
                     .map_err(db_err)?
                     .unwrap_or(0),
                 );
-                parent = Some(c);
             }
         }
         let mut items = Vec::new();
@@ -827,106 +859,96 @@ impl ImageStore {
         Ok(items)
     }
 
+    /// `GET /images/{name}/json` as dockerd answers at API 1.47.
     pub fn inspect(&self, img: &Image) -> serde_json::Value {
-        let top = self.top_layer_dirs(img);
-        json!({
+        let mut v = json!({
             "Id": img.id,
             "RepoTags": img.repo_tags,
             "RepoDigests": img.repo_digests,
             "Parent": "",
             "Comment": img.config.comment.clone().unwrap_or_default(),
-            "Created": img.config.created.clone().unwrap_or_else(|| img.created.clone()),
-            "DockerVersion": img.config.docker_version.clone().unwrap_or_default(),
-            "Author": img.config.author.clone().unwrap_or_default(),
-            "Config": img.config.config.clone().unwrap_or_default(),
-            "Architecture": img.config.architecture,
-            "Variant": img.config.variant,
-            "Os": img.config.os,
-            "Size": img.size,
-            "GraphDriver": {"Data": top, "Name": DRIVER},
-            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
-            "Metadata": {"LastTagTime": img.last_tag_time.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into())},
-        })
-    }
-
-    /// `GraphDriver.Data` of an image: its top layer's dirs.
-    fn top_layer_dirs(&self, img: &Image) -> serde_json::Value {
-        let dirs = self.image_layer_dirs(&img.id).unwrap_or_default();
-        match dirs.split_first() {
-            Some((top, lower)) => {
-                let mut data = json!({
-                    "MergedDir": top.parent().map(|p| p.join("merged")).unwrap_or_default(),
-                    "UpperDir": top,
-                    "WorkDir": top.parent().map(|p| p.join("work")).unwrap_or_default(),
-                });
-                if !lower.is_empty() {
-                    data["LowerDir"] = json!(lower
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(":"));
-                }
-                data
-            }
-            None => json!(null),
+        });
+        let obj = v.as_object_mut().expect("an object");
+        if let Some(created) = &img.config.created {
+            obj.insert("Created".into(), json!(created));
         }
-    }
-
-    /// An image's layers as `(cache id, short link)`, top first.
-    fn image_layers(&self, image_id: &str) -> Result<Vec<(String, String)>> {
-        let raw = fs::read(self.blob_path(image_id))?;
-        let config: ImageConfig =
-            serde_json::from_slice(&raw).map_err(|e| Error::internal(e.to_string()))?;
-        let conn = self.conn();
-        let mut layers = Vec::new();
-        let mut parent: Option<String> = None;
-        for d in &config.rootfs.diff_ids {
-            let c = chain_id(parent.as_deref(), d);
-            let row: (String, String) = conn
-                .query_row(
-                    "SELECT cache_id, link FROM layers WHERE chain_id = ?1",
-                    params![c],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(|_| {
-                    Error::internal(format!("layer {c} of image {image_id} is missing"))
-                })?;
-            layers.push(row);
-            parent = Some(c);
+        obj.insert(
+            "DockerVersion".into(),
+            json!(img.config.docker_version.clone().unwrap_or_default()),
+        );
+        obj.insert(
+            "Author".into(),
+            json!(img.config.author.clone().unwrap_or_default()),
+        );
+        obj.insert(
+            "Config".into(),
+            img.config
+                .config
+                .as_ref()
+                .map(config::legacy_config_json)
+                .unwrap_or(serde_json::Value::Null),
+        );
+        obj.insert("Architecture".into(), json!(img.config.architecture));
+        if let Some(variant) = img.config.variant.as_deref().filter(|v| !v.is_empty()) {
+            obj.insert("Variant".into(), json!(variant));
         }
-        layers.reverse();
-        Ok(layers)
+        obj.insert("Os".into(), json!(img.config.os));
+        if let Some(osv) = img.config.extra.get("os.version").filter(|v| !v.is_null()) {
+            obj.insert("OsVersion".into(), osv.clone());
+        }
+        obj.insert("Size".into(), json!(img.size));
+        obj.insert(
+            "GraphDriver".into(),
+            json!({"Data": self.image_graph_data(img), "Name": DRIVER}),
+        );
+        obj.insert(
+            "RootFS".into(),
+            json!({"Type": "layers", "Layers": img.diff_ids}),
+        );
+        obj.insert(
+            "Metadata".into(),
+            json!({"LastTagTime": img
+                .last_tag_time
+                .clone()
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into())}),
+        );
+        v
     }
 
-    /// An image's layer `diff` dirs, top first.
-    fn image_layer_dirs(&self, image_id: &str) -> Result<Vec<PathBuf>> {
-        Ok(self
-            .image_layers(image_id)?
-            .into_iter()
-            .map(|(cache, _)| self.overlay().join(cache).join("diff"))
-            .collect())
+    /// `GraphDriver.Data` of an image: its top layer's dirs, the others as
+    /// `LowerDir` (keys sorted, as Go prints a map).
+    fn image_graph_data(&self, img: &Image) -> serde_json::Value {
+        let Some(top) = chain_ids(&img.diff_ids).pop() else {
+            return serde_json::Value::Null;
+        };
+        let Ok(layers) = self.chain_layers(&top) else {
+            return serde_json::Value::Null;
+        };
+        let dirs: Vec<PathBuf> = layers
+            .iter()
+            .map(|(_, cache, _)| self.overlay().join(cache))
+            .collect();
+        let mut data = serde_json::Map::new();
+        if dirs.len() > 1 {
+            let lower: Vec<String> = dirs[1..]
+                .iter()
+                .map(|d| d.join("diff").display().to_string())
+                .collect();
+            data.insert("LowerDir".into(), json!(lower.join(":")));
+        }
+        data.insert("MergedDir".into(), json!(dirs[0].join("merged")));
+        data.insert("UpperDir".into(), json!(dirs[0].join("diff")));
+        data.insert("WorkDir".into(), json!(dirs[0].join("work")));
+        serde_json::Value::Object(data)
     }
 
-    /// An image's layer short links (`overlay2/l/X`), top first, for mounts.
-    fn image_lowers(&self, image_id: &str) -> Result<Vec<PathBuf>> {
-        Ok(self
-            .image_layers(image_id)?
-            .into_iter()
-            .map(|(_, link)| self.overlay().join("l").join(link))
-            .collect())
-    }
-
+    /// One `GET /images/json` entry.
     pub fn summary(&self, img: &Image, containers: i64) -> ImageSummary {
-        let labels = img.config.config.as_ref().and_then(|c| c.labels.clone());
         ImageSummary {
             containers,
-            created: chrono::DateTime::parse_from_rfc3339(
-                img.config.created.as_deref().unwrap_or(&img.created),
-            )
-            .map(|t| t.timestamp())
-            .unwrap_or(0),
+            created: img.created_unix(),
             id: img.id.clone(),
-            labels,
+            labels: img.config.config.as_ref().and_then(|c| c.labels.clone()),
             parent_id: String::new(),
             repo_digests: img.repo_digests.clone(),
             repo_tags: img.repo_tags.clone(),
@@ -935,10 +957,11 @@ impl ImageStore {
         }
     }
 
-    /// Per image, the size of its layers that other images share too (`/system/df`'s `SharedSize`).
-    pub fn shared_sizes(&self) -> Result<std::collections::HashMap<String, i64>> {
+    /// Per image, the size of its layers that other images share too
+    /// (`/system/df`'s `SharedSize`).
+    pub fn shared_sizes(&self) -> Result<HashMap<String, i64>> {
         let images = self.list()?;
-        let sizes: std::collections::HashMap<String, i64> = {
+        let sizes: HashMap<String, i64> = {
             let conn = self.conn();
             let mut stmt = conn
                 .prepare("SELECT chain_id, size FROM layers")
@@ -948,27 +971,16 @@ impl ImageStore {
                 .map_err(db_err)?;
             rows.flatten().collect()
         };
-        let chains_of = |img: &Image| {
-            let mut parent: Option<String> = None;
-            img.diff_ids
-                .iter()
-                .map(|d| {
-                    let c = chain_id(parent.as_deref(), d);
-                    parent = Some(c.clone());
-                    c
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut uses: HashMap<String, usize> = HashMap::new();
         for img in &images {
-            for c in chains_of(img) {
+            for c in chain_ids(&img.diff_ids) {
                 *uses.entry(c).or_default() += 1;
             }
         }
         Ok(images
             .iter()
             .map(|img| {
-                let shared = chains_of(img)
+                let shared = chain_ids(&img.diff_ids)
                     .iter()
                     .filter(|c| uses.get(*c).copied().unwrap_or(0) > 1)
                     .map(|c| sizes.get(c).copied().unwrap_or(0))
@@ -978,6 +990,7 @@ impl ImageStore {
             .collect())
     }
 
+    /// Total size of the read-only layers (`/system/df`'s `LayersSize`).
     pub fn layers_size(&self) -> Result<i64> {
         self.conn()
             .query_row("SELECT COALESCE(SUM(size), 0) FROM layers", [], |r| {
@@ -985,83 +998,17 @@ impl ImageStore {
             })
             .map_err(db_err)
     }
-
-    pub fn create_rw_layer(&self, container_id: &str, image_id: Option<&str>) -> Result<RwLayer> {
-        let dir = self.overlay().join(container_id);
-        fs::create_dir_all(dir.join("diff"))?;
-        fs::create_dir_all(dir.join("work"))?;
-        fs::create_dir_all(dir.join("merged"))?;
-        let result = (|| {
-            let lowers = match image_id {
-                Some(id) => self.image_lowers(id)?,
-                None => vec![],
-            };
-            let lower: Vec<String> = lowers
-                .iter()
-                .map(|p| format!("l/{}", p.file_name().unwrap_or_default().to_string_lossy()))
-                .collect();
-            fs::write(dir.join("lower"), lower.join(":"))?;
-            self.conn()
-                .execute(
-                    "INSERT OR REPLACE INTO rw_layers (container_id, image_id) VALUES (?1, ?2)",
-                    params![container_id, image_id],
-                )
-                .map_err(db_err)?;
-            self.rw_layer(container_id)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&dir);
-        }
-        result
-    }
-
-    pub fn rw_layer(&self, container_id: &str) -> Result<RwLayer> {
-        let dir = self.overlay().join(container_id);
-        let lower = fs::read_to_string(dir.join("lower")).map_err(|_| {
-            Error::not_found(format!("no read-write layer for container {container_id}"))
-        })?;
-        let mut lowerdirs: Vec<PathBuf> = lower
-            .split(':')
-            .filter(|s| !s.is_empty())
-            .map(|s| self.overlay().join(s))
-            .collect();
-        if lowerdirs.is_empty() {
-            // overlayfs needs a lower layer; an empty one stands for `scratch`.
-            let empty = self.overlay().join("empty");
-            fs::create_dir_all(&empty)?;
-            lowerdirs.push(empty);
-        }
-        Ok(RwLayer {
-            lowerdirs,
-            upperdir: dir.join("diff"),
-            workdir: dir.join("work"),
-            merged: dir.join("merged"),
-        })
-    }
-
-    pub fn remove_rw_layer(&self, container_id: &str) -> Result<()> {
-        if let Ok(l) = self.rw_layer(container_id) {
-            l.unmount()?;
-        }
-        let dir = self.overlay().join(container_id);
-        if dir.exists() {
-            fs::remove_dir_all(&dir)
-                .map_err(|e| Error::internal(format!("removing {}: {e}", dir.display())))?;
-        }
-        self.conn()
-            .execute(
-                "DELETE FROM rw_layers WHERE container_id = ?1",
-                params![container_id],
-            )
-            .map_err(db_err)?;
-        Ok(())
-    }
 }
 
+/// The host's architecture as Go names it (`amd64`, `arm64`).
 pub fn arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "arm" => "arm",
         other => other,
     }
 }

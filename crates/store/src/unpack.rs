@@ -68,7 +68,7 @@ fn check_parents(dest: &Path, rel: &Path, shown: &str) -> Result<()> {
 }
 
 /// Unpacks `src` into `dest` (which must exist and be empty); returns the
-/// layer's size (sum of regular file sizes).
+/// layer's size as dockerd counts it ([`tree_size`]).
 pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
     let mut archive = tar::Archive::new(src);
     archive.set_preserve_permissions(true);
@@ -76,7 +76,6 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
     archive.set_preserve_mtime(true);
     archive.set_unpack_xattrs(true);
     archive.set_overwrite(true);
-    let mut size = 0i64;
     let mut dirs: Vec<(PathBuf, tar::Header)> = Vec::new();
     let entries = archive
         .entries()
@@ -100,6 +99,13 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
             continue;
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.starts_with(WHITEOUT_PREFIX) {
+                // Other AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): not content.
+                continue;
+            }
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                return Err(bad(&shown, "is a whiteout of nothing"));
+            }
             let target = parent.join(hidden);
             let _ = fs::remove_file(&target);
             mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0)
@@ -137,7 +143,7 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
                 })?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let h = entry.header();
+                let h = entry.header().clone();
                 let mode = h.mode().unwrap_or(0o644);
                 let major = h.device_major().ok().flatten().unwrap_or(0) as u64;
                 let minor = h.device_minor().ok().flatten().unwrap_or(0) as u64;
@@ -155,7 +161,11 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
                 .map_err(|e| Error::internal(format!("creating {shown}: {e}")))?;
                 let uid = h.uid().unwrap_or(0) as u32;
                 let gid = h.gid().unwrap_or(0) as u32;
-                let _ = std::os::unix::fs::lchown(&full, Some(uid), Some(gid));
+                std::os::unix::fs::lchown(&full, Some(uid), Some(gid))?;
+                // mknod applies the umask: set the mode the archive says.
+                fs::set_permissions(&full, fs::Permissions::from_mode(mode & 0o7777))?;
+                apply_pax_xattrs(&mut entry, &full)?;
+                set_mtime(&full, h.mtime().unwrap_or(0));
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -163,23 +173,29 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
                     .map_err(|e| Error::invalid(format!("invalid layer archive: {e}")))?
                     .ok_or_else(|| bad(&shown, "is a symlink without a target"))?
                     .into_owned();
+                if target.as_os_str().is_empty() {
+                    return Err(bad(&shown, "is a symlink without a target"));
+                }
                 symlink(&target, &full)?;
-                let h = entry.header();
-                let _ = std::os::unix::fs::lchown(
+                let h = entry.header().clone();
+                std::os::unix::fs::lchown(
                     &full,
                     Some(h.uid().unwrap_or(0) as u32),
                     Some(h.gid().unwrap_or(0) as u32),
-                );
+                )?;
+                apply_pax_xattrs(&mut entry, &full)?;
+                set_mtime(&full, h.mtime().unwrap_or(0));
             }
             tar::EntryType::Directory => {
                 fs::create_dir_all(&full)?;
                 entry
                     .unpack(&full)
                     .map_err(|e| Error::internal(format!("unpacking {shown}: {e}")))?;
+                // The tar crate sets no xattrs on directories.
+                apply_pax_xattrs(&mut entry, &full)?;
                 dirs.push((full, entry.header().clone()));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                size += entry.header().size().unwrap_or(0) as i64;
                 entry
                     .unpack(&full)
                     .map_err(|e| Error::internal(format!("unpacking {shown}: {e}")))?;
@@ -188,23 +204,73 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
             _ => {}
         }
     }
-    // Directory times last: writing their children changed them.
+    // Directory modes and times last: writing their children changed the
+    // times, and a read-only mode would have refused the children.
     for (path, header) in dirs.into_iter().rev() {
-        if let Ok(mtime) = header.mtime() {
-            let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
-            let _ = nix::sys::stat::utimensat(
-                None,
-                &path,
-                &t,
-                &t,
-                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-            );
-        }
         if let Ok(mode) = header.mode() {
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777))?;
+        }
+        set_mtime(&path, header.mtime().unwrap_or(0));
+    }
+    Ok(tree_size(dest))
+}
+
+/// What dockerd counts as a layer's size: the apparent size of everything
+/// but directories (files, symlinks), each hard-linked inode once.
+pub fn tree_size(root: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0i64;
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+                continue;
+            }
+            if m.nlink() > 1 && !seen.insert((m.dev(), m.ino())) {
+                continue;
+            }
+            total += m.size() as i64;
         }
     }
-    Ok(size)
+    total
+}
+
+/// Sets an entry's time without following a symlink (best effort: a
+/// filesystem without lutimes support keeps the current time).
+fn set_mtime(path: &Path, mtime: u64) {
+    let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
+    let _ = nix::sys::stat::utimensat(
+        None,
+        path,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    );
+}
+
+/// The `SCHILY.xattr.*` records of an entry's PAX header, set on `path`
+/// (not following a symlink). The tar crate does this for regular files
+/// only.
+fn apply_pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, path: &Path) -> Result<()> {
+    let Ok(Some(exts)) = entry.pax_extensions() else {
+        return Ok(());
+    };
+    let mut attrs = Vec::new();
+    for ext in exts.flatten() {
+        if let Ok(key) = ext.key() {
+            if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                attrs.push((name.to_string(), ext.value_bytes().to_vec()));
+            }
+        }
+    }
+    for (name, value) in attrs {
+        xattr_set(path, &name, &value)?;
+    }
+    Ok(())
 }
 
 fn xattr_set(path: &Path, name: &str, value: &[u8]) -> Result<()> {
@@ -275,7 +341,8 @@ mod tests {
             ("etc/.wh.gone", tar::EntryType::Regular, ""),
         ]);
         let size = unpack_layer(&t[..], dir.path()).unwrap();
-        assert_eq!(size, 3);
+        // "elf" once (the hard link shares it) plus the symlink's 12 bytes.
+        assert_eq!(size, 3 + 12);
         assert_eq!(
             fs::read_to_string(dir.path().join("bin/busybox")).unwrap(),
             "elf"

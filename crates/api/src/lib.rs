@@ -2,6 +2,7 @@
 //! error kinds. No I/O: every other crate builds on this one.
 
 pub mod container_config;
+pub mod detach;
 pub mod error;
 pub mod reference;
 pub mod types;

@@ -117,32 +117,14 @@ impl DetachKeys {
     /// Parses docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `a,b`.
     pub fn parse(spec: &str) -> Result<DetachKeys, String> {
         let spec = if spec.is_empty() {
-            "ctrl-p,ctrl-q"
+            berth_api::detach::DEFAULT_DETACH_KEYS
         } else {
             spec
         };
-        let mut keys = Vec::new();
-        for part in spec.split(',') {
-            let part = part.trim();
-            if let Some(c) = part.strip_prefix("ctrl-") {
-                let b = match c.as_bytes() {
-                    [c @ b'a'..=b'z'] => c - b'a' + 1,
-                    [b'@'] => 0,
-                    [b'['] => 27,
-                    [b'\\'] => 28,
-                    [b']'] => 29,
-                    [b'^'] => 30,
-                    [b'_'] => 31,
-                    _ => return Err(format!("Unknown character: '{part}'")),
-                };
-                keys.push(b);
-            } else if part.len() == 1 {
-                keys.push(part.as_bytes()[0]);
-            } else {
-                return Err(format!("Unknown character: '{part}'"));
-            }
-        }
-        Ok(DetachKeys { keys, matched: 0 })
+        Ok(DetachKeys {
+            keys: berth_api::detach::parse_detach_keys(spec)?,
+            matched: 0,
+        })
     }
 
     /// Splits `input` into what to forward; `true` when the sequence was typed.

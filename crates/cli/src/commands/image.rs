@@ -313,22 +313,7 @@ pub async fn import(
     let resp = c
         .send("POST", &path, Some(body), "application/x-tar")
         .await?;
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| Failure::msg(e.to_string()))?
-        .to_bytes();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
-        if let Some(e) = v["error"].as_str() {
-            return Err(Failure::msg(e.to_string()));
-        }
-        if let Some(s) = v["status"].as_str() {
-            println!("{s}");
-        }
-    }
-    Ok(0)
+    print_messages(resp, "status", true).await
 }
 
 pub async fn save(c: &Client, names: Vec<String>, output: Option<String>) -> Result<i32, Failure> {
@@ -379,22 +364,7 @@ pub async fn load(c: &Client, input: Option<String>, quiet: bool) -> Result<i32,
             "application/x-tar",
         )
         .await?;
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| Failure::msg(e.to_string()))?
-        .to_bytes();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
-        if let Some(e) = v["error"].as_str() {
-            return Err(Failure::msg(e.to_string()));
-        }
-        if let Some(s) = v["stream"].as_str() {
-            print!("{s}");
-        }
-    }
-    Ok(0)
+    print_messages(resp, "stream", false).await
 }
 
 pub async fn prune(
@@ -438,5 +408,34 @@ pub async fn prune(
         "Total reclaimed space: {}",
         human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
     );
+    Ok(0)
+}
+
+/// Prints the `key` field of each JSON message the daemon streams back
+/// (import's `status`, load's `stream`); an `error` message fails.
+async fn print_messages(
+    resp: hyper::Response<hyper::body::Incoming>,
+    key: &str,
+    newline: bool,
+) -> Result<i32, Failure> {
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Failure::msg(e.to_string()))?
+        .to_bytes();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(line).unwrap_or(Value::Null);
+        if let Some(e) = v["error"].as_str() {
+            return Err(Failure::msg(e.to_string()));
+        }
+        if let Some(s) = v[key].as_str() {
+            if newline {
+                println!("{s}");
+            } else {
+                print!("{s}");
+            }
+        }
+    }
     Ok(0)
 }

@@ -108,31 +108,7 @@ pub fn proxy_signals(c: &Client, id: String) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// docker's `--detach-keys`: `ctrl-p,ctrl-q`, `a`, `ctrl-@`, `ctrl-[`...
-pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for p in spec.split(',') {
-        let p = p.trim();
-        if let Some(c) = p.strip_prefix("ctrl-") {
-            let b = match c.as_bytes() {
-                [b @ b'a'..=b'z'] => b - b'a' + 1,
-                [b'@'] => 0,
-                [b'['] => 27,
-                [b'\\'] => 28,
-                [b']'] => 29,
-                [b'^'] => 30,
-                [b'_'] => 31,
-                _ => return Err(format!("Unknown character: '{c}'")),
-            };
-            out.push(b);
-        } else if p.len() == 1 {
-            out.push(p.as_bytes()[0]);
-        } else {
-            return Err(format!("Unknown character: '{p}'"));
-        }
-    }
-    Ok(out)
-}
+pub use berth_api::detach::parse_detach_keys;
 
 /// Relays an attach stream until the output ends. Returns true when the
 /// user detached with the escape keys.

@@ -66,6 +66,36 @@ pub struct Flags {
     /// Path to TLS key file (default "~/.docker/key.pem")
     #[arg(long = "tlskey")]
     pub tlskey: Option<PathBuf>,
+    /// Attach containers to a network bridge (made if missing; default berth0)
+    #[arg(short = 'b', long = "bridge")]
+    pub bridge: Option<String>,
+    /// Specify network bridge IP
+    #[arg(long = "bip")]
+    pub bip: Option<String>,
+    /// Default address pools for node specific local networks (base=CIDR,size=N)
+    #[arg(long = "default-address-pool")]
+    pub default_address_pools: Vec<String>,
+    /// Enable addition of nftables rules
+    #[arg(long = "iptables", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub iptables: Option<bool>,
+    /// Enable net.ipv4.ip_forward
+    #[arg(long = "ip-forward", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_forward: Option<bool>,
+    /// Enable IP masquerading
+    #[arg(long = "ip-masq", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub ip_masq: Option<bool>,
+    /// Set the containers network MTU
+    #[arg(long = "mtu")]
+    pub mtu: Option<u32>,
+    /// DNS server to use
+    #[arg(long = "dns")]
+    pub dns: Vec<String>,
+    /// DNS search domains to use
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// DNS options to use
+    #[arg(long = "dns-opt")]
+    pub dns_opts: Vec<String>,
 }
 
 /// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
@@ -98,6 +128,7 @@ pub struct Config {
     pub config_file: PathBuf,
     /// `None`: the tcp:// listeners (if any) speak plain HTTP.
     pub tls: Option<TlsSettings>,
+    pub network: berth_engine::networks::NetConfig,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -222,7 +253,9 @@ impl Config {
         };
         let debug = flags.debug || b("debug").unwrap_or(false);
         let tls = tls_settings(flags, &file, &flags.config_file)?;
+        let network = network_settings(flags, &file, &flags.config_file)?;
         Ok(Config {
+            network,
             data_root: flags
                 .data_root
                 .clone()
@@ -396,6 +429,112 @@ fn read_file(path: &Path) -> anyhow::Result<Map<String, Value>> {
     Ok(map)
 }
 
+/// The networking keys: `bridge`, `bip`, `default-address-pools`,
+/// `iptables`, `ip-forward`, `ip-masq`, `mtu`, `dns`, `dns-search`, `dns-opts`.
+fn network_settings(
+    flags: &Flags,
+    file: &Map<String, Value>,
+    path: &Path,
+) -> anyhow::Result<berth_engine::networks::NetConfig> {
+    use berth_engine::networks::NetConfig;
+    let bad = |k: &str, why: &str| {
+        anyhow::anyhow!(
+            "unable to configure the daemon with file {}: {k}: {why}",
+            path.display()
+        )
+    };
+    let s = |k: &str| file.get(k).and_then(Value::as_str).map(str::to_string);
+    let b = |k: &str| file.get(k).and_then(Value::as_bool);
+    let list = |k: &str| -> Vec<String> {
+        file.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut c = NetConfig::default();
+    if let Some(br) = flags.bridge.clone().or(s("bridge")) {
+        if br.is_empty() || br.len() > 15 || br == "none" {
+            bail!("invalid bridge name {br:?}: 1 to 15 characters");
+        }
+        c.bridge = br;
+    }
+    if let Some(bip) = flags.bip.clone().or(s("bip")) {
+        c.bip = Some(
+            bip.parse()
+                .map_err(|_| anyhow::anyhow!("invalid bip {bip:?}: not an IPv4 CIDR address"))?,
+        );
+    }
+    let mut pools: Vec<(ipnet::Ipv4Net, u8)> = Vec::new();
+    for p in &flags.default_address_pools {
+        let mut base = None;
+        let mut size = None;
+        for kv in p.split(',') {
+            match kv.split_once('=') {
+                Some(("base", v)) => base = v.parse().ok(),
+                Some(("size", v)) => size = v.parse().ok(),
+                _ => bail!("invalid default address pool {p:?}: want base=CIDR,size=N"),
+            }
+        }
+        match (base, size) {
+            (Some(b), Some(s)) => pools.push((b, s)),
+            _ => bail!("invalid default address pool {p:?}: want base=CIDR,size=N"),
+        }
+    }
+    if let Some(v) = file.get("default-address-pools") {
+        let arr = v
+            .as_array()
+            .ok_or_else(|| bad("default-address-pools", "not a list"))?;
+        for p in arr {
+            let base = p
+                .get("base")
+                .and_then(Value::as_str)
+                .and_then(|b| b.parse().ok())
+                .ok_or_else(|| bad("default-address-pools", "base must be an IPv4 CIDR"))?;
+            let size = p
+                .get("size")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("default-address-pools", "size must be a number"))?;
+            pools.push((base, size as u8));
+        }
+    }
+    if !pools.is_empty() {
+        c.pools =
+            berth_network::ipam::pools_from(&pools).map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    c.iptables = flags.iptables.or(b("iptables")).unwrap_or(true);
+    c.ip_forward = flags.ip_forward.or(b("ip-forward")).unwrap_or(true);
+    c.ip_masq = flags.ip_masq.or(b("ip-masq")).unwrap_or(true);
+    c.mtu = flags
+        .mtu
+        .or(file.get("mtu").and_then(Value::as_u64).map(|m| m as u32))
+        .filter(|m| *m != 0 && *m != 1500);
+    c.dns = if flags.dns.is_empty() {
+        list("dns")
+    } else {
+        flags.dns.clone()
+    };
+    for d in &c.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            bail!("{d} is not an ip address");
+        }
+    }
+    c.dns_search = if flags.dns_search.is_empty() {
+        list("dns-search")
+    } else {
+        flags.dns_search.clone()
+    };
+    c.dns_options = if flags.dns_opts.is_empty() {
+        list("dns-opts")
+    } else {
+        flags.dns_opts.clone()
+    };
+    Ok(c)
+}
+
 fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> anyhow::Result<()> {
     let mut conflicts = Vec::new();
     let mut check = |key: &str, flag: Option<String>| {
@@ -447,6 +586,28 @@ fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> any
     check(
         "tlskey",
         flags.tlskey.as_ref().map(|p| p.display().to_string()),
+    );
+    check("bridge", flags.bridge.clone());
+    check("bip", flags.bip.clone());
+    check(
+        "default-address-pools",
+        (!flags.default_address_pools.is_empty()).then(|| flags.default_address_pools.join(" ")),
+    );
+    check("iptables", flags.iptables.map(|b| b.to_string()));
+    check("ip-forward", flags.ip_forward.map(|b| b.to_string()));
+    check("ip-masq", flags.ip_masq.map(|b| b.to_string()));
+    check("mtu", flags.mtu.map(|b| b.to_string()));
+    check(
+        "dns",
+        (!flags.dns.is_empty()).then(|| format!("[{}]", flags.dns.join(" "))),
+    );
+    check(
+        "dns-search",
+        (!flags.dns_search.is_empty()).then(|| format!("[{}]", flags.dns_search.join(" "))),
+    );
+    check(
+        "dns-opts",
+        (!flags.dns_opts.is_empty()).then(|| format!("[{}]", flags.dns_opts.join(" "))),
     );
     if !conflicts.is_empty() {
         bail!(

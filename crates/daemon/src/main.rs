@@ -124,9 +124,13 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         shim_binary: config.shim_binary.clone(),
         cgroup_parent: config.cgroup_parent.clone(),
         labels: config.labels.clone(),
+        network: config.network.clone(),
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
-    engine.restore().await;
+    engine
+        .restore()
+        .await
+        .map_err(|e| anyhow::anyhow!("setting up networking: {e}"))?;
 
     let router = routes::router(engine.clone());
     let mut sockets = Vec::new();
@@ -167,6 +171,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
     tracing::info!("processing signal 'terminated'");
     if !config.live_restore {
         stop_all(&engine).await;
+        engine.shutdown_network().await;
     }
     for s in &sockets {
         let _ = std::fs::remove_file(s);

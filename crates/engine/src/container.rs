@@ -73,6 +73,12 @@ pub struct Record {
     /// containers start again with the daemon.
     #[serde(default)]
     pub shutdown_stop: bool,
+    /// The networks the container is connected to, by network name.
+    #[serde(default)]
+    pub endpoints: indexmap::IndexMap<String, crate::networks::Endpoint>,
+    /// Host ports held while it runs.
+    #[serde(default)]
+    pub published: Vec<crate::networks::Published>,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

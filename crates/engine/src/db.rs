@@ -9,6 +9,7 @@ use berth_api::{Error, Result};
 use rusqlite::{params, Connection};
 
 use crate::container::Record;
+use crate::networks::NetworkRecord;
 
 pub struct Db {
     conn: Mutex<Connection>,
@@ -27,6 +28,10 @@ impl Db {
              CREATE TABLE IF NOT EXISTS containers (
                  id TEXT PRIMARY KEY,
                  name TEXT NOT NULL UNIQUE,
+                 doc TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS networks (
+                 id TEXT PRIMARY KEY,
                  doc TEXT NOT NULL
              );",
         )
@@ -70,6 +75,42 @@ impl Db {
     pub fn delete(&self, id: &str) -> Result<()> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         conn.execute("DELETE FROM containers WHERE id = ?1", params![id])
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    pub fn load_networks(&self) -> Result<Vec<NetworkRecord>> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn.prepare("SELECT doc FROM networks").map_err(internal)?;
+        let docs = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(internal)?;
+        let mut out = Vec::new();
+        for doc in docs {
+            let doc = doc.map_err(internal)?;
+            match serde_json::from_str(&doc) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::error!("skipping an unreadable network record: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_network(&self, n: &NetworkRecord) -> Result<()> {
+        let doc = serde_json::to_string(n).map_err(|e| Error::internal(e.to_string()))?;
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT INTO networks (id, doc) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+            params![n.id, doc],
+        )
+        .map_err(internal)?;
+        Ok(())
+    }
+
+    pub fn delete_network(&self, id: &str) -> Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute("DELETE FROM networks WHERE id = ?1", params![id])
             .map_err(internal)?;
         Ok(())
     }

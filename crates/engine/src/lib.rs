@@ -12,6 +12,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod networks;
 mod resolve;
 pub mod system;
 mod top;
@@ -36,12 +37,14 @@ pub struct EngineConfig {
     /// Parent of every container's cgroup (`/berth`).
     pub cgroup_parent: String,
     pub labels: Vec<String>,
+    pub network: networks::NetConfig,
 }
 
 pub struct Engine {
     pub config: EngineConfig,
     pub images: ImageStore,
     pub events: EventBus,
+    pub net: networks::Networking,
     db: db::Db,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
@@ -69,6 +72,7 @@ impl Engine {
             map.insert(r.id.clone(), Handle::new(r));
         }
         Ok(Arc::new(Engine {
+            net: networks::Networking::new(config.network.clone()),
             config,
             images,
             events: EventBus::default(),
@@ -163,7 +167,8 @@ impl Engine {
 
     /// Reconciles after a start: containers whose shim still runs are adopted
     /// (live restore); the others are marked exited with what their shim left.
-    pub async fn restore(self: &Arc<Self>) {
+    pub async fn restore(self: &Arc<Self>) -> Result<()> {
+        self.init_networks().await?;
         for h in self.all() {
             let r = h.snapshot();
             if r.state.status != Status::Running {
@@ -174,6 +179,7 @@ impl Engine {
         for h in self.all() {
             lifecycle::start_by_policy(self, h).await;
         }
+        Ok(())
     }
 }
 

@@ -11,7 +11,6 @@ use berth_runtime::client::{read_exit, spawn_shim, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
 use indexmap::IndexMap;
-use serde_json::json;
 
 use crate::attach::Hub;
 use crate::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
@@ -47,7 +46,7 @@ impl Engine {
         let CreateBody {
             mut config,
             mut host_config,
-            ..
+            networking_config,
         } = body;
         apply_host_defaults(&mut host_config);
         if config.image.is_empty() {
@@ -71,12 +70,11 @@ impl Engine {
             ));
         }
         validate_restart_policy(&host_config.restart_policy)?;
-        match host_config.network_mode.as_str() {
-            "" | "default" | "bridge" | "none" | "host" => {}
-            other => {
-                return Err(Error::not_found(format!("network {other} not found")));
-            }
-        }
+        let endpoints = self.endpoints_for_create(
+            &host_config.network_mode,
+            networking_config.endpoints_config.as_ref(),
+        )?;
+        crate::networks::validate_port_bindings(&host_config)?;
         let id = new_id();
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
@@ -119,7 +117,14 @@ impl Engine {
         std::fs::create_dir_all(&dir)?;
         let made = (|| -> Result<()> {
             self.images.create_rw_layer(&id, Some(&image.id))?;
-            write_etc_files(&dir, &config.hostname, &config.domainname, host_mode)?;
+            let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
+            write_etc_files(
+                &dir,
+                &config.hostname,
+                &config.domainname,
+                host_mode,
+                &resolv,
+            )?;
             Ok(())
         })();
         if let Err(e) = made {
@@ -140,8 +145,10 @@ impl Engine {
             restart_count: 0,
             stopped_by_user: false,
             shutdown_stop: false,
+            endpoints,
+            published: vec![],
         };
-        if let Err(e) = self.db.put(&record) {
+        if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
             return Err(e);
@@ -200,6 +207,7 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
+                self.release_endpoints(&h).await;
                 h.with(|r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = if e.message.contains("executable file not found")
@@ -233,7 +241,21 @@ impl Engine {
         let state_dir = self.state_dir(&h.id);
         let _ = std::fs::remove_dir_all(&state_dir);
         std::fs::create_dir_all(&state_dir)?;
-        let host_mode = r.host_config.network_mode == "host";
+        let mode = container::network_mode(&r.host_config);
+        let host_mode = mode == "host";
+        // `container:NAME` joins that container's netns, which must be live.
+        let shared_netns = match mode.strip_prefix("container:") {
+            Some(other) => {
+                let o = self.lookup(other)?;
+                if o.id == h.id || o.snapshot().state.status != Status::Running {
+                    return Err(Error::conflict(format!(
+                        "cannot join network of a non running container: {other}"
+                    )));
+                }
+                Some(self.state_dir(&o.id).join("netns"))
+            }
+            None => None,
+        };
         let dir = self.container_dir(&h.id);
         let binds = ["hosts", "hostname", "resolv.conf"]
             .iter()
@@ -258,6 +280,8 @@ impl Engine {
             terminal: r.config.tty,
             netns: if host_mode {
                 NetNs::Host
+            } else if let Some(p) = &shared_netns {
+                NetNs::Path(p.clone())
             } else {
                 NetNs::Path(ShimConfig::netns_path(&state_dir))
             },
@@ -289,7 +313,7 @@ impl Engine {
             tty: r.config.tty,
             open_stdin: r.config.open_stdin,
             stdin_once: r.config.stdin_once,
-            new_netns: !host_mode,
+            new_netns: !host_mode && shared_netns.is_none(),
         };
         let pid = spawn_shim(&self.config.shim_binary, &cfg)
             .await
@@ -298,6 +322,17 @@ impl Engine {
                 e => shim_err(e),
             })?;
         let client = ShimClient::new(&state_dir);
+        // Interfaces go in while the process waits for `start`, as a
+        // prestart hook would put them.
+        if !host_mode && shared_netns.is_none() {
+            if let Err(e) = self
+                .attach_endpoints(h, &ShimConfig::netns_path(&state_dir))
+                .await
+            {
+                let _ = client.kill(9, false).await;
+                return Err(e);
+            }
+        }
         // The size the client's terminal had at create, before the process looks at it.
         if let Some([height, width]) = r
             .host_config
@@ -372,6 +407,7 @@ impl Engine {
             Some(e) => (e.exit_code as i64, e.finished_at, e.oom_killed),
             None => (255, now_rfc3339(), false),
         };
+        self.release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
             if let Err(e) = layer.unmount() {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
@@ -775,6 +811,12 @@ impl Engine {
                 continue;
             }
             let mut s = container::summary(&r, self.image_display_name(&r));
+            s.ports = self
+                .ports_summary(&r)
+                .into_iter()
+                .filter_map(|p| serde_json::from_value(p).ok())
+                .collect();
+            s.network_settings = self.networks_summary(&r);
             if size {
                 let layer = self.images.rw_layer(&r.id).ok();
                 s.size_rw = Some(layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0));
@@ -806,7 +848,6 @@ impl Engine {
         let r = h.snapshot();
         let dir = self.container_dir(&r.id);
         let layer = self.images.rw_layer(&r.id).ok();
-        let mode = container::network_mode(&r.host_config);
         let mut hc = r.host_config.clone();
         if hc.network_mode.is_empty() || hc.network_mode == "default" {
             hc.network_mode = "bridge".into();
@@ -848,33 +889,7 @@ impl Engine {
             size_root_fs: size_root,
             mounts: vec![],
             config: r.config.clone(),
-            network_settings: json!({
-                "Bridge": "",
-                "SandboxID": "",
-                "SandboxKey": if mode == "host" { String::new() } else { self.state_dir(&r.id).join("netns").display().to_string() },
-                "Ports": {},
-                "HairpinMode": false,
-                "LinkLocalIPv6Address": "",
-                "LinkLocalIPv6PrefixLen": 0,
-                "SecondaryIPAddresses": null,
-                "SecondaryIPv6Addresses": null,
-                "EndpointID": "",
-                "Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "IPAddress": "",
-                "IPPrefixLen": 0,
-                "IPv6Gateway": "",
-                "MacAddress": "",
-                "Networks": {
-                    mode.clone(): {
-                        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "",
-                        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                        "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                        "GlobalIPv6PrefixLen": 0, "DriverOpts": null, "DNSNames": null
-                    }
-                }
-            }),
+            network_settings: self.network_settings(&r),
         })
     }
 
@@ -1016,7 +1031,13 @@ fn familiar(name: &str) -> String {
 
 /// `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` for the container, as
 /// dockerd writes them; with the host's network, the host's own files.
-fn write_etc_files(dir: &Path, hostname: &str, domainname: &str, host_mode: bool) -> Result<()> {
+fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    domainname: &str,
+    host_mode: bool,
+    resolv: &str,
+) -> Result<()> {
     let hosts = if host_mode {
         std::fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
@@ -1029,26 +1050,6 @@ fn write_etc_files(dir: &Path, hostname: &str, domainname: &str, host_mode: bool
         format!("{hostname}.{domainname}")
     };
     std::fs::write(dir.join("hostname"), format!("{full}\n"))?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv = if host_mode {
-        host_resolv
-    } else {
-        // Local resolvers are unreachable from the container's own netns.
-        let kept: Vec<&str> = host_resolv
-            .lines()
-            .filter(|l| {
-                let mut f = l.split_whitespace();
-                !(f.next() == Some("nameserver")
-                    && f.next()
-                        .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
-            })
-            .collect();
-        let mut s = kept.join("\n");
-        if !s.is_empty() && !s.ends_with('\n') {
-            s.push('\n');
-        }
-        s
-    };
     std::fs::write(dir.join("resolv.conf"), resolv)?;
     Ok(())
 }

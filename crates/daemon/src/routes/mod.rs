@@ -4,6 +4,7 @@
 mod containers;
 mod exec;
 mod images;
+mod networks;
 mod system;
 
 use std::sync::Arc;
@@ -83,6 +84,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .post(images::post_dispatch)
                 .delete(images::remove),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/containers/{id}/archive", head(not_implemented))
         .fallback(fallback)
         .with_state(engine)

@@ -885,9 +885,11 @@ impl Engine {
         let mut wanted: Vec<(String, Option<&Value>)> = vec![(primary.to_string(), None)];
         if let Some(cfgs) = endpoints_config {
             for (k, v) in cfgs {
-                let n = self.net.find(k)?;
-                let p = self.net.find(primary)?;
-                if n.id == p.id {
+                let same = match (self.net.find(k), self.net.find(primary)) {
+                    (Ok(n), Ok(p)) => n.id == p.id,
+                    _ => k == primary,
+                };
+                if same {
                     wanted[0].1 = Some(v);
                 } else {
                     wanted.push((k.clone(), Some(v)));
@@ -895,7 +897,38 @@ impl Engine {
             }
         }
         for (key, cfg) in wanted {
-            let n = self.net.find(&key)?;
+            // As dockerd, a network that does not exist (yet) is an error
+            // at start, not at create: the endpoint keeps the name.
+            let n = match self.net.find(&key) {
+                Ok(n) => n,
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    let mut ep = Endpoint::default();
+                    if let Some(c) = cfg {
+                        let probe = NetworkRecord {
+                            id: String::new(),
+                            name: key.clone(),
+                            driver: "bridge".into(),
+                            created: String::new(),
+                            internal: false,
+                            attachable: false,
+                            subnet: None,
+                            gateway: None,
+                            ip_range: None,
+                            user_subnet: true,
+                            user_gateway: false,
+                            options: IndexMap::new(),
+                            labels: IndexMap::new(),
+                            iface: String::new(),
+                            predefined: false,
+                        };
+                        ep = endpoint_from(&probe, Some(c))?;
+                        ep.network_id.clear();
+                    }
+                    out.insert(key.clone(), ep);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if (n.name == "host" || n.name == "none") && out.len() + 1 > 1 && !out.is_empty() {
                 return Err(Error::invalid(format!(
                     "container cannot be connected to network endpoints: {}",
@@ -930,9 +963,23 @@ impl Engine {
         let names: Vec<String> = r.endpoints.keys().cloned().collect();
         for name in names {
             let ep = r.endpoints[&name].clone();
-            let n = match self.net.state().nets.get(&ep.network_id).cloned() {
+            let known = self.net.state().nets.get(&ep.network_id).cloned();
+            let n = match known {
                 Some(n) => n,
-                None => return Err(Error::not_found(format!("network {name} not found"))),
+                // Removed and made again, or named before it existed.
+                None => {
+                    let n = self.net.find(&name)?;
+                    h.with(|rec| {
+                        if let Some(e) = rec.endpoints.get_mut(&name) {
+                            e.network_id = n.id.clone();
+                        }
+                    });
+                    n
+                }
+            };
+            let ep = Endpoint {
+                network_id: n.id.clone(),
+                ..ep
             };
             if n.driver != "bridge" && n.driver != "macvlan" {
                 continue;

@@ -29,6 +29,7 @@ pub mod cmd;
 pub mod fixture;
 pub mod http;
 pub mod leak;
+pub mod net;
 pub mod pty;
 
 use std::fs::{File, OpenOptions};
@@ -43,6 +44,7 @@ use anyhow::{bail, Context, Result};
 
 pub use cmd::Out;
 pub use http::Resp;
+pub use net::TestHost;
 pub use pty::Pty;
 
 /// Everything the suite creates lives under this directory.
@@ -51,10 +53,9 @@ pub const ROOT: &str = "/tmp/be2e";
 pub const TAG: &str = "be2e";
 /// Slots that can ever exist (bounds subnets 172.20-28.0.0/16).
 pub const MAX_SLOTS: usize = 9;
-/// berthd's extra flags. berthd has no network flags yet; once it takes
-/// dockerd's `--bridge`/`--bip`, make this `"--bridge {bridge} --bip {bip}"`
-/// so parallel daemons never share a bridge or subnet.
-pub const DEFAULT_BERTHD_ARGS: &str = "";
+/// berthd's extra flags: its own default bridge and subnet, so parallel
+/// daemons never share a bridge, a subnet or an nftables table.
+pub const DEFAULT_BERTHD_ARGS: &str = "--bridge {bridge} --bip {bip}";
 /// Default deadline for one client command.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -1,0 +1,498 @@
+//! Networking as a docker user meets it: the default bridge with NAT and
+//! published ports, user-defined networks, host/none/container modes,
+//! isolation, and the errors. "Outside" is always a test host in a netns
+//! the test made (`Daemon::test_host`).
+
+use std::time::Duration;
+
+use berth_e2e::{wait_for, Daemon};
+
+/// busybox httpd serving `body` on port 80 from /www inside the container.
+fn httpd(body: &str) -> String {
+    format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www")
+}
+
+fn curl(d: &Daemon, url: &str) -> String {
+    let o = d.host_sh(&format!("curl -s -m 5 {url}"));
+    o.stdout.trim().to_string()
+}
+
+#[test]
+fn published_port_reaches_the_container_from_loopback_and_other_hosts() {
+    let d = Daemon::start();
+    let port = 18080 + d.slot() as u16;
+    let remote = d.test_host(1);
+    let spec = format!("{port}:80");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("hello-web"),
+    ])
+    .ok();
+    let page = wait_for(Duration::from_secs(10), || {
+        let p = curl(&d, &format!("http://127.0.0.1:{port}/index.html"));
+        (p == "hello-web").then_some(p)
+    });
+    assert_eq!(
+        page.as_deref(),
+        Some("hello-web"),
+        "loopback to the published port"
+    );
+    // From a test host in its own netns, to the daemon host's address.
+    let o = remote.sh(&format!(
+        "curl -s -m 5 http://{}:{port}/index.html",
+        remote.daemon_addr
+    ));
+    assert_eq!(o.stdout.trim(), "hello-web", "{o}");
+    // docker port / ps / inspect show the binding.
+    d.docker(&["port", "web"])
+        .ok()
+        .stdout_has(&format!("80/tcp -> 0.0.0.0:{port}"));
+    d.docker(&["ps", "--format", "{{.Ports}}"])
+        .ok()
+        .stdout_has(&format!("0.0.0.0:{port}->80/tcp"));
+    assert_eq!(
+        d.inspect(
+            "web",
+            "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}"
+        ),
+        port.to_string()
+    );
+    // A second container asking for the taken port gets a clear error.
+    d.docker(&[
+        "run", "-d", "--name", "web2", "-p", &spec, "busybox", "sleep", "60",
+    ])
+    .fails()
+    .stderr_has("already allocated");
+    // `-p 80` picks a random host port; `docker port` tells which.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web3",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("three"),
+    ])
+    .ok();
+    let out = d.docker(&["port", "web3", "80"]).ok().stdout.clone();
+    let hp: u16 = out.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let p3 = wait_for(Duration::from_secs(10), || {
+        let p = curl(&d, &format!("http://127.0.0.1:{hp}/index.html"));
+        (p == "three").then_some(p)
+    });
+    assert_eq!(p3.as_deref(), Some("three"));
+    // The port is freed when the container stops.
+    d.docker(&["stop", "-t", "1", "web"]).ok();
+    assert_eq!(curl(&d, &format!("http://127.0.0.1:{port}/index.html")), "");
+    d.docker(&["rm", "web2"]).ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web4",
+        "-p",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("four"),
+    ])
+    .ok();
+    let p4 = wait_for(Duration::from_secs(10), || {
+        let p = curl(&d, &format!("http://127.0.0.1:{port}/index.html"));
+        (p == "four").then_some(p)
+    });
+    assert_eq!(p4.as_deref(), Some("four"));
+}
+
+#[test]
+fn containers_reach_outside_through_nat_and_each_other_by_ip() {
+    let d = Daemon::start();
+    let remote = d.test_host(2);
+    remote.serve(&d.tmp().join("outside"), "outside-page");
+    // The default bridge: an address, a default route, masquerading out.
+    let o = d
+        .docker(&[
+            "run",
+            "--rm",
+            "busybox",
+            "wget",
+            "-q",
+            "-O-",
+            &format!("http://{}/index.html", remote.addr),
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(o.trim(), "outside-page");
+    let o = d
+        .docker(&["run", "--rm", "busybox", "ip", "-4", "route"])
+        .ok()
+        .stdout
+        .clone();
+    let gw = d.bip.split('/').next().unwrap().to_string();
+    assert!(o.contains(&format!("default via {gw}")), "{o}");
+    // Two containers on the default bridge reach each other by IP.
+    d.docker(&["run", "-d", "--name", "ping1", "busybox", "sleep", "300"])
+        .ok();
+    let ip1 = d.inspect("ping1", "{{.NetworkSettings.IPAddress}}");
+    assert!(
+        ip1.starts_with(&gw[..gw.rfind('.').unwrap()]) || ip1.starts_with("172."),
+        "{ip1}"
+    );
+    d.docker(&["run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", &ip1])
+        .ok();
+    // The container's own /etc/hosts names its address.
+    let hosts = d
+        .docker(&["exec", "ping1", "cat", "/etc/hosts"])
+        .ok()
+        .stdout
+        .clone();
+    let short = d.inspect("ping1", "{{.Config.Hostname}}");
+    assert!(hosts.contains(&format!("{ip1}\t{short}")), "{hosts}");
+}
+
+#[test]
+fn user_networks_isolate_and_report() {
+    let d = Daemon::start();
+    let s = d.slot();
+    let subnet = format!("10.{}.10.0/24", 200 + s);
+    let gw = format!("10.{}.10.254", 200 + s);
+    let id = d
+        .docker(&[
+            "network",
+            "create",
+            "--subnet",
+            &subnet,
+            "--gateway",
+            &gw,
+            "--label",
+            "team=a",
+            "my-net",
+        ])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let fixed = format!("10.{}.10.9", 200 + s);
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "n1",
+        "--network",
+        "my-net",
+        "--ip",
+        &fixed,
+        "--network-alias",
+        "web",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "n2",
+        "--network",
+        "my-net",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    assert_eq!(
+        d.inspect(
+            "n1",
+            "{{(index .NetworkSettings.Networks \"my-net\").IPAddress}}"
+        ),
+        fixed
+    );
+    assert_eq!(
+        d.inspect(
+            "n1",
+            "{{(index .NetworkSettings.Networks \"my-net\").NetworkID}}"
+        ),
+        id,
+        "NetworkID is the network's id, not its name"
+    );
+    d.docker(&["exec", "n2", "ping", "-c", "1", "-W", "2", &fixed])
+        .ok();
+    // network inspect lists the containers with addresses and MACs.
+    let o = d
+        .docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .Containers}}{{.Name}} {{.IPv4Address}} {{.MacAddress}};{{end}}",
+            "my-net",
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(o.contains(&format!("n1 {fixed}/24 02:42:")), "{o}");
+    assert!(o.contains("n2 "), "{o}");
+    // A container on the default bridge cannot reach my-net's containers.
+    d.docker(&[
+        "run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", &fixed,
+    ])
+    .fails();
+    // Removing a network in use: refused, naming the containers.
+    let o = d.docker(&["network", "rm", "my-net"]);
+    o.fails().stderr_has("has active endpoints");
+    if !d.is_dockerd() {
+        // dockerd 20.10 does not name them; berth does, as newer dockerd.
+        o.stderr_has("n1");
+    }
+    // Overlapping subnet, bad CIDR, unknown network, duplicate name.
+    let overlap = format!("10.{}.10.128/25", 200 + s);
+    d.docker(&["network", "create", "--subnet", &overlap, "other"])
+        .fails()
+        .stderr_has("overlaps");
+    d.docker(&["network", "create", "--subnet", "10.0.0.0/33", "bad"])
+        .fails();
+    d.docker(&["network", "create", "my-net"])
+        .fails()
+        .stderr_has("already exists");
+    d.docker(&[
+        "run",
+        "--name",
+        "lost",
+        "--network",
+        "nope",
+        "busybox",
+        "true",
+    ])
+    .fails()
+    .stderr_has("network nope not found");
+    d.docker(&["rm", "lost"]).ok();
+    let r = d.get("/networks/nope");
+    assert_eq!(r.status, 404, "{}", r.text());
+    // Disconnect and connect a running container.
+    d.docker(&["network", "disconnect", "my-net", "n2"]).ok();
+    let o = d
+        .docker(&["exec", "n2", "ip", "-4", "addr"])
+        .ok()
+        .stdout
+        .clone();
+    assert!(!o.contains(&format!("10.{}.10.", 200 + s)), "{o}");
+    d.docker(&["network", "connect", "--alias", "again", "my-net", "n2"])
+        .ok();
+    d.docker(&["exec", "n2", "ping", "-c", "1", "-W", "2", &fixed])
+        .ok();
+    // Cleanup order as a user would: containers, then the network.
+    d.docker(&["rm", "-f", "n1", "n2"]).ok();
+    d.docker(&["network", "rm", "my-net"]).ok();
+    let ls = d
+        .docker(&["network", "ls", "--format", "{{.Name}}"])
+        .ok()
+        .stdout
+        .clone();
+    assert!(!ls.contains("my-net"), "{ls}");
+}
+
+#[test]
+fn internal_network_cannot_reach_out() {
+    let d = Daemon::start();
+    let remote = d.test_host(3);
+    remote.serve(&d.tmp().join("outside"), "outside-page");
+    let subnet = format!("10.{}.20.0/24", 200 + d.slot());
+    d.docker(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        &subnet,
+        "closed",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "in1",
+        "--network",
+        "closed",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "in2",
+        "--network",
+        "closed",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let ip2 = d.inspect(
+        "in2",
+        "{{(index .NetworkSettings.Networks \"closed\").IPAddress}}",
+    );
+    d.docker(&["exec", "in1", "ping", "-c", "1", "-W", "2", &ip2])
+        .ok();
+    d.docker(&[
+        "exec",
+        "in1",
+        "timeout",
+        "3",
+        "wget",
+        "-q",
+        "-O-",
+        &format!("http://{}/index.html", remote.addr),
+    ])
+    .fails();
+    d.docker(&["exec", "in1", "ping", "-c", "1", "-W", "1", &remote.addr])
+        .fails();
+}
+
+#[test]
+fn host_none_and_container_modes() {
+    let d = Daemon::start();
+    // host: the daemon's own interfaces, such as the link to a test host.
+    let _remote = d.test_host(4);
+    let outer = format!("{}v4", d.net_name);
+    let o = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "busybox",
+            "ls",
+            "/sys/class/net",
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(o.lines().any(|l| l == outer), "{o}");
+    // none: only lo.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ls",
+        "/sys/class/net",
+    ])
+    .ok()
+    .stdout_is("lo\n");
+    assert_eq!(
+        d.docker(&["create", "--network", "none", "busybox"])
+            .ok()
+            .stdout
+            .len(),
+        65
+    );
+    // container:web reaches web on localhost.
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "cweb",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("shared-ns"),
+    ])
+    .ok();
+    let page = wait_for(Duration::from_secs(10), || {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:cweb",
+            "busybox",
+            "wget",
+            "-q",
+            "-O-",
+            "http://127.0.0.1/index.html",
+        ]);
+        (o.code == Some(0)).then(|| o.stdout.trim().to_string())
+    });
+    assert_eq!(page.as_deref(), Some("shared-ns"));
+    d.docker(&[
+        "create",
+        "--name",
+        "joiner",
+        "--network",
+        "container:cweb",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    d.docker(&["stop", "-t", "1", "cweb"]).ok();
+    d.docker(&["start", "joiner"])
+        .fails()
+        .stderr_has("cannot join network of a non running container");
+}
+
+#[test]
+fn published_ports_survive_a_daemon_crash() {
+    let mut d = Daemon::start();
+    if d.is_dockerd() {
+        return; // covered by live_restore for dockerd
+    }
+    let port = 18090 + d.slot() as u16;
+    let spec = format!("{port}:80");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "lr",
+        "-p",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("still-here"),
+    ])
+    .ok();
+    let up = wait_for(Duration::from_secs(10), || {
+        (curl(&d, &format!("http://127.0.0.1:{port}/index.html")) == "still-here").then_some(())
+    });
+    assert!(up.is_some());
+    let ip_before = d.inspect("lr", "{{.NetworkSettings.IPAddress}}");
+    d.kill9();
+    assert_eq!(
+        curl(&d, &format!("http://127.0.0.1:{port}/index.html")),
+        "still-here",
+        "while the daemon is down"
+    );
+    d.restart();
+    assert_eq!(
+        curl(&d, &format!("http://127.0.0.1:{port}/index.html")),
+        "still-here",
+        "after restart"
+    );
+    // The restarted daemon knows the address is taken.
+    d.docker(&["run", "-d", "--name", "lr2", "busybox", "sleep", "60"])
+        .ok();
+    assert_ne!(
+        d.inspect("lr2", "{{.NetworkSettings.IPAddress}}"),
+        ip_before
+    );
+    d.docker(&["run", "--rm", "-p", &spec, "busybox", "true"])
+        .fails()
+        .stderr_has("already allocated");
+}

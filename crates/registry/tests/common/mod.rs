@@ -51,7 +51,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Writes a config (`extra` YAML appended after storage/http), starts
+    /// Writes a config (`extra` YAML appended after storage/http, with
+    /// `{PORT}` replaced by the registry's port), starts
     /// the registry and waits for it to listen.
     pub fn start(dir: &Path, extra: &str) -> Server {
         Server::start_with(dir, extra, &[], "http")
@@ -62,8 +63,9 @@ impl Server {
         let root = dir.join("root");
         let config = dir.join("config.yml");
         let text = format!(
-            "version: 0.1\nlog:\n  level: debug\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
-            root.display()
+            "version: 0.1\nlog:\n  level: debug\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{}",
+            root.display(),
+            extra.replace("{PORT}", &port.to_string())
         );
         std::fs::write(&config, text).expect("config");
         let mut s = Server {

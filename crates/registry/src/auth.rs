@@ -105,9 +105,14 @@ pub struct Htpasswd {
 
 impl Htpasswd {
     pub fn load(path: &Path) -> Result<Htpasswd, AuthSetupError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| setup_err(format!("could not read the htpasswd file {}: {e}", path.display())))?;
-        Htpasswd::parse(&text).map_err(|e| setup_err(format!("htpasswd file {}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            setup_err(format!(
+                "could not read the htpasswd file {}: {e}",
+                path.display()
+            ))
+        })?;
+        Htpasswd::parse(&text)
+            .map_err(|e| setup_err(format!("htpasswd file {}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> Result<Htpasswd, String> {
@@ -140,7 +145,10 @@ impl Htpasswd {
             return false;
         };
         use sha2::Digest as _;
-        let key = (user.to_string(), sha2::Sha256::digest(password.as_bytes()).into());
+        let key = (
+            user.to_string(),
+            sha2::Sha256::digest(password.as_bytes()).into(),
+        );
         if let Ok(ok) = self.ok.lock() {
             if ok.contains(&key) {
                 return true;
@@ -275,7 +283,10 @@ fn base32(data: &[u8]) -> String {
 
 fn load_cert_bundle(path: &Path) -> Result<Vec<TrustedCert>, AuthSetupError> {
     let pem = std::fs::read(path).map_err(|e| {
-        setup_err(format!("could not read auth.token.rootcertbundle {}: {e}", path.display()))
+        setup_err(format!(
+            "could not read auth.token.rootcertbundle {}: {e}",
+            path.display()
+        ))
     })?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -356,12 +367,17 @@ impl TokenVerifier {
     /// `x5c` or `kid`), issuer, audience and lifetime.
     pub fn verify(&self, token: &str, now: i64) -> Result<Grant, String> {
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err("malformed token".into());
         };
-        let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| "malformed token header")?)
-            .map_err(|_| "malformed token header")?;
+        let header: Header = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(h)
+                .map_err(|_| "malformed token header")?,
+        )
+        .map_err(|_| "malformed token header")?;
         let alg = match header.alg.as_str() {
             "ES256" => Alg::Es256,
             "ES384" => Alg::Es384,
@@ -377,13 +393,19 @@ impl TokenVerifier {
             None
         }
         .ok_or("token signed by an untrusted key")?;
-        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| "malformed token signature")?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "malformed token signature")?;
         let signed = &token[..h.len() + 1 + c.len()];
         if !cert.verify(alg, signed.as_bytes(), &sig) {
             return Err("invalid token signature".into());
         }
-        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).map_err(|_| "malformed token claims")?)
-            .map_err(|e| format!("malformed token claims: {e}"))?;
+        let claims: Claims = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(c)
+                .map_err(|_| "malformed token claims")?,
+        )
+        .map_err(|e| format!("malformed token claims: {e}"))?;
         if claims.iss != self.issuer {
             return Err(format!("token issuer {:?} is not trusted", claims.iss));
         }
@@ -409,7 +431,10 @@ impl TokenVerifier {
 
     /// The `WWW-Authenticate` value asking for `wanted`.
     pub fn challenge(&self, wanted: &[Access], error: Option<&str>) -> String {
-        let mut c = format!("Bearer realm=\"{}\",service=\"{}\"", self.realm, self.service);
+        let mut c = format!(
+            "Bearer realm=\"{}\",service=\"{}\"",
+            self.realm, self.service
+        );
         if !wanted.is_empty() {
             let scopes: Vec<String> = wanted.iter().map(Access::scope).collect();
             c.push_str(&format!(",scope=\"{}\"", scopes.join(" ")));
@@ -448,27 +473,41 @@ impl TokenIssuer {
         bundle: &Path,
         htpasswd: &Path,
     ) -> Result<TokenIssuer, AuthSetupError> {
-        let bad = |why: String| setup_err(format!("auth.token.signingkey {}: {why}", key_path.display()));
+        let bad = |why: String| {
+            setup_err(format!(
+                "auth.token.signingkey {}: {why}",
+                key_path.display()
+            ))
+        };
         let pem = std::fs::read(key_path).map_err(|e| bad(e.to_string()))?;
         let der = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| bad(e.to_string()))?;
         let rng = SystemRandom::new();
         let key = match &der {
             PrivateKeyDer::Pkcs8(k) => {
                 let k = k.secret_pkcs8_der();
-                if let Ok(p) = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, k, &rng) {
+                if let Ok(p) =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, k, &rng)
+                {
                     SigningKey::Ec(p, Alg::Es256)
-                } else if let Ok(p) = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, k, &rng) {
+                } else if let Ok(p) =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, k, &rng)
+                {
                     SigningKey::Ec(p, Alg::Es384)
                 } else {
-                    SigningKey::Rsa(RsaKeyPair::from_pkcs8(k).map_err(|e| bad(format!("unsupported key: {e}")))?)
+                    SigningKey::Rsa(
+                        RsaKeyPair::from_pkcs8(k)
+                            .map_err(|e| bad(format!("unsupported key: {e}")))?,
+                    )
                 }
             }
             PrivateKeyDer::Pkcs1(k) => SigningKey::Rsa(
-                RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(format!("unsupported key: {e}")))?,
+                RsaKeyPair::from_der(k.secret_pkcs1_der())
+                    .map_err(|e| bad(format!("unsupported key: {e}")))?,
             ),
             _ => {
                 return Err(bad(
-                    "use a PKCS#8 key (openssl pkcs8 -topk8 -nocrypt -in KEY) or a PKCS#1 RSA key".into(),
+                    "use a PKCS#8 key (openssl pkcs8 -topk8 -nocrypt -in KEY) or a PKCS#1 RSA key"
+                        .into(),
                 ))
             }
         };
@@ -479,7 +518,12 @@ impl TokenIssuer {
         let cert = load_cert_bundle(bundle)?
             .into_iter()
             .find(|c| c.key_bits == public)
-            .ok_or_else(|| bad(format!("no certificate in {} matches this key", bundle.display())))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "no certificate in {} matches this key",
+                    bundle.display()
+                ))
+            })?;
         Ok(TokenIssuer {
             issuer: issuer.into(),
             service: service.into(),
@@ -526,8 +570,13 @@ impl TokenIssuer {
                 .to_vec(),
             SigningKey::Rsa(p) => {
                 let mut buf = vec![0u8; p.public().modulus_len()];
-                p.sign(&signature::RSA_PKCS1_SHA256, &self.rng, signed.as_bytes(), &mut buf)
-                    .map_err(|_| "signing failed".to_string())?;
+                p.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &self.rng,
+                    signed.as_bytes(),
+                    &mut buf,
+                )
+                .map_err(|_| "signing failed".to_string())?;
                 buf
             }
         };
@@ -541,7 +590,9 @@ impl TokenIssuer {
             .iter()
             .filter_map(|w| {
                 let allowed: &[&str] = match w.kind.as_str() {
-                    "repository" if crate::names::valid_repo_name(&w.name) => &["pull", "push", "delete", "*"],
+                    "repository" if crate::names::valid_repo_name(&w.name) => {
+                        &["pull", "push", "delete", "*"]
+                    }
                     "registry" if w.name == "catalog" => &["*"],
                     _ => return None,
                 };
@@ -573,8 +624,14 @@ mod tests {
         let b = Access::parse_scope("repository:host:5000/app:pull").expect("scope");
         assert_eq!(b.name, "host:5000/app");
         assert!(Access::parse_scope("nonsense").is_none());
-        assert!(covers(&[a.clone()], &[Access::repo("team/app", &["pull"])]));
-        assert!(!covers(&[a.clone()], &[Access::repo("team/other", &["pull"])]));
+        assert!(covers(
+            std::slice::from_ref(&a),
+            &[Access::repo("team/app", &["pull"])]
+        ));
+        assert!(!covers(
+            std::slice::from_ref(&a),
+            &[Access::repo("team/other", &["pull"])]
+        ));
         assert!(!covers(&[a], &[Access::repo("team/app", &["delete"])]));
         assert!(covers(
             &[Access::repo("x", &["*"])],

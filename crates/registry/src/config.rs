@@ -316,9 +316,9 @@ impl Config {
             )));
         }
 
-        let storage = file
-            .storage
-            .ok_or_else(|| invalid("storage is missing (storage.filesystem.rootdirectory)".into()))?;
+        let storage = file.storage.ok_or_else(|| {
+            invalid("storage is missing (storage.filesystem.rootdirectory)".into())
+        })?;
         let fs = storage.filesystem.ok_or_else(|| {
             invalid("no storage driver: only storage.filesystem is supported".into())
         })?;
@@ -370,10 +370,14 @@ impl Config {
                         clientcas: t.clientcas.unwrap_or_default(),
                     }),
                     (Some(_), None) => {
-                        return Err(invalid("http.tls.certificate is set but http.tls.key is not".into()))
+                        return Err(invalid(
+                            "http.tls.certificate is set but http.tls.key is not".into(),
+                        ))
                     }
                     (None, Some(_)) => {
-                        return Err(invalid("http.tls.key is set but http.tls.certificate is not".into()))
+                        return Err(invalid(
+                            "http.tls.key is set but http.tls.certificate is not".into(),
+                        ))
                     }
                 }
             }
@@ -382,21 +386,30 @@ impl Config {
         let auth = match file.auth {
             None => None,
             Some(a) => {
-                let n = a.htpasswd.is_some() as u8 + a.token.is_some() as u8 + a.silly.is_some() as u8;
+                let n =
+                    a.htpasswd.is_some() as u8 + a.token.is_some() as u8 + a.silly.is_some() as u8;
                 if n > 1 {
                     return Err(invalid("more than one auth scheme is configured".into()));
                 }
                 if a.silly.is_some() {
-                    return Err(invalid("auth.silly is not supported: use htpasswd or token".into()));
+                    return Err(invalid(
+                        "auth.silly is not supported: use htpasswd or token".into(),
+                    ));
                 }
                 if let Some(h) = a.htpasswd {
                     Some(AuthConfig::Htpasswd {
-                        realm: h.realm.ok_or_else(|| invalid("auth.htpasswd.realm is missing".into()))?,
-                        path: h.path.ok_or_else(|| invalid("auth.htpasswd.path is missing".into()))?,
+                        realm: h
+                            .realm
+                            .ok_or_else(|| invalid("auth.htpasswd.realm is missing".into()))?,
+                        path: h
+                            .path
+                            .ok_or_else(|| invalid("auth.htpasswd.path is missing".into()))?,
                     })
                 } else if let Some(t) = a.token {
                     if t.jwks.is_some() {
-                        return Err(invalid("auth.token.jwks is not supported: use rootcertbundle".into()));
+                        return Err(invalid(
+                            "auth.token.jwks is not supported: use rootcertbundle".into(),
+                        ));
                     }
                     let need = |v: Option<String>, k: &str| {
                         v.filter(|s| !s.is_empty())
@@ -413,9 +426,9 @@ impl Config {
                         realm: need(t.realm, "realm")?,
                         service: need(t.service, "service")?,
                         issuer: need(t.issuer, "issuer")?,
-                        rootcertbundle: t
-                            .rootcertbundle
-                            .ok_or_else(|| invalid("auth.token.rootcertbundle is missing".into()))?,
+                        rootcertbundle: t.rootcertbundle.ok_or_else(|| {
+                            invalid("auth.token.rootcertbundle is missing".into())
+                        })?,
                         signingkey,
                         htpasswd,
                     })
@@ -487,7 +500,9 @@ fn set_path(root: &mut Value, path: &[String], v: &str) {
             }
             return;
         }
-        node = map.entry(k).or_insert_with(|| Value::Mapping(Mapping::new()));
+        node = map
+            .entry(k)
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
     }
 }
 
@@ -554,8 +569,10 @@ health:
         assert_eq!(c.root, PathBuf::from("/srv/reg"));
         assert!(c.delete_enabled);
         assert_eq!(c.log_level, "debug");
-        assert!(matches!(c.auth, Some(AuthConfig::Htpasswd { ref realm, ref path })
-            if realm == "Registry Realm" && path == Path::new("/auth/htpasswd")));
+        assert!(
+            matches!(c.auth, Some(AuthConfig::Htpasswd { ref realm, ref path })
+            if realm == "Registry Realm" && path == Path::new("/auth/htpasswd"))
+        );
         let tls = c.tls.expect("tls");
         assert_eq!(tls.certificate, PathBuf::from("/c.pem"));
     }
@@ -580,17 +597,41 @@ health:
     #[test]
     fn bad_configs_are_refused_with_the_key_named() {
         let cases: &[(&str, &str)] = &[
-            ("version: 0.1\nstorage:\n  filesystem:\n    rootdir: /x\n", "rootdir"),
+            (
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdir: /x\n",
+                "rootdir",
+            ),
             ("version: 0.1\nstorage:\n  s3:\n    bucket: b\n", "s3"),
             ("version: 0.2\nstorage:\n  filesystem: {}\n", "version"),
             ("storage:\n  filesystem: {}\n", "version"),
-            ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: rel\n", "absolute"),
-            ("version: 0.1\nstorage:\n  filesystem: {}\nhttp:\n  addr: nope\n", "http.addr"),
-            ("version: 0.1\nstorage:\n  filesystem: {}\nhttp:\n  tls:\n    certificate: /c\n", "http.tls.key"),
-            ("version: 0.1\nstorage:\n  filesystem: {}\nauth:\n  htpasswd:\n    realm: r\n", "auth.htpasswd.path"),
-            ("version: 0.1\nstorage:\n  filesystem: {}\nlog:\n  level: loud\n", "log.level"),
-            ("version: 0.1\nstorage:\n  filesystem: {}\nbogus: 1\n", "bogus"),
-            ("version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n  filesystem: {}\n", "enabled"),
+            (
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: rel\n",
+                "absolute",
+            ),
+            (
+                "version: 0.1\nstorage:\n  filesystem: {}\nhttp:\n  addr: nope\n",
+                "http.addr",
+            ),
+            (
+                "version: 0.1\nstorage:\n  filesystem: {}\nhttp:\n  tls:\n    certificate: /c\n",
+                "http.tls.key",
+            ),
+            (
+                "version: 0.1\nstorage:\n  filesystem: {}\nauth:\n  htpasswd:\n    realm: r\n",
+                "auth.htpasswd.path",
+            ),
+            (
+                "version: 0.1\nstorage:\n  filesystem: {}\nlog:\n  level: loud\n",
+                "log.level",
+            ),
+            (
+                "version: 0.1\nstorage:\n  filesystem: {}\nbogus: 1\n",
+                "bogus",
+            ),
+            (
+                "version: 0.1\nstorage:\n  delete:\n    enabled: maybe\n  filesystem: {}\n",
+                "enabled",
+            ),
             ("- a\n- b\n", "mapping"),
             ("version: [0.1\n", "invalid configuration"),
         ];

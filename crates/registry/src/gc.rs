@@ -10,10 +10,14 @@ use serde_json::Value;
 use crate::names::{Digest, Reference};
 use crate::storage::Storage;
 
+/// How long an upload may stay untouched before the collector drops it.
+pub const UPLOAD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// What a run found (and, unless dry, removed).
 #[derive(Debug, Default)]
 pub struct GcReport {
     pub marked: usize,
+    pub uploads_deleted: Vec<String>,
     pub blobs_deleted: Vec<Digest>,
     pub manifests_deleted: Vec<(String, Digest)>,
 }
@@ -123,6 +127,15 @@ pub fn collect(
         if !dry_run {
             storage.remove_blob(b)?;
         }
+    }
+    // Uploads untouched for a week are abandoned (distribution's
+    // uploadpurging default age).
+    for (id, repo) in storage.stale_uploads(UPLOAD_MAX_AGE)? {
+        writeln!(out, "upload eligible for deletion: {repo} {id}")?;
+        if !dry_run {
+            storage.remove_upload(&id)?;
+        }
+        report.uploads_deleted.push(id);
     }
     if !dry_run {
         // Links to swept blobs would only answer 404 later: drop them.

@@ -41,7 +41,13 @@ pub fn build(config: &Config) -> anyhow::Result<Registry> {
         }) => {
             let verifier = auth::TokenVerifier::new(realm, service, issuer, rootcertbundle)?;
             let iss = match (signingkey, htpasswd) {
-                (Some(k), Some(h)) => Some(auth::TokenIssuer::new(issuer, service, k, rootcertbundle, h)?),
+                (Some(k), Some(h)) => Some(auth::TokenIssuer::new(
+                    issuer,
+                    service,
+                    k,
+                    rootcertbundle,
+                    h,
+                )?),
                 _ => None,
             };
             (AuthMode::Token(verifier), iss)

@@ -90,10 +90,16 @@ impl Digest {
         if alg != "sha256" {
             return Err(DigestError::Unsupported(s.to_string()));
         }
-        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return Err(DigestError::Invalid(s.to_string()));
         }
-        Ok(Digest { hex: hex.to_string() })
+        Ok(Digest {
+            hex: hex.to_string(),
+        })
     }
 
     /// The digest of `data`.
@@ -197,8 +203,14 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(Digest::parse(&d.to_string()), Ok(d));
-        assert!(matches!(Digest::parse("sha256:abc"), Err(DigestError::Invalid(_))));
-        assert!(matches!(Digest::parse("nope"), Err(DigestError::Invalid(_))));
+        assert!(matches!(
+            Digest::parse("sha256:abc"),
+            Err(DigestError::Invalid(_))
+        ));
+        assert!(matches!(
+            Digest::parse("nope"),
+            Err(DigestError::Invalid(_))
+        ));
         assert!(matches!(
             Digest::parse(&format!("sha256:{}", "A".repeat(64))),
             Err(DigestError::Invalid(_))

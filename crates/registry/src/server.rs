@@ -258,7 +258,7 @@ pub async fn handle(reg: Arc<Registry>, req: Request<Incoming>) -> Response<Body
     let resp = match dispatch(&reg, req).await {
         Ok(r) => r,
         Err(Reply::Api(e)) => error_response(&e),
-        Err(Reply::Raw(r)) => r,
+        Err(Reply::Raw(r)) => *r,
     };
     tracing::info!(%method, %path, status = resp.status().as_u16(), "request");
     resp
@@ -267,7 +267,7 @@ pub async fn handle(reg: Arc<Registry>, req: Request<Incoming>) -> Response<Body
 /// A ready error response (a challenge), or an API error.
 enum Reply {
     Api(ApiError),
-    Raw(Response<Body>),
+    Raw(Box<Response<Body>>),
 }
 
 impl From<ApiError> for Reply {
@@ -282,30 +282,37 @@ impl From<io::Error> for Reply {
     }
 }
 
-async fn dispatch(reg: &Arc<Registry>, req: Request<Incoming>) -> std::result::Result<Response<Body>, Reply> {
+async fn dispatch(
+    reg: &Arc<Registry>,
+    req: Request<Incoming>,
+) -> std::result::Result<Response<Body>, Reply> {
     let r = route(req.uri().path());
     if r == Route::Token {
         return token_endpoint(reg, &req);
     }
     if r == Route::NotFound {
-        return Ok(error_response(&err(Code::Unsupported, "unknown path")).map(|b| b))
-            .map(|mut resp| {
-                *resp.status_mut() = StatusCode::NOT_FOUND;
-                resp
-            });
+        let mut resp = error_response(&err(Code::Unsupported, "unknown path"));
+        *resp.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(resp);
     }
     if let Some(name) = route_name(&r) {
         if !valid_repo_name(name) {
-            return Err(err(Code::NameInvalid, format!("invalid repository name {name:?}"))
-                .with_detail(json!({ "name": name }))
-                .into());
+            return Err(err(
+                Code::NameInvalid,
+                format!("invalid repository name {name:?}"),
+            )
+            .with_detail(json!({ "name": name }))
+            .into());
         }
     }
     let q = query_pairs(&req);
     let method = req.method().clone();
     authorize(reg, &req, &r, &method, &q)?;
 
-    let writes = matches!(method, Method::PUT | Method::POST | Method::PATCH | Method::DELETE);
+    let writes = matches!(
+        method,
+        Method::PUT | Method::POST | Method::PATCH | Method::DELETE
+    );
     if writes && reg.readonly && !matches!(r, Route::Base | Route::Catalog) {
         return Err(err(Code::Unsupported, "the registry is in read-only mode").into());
     }
@@ -317,9 +324,15 @@ async fn dispatch(reg: &Arc<Registry>, req: Request<Incoming>) -> std::result::R
         (Route::Manifest(name, reference), Method::GET | Method::HEAD) => {
             get_manifest(reg, &name, &reference, is_head).await
         }
-        (Route::Manifest(name, reference), Method::PUT) => put_manifest(reg, &name, &reference, req).await,
-        (Route::Manifest(name, reference), Method::DELETE) => delete_manifest(reg, &name, &reference).await,
-        (Route::Blob(name, digest), Method::GET | Method::HEAD) => get_blob(reg, &name, &digest, &req, is_head).await,
+        (Route::Manifest(name, reference), Method::PUT) => {
+            put_manifest(reg, &name, &reference, req).await
+        }
+        (Route::Manifest(name, reference), Method::DELETE) => {
+            delete_manifest(reg, &name, &reference).await
+        }
+        (Route::Blob(name, digest), Method::GET | Method::HEAD) => {
+            get_blob(reg, &name, &digest, &req, is_head).await
+        }
         (Route::Blob(name, digest), Method::DELETE) => delete_blob(reg, &name, &digest).await,
         (Route::UploadStart(name), Method::POST) => start_upload(reg, &name, &q, req).await,
         (Route::Upload(name, id), Method::GET) => upload_status(reg, &name, &id).await,
@@ -344,7 +357,9 @@ fn wanted_access(r: &Route, method: &Method, q: &[(String, String)]) -> Vec<Acce
         }],
         Route::Base | Route::Token | Route::NotFound => vec![],
         other => {
-            let Some(name) = route_name(other) else { return vec![] };
+            let Some(name) = route_name(other) else {
+                return vec![];
+            };
             let actions: &[&str] = match *method {
                 Method::GET | Method::HEAD => &["pull"],
                 Method::DELETE => &["delete"],
@@ -372,7 +387,7 @@ fn unauthorized(challenge: String, message: &str, detail: Option<Value>) -> Repl
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert("WWW-Authenticate", v);
     }
-    Reply::Raw(resp)
+    Reply::Raw(Box::new(resp))
 }
 
 fn authorize(
@@ -441,7 +456,10 @@ fn authorize(
 }
 
 /// The built-in token service (`GET /auth/token?service=&scope=`).
-fn token_endpoint(reg: &Registry, req: &Request<Incoming>) -> std::result::Result<Response<Body>, Reply> {
+fn token_endpoint(
+    reg: &Registry,
+    req: &Request<Incoming>,
+) -> std::result::Result<Response<Body>, Reply> {
     let Some(issuer) = &reg.issuer else {
         return Ok(finish(builder(StatusCode::NOT_FOUND), empty_body()));
     };
@@ -459,18 +477,21 @@ fn token_endpoint(reg: &Registry, req: &Request<Incoming>) -> std::result::Resul
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(auth::basic_credentials);
-    let Some((user, password)) = creds.filter(|(u, p)| issuer.users.verify(u, p)) else {
+    let Some((user, _)) = creds.filter(|(u, p)| issuer.users.verify(u, p)) else {
         return Err(unauthorized(
             format!("Basic realm=\"{}\"", issuer.service),
             "invalid username or password",
             None,
         ));
     };
-    let _ = password;
     let wanted: Vec<Access> = q
         .iter()
         .filter(|(k, _)| k == "scope")
-        .flat_map(|(_, v)| v.split(' ').filter_map(Access::parse_scope).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(' ')
+                .filter_map(Access::parse_scope)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let granted = issuer.grant(&wanted);
     let now = chrono::Utc::now();
@@ -490,18 +511,24 @@ fn token_endpoint(reg: &Registry, req: &Request<Incoming>) -> std::result::Resul
 
 // ---- catalog and tags -------------------------------------------------------------
 
-fn paginate(
-    all: Vec<String>,
-    q: &[(String, String)],
-) -> Result<(Vec<String>, Option<(usize, String)>)> {
+/// A page of names, and the `n` and `last` of the next page if any.
+type Page = (Vec<String>, Option<(usize, String)>);
+
+fn paginate(all: Vec<String>, q: &[(String, String)]) -> Result<Page> {
     let n = match query(q, "n") {
         None | Some("") => None,
         Some(s) => Some(s.parse::<usize>().map_err(|_| {
-            err(Code::PaginationNumberInvalid, format!("invalid number of results requested: {s:?}"))
+            err(
+                Code::PaginationNumberInvalid,
+                format!("invalid number of results requested: {s:?}"),
+            )
         })?),
     };
     let last = query(q, "last").unwrap_or("");
-    let mut items: Vec<String> = all.into_iter().filter(|t| last.is_empty() || t.as_str() > last).collect();
+    let mut items: Vec<String> = all
+        .into_iter()
+        .filter(|t| last.is_empty() || t.as_str() > last)
+        .collect();
     let mut next = None;
     if let Some(n) = n {
         if items.len() > n {
@@ -519,7 +546,10 @@ fn link_header(base: &str, n: usize, last: &str) -> String {
     format!("<{base}?last={last}&n={n}>; rel=\"next\"")
 }
 
-async fn catalog(reg: &Arc<Registry>, q: &[(String, String)]) -> std::result::Result<Response<Body>, Reply> {
+async fn catalog(
+    reg: &Arc<Registry>,
+    q: &[(String, String)],
+) -> std::result::Result<Response<Body>, Reply> {
     let s = reg.storage.clone();
     let repos = blocking(move || s.repositories()).await?;
     let (items, next) = paginate(repos, q)?;
@@ -532,17 +562,27 @@ async fn catalog(reg: &Arc<Registry>, q: &[(String, String)]) -> std::result::Re
     Ok(resp)
 }
 
-async fn tags_list(reg: &Arc<Registry>, name: &str, q: &[(String, String)]) -> std::result::Result<Response<Body>, Reply> {
+async fn tags_list(
+    reg: &Arc<Registry>,
+    name: &str,
+    q: &[(String, String)],
+) -> std::result::Result<Response<Body>, Reply> {
     if !reg.storage.repo_exists(name) {
         return Err(name_unknown(name).into());
     }
     let s = reg.storage.clone();
     let n = name.to_string();
-    let tags: Vec<String> = blocking(move || s.tags(&n)).await?.into_iter().map(|(t, _)| t).collect();
+    let tags: Vec<String> = blocking(move || s.tags(&n))
+        .await?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     let (items, next) = paginate(tags, q)?;
     let mut resp = json_response(StatusCode::OK, &json!({ "name": name, "tags": items }));
     if let Some((n, last)) = next {
-        if let Ok(v) = HeaderValue::from_str(&link_header(&format!("/v2/{name}/tags/list"), n, &last)) {
+        if let Ok(v) =
+            HeaderValue::from_str(&link_header(&format!("/v2/{name}/tags/list"), n, &last))
+        {
             resp.headers_mut().insert("Link", v);
         }
     }
@@ -550,11 +590,16 @@ async fn tags_list(reg: &Arc<Registry>, name: &str, q: &[(String, String)]) -> s
 }
 
 fn name_unknown(name: &str) -> ApiError {
-    err(Code::NameUnknown, format!("repository name not known to registry: {name}"))
-        .with_detail(json!({ "name": name }))
+    err(
+        Code::NameUnknown,
+        format!("repository name not known to registry: {name}"),
+    )
+    .with_detail(json!({ "name": name }))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(ApiError::from),
         Err(e) => Err(err(Code::Unknown, format!("internal error: {e}"))),
@@ -572,9 +617,13 @@ fn parse_reference(reference: &str, for_put: bool) -> Result<Reference> {
     if valid_tag(reference) {
         Ok(Reference::Tag(reference.to_string()))
     } else if for_put {
-        Err(err(Code::TagInvalid, format!("invalid tag {reference:?}")).with_detail(json!({ "tag": reference })))
+        Err(err(Code::TagInvalid, format!("invalid tag {reference:?}"))
+            .with_detail(json!({ "tag": reference })))
     } else {
-        Err(err(Code::ManifestUnknown, format!("manifest unknown: {reference}")))
+        Err(err(
+            Code::ManifestUnknown,
+            format!("manifest unknown: {reference}"),
+        ))
     }
 }
 
@@ -591,16 +640,26 @@ async fn get_manifest(
         if !reg.storage.repo_exists(name) {
             return Err(name_unknown(name).into());
         }
-        return Err(err(Code::ManifestUnknown, format!("manifest unknown: {reference}"))
-            .with_detail(json!({ "Tag": reference }))
-            .into());
+        return Err(err(
+            Code::ManifestUnknown,
+            format!("manifest unknown: {reference}"),
+        )
+        .with_detail(json!({ "Tag": reference }))
+        .into());
     };
     let b = builder(StatusCode::OK)
         .header(CONTENT_TYPE, m.media_type.as_str())
         .header("Content-Length", m.bytes.len())
         .header("Docker-Content-Digest", m.digest.to_string())
         .header("Etag", format!("\"{}\"", m.digest));
-    Ok(finish(b, if head { empty_body() } else { full_body(m.bytes) }))
+    Ok(finish(
+        b,
+        if head {
+            empty_body()
+        } else {
+            full_body(m.bytes)
+        },
+    ))
 }
 
 /// The digests a manifest names: (blobs that must be in the repository,
@@ -613,12 +672,14 @@ struct ManifestRefs {
 
 fn descriptor_digest(d: &Value, what: &str) -> Result<Digest> {
     let invalid = |m: String| err(Code::ManifestInvalid, m);
-    let obj = d.as_object().ok_or_else(|| invalid(format!("{what} is not a descriptor")))?;
+    let obj = d
+        .as_object()
+        .ok_or_else(|| invalid(format!("{what} is not a descriptor")))?;
     let digest = obj
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("{what} has no digest")))?;
-    if !obj.get("size").is_some_and(|s| s.as_u64().is_some()) {
+    if obj.get("size").is_none_or(|s| s.as_u64().is_none()) {
         return Err(invalid(format!("{what} has no valid size")));
     }
     if !obj.get("mediaType").is_some_and(Value::is_string) {
@@ -629,7 +690,10 @@ fn descriptor_digest(d: &Value, what: &str) -> Result<Digest> {
 
 fn is_foreign(d: &Value) -> bool {
     let mt = d.get("mediaType").and_then(Value::as_str).unwrap_or("");
-    let has_urls = d.get("urls").and_then(Value::as_array).is_some_and(|u| !u.is_empty());
+    let has_urls = d
+        .get("urls")
+        .and_then(Value::as_array)
+        .is_some_and(|u| !u.is_empty());
     has_urls && (mt.contains("foreign") || mt.contains("nondistributable"))
 }
 
@@ -649,7 +713,9 @@ fn manifest_refs(media_type: &str, v: &Value) -> Result<ManifestRefs> {
     };
     match media_type {
         MT_DOCKER_MANIFEST | MT_OCI_MANIFEST => {
-            let config = v.get("config").ok_or_else(|| invalid("manifest has no config"))?;
+            let config = v
+                .get("config")
+                .ok_or_else(|| invalid("manifest has no config"))?;
             refs.blobs.push(descriptor_digest(config, "config")?);
             let layers = v
                 .get("layers")
@@ -668,11 +734,14 @@ fn manifest_refs(media_type: &str, v: &Value) -> Result<ManifestRefs> {
                 .and_then(Value::as_array)
                 .ok_or_else(|| invalid("index has no manifests array"))?;
             for (i, m) in ms.iter().enumerate() {
-                refs.manifests.push(descriptor_digest(m, &format!("manifest {i}"))?);
+                refs.manifests
+                    .push(descriptor_digest(m, &format!("manifest {i}"))?);
             }
         }
         mt if MT_SCHEMA1.contains(&mt) => {
-            return Err(invalid("schema 1 manifests are not supported: push schema 2 or OCI"))
+            return Err(invalid(
+                "schema 1 manifests are not supported: push schema 2 or OCI",
+            ))
         }
         mt => return Err(invalid(&format!("unsupported manifest media type {mt:?}"))),
     }
@@ -687,8 +756,13 @@ async fn read_limited(req: Request<Incoming>, limit: usize) -> Result<Bytes> {
     match body.collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                Err(err(Code::SizeInvalid, format!("manifest larger than {limit} bytes")))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(err(
+                    Code::SizeInvalid,
+                    format!("manifest larger than {limit} bytes"),
+                ))
             } else {
                 Err(err(Code::ManifestInvalid, format!("reading the body: {e}")))
             }
@@ -710,17 +784,37 @@ async fn put_manifest(
         .map(str::to_string)
         .unwrap_or_default();
     let bytes = read_limited(req, MAX_MANIFEST_SIZE).await?;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| err(Code::ManifestInvalid, format!("manifest is not valid JSON: {e}")))?;
-    let field = v.get("mediaType").and_then(Value::as_str).map(str::to_string);
-    let known = [MT_DOCKER_MANIFEST, MT_DOCKER_LIST, MT_OCI_MANIFEST, MT_OCI_INDEX];
-    let base_ct = content_type.split(';').next().unwrap_or("").trim().to_string();
-    let media_type = if known.contains(&base_ct.as_str()) || MT_SCHEMA1.contains(&base_ct.as_str()) {
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        err(
+            Code::ManifestInvalid,
+            format!("manifest is not valid JSON: {e}"),
+        )
+    })?;
+    let field = v
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let known = [
+        MT_DOCKER_MANIFEST,
+        MT_DOCKER_LIST,
+        MT_OCI_MANIFEST,
+        MT_OCI_INDEX,
+    ];
+    let base_ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let media_type = if known.contains(&base_ct.as_str()) || MT_SCHEMA1.contains(&base_ct.as_str())
+    {
         if let Some(f) = &field {
             if f != &base_ct {
                 return Err(err(
                     Code::ManifestInvalid,
-                    format!("mediaType {f:?} in the manifest does not match Content-Type {base_ct:?}"),
+                    format!(
+                        "mediaType {f:?} in the manifest does not match Content-Type {base_ct:?}"
+                    ),
                 )
                 .into());
             }
@@ -749,20 +843,30 @@ async fn put_manifest(
     // visible before what it points to.
     for b in &refs.blobs {
         if reg.storage.repo_blob_size(name, b).is_none() {
-            return Err(err(Code::ManifestBlobUnknown, format!("blob unknown to registry: {b}"))
-                .with_detail(json!({ "digest": b.to_string() }))
-                .into());
+            return Err(err(
+                Code::ManifestBlobUnknown,
+                format!("blob unknown to registry: {b}"),
+            )
+            .with_detail(json!({ "digest": b.to_string() }))
+            .into());
         }
     }
     for m in &refs.manifests {
         if reg.storage.manifest_media_type(name, m)?.is_none() {
-            return Err(err(Code::ManifestBlobUnknown, format!("manifest unknown to registry: {m}"))
-                .with_detail(json!({ "digest": m.to_string() }))
-                .into());
+            return Err(err(
+                Code::ManifestBlobUnknown,
+                format!("manifest unknown to registry: {m}"),
+            )
+            .with_detail(json!({ "digest": m.to_string() }))
+            .into());
         }
     }
     // Stored with the type as pushed (the header, or the body's field).
-    let stored_type = if content_type.is_empty() { media_type.clone() } else { content_type };
+    let stored_type = if content_type.is_empty() {
+        media_type.clone()
+    } else {
+        content_type
+    };
     let s = reg.storage.clone();
     let (n, r2, b2) = (name.to_string(), r.clone(), bytes.clone());
     let d = blocking(move || s.put_manifest(&n, &r2, &stored_type, &b2)).await?;
@@ -776,9 +880,17 @@ async fn put_manifest(
     Ok(finish(b, empty_body()))
 }
 
-async fn delete_manifest(reg: &Arc<Registry>, name: &str, reference: &str) -> std::result::Result<Response<Body>, Reply> {
+async fn delete_manifest(
+    reg: &Arc<Registry>,
+    name: &str,
+    reference: &str,
+) -> std::result::Result<Response<Body>, Reply> {
     if !reg.delete_enabled {
-        return Err(err(Code::Unsupported, "deletes are disabled (storage.delete.enabled)").into());
+        return Err(err(
+            Code::Unsupported,
+            "deletes are disabled (storage.delete.enabled)",
+        )
+        .into());
     }
     let r = parse_reference(reference, false)?;
     let s = reg.storage.clone();
@@ -788,9 +900,16 @@ async fn delete_manifest(reg: &Arc<Registry>, name: &str, reference: &str) -> st
         Reference::Tag(t) => blocking(move || s.delete_tag(&n, &t)).await?,
     };
     if !found {
-        return Err(err(Code::ManifestUnknown, format!("manifest unknown: {reference}")).into());
+        return Err(err(
+            Code::ManifestUnknown,
+            format!("manifest unknown: {reference}"),
+        )
+        .into());
     }
-    Ok(finish(builder(StatusCode::ACCEPTED).header("Content-Length", 0), empty_body()))
+    Ok(finish(
+        builder(StatusCode::ACCEPTED).header("Content-Length", 0),
+        empty_body(),
+    ))
 }
 
 // ---- referrers ------------------------------------------------------------------
@@ -809,16 +928,27 @@ async fn referrers(
     let manifests = blocking(move || {
         let mut out = Vec::new();
         for d in s.revisions(&n)? {
-            let Some(m) = s.get_manifest(&n, &Reference::Digest(d))? else { continue };
-            let Ok(v) = serde_json::from_slice::<Value>(&m.bytes) else { continue };
-            let sub = v.get("subject").and_then(|x| x.get("digest")).and_then(Value::as_str);
+            let Some(m) = s.get_manifest(&n, &Reference::Digest(d))? else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_slice::<Value>(&m.bytes) else {
+                continue;
+            };
+            let sub = v
+                .get("subject")
+                .and_then(|x| x.get("digest"))
+                .and_then(Value::as_str);
             if sub != Some(subject.to_string().as_str()) {
                 continue;
             }
             let artifact_type = v
                 .get("artifactType")
                 .and_then(Value::as_str)
-                .or_else(|| v.get("config").and_then(|c| c.get("mediaType")).and_then(Value::as_str))
+                .or_else(|| {
+                    v.get("config")
+                        .and_then(|c| c.get("mediaType"))
+                        .and_then(Value::as_str)
+                })
                 .map(str::to_string);
             if let Some(f) = &f2 {
                 if artifact_type.as_deref() != Some(f.as_str()) {
@@ -878,7 +1008,10 @@ fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
             (size.saturating_sub(n), size - 1)
         }
         (a, "") => (a.parse().ok()?, size.checked_sub(1)?),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.min(size.checked_sub(1)?),
+        ),
     };
     (start <= end && start < size).then_some((start, end))
 }
@@ -892,9 +1025,11 @@ async fn get_blob(
 ) -> std::result::Result<Response<Body>, Reply> {
     let d = parse_digest(digest)?;
     let Some(size) = reg.storage.repo_blob_size(name, &d) else {
-        return Err(err(Code::BlobUnknown, format!("blob unknown to registry: {d}"))
-            .with_detail(json!({ "digest": d.to_string() }))
-            .into());
+        return Err(
+            err(Code::BlobUnknown, format!("blob unknown to registry: {d}"))
+                .with_detail(json!({ "digest": d.to_string() }))
+                .into(),
+        );
     };
     let range = req.headers().get("Range").and_then(|h| h.to_str().ok());
     let (status, start, end) = match range {
@@ -902,7 +1037,10 @@ async fn get_blob(
         Some(h) => match parse_range(h, size) {
             Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
             None => {
-                let resp = error_response(&err(Code::RangeInvalid, format!("invalid range {h:?} for a blob of {size} bytes")));
+                let resp = error_response(&err(
+                    Code::RangeInvalid,
+                    format!("invalid range {h:?} for a blob of {size} bytes"),
+                ));
                 let mut resp = resp;
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                     resp.headers_mut().insert("Content-Range", v);
@@ -928,19 +1066,31 @@ async fn get_blob(
     let mut f = tokio::fs::File::open(reg.storage.blob_path(&d)).await?;
     f.seek(io::SeekFrom::Start(start)).await?;
     use tokio::io::AsyncReadExt as _;
-    let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), 1 << 16).map_ok(Frame::data);
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(f.take(len), 1 << 16).map_ok(Frame::data);
     Ok(finish(b, BodyExt::boxed(StreamBody::new(stream))))
 }
 
-async fn delete_blob(reg: &Arc<Registry>, name: &str, digest: &str) -> std::result::Result<Response<Body>, Reply> {
+async fn delete_blob(
+    reg: &Arc<Registry>,
+    name: &str,
+    digest: &str,
+) -> std::result::Result<Response<Body>, Reply> {
     if !reg.delete_enabled {
-        return Err(err(Code::Unsupported, "deletes are disabled (storage.delete.enabled)").into());
+        return Err(err(
+            Code::Unsupported,
+            "deletes are disabled (storage.delete.enabled)",
+        )
+        .into());
     }
     let d = parse_digest(digest)?;
     if !reg.storage.unlink_blob(name, &d)? {
         return Err(err(Code::BlobUnknown, format!("blob unknown to registry: {d}")).into());
     }
-    Ok(finish(builder(StatusCode::ACCEPTED).header("Content-Length", 0), empty_body()))
+    Ok(finish(
+        builder(StatusCode::ACCEPTED).header("Content-Length", 0),
+        empty_body(),
+    ))
 }
 
 // ---- uploads -------------------------------------------------------------------
@@ -970,7 +1120,10 @@ fn blob_created(name: &str, d: &Digest) -> Response<Body> {
 /// body cut short keeps what arrived (the client resumes from the upload's
 /// Range) and answers an error.
 async fn append_body(path: PathBuf, req: Request<Incoming>) -> Result<u64> {
-    let mut f = tokio::fs::OpenOptions::new().append(true).open(&path).await?;
+    let mut f = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .await?;
     let mut body = req.into_body();
     let mut n = 0u64;
     let mut failure = None;
@@ -992,7 +1145,10 @@ async fn append_body(path: PathBuf, req: Request<Incoming>) -> Result<u64> {
     f.sync_data().await?;
     match failure {
         None => Ok(n),
-        Some(e) => Err(err(Code::BlobUploadInvalid, format!("the upload body was cut: {e}"))),
+        Some(e) => Err(err(
+            Code::BlobUploadInvalid,
+            format!("the upload body was cut: {e}"),
+        )),
     }
 }
 
@@ -1010,11 +1166,20 @@ impl Drop for BusyGuard<'_> {
 }
 
 fn claim<'a>(reg: &'a Registry, id: &str) -> Result<BusyGuard<'a>> {
-    let mut b = reg.busy.lock().map_err(|_| err(Code::Unknown, "internal lock poisoned"))?;
+    let mut b = reg
+        .busy
+        .lock()
+        .map_err(|_| err(Code::Unknown, "internal lock poisoned"))?;
     if !b.insert(id.to_string()) {
-        return Err(err(Code::BlobUploadInvalid, "another request is writing to this upload"));
+        return Err(err(
+            Code::BlobUploadInvalid,
+            "another request is writing to this upload",
+        ));
     }
-    Ok(BusyGuard { reg, id: id.to_string() })
+    Ok(BusyGuard {
+        reg,
+        id: id.to_string(),
+    })
 }
 
 async fn commit(reg: &Arc<Registry>, name: &str, tmp: PathBuf, d: &Digest) -> Result<()> {
@@ -1030,8 +1195,11 @@ async fn commit(reg: &Arc<Registry>, name: &str, tmp: PathBuf, d: &Digest) -> Re
     .await?;
     match res {
         Ok(_) => Ok(()),
-        Err(got) => Err(err(Code::DigestInvalid, format!("the content's digest is {got}, not {d}"))
-            .with_detail(json!({ "digest": d.to_string() }))),
+        Err(got) => Err(err(
+            Code::DigestInvalid,
+            format!("the content's digest is {got}, not {d}"),
+        )
+        .with_detail(json!({ "digest": d.to_string() }))),
     }
 }
 
@@ -1067,26 +1235,46 @@ async fn start_upload(
 }
 
 fn upload_unknown(id: &str) -> ApiError {
-    err(Code::BlobUploadUnknown, format!("blob upload unknown to registry: {id}"))
+    err(
+        Code::BlobUploadUnknown,
+        format!("blob upload unknown to registry: {id}"),
+    )
 }
 
-async fn upload_status(reg: &Arc<Registry>, name: &str, id: &str) -> std::result::Result<Response<Body>, Reply> {
-    let up = reg.storage.upload(name, id)?.ok_or_else(|| upload_unknown(id))?;
+async fn upload_status(
+    reg: &Arc<Registry>,
+    name: &str,
+    id: &str,
+) -> std::result::Result<Response<Body>, Reply> {
+    let up = reg
+        .storage
+        .upload(name, id)?
+        .ok_or_else(|| upload_unknown(id))?;
     Ok(upload_response(StatusCode::NO_CONTENT, name, id, up.size))
 }
 
 /// Checks a `Content-Range: START-END` against the upload's size.
 fn check_content_range(req: &Request<Incoming>, size: u64) -> Result<()> {
-    let Some(h) = req.headers().get("Content-Range").and_then(|h| h.to_str().ok()) else {
+    let Some(h) = req
+        .headers()
+        .get("Content-Range")
+        .and_then(|h| h.to_str().ok())
+    else {
         return Ok(());
     };
-    let h = h.trim().trim_start_matches("bytes ").trim_start_matches("bytes=");
+    let h = h
+        .trim()
+        .trim_start_matches("bytes ")
+        .trim_start_matches("bytes=");
     let range = h.split('/').next().unwrap_or("");
     let parsed = range
         .split_once('-')
         .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)));
     let Some((start, end)) = parsed else {
-        return Err(err(Code::RangeInvalid, format!("invalid Content-Range {h:?}")));
+        return Err(err(
+            Code::RangeInvalid,
+            format!("invalid Content-Range {h:?}"),
+        ));
     };
     if start != size || end < start {
         return Err(err(
@@ -1101,7 +1289,10 @@ fn check_content_range(req: &Request<Incoming>, size: u64) -> Result<()> {
         .and_then(|s| s.parse::<u64>().ok())
     {
         if len != end - start + 1 {
-            return Err(err(Code::RangeInvalid, "Content-Range and Content-Length disagree"));
+            return Err(err(
+                Code::RangeInvalid,
+                "Content-Range and Content-Length disagree",
+            ));
         }
     }
     Ok(())
@@ -1116,7 +1307,7 @@ fn range_error(e: ApiError, name: &str, id: &str, size: u64) -> Reply {
     if let Ok(v) = HeaderValue::from_str(&format!("0-{}", size.saturating_sub(1))) {
         h.insert("Range", v);
     }
-    Reply::Raw(resp)
+    Reply::Raw(Box::new(resp))
 }
 
 async fn patch_upload(
@@ -1126,12 +1317,18 @@ async fn patch_upload(
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, Reply> {
     let _busy = claim(reg, id)?;
-    let up = reg.storage.upload(name, id)?.ok_or_else(|| upload_unknown(id))?;
+    let up = reg
+        .storage
+        .upload(name, id)?
+        .ok_or_else(|| upload_unknown(id))?;
     if let Err(e) = check_content_range(&req, up.size) {
         return Err(range_error(e, name, id, up.size));
     }
     append_body(reg.storage.upload_data(id), req).await?;
-    let up = reg.storage.upload(name, id)?.ok_or_else(|| upload_unknown(id))?;
+    let up = reg
+        .storage
+        .upload(name, id)?
+        .ok_or_else(|| upload_unknown(id))?;
     Ok(upload_response(StatusCode::ACCEPTED, name, id, up.size))
 }
 
@@ -1143,7 +1340,10 @@ async fn finish_upload(
     req: Request<Incoming>,
 ) -> std::result::Result<Response<Body>, Reply> {
     let _busy = claim(reg, id)?;
-    let up = reg.storage.upload(name, id)?.ok_or_else(|| upload_unknown(id))?;
+    let up = reg
+        .storage
+        .upload(name, id)?
+        .ok_or_else(|| upload_unknown(id))?;
     let Some(ds) = query(q, "digest") else {
         return Err(err(Code::DigestInvalid, "the digest parameter is missing").into());
     };
@@ -1159,7 +1359,11 @@ async fn finish_upload(
     Ok(blob_created(name, &d))
 }
 
-async fn cancel_upload(reg: &Arc<Registry>, name: &str, id: &str) -> std::result::Result<Response<Body>, Reply> {
+async fn cancel_upload(
+    reg: &Arc<Registry>,
+    name: &str,
+    id: &str,
+) -> std::result::Result<Response<Body>, Reply> {
     if reg.storage.upload(name, id)?.is_none() {
         return Err(upload_unknown(id).into());
     }
@@ -1176,12 +1380,27 @@ mod tests {
         assert_eq!(route("/v2/"), Route::Base);
         assert_eq!(route("/v2/_catalog"), Route::Catalog);
         assert_eq!(route("/v2/a/b/tags/list"), Route::Tags("a/b".into()));
-        assert_eq!(route("/v2/a/manifests/1"), Route::Manifest("a".into(), "1".into()));
-        assert_eq!(route("/v2/a/blobs/blobs/x"), Route::Blob("a/blobs".into(), "x".into()));
-        assert_eq!(route("/v2/a/b/blobs/uploads/"), Route::UploadStart("a/b".into()));
+        assert_eq!(
+            route("/v2/a/manifests/1"),
+            Route::Manifest("a".into(), "1".into())
+        );
+        assert_eq!(
+            route("/v2/a/blobs/blobs/x"),
+            Route::Blob("a/blobs".into(), "x".into())
+        );
+        assert_eq!(
+            route("/v2/a/b/blobs/uploads/"),
+            Route::UploadStart("a/b".into())
+        );
         assert_eq!(route("/v2/a/blobs/uploads"), Route::UploadStart("a".into()));
-        assert_eq!(route("/v2/a/blobs/uploads/u1"), Route::Upload("a".into(), "u1".into()));
-        assert_eq!(route("/v2/a/referrers/sha256:x"), Route::Referrers("a".into(), "sha256:x".into()));
+        assert_eq!(
+            route("/v2/a/blobs/uploads/u1"),
+            Route::Upload("a".into(), "u1".into())
+        );
+        assert_eq!(
+            route("/v2/a/referrers/sha256:x"),
+            Route::Referrers("a".into(), "sha256:x".into())
+        );
         assert_eq!(route("/v2/manifests/x"), Route::NotFound);
         assert_eq!(route("/other"), Route::NotFound);
     }

@@ -401,6 +401,29 @@ impl Storage {
         self.upload_dir(id).join("data")
     }
 
+    /// Uploads not written to for `age`: (id, repository).
+    pub fn stale_uploads(&self, age: std::time::Duration) -> io::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(self.root.join("uploads"))? {
+            let e = e?;
+            let Some(id) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let data = e.path().join("data");
+            let old = fs::metadata(&data)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|el| el >= age);
+            if old {
+                let repo = fs::read_to_string(e.path().join("repo")).unwrap_or_default();
+                out.push((id, repo));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Removes an upload.
     pub fn remove_upload(&self, id: &str) -> io::Result<()> {
         match fs::remove_dir_all(self.upload_dir(id)) {

@@ -40,9 +40,9 @@ pub fn server_config(t: &TlsConfig) -> anyhow::Result<Arc<ServerConfig>> {
         let mut roots = RootCertStore::empty();
         for ca in &t.clientcas {
             for c in load_certs(ca, "http.tls.clientcas")? {
-                roots
-                    .add(c)
-                    .map_err(|e| anyhow!("could not load http.tls.clientcas {}: {e}", ca.display()))?;
+                roots.add(c).map_err(|e| {
+                    anyhow!("could not load http.tls.clientcas {}: {e}", ca.display())
+                })?;
             }
         }
         let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
@@ -62,12 +62,16 @@ pub fn server_config(t: &TlsConfig) -> anyhow::Result<Arc<ServerConfig>> {
 }
 
 fn load_certs(path: &Path, what: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path).map_err(|e| anyhow!("could not read {what} {}: {e}", path.display()))?;
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow!("could not read {what} {}: {e}", path.display()))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("could not load {what} {}: {e}", path.display()))?;
     if certs.is_empty() {
-        bail!("could not load {what} {}: no PEM certificate found", path.display());
+        bail!(
+            "could not load {what} {}: no PEM certificate found",
+            path.display()
+        );
     }
     Ok(certs)
 }

@@ -12,7 +12,9 @@ use common::*;
 use serde_json::json;
 
 fn blob(seed: u8, n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
@@ -21,12 +23,32 @@ fn base_names_and_error_codes() {
     let s = Server::start(&dir.0, "");
     let r = curl("GET", &s.url("/v2/"), &[], None);
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Docker-Distribution-API-Version"), Some("registry/2.0"));
+    assert_eq!(
+        r.header("Docker-Distribution-API-Version"),
+        Some("registry/2.0")
+    );
     assert_eq!(r.text(), "{}");
 
-    for bad in ["Team/app", "a//b", "a/../b", "-x", "a__-b", "a/_manifests/x"] {
-        let r = curl("GET", &s.url(&format!("/v2/{bad}/tags/list")), &["--path-as-is"], None);
-        assert_eq!((r.status, r.code().as_str()), (400, "NAME_INVALID"), "{bad}: {}", r.text());
+    for bad in [
+        "Team/app",
+        "a//b",
+        "a/../b",
+        "-x",
+        "a__-b",
+        "a/_manifests/x",
+    ] {
+        let r = curl(
+            "GET",
+            &s.url(&format!("/v2/{bad}/tags/list")),
+            &["--path-as-is"],
+            None,
+        );
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "NAME_INVALID"),
+            "{bad}: {}",
+            r.text()
+        );
     }
     let long = "a".repeat(256);
     let r = curl("GET", &s.url(&format!("/v2/{long}/manifests/1")), &[], None);
@@ -41,9 +63,19 @@ fn base_names_and_error_codes() {
     assert_eq!((r.status, r.code().as_str()), (400, "DIGEST_INVALID"));
     let r = curl("GET", &s.url("/v2/team/app/blobs/md5:1234"), &[], None);
     assert_eq!(r.code(), "UNSUPPORTED");
-    let r = curl("GET", &s.url("/v2/team/app/blobs/uploads/0b3c2b5e-1111-4222-8333-444455556666"), &[], None);
+    let r = curl(
+        "GET",
+        &s.url("/v2/team/app/blobs/uploads/0b3c2b5e-1111-4222-8333-444455556666"),
+        &[],
+        None,
+    );
     assert_eq!((r.status, r.code().as_str()), (404, "BLOB_UPLOAD_UNKNOWN"));
-    let r = curl("GET", &s.url("/v2/team/app/blobs/uploads/..%2f..%2fx"), &[], None);
+    let r = curl(
+        "GET",
+        &s.url("/v2/team/app/blobs/uploads/..%2f..%2fx"),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 404);
 
     push_blob(&s, "team/app", b"cfg", &[]);
@@ -64,8 +96,18 @@ fn digest_mismatch_stores_nothing() {
     let s = Server::start(&dir.0, "");
     let data = blob(1, 10_000);
     let wrong = sha256(b"something else");
-    let r = curl("POST", &s.url(&format!("/v2/r/blobs/uploads/?digest={wrong}")), &[], Some(&data));
-    assert_eq!((r.status, r.code().as_str()), (400, "DIGEST_INVALID"), "{}", r.text());
+    let r = curl(
+        "POST",
+        &s.url(&format!("/v2/r/blobs/uploads/?digest={wrong}")),
+        &[],
+        Some(&data),
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "DIGEST_INVALID"),
+        "{}",
+        r.text()
+    );
     // Chunked, then a wrong digest at the end.
     let r = curl("POST", &s.url("/v2/r/blobs/uploads/"), &[], None);
     assert_eq!(r.status, 202);
@@ -79,9 +121,22 @@ fn digest_mismatch_stores_nothing() {
         let r = curl("HEAD", &s.url(&format!("/v2/r/blobs/{d}")), &[], None);
         assert_eq!(r.status, 404);
     }
-    assert_eq!(std::fs::read_dir(s.root.join("blobs/sha256")).expect("blobs").count(), 0);
-    assert_eq!(std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(), 0);
-    assert_eq!(std::fs::read_dir(s.root.join("uploads")).expect("uploads").count(), 0);
+    assert_eq!(
+        std::fs::read_dir(s.root.join("blobs/sha256"))
+            .expect("blobs")
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(s.root.join("uploads"))
+            .expect("uploads")
+            .count(),
+        0
+    );
     let r = curl("PUT", &s.url(&format!("{loc}?digest={wrong}")), &[], None);
     assert_eq!(r.code(), "BLOB_UPLOAD_UNKNOWN");
 }
@@ -90,12 +145,22 @@ fn digest_mismatch_stores_nothing() {
 fn manifests_verify_their_references_and_keep_their_type() {
     let dir = Scratch::new("api-manifest");
     let s = Server::start(&dir.0, "");
-    let cfg = push_blob(&s, "team/app", b"{\"architecture\":\"amd64\",\"os\":\"linux\"}", &[]);
+    let cfg = push_blob(
+        &s,
+        "team/app",
+        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+        &[],
+    );
     let layer = blob(2, 5000);
     let missing = sha256(&layer);
     let m = image_manifest((&cfg, 38), &[(&missing, layer.len())]);
     let r = put_manifest(&s, "team/app", "1", OCI_MANIFEST, &m, &[]);
-    assert_eq!((r.status, r.code().as_str()), (400, "MANIFEST_BLOB_UNKNOWN"), "{}", r.text());
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "MANIFEST_BLOB_UNKNOWN"),
+        "{}",
+        r.text()
+    );
     assert_eq!(r.json()["errors"][0]["detail"]["digest"], json!(missing));
     let r = curl("GET", &s.url("/v2/team/app/tags/list"), &[], None);
     assert_eq!(r.json()["tags"], json!([]), "no tag for a refused manifest");
@@ -109,16 +174,32 @@ fn manifests_verify_their_references_and_keep_their_type() {
     assert_eq!(r.status, 201, "{}", r.text());
     let md = sha256(&m);
     assert_eq!(r.header("Docker-Content-Digest"), Some(md.as_str()));
-    assert_eq!(r.header("Location"), Some(format!("/v2/team/app/manifests/{md}").as_str()));
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("/v2/team/app/manifests/{md}").as_str())
+    );
     for reference in ["1", md.as_str()] {
-        let r = curl("GET", &s.url(&format!("/v2/team/app/manifests/{reference}")), &[], None);
+        let r = curl(
+            "GET",
+            &s.url(&format!("/v2/team/app/manifests/{reference}")),
+            &[],
+            None,
+        );
         assert_eq!(r.status, 200);
         assert_eq!(r.body, m);
         assert_eq!(r.header("Content-Type"), Some(OCI_MANIFEST));
         assert_eq!(r.header("Docker-Content-Digest"), Some(md.as_str()));
-        let h = curl("HEAD", &s.url(&format!("/v2/team/app/manifests/{reference}")), &[], None);
+        let h = curl(
+            "HEAD",
+            &s.url(&format!("/v2/team/app/manifests/{reference}")),
+            &[],
+            None,
+        );
         assert_eq!(h.status, 200);
-        assert_eq!(h.header("Content-Length"), Some(m.len().to_string().as_str()));
+        assert_eq!(
+            h.header("Content-Length"),
+            Some(m.len().to_string().as_str())
+        );
     }
 
     // Docker schema 2, pushed with its own type, answered with it.
@@ -142,9 +223,23 @@ fn manifests_verify_their_references_and_keep_their_type() {
     assert_eq!(r.code(), "MANIFEST_INVALID");
     let r = put_manifest(&s, "team/app", "x", OCI_MANIFEST, b"{not json", &[]);
     assert_eq!(r.code(), "MANIFEST_INVALID");
-    let r = put_manifest(&s, "team/app", "x", OCI_MANIFEST, b"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:zz\"},\"layers\":[]}", &[]);
+    let r = put_manifest(
+        &s,
+        "team/app",
+        "x",
+        OCI_MANIFEST,
+        b"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:zz\"},\"layers\":[]}",
+        &[],
+    );
     assert_eq!(r.code(), "MANIFEST_INVALID");
-    let r = put_manifest(&s, "team/app", "x", "application/vnd.docker.distribution.manifest.v1+prettyjws", b"{\"schemaVersion\":1}", &[]);
+    let r = put_manifest(
+        &s,
+        "team/app",
+        "x",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        b"{\"schemaVersion\":1}",
+        &[],
+    );
     assert_eq!(r.code(), "MANIFEST_INVALID");
     let r = curl("GET", &s.url("/v2/team/app/manifests/x"), &[], None);
     assert_eq!(r.status, 404);
@@ -168,16 +263,29 @@ fn manifests_verify_their_references_and_keep_their_type() {
     let r = put_manifest(&s, "team/app", "multi", OCI_INDEX, &index, &[]);
     assert_eq!(r.status, 201, "{}", r.text());
     let r = curl("GET", &s.url("/v2/team/app/manifests/multi"), &[], None);
-    assert_eq!((r.header("Content-Type"), r.body.clone()), (Some(OCI_INDEX), index));
+    assert_eq!(
+        (r.header("Content-Type"), r.body.clone()),
+        (Some(OCI_INDEX), index)
+    );
 
     // Deletes: a tag alone, then a manifest with its tags.
     let r = curl("DELETE", &s.url("/v2/team/app/manifests/docker"), &[], None);
     assert_eq!(r.status, 202);
-    let r = curl("DELETE", &s.url(&format!("/v2/team/app/manifests/{md}")), &[], None);
+    let r = curl(
+        "DELETE",
+        &s.url(&format!("/v2/team/app/manifests/{md}")),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 202);
     let r = curl("GET", &s.url("/v2/team/app/manifests/1"), &[], None);
     assert_eq!(r.code(), "MANIFEST_UNKNOWN");
-    let r = curl("DELETE", &s.url(&format!("/v2/team/app/manifests/{md}")), &[], None);
+    let r = curl(
+        "DELETE",
+        &s.url(&format!("/v2/team/app/manifests/{md}")),
+        &[],
+        None,
+    );
     assert_eq!((r.status, r.code().as_str()), (404, "MANIFEST_UNKNOWN"));
     let r = curl("GET", &s.url("/v2/team/app/tags/list"), &[], None);
     assert_eq!(r.json()["tags"], json!(["multi"]));
@@ -212,11 +320,21 @@ fn chunked_upload_cut_half_way_then_resumed() {
     assert!(loc.ends_with(&uuid));
 
     // First chunk with a Content-Range.
-    let r = curl("PATCH", &s.url(&loc), &["-H", "Content-Range: 0-99999"], Some(&data[..100_000]));
+    let r = curl(
+        "PATCH",
+        &s.url(&loc),
+        &["-H", "Content-Range: 0-99999"],
+        Some(&data[..100_000]),
+    );
     assert_eq!(r.status, 202, "{}", r.text());
     assert_eq!(r.header("Range"), Some("0-99999"));
     // Out of order: refused, nothing appended.
-    let r = curl("PATCH", &s.url(&loc), &["-H", "Content-Range: 150000-199999"], Some(&data[150_000..200_000]));
+    let r = curl(
+        "PATCH",
+        &s.url(&loc),
+        &["-H", "Content-Range: 150000-199999"],
+        Some(&data[150_000..200_000]),
+    );
     assert_eq!((r.status, r.code().as_str()), (416, "RANGE_INVALID"));
     assert_eq!(r.header("Range"), Some("0-99999"));
 
@@ -232,21 +350,44 @@ fn chunked_upload_cut_half_way_then_resumed() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(got, "0-149999", "the bytes that arrived before the cut are kept");
+    assert_eq!(
+        got, "0-149999",
+        "the bytes that arrived before the cut are kept"
+    );
 
     // Resume from where the server is, and finish with the last chunk.
-    let r = curl("PATCH", &s.url(&loc), &["-H", "Content-Range: 150000-249999"], Some(&data[150_000..250_000]));
+    let r = curl(
+        "PATCH",
+        &s.url(&loc),
+        &["-H", "Content-Range: 150000-249999"],
+        Some(&data[150_000..250_000]),
+    );
     assert_eq!(r.status, 202);
-    let r = curl("PUT", &s.url(&format!("{loc}?digest={d}")), &["-H", "Content-Range: 250000-299999"], Some(&data[250_000..]));
+    let r = curl(
+        "PUT",
+        &s.url(&format!("{loc}?digest={d}")),
+        &["-H", "Content-Range: 250000-299999"],
+        Some(&data[250_000..]),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.header("Docker-Content-Digest"), Some(d.as_str()));
     let r = curl("GET", &s.url(&format!("/v2/team/app/blobs/{d}")), &[], None);
     assert_eq!(r.body, data);
-    let r = curl("GET", &s.url(&format!("/v2/team/app/blobs/{d}")), &["-H", "Range: bytes=1000-1999"], None);
+    let r = curl(
+        "GET",
+        &s.url(&format!("/v2/team/app/blobs/{d}")),
+        &["-H", "Range: bytes=1000-1999"],
+        None,
+    );
     assert_eq!(r.status, 206);
     assert_eq!(r.header("Content-Range"), Some("bytes 1000-1999/300000"));
     assert_eq!(r.body, &data[1000..2000]);
-    let r = curl("GET", &s.url(&format!("/v2/team/app/blobs/{d}")), &["-H", "Range: bytes=400000-"], None);
+    let r = curl(
+        "GET",
+        &s.url(&format!("/v2/team/app/blobs/{d}")),
+        &["-H", "Range: bytes=400000-"],
+        None,
+    );
     assert_eq!(r.status, 416);
     assert_eq!(r.header("Content-Range"), Some("bytes */300000"));
     // The upload is gone; a cancelled one too.
@@ -260,7 +401,10 @@ fn chunked_upload_cut_half_way_then_resumed() {
     let r = curl("POST", &s.url("/v2/team/app/blobs/uploads/"), &[], None);
     let loc3 = r.header("Location").expect("location").to_string();
     let stolen = loc3.replace("/team/app/", "/team/other/");
-    assert_eq!(curl("GET", &s.url(&stolen), &[], None).code(), "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(
+        curl("GET", &s.url(&stolen), &[], None).code(),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
 }
 
 #[test]
@@ -269,21 +413,57 @@ fn cross_repository_mount_and_blob_delete() {
     let s = Server::start(&dir.0, "");
     let data = blob(4, 4096);
     let d = push_blob(&s, "src/app", &data, &[]);
-    let r = curl("POST", &s.url(&format!("/v2/dst/app/blobs/uploads/?mount={d}&from=src/app")), &[], None);
+    let r = curl(
+        "POST",
+        &s.url(&format!(
+            "/v2/dst/app/blobs/uploads/?mount={d}&from=src/app"
+        )),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(r.header("Location"), Some(format!("/v2/dst/app/blobs/{d}").as_str()));
-    assert_eq!(curl("GET", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None).body, data);
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("/v2/dst/app/blobs/{d}").as_str())
+    );
+    assert_eq!(
+        curl("GET", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None).body,
+        data
+    );
     // Mounting what the source does not have starts an ordinary upload.
     let other = sha256(b"absent");
-    let r = curl("POST", &s.url(&format!("/v2/dst/app/blobs/uploads/?mount={other}&from=src/app")), &[], None);
+    let r = curl(
+        "POST",
+        &s.url(&format!(
+            "/v2/dst/app/blobs/uploads/?mount={other}&from=src/app"
+        )),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 202);
     assert!(r.header("Docker-Upload-UUID").is_some());
 
-    let r = curl("DELETE", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None);
+    let r = curl(
+        "DELETE",
+        &s.url(&format!("/v2/dst/app/blobs/{d}")),
+        &[],
+        None,
+    );
     assert_eq!(r.status, 202);
-    assert_eq!(curl("HEAD", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None).status, 404);
-    assert_eq!(curl("HEAD", &s.url(&format!("/v2/src/app/blobs/{d}")), &[], None).status, 200);
-    let r = curl("DELETE", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None);
+    assert_eq!(
+        curl("HEAD", &s.url(&format!("/v2/dst/app/blobs/{d}")), &[], None).status,
+        404
+    );
+    assert_eq!(
+        curl("HEAD", &s.url(&format!("/v2/src/app/blobs/{d}")), &[], None).status,
+        200
+    );
+    let r = curl(
+        "DELETE",
+        &s.url(&format!("/v2/dst/app/blobs/{d}")),
+        &[],
+        None,
+    );
     assert_eq!(r.code(), "BLOB_UNKNOWN");
 }
 
@@ -291,11 +471,19 @@ fn cross_repository_mount_and_blob_delete() {
 fn deletes_disabled_and_readonly() {
     let dir = Scratch::new("api-nodelete");
     // The environment overrides the file's storage.delete.enabled: true.
-    let s = Server::start_with(&dir.0, "", &[("REGISTRY_STORAGE_DELETE_ENABLED", "false")], "http");
+    let s = Server::start_with(
+        &dir.0,
+        "",
+        &[("REGISTRY_STORAGE_DELETE_ENABLED", "false")],
+        "http",
+    );
     let d = push_blob(&s, "r", b"data", &[]);
     let r = curl("DELETE", &s.url(&format!("/v2/r/blobs/{d}")), &[], None);
     assert_eq!((r.status, r.code().as_str()), (405, "UNSUPPORTED"));
-    assert_eq!(curl("HEAD", &s.url(&format!("/v2/r/blobs/{d}")), &[], None).status, 200);
+    assert_eq!(
+        curl("HEAD", &s.url(&format!("/v2/r/blobs/{d}")), &[], None).status,
+        200
+    );
     drop(s);
 
     let dir2 = Scratch::new("api-readonly");
@@ -303,16 +491,21 @@ fn deletes_disabled_and_readonly() {
     let d = push_blob(&s, "r", b"data", &[]);
     let mut s = s;
     s.kill9();
-    let text = std::fs::read_to_string(&s.config).expect("config")
-        + "";
-    let text = text.replace("  delete:\n", "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n");
+    let text = std::fs::read_to_string(&s.config).expect("config") + "";
+    let text = text.replace(
+        "  delete:\n",
+        "  maintenance:\n    readonly:\n      enabled: true\n  delete:\n",
+    );
     std::fs::write(&s.config, text).expect("config");
     s.spawn();
     let r = curl("POST", &s.url("/v2/r/blobs/uploads/"), &[], None);
     assert_eq!((r.status, r.code().as_str()), (405, "UNSUPPORTED"));
     let r = curl("DELETE", &s.url(&format!("/v2/r/blobs/{d}")), &[], None);
     assert_eq!(r.status, 405);
-    assert_eq!(curl("GET", &s.url(&format!("/v2/r/blobs/{d}")), &[], None).body, b"data");
+    assert_eq!(
+        curl("GET", &s.url(&format!("/v2/r/blobs/{d}")), &[], None).body,
+        b"data"
+    );
 }
 
 #[test]
@@ -322,28 +515,54 @@ fn tags_and_catalog_paginate_with_link_headers() {
     let cfg = push_blob(&s, "p/app", b"cfg", &[]);
     let m = image_manifest((&cfg, 3), &[]);
     for t in ["a", "b", "c", "d", "e"] {
-        assert_eq!(put_manifest(&s, "p/app", t, OCI_MANIFEST, &m, &[]).status, 201);
+        assert_eq!(
+            put_manifest(&s, "p/app", t, OCI_MANIFEST, &m, &[]).status,
+            201
+        );
     }
     let r = curl("GET", &s.url("/v2/p/app/tags/list?n=2"), &[], None);
     assert_eq!(r.json(), json!({"name": "p/app", "tags": ["a", "b"]}));
-    assert_eq!(r.header("Link"), Some("</v2/p/app/tags/list?last=b&n=2>; rel=\"next\""));
+    assert_eq!(
+        r.header("Link"),
+        Some("</v2/p/app/tags/list?last=b&n=2>; rel=\"next\"")
+    );
     let r = curl("GET", &s.url("/v2/p/app/tags/list?n=2&last=b"), &[], None);
     assert_eq!(r.json()["tags"], json!(["c", "d"]));
     let r = curl("GET", &s.url("/v2/p/app/tags/list?n=2&last=d"), &[], None);
     assert_eq!(r.json()["tags"], json!(["e"]));
     assert_eq!(r.header("Link"), None);
     let r = curl("GET", &s.url("/v2/p/app/tags/list?n=x"), &[], None);
-    assert_eq!((r.status, r.code().as_str()), (400, "PAGINATION_NUMBER_INVALID"));
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "PAGINATION_NUMBER_INVALID")
+    );
 
     for repo in ["p/b", "p/c", "q"] {
         let c = push_blob(&s, repo, b"cfg", &[]);
-        assert_eq!(put_manifest(&s, repo, "1", OCI_MANIFEST, &image_manifest((&c, 3), &[]), &[]).status, 201);
+        assert_eq!(
+            put_manifest(
+                &s,
+                repo,
+                "1",
+                OCI_MANIFEST,
+                &image_manifest((&c, 3), &[]),
+                &[]
+            )
+            .status,
+            201
+        );
     }
     let r = curl("GET", &s.url("/v2/_catalog"), &[], None);
-    assert_eq!(r.json()["repositories"], json!(["p/app", "p/b", "p/c", "q"]));
+    assert_eq!(
+        r.json()["repositories"],
+        json!(["p/app", "p/b", "p/c", "q"])
+    );
     let r = curl("GET", &s.url("/v2/_catalog?n=3"), &[], None);
     assert_eq!(r.json()["repositories"], json!(["p/app", "p/b", "p/c"]));
-    assert_eq!(r.header("Link"), Some("</v2/_catalog?last=p%2Fc&n=3>; rel=\"next\""));
+    assert_eq!(
+        r.header("Link"),
+        Some("</v2/_catalog?last=p%2Fc&n=3>; rel=\"next\"")
+    );
     let r = curl("GET", &s.url("/v2/_catalog?n=3&last=p%2Fc"), &[], None);
     assert_eq!(r.json()["repositories"], json!(["q"]));
 }
@@ -356,9 +575,18 @@ fn referrers_api_with_artifact_type_filter() {
     let empty = push_blob(&s, "r", b"{}", &[]);
     let subject = image_manifest((&cfg, 3), &[]);
     let sd = sha256(&subject);
-    assert_eq!(put_manifest(&s, "r", "1", OCI_MANIFEST, &subject, &[]).status, 201);
+    assert_eq!(
+        put_manifest(&s, "r", "1", OCI_MANIFEST, &subject, &[]).status,
+        201
+    );
     let mut digests = vec![];
-    for (i, at) in ["application/vnd.example.sbom", "application/vnd.example.sig"].iter().enumerate() {
+    for (i, at) in [
+        "application/vnd.example.sbom",
+        "application/vnd.example.sig",
+    ]
+    .iter()
+    .enumerate()
+    {
         let art = serde_json::to_vec(&json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": at,
             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
@@ -377,17 +605,34 @@ fn referrers_api_with_artifact_type_filter() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some(OCI_INDEX));
     let v = r.json();
-    let mut got: Vec<String> = v["manifests"].as_array().expect("array").iter().map(|m| m["digest"].as_str().unwrap_or("").to_string()).collect();
+    let mut got: Vec<String> = v["manifests"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap_or("").to_string())
+        .collect();
     got.sort();
     digests.sort();
     assert_eq!(got, digests);
-    let r = curl("GET", &s.url(&format!("/v2/r/referrers/{sd}?artifactType=application/vnd.example.sig")), &[], None);
+    let r = curl(
+        "GET",
+        &s.url(&format!(
+            "/v2/r/referrers/{sd}?artifactType=application/vnd.example.sig"
+        )),
+        &[],
+        None,
+    );
     assert_eq!(r.header("OCI-Filters-Applied"), Some("artifactType"));
     let ms = r.json()["manifests"].clone();
     assert_eq!(ms.as_array().map(Vec::len), Some(1));
     assert_eq!(ms[0]["artifactType"], json!("application/vnd.example.sig"));
     assert_eq!(ms[0]["annotations"]["n"], json!("1"));
-    let r = curl("GET", &s.url(&format!("/v2/r/referrers/{}", sha256(b"none"))), &[], None);
+    let r = curl(
+        "GET",
+        &s.url(&format!("/v2/r/referrers/{}", sha256(b"none"))),
+        &[],
+        None,
+    );
     assert_eq!(r.json()["manifests"], json!([]));
     let r = curl("GET", &s.url("/v2/r/referrers/sha256:bad"), &[], None);
     assert_eq!(r.code(), "DIGEST_INVALID");
@@ -407,9 +652,20 @@ fn concurrent_pushes_of_the_same_blob() {
             hs.push(sc.spawn(move || {
                 let repo = format!("c/r{}", i % 3);
                 if i % 2 == 0 {
-                    curl("POST", &format!("{url}/v2/{repo}/blobs/uploads/?digest={d}"), &[], Some(data)).status
+                    curl(
+                        "POST",
+                        &format!("{url}/v2/{repo}/blobs/uploads/?digest={d}"),
+                        &[],
+                        Some(data),
+                    )
+                    .status
                 } else {
-                    let r = curl("POST", &format!("{url}/v2/{repo}/blobs/uploads/"), &[], None);
+                    let r = curl(
+                        "POST",
+                        &format!("{url}/v2/{repo}/blobs/uploads/"),
+                        &[],
+                        None,
+                    );
                     let loc = r.header("Location").unwrap_or("").to_string();
                     let r = curl("PATCH", &format!("{url}{loc}"), &[], Some(data));
                     assert_eq!(r.status, 202);
@@ -425,8 +681,16 @@ fn concurrent_pushes_of_the_same_blob() {
         let r = curl("GET", &s.url(&format!("/v2/c/r{i}/blobs/{d}")), &[], None);
         assert_eq!(sha256(&r.body), d);
     }
-    assert_eq!(std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(), 0);
-    assert_eq!(std::fs::read_dir(s.root.join("blobs/sha256")).expect("blobs").count(), 1);
+    assert_eq!(
+        std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(s.root.join("blobs/sha256"))
+            .expect("blobs")
+            .count(),
+        1
+    );
 }
 
 /// Pushes images (two layers, a config, a tagged manifest) in a loop until
@@ -439,13 +703,31 @@ fn push_loop(url: &str, worker: usize) {
         let cfg = format!("{{\"w\":{worker},\"n\":{n}}}").into_bytes();
         for b in [&l1, &l2, &cfg] {
             let d = sha256(b);
-            let r = try_curl("POST", &format!("{url}/v2/{repo}/blobs/uploads/?digest={d}"), &["--max-time", "5"], Some(b));
+            let r = try_curl(
+                "POST",
+                &format!("{url}/v2/{repo}/blobs/uploads/?digest={d}"),
+                &["--max-time", "5"],
+                Some(b),
+            );
             if r.map(|r| r.status) != Ok(201) {
                 return;
             }
         }
-        let m = image_manifest((&sha256(&cfg), cfg.len()), &[(&sha256(&l1), l1.len()), (&sha256(&l2), l2.len())]);
-        let r = try_curl("PUT", &format!("{url}/v2/{repo}/manifests/t{n}"), &["--max-time", "5", "-H", &format!("Content-Type: {OCI_MANIFEST}")], Some(&m));
+        let m = image_manifest(
+            (&sha256(&cfg), cfg.len()),
+            &[(&sha256(&l1), l1.len()), (&sha256(&l2), l2.len())],
+        );
+        let r = try_curl(
+            "PUT",
+            &format!("{url}/v2/{repo}/manifests/t{n}"),
+            &[
+                "--max-time",
+                "5",
+                "-H",
+                &format!("Content-Type: {OCI_MANIFEST}"),
+            ],
+            Some(&m),
+        );
         if r.map(|r| r.status) != Ok(201) {
             return;
         }
@@ -459,10 +741,12 @@ fn kill_9_during_pushes_never_leaves_a_manifest_without_its_blobs() {
     let url = s.url("");
     for round in 0..3 {
         std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..4).map(|w| {
-                let url = url.clone();
-                sc.spawn(move || push_loop(&url, w))
-            }).collect();
+            let hs: Vec<_> = (0..4)
+                .map(|w| {
+                    let url = url.clone();
+                    sc.spawn(move || push_loop(&url, w))
+                })
+                .collect();
             std::thread::sleep(Duration::from_millis(1500 + round * 400));
             s.kill9();
             for h in hs {
@@ -470,20 +754,37 @@ fn kill_9_during_pushes_never_leaves_a_manifest_without_its_blobs() {
             }
         });
         s.spawn();
-        assert_eq!(std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(), 0, "tmp cleaned at start");
+        assert_eq!(
+            std::fs::read_dir(s.root.join("tmp")).expect("tmp").count(),
+            0,
+            "tmp cleaned at start"
+        );
         let repos = curl("GET", &s.url("/v2/_catalog"), &[], None).json()["repositories"].clone();
         let repos = repos.as_array().cloned().unwrap_or_default();
         assert!(!repos.is_empty(), "round {round}: some pushes landed");
         let mut checked = 0;
         for repo in repos {
             let repo = repo.as_str().unwrap_or_default().to_string();
-            let tags = curl("GET", &s.url(&format!("/v2/{repo}/tags/list")), &[], None).json()["tags"].clone();
+            let tags = curl("GET", &s.url(&format!("/v2/{repo}/tags/list")), &[], None).json()
+                ["tags"]
+                .clone();
             for t in tags.as_array().cloned().unwrap_or_default() {
                 let t = t.as_str().unwrap_or_default();
-                let r = curl("GET", &s.url(&format!("/v2/{repo}/manifests/{t}")), &[], None);
-                assert_eq!(r.status, 200, "{repo}:{t} is listed, so it must be readable");
+                let r = curl(
+                    "GET",
+                    &s.url(&format!("/v2/{repo}/manifests/{t}")),
+                    &[],
+                    None,
+                );
+                assert_eq!(
+                    r.status, 200,
+                    "{repo}:{t} is listed, so it must be readable"
+                );
                 let m = r.json();
-                let mut ds = vec![m["config"]["digest"].as_str().unwrap_or_default().to_string()];
+                let mut ds = vec![m["config"]["digest"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()];
                 for l in m["layers"].as_array().cloned().unwrap_or_default() {
                     ds.push(l["digest"].as_str().unwrap_or_default().to_string());
                 }
@@ -531,38 +832,90 @@ fn garbage_collect_sweeps_what_no_manifest_references() {
     let cfg = push_blob(&s, "g", b"cfg-a", &[]);
     let la = push_blob(&s, "g", &blob(6, 1000), &[]);
     let ma = image_manifest((&cfg, 5), &[(&la, 1000)]);
-    assert_eq!(put_manifest(&s, "g", "a", OCI_MANIFEST, &ma, &[]).status, 201);
+    assert_eq!(
+        put_manifest(&s, "g", "a", OCI_MANIFEST, &ma, &[]).status,
+        201
+    );
     let lb = push_blob(&s, "g", &blob(7, 1000), &[]);
     let mb = image_manifest((&cfg, 5), &[(&lb, 1000)]);
     let mbd = sha256(&mb);
-    assert_eq!(put_manifest(&s, "g", &mbd, OCI_MANIFEST, &mb, &[]).status, 201);
+    assert_eq!(
+        put_manifest(&s, "g", &mbd, OCI_MANIFEST, &mb, &[]).status,
+        201
+    );
     let orphan = push_blob(&s, "g", &blob(8, 1000), &[]);
+    // Two uploads left behind: one fresh, one a week old.
+    let fresh = curl("POST", &s.url("/v2/g/blobs/uploads/"), &[], None);
+    let fresh = fresh
+        .header("Docker-Upload-UUID")
+        .expect("uuid")
+        .to_string();
+    let old = curl("POST", &s.url("/v2/g/blobs/uploads/"), &[], None);
+    let old = old.header("Docker-Upload-UUID").expect("uuid").to_string();
+    let old_data = s.root.join("uploads").join(&old).join("data");
+    let week = std::time::SystemTime::now() - Duration::from_secs(8 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old_data)
+        .expect("upload")
+        .set_modified(week)
+        .expect("mtime");
     s.kill9();
-    let blob_file = |d: &str| s.root.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
+    let blob_file = |d: &str| {
+        s.root
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
 
-    let (ok, out, err) = run(Command::new(BIN).arg("garbage-collect").arg(&s.config).arg("--dry-run"));
+    let (ok, out, err) = run(Command::new(BIN)
+        .arg("garbage-collect")
+        .arg(&s.config)
+        .arg("--dry-run"));
     assert!(ok, "{err}");
-    assert!(out.contains(&format!("blob eligible for deletion: {orphan}")), "{out}");
+    assert!(
+        out.contains(&format!("blob eligible for deletion: {orphan}")),
+        "{out}"
+    );
     assert!(blob_file(&orphan).exists(), "dry run removes nothing");
 
     let (ok, out, err) = run(Command::new(BIN).arg("garbage-collect").arg(&s.config));
     assert!(ok, "{err}");
     assert!(out.contains(&format!("g: marking manifest {mbd}")), "{out}");
     assert!(!blob_file(&orphan).exists());
+    assert!(
+        out.contains(&format!("upload eligible for deletion: g {old}")),
+        "{out}"
+    );
+    assert!(!s.root.join("uploads").join(&old).exists());
+    assert!(s.root.join("uploads").join(&fresh).exists());
     for d in [&cfg, &la, &lb] {
         assert!(blob_file(d).exists(), "{d} is referenced");
     }
 
-    let (ok, out, err) = run(Command::new(BIN).args(["garbage-collect", "-m"]).arg(&s.config));
+    let (ok, out, err) = run(Command::new(BIN)
+        .args(["garbage-collect", "-m"])
+        .arg(&s.config));
     assert!(ok, "{err}");
-    assert!(out.contains(&format!("g: manifest eligible for deletion: {mbd}")), "{out}");
+    assert!(
+        out.contains(&format!("g: manifest eligible for deletion: {mbd}")),
+        "{out}"
+    );
     assert!(!blob_file(&lb).exists() && !blob_file(&mbd).exists());
     assert!(blob_file(&la).exists() && blob_file(&cfg).exists());
 
     s.spawn();
     let r = curl("GET", &s.url("/v2/g/manifests/a"), &[], None);
     assert_eq!(r.body, ma);
-    assert_eq!(curl("HEAD", &s.url(&format!("/v2/g/blobs/{la}")), &[], None).status, 200);
-    assert_eq!(curl("GET", &s.url(&format!("/v2/g/manifests/{mbd}")), &[], None).status, 404);
-    assert_eq!(curl("HEAD", &s.url(&format!("/v2/g/blobs/{orphan}")), &[], None).status, 404);
+    assert_eq!(
+        curl("HEAD", &s.url(&format!("/v2/g/blobs/{la}")), &[], None).status,
+        200
+    );
+    assert_eq!(
+        curl("GET", &s.url(&format!("/v2/g/manifests/{mbd}")), &[], None).status,
+        404
+    );
+    assert_eq!(
+        curl("HEAD", &s.url(&format!("/v2/g/blobs/{orphan}")), &[], None).status,
+        404
+    );
 }

@@ -28,7 +28,10 @@ struct Dockerd {
 
 impl Dockerd {
     fn start(dir: &Path) -> Dockerd {
-        assert!(Path::new("/usr/sbin/dockerd").exists(), "install docker.io (.ci/run does)");
+        assert!(
+            Path::new("/usr/sbin/dockerd").exists(),
+            "install docker.io (.ci/run does)"
+        );
         let log = std::fs::File::create(dir.join("dockerd.log")).expect("log");
         let child = Command::new("/usr/sbin/dockerd")
             .arg("--data-root")
@@ -81,7 +84,9 @@ impl Dockerd {
 
     fn login(&self, host: &str, user: &str, password: &str) -> (bool, String, String) {
         let mut c = self.cmd(&["login", "-u", user, "--password-stdin", host]);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("docker login");
         if let Some(mut i) = child.stdin.take() {
             let _ = i.write_all(password.as_bytes());
@@ -151,12 +156,19 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     let (ca, crt, key) = make_certs(&dir.0);
     let users = dir.path("htpasswd");
     make_htpasswd(&users, "alice", "s3cret");
-    let tls = format!("  tls:\n    certificate: {}\n    key: {}\n", crt.display(), key.display());
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        crt.display(),
+        key.display()
+    );
     let basic_dir = dir.path("basic");
     std::fs::create_dir_all(&basic_dir).expect("dir");
     let s = Server::start_with(
         &basic_dir,
-        &format!("{tls}auth:\n  htpasswd:\n    realm: breg\n    path: {}\n", users.display()),
+        &format!(
+            "{tls}auth:\n  htpasswd:\n    realm: breg\n    path: {}\n",
+            users.display()
+        ),
         &[],
         "https",
     );
@@ -177,7 +189,10 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     // Not logged in: the push is refused.
     let (ok, _, err) = d.docker(&["push", &image]);
     assert!(!ok, "push without login must fail");
-    assert!(err.contains("no basic auth credentials") || err.contains("unauthorized"), "{err}");
+    assert!(
+        err.contains("no basic auth credentials") || err.contains("unauthorized"),
+        "{err}"
+    );
     let (ok, _, err) = d.login(&host, "alice", "wrong");
     assert!(!ok, "wrong password must fail");
     assert!(err.contains("unauthorized") || err.contains("401"), "{err}");
@@ -196,9 +211,17 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     assert!(digest.starts_with("sha256:"), "{out}");
 
     let cacert = ca.display().to_string();
-    let r = curl("GET", &s.url(&format!("/v2/team/app/manifests/{digest}")), &["--cacert", &cacert, "-u", "alice:s3cret"], None);
+    let r = curl(
+        "GET",
+        &s.url(&format!("/v2/team/app/manifests/{digest}")),
+        &["--cacert", &cacert, "-u", "alice:s3cret"],
+        None,
+    );
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Content-Type"), Some("application/vnd.docker.distribution.manifest.v2+json"));
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/vnd.docker.distribution.manifest.v2+json")
+    );
     assert_eq!(sha256(&r.body), digest);
 
     assert!(d.docker(&["rmi", &image, "breg-busybox:1"]).0);
@@ -215,20 +238,41 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     assert!(d.docker(&["rmi", &image]).0);
     // (dockerd treats 127.0.0.0/8 as an insecure registry, so after the
     // refusal over HTTPS it also tries plain HTTP and reports that error.)
-    let refusals = |s: &Server| s.log_text().lines().filter(|l| l.contains("status=401")).count();
+    let refusals = |s: &Server| {
+        s.log_text()
+            .lines()
+            .filter(|l| l.contains("status=401"))
+            .count()
+    };
     let before = refusals(&s);
     let (ok, _, err) = d.docker(&["pull", &image]);
     assert!(!ok, "pull after logout must fail: {err}");
     assert!(!d.docker(&["image", "inspect", &image]).0);
-    assert!(refusals(&s) > before, "the registry refused the anonymous pull");
+    assert!(
+        refusals(&s) > before,
+        "the registry refused the anonymous pull"
+    );
 
     // Token auth: docker fetches tokens from the built-in token service.
     let (tcrt, tkey) = (dir.path("token.crt"), dir.path("token.key"));
     let mut c = Command::new("openssl");
-    c.args(["req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=breg token", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout"])
-        .arg(&tkey)
-        .arg("-out")
-        .arg(&tcrt);
+    c.args([
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=breg token",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-keyout",
+    ])
+    .arg(&tkey)
+    .arg("-out")
+    .arg(&tcrt);
     assert!(run(&mut c).0);
     let token_dir = dir.path("token");
     std::fs::create_dir_all(&token_dir).expect("dir");
@@ -248,7 +292,11 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     let (ok, _, err) = d.login(&thost, "alice", "wrong");
     assert!(!ok, "wrong password must fail: {err}");
     let (ok, out, err) = d.login(&thost, "alice", "s3cret");
-    assert!(ok && out.contains("Login Succeeded"), "token login: {out} {err}\n{}", ts.log_text());
+    assert!(
+        ok && out.contains("Login Succeeded"),
+        "token login: {out} {err}\n{}",
+        ts.log_text()
+    );
     assert!(d.login(&host, "alice", "s3cret").0);
     assert!(d.docker(&["pull", &image]).0);
     let timage = format!("{thost}/team/tok:1");

@@ -58,7 +58,12 @@ impl Server {
         Server::start_with(dir, extra, &[], "http")
     }
 
-    pub fn start_with(dir: &Path, extra: &str, env: &[(&str, &str)], scheme: &'static str) -> Server {
+    pub fn start_with(
+        dir: &Path,
+        extra: &str,
+        env: &[(&str, &str)],
+        scheme: &'static str,
+    ) -> Server {
         let port = free_port();
         let root = dir.join("root");
         let config = dir.join("config.yml");
@@ -74,7 +79,10 @@ impl Server {
             config,
             root,
             log: dir.join("registry.log"),
-            env: env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             scheme,
         };
         s.spawn();
@@ -105,7 +113,11 @@ impl Server {
                     panic!("berth-registry exited {st}: {}", self.log_text());
                 }
             }
-            assert!(Instant::now() < deadline, "berth-registry did not listen: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "berth-registry did not listen: {}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -146,7 +158,9 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, k: &str) -> Option<&str> {
-        self.headers.get(&k.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&k.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -156,7 +170,10 @@ impl Resp {
     }
     /// The first error code of an error body.
     pub fn code(&self) -> String {
-        self.json()["errors"][0]["code"].as_str().unwrap_or("").to_string()
+        self.json()["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -170,7 +187,12 @@ pub fn curl(method: &str, url: &str, args: &[&str], body: Option<&[u8]>) -> Resp
 }
 
 /// As [`curl`], with curl's failure (no connection, cut) as an error.
-pub fn try_curl(method: &str, url: &str, args: &[&str], body: Option<&[u8]>) -> Result<Resp, String> {
+pub fn try_curl(
+    method: &str,
+    url: &str,
+    args: &[&str],
+    body: Option<&[u8]>,
+) -> Result<Resp, String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let hdr = dir.path().join("h");
     let out = dir.path().join("b");
@@ -187,7 +209,10 @@ pub fn try_curl(method: &str, url: &str, args: &[&str], body: Option<&[u8]>) -> 
         let bf = dir.path().join("in");
         std::fs::write(&bf, b).expect("body");
         c.arg("--data-binary").arg(format!("@{}", bf.display()));
-        if !args.iter().any(|a| a.to_ascii_lowercase().starts_with("content-type")) {
+        if !args
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("content-type"))
+        {
             c.args(["-H", "Content-Type: application/octet-stream"]);
         }
     }
@@ -257,16 +282,30 @@ pub fn image_manifest(config: (&str, usize), layers: &[(&str, usize)]) -> Vec<u8
     .expect("json")
 }
 
-pub fn put_manifest(s: &Server, repo: &str, reference: &str, media_type: &str, body: &[u8], args: &[&str]) -> Resp {
+pub fn put_manifest(
+    s: &Server,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    body: &[u8],
+    args: &[&str],
+) -> Resp {
     let ct = format!("Content-Type: {media_type}");
     let mut a: Vec<&str> = vec!["-H", &ct];
     a.extend_from_slice(args);
-    curl("PUT", &s.url(&format!("/v2/{repo}/manifests/{reference}")), &a, Some(body))
+    curl(
+        "PUT",
+        &s.url(&format!("/v2/{repo}/manifests/{reference}")),
+        &a,
+        Some(body),
+    )
 }
 
 /// Runs a command, returning (success, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (bool, String, String) {
-    let o = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -288,9 +327,51 @@ pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         let (ok, _, err) = run(c);
         assert!(ok, "{c:?}: {err}");
     };
-    ok(Command::new("openssl").args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=breg test CA"]).arg("-keyout").arg(&ca_key).arg("-out").arg(&ca));
-    ok(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1"]).arg("-keyout").arg(&key).arg("-out").arg(&csr));
-    ok(Command::new("openssl").args(["x509", "-req", "-days", "2", "-CAcreateserial"]).arg("-in").arg(&csr).arg("-CA").arg(&ca).arg("-CAkey").arg(&ca_key).arg("-extfile").arg(&ext).arg("-out").arg(&crt));
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=breg test CA",
+        ])
+        .arg("-keyout")
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca));
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    ok(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(&csr)
+        .arg("-CA")
+        .arg(&ca)
+        .arg("-CAkey")
+        .arg(&ca_key)
+        .arg("-extfile")
+        .arg(&ext)
+        .arg("-out")
+        .arg(&crt));
     (ca, crt, key)
 }
 

@@ -48,6 +48,9 @@ pub struct TlsConfig {
     pub key: PathBuf,
     /// With CAs, clients must present a certificate one of them signed.
     pub clientcas: Vec<PathBuf>,
+    /// `http.tls.minimumtls: tls1.3`: refuse TLS 1.2 (rustls never speaks
+    /// below 1.2, so `tls1.0`..`tls1.2` all mean 1.2).
+    pub tls13_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +176,7 @@ struct TlsSection {
     certificate: Option<PathBuf>,
     key: Option<PathBuf>,
     clientcas: Option<Vec<PathBuf>>,
-    minimumtls: Option<Value>,
+    minimumtls: Option<String>,
     ciphersuites: Option<Value>,
     letsencrypt: Option<Value>,
 }
@@ -362,12 +365,22 @@ impl Config {
                 if t.letsencrypt.is_some() {
                     return Err(invalid("http.tls.letsencrypt is not supported".into()));
                 }
+                let tls13_only = match t.minimumtls.as_deref() {
+                    None | Some("" | "tls1.0" | "tls1.1" | "tls1.2") => false,
+                    Some("tls1.3") => true,
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "http.tls.minimumtls {other:?}: use tls1.2 or tls1.3"
+                        )))
+                    }
+                };
                 match (t.certificate, t.key) {
                     (None, None) => None,
                     (Some(certificate), Some(key)) => Some(TlsConfig {
                         certificate,
                         key,
                         clientcas: t.clientcas.unwrap_or_default(),
+                        tls13_only,
                     }),
                     (Some(_), None) => {
                         return Err(invalid(

@@ -31,8 +31,13 @@ pub fn server_config(t: &TlsConfig) -> anyhow::Result<Arc<ServerConfig>> {
         .map_err(|e| anyhow!("could not read http.tls.key {}: {e}", t.key.display()))?;
     let key = PrivateKeyDer::from_pem_slice(&pem)
         .map_err(|e| anyhow!("could not load http.tls.key {}: {e}", t.key.display()))?;
+    let versions: &[&rustls::SupportedProtocolVersion] = if t.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| anyhow!("TLS configuration: {e}"))?;
     let builder = if t.clientcas.is_empty() {
         builder.with_no_client_auth()

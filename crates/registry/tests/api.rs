@@ -747,7 +747,16 @@ fn kill_9_during_pushes_never_leaves_a_manifest_without_its_blobs() {
                     sc.spawn(move || push_loop(&url, w))
                 })
                 .collect();
-            std::thread::sleep(Duration::from_millis(1500 + round * 400));
+            // Kill once some pushes have landed, at a different point each round.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while curl("GET", &s.url("/v2/_catalog"), &[], None).json()["repositories"]
+                .as_array()
+                .is_none_or(|a| a.len() < 2)
+            {
+                assert!(std::time::Instant::now() < deadline, "no push landed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(150 + round * 170));
             s.kill9();
             for h in hs {
                 h.join().expect("pusher");
@@ -819,6 +828,24 @@ fn bad_configurations_are_refused_and_version_answers() {
         assert!(!ok, "{text}");
         assert!(err.contains(needle), "{text}: {err}");
     }
+    // `berth-registry CONFIG` serves, as `registry CONFIG` does.
+    let port = free_port();
+    let good = dir.path("good.yml");
+    std::fs::write(&good, format!("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n", dir.path("root").display())).expect("write");
+    let mut child = Command::new(BIN)
+        .arg(&good)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = curl("GET", &format!("http://127.0.0.1:{port}/v2/"), &[], None);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status, 200);
     let (ok, _, err) = run(Command::new(BIN).args(["serve", "/nonexistent/breg.yml"]));
     assert!(!ok && err.contains("/nonexistent/breg.yml"), "{err}");
     let (ok, _, err) = run(Command::new(BIN).args(["garbage-collect", "--bogus", "x"]));

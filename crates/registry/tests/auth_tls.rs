@@ -466,3 +466,40 @@ fn cncf_distribution_accepts_berth_tokens() {
         assert_eq!(r.status, 401, "a token for team/a does not open team/b");
     }
 }
+
+#[test]
+fn minimum_tls_version_is_enforced() {
+    let dir = Scratch::new("auth-tls13");
+    let (ca, crt, key) = make_certs(&dir.0);
+    let cacert = ca.display().to_string();
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        crt.display(),
+        key.display()
+    );
+    let s = Server::start_with(&dir.0, &tls, &[], "https");
+    let r = curl(
+        "GET",
+        &s.url("/v2/"),
+        &["--cacert", &cacert, "--tls-max", "1.2"],
+        None,
+    );
+    assert_eq!(r.status, 200, "TLS 1.2 by default");
+    drop(s);
+    let dir2 = Scratch::new("auth-tls13b");
+    let s = Server::start_with(
+        &dir2.0,
+        &format!("{tls}    minimumtls: tls1.3\n"),
+        &[],
+        "https",
+    );
+    assert!(try_curl(
+        "GET",
+        &s.url("/v2/"),
+        &["--cacert", &cacert, "--tls-max", "1.2"],
+        None
+    )
+    .is_err());
+    let r = curl("GET", &s.url("/v2/"), &["--cacert", &cacert], None);
+    assert_eq!(r.status, 200);
+}

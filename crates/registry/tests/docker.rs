@@ -308,4 +308,15 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     assert!(ok, "token pull: {out} {err}");
     let (_, out, _) = d.docker(&["image", "inspect", "--format", "{{.Id}}", &timage]);
     assert_eq!(out.trim(), id);
+
+    // dockerd and its containerd are gone, nothing stays mounted.
+    drop(d);
+    let prefix = dd_dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(!mounts.contains(&prefix), "mounts left under {prefix}");
+    for e in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(!cmdline.contains(&prefix), "process left: {cmdline}");
+    }
 }

@@ -82,6 +82,12 @@ fn garbage_collect(args: &[String]) -> Result<(), String> {
     }
     let path = config_path(path.as_ref())?;
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    if !config.root.is_dir() {
+        return Err(format!(
+            "the storage root {} does not exist: nothing to collect",
+            config.root.display()
+        ));
+    }
     let storage = berth_registry::storage::Storage::open(&config.root)
         .map_err(|e| format!("opening the storage root {}: {e}", config.root.display()))?;
     let mut out = std::io::stdout().lock();

@@ -117,6 +117,14 @@ pub enum DnsError {
         #[source]
         source: std::io::Error,
     },
+    /// The listening address is not routable in the namespace: its `lo`
+    /// is down.
+    #[error("cannot reach {addr} in the container's network namespace (is lo up?): {source}")]
+    Unreachable {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     /// The namespace thread cannot start.
     #[error("cannot start the dns namespace thread: {0}")]
     Thread(#[source] std::io::Error),

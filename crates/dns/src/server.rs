@@ -153,14 +153,15 @@ impl Server {
         let maker = &self.inner.maker;
         let udp = maker.socket(netns, domain, Type::DGRAM).await.map_err(DnsError::Socket)?;
         let tcp = maker.socket(netns, domain, Type::STREAM).await.map_err(DnsError::Socket)?;
-        // Free bind: the address is the container's loopback, which may not
-        // be up yet when the engine attaches; it works as soon as it is.
-        let freebind = |s: &Socket| match listen {
-            SocketAddr::V4(_) => s.set_freebind_v4(true),
-            SocketAddr::V6(_) => s.set_freebind_v6(true),
-        };
-        freebind(&udp).map_err(bind_err)?;
-        freebind(&tcp).map_err(bind_err)?;
+        // The address must be routable in the namespace (`lo` up) before we
+        // bind: bound while `lo` is down, a socket later answers from
+        // 127.0.0.1 (seen on 6.x), and clients drop such answers. A UDP
+        // connect is a route lookup and sends nothing.
+        let probe = maker.socket(netns, domain, Type::DGRAM).await.map_err(DnsError::Socket)?;
+        probe
+            .connect(&listen.into())
+            .map_err(|source| DnsError::Unreachable { addr: listen, source })?;
+        drop(probe);
         tcp.set_reuse_address(true).map_err(bind_err)?;
         udp.bind(&listen.into()).map_err(bind_err)?;
         tcp.bind(&listen.into()).map_err(bind_err)?;

@@ -230,7 +230,13 @@ mod tests {
             name: "front".into(),
             endpoints: vec![
                 ep("aaaaaaaaaaaa1111", "/web", &["www"], Some("10.1.0.2"), None),
-                ep("bbbbbbbbbbbb2222", "db", &["www"], Some("10.1.0.3"), Some("fd00::3")),
+                ep(
+                    "bbbbbbbbbbbb2222",
+                    "db",
+                    &["www"],
+                    Some("10.1.0.3"),
+                    Some("fd00::3"),
+                ),
                 ep("cccccccccccc3333", "client", &[], Some("10.1.0.4"), None),
             ],
         };
@@ -241,7 +247,8 @@ mod tests {
                 ep("dddddddddddd4444", "hidden", &[], Some("10.2.0.9"), None),
             ],
         };
-        t.networks.insert("n1".into(), Arc::new(Indexed::new(front)));
+        t.networks
+            .insert("n1".into(), Arc::new(Indexed::new(front)));
         t.networks.insert("n2".into(), Arc::new(Indexed::new(back)));
         t
     }
@@ -254,14 +261,26 @@ mod tests {
     fn names_aliases_short_ids_any_case() {
         let t = table();
         let me = "cccccccccccc3333";
-        assert_eq!(t.lookup(me, "web", Family::V4), Found::Addrs(vec![v4("10.1.0.2")]));
-        assert_eq!(t.lookup(me, "WEB.", Family::V4), Found::Addrs(vec![v4("10.1.0.2")]));
-        assert_eq!(t.lookup(me, "aaaaaaaaaaaa", Family::V4), Found::Addrs(vec![v4("10.1.0.2")]));
+        assert_eq!(
+            t.lookup(me, "web", Family::V4),
+            Found::Addrs(vec![v4("10.1.0.2")])
+        );
+        assert_eq!(
+            t.lookup(me, "WEB.", Family::V4),
+            Found::Addrs(vec![v4("10.1.0.2")])
+        );
+        assert_eq!(
+            t.lookup(me, "aaaaaaaaaaaa", Family::V4),
+            Found::Addrs(vec![v4("10.1.0.2")])
+        );
         assert_eq!(
             t.lookup(me, "www", Family::V4),
             Found::Addrs(vec![v4("10.1.0.2"), v4("10.1.0.3")])
         );
-        assert_eq!(t.lookup(me, "web.front", Family::V4), Found::Addrs(vec![v4("10.1.0.2")]));
+        assert_eq!(
+            t.lookup(me, "web.front", Family::V4),
+            Found::Addrs(vec![v4("10.1.0.2")])
+        );
         assert_eq!(t.lookup(me, "web.back", Family::V4), Found::Unknown);
         assert_eq!(t.lookup(me, "nope", Family::V4), Found::Unknown);
     }
@@ -270,7 +289,10 @@ mod tests {
     fn only_the_askers_networks() {
         let t = table();
         // client is on front only: hidden (back) is not visible.
-        assert_eq!(t.lookup("cccccccccccc3333", "hidden", Family::V4), Found::Unknown);
+        assert_eq!(
+            t.lookup("cccccccccccc3333", "hidden", Family::V4),
+            Found::Unknown
+        );
         // db is on both.
         assert_eq!(
             t.lookup("bbbbbbbbbbbb2222", "hidden", Family::V4),
@@ -289,7 +311,10 @@ mod tests {
         let t = table();
         let me = "cccccccccccc3333";
         assert_eq!(t.lookup(me, "web", Family::V6), Found::Addrs(vec![]));
-        assert_eq!(t.lookup(me, "db.front", Family::V6), Found::Addrs(vec![v4("fd00::3")]));
+        assert_eq!(
+            t.lookup(me, "db.front", Family::V6),
+            Found::Addrs(vec![v4("fd00::3")])
+        );
     }
 
     #[test]
@@ -298,8 +323,14 @@ mod tests {
         let me = "cccccccccccc3333";
         assert_eq!(t.reverse(me, v4("10.1.0.2")), Some("web.front".into()));
         assert_eq!(t.reverse(me, v4("10.2.0.9")), None);
-        assert_eq!(parse_ptr_name("2.0.1.10.in-addr.arpa."), Some(v4("10.1.0.2")));
-        assert_eq!(parse_ptr_name("2.0.1.10.IN-ADDR.ARPA"), Some(v4("10.1.0.2")));
+        assert_eq!(
+            parse_ptr_name("2.0.1.10.in-addr.arpa."),
+            Some(v4("10.1.0.2"))
+        );
+        assert_eq!(
+            parse_ptr_name("2.0.1.10.IN-ADDR.ARPA"),
+            Some(v4("10.1.0.2"))
+        );
         assert_eq!(parse_ptr_name("0.1.10.in-addr.arpa."), None);
         assert_eq!(parse_ptr_name("256.0.1.10.in-addr.arpa."), None);
         assert_eq!(parse_ptr_name("+2.0.1.10.in-addr.arpa."), None);

@@ -36,7 +36,11 @@ const MIN_UDP: usize = 512;
 
 /// The answer to `packet`, or `None` when it gets no answer at all (too short
 /// to carry an ID, or not a query).
-pub(crate) async fn answer(att: &Arc<Attachment>, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
+pub(crate) async fn answer(
+    att: &Arc<Attachment>,
+    packet: &[u8],
+    transport: Transport,
+) -> Option<Vec<u8>> {
     if packet.len() < 12 || packet[2] & 0x80 != 0 {
         return None;
     }
@@ -45,10 +49,18 @@ pub(crate) async fn answer(att: &Arc<Attachment>, packet: &[u8], transport: Tran
         Err(_) => return Some(formerr_from_header(packet)),
     };
     if query.metadata.op_code != OpCode::Query {
-        return encode(&error_reply(&query, ResponseCode::NotImp), &query, transport);
+        return encode(
+            &error_reply(&query, ResponseCode::NotImp),
+            &query,
+            transport,
+        );
     }
     if query.queries.len() != 1 {
-        return encode(&error_reply(&query, ResponseCode::FormErr), &query, transport);
+        return encode(
+            &error_reply(&query, ResponseCode::FormErr),
+            &query,
+            transport,
+        );
     }
     if let Some(local) = local_answer(att, &query) {
         return encode(&local, &query, transport);
@@ -56,7 +68,11 @@ pub(crate) async fn answer(att: &Arc<Attachment>, packet: &[u8], transport: Tran
     let dns = att.dns();
     let q = &query.queries[0];
     if dns.internal || dns.upstreams.is_empty() {
-        return encode(&error_reply(&query, ResponseCode::ServFail), &query, transport);
+        return encode(
+            &error_reply(&query, ResponseCode::ServFail),
+            &query,
+            transport,
+        );
     }
     if matches!(q.query_type(), RecordType::A | RecordType::AAAA)
         && crate::resolv::ndots_set(&dns.options)
@@ -68,7 +84,11 @@ pub(crate) async fn answer(att: &Arc<Attachment>, packet: &[u8], transport: Tran
     }
     match forward(att, &dns.upstreams, packet, transport).await {
         Some(bytes) => fit(bytes, &query, transport),
-        None => encode(&error_reply(&query, ResponseCode::ServFail), &query, transport),
+        None => encode(
+            &error_reply(&query, ResponseCode::ServFail),
+            &query,
+            transport,
+        ),
     }
 }
 
@@ -124,7 +144,11 @@ fn local_answer(att: &Attachment, query: &Message) -> Option<Message> {
 /// A response to `query` with its ID, opcode, RD/CD and question; RA set,
 /// AA clear; an OPT record when the query had one.
 fn reply_to(query: &Message) -> Message {
-    let mut resp = Message::new(query.metadata.id, MessageType::Response, query.metadata.op_code);
+    let mut resp = Message::new(
+        query.metadata.id,
+        MessageType::Response,
+        query.metadata.op_code,
+    );
     resp.metadata = Metadata::response_from_request(&query.metadata);
     resp.metadata.recursion_available = true;
     resp.queries = query.queries.clone();
@@ -195,7 +219,11 @@ fn fit(bytes: Vec<u8>, query: &Message, transport: Transport) -> Option<Vec<u8>>
     }
     match Message::from_vec(&bytes) {
         Ok(m) => m.truncate().to_vec().ok(),
-        Err(_) => encode(&error_reply(query, ResponseCode::ServFail), query, transport),
+        Err(_) => encode(
+            &error_reply(query, ResponseCode::ServFail),
+            query,
+            transport,
+        ),
     }
 }
 

@@ -56,7 +56,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("config", &self.inner.config).finish()
+        f.debug_struct("Server")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -105,7 +107,12 @@ impl Server {
     /// Attaching a key that is attached already replaces the old attachment
     /// (its sockets are closed first), so after a daemon restart the engine
     /// just attaches again. Needs a tokio runtime (the serve loops are tasks).
-    pub async fn attach(&self, key: &str, netns: &Path, dns: ContainerDns) -> Result<Handle, DnsError> {
+    pub async fn attach(
+        &self,
+        key: &str,
+        netns: &Path,
+        dns: ContainerDns,
+    ) -> Result<Handle, DnsError> {
         let old = self
             .inner
             .attachments
@@ -148,19 +155,34 @@ impl Server {
     }
 
     async fn bind(&self, netns: &Netns, listen: SocketAddr) -> Result<(Socket, Socket), DnsError> {
-        let bind_err = |source| DnsError::Bind { addr: listen, source };
+        let bind_err = |source| DnsError::Bind {
+            addr: listen,
+            source,
+        };
         let domain = Domain::for_address(listen);
         let maker = &self.inner.maker;
-        let udp = maker.socket(netns, domain, Type::DGRAM).await.map_err(DnsError::Socket)?;
-        let tcp = maker.socket(netns, domain, Type::STREAM).await.map_err(DnsError::Socket)?;
+        let udp = maker
+            .socket(netns, domain, Type::DGRAM)
+            .await
+            .map_err(DnsError::Socket)?;
+        let tcp = maker
+            .socket(netns, domain, Type::STREAM)
+            .await
+            .map_err(DnsError::Socket)?;
         // The address must be routable in the namespace (`lo` up) before we
         // bind: bound while `lo` is down, a socket later answers from
         // 127.0.0.1 (seen on 6.x), and clients drop such answers. A UDP
         // connect is a route lookup and sends nothing.
-        let probe = maker.socket(netns, domain, Type::DGRAM).await.map_err(DnsError::Socket)?;
+        let probe = maker
+            .socket(netns, domain, Type::DGRAM)
+            .await
+            .map_err(DnsError::Socket)?;
         probe
             .connect(&listen.into())
-            .map_err(|source| DnsError::Unreachable { addr: listen, source })?;
+            .map_err(|source| DnsError::Unreachable {
+                addr: listen,
+                source,
+            })?;
         drop(probe);
         tcp.set_reuse_address(true).map_err(bind_err)?;
         udp.bind(&listen.into()).map_err(bind_err)?;
@@ -217,7 +239,9 @@ pub struct Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle").field("key", &self.att.key).finish()
+        f.debug_struct("Handle")
+            .field("key", &self.att.key)
+            .finish()
     }
 }
 

@@ -62,7 +62,12 @@ async fn names_aliases_short_ids_and_network_suffix() {
     assert_eq!(d.status, "NOERROR", "{}", d.raw);
     assert_eq!(
         d.answers,
-        vec![("web.".to_string(), 600, "A".to_string(), "10.77.1.2".to_string())],
+        vec![(
+            "web.".to_string(),
+            600,
+            "A".to_string(),
+            "10.77.1.2".to_string()
+        )],
         "{}",
         d.raw
     );
@@ -219,7 +224,8 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
 
     let udp = ns.socket(|| UdpSocket::bind("127.0.0.1:0").expect("bind"));
     udp.connect("127.0.0.11:53").expect("connect");
-    udp.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    udp.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
     let ask = move |packet: &[u8]| -> Option<Vec<u8>> {
         udp.send(packet).expect("send");
         let mut buf = [0u8; 4096];
@@ -240,7 +246,9 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
         let mut bad = query("web");
         bad[12] = 60;
         assert_eq!(ask(&bad).expect("answer")[3] & 0x0f, 1);
-        let looped = [0x42, 0x42, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1];
+        let looped = [
+            0x42, 0x42, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1,
+        ];
         assert_eq!(ask(&looped).expect("answer")[3] & 0x0f, 1);
         // Two questions: FORMERR. Opcode STATUS: NOTIMP.
         let mut two = query("web");
@@ -269,7 +277,8 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
     let path_ns = ns.socket(|| TcpStream::connect("127.0.0.11:53").expect("tcp connect"));
     let result = tokio::task::spawn_blocking(move || {
         let mut s = path_ns;
-        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
         s.write_all(&[0, 3, 1, 2, 3]).expect("write");
         s.write_all(&[0xff, 0xff, 1, 2]).expect("write");
         drop(s);
@@ -281,7 +290,8 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
     let tcp = ns.socket(|| TcpStream::connect("127.0.0.11:53").expect("tcp connect"));
     let result = tokio::task::spawn_blocking(move || {
         let mut s = tcp;
-        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
         let mut bad = query("web");
         bad[12] = 60;
         let mut framed = (bad.len() as u16).to_be_bytes().to_vec();
@@ -319,7 +329,11 @@ async fn detach_reattach_and_restart() {
     h.detach(); // idempotent
     h.close().await;
     let d = dig(&ns, &["web"]).await;
-    assert!(!d.ok && d.answers.is_empty(), "no server after detach: {}", d.raw);
+    assert!(
+        !d.ok && d.answers.is_empty(),
+        "no server after detach: {}",
+        d.raw
+    );
 
     // Attach again; then attach the same key again without detaching: the
     // second replaces the first.
@@ -350,7 +364,11 @@ async fn detach_reattach_and_restart() {
 
     // A namespace that does not exist: a clear error.
     let err = dns2
-        .attach(DB, "/run/netns/bdns-no-such-netns".as_ref(), ContainerDns::default())
+        .attach(
+            DB,
+            "/run/netns/bdns-no-such-netns".as_ref(),
+            ContainerDns::default(),
+        )
         .await
         .expect_err("no such netns");
     assert!(matches!(err, DnsError::Netns { .. }), "{err}");

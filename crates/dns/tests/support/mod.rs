@@ -105,7 +105,9 @@ impl Drop for Ns {
 /// per namespace, so they never meet other tests' links), addresses
 /// `a_addr` and `b_addr` (CIDR). Deleting either namespace removes it.
 pub fn veth(a: &Ns, a_addr: &str, b: &Ns, b_addr: &str) {
-    a.ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", &b.name]);
+    a.ip(&[
+        "link", "add", "v0", "type", "veth", "peer", "name", "v1", "netns", &b.name,
+    ]);
     a.ip(&["addr", "add", a_addr, "dev", "v0"]);
     b.ip(&["addr", "add", b_addr, "dev", "v1"]);
     a.ip(&["link", "set", "v0", "up"]);
@@ -172,16 +174,27 @@ pub async fn dig(ns: &Ns, args: &[&str]) -> Dig {
 }
 
 pub async fn dig_at(ns: &Ns, server: &str, args: &[&str]) -> Dig {
+    dig_in(
+        ns.name.clone(),
+        server.to_string(),
+        args.iter().map(|a| a.to_string()).collect(),
+    )
+    .await
+}
+
+/// `dig` in the namespace named `ns`, with owned arguments (for tasks).
+pub async fn dig_in(ns: String, server: String, args: Vec<String>) -> Dig {
     let start = Instant::now();
     let out = tokio::process::Command::new("ip")
-        .args(["netns", "exec", &ns.name, "dig", server, "+tries=1", "+time=5"])
+        .args(["netns", "exec", &ns, "dig", &server, "+tries=1", "+time=5"])
         .args(["+nocmd", "+nostats", "+noquestion"])
-        .args(args)
+        .args(&args)
         .output()
         .await
         .expect("run dig (package bind9-dnsutils)");
     let elapsed = start.elapsed();
-    let raw = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let raw =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let mut d = Dig {
         raw: raw.clone(),
         ok: out.status.success(),

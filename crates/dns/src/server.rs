@@ -295,7 +295,16 @@ async fn serve_udp(att: Arc<Attachment>, socket: tokio::net::UdpSocket) {
     let mut tasks: JoinSet<(Option<Vec<u8>>, SocketAddr)> = JoinSet::new();
     loop {
         tokio::select! {
+            // Answers first: finished work leaves before new work comes in.
+            biased;
             _ = att.stopping() => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Ok((Some(reply), peer)) = done {
+                    if let Err(e) = socket.send_to(&reply, peer).await {
+                        tracing::debug!(error = %e, key = %att.key, "berth-dns: udp send failed");
+                    }
+                }
+            }
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, peer)) => {
                     if tasks.len() >= MAX_UDP_IN_FLIGHT {
@@ -310,13 +319,6 @@ async fn serve_udp(att: Arc<Attachment>, socket: tokio::net::UdpSocket) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok((Some(reply), peer)) = done {
-                    if let Err(e) = socket.send_to(&reply, peer).await {
-                        tracing::debug!(error = %e, key = %att.key, "berth-dns: udp send failed");
-                    }
-                }
-            }
         }
     }
     tasks.shutdown().await;

@@ -5,9 +5,10 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use berth_dns::{Config, ContainerDns, DnsError, Server};
+use berth_dns::{Config, ContainerDns, DnsError, Endpoint, Server};
 use support::*;
 
 const WEB: &str = "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000001";
@@ -31,7 +32,10 @@ fn names(dns: &Server) {
             "front",
             vec![
                 endpoint(WEB, "/web", &["www"], "10.77.1.2"),
-                endpoint(DB, "db", &["www"], "10.77.1.3"),
+                Endpoint {
+                    ipv6: Some("fd77::3".parse().expect("v6")),
+                    ..endpoint(DB, "db", &["www"], "10.77.1.3")
+                },
                 endpoint(CLIENT, "client", &[], "10.77.1.4"),
             ],
         ),
@@ -89,6 +93,21 @@ async fn names_aliases_short_ids_and_network_suffix() {
     let d = dig(&ns, &["web", "AAAA"]).await;
     assert_eq!(d.status, "NOERROR", "{}", d.raw);
     assert!(d.answers.is_empty(), "{}", d.raw);
+
+    // IPv6: AAAA and its PTR.
+    let d = dig(&ns, &["db", "AAAA"]).await;
+    assert_eq!(
+        d.answers,
+        vec![(
+            "db.".to_string(),
+            600,
+            "AAAA".to_string(),
+            "fd77::3".to_string()
+        )],
+        "{}",
+        d.raw
+    );
+    assert_eq!(dig(&ns, &["-x", "fd77::3"]).await.data(), vec!["db.front."]);
 
     // Names of networks the client is not on are not ours to answer: they go
     // to the upstreams, and there are none here: SERVFAIL.
@@ -222,7 +241,21 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
         .await
         .expect("attach");
 
+    // Panics inside the server's tasks would not stop it (tokio catches
+    // them per task): count them.
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        previous(info);
+    }));
+
     let udp = ns.socket(|| UdpSocket::bind("127.0.0.1:0").expect("bind"));
+    let flood_socket = ns.socket(|| {
+        let s = UdpSocket::bind("127.0.0.1:0").ok()?;
+        s.connect("127.0.0.11:53").ok()?;
+        Some(s)
+    });
     udp.connect("127.0.0.11:53").expect("connect");
     udp.set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
@@ -263,8 +296,36 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
         big.resize(65_000, 0xff);
         let r = ask(&big).expect("answer");
         assert_eq!(r[3] & 0x0f, 1, "FORMERR");
-        // Still answering properly.
-        let r = ask(&query("web")).expect("answer");
+        // A flood of damaged queries (bytes flipped, cut, extended), from a
+        // socket that never reads its answers.
+        let flood = flood_socket.expect("flood socket");
+        let mut valid = query("web");
+        valid[11] = 1; // one additional record: an EDNS OPT for 4096 bytes
+        valid.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5000 {
+            let mut p = valid.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % p.len();
+                p[i] = next() as u8;
+            }
+            match next() % 4 {
+                0 => p.truncate((next() as usize) % p.len()),
+                1 => p.extend((0..next() % 64).map(|_| next() as u8)),
+                _ => {}
+            }
+            let _ = flood.send(&p);
+        }
+        // Still answering properly, once it has worked through the flood.
+        let r = (0..20)
+            .find_map(|_| ask(&query("web")))
+            .expect("answer after the flood");
         assert_eq!(r[3] & 0x0f, 0);
         assert_eq!(&r[r.len() - 4..], &[10, 77, 1, 2]);
     })
@@ -313,6 +374,7 @@ async fn malformed_and_oversized_packets_do_not_break_it() {
         std::panic::resume_unwind(e.into_panic());
     }
     assert_eq!(dig(&ns, &["web"]).await.data(), vec!["10.77.1.2"]);
+    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "the server panicked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

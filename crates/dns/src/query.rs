@@ -125,6 +125,13 @@ fn local_answer(att: &Attachment, query: &Message) -> Option<Message> {
             }
             Some(resp)
         }
+        // A container name has no MX: an empty NOERROR, so mail clients
+        // fall back to its address ("implicit MX", RFC 5321 5.1), as Docker.
+        RecordType::MX => {
+            let table = att.server.table();
+            let known = |f| matches!(table.lookup(&att.key, &qname, f), Found::Addrs(_));
+            (known(Family::V4) || known(Family::V6)).then(|| reply_to(query))
+        }
         RecordType::PTR => {
             let ip = parse_ptr_name(&qname)?;
             let host = att.server.table().reverse(&att.key, ip)?;
@@ -228,6 +235,7 @@ fn fit(bytes: Vec<u8>, query: &Message, transport: Transport) -> Option<Vec<u8>>
 }
 
 const RCODE_SERVFAIL: u8 = 2;
+const MAX_UPSTREAMS: usize = 3;
 const RCODE_REFUSED: u8 = 5;
 
 /// Ask the upstreams in order; the first usable answer, verbatim.
@@ -247,7 +255,8 @@ async fn forward(
         return Some(refused);
     };
     let id = [packet[0], packet[1]];
-    for up in upstreams {
+    // Docker tries at most three upstreams (resolv.conf's MAXNS).
+    for up in upstreams.iter().take(MAX_UPSTREAMS) {
         let got = match transport {
             Transport::Tcp => tcp_exchange(att, *up, packet, id, wait).await,
             Transport::Udp => match udp_exchange(att, *up, packet, id, wait).await {

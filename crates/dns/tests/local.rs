@@ -94,6 +94,11 @@ async fn names_aliases_short_ids_and_network_suffix() {
     assert_eq!(d.status, "NOERROR", "{}", d.raw);
     assert!(d.answers.is_empty(), "{}", d.raw);
 
+    // MX of a container: empty NOERROR (implicit MX), not forwarded.
+    let d = dig(&ns, &["web", "MX"]).await;
+    assert_eq!(d.status, "NOERROR", "{}", d.raw);
+    assert!(d.answers.is_empty(), "{}", d.raw);
+
     // IPv6: AAAA and its PTR.
     let d = dig(&ns, &["db", "AAAA"]).await;
     assert_eq!(

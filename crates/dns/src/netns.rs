@@ -104,7 +104,12 @@ fn run(home: Netns, rx: mpsc::Receiver<Job>) {
 }
 
 fn make(job: &Job) -> std::io::Result<Socket> {
-    setns(job.netns.0.as_fd(), CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+    setns(job.netns.0.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a network namespace ({e})"),
+        )
+    })?;
     let proto = if job.ty == Type::DGRAM {
         Protocol::UDP
     } else {

@@ -350,3 +350,75 @@ async fn tcp_exchange(
     };
     timeout(wait, work).await.map_err(|_| timed_out())?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::rdata::TXT;
+
+    fn query(edns: Option<u16>) -> Message {
+        let mut q = Message::new(0x1234, MessageType::Query, OpCode::Query);
+        q.metadata.recursion_desired = true;
+        q.add_query(Query::query(
+            Name::from_ascii("big.test.").expect("name"),
+            RecordType::TXT,
+        ));
+        if let Some(size) = edns {
+            let mut e = Edns::new();
+            e.set_max_payload(size);
+            q.edns = Some(e);
+        }
+        q
+    }
+
+    #[test]
+    fn formerr_keeps_id_opcode_and_rd() {
+        let r = formerr_from_header(&[0xab, 0xcd, 0x11, 0x20, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&r[..2], &[0xab, 0xcd]);
+        assert_eq!(r[2], 0x80 | 0x10 | 0x01, "QR, opcode 2, RD");
+        assert_eq!(r[3] & 0x0f, 1);
+        assert_eq!(&r[4..], &[0; 8]);
+    }
+
+    #[test]
+    fn oversized_upstream_answers_are_truncated_for_udp_clients() {
+        let q = query(None);
+        let mut resp = reply_to(&q);
+        for i in 0..8 {
+            resp.answers.push(Record::from_rdata(
+                q.queries[0].name().clone(),
+                60,
+                RData::TXT(TXT::new(vec![format!("{i}{}", "x".repeat(200))])),
+            ));
+        }
+        let bytes = resp.to_vec().expect("encode");
+        assert!(bytes.len() > 1600);
+        // No EDNS: 512 bytes at most, TC set, same ID, question kept.
+        let cut = fit(bytes.clone(), &q, Transport::Udp).expect("fits");
+        assert!(cut.len() <= 512);
+        let m = Message::from_vec(&cut).expect("decode");
+        assert!(m.metadata.truncation);
+        assert_eq!(m.metadata.id, 0x1234);
+        assert_eq!(m.queries, q.queries);
+        assert!(m.answers.is_empty());
+        // EDNS 4096 and TCP: verbatim.
+        assert_eq!(
+            fit(bytes.clone(), &query(Some(4096)), Transport::Udp),
+            Some(bytes.clone())
+        );
+        assert_eq!(fit(bytes.clone(), &q, Transport::Tcp), Some(bytes));
+    }
+
+    #[test]
+    fn local_answers_set_ra_clear_aa_and_echo_edns() {
+        let q = query(Some(1400));
+        let r = reply_to(&q);
+        assert!(r.metadata.recursion_available);
+        assert!(!r.metadata.authoritative);
+        assert!(r.metadata.recursion_desired);
+        assert_eq!(r.metadata.message_type, MessageType::Response);
+        assert!(r.edns.is_some());
+        assert!(reply_to(&query(None)).edns.is_none());
+    }
+}

@@ -444,6 +444,19 @@ async fn detach_reattach_and_restart() {
             .starts_with("cannot open network namespace /run/netns/bdns-no-such-netns"),
         "{err}"
     );
+    // A file that is not a network namespace (a mount namespace, a plain
+    // file): refused, and the server goes on serving.
+    for path in ["/proc/self/ns/mnt", "/etc/hostname"] {
+        let err = dns2
+            .attach(DB, path.as_ref(), ContainerDns::default())
+            .await
+            .expect_err("not a netns");
+        assert!(
+            err.to_string().contains("not a network namespace"),
+            "{path}: {err}"
+        );
+    }
+    assert_eq!(dig(&ns, &["web"]).await.data(), vec!["10.77.1.2"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

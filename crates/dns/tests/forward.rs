@@ -156,7 +156,9 @@ async fn dead_upstream_times_out_without_blocking_local_answers() {
         upstreams: vec![addr("10.77.0.66:53")],
         ..ContainerDns::default()
     };
-    let dns = server(Duration::from_secs(1));
+    // A long timeout, so "waited for it" and "did not" stay far apart even
+    // on a loaded machine.
+    let dns = server(Duration::from_secs(3));
     let h = dns
         .attach(ME, &w.c.path(), dead.clone())
         .await
@@ -177,14 +179,14 @@ async fn dead_upstream_times_out_without_blocking_local_answers() {
         let local = dig(&w.c, &["web"]).await;
         assert_eq!(local.data(), vec!["10.77.5.3"], "{}", local.raw);
         assert!(
-            local.elapsed < Duration::from_millis(700),
+            local.elapsed < Duration::from_millis(1500),
             "a local answer waited for the dead upstream: {:?}",
             local.elapsed
         );
         let d = slow.await.expect("dig task");
         assert_eq!(d.status, "SERVFAIL", "tcp={tcp}: {}", d.raw);
         assert!(
-            d.elapsed >= Duration::from_millis(900) && d.elapsed < Duration::from_secs(4),
+            d.elapsed >= Duration::from_millis(2900) && d.elapsed < Duration::from_secs(6),
             "tcp={tcp}: {:?}",
             d.elapsed
         );
@@ -197,7 +199,7 @@ async fn dead_upstream_times_out_without_blocking_local_answers() {
     });
     let d = dig(&w.c, &["outside.test"]).await;
     assert_eq!(d.data(), vec!["10.77.0.9"], "{}", d.raw);
-    assert!(d.elapsed >= Duration::from_millis(900), "{:?}", d.elapsed);
+    assert!(d.elapsed >= Duration::from_millis(2900), "{:?}", d.elapsed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +219,7 @@ async fn internal_answers_servfail_at_once_and_ndots_keeps_short_names_local() {
     });
     let d = dig(&w.c, &["outside.test"]).await;
     assert_eq!(d.status, "SERVFAIL", "{}", d.raw);
-    assert!(d.elapsed < Duration::from_millis(700), "{:?}", d.elapsed);
+    assert!(d.elapsed < Duration::from_millis(1500), "{:?}", d.elapsed);
     assert_eq!(dig(&w.c, &["web"]).await.data(), vec!["10.77.5.3"]);
 
     // An explicit ndots > 0: single-label names that are not containers get

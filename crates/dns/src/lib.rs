@@ -111,8 +111,9 @@ pub enum DnsError {
     #[error("cannot make a dns socket in the container's network namespace: {0}")]
     Socket(#[source] std::io::Error),
     /// The listening address cannot be bound.
-    #[error("cannot listen on {addr} in the container's network namespace: {source}")]
+    #[error("cannot listen on {proto} {addr} in the container's network namespace: {source}")]
     Bind {
+        proto: &'static str,
         addr: SocketAddr,
         #[source]
         source: std::io::Error,

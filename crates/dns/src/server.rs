@@ -30,6 +30,8 @@ use crate::{Config, ContainerDns, DnsError};
 const MAX_UDP_IN_FLIGHT: usize = 2048;
 /// TCP connections of one container open at once; more are closed.
 const MAX_TCP_CONNS: usize = 128;
+/// How long a bind waits for the address to be released.
+const BIND_PATIENCE: Duration = Duration::from_secs(2);
 /// A TCP connection idle this long is closed.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -113,6 +115,11 @@ impl Server {
         netns: &Path,
         dns: ContainerDns,
     ) -> Result<Handle, DnsError> {
+        // Check everything that can be checked before touching an existing
+        // attachment: a bad path leaves the old one serving.
+        let netns = Netns::open(netns)?;
+        let listen = self.inner.config.listen;
+        self.probe(&netns, listen).await?;
         let old = self
             .inner
             .attachments
@@ -124,8 +131,6 @@ impl Server {
             old.stop();
             old.closed().await;
         }
-        let netns = Netns::open(netns)?;
-        let listen = self.inner.config.listen;
         let (udp, tcp) = self.bind(&netns, listen).await?;
         let udp = tokio::net::UdpSocket::from_std(udp.into()).map_err(DnsError::Socket)?;
         let tcp = tokio::net::TcpListener::from_std(tcp.into()).map_err(DnsError::Socket)?;
@@ -154,10 +159,34 @@ impl Server {
         Ok(Handle { att })
     }
 
+    /// The namespace is a network namespace and `listen` is routable in it.
+    async fn probe(&self, netns: &Netns, listen: SocketAddr) -> Result<(), DnsError> {
+        let domain = Domain::for_address(listen);
+        // The address must be routable in the namespace (`lo` up) before we
+        // bind: bound while `lo` is down, a socket later answers from
+        // 127.0.0.1 (seen on 6.x), and clients drop such answers. A UDP
+        // connect is a route lookup and sends nothing.
+        let probe = self
+            .inner
+            .maker
+            .socket(netns, domain, Type::DGRAM)
+            .await
+            .map_err(DnsError::Socket)?;
+        probe
+            .connect(&listen.into())
+            .map_err(|source| DnsError::Unreachable {
+                addr: listen,
+                source,
+            })
+    }
+
     async fn bind(&self, netns: &Netns, listen: SocketAddr) -> Result<(Socket, Socket), DnsError> {
-        let bind_err = |source| DnsError::Bind {
-            addr: listen,
-            source,
+        let bind_err = |proto: &'static str| {
+            move |source| DnsError::Bind {
+                proto,
+                addr: listen,
+                source,
+            }
         };
         let domain = Domain::for_address(listen);
         let maker = &self.inner.maker;
@@ -169,26 +198,34 @@ impl Server {
             .socket(netns, domain, Type::STREAM)
             .await
             .map_err(DnsError::Socket)?;
-        // The address must be routable in the namespace (`lo` up) before we
-        // bind: bound while `lo` is down, a socket later answers from
-        // 127.0.0.1 (seen on 6.x), and clients drop such answers. A UDP
-        // connect is a route lookup and sends nothing.
-        let probe = maker
-            .socket(netns, domain, Type::DGRAM)
+        tcp.set_reuse_address(true).map_err(bind_err("tcp"))?;
+        bind_patiently(&udp, listen)
             .await
-            .map_err(DnsError::Socket)?;
-        probe
-            .connect(&listen.into())
-            .map_err(|source| DnsError::Unreachable {
-                addr: listen,
-                source,
-            })?;
-        drop(probe);
-        tcp.set_reuse_address(true).map_err(bind_err)?;
-        udp.bind(&listen.into()).map_err(bind_err)?;
-        tcp.bind(&listen.into()).map_err(bind_err)?;
-        tcp.listen(128).map_err(bind_err)?;
+            .map_err(bind_err("udp"))?;
+        bind_patiently(&tcp, listen)
+            .await
+            .map_err(bind_err("tcp"))?;
+        tcp.listen(128).map_err(bind_err("tcp"))?;
         Ok((udp, tcp))
+    }
+}
+
+/// Bind, waiting out a short `EADDRINUSE`: a socket of a replaced or
+/// detached attachment is closed, but a child the daemon is forking at that
+/// moment may still hold a copy until it execs (close-on-exec). A socket
+/// that is really in use (another daemon serving this namespace) still fails.
+async fn bind_patiently(socket: &Socket, listen: SocketAddr) -> std::io::Result<()> {
+    let give_up = tokio::time::Instant::now() + BIND_PATIENCE;
+    loop {
+        match socket.bind(&listen.into()) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -234,3 +234,63 @@ async fn internal_answers_servfail_at_once_and_ndots_keeps_short_names_local() {
     assert_eq!(dig(&w.c, &["outside.test"]).await.data(), vec!["10.77.0.9"]);
     assert_eq!(dig(&w.c, &["web"]).await.data(), vec!["10.77.5.3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_forwards_in_flight_are_refused() {
+    let w = world().await;
+    w.c.ip(&[
+        "neigh",
+        "add",
+        "10.77.0.66",
+        "lladdr",
+        "02:00:00:00:00:66",
+        "dev",
+        "v0",
+        "nud",
+        "permanent",
+    ]);
+    let dns = Server::new(Config {
+        forward_timeout: Duration::from_secs(2),
+        max_concurrent_forwards: 1,
+        ..Config::default()
+    })
+    .expect("server");
+    dns.set_network(
+        "n-fwd",
+        network("fwd", vec![endpoint(ME, "me", &[], "10.77.5.2")]),
+    );
+    // Two dead upstreams: the one forward slot stays taken for 4 s.
+    let _h = dns
+        .attach(
+            ME,
+            &w.c.path(),
+            ContainerDns {
+                upstreams: vec![addr("10.77.0.66:53"), addr("10.77.0.66:5353")],
+                ..ContainerDns::default()
+            },
+        )
+        .await
+        .expect("attach");
+    let first = tokio::spawn(dig_in(
+        w.c.name.clone(),
+        "@127.0.0.11".to_string(),
+        vec!["first.test".to_string()],
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The second waits for the slot as long as one upstream may take, then
+    // is refused, as Docker does; local names never wait.
+    let second = tokio::spawn(dig_in(
+        w.c.name.clone(),
+        "@127.0.0.11".to_string(),
+        vec!["second.test".to_string()],
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let local = dig(&w.c, &["me"]).await;
+    assert_eq!(local.data(), vec!["10.77.5.2"], "{}", local.raw);
+    let d = second.await.expect("dig task");
+    assert_eq!(d.status, "REFUSED", "{}", d.raw);
+    assert!(d.elapsed >= Duration::from_millis(1900), "{:?}", d.elapsed);
+    // The first gets SERVFAIL once both dead upstreams timed out (4 s).
+    let d = first.await.expect("dig task");
+    assert_eq!(d.status, "SERVFAIL", "{}", d.raw);
+}

@@ -189,6 +189,7 @@ pub async fn dig_in(ns: String, server: String, args: Vec<String>) -> Dig {
         .args(["netns", "exec", &ns, "dig", &server, "+tries=1", "+time=5"])
         .args(["+nocmd", "+nostats", "+noquestion"])
         .args(&args)
+        .kill_on_drop(true)
         .output()
         .await
         .expect("run dig (package bind9-dnsutils)");

@@ -67,13 +67,6 @@ pub(crate) async fn answer(
     }
     let dns = att.dns();
     let q = &query.queries[0];
-    if dns.internal || dns.upstreams.is_empty() {
-        return encode(
-            &error_reply(&query, ResponseCode::ServFail),
-            &query,
-            transport,
-        );
-    }
     if matches!(q.query_type(), RecordType::A | RecordType::AAAA)
         && crate::resolv::ndots_set(&dns.options)
         && q.name().num_labels() <= 1
@@ -81,6 +74,13 @@ pub(crate) async fn answer(
         // Docker: with an explicit ndots > 0, a single-label name is not
         // sent out; the empty answer sends the client on to its search list.
         return encode(&reply_to(&query), &query, transport);
+    }
+    if dns.internal || dns.upstreams.is_empty() {
+        return encode(
+            &error_reply(&query, ResponseCode::ServFail),
+            &query,
+            transport,
+        );
     }
     match forward(att, &dns.upstreams, packet, transport).await {
         Some(bytes) => fit(bytes, &query, transport),

@@ -55,7 +55,7 @@ pub async fn version(c: &Client, format: Option<String>) -> Result<i32, Failure>
         "Os": "linux",
         "Arch": crate::arch(),
         "BuildTime": "",
-        "Context": "default",
+        "Context": c.context(),
     });
     if let Some(f) = format {
         let v = json!({"Client": client, "Server": server.as_ref().ok()});
@@ -70,7 +70,7 @@ pub async fn version(c: &Client, format: Option<String>) -> Result<i32, Failure>
     println!("{}", row(" Version:", env!("CARGO_PKG_VERSION")));
     println!("{}", row(" API version:", &api));
     println!("{}", row(" OS/Arch:", &format!("linux/{}", crate::arch())));
-    println!("{}", row(" Context:", "default"));
+    println!("{}", row(" Context:", c.context()));
     println!();
     let s = server?;
     let name = s["Platform"]["Name"].as_str().unwrap_or("");

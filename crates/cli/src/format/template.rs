@@ -1330,7 +1330,12 @@ fn looks_like_map(m: &Map<String, Value>) -> bool {
 
 /// Go's `json.Marshal`: compact, with `<`, `>` and `&` escaped.
 pub fn go_json(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
+    go_json_escape(&serde_json::to_string(v).unwrap_or_default())
+}
+
+/// Go's JSON encoder escapes `<`, `>` and `&` (in JSON text they only occur
+/// inside strings).
+pub fn go_json_escape(s: &str) -> String {
     s.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")

@@ -1,0 +1,265 @@
+//! The client side of TLS, as the docker CLI does it: a rustls (ring)
+//! `ClientConfig` from the PEM material of an endpoint (`ca.pem`,
+//! `cert.pem`, `key.pem`), verifying the server against the CA unless the
+//! endpoint skips verification (`--tls` without `--tlsverify`, or a
+//! context's `skip-tls-verify`), and presenting the client certificate
+//! when there is one. Errors carry the docker CLI's wording (it comes from
+//! Go's crypto/tls), so scripts and users see the same text.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, InconsistentKeys,
+    RootCertStore, SignatureScheme,
+};
+
+/// The PEM material of an endpoint: any of the three may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsData {
+    pub ca: Option<Vec<u8>>,
+    pub cert: Option<Vec<u8>>,
+    pub key: Option<Vec<u8>>,
+}
+
+impl TlsData {
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
+
+    /// The file names docker lists as a context's `TLSMaterial`.
+    pub fn file_names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.ca.is_some() {
+            v.push("ca.pem");
+        }
+        if self.cert.is_some() {
+            v.push("cert.pem");
+        }
+        if self.key.is_some() {
+            v.push("key.pem");
+        }
+        v
+    }
+}
+
+/// A broken piece of TLS material, in the docker CLI's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    #[error("failed to retrieve context tls info: ca.pem seems invalid")]
+    BadCa,
+    #[error("failed to retrieve context tls info: tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched")]
+    Switched,
+    #[error("failed to retrieve context tls info: tls: failed to find any PEM data in certificate input")]
+    NoCert,
+    #[error("no valid private key found")]
+    NoKey,
+    #[error("failed to retrieve context tls info: tls: private key does not match public key")]
+    Mismatch,
+    #[error("failed to retrieve context tls info: {0}")]
+    Other(String),
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    // An error only means a provider is installed already: keep that one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// Checks the material without connecting (what `context create` does).
+pub fn validate(data: &TlsData) -> Result<(), TlsError> {
+    client_config(data, false).map(|_| ())
+}
+
+/// The rustls configuration for an endpoint. `skip_verify` accepts any
+/// server certificate (docker's `InsecureSkipVerify`); otherwise the server
+/// must chain to the CA (the CA is required then, as with the docker CLI,
+/// which refuses to start without it).
+pub fn client_config(data: &TlsData, skip_verify: bool) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = provider();
+    let mut roots = RootCertStore::empty();
+    if let Some(ca) = &data.ca {
+        let mut any = false;
+        for c in CertificateDer::pem_slice_iter(ca) {
+            let c = c.map_err(|_| TlsError::BadCa)?;
+            roots.add(c).map_err(|_| TlsError::BadCa)?;
+            any = true;
+        }
+        if !any {
+            return Err(TlsError::BadCa);
+        }
+    }
+    let client_auth = match (&data.cert, &data.key) {
+        (Some(cert), Some(key)) => Some(certified_key(&provider, cert, key)?),
+        _ => None,
+    };
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Other(e.to_string()))?;
+    let builder = if skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+    } else {
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match client_auth {
+        Some((certs, key)) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| TlsError::Other(e.to_string()))?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+type ClientAuth = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn certified_key(
+    provider: &CryptoProvider,
+    cert: &[u8],
+    key: &[u8],
+) -> Result<ClientAuth, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Other(format!("tls: {e}")))?;
+    if certs.is_empty() {
+        return Err(if PrivateKeyDer::from_pem_slice(cert).is_ok() {
+            TlsError::Switched
+        } else {
+            TlsError::NoCert
+        });
+    }
+    let key = match PrivateKeyDer::from_pem_slice(key) {
+        Ok(k) => k,
+        Err(pem::Error::NoItemsFound) => return Err(TlsError::NoKey),
+        Err(e) => return Err(TlsError::Other(format!("tls: {e}"))),
+    };
+    let signing = provider
+        .key_provider
+        .load_private_key(key.clone_key())
+        .map_err(|_| TlsError::NoKey)?;
+    match CertifiedKey::new(certs.clone(), signing).keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
+        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
+            return Err(TlsError::Mismatch)
+        }
+        Err(e) => return Err(TlsError::Other(format!("tls: {e}"))),
+    }
+    Ok((certs, key))
+}
+
+/// The name the server certificate must carry: the host of the address.
+pub fn server_name(addr: &str) -> Result<ServerName<'static>, String> {
+    let host = match addr.rsplit_once(':') {
+        Some((h, _)) => h,
+        None => addr,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_string()).map_err(|_| format!("invalid server name: {host}"))
+}
+
+/// Accepts any server certificate but still checks the handshake
+/// signatures (Go's `InsecureSkipVerify`).
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A rustls failure in Go's crypto/tls words, as the docker CLI prints it.
+pub fn describe(e: &rustls::Error, host: &str) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => {
+            let why = match c {
+                CertificateError::UnknownIssuer => {
+                    "x509: certificate signed by unknown authority".to_string()
+                }
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. } => {
+                    "x509: certificate has expired or is not yet valid".to_string()
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    format!("x509: certificate is not valid for {host}")
+                }
+                CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                    "x509: certificate specifies an incompatible key usage".to_string()
+                }
+                other => format!("x509: {other:?}"),
+            };
+            format!("tls: failed to verify certificate: {why}")
+        }
+        rustls::Error::AlertReceived(a) => format!("remote error: tls: {}", alert(*a)),
+        other => format!("tls: {other}"),
+    }
+}
+
+/// Go's names of TLS alerts.
+fn alert(a: AlertDescription) -> String {
+    match a {
+        AlertDescription::CertificateRequired => "certificate required".into(),
+        AlertDescription::BadCertificate => "bad certificate".into(),
+        AlertDescription::UnknownCA => "unknown certificate authority".into(),
+        AlertDescription::CertificateExpired => "expired certificate".into(),
+        AlertDescription::CertificateUnknown => "unknown certificate".into(),
+        AlertDescription::UnsupportedCertificate => "unsupported certificate".into(),
+        AlertDescription::CertificateRevoked => "revoked certificate".into(),
+        AlertDescription::HandshakeFailure => "handshake failure".into(),
+        AlertDescription::ProtocolVersion => "protocol version not supported".into(),
+        AlertDescription::AccessDenied => "access denied".into(),
+        AlertDescription::DecryptError => "error decrypting message".into(),
+        AlertDescription::InternalError => "internal error".into(),
+        other => format!("{other:?}"),
+    }
+}

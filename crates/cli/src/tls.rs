@@ -110,22 +110,18 @@ pub fn client_config(data: &TlsData, skip_verify: bool) -> Result<Arc<ClientConf
         builder.with_root_certificates(roots)
     };
     let mut config = match client_auth {
-        Some((certs, key)) => builder
-            .with_client_auth_cert(certs, key)
-            .map_err(|e| TlsError::Other(e.to_string()))?,
+        Some(key) => builder.with_client_cert_resolver(Arc::new(GoClientCert(key))),
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-type ClientAuth = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
-
 fn certified_key(
     provider: &CryptoProvider,
     cert: &[u8],
     key: &[u8],
-) -> Result<ClientAuth, TlsError> {
+) -> Result<Arc<CertifiedKey>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(cert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Other(format!("tls: {e}")))?;
@@ -143,16 +139,88 @@ fn certified_key(
     };
     let signing = provider
         .key_provider
-        .load_private_key(key.clone_key())
+        .load_private_key(key)
         .map_err(|_| TlsError::NoKey)?;
-    match CertifiedKey::new(certs.clone(), signing).keys_match() {
+    let certified = CertifiedKey::new(certs, signing);
+    match certified.keys_match() {
         Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
         Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
             return Err(TlsError::Mismatch)
         }
         Err(e) => return Err(TlsError::Other(format!("tls: {e}"))),
     }
-    Ok((certs, key))
+    Ok(Arc::new(certified))
+}
+
+/// Presents the client certificate as Go's crypto/tls (and so the docker
+/// CLI) does: when the server names the CAs it accepts, only a chain with
+/// a certificate issued by one of them is sent; otherwise none is, and the
+/// server answers "certificate required" rather than "unknown CA".
+#[derive(Debug)]
+struct GoClientCert(Arc<CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for GoClientCert {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        if root_hint_subjects.is_empty() {
+            return Some(self.0.clone());
+        }
+        let accepted = self.0.cert.iter().any(|c| {
+            issuer_der(c.as_ref()).is_some_and(|issuer| root_hint_subjects.contains(&issuer))
+        });
+        accepted.then(|| self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// One DER element at the start of `buf`: (tag, whole element, content).
+/// Hand-written: reading three fields of a certificate needs no X.509
+/// parser dependency.
+fn der_element(buf: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *buf.first()?;
+    let first = *buf.get(1)?;
+    let (len, head) = if first < 0x80 {
+        (first as usize, 2)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | *buf.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let end = head.checked_add(len)?;
+    let whole = buf.get(..end)?;
+    Some((tag, whole, &whole[head..]))
+}
+
+/// The DER `issuer` Name of a certificate (with its SEQUENCE header, as
+/// TLS lists acceptable CAs).
+pub fn issuer_der(cert: &[u8]) -> Option<&[u8]> {
+    let (_, _, cert) = der_element(cert)?;
+    let (_, _, tbs) = der_element(cert)?;
+    let mut rest = tbs;
+    let (tag, whole, _) = der_element(rest)?;
+    if tag == 0xa0 {
+        // [0] version
+        rest = &rest[whole.len()..];
+    }
+    // serialNumber, then the signature AlgorithmIdentifier.
+    for _ in 0..2 {
+        let (_, whole, _) = der_element(rest)?;
+        rest = &rest[whole.len()..];
+    }
+    let (tag, issuer, _) = der_element(rest)?;
+    (tag == 0x30).then_some(issuer)
 }
 
 /// The name the server certificate must carry: the host of the address.
@@ -261,5 +329,33 @@ fn alert(a: AlertDescription) -> String {
         AlertDescription::DecryptError => "error decrypting message".into(),
         AlertDescription::InternalError => "internal error".into(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_walks_refuse_truncated_input() {
+        assert!(issuer_der(&[]).is_none());
+        assert!(issuer_der(&[0x30, 0x82, 0xff]).is_none());
+        assert!(issuer_der(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none());
+        assert!(issuer_der(&[0x30, 0x03, 0x30, 0x01, 0x02]).is_none());
+    }
+
+    #[test]
+    fn bad_material_reads_like_docker() {
+        let bad = TlsData {
+            ca: Some(b"not a pem".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&bad).unwrap_err().to_string(),
+            "failed to retrieve context tls info: ca.pem seems invalid"
+        );
+        assert!(server_name("10.0.0.1:2376").is_ok());
+        assert!(server_name("[::1]:2376").is_ok());
+        assert!(server_name("localhost:2376").is_ok());
     }
 }

@@ -33,7 +33,7 @@ pub fn usage_line(path: &str) -> String {
         "context use" => "CONTEXT",
         "context inspect" => "[OPTIONS] [CONTEXT] [CONTEXT...]",
         "context rm" => "CONTEXT [CONTEXT...]",
-        "container" | "image" | "system" | "context" => "",
+        "container" | "image" | "system" | "context" | "context show" => "",
         _ => "[OPTIONS]",
     };
     if tail.is_empty() {
@@ -91,6 +91,22 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
     let path = command_path();
     let usage = usage_line(&path);
     let help = |verb: &str| format!("{verb} 'berth {path} --help' for more information");
+    if path == "context use"
+        && matches!(
+            e.kind(),
+            ErrorKind::MissingRequiredArgument | ErrorKind::UnknownArgument
+        )
+    {
+        // cobra's ExactArgs(1), which docker's `context use` prints bare.
+        let given = std::env::args()
+            .skip_while(|a| a != "use")
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .count();
+        if given != 1 {
+            return (format!("accepts 1 arg(s), received {given}"), 1);
+        }
+    }
     match e.kind() {
         ErrorKind::InvalidSubcommand => {
             let bad = context(e, ContextKind::InvalidSubcommand).unwrap_or_default();

@@ -91,6 +91,16 @@ pub fn ls(c: &Ctx, format: Option<String>, quiet: bool) -> Result<i32, Failure> 
             .unwrap_or("")
             .cmp(b["Name"].as_str().unwrap_or(""))
     });
+    // docker shortens errors to 45 characters, except in JSON.
+    let json = matches!(format.as_deref(), Some("json")) || format.as_deref().is_some_and(|f| f.contains("json ."));
+    if !json {
+        for r in &mut rows {
+            let e = r["Error"].as_str().unwrap_or("").to_string();
+            if e.chars().count() > 45 {
+                r["Error"] = json!(format!("{}…", e.chars().take(44).collect::<String>()));
+            }
+        }
+    }
     if c.docker_host_set() {
         eprintln!("Warning: DOCKER_HOST environment variable overrides the active context. To use a context, either set the global --context flag, or unset DOCKER_HOST environment variable.");
     }
@@ -100,9 +110,10 @@ pub fn ls(c: &Ctx, format: Option<String>, quiet: bool) -> Result<i32, Failure> 
         }
         return Ok(0);
     }
+    // docker's header has no `Current`, so `{{if .Current}} *{{end}}`
+    // adds nothing to the NAME title.
     let headers = json!({
         "Name": "NAME",
-        "Current": "CURRENT",
         "Description": "DESCRIPTION",
         "DockerEndpoint": "DOCKER ENDPOINT",
         "Error": "ERROR",

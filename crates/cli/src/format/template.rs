@@ -654,7 +654,11 @@ impl State<'_> {
                     let mark = self.vars.len();
                     let mut done = false;
                     for (cond, body) in branches {
-                        if truthy(&self.pipe(cond, dot)?.0) {
+                        let v = self.pipe(cond, dot)?.0;
+                        // A header's missing key is Go's nil: printed
+                        // `<no value>`, false in a condition.
+                        let nil = self.header && v.as_str() == Some("<no value>");
+                        if !nil && truthy(&v) {
                             self.nodes(body, dot, out)?;
                             done = true;
                             break;
@@ -1440,6 +1444,15 @@ mod tests {
             .unwrap()
             .render(&doc())
             .is_err());
+    }
+
+    #[test]
+    fn a_missing_header_key_is_false_in_a_condition() {
+        let t = Template::parse("table {{.Name}}{{if .Current}} *{{end}}\t{{.Current}}").unwrap();
+        assert_eq!(
+            t.render_header(&json!({"Name": "NAME"})),
+            "NAME\t<no value>"
+        );
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub enum ClientError {
     #[error("Error response from daemon: {1}")]
     Daemon(StatusCode, String),
     /// A transport failure after the connection was made (TLS), in the
-    /// docker CLI's form: `error during connect: Get "URL": why`.
-    #[error("error during connect: {0}")]
+    /// docker CLI's words (`error during connect: Get "URL": why`).
+    #[error("{0}")]
     During(String),
     #[error("{0}")]
     Other(String),
@@ -287,15 +287,46 @@ impl Client {
                 if let Some(f) = op.get_mut(0..1) {
                     f.make_ascii_uppercase();
                 }
-                return ClientError::During(format!(
-                    "{op} \"{}\": {}",
-                    self.url(path, version),
-                    crate::tls::describe(t, host)
-                ));
+                let why = crate::tls::describe(t, host);
+                let what = format!("{op} \"{}\": {why}", self.url(path, version));
+                // The docker client's hint for Go servers' TLS 1.2 refusal.
+                if why == "remote error: tls: bad certificate" {
+                    return ClientError::During(format!(
+                        "the server probably has client authentication (--tlsverify) enabled; check your TLS client certification settings: {what}"
+                    ));
+                }
+                return ClientError::During(format!("error during connect: {what}"));
             }
             cur = err.source();
         }
         ClientError::Other(e.to_string())
+    }
+
+    /// A failed TCP dial: refused and timed out are docker's `Cannot
+    /// connect`; anything else (no route, bad port) is named, as docker
+    /// does (`error during connect: Get "URL": dial tcp ADDR: why`).
+    fn dial_error(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        addr: &str,
+        e: &std::io::Error,
+    ) -> ClientError {
+        use std::io::ErrorKind;
+        if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::TimedOut) {
+            return ClientError::Connect(self.host.clone());
+        }
+        let mut op = method.to_ascii_lowercase();
+        if let Some(f) = op.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        let why = crate::config::go_io_error("", std::path::Path::new(""), e);
+        let why = why.trim_start_matches(' ').trim_start_matches(": ");
+        ClientError::During(format!(
+            "error during connect: {op} \"{}\": dial tcp {addr}: connect: {why}",
+            self.url(path, version)
+        ))
     }
 
     async fn connect(&self, method: &str, path: &str, version: Option<&str>) -> Result<Sender> {
@@ -308,7 +339,7 @@ impl Client {
             Transport::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a)
                     .await
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?;
+                    .map_err(|e| self.dial_error(method, path, version, a, &e))?;
                 let _ = s.set_nodelay(true);
                 match &self.tls {
                     None => Box::new(s),
@@ -340,9 +371,13 @@ impl Client {
         content_type: &str,
         version: Option<&str>,
     ) -> Result<Request<Full<Bytes>>> {
+        // Origin-form (`GET /v1.47/version`), as the docker CLI sends it:
+        // a Go TLS server recognises a plain HTTP request by its first
+        // bytes (`GET /`) to answer "Client sent an HTTP request to an
+        // HTTPS server."; an absolute URI would only get the door shut.
         let uri = match version {
-            Some(v) => format!("http://api.moby.localhost/v{v}{path}"),
-            None => format!("http://api.moby.localhost{path}"),
+            Some(v) => format!("/v{v}{path}"),
+            None => path.to_string(),
         };
         let mut b = Request::builder()
             .method(method)

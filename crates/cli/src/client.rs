@@ -186,13 +186,8 @@ impl Client {
     /// A client for an endpoint, TLS included.
     pub fn for_endpoint(e: &Endpoint) -> Result<Client> {
         let mut c = Client::new(&e.host)?;
-        if e.uses_tls() {
-            if !matches!(c.transport, Transport::Tcp(_)) {
-                return Err(ClientError::Other(format!(
-                    "TLS needs a tcp:// host, not {}",
-                    e.host
-                )));
-            }
+        // As with the docker CLI, TLS settings do not apply to a unix socket.
+        if e.uses_tls() && matches!(c.transport, Transport::Tcp(_)) {
             let data = e.tls.clone().unwrap_or_default();
             let config = crate::tls::client_config(&data, e.skip_tls_verify)
                 .map_err(|err| ClientError::Other(err.to_string()))?;

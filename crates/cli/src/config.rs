@@ -20,7 +20,9 @@ pub fn dir(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> PathBuf 
     if let Some(d) = env("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let home = env("HOME").filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into());
+    let home = env("HOME")
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into());
     Path::new(&home).join(".docker")
 }
 
@@ -73,14 +75,14 @@ pub fn load(dir: &Path) -> (Map<String, Value>, Option<String>) {
         Ok(_) => (
             Map::new(),
             Some(format!(
-                "WARNING: Error loading config file: {}: not a JSON object",
+                "WARNING: Error parsing config file ({}): not a JSON object",
                 path.display()
             )),
         ),
         Err(e) => (
             Map::new(),
             Some(format!(
-                "WARNING: Error loading config file: {}: {e}",
+                "WARNING: Error parsing config file ({}): {e}",
                 path.display()
             )),
         ),
@@ -227,7 +229,9 @@ mod tests {
         std::fs::write(&p, "{not json").unwrap();
         let (m, w) = load(d.path());
         assert!(m.is_empty());
-        assert!(w.unwrap().starts_with("WARNING: Error loading config file:"));
+        assert!(w
+            .unwrap()
+            .starts_with("WARNING: Error parsing config file ("));
         assert!(set_current_context(d.path(), Some("x")).is_err());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{not json");
     }

@@ -127,10 +127,8 @@ pub fn tls_mode(opts: &GlobalOpts, env: Env) -> (bool, bool) {
     let verify = opts
         .tlsverify
         .unwrap_or_else(|| non_empty(env, "DOCKER_TLS_VERIFY").is_some());
-    let tls = opts.tls
-        || non_empty(env, "DOCKER_TLS").is_some()
-        || opts.tlsverify.is_some()
-        || verify;
+    let tls =
+        opts.tls || non_empty(env, "DOCKER_TLS").is_some() || opts.tlsverify.is_some() || verify;
     (tls, verify)
 }
 
@@ -156,7 +154,11 @@ pub fn default_host(opts: &GlobalOpts, env: Env) -> Result<String, String> {
 /// The default context's endpoint from the flags and environment: the CA
 /// must exist when TLS is on (docker reads it even for `--tls`); the
 /// client certificate and key are used when given or present.
-pub fn default_endpoint(opts: &GlobalOpts, env: Env, config_dir: &Path) -> Result<Endpoint, String> {
+pub fn default_endpoint(
+    opts: &GlobalOpts,
+    env: Env,
+    config_dir: &Path,
+) -> Result<Endpoint, String> {
     let host = default_host(opts, env)?;
     let (tls, verify) = tls_mode(opts, env);
     if !tls {
@@ -425,10 +427,13 @@ impl Store {
     /// (removing ones the context no longer has).
     pub fn save(&self, c: &Context) -> Result<(), String> {
         let name = c.name().to_string();
-        let meta = serde_json::to_vec(&Value::Object(c.meta.clone()))
-            .map_err(|e| e.to_string())?;
+        let meta = serde_json::to_vec(&Value::Object(c.meta.clone())).map_err(|e| e.to_string())?;
         let tls_dir = self.tls_dir(&name).join("docker");
-        let files = [(&c.tls.ca, "ca.pem"), (&c.tls.cert, "cert.pem"), (&c.tls.key, "key.pem")];
+        let files = [
+            (&c.tls.ca, "ca.pem"),
+            (&c.tls.cert, "cert.pem"),
+            (&c.tls.key, "key.pem"),
+        ];
         for (data, f) in files {
             let p = tls_dir.join(f);
             match data {
@@ -503,9 +508,8 @@ pub fn parse_docker_opt(
         return lookup(&from);
     }
     let skip = match get("skip-tls-verify") {
-        Some(v) => {
-            parse_bool(&v).ok_or_else(|| format!("skip-tls-verify: parsing {v:?}: invalid syntax"))?
-        }
+        Some(v) => parse_bool(&v)
+            .ok_or_else(|| format!("skip-tls-verify: parsing {v:?}: invalid syntax"))?,
         None => false,
     };
     let read = |k: &str| -> Result<Option<Vec<u8>>, String> {
@@ -522,8 +526,7 @@ pub fn parse_docker_opt(
         key: read("key")?,
     };
     if !data.is_empty() {
-        crate::tls::validate(&data)
-            .map_err(|e| format!("invalid docker endpoint options: {e}"))?;
+        crate::tls::validate(&data).map_err(|e| format!("invalid docker endpoint options: {e}"))?;
     }
     let host = get("host").unwrap_or_default();
     Ok(Endpoint {
@@ -634,11 +637,20 @@ mod tests {
         assert_eq!(tls_mode(&o, &none), (true, true));
         // `--tlsverify=false` still turns TLS on, unverified.
         o.tlsverify = Some(false);
-        assert_eq!(tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "1")])), (true, false));
+        assert_eq!(
+            tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "1")])),
+            (true, false)
+        );
         let o = GlobalOpts::default();
         // Any non-empty value counts, "0" too, as in docker.
-        assert_eq!(tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "0")])), (true, true));
-        assert_eq!(tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "")])), (false, false));
+        assert_eq!(
+            tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "0")])),
+            (true, true)
+        );
+        assert_eq!(
+            tls_mode(&o, &env_of(&[("DOCKER_TLS_VERIFY", "")])),
+            (false, false)
+        );
         assert_eq!(tls_mode(&o, &env_of(&[("DOCKER_TLS", "1")])), (true, false));
     }
 
@@ -697,7 +709,10 @@ mod tests {
         std::fs::write(certs.join("cert.pem"), "C").unwrap();
         std::fs::write(certs.join("key.pem"), "K").unwrap();
         let ep = default_endpoint(&o, &env, &cfg).unwrap();
-        assert_eq!(ep.tls.unwrap().file_names(), ["ca.pem", "cert.pem", "key.pem"]);
+        assert_eq!(
+            ep.tls.unwrap().file_names(),
+            ["ca.pem", "cert.pem", "key.pem"]
+        );
         // Without DOCKER_CERT_PATH the configuration directory is used.
         let none = env_of(&[]);
         assert!(default_endpoint(&o, &none, &cfg)

@@ -589,6 +589,11 @@ fn main() {
         tlscert: cli.tlscert.clone(),
         tlskey: cli.tlskey.clone(),
     };
+    // docker warns about a config.json it cannot read, then goes on.
+    let config_dir = berth_cli::config::dir(gopts.config.as_deref(), &context::process_env);
+    if let (_, Some(w)) = berth_cli::config::load(&config_dir) {
+        eprintln!("{w}");
+    }
     if let Err(e) = context::check_conflict(&gopts) {
         eprintln!("{e}");
         std::process::exit(1);

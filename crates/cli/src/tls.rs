@@ -301,7 +301,8 @@ pub fn describe(e: &rustls::Error, host: &str) -> String {
                 | CertificateError::NotValidForNameContext { .. } => {
                     format!("x509: certificate is not valid for {host}")
                 }
-                CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => {
                     "x509: certificate specifies an incompatible key usage".to_string()
                 }
                 other => format!("x509: {other:?}"),

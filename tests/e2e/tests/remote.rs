@@ -88,13 +88,29 @@ impl Net {
         ]);
         ip_ok(&["link", "set", &self.client_if, "netns", &self.ns]);
         let client_addr = format!("{}/30", self.client_ip);
-        ip_ok(&["-n", &self.ns, "addr", "add", &client_addr, "dev", &self.client_if]);
+        ip_ok(&[
+            "-n",
+            &self.ns,
+            "addr",
+            "add",
+            &client_addr,
+            "dev",
+            &self.client_if,
+        ]);
         ip_ok(&["-n", &self.ns, "link", "set", &self.client_if, "up"]);
         let server_addr = format!("{}/30", self.server_ip);
         match server_ns {
             Some(sns) => {
                 ip_ok(&["link", "set", &self.server_if, "netns", sns]);
-                ip_ok(&["-n", sns, "addr", "add", &server_addr, "dev", &self.server_if]);
+                ip_ok(&[
+                    "-n",
+                    sns,
+                    "addr",
+                    "add",
+                    &server_addr,
+                    "dev",
+                    &self.server_if,
+                ]);
                 ip_ok(&["-n", sns, "link", "set", &self.server_if, "up"]);
             }
             None => {
@@ -221,7 +237,13 @@ fn make_certs(dir: &Path, server_ip: &str) {
         "bcli-server",
         &format!("subjectAltName = IP:{server_ip}\nextendedKeyUsage = serverAuth\n"),
     );
-    sign(dir, "ca", "client", "client", "extendedKeyUsage = clientAuth\n");
+    sign(
+        dir,
+        "ca",
+        "client",
+        "client",
+        "extendedKeyUsage = clientAuth\n",
+    );
     make_ca(dir, "other-ca", "another CA");
     sign(
         dir,
@@ -354,7 +376,9 @@ impl Remote {
 
     /// The server's version as the unix socket reports it.
     fn server_version(&self) -> String {
-        let o = self.d.docker(&["version", "--format", "{{.Server.Version}}"]);
+        let o = self
+            .d
+            .docker(&["version", "--format", "{{.Server.Version}}"]);
         o.ok();
         o.stdout.clone()
     }
@@ -394,7 +418,10 @@ fn same_failure(docker: &Out, berth: &Out, want: &str) {
         normalized(&berth.stderr),
         "the docker CLI and berth word the failure differently\n--- docker\n{docker}\n--- berth\n{berth}"
     );
-    assert_eq!(docker.code, berth.code, "exit codes differ\n{docker}\n{berth}");
+    assert_eq!(
+        docker.code, berth.code,
+        "exit codes differ\n{docker}\n{berth}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -429,8 +456,11 @@ fn both_clients_reach_the_daemon_over_mutual_tls_from_another_netns() {
         .ok()
         .stdout_is("through tls\n");
         // The exit code crosses too.
-        r.tls(Cli::Berth, &["run", "--rm", "busybox", "sh", "-c", "exit 3"])
-            .code_is(3);
+        r.tls(
+            Cli::Berth,
+            &["run", "--rm", "busybox", "sh", "-c", "exit 3"],
+        )
+        .code_is(3);
         // exec, detached container, over TLS.
         r.tls(
             Cli::Berth,
@@ -502,12 +532,21 @@ fn both_clients_reach_the_daemon_over_mutual_tls_from_another_netns() {
         std::fs::copy(r.certs.join("ca.pem"), ec.join("ca.pem")).unwrap();
         openssl(
             &ec,
-            &["ecparam", "-genkey", "-name", "prime256v1", "-out", "key.pem"],
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-out",
+                "key.pem",
+            ],
         );
         std::fs::write(ec.join("c.ext"), "extendedKeyUsage = clientAuth\n").unwrap();
         openssl(
             &ec,
-            &["req", "-subj", "/CN=ec", "-new", "-key", "key.pem", "-out", "c.csr"],
+            &[
+                "req", "-subj", "/CN=ec", "-new", "-key", "key.pem", "-out", "c.csr",
+            ],
         );
         openssl(
             &ec,
@@ -656,7 +695,9 @@ fn refusals_read_as_the_docker_cli_prints_them() {
         same_failure(
             &d,
             &b,
-            &format!("Cannot connect to the berth daemon at {closed}. Is the berth daemon running?"),
+            &format!(
+                "Cannot connect to the berth daemon at {closed}. Is the berth daemon running?"
+            ),
         );
 
         // The daemon serves the good client all along.
@@ -692,34 +733,96 @@ fn contexts_made_by_either_cli_work_in_the_other() {
 
         let o = cli(
             Cli::Berth,
-            &["context", "create", "bcli-b", "--description", "made by berth", "--docker", &spec],
+            &[
+                "context",
+                "create",
+                "bcli-b",
+                "--description",
+                "made by berth",
+                "--docker",
+                &spec,
+            ],
         );
         o.ok().stdout_is("bcli-b\n");
         assert_eq!(o.stderr, "Successfully created context \"bcli-b\"\n");
-        cli(Cli::Docker, &["context", "create", "bcli-d", "--docker", &spec]).ok();
+        cli(
+            Cli::Docker,
+            &["context", "create", "bcli-d", "--docker", &spec],
+        )
+        .ok();
         let skip = format!(
             "host={host},cert={},key={},skip-tls-verify=true",
             r.cert("client-cert.pem"),
             r.cert("client-key.pem")
         );
-        cli(Cli::Berth, &["context", "create", "bcli-skip", "--docker", &skip]).ok();
-
-        // Each CLI uses the other's context.
-        cli(Cli::Docker, &["--context", "bcli-b", "version", "--format", "{{.Server.Version}}"])
-            .ok()
-            .stdout_is(&version);
-        cli(Cli::Docker, &["--context", "bcli-b", "run", "--rm", "busybox", "echo", "hi"])
-            .ok()
-            .stdout_is("hi\n");
-        cli(Cli::Docker, &["--context", "bcli-skip", "version", "--format", "{{.Server.Version}}"])
-            .ok()
-            .stdout_is(&version);
-        cli(Cli::Berth, &["--context", "bcli-d", "run", "--rm", "busybox", "echo", "hi"])
-            .ok()
-            .stdout_is("hi\n");
         cli(
             Cli::Berth,
-            &["-c", "bcli-skip", "version", "--format", "{{.Server.Version}} {{.Client.Context}}"],
+            &["context", "create", "bcli-skip", "--docker", &skip],
+        )
+        .ok();
+
+        // Each CLI uses the other's context.
+        cli(
+            Cli::Docker,
+            &[
+                "--context",
+                "bcli-b",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+        )
+        .ok()
+        .stdout_is(&version);
+        cli(
+            Cli::Docker,
+            &[
+                "--context",
+                "bcli-b",
+                "run",
+                "--rm",
+                "busybox",
+                "echo",
+                "hi",
+            ],
+        )
+        .ok()
+        .stdout_is("hi\n");
+        cli(
+            Cli::Docker,
+            &[
+                "--context",
+                "bcli-skip",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+        )
+        .ok()
+        .stdout_is(&version);
+        cli(
+            Cli::Berth,
+            &[
+                "--context",
+                "bcli-d",
+                "run",
+                "--rm",
+                "busybox",
+                "echo",
+                "hi",
+            ],
+        )
+        .ok()
+        .stdout_is("hi\n");
+        cli(
+            Cli::Berth,
+            &[
+                "-c",
+                "bcli-skip",
+                "version",
+                "--format",
+                "{{.Server.Version}} {{.Client.Context}}",
+            ],
         )
         .ok()
         .stdout_is(&format!("{} bcli-skip\n", version.trim_end()));
@@ -738,9 +841,20 @@ fn contexts_made_by_either_cli_work_in_the_other() {
             &["context", "ls"][..],
             &["context", "ls", "-q"],
             &["context", "ls", "--format", "json"],
-            &["context", "ls", "--format", "{{.Name}}: {{.DockerEndpoint}} {{.Current}}"],
+            &[
+                "context",
+                "ls",
+                "--format",
+                "{{.Name}}: {{.DockerEndpoint}} {{.Current}}",
+            ],
             &["context", "inspect", "bcli-b", "bcli-d", "bcli-skip"],
-            &["context", "inspect", "--format", "{{.Name}} {{.Endpoints.docker.Host}}", "bcli-b"],
+            &[
+                "context",
+                "inspect",
+                "--format",
+                "{{.Name}} {{.Endpoints.docker.Host}}",
+                "bcli-b",
+            ],
             &["context", "show"],
             &["--context", "bcli-nope", "ps"],
             &["--context", "bcli-b", "-H", host.as_str(), "ps"],
@@ -763,7 +877,9 @@ fn contexts_made_by_either_cli_work_in_the_other() {
         let o = cli(Cli::Berth, &["context", "use", "bcli-d"]);
         o.ok().stdout_is("bcli-d\n");
         assert_eq!(o.stderr, "Current context is now \"bcli-d\"\n");
-        cli(Cli::Docker, &["context", "show"]).ok().stdout_is("bcli-d\n");
+        cli(Cli::Docker, &["context", "show"])
+            .ok()
+            .stdout_is("bcli-d\n");
         cli(Cli::Docker, &["version", "--format", "{{.Server.Version}}"])
             .ok()
             .stdout_is(&version);
@@ -773,13 +889,24 @@ fn contexts_made_by_either_cli_work_in_the_other() {
         assert_eq!(v["psFormat"], "table {{.ID}}");
         assert_eq!(v["detachKeys"], "ctrl-x,x");
         cli(Cli::Docker, &["context", "use", "bcli-b"]).ok();
-        cli(Cli::Berth, &["context", "show"]).ok().stdout_is("bcli-b\n");
-        cli(Cli::Berth, &["run", "--rm", "busybox", "echo", "via current"])
+        cli(Cli::Berth, &["context", "show"])
             .ok()
-            .stdout_is("via current\n");
+            .stdout_is("bcli-b\n");
+        cli(
+            Cli::Berth,
+            &["run", "--rm", "busybox", "echo", "via current"],
+        )
+        .ok()
+        .stdout_is("via current\n");
         // The listing marks the current one, in both.
-        let d = cli(Cli::Docker, &["context", "ls", "--format", "{{.Name}} {{.Current}}"]);
-        let b = cli(Cli::Berth, &["context", "ls", "--format", "{{.Name}} {{.Current}}"]);
+        let d = cli(
+            Cli::Docker,
+            &["context", "ls", "--format", "{{.Name}} {{.Current}}"],
+        );
+        let b = cli(
+            Cli::Berth,
+            &["context", "ls", "--format", "{{.Name}} {{.Current}}"],
+        );
         assert_eq!(d.stdout, b.stdout);
         b.stdout_has("bcli-b true\n");
 
@@ -790,7 +917,9 @@ fn contexts_made_by_either_cli_work_in_the_other() {
         cli(Cli::Berth, &["context", "rm", "-f", "bcli-b"])
             .ok()
             .stdout_is("bcli-b\n");
-        cli(Cli::Docker, &["context", "show"]).ok().stdout_is("default\n");
+        cli(Cli::Docker, &["context", "show"])
+            .ok()
+            .stdout_is("default\n");
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(cfg.join("config.json")).unwrap())
                 .unwrap();
@@ -801,7 +930,9 @@ fn contexts_made_by_either_cli_work_in_the_other() {
         // docker removes what berth made, and the reverse.
         cli(Cli::Docker, &["context", "rm", "bcli-skip"]).ok();
         cli(Cli::Berth, &["context", "rm", "bcli-d"]).ok();
-        cli(Cli::Berth, &["context", "ls", "-q"]).ok().stdout_is("default\n");
+        cli(Cli::Berth, &["context", "ls", "-q"])
+            .ok()
+            .stdout_is("default\n");
         let left: Vec<_> = std::fs::read_dir(cfg.join("contexts/meta"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();

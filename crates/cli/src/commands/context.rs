@@ -92,7 +92,8 @@ pub fn ls(c: &Ctx, format: Option<String>, quiet: bool) -> Result<i32, Failure> 
             .cmp(b["Name"].as_str().unwrap_or(""))
     });
     // docker shortens errors to 45 characters, except in JSON.
-    let json = matches!(format.as_deref(), Some("json")) || format.as_deref().is_some_and(|f| f.contains("json ."));
+    let json = matches!(format.as_deref(), Some("json"))
+        || format.as_deref().is_some_and(|f| f.contains("json ."));
     if !json {
         for r in &mut rows {
             let e = r["Error"].as_str().unwrap_or("").to_string();
@@ -175,10 +176,7 @@ fn inspect_doc(c: &Ctx, name: &str) -> Result<Value, String> {
         "Endpoints".into(),
         ctx.meta.get("Endpoints").cloned().unwrap_or(json!({})),
     );
-    doc.insert(
-        "TLSMaterial".into(),
-        tls_material(&ctx.tls.file_names()),
-    );
+    doc.insert("TLSMaterial".into(), tls_material(&ctx.tls.file_names()));
     doc.insert(
         "Storage".into(),
         json!({

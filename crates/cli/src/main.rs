@@ -438,6 +438,15 @@ enum Cmd {
 }
 
 #[derive(Args)]
+struct ContextCreate {
+    #[command(flatten)]
+    spec: ContextSpec,
+    /// create context from a named context
+    #[arg(long)]
+    from: Option<String>,
+}
+
+#[derive(Args)]
 struct ContextSpec {
     /// Description of the context
     #[arg(long)]
@@ -451,7 +460,7 @@ struct ContextSpec {
 #[derive(Subcommand)]
 enum ContextCmd {
     /// Create a context
-    Create(ContextSpec),
+    Create(ContextCreate),
     /// List contexts
     #[command(alias = "list")]
     Ls {
@@ -602,7 +611,13 @@ fn main() {
         let env = context::process_env;
         let ctx = ctxcmd::Ctx::new(&gopts, &env);
         let res = match c {
-            ContextCmd::Create(a) => ctxcmd::create(&ctx, &a.name, a.description, a.docker),
+            ContextCmd::Create(a) => ctxcmd::create(
+                &ctx,
+                &a.spec.name,
+                a.spec.description,
+                a.spec.docker,
+                a.from,
+            ),
             ContextCmd::Update(a) => ctxcmd::update(&ctx, &a.name, a.description, a.docker),
             ContextCmd::Ls { format, quiet } => ctxcmd::ls(&ctx, format, quiet),
             ContextCmd::Use { name } => ctxcmd::use_(&ctx, &name),

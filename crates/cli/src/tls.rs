@@ -142,12 +142,12 @@ fn certified_key(
         .load_private_key(key)
         .map_err(|_| TlsError::NoKey)?;
     let certified = CertifiedKey::new(certs, signing);
-    match certified.keys_match() {
-        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
-        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
-            return Err(TlsError::Mismatch)
-        }
-        Err(e) => return Err(TlsError::Other(format!("tls: {e}"))),
+    // Only a proven mismatch is refused here; a certificate webpki cannot
+    // read (an X.509 v1 one, say) is the server's to judge, as with Go.
+    if let Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(TlsError::Mismatch);
     }
     Ok(Arc::new(certified))
 }
@@ -310,6 +310,10 @@ pub fn describe(e: &rustls::Error, host: &str) -> String {
             format!("tls: failed to verify certificate: {why}")
         }
         rustls::Error::AlertReceived(a) => format!("remote error: tls: {}", alert(*a)),
+        // The peer does not speak TLS (a plain HTTP daemon, say).
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            "tls: first record does not look like a TLS handshake".into()
+        }
         other => format!("tls: {other}"),
     }
 }
@@ -336,6 +340,135 @@ fn alert(a: AlertDescription) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::client::ResolvesClientCert;
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("running openssl (install openssl)");
+        assert!(out.status.success(), "openssl {args:?}");
+    }
+
+    /// A CA and a client certificate it signed, with an EC key in SEC1.
+    fn ca_and_client(dir: &std::path::Path, cn: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+                "ca-key.pem",
+            ],
+        );
+        let subj = format!("/CN={cn}");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "2",
+                "-key",
+                "ca-key.pem",
+                "-subj",
+                &subj,
+                "-out",
+                "ca.pem",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-out",
+                "key.pem",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "key.pem",
+                "-subj",
+                "/CN=client",
+                "-out",
+                "c.csr",
+            ],
+        );
+        std::fs::write(dir.join("c.ext"), "extendedKeyUsage = clientAuth\n").unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                "c.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-out",
+                "cert.pem",
+                "-extfile",
+                "c.ext",
+            ],
+        );
+        let r = |f: &str| std::fs::read(dir.join(f)).unwrap();
+        (r("ca.pem"), r("cert.pem"), r("key.pem"))
+    }
+
+    #[test]
+    fn the_client_certificate_goes_only_to_a_server_that_accepts_its_ca() {
+        let d = tempfile::tempdir().unwrap();
+        let (ca, cert, key) = ca_and_client(d.path(), "berth test CA");
+        let ca_der = CertificateDer::from_pem_slice(&ca).unwrap();
+        // Self-signed: the CA's issuer is its subject, the name a server
+        // lists among the CAs it accepts.
+        let ca_subject = issuer_der(ca_der.as_ref()).unwrap().to_vec();
+        let leaf = CertificateDer::from_pem_slice(&cert).unwrap();
+        assert_eq!(issuer_der(leaf.as_ref()).unwrap(), &ca_subject[..]);
+
+        let key = certified_key(&provider(), &cert, &key)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let r = GoClientCert(key);
+        assert!(r.resolve(&[], &[]).is_some());
+        assert!(r.resolve(&[&ca_subject], &[]).is_some());
+        let other = d.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let (oca, _, _) = ca_and_client(&other, "another CA");
+        let oca_der = CertificateDer::from_pem_slice(&oca).unwrap();
+        let other_subject = issuer_der(oca_der.as_ref()).unwrap().to_vec();
+        assert!(r.resolve(&[&other_subject], &[]).is_none());
+
+        // The whole material, and a key of another pair.
+        let data = TlsData {
+            ca: Some(ca.clone()),
+            cert: Some(cert.clone()),
+            key: Some(std::fs::read(other.join("key.pem")).unwrap()),
+        };
+        assert_eq!(validate(&data).unwrap_err(), TlsError::Mismatch);
+        let data = TlsData {
+            ca: Some(ca),
+            cert: Some(std::fs::read(d.path().join("key.pem")).unwrap()),
+            key: Some(std::fs::read(d.path().join("key.pem")).unwrap()),
+        };
+        assert_eq!(validate(&data).unwrap_err(), TlsError::Switched);
+    }
 
     #[test]
     fn der_walks_refuse_truncated_input() {

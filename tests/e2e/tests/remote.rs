@@ -834,6 +834,28 @@ fn contexts_made_by_either_cli_work_in_the_other() {
         );
         o.ok().stdout_is("bcli-d\n");
 
+        // A copy (`--from`) keeps the endpoint and its TLS files.
+        cli(
+            Cli::Berth,
+            &["context", "create", "bcli-copy", "--from", "bcli-d"],
+        )
+        .ok();
+        cli(
+            Cli::Docker,
+            &[
+                "--context",
+                "bcli-copy",
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+        )
+        .ok()
+        .stdout_is(&version);
+        cli(Cli::Docker, &["context", "rm", "bcli-copy"])
+            .ok()
+            .stdout_is("bcli-copy\n");
+
         // The listing and the documents, byte for byte (with DOCKER_HOST
         // set, so the default context shows the same endpoint in both).
         let env = [("DOCKER_HOST", host.as_str())];

@@ -245,25 +245,47 @@ pub fn inspect(c: &Ctx, names: Vec<String>, format: Option<String>) -> Result<i3
     }
 }
 
-/// `context create NAME [--description D] [--docker SPEC]`. Without
-/// `--docker` the new context takes the current context's endpoint.
+/// `context create NAME [--description D] [--docker SPEC] [--from CTX]`.
+/// `--from` (or, without `--docker`, the current context) copies a
+/// context: its endpoint, TLS files and metadata; `--description` still
+/// applies.
 pub fn create(
     c: &Ctx,
     name: &str,
     description: Option<String>,
     docker: Option<String>,
+    from: Option<String>,
 ) -> Result<i32, Failure> {
     validate_name(name).map_err(Failure::msg)?;
     let store = c.store();
     if store.exists(name) {
         return Err(Failure::msg(format!("context \"{name}\" already exists")));
     }
-    let endpoint = match docker {
-        Some(spec) => parse_docker_opt(&spec, &|from| c.endpoint_of(from)),
-        None => c.endpoint_of(&c.current()),
-    }
-    .map_err(|e| Failure::msg(format!("unable to create docker endpoint config: {e}")))?;
-    let ctx = Context::new(name, description.as_deref(), &endpoint);
+    let ctx = match (docker, from) {
+        (Some(spec), None) => {
+            let endpoint = parse_docker_opt(&spec, &|from| c.endpoint_of(from)).map_err(|e| {
+                Failure::msg(format!("unable to create docker endpoint config: {e}"))
+            })?;
+            Context::new(name, description.as_deref(), &endpoint)
+        }
+        (_, from) => {
+            let source = from.unwrap_or_else(|| c.current());
+            let mut ctx = if source == DEFAULT_NAME {
+                let ep = c.endpoint_of(&source).map_err(|e| {
+                    Failure::msg(format!("unable to create docker endpoint config: {e}"))
+                })?;
+                Context::new(name, None, &ep)
+            } else {
+                let mut ctx = store.load(&source).map_err(Failure::msg)?;
+                ctx.meta.insert("Name".into(), json!(name));
+                ctx
+            };
+            if let Some(d) = description.as_deref() {
+                ctx.set_description(d);
+            }
+            ctx
+        }
+    };
     store.save(&ctx).map_err(Failure::msg)?;
     println!("{name}");
     eprintln!("Successfully created context \"{name}\"");

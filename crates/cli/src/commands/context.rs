@@ -91,15 +91,11 @@ pub fn ls(c: &Ctx, format: Option<String>, quiet: bool) -> Result<i32, Failure> 
             .unwrap_or("")
             .cmp(b["Name"].as_str().unwrap_or(""))
     });
-    // docker shortens errors to 45 characters, except in JSON.
-    let json = matches!(format.as_deref(), Some("json"))
-        || format.as_deref().is_some_and(|f| f.contains("json ."));
-    if !json {
-        for r in &mut rows {
-            let e = r["Error"].as_str().unwrap_or("").to_string();
-            if e.chars().count() > 45 {
-                r["Error"] = json!(format!("{}…", e.chars().take(44).collect::<String>()));
-            }
+    // docker shortens errors to 45 characters, in every format.
+    for r in &mut rows {
+        let e = r["Error"].as_str().unwrap_or("").to_string();
+        if e.chars().count() > 45 {
+            r["Error"] = json!(format!("{}…", e.chars().take(44).collect::<String>()));
         }
     }
     if c.docker_host_set() {
@@ -301,7 +297,7 @@ pub fn update(
 ) -> Result<i32, Failure> {
     if name == DEFAULT_NAME {
         return Err(Failure::msg(format!(
-            "context \"{name}\" cannot be updated"
+            "\"{name}\" is a reserved context name"
         )));
     }
     let store = c.store();

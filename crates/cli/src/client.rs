@@ -1,13 +1,17 @@
 //! A typed client for the Docker Engine API: plain requests, streamed
 //! bodies and hijacked (upgraded) connections for attach and exec.
 //!
-//! The host comes from `-H`, else `DOCKER_HOST`, else berth's socket.
-//! `unix://` and plain `tcp://` are supported; the transport is one
-//! [`Transport`] seam so TLS can be added beside them. The API version is
-//! negotiated as the docker CLI does: `DOCKER_API_VERSION` if set, else one
-//! `GET /_ping` and the lower of the daemon's `Api-Version` and ours.
-//! Each request uses its own connection, as the docker CLI's hijacks do;
-//! that keeps the client simple and costs ~0.1 ms on a unix socket.
+//! The endpoint comes from [`crate::context::resolve`]: `-H`, `DOCKER_HOST`,
+//! a docker context, or berth's socket. `unix://`, plain `tcp://` and
+//! `tcp://` over TLS (rustls, [`crate::tls`]) are supported; a hijacked
+//! attach or exec over TLS is the same HTTP/1.1 upgrade inside the TLS
+//! stream. The API version is negotiated as the docker CLI does:
+//! `DOCKER_API_VERSION` if set, else one `GET /_ping` and the lower of the
+//! daemon's `Api-Version` and ours. Each request uses its own connection,
+//! as the docker CLI's hijacks do; that keeps the client simple and costs
+//! ~0.1 ms on a unix socket.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -25,6 +29,8 @@ use berth_api::types::{
 };
 use berth_api::version::{ApiVersion, API_VERSION};
 
+use crate::context::{Endpoint, Resolved, DEFAULT_NAME};
+
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +40,10 @@ pub enum ClientError {
     /// An error the daemon answered, with its status and `message`.
     #[error("Error response from daemon: {1}")]
     Daemon(StatusCode, String),
+    /// A transport failure after the connection was made (TLS), in the
+    /// docker CLI's words (`error during connect: Get "URL": why`).
+    #[error("{0}")]
+    During(String),
     #[error("{0}")]
     Other(String),
 }
@@ -62,37 +72,86 @@ pub type Result<T> = std::result::Result<T, ClientError>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Unix(String),
-    /// `host:port`, plain HTTP.
+    /// `host:port`; plain HTTP, or TLS when the client has a TLS config.
     Tcp(String),
 }
 
 impl Transport {
+    /// Normalises a docker host string as the docker CLI's `ParseHost`
+    /// does: `unix://PATH`, `tcp://HOST:PORT` (an empty host is
+    /// `localhost`, a missing port 2375), a bare `HOST:PORT` is tcp.
+    /// berth also takes a bare `/path` as a unix socket.
+    pub fn normalize(host: &str) -> std::result::Result<String, String> {
+        let h = host.trim();
+        if h.starts_with('/') {
+            return Ok(format!("unix://{h}"));
+        }
+        let (proto, rest) = match h.split_once("://") {
+            Some((p, r)) => (p.to_ascii_lowercase(), r),
+            None if !h.is_empty() => ("tcp".to_string(), h),
+            None => return Err(format!("invalid bind address format: {host}")),
+        };
+        match proto.as_str() {
+            "unix" => {
+                let path = if rest.is_empty() {
+                    DEFAULT_HOST.trim_start_matches("unix://")
+                } else {
+                    rest
+                };
+                Ok(format!("unix://{path}"))
+            }
+            "tcp" | "http" | "https" => {
+                let hostport = rest.split('/').next().unwrap_or("");
+                let path = &rest[hostport.len()..];
+                let (name, port) = split_host_port(hostport)
+                    .ok_or_else(|| format!("invalid bind address format: {host}"))?;
+                let name = if name.is_empty() { "localhost" } else { name };
+                let port = if port.is_empty() { "2375" } else { port };
+                let name = if name.contains(':') && !name.starts_with('[') {
+                    format!("[{name}]")
+                } else {
+                    name.to_string()
+                };
+                let path = path.trim_end_matches('/');
+                Ok(format!("tcp://{name}:{port}{path}"))
+            }
+            _ => Err(format!("invalid bind address format: {host}")),
+        }
+    }
+
     /// Parses a docker host string (`unix:///path`, `tcp://host:port`, `/path`).
     pub fn parse(host: &str) -> Result<Transport> {
-        if let Some(p) = host.strip_prefix("unix://") {
+        let h = Transport::normalize(host).map_err(ClientError::Other)?;
+        if let Some(p) = h.strip_prefix("unix://") {
             return Ok(Transport::Unix(p.to_string()));
         }
-        if host.starts_with('/') {
-            return Ok(Transport::Unix(host.to_string()));
+        match h.strip_prefix("tcp://") {
+            Some(rest) => Ok(Transport::Tcp(
+                rest.split('/').next().unwrap_or(rest).to_string(),
+            )),
+            None => Err(ClientError::Other(format!(
+                "unable to parse docker host `{host}`"
+            ))),
         }
-        if let Some(rest) = host
-            .strip_prefix("tcp://")
-            .or_else(|| host.strip_prefix("http://"))
-        {
-            let rest = rest.trim_end_matches('/');
-            if rest.is_empty() {
-                return Err(ClientError::Other(format!("invalid host: {host}")));
-            }
-            let addr = if rest.contains(':') {
-                rest.to_string()
-            } else {
-                format!("{rest}:2375")
-            };
-            return Ok(Transport::Tcp(addr));
-        }
-        Err(ClientError::Other(format!(
-            "unable to parse docker host `{host}`"
-        )))
+    }
+}
+
+/// `host:port`, `[v6]:port`, `host`, `:port` into (host, port).
+fn split_host_port(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p,
+            None if after.is_empty() => "",
+            None => return None,
+        };
+        return Some((h, port));
+    }
+    match s.matches(':').count() {
+        0 => Some((s, "")),
+        1 => s.split_once(':'),
+        // A bare IPv6 address without a port.
+        _ => Some((s, "")),
     }
 }
 
@@ -105,23 +164,17 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 pub struct Client {
     transport: Transport,
     host: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    context: String,
     version: std::sync::Arc<OnceCell<String>>,
 }
 
 impl Client {
-    /// From `-H`, else `DOCKER_HOST`, else the default socket. A
-    /// `DOCKER_API_VERSION` fixes the version and skips negotiation.
-    pub fn from_env(host: Option<&str>) -> Result<Client> {
-        let host = host
-            .map(str::to_string)
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-            .unwrap_or_else(|| DEFAULT_HOST.to_string());
-        if std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty()) {
-            return Err(ClientError::Other(
-                "TLS connections (DOCKER_TLS_VERIFY) are not supported by this berth yet".into(),
-            ));
-        }
-        let client = Client::new(&host)?;
+    /// The client for a resolved endpoint (see [`crate::context::resolve`]).
+    /// A `DOCKER_API_VERSION` fixes the version and skips negotiation.
+    pub fn from_resolved(r: &Resolved) -> Result<Client> {
+        let mut client = Client::for_endpoint(&r.endpoint)?;
+        client.context = r.name.clone();
         if let Ok(v) = std::env::var("DOCKER_API_VERSION") {
             if !v.is_empty() {
                 let _ = client.version.set(v);
@@ -130,11 +183,28 @@ impl Client {
         Ok(client)
     }
 
-    /// A client for one host string; the version is negotiated on first use.
+    /// A client for an endpoint, TLS included.
+    pub fn for_endpoint(e: &Endpoint) -> Result<Client> {
+        let mut c = Client::new(&e.host)?;
+        // As with the docker CLI, TLS settings do not apply to a unix socket.
+        if e.uses_tls() && matches!(c.transport, Transport::Tcp(_)) {
+            let data = e.tls.clone().unwrap_or_default();
+            let config = crate::tls::client_config(&data, e.skip_tls_verify)
+                .map_err(|err| ClientError::Other(err.to_string()))?;
+            c.tls = Some(config);
+        }
+        Ok(c)
+    }
+
+    /// A plain client for one host string; the version is negotiated on
+    /// first use.
     pub fn new(host: &str) -> Result<Client> {
+        let transport = Transport::parse(host)?;
         Ok(Client {
-            transport: Transport::parse(host)?,
-            host: host.to_string(),
+            transport,
+            host: Transport::normalize(host).map_err(ClientError::Other)?,
+            tls: None,
+            context: DEFAULT_NAME.to_string(),
             version: Default::default(),
         })
     }
@@ -144,6 +214,11 @@ impl Client {
         let c = Client::new(host)?;
         let _ = c.version.set(version.to_string());
         Ok(c)
+    }
+
+    /// The name of the context this client came from (`default` when none).
+    pub fn context(&self) -> &str {
+        &self.context
     }
 
     /// The host string this client talks to.
@@ -168,7 +243,88 @@ impl Client {
             .cloned()
     }
 
-    async fn connect(&self) -> Result<Sender> {
+    /// The URL docker shows in transport errors.
+    fn url(&self, path: &str, version: Option<&str>) -> String {
+        let (scheme, authority) = match &self.transport {
+            Transport::Tcp(a) if self.tls.is_some() => ("https", a.clone()),
+            Transport::Tcp(a) => ("http", a.clone()),
+            Transport::Unix(p) => ("http", p.replace('/', "%2F")),
+        };
+        match version {
+            Some(v) => format!("{scheme}://{authority}/v{v}{path}"),
+            None => format!("{scheme}://{authority}{path}"),
+        }
+    }
+
+    /// A failure of the connection, in the docker CLI's words: a refused
+    /// or unreachable daemon is `Cannot connect ...`; a TLS failure names
+    /// the request (`error during connect: Get "https://...": why`).
+    fn transport_error(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        e: &(dyn std::error::Error + 'static),
+    ) -> ClientError {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
+                err.downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            });
+            if let Some(t) = tls {
+                let host = match &self.transport {
+                    Transport::Tcp(a) => a.rsplit_once(':').map(|(h, _)| h).unwrap_or(a),
+                    Transport::Unix(p) => p,
+                };
+                let mut op = method.to_ascii_lowercase();
+                if let Some(f) = op.get_mut(0..1) {
+                    f.make_ascii_uppercase();
+                }
+                let why = crate::tls::describe(t, host);
+                let what = format!("{op} \"{}\": {why}", self.url(path, version));
+                // The docker client's hint for Go servers' TLS 1.2 refusal.
+                if why == "remote error: tls: bad certificate" {
+                    return ClientError::During(format!(
+                        "the server probably has client authentication (--tlsverify) enabled; check your TLS client certification settings: {what}"
+                    ));
+                }
+                return ClientError::During(format!("error during connect: {what}"));
+            }
+            cur = err.source();
+        }
+        ClientError::Other(e.to_string())
+    }
+
+    /// A failed TCP dial: refused and timed out are docker's `Cannot
+    /// connect`; anything else (no route, bad port) is named, as docker
+    /// does (`error during connect: Get "URL": dial tcp ADDR: why`).
+    fn dial_error(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        addr: &str,
+        e: &std::io::Error,
+    ) -> ClientError {
+        use std::io::ErrorKind;
+        if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::TimedOut) {
+            return ClientError::Connect(self.host.clone());
+        }
+        let mut op = method.to_ascii_lowercase();
+        if let Some(f) = op.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        let why = crate::config::go_io_error("", std::path::Path::new(""), e);
+        let why = why.trim_start_matches(' ').trim_start_matches(": ");
+        ClientError::During(format!(
+            "error during connect: {op} \"{}\": dial tcp {addr}: connect: {why}",
+            self.url(path, version)
+        ))
+    }
+
+    async fn connect(&self, method: &str, path: &str, version: Option<&str>) -> Result<Sender> {
         let io: Box<dyn Io> = match &self.transport {
             Transport::Unix(p) => Box::new(
                 tokio::net::UnixStream::connect(p)
@@ -178,14 +334,24 @@ impl Client {
             Transport::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a)
                     .await
-                    .map_err(|_| ClientError::Connect(self.host.clone()))?;
+                    .map_err(|e| self.dial_error(method, path, version, a, &e))?;
                 let _ = s.set_nodelay(true);
-                Box::new(s)
+                match &self.tls {
+                    None => Box::new(s),
+                    Some(config) => {
+                        let name = crate::tls::server_name(a).map_err(ClientError::Other)?;
+                        let tls = tokio_rustls::TlsConnector::from(config.clone())
+                            .connect(name, s)
+                            .await
+                            .map_err(|e| self.transport_error(method, path, version, &e))?;
+                        Box::new(tls)
+                    }
+                }
             }
         };
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
-            .map_err(|e| ClientError::Other(e.to_string()))?;
+            .map_err(|e| self.transport_error(method, path, version, &e))?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
@@ -200,9 +366,13 @@ impl Client {
         content_type: &str,
         version: Option<&str>,
     ) -> Result<Request<Full<Bytes>>> {
+        // Origin-form (`GET /v1.47/version`), as the docker CLI sends it:
+        // a Go TLS server recognises a plain HTTP request by its first
+        // bytes (`GET /`) to answer "Client sent an HTTP request to an
+        // HTTPS server."; an absolute URI would only get the door shut.
         let uri = match version {
-            Some(v) => format!("http://api.moby.localhost/v{v}{path}"),
-            None => format!("http://api.moby.localhost{path}"),
+            Some(v) => format!("/v{v}{path}"),
+            None => path.to_string(),
         };
         let mut b = Request::builder()
             .method(method)
@@ -227,12 +397,12 @@ impl Client {
         content_type: &str,
         version: Option<&str>,
     ) -> Result<Response<Incoming>> {
-        let mut sender = self.connect().await?;
+        let mut sender = self.connect(method, path, version).await?;
         let req = self.build(method, path, body, content_type, version)?;
         sender
             .send_request(req)
             .await
-            .map_err(|e| ClientError::Other(e.to_string()))
+            .map_err(|e| self.transport_error(method, path, version, &e))
     }
 
     /// Sends a request under the negotiated version; a status of 400 and up
@@ -244,7 +414,13 @@ impl Client {
         body: Option<Bytes>,
         content_type: &str,
     ) -> Result<Response<Incoming>> {
-        let v = self.api_version().await?;
+        let v = match self.api_version().await {
+            Ok(v) => v,
+            // As the docker CLI, a failed ping does not name itself: the
+            // request itself fails and its URL is the one reported.
+            Err(ClientError::During(_)) => API_VERSION.to_string(),
+            Err(e) => return Err(e),
+        };
         let resp = self
             .send_raw(method, path, body, content_type, Some(&v))
             .await?;
@@ -290,7 +466,7 @@ impl Client {
     ) -> Result<(hyper::upgrade::Upgraded, bool)> {
         let v = self.api_version().await?;
         let body = body.map(|b| Bytes::from(serde_json::to_vec(&b).unwrap_or_default()));
-        let mut sender = self.connect().await?;
+        let mut sender = self.connect("POST", path, Some(&v)).await?;
         let mut req = self.build("POST", path, body, "application/json", Some(&v))?;
         req.headers_mut().insert(
             "Connection",
@@ -301,7 +477,7 @@ impl Client {
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| ClientError::Other(e.to_string()))?;
+            .map_err(|e| self.transport_error("POST", path, Some(&v), &e))?;
         let resp = check(resp).await?;
         let multiplexed = resp
             .headers()
@@ -535,7 +711,29 @@ mod tests {
             Transport::parse("tcp://example").unwrap(),
             Transport::Tcp("example:2375".into())
         );
+        assert_eq!(
+            Transport::parse("10.0.0.1:2376").unwrap(),
+            Transport::Tcp("10.0.0.1:2376".into())
+        );
         assert!(Transport::parse("ssh://x").is_err());
+    }
+
+    #[test]
+    fn normalises_hosts_like_docker() {
+        let n = |h: &str| Transport::normalize(h);
+        assert_eq!(n("tcp://127.0.0.1").unwrap(), "tcp://127.0.0.1:2375");
+        assert_eq!(n("tcp://").unwrap(), "tcp://localhost:2375");
+        assert_eq!(n("tcp://:2376").unwrap(), "tcp://localhost:2376");
+        assert_eq!(n("tcp://[::1]:2376").unwrap(), "tcp://[::1]:2376");
+        assert_eq!(n("unix:///x.sock").unwrap(), "unix:///x.sock");
+        assert_eq!(n("/x.sock").unwrap(), "unix:///x.sock");
+        assert_eq!(n("unix://").unwrap(), DEFAULT_HOST);
+        assert_eq!(
+            n("bogus://x").unwrap_err(),
+            "invalid bind address format: bogus://x"
+        );
+        assert!(n("").is_err());
+        assert!(n("tcp://[::1").is_err());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 
 pub mod client;
 pub mod commands;
+pub mod config;
+pub mod context;
 pub mod format;
+pub mod tls;
 pub mod usage;
 
 use std::io::{BufRead, Write};

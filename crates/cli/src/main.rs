@@ -1,7 +1,8 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, image, opts, system};
+use berth_cli::commands::{container, context as ctxcmd, image, opts, system};
+use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
 
@@ -12,9 +13,37 @@ use clap::{Args, Parser, Subcommand};
     disable_version_flag = true
 )]
 struct Cli {
+    /// Location of client config files
+    #[arg(long = "config")]
+    config: Option<String>,
+    /// Name of the context to use to connect to the daemon (overrides
+    /// DOCKER_HOST env var and default context set with "docker context use")
+    #[arg(short = 'c', long = "context")]
+    context: Option<String>,
+    /// Enable debug mode
+    #[arg(short = 'D', long = "debug")]
+    debug: bool,
     /// Daemon socket to connect to
     #[arg(short = 'H', long = "host")]
-    host: Option<String>,
+    host: Vec<String>,
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long = "log-level")]
+    log_level: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long = "tls", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    tls: Option<bool>,
+    /// Trust certs signed only by this CA (default "~/.docker/ca.pem")
+    #[arg(long = "tlscacert")]
+    tlscacert: Option<String>,
+    /// Path to TLS certificate file (default "~/.docker/cert.pem")
+    #[arg(long = "tlscert")]
+    tlscert: Option<String>,
+    /// Path to TLS key file (default "~/.docker/key.pem")
+    #[arg(long = "tlskey")]
+    tlskey: Option<String>,
+    /// Use TLS and verify the remote
+    #[arg(long = "tlsverify", num_args = 0..=1, default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+    tlsverify: Option<bool>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     version: bool,
@@ -403,6 +432,67 @@ enum Cmd {
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCmd),
+    /// Manage contexts
+    #[command(subcommand)]
+    Context(ContextCmd),
+}
+
+#[derive(Args)]
+struct ContextCreate {
+    #[command(flatten)]
+    spec: ContextSpec,
+    /// create context from a named context
+    #[arg(long)]
+    from: Option<String>,
+}
+
+#[derive(Args)]
+struct ContextSpec {
+    /// Description of the context
+    #[arg(long)]
+    description: Option<String>,
+    /// set the docker endpoint
+    #[arg(long)]
+    docker: Option<String>,
+    name: String,
+}
+
+#[derive(Subcommand)]
+enum ContextCmd {
+    /// Create a context
+    Create(ContextCreate),
+    /// List contexts
+    #[command(alias = "list")]
+    Ls {
+        /// Format output using a custom template
+        #[arg(long)]
+        format: Option<String>,
+        /// Only show context names
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Set the current docker context
+    Use { name: String },
+    /// Print the name of the current context
+    Show,
+    /// Display detailed information on one or more contexts
+    Inspect {
+        /// Format output using a custom template
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+        names: Vec<String>,
+    },
+    /// Remove one or more contexts
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of a context in use
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Update a context
+    Update(ContextSpec),
 }
 
 #[derive(Subcommand)]
@@ -498,18 +588,72 @@ fn main() {
         eprintln!("Usage:  berth [OPTIONS] COMMAND\n\nRun 'berth --help' for more information");
         std::process::exit(1);
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let gopts = GlobalOpts {
+        hosts: cli.host.clone(),
+        context: cli.context.clone(),
+        config: cli.config.clone(),
+        tls: cli.tls.unwrap_or(false),
+        tlsverify: cli.tlsverify,
+        tlscacert: cli.tlscacert.clone(),
+        tlscert: cli.tlscert.clone(),
+        tlskey: cli.tlskey.clone(),
+    };
+    // docker warns about a config.json it cannot read, then goes on.
+    let config_dir = berth_cli::config::dir(gopts.config.as_deref(), &context::process_env);
+    if let (_, Some(w)) = berth_cli::config::load(&config_dir) {
+        eprintln!("{w}");
+    }
+    if let Err(e) = context::check_conflict(&gopts) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    if let Cmd::Context(c) = cmd {
+        let env = context::process_env;
+        let ctx = ctxcmd::Ctx::new(&gopts, &env);
+        let res = match c {
+            ContextCmd::Create(a) => ctxcmd::create(
+                &ctx,
+                &a.spec.name,
+                a.spec.description,
+                a.spec.docker,
+                a.from,
+            ),
+            ContextCmd::Update(a) => ctxcmd::update(&ctx, &a.name, a.description, a.docker),
+            ContextCmd::Ls { format, quiet } => ctxcmd::ls(&ctx, format, quiet),
+            ContextCmd::Use { name } => ctxcmd::use_(&ctx, &name),
+            ContextCmd::Show => ctxcmd::show(&ctx),
+            ContextCmd::Inspect { format, names } => ctxcmd::inspect(&ctx, names, format),
+            ContextCmd::Rm { force, names } => ctxcmd::rm(&ctx, names, force),
+        };
+        std::process::exit(match res {
+            Ok(code) => code,
+            Err(f) => {
+                eprintln!("{}", f.message);
+                f.code
+            }
+        });
+    }
+    let client = match context::resolve(&gopts, &context::process_env)
+        .and_then(|r| Client::from_resolved(&r).map_err(|e| e.to_string()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Failed to initialize: {e}");
+            std::process::exit(1);
+        }
+    };
+    let _ = (cli.debug, cli.log_level);
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     let code = rt.block_on(async {
-        let client = match Client::from_env(cli.host.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return 1;
-            }
-        };
         match dispatch(&client, cmd).await {
             Ok(code) => code,
             Err(f) => {
@@ -677,6 +821,8 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             image::prune(c, false, true, a.filter).await
         }
         Cmd::Version(a) => system::version(c, a.format).await,
+        // Handled before a client is made.
+        Cmd::Context(_) => Ok(0),
     }
 }
 

@@ -28,7 +28,12 @@ pub fn usage_line(path: &str) -> String {
         "tag" | "image tag" => "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
         "import" | "image import" => "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
         "save" | "image save" => "[OPTIONS] IMAGE [IMAGE...]",
-        "container" | "image" | "system" => "",
+        "context create" => "[OPTIONS] CONTEXT",
+        "context update" => "[OPTIONS] CONTEXT",
+        "context use" => "CONTEXT",
+        "context inspect" => "[OPTIONS] [CONTEXT] [CONTEXT...]",
+        "context rm" => "CONTEXT [CONTEXT...]",
+        "container" | "image" | "system" | "context" | "context show" => "",
         _ => "[OPTIONS]",
     };
     if tail.is_empty() {
@@ -45,7 +50,18 @@ fn command_path() -> String {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        if a == "-H" || a == "--host" {
+        if matches!(
+            a.as_str(),
+            "-H" | "--host"
+                | "-c"
+                | "--context"
+                | "--config"
+                | "-l"
+                | "--log-level"
+                | "--tlscacert"
+                | "--tlscert"
+                | "--tlskey"
+        ) {
             i += 2;
             continue;
         }
@@ -54,7 +70,7 @@ fn command_path() -> String {
             continue;
         }
         words.push(a.clone());
-        if !matches!(a.as_str(), "container" | "image" | "system") || words.len() == 2 {
+        if !matches!(a.as_str(), "container" | "image" | "system" | "context") || words.len() == 2 {
             break;
         }
         i += 1;
@@ -75,6 +91,22 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
     let path = command_path();
     let usage = usage_line(&path);
     let help = |verb: &str| format!("{verb} 'berth {path} --help' for more information");
+    if path == "context use"
+        && matches!(
+            e.kind(),
+            ErrorKind::MissingRequiredArgument | ErrorKind::UnknownArgument
+        )
+    {
+        // cobra's ExactArgs(1), which docker's `context use` prints bare.
+        let given = std::env::args()
+            .skip_while(|a| a != "use")
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .count();
+        if given != 1 {
+            return (format!("accepts 1 arg(s), received {given}"), 1);
+        }
+    }
     match e.kind() {
         ErrorKind::InvalidSubcommand => {
             let bad = context(e, ContextKind::InvalidSubcommand).unwrap_or_default();
@@ -130,6 +162,9 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
                     | "container attach"
                     | "history"
                     | "image history"
+                    | "context create"
+                    | "context update"
+                    | "context use"
             );
             let (what, verb) = if exact {
                 let n = if path.ends_with("rename") || path.ends_with("tag") {

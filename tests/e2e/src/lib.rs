@@ -212,6 +212,8 @@ pub struct Daemon {
     child: Option<Child>,
     /// Set once the daemon was SIGKILLed (a simulated crash).
     crashed: bool,
+    /// Flags added to the daemon's command line (e.g. a TLS listener).
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
@@ -227,6 +229,24 @@ impl Daemon {
     /// Starts a daemon with an empty image store.
     #[track_caller]
     pub fn start_bare() -> Daemon {
+        Daemon::start_bare_with(&[], |_| {})
+    }
+
+    /// Starts a daemon (busybox imported) with `extra` flags on its command
+    /// line (dockerd's and berthd's flags are the same, e.g. `-H
+    /// tcp://IP:2376 --tlsverify ...`). `setup` runs just before the
+    /// daemon is spawned, with the name of the network namespace the daemon
+    /// will run in (`None`: the host's, as berthd; dockerd runs in a netns
+    /// of the harness), so a test can put an address there for a listener.
+    #[track_caller]
+    pub fn start_with(extra: &[String], setup: impl FnOnce(Option<&str>)) -> Daemon {
+        let mut d = Daemon::start_bare_with(extra, setup);
+        d.import_busybox();
+        d
+    }
+
+    #[track_caller]
+    fn start_bare_with(extra: &[String], setup: impl FnOnce(Option<&str>)) -> Daemon {
         let flavor = Flavor::from_env();
         let slot = acquire_slot();
         let dir = Path::new(ROOT).join(format!("s{}", slot.idx));
@@ -258,10 +278,14 @@ impl Daemon {
             slot,
             child: None,
             crashed: false,
+            extra_args: extra.to_vec(),
         };
         if flavor == Flavor::Dockerd {
             d.make_netns()
                 .expect("creating the daemon's network namespace");
+            setup(Some(&d.net_name));
+        } else {
+            setup(None);
         }
         if let Err(e) = d.spawn() {
             panic!(
@@ -318,6 +342,7 @@ impl Daemon {
                     // berth always behaves so.
                     "--live-restore",
                 ]);
+                c.args(&self.extra_args);
                 let ns = File::open(Path::new("/run/netns").join(&self.net_name))
                     .context("opening the daemon's netns")?;
                 let fd = ns.as_raw_fd();
@@ -355,7 +380,10 @@ impl Daemon {
                     })
                     .collect();
                 c = Command::new(&bin);
-                c.args(&common).args(&net).arg("--debug");
+                c.args(&common)
+                    .args(&net)
+                    .args(&self.extra_args)
+                    .arg("--debug");
                 // SAFETY: setsid is async-signal-safe.
                 unsafe {
                     c.pre_exec(|| {

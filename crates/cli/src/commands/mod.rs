@@ -2,6 +2,7 @@
 //! `create`, `start`, `attach` and `exec` share.
 
 pub mod container;
+pub mod context;
 pub mod image;
 pub mod opts;
 pub mod stream;

@@ -55,14 +55,26 @@ pub async fn version(c: &Client, format: Option<String>) -> Result<i32, Failure>
         "Os": "linux",
         "Arch": crate::arch(),
         "BuildTime": "",
-        "Context": "default",
+        "Context": c.context(),
     });
     if let Some(f) = format {
-        let v = json!({"Client": client, "Server": server.as_ref().ok()});
+        // Without a server docker renders its empty server part.
+        let empty = json!({
+            "Platform": {"Name": ""}, "Components": null, "Version": "", "ApiVersion": "",
+            "MinAPIVersion": "", "GitCommit": "", "GoVersion": "", "Os": "", "Arch": "",
+            "KernelVersion": "", "BuildTime": "",
+        });
+        let v = json!({"Client": client, "Server": server.as_ref().ok().unwrap_or(&empty)});
         let t = Template::parse(&f)
             .map_err(|e| format!("template parsing error: {e}"))
             .map_err(Failure::msg)?;
-        println!("{}", t.render(&v).map_err(Failure::msg)?);
+        match t.render(&v) {
+            Ok(s) => println!("{s}"),
+            Err(e) if server.is_ok() => return Err(Failure::msg(e)),
+            // docker prints the template's (empty) line, then why the
+            // server part is missing.
+            Err(_) => println!(),
+        }
         return server.map(|_| 0).map_err(Failure::from);
     }
     let row = |k: &str, v: &str| format!("{:<20}{v}", k);
@@ -70,7 +82,7 @@ pub async fn version(c: &Client, format: Option<String>) -> Result<i32, Failure>
     println!("{}", row(" Version:", env!("CARGO_PKG_VERSION")));
     println!("{}", row(" API version:", &api));
     println!("{}", row(" OS/Arch:", &format!("linux/{}", crate::arch())));
-    println!("{}", row(" Context:", "default"));
+    println!("{}", row(" Context:", c.context()));
     println!();
     let s = server?;
     let name = s["Platform"]["Name"].as_str().unwrap_or("");

@@ -654,7 +654,11 @@ impl State<'_> {
                     let mark = self.vars.len();
                     let mut done = false;
                     for (cond, body) in branches {
-                        if truthy(&self.pipe(cond, dot)?.0) {
+                        let v = self.pipe(cond, dot)?.0;
+                        // A header's missing key is Go's nil: printed
+                        // `<no value>`, false in a condition.
+                        let nil = self.header && v.as_str() == Some("<no value>");
+                        if !nil && truthy(&v) {
                             self.nodes(body, dot, out)?;
                             done = true;
                             break;
@@ -1330,7 +1334,12 @@ fn looks_like_map(m: &Map<String, Value>) -> bool {
 
 /// Go's `json.Marshal`: compact, with `<`, `>` and `&` escaped.
 pub fn go_json(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
+    go_json_escape(&serde_json::to_string(v).unwrap_or_default())
+}
+
+/// Go's JSON encoder escapes `<`, `>` and `&` (in JSON text they only occur
+/// inside strings).
+pub fn go_json_escape(s: &str) -> String {
     s.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
@@ -1435,6 +1444,15 @@ mod tests {
             .unwrap()
             .render(&doc())
             .is_err());
+    }
+
+    #[test]
+    fn a_missing_header_key_is_false_in_a_condition() {
+        let t = Template::parse("table {{.Name}}{{if .Current}} *{{end}}\t{{.Current}}").unwrap();
+        assert_eq!(
+            t.render_header(&json!({"Name": "NAME"})),
+            "NAME\t<no value>"
+        );
     }
 
     #[test]

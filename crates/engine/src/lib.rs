@@ -12,6 +12,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+mod netdns;
 pub mod networks;
 mod resolve;
 pub mod system;

@@ -761,6 +761,7 @@ impl Engine {
         }
         h.with(|r| r.name = name);
         self.save(&h)?;
+        self.dns_refresh();
         self.event("rename", &h.snapshot(), &[("oldName", old)]);
         Ok(())
     }

@@ -135,6 +135,7 @@ pub struct Networking {
     firewall: Firewall,
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
+    pub(crate) dns: crate::netdns::DnsState,
 }
 
 impl Networking {
@@ -149,6 +150,7 @@ impl Networking {
             config,
             state: Mutex::new(NetState::default()),
             host_nl: tokio::sync::OnceCell::new(),
+            dns: Default::default(),
         }
     }
 
@@ -372,7 +374,23 @@ impl Engine {
                 }
             }
         }
-        self.apply_rules().await
+        self.apply_rules().await?;
+        // Running containers get their resolver back (live restore).
+        self.dns_refresh();
+        for h in self.all() {
+            if h.with(|r| r.state.status == Status::Running) {
+                let netns = self.state_dir(&h.id).join("netns");
+                if netns.exists() {
+                    self.dns_attach(&h, &netns).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every network record.
+    pub(crate) fn net_records(&self) -> Vec<NetworkRecord> {
+        self.net.state().nets.values().cloned().collect()
     }
 
     /// Rewrites the nftables table from the networks and running containers.
@@ -826,6 +844,7 @@ impl Engine {
             st.nets.shift_remove(&n.id);
             st.pools.remove(&n.id);
         }
+        self.dns_forget_network(&n.id);
         if n.driver == "bridge" {
             self.net.host().await?.delete(&n.iface).await?;
             self.apply_rules().await?;
@@ -1003,7 +1022,10 @@ impl Engine {
         h.with(|rec| rec.published = published);
         self.save(h)?;
         self.write_hosts(&h.snapshot())?;
-        self.apply_rules().await
+        self.apply_rules().await?;
+        self.dns_refresh();
+        self.dns_attach(h, netns).await;
+        Ok(())
     }
 
     /// One interface in the container's netns for network `n`.
@@ -1187,6 +1209,7 @@ impl Engine {
         }
         let had_ports = !r.published.is_empty();
         let had_any = r.endpoints.values().any(|e| !e.ip.is_empty());
+        self.dns_detach(&r.id);
         h.with(|rec| {
             rec.published.clear();
             for e in rec.endpoints.values_mut() {
@@ -1194,6 +1217,7 @@ impl Engine {
             }
         });
         let _ = self.save(h);
+        self.dns_refresh();
         if let Ok(host) = self.net.host().await {
             for i in host_ifs {
                 let _ = host.delete(&i).await;
@@ -1292,6 +1316,10 @@ impl Engine {
                 }
             }
             self.write_hosts(&h.snapshot())?;
+            self.save(&h)?;
+            self.dns_refresh();
+            self.dns_attach(&h, &netns).await;
+            return Ok(());
         }
         self.save(&h)
     }
@@ -1346,6 +1374,9 @@ impl Engine {
         self.save(&h)?;
         if r.state.status == Status::Running {
             self.write_hosts(&h.snapshot())?;
+            self.dns_refresh();
+            self.dns_attach(&h, &self.state_dir(&r.id).join("netns"))
+                .await;
         }
         Ok(())
     }

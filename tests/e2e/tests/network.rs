@@ -496,3 +496,98 @@ fn published_ports_survive_a_daemon_crash() {
         .fails()
         .stderr_has("already allocated");
 }
+
+#[test]
+fn user_network_dns_names_aliases_and_forwarding() {
+    let d = Daemon::start();
+    let remote = d.test_host(5);
+    // A real DNS server on the test host answers an "outside" name.
+    let conf = d.tmp().join("dnsmasq.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "no-resolv\nno-hosts\nlisten-address={}\nbind-interfaces\naddress=/outside.test/10.9.9.9\n",
+            remote.addr
+        ),
+    )
+    .unwrap();
+    remote
+        .sh(&format!(
+            "dnsmasq --conf-file={} --pid-file={}",
+            conf.display(),
+            d.tmp().join("dnsmasq.pid").display()
+        ))
+        .ok();
+    d.docker(&["network", "create", "my-net"]).ok();
+    for (name, body) in [("web", "page-one"), ("web2", "page-two")] {
+        d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "my-net",
+            "--network-alias",
+            "svc",
+            "busybox",
+            "sh",
+            "-c",
+            &httpd(body),
+        ])
+        .ok();
+    }
+    let dns_arg = format!("--dns={}", remote.addr);
+    // By name, by alias, by short id; wget through the name.
+    let page = wait_for(Duration::from_secs(10), || {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "my-net",
+            "busybox",
+            "wget",
+            "-q",
+            "-O-",
+            "http://web/index.html",
+        ]);
+        (o.code == Some(0)).then(|| o.stdout.trim().to_string())
+    });
+    assert_eq!(page.as_deref(), Some("page-one"));
+    let short = d.inspect("web2", "{{.Id}}")[..12].to_string();
+    let script = format!(
+        "cat /etc/resolv.conf; nslookup web2 127.0.0.11; nslookup {short} 127.0.0.11; \
+         for i in 1 2 3 4; do nslookup svc 127.0.0.11; done; nslookup -type=a outside.test 127.0.0.11"
+    );
+    let o = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "my-net",
+            &dns_arg,
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(o.contains("nameserver 127.0.0.11"), "{o}");
+    let ip1 = d.inspect(
+        "web",
+        "{{(index .NetworkSettings.Networks \"my-net\").IPAddress}}",
+    );
+    let ip2 = d.inspect(
+        "web2",
+        "{{(index .NetworkSettings.Networks \"my-net\").IPAddress}}",
+    );
+    assert!(o.contains(&format!("Address: {ip2}")), "{o}");
+    assert!(o.contains(&ip1), "alias svc lists web: {o}");
+    assert!(o.contains("10.9.9.9"), "forwarded to --dns: {o}");
+    // The default bridge has no DNS for container names.
+    d.docker(&["run", "-d", "--name", "plain", "busybox", "sleep", "60"])
+        .ok();
+    d.docker(&["run", "--rm", "busybox", "nslookup", "plain"])
+        .fails();
+}

@@ -17,7 +17,8 @@ pub struct TestHost {
     /// The address of the daemon's side of the link (`.1`): a "host address"
     /// of the daemon's machine, as a remote client sees it.
     pub daemon_addr: String,
-    outer: String,
+    /// The daemon side's link name (`be2e<slot>v<n>`), e.g. a macvlan parent.
+    pub outer: String,
     daemon_netns: Option<String>,
 }
 

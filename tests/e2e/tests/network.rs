@@ -591,3 +591,176 @@ fn user_network_dns_names_aliases_and_forwarding() {
     d.docker(&["run", "--rm", "busybox", "nslookup", "plain"])
         .fails();
 }
+
+#[test]
+fn macvlan_puts_containers_on_the_parent_link() {
+    let d = Daemon::start();
+    let remote = d.test_host(6);
+    let net = remote.addr.rsplit_once('.').unwrap().0.to_string();
+    let subnet = format!("{net}.0/24");
+    let range = format!("{net}.128/25");
+    let gw = remote.daemon_addr.clone();
+    let parent = format!("parent={}", remote.outer);
+    d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "--subnet",
+        &subnet,
+        "--ip-range",
+        &range,
+        "--gateway",
+        &gw,
+        "-o",
+        &parent,
+        "mv",
+    ])
+    .ok();
+    assert_eq!(
+        d.docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Driver}} {{.Options.parent}}",
+            "mv"
+        ])
+        .ok()
+        .stdout
+        .trim(),
+        format!("macvlan {}", remote.outer)
+    );
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "mv1",
+        "--network",
+        "mv",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let ip1 = d.inspect("mv1", "{{.NetworkSettings.Networks.mv.IPAddress}}");
+    assert!(
+        ip1.starts_with(&format!("{net}.1")),
+        "from the ip-range: {ip1}"
+    );
+    // The test host on the parent's link sees the container directly (L2).
+    remote.sh(&format!("busybox ping -c 1 -W 2 {ip1}")).ok();
+    d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "mv",
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        &remote.addr,
+    ])
+    .ok();
+    d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        "parent=nosuchlink0",
+        "mv2",
+    ])
+    .fails()
+    .stderr_has("nosuchlink0");
+}
+
+#[test]
+fn hostname_dns_and_extra_hosts_land_in_the_files() {
+    let d = Daemon::start();
+    let o = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--hostname",
+            "box",
+            "--domainname",
+            "example.test",
+            "--add-host",
+            "db.local:10.1.2.3",
+            "--dns",
+            "10.0.0.53",
+            "--dns-search",
+            "corp.test",
+            "--dns-option",
+            "timeout:2",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf",
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(o.starts_with("box\n"), "{o}");
+    assert!(o.contains("10.1.2.3\tdb.local"), "{o}");
+    assert!(o.contains("nameserver 10.0.0.53"), "{o}");
+    assert!(o.contains("search corp.test"), "{o}");
+    assert!(o.contains("options timeout:2"), "{o}");
+    assert!(o.contains("box.example.test"), "{o}");
+    // On a user network the nameserver is the embedded one, with the search list kept.
+    d.docker(&["network", "create", "files-net"]).ok();
+    let o = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "files-net",
+            "--dns-search",
+            "corp.test",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .stdout
+        .clone();
+    assert!(
+        o.contains("nameserver 127.0.0.11") && o.contains("search corp.test"),
+        "{o}"
+    );
+}
+
+#[test]
+fn publish_all_ranges_udp_and_host_ip() {
+    let d = Daemon::start();
+    let base = 18200 + 10 * d.slot() as u16;
+    // Two exposed ports; -P publishes both on random ports.
+    d.docker(&[
+        "run", "-d", "--name", "pa", "-P", "--expose", "80", "--expose", "81/udp", "busybox",
+        "sleep", "300",
+    ])
+    .ok();
+    let o = d.docker(&["port", "pa"]).ok().stdout.clone();
+    assert!(
+        o.contains("80/tcp -> 0.0.0.0:") && o.contains("81/udp -> 0.0.0.0:"),
+        "{o}"
+    );
+    // A range and a host address.
+    let range = format!("127.0.0.1:{}-{}:7000-7001", base, base + 1);
+    d.docker(&[
+        "run", "-d", "--name", "rg", "-p", &range, "busybox", "sleep", "300",
+    ])
+    .ok();
+    let o = d.docker(&["port", "rg"]).ok().stdout.clone();
+    assert!(o.contains(&format!("7000/tcp -> 127.0.0.1:{base}")), "{o}");
+    assert!(
+        o.contains(&format!("7001/tcp -> 127.0.0.1:{}", base + 1)),
+        "{o}"
+    );
+    // (busybox here has no UDP server applet; UDP bindings are checked
+    // through `docker port` above.)
+    // Nonsense is refused at create.
+    d.docker(&["create", "-p", "99999:80", "busybox"]).fails();
+}

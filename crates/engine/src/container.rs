@@ -73,6 +73,9 @@ pub struct Record {
     /// containers start again with the daemon.
     #[serde(default)]
     pub shutdown_stop: bool,
+    /// Volumes, binds and tmpfs, decided at create (`mounts.rs`).
+    #[serde(default)]
+    pub mount_points: Vec<crate::mounts::MountPoint>,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

@@ -12,9 +12,11 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod mounts;
 mod resolve;
 pub mod system;
 mod top;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +45,7 @@ pub struct Engine {
     pub images: ImageStore,
     pub events: EventBus,
     db: db::Db,
+    pub volumes: volumes::Volumes,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
     /// The daemon's own id, as `/info` shows it.
@@ -64,15 +67,25 @@ impl Engine {
         let images = ImageStore::open(&config.data_root)?;
         let db = db::Db::open(&config.data_root.join("containers.db"))?;
         let id = engine_id(&config.data_root)?;
+        let volumes = volumes::Volumes::open(
+            &config.data_root.join("containers.db"),
+            &config.data_root.join("volumes"),
+        )?;
         let mut map = HashMap::new();
+        let mut in_use = Vec::new();
         for r in db.load_all()? {
+            if r.state.status == Status::Running {
+                in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
+            }
             map.insert(r.id.clone(), Handle::new(r));
         }
+        volumes.unmount_all_unused(&in_use);
         Ok(Arc::new(Engine {
             config,
             images,
             events: EventBus::default(),
             db,
+            volumes,
             containers: RwLock::new(map),
             execs: Default::default(),
             id,

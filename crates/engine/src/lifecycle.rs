@@ -115,6 +115,7 @@ impl Engine {
             };
         }
 
+        let (mount_points, new_volumes) = self.make_mounts(&config, &host_config)?;
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir)?;
         let made = (|| -> Result<()> {
@@ -125,6 +126,7 @@ impl Engine {
         if let Err(e) = made {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
+            self.undo_volumes(&new_volumes);
             return Err(e);
         }
         let record = Record {
@@ -140,10 +142,12 @@ impl Engine {
             restart_count: 0,
             stopped_by_user: false,
             shutdown_stop: false,
+            mount_points,
         };
         if let Err(e) = self.db.put(&record) {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
+            self.undo_volumes(&new_volumes);
             return Err(e);
         }
         self.event("create", &record, &[]);
@@ -243,6 +247,7 @@ impl Engine {
                 read_only: false,
             })
             .collect();
+        let mounts = self.setup_mounts(r, &rootfs)?;
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
@@ -262,6 +267,7 @@ impl Engine {
                 NetNs::Path(ShimConfig::netns_path(&state_dir))
             },
             binds,
+            mounts,
             cgroups_path: format!(
                 "{}/{}",
                 self.config.cgroup_parent.trim_end_matches('/'),
@@ -377,6 +383,7 @@ impl Engine {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
             }
         }
+        self.release_mounts(&h.snapshot());
         h.with(|r| {
             r.state.status = Status::Exited;
             r.state.paused = false;
@@ -659,7 +666,7 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}?force=&v=`.
-    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
         let h = self.lookup(key)?;
         if h.snapshot().state.status == Status::Running {
             if !force {
@@ -698,6 +705,9 @@ impl Engine {
         self.db.delete(&h.id)?;
         self.forget(&h.id);
         self.forget_execs(&h.id);
+        if volumes || r.host_config.auto_remove {
+            self.remove_anonymous_volumes(&r);
+        }
         self.event("destroy", &r, &[]);
         h.watch.send_modify(|w| w.removed = true);
         Ok(())
@@ -775,6 +785,7 @@ impl Engine {
                 continue;
             }
             let mut s = container::summary(&r, self.image_display_name(&r));
+            s.mounts = crate::mounts::inspect_view(&r.mount_points);
             if size {
                 let layer = self.images.rw_layer(&r.id).ok();
                 s.size_rw = Some(layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0));
@@ -846,7 +857,7 @@ impl Engine {
             },
             size_rw,
             size_root_fs: size_root,
-            mounts: vec![],
+            mounts: crate::mounts::inspect_view(&r.mount_points),
             config: r.config.clone(),
             network_settings: json!({
                 "Bridge": "",

@@ -67,6 +67,17 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
+/// A user's mount (volume, bind or tmpfs), already resolved by the engine:
+/// `destination` lies inside the rootfs with no symlink left to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecMount {
+    pub destination: String,
+    /// `bind` or `tmpfs`.
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecParams {
     pub rootfs: PathBuf,
@@ -81,6 +92,8 @@ pub struct SpecParams {
     pub terminal: bool,
     pub netns: NetNs,
     pub binds: Vec<BindMount>,
+    /// Volumes, binds and tmpfs of the user, mounted before `binds`.
+    pub mounts: Vec<SpecMount>,
     /// cgroup path relative to each hierarchy's root, e.g. `/berth/<id>`.
     pub cgroups_path: String,
     pub privileged: bool,
@@ -115,6 +128,14 @@ pub fn build_spec(p: &SpecParams) -> Value {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
     ];
+    for m in &p.mounts {
+        mounts.push(json!({
+            "destination": m.destination,
+            "type": m.kind,
+            "source": m.source,
+            "options": m.options,
+        }));
+    }
     for b in &p.binds {
         let mut options = vec!["rbind", "rprivate"];
         if b.read_only {
@@ -195,6 +216,12 @@ mod tests {
                 source: "/h".into(),
                 destination: "/etc/hosts".into(),
                 read_only: false,
+            }],
+            mounts: vec![SpecMount {
+                destination: "/data".into(),
+                kind: "bind".into(),
+                source: "/v/_data".into(),
+                options: vec!["rbind".into(), "rprivate".into(), "ro".into()],
             }],
             cgroups_path: "/berth/abc".into(),
             privileged: false,

@@ -5,6 +5,7 @@ mod containers;
 mod exec;
 mod images;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -82,6 +83,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(images::get_dispatch)
                 .post(images::post_dispatch)
                 .delete(images::remove),
+        )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .route("/containers/{id}/archive", head(not_implemented))
         .fallback(fallback)

@@ -191,7 +191,12 @@ pub fn parse_bind(spec: &str) -> Result<(MountPoint, Option<VolumeWant>)> {
         },
         destination,
         driver: if bind { String::new() } else { "local".into() },
-        mode: mode.to_string(),
+        // dockerd shows a named volume's empty mode as `z`.
+        mode: if !bind && !src.is_empty() && mode.is_empty() {
+            "z".into()
+        } else {
+            mode.to_string()
+        },
         rw,
         propagation: if bind && prop.is_empty() {
             "rprivate".into()
@@ -849,6 +854,8 @@ mod tests {
         assert_eq!((m.propagation.as_str(), m.rw), ("rprivate", true));
         let (m, _) = parse_bind("/h:/c:rw,z").unwrap();
         assert_eq!(m.mode, "rw,z");
+        let (m, _) = parse_bind("named:/c").unwrap();
+        assert_eq!(m.mode, "z");
         let (m, _) = parse_bind("/anon").unwrap();
         assert!(m.anonymous && m.kind == Kind::Volume);
 

@@ -204,6 +204,7 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
+                self.release_mounts(&h.snapshot());
                 h.with(|r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = if e.message.contains("executable file not found")
@@ -1270,6 +1271,11 @@ impl Filters {
                     .map(|img| img.id == r.image_id)
                     .unwrap_or(false)
                     || v == r.config.image
+            })
+            && any("volume", &|v| {
+                r.mount_points
+                    .iter()
+                    .any(|m| m.name == v || m.destination == v || m.source == v)
             })
             && self.matches_labels(&labels)
     }

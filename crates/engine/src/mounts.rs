@@ -134,7 +134,9 @@ pub fn clean_path(p: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-const PROPAGATIONS: &[&str] = &["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+const PROPAGATIONS: &[&str] = &[
+    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+];
 
 /// The mode of a `-v` spec (`ro,z,nocopy,rslave`): (rw, nocopy, propagation).
 /// dockerd's rules: each of rw/ro, z/Z, nocopy and a propagation at most once.
@@ -153,7 +155,11 @@ pub fn parse_mode(mode: &str) -> Result<(bool, bool, String)> {
             _ => return Err(bad()),
         }
     }
-    Ok((rw.unwrap_or(true), copy.unwrap_or(false), prop.unwrap_or_default()))
+    Ok((
+        rw.unwrap_or(true),
+        copy.unwrap_or(false),
+        prop.unwrap_or_default(),
+    ))
 }
 
 /// One `HostConfig.Binds` entry: `/host:/ctr[:mode]` or `name:/ctr[:mode]`.
@@ -172,7 +178,10 @@ pub fn parse_bind(spec: &str) -> Result<(MountPoint, Option<VolumeWant>)> {
     let bind = src.starts_with('/');
     let kind = if bind { Kind::Bind } else { Kind::Volume };
     let destination = check_target(kind.as_str(), dst).map_err(|e| {
-        Error::invalid(format!("invalid volume specification: '{spec}': {}", e.message))
+        Error::invalid(format!(
+            "invalid volume specification: '{spec}': {}",
+            e.message
+        ))
     })?;
     let (rw, nocopy, prop) = parse_mode(mode)?;
     if bind && nocopy {
@@ -184,11 +193,7 @@ pub fn parse_bind(spec: &str) -> Result<(MountPoint, Option<VolumeWant>)> {
     let mp = MountPoint {
         kind,
         name: if bind { String::new() } else { src.to_string() },
-        source: if bind {
-            clean_path(src)
-        } else {
-            String::new()
-        },
+        source: if bind { clean_path(src) } else { String::new() },
         destination,
         driver: if bind { String::new() } else { "local".into() },
         // dockerd shows a named volume's empty mode as `z`.
@@ -216,7 +221,10 @@ pub fn parse_bind(spec: &str) -> Result<(MountPoint, Option<VolumeWant>)> {
     Ok((mp, want))
 }
 
-fn opt_obj<'a>(v: &'a Option<Value>, what: &str) -> Result<Option<&'a serde_json::Map<String, Value>>> {
+fn opt_obj<'a>(
+    v: &'a Option<Value>,
+    what: &str,
+) -> Result<Option<&'a serde_json::Map<String, Value>>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
@@ -247,7 +255,8 @@ pub fn parse_mount(m: &Mount) -> Result<(MountPoint, Option<VolumeWant>)> {
         }
     };
     let t = kind.as_str();
-    let cfg_err = |msg: &str| Error::invalid(format!("invalid mount config for type \"{t}\": {msg}"));
+    let cfg_err =
+        |msg: &str| Error::invalid(format!("invalid mount config for type \"{t}\": {msg}"));
     if m.target.is_empty() {
         return Err(cfg_err("field Target must not be empty"));
     }
@@ -256,7 +265,7 @@ pub fn parse_mount(m: &Mount) -> Result<(MountPoint, Option<VolumeWant>)> {
     let vol_opts = opt_obj(&m.volume_options, "VolumeOptions")?;
     let tmpfs_opts = opt_obj(&m.tmpfs_options, "TmpfsOptions")?;
     if kind != Kind::Bind && bind_opts.is_some() {
-        return Err(cfg_err(&format!("field BindOptions must not be specified")));
+        return Err(cfg_err("field BindOptions must not be specified"));
     }
     if kind != Kind::Volume && vol_opts.is_some() {
         return Err(cfg_err("field VolumeOptions must not be specified"));
@@ -710,7 +719,8 @@ impl Engine {
         let mut out = Vec::new();
         for m in &points {
             let target = resolve_in_root(rootfs, &m.destination)?;
-            let dest_in_root = Path::new("/").join(target.strip_prefix(rootfs).unwrap_or(Path::new("")));
+            let dest_in_root =
+                Path::new("/").join(target.strip_prefix(rootfs).unwrap_or(Path::new("")));
             match m.kind {
                 Kind::Volume => {
                     self.volumes.mount(&m.name)?;
@@ -802,7 +812,11 @@ impl Engine {
     /// Removes the anonymous volumes of a removed container (`rm -v`,
     /// `--rm`) that no other container uses.
     pub(crate) fn remove_anonymous_volumes(&self, r: &Record) {
-        for m in r.mount_points.iter().filter(|m| m.anonymous && m.kind == Kind::Volume) {
+        for m in r
+            .mount_points
+            .iter()
+            .filter(|m| m.anonymous && m.kind == Kind::Volume)
+        {
             if self.volume_users(&m.name).is_empty() {
                 if let Err(e) = self.volumes.remove(&m.name) {
                     tracing::warn!(volume = %m.name, "removing an anonymous volume: {e}");
@@ -861,7 +875,10 @@ mod tests {
 
         let e = parse_bind("v:rel").unwrap_err();
         assert_eq!(e.message, "invalid volume specification: 'v:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute");
-        assert_eq!(parse_bind("/h:/c:bogus").unwrap_err().message, "invalid mode: bogus");
+        assert_eq!(
+            parse_bind("/h:/c:bogus").unwrap_err().message,
+            "invalid mode: bogus"
+        );
         assert!(parse_bind("/h:/c:ro,rw").is_err());
         assert!(parse_bind("/h:/c:nocopy").is_err());
         assert!(parse_bind("v:/c:rshared").is_err());
@@ -882,12 +899,18 @@ mod tests {
         let (m, _) = parse_mount(&mount(json!({"Type": "bind", "Source": src, "Target": "/b", "ReadOnly": true, "BindOptions": {"Propagation": "rslave"}}))).unwrap();
         assert!(!m.rw);
         assert_eq!(m.propagation, "rslave");
-        let e = parse_mount(&mount(json!({"Type": "bind", "Source": "/nonexistent/bvol", "Target": "/b"}))).unwrap_err();
+        let e = parse_mount(&mount(
+            json!({"Type": "bind", "Source": "/nonexistent/bvol", "Target": "/b"}),
+        ))
+        .unwrap_err();
         assert_eq!(e.message, "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent/bvol");
         let e = parse_mount(&mount(json!({"Type": "volume", "Target": "rel"}))).unwrap_err();
         assert_eq!(e.message, "invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute");
         let e = parse_mount(&mount(json!({"Type": "bogus", "Target": "/x"}))).unwrap_err();
-        assert_eq!(e.message, "invalid mount config for type \"bogus\": mount type unknown");
+        assert_eq!(
+            e.message,
+            "invalid mount config for type \"bogus\": mount type unknown"
+        );
         let (m, w) = parse_mount(&mount(json!({"Type": "volume", "Source": "v1", "Target": "/v", "VolumeOptions": {"NoCopy": true, "Labels": {"a": "b"}, "DriverConfig": {"Options": {"type": "tmpfs", "device": "tmpfs"}}}}))).unwrap();
         assert!(m.nocopy);
         let w = w.unwrap();
@@ -895,8 +918,14 @@ mod tests {
         assert_eq!(w.options["type"], "tmpfs");
         let (m, _) = parse_mount(&mount(json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}))).unwrap();
         assert_eq!(m.tmpfs_options, "size=1024k,mode=1770");
-        assert!(parse_mount(&mount(json!({"Type": "tmpfs", "Source": "x", "Target": "/t"}))).is_err());
-        assert!(parse_mount(&mount(json!({"Type": "volume", "Target": "/t", "BindOptions": {}}))).is_err());
+        assert!(parse_mount(&mount(
+            json!({"Type": "tmpfs", "Source": "x", "Target": "/t"})
+        ))
+        .is_err());
+        assert!(parse_mount(&mount(
+            json!({"Type": "volume", "Target": "/t", "BindOptions": {}})
+        ))
+        .is_err());
     }
 
     #[test]
@@ -908,18 +937,23 @@ mod tests {
             parse_tmpfs("rel", "").unwrap_err().message,
             "invalid mount path: 'rel' mount path must be absolute"
         );
-        assert_eq!(parse_volumes_from("db:ro").unwrap(), ("db".into(), Some(false)));
+        assert_eq!(
+            parse_volumes_from("db:ro").unwrap(),
+            ("db".into(), Some(false))
+        );
         assert_eq!(parse_volumes_from("db").unwrap(), ("db".into(), None));
         assert!(parse_volumes_from("db:x").is_err());
     }
 
     #[test]
     fn plan_precedence_and_duplicates() {
-        let mut config = ContainerConfig::default();
-        config.volumes = Some(IndexMap::from([
-            ("/data".to_string(), json!({})),
-            ("/img".to_string(), json!({})),
-        ]));
+        let config = ContainerConfig {
+            volumes: Some(IndexMap::from([
+                ("/data".to_string(), json!({})),
+                ("/img".to_string(), json!({})),
+            ])),
+            ..Default::default()
+        };
         let hc = HostConfig {
             binds: Some(vec!["named:/data".into()]),
             tmpfs: Some(IndexMap::from([("/run".to_string(), String::new())])),
@@ -958,7 +992,10 @@ mod tests {
         std::os::unix::fs::symlink("real", root.join("inner")).unwrap();
         assert_eq!(resolve_in_root(root, "/abs/x").unwrap(), root.join("etc/x"));
         assert_eq!(resolve_in_root(root, "/rel").unwrap(), root.join("tmp"));
-        assert_eq!(resolve_in_root(root, "/inner/y").unwrap(), root.join("real/y"));
+        assert_eq!(
+            resolve_in_root(root, "/inner/y").unwrap(),
+            root.join("real/y")
+        );
         assert_eq!(resolve_in_root(root, "/../../x").unwrap(), root.join("x"));
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
         assert!(resolve_in_root(root, "/loop").is_err());
@@ -972,13 +1009,20 @@ mod tests {
         std::fs::create_dir_all(from.join("sub")).unwrap();
         std::fs::create_dir_all(&to).unwrap();
         std::fs::write(from.join("sub/f"), b"hello").unwrap();
-        std::fs::set_permissions(from.join("sub/f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(from.join("sub/f"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
         std::os::unix::fs::symlink("sub/f", from.join("l")).unwrap();
         std::fs::set_permissions(&from, std::fs::Permissions::from_mode(0o1777)).unwrap();
         copy_up(&from, &to).unwrap();
         assert_eq!(std::fs::read(to.join("sub/f")).unwrap(), b"hello");
-        assert_eq!(std::fs::metadata(to.join("sub/f")).unwrap().mode() & 0o777, 0o640);
-        assert_eq!(std::fs::read_link(to.join("l")).unwrap(), Path::new("sub/f"));
+        assert_eq!(
+            std::fs::metadata(to.join("sub/f")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_link(to.join("l")).unwrap(),
+            Path::new("sub/f")
+        );
         assert_eq!(std::fs::metadata(&to).unwrap().mode() & 0o7777, 0o1777);
     }
 }

@@ -67,7 +67,9 @@ pub fn check_options(name: &str, opts: &IndexMap<String, String>) -> Result<()> 
     }
     for k in opts.keys() {
         if !VALID_OPTS.contains(&k.as_str()) {
-            return Err(Error::invalid(format!("create {name}: invalid option: \"{k}\"")));
+            return Err(Error::invalid(format!(
+                "create {name}: invalid option: \"{k}\""
+            )));
         }
     }
     if opts.contains_key("size") {
@@ -154,9 +156,11 @@ impl Volumes {
     pub fn get(&self, name: &str) -> Result<VolumeRecord> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let doc: Option<String> = conn
-            .query_row("SELECT doc FROM volumes WHERE name = ?1", params![name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT doc FROM volumes WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .map(Some)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
@@ -253,8 +257,13 @@ impl Volumes {
         }
         let fstype = v.options.get("type").cloned().unwrap_or_default();
         let device = v.options.get("device").cloned().unwrap_or_default();
-        let (mut flags, data_opts) = mount_flags(v.options.get("o").map(String::as_str).unwrap_or(""));
-        let fs = if fstype == "none" { None } else { Some(fstype.as_str()) };
+        let (mut flags, data_opts) =
+            mount_flags(v.options.get("o").map(String::as_str).unwrap_or(""));
+        let fs = if fstype == "none" {
+            None
+        } else {
+            Some(fstype.as_str())
+        };
         if fstype == "none" && !flags.contains(nix::mount::MsFlags::MS_BIND) {
             flags |= nix::mount::MsFlags::MS_BIND;
         }
@@ -455,11 +464,7 @@ impl Engine {
             let want = match d.as_str() {
                 "true" | "1" => true,
                 "false" | "0" => false,
-                other => {
-                    return Err(Error::invalid(format!(
-                        "invalid filter 'dangling={other}'"
-                    )))
-                }
+                other => return Err(Error::invalid(format!("invalid filter 'dangling={other}'"))),
             };
             if self.volume_users(&v.name).is_empty() != want {
                 return Ok(false);
@@ -470,7 +475,7 @@ impl Engine {
             return Ok(false);
         }
         let drivers = f.get("driver");
-        if !drivers.is_empty() && !drivers.iter().any(|d| *d == v.driver) {
+        if !drivers.is_empty() && !drivers.contains(&v.driver) {
             return Ok(false);
         }
         Ok(labels_match(&v.labels, f))
@@ -582,12 +587,28 @@ mod tests {
     #[test]
     fn options_like_dockerd() {
         let o = |kv: &[(&str, &str)]| -> IndexMap<String, String> {
-            kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         assert!(check_options("v", &o(&[])).is_ok());
-        assert!(check_options("v", &o(&[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")])).is_ok());
-        assert_eq!(check_options("v", &o(&[("bogus", "1")])).unwrap_err().message, "create v: invalid option: \"bogus\"");
-        assert_eq!(check_options("v", &o(&[("type", "tmpfs")])).unwrap_err().message, "create v: missing required option: \"device\"");
+        assert!(check_options(
+            "v",
+            &o(&[("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")])
+        )
+        .is_ok());
+        assert_eq!(
+            check_options("v", &o(&[("bogus", "1")]))
+                .unwrap_err()
+                .message,
+            "create v: invalid option: \"bogus\""
+        );
+        assert_eq!(
+            check_options("v", &o(&[("type", "tmpfs")]))
+                .unwrap_err()
+                .message,
+            "create v: missing required option: \"device\""
+        );
         let (f, d) = mount_flags("ro,size=1m,uid=5,nosuid");
         assert!(f.contains(nix::mount::MsFlags::MS_RDONLY | nix::mount::MsFlags::MS_NOSUID));
         assert_eq!(d, "size=1m,uid=5");
@@ -600,7 +621,11 @@ mod tests {
         let root = tmp.path().join("volumes");
         let s = Volumes::open(&db, &root).unwrap();
         let v = s
-            .create(Some("keep"), IndexMap::from([("a".into(), "b".into())]), IndexMap::new())
+            .create(
+                Some("keep"),
+                IndexMap::from([("a".into(), "b".into())]),
+                IndexMap::new(),
+            )
             .unwrap();
         let anon = s.create(None, IndexMap::new(), IndexMap::new()).unwrap();
         assert_eq!(anon.name.len(), 64);
@@ -613,8 +638,13 @@ mod tests {
         assert_eq!(s.list().unwrap().len(), 2);
         s.remove("keep").unwrap();
         assert!(!root.join("keep").exists());
-        assert_eq!(s.get("keep").unwrap_err().message, "get keep: no such volume");
-        assert!(s.create(Some("a/b"), IndexMap::new(), IndexMap::new()).is_err());
+        assert_eq!(
+            s.get("keep").unwrap_err().message,
+            "get keep: no such volume"
+        );
+        assert!(s
+            .create(Some("a/b"), IndexMap::new(), IndexMap::new())
+            .is_err());
         assert!(!root.join("a").exists());
     }
 }

@@ -53,7 +53,10 @@ fn csv_fields(s: &str) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err(format!("parse error on line 1, column {}: extraneous or missing \" in quoted-field", s.len() + 1));
+        return Err(format!(
+            "parse error on line 1, column {}: extraneous or missing \" in quoted-field",
+            s.len() + 1
+        ));
     }
     fields.push(cur);
     Ok(fields)
@@ -90,7 +93,8 @@ pub fn parse_mount(value: &str) -> Result<Value, String> {
             match key.as_str() {
                 "readonly" | "ro" => read_only = true,
                 "volume-nocopy" => {
-                    vol.get_or_insert_with(Map::new).insert("NoCopy".into(), json!(true));
+                    vol.get_or_insert_with(Map::new)
+                        .insert("NoCopy".into(), json!(true));
                 }
                 "bind-nonrecursive" => {
                     bind.get_or_insert_with(Map::new)
@@ -126,7 +130,8 @@ pub fn parse_mount(value: &str) -> Result<Value, String> {
             "volume-nocopy" => {
                 let b = parse_bool(&key, &val)
                     .map_err(|_| format!("invalid value for volume-nocopy: {val}"))?;
-                vol.get_or_insert_with(Map::new).insert("NoCopy".into(), json!(b));
+                vol.get_or_insert_with(Map::new)
+                    .insert("NoCopy".into(), json!(b));
             }
             "volume-label" => {
                 let v = vol.get_or_insert_with(Map::new);
@@ -153,12 +158,16 @@ pub fn parse_mount(value: &str) -> Result<Value, String> {
             "tmpfs-size" => {
                 let n = berth_api::units::ram_in_bytes(&val)
                     .map_err(|_| format!("invalid value for {key}: {val}"))?;
-                tmpfs.get_or_insert_with(Map::new).insert("SizeBytes".into(), json!(n));
+                tmpfs
+                    .get_or_insert_with(Map::new)
+                    .insert("SizeBytes".into(), json!(n));
             }
             "tmpfs-mode" => {
                 let n = u32::from_str_radix(&val, 8)
                     .map_err(|_| format!("invalid value for {key}: {val}"))?;
-                tmpfs.get_or_insert_with(Map::new).insert("Mode".into(), json!(n));
+                tmpfs
+                    .get_or_insert_with(Map::new)
+                    .insert("Mode".into(), json!(n));
             }
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
         }
@@ -170,13 +179,19 @@ pub fn parse_mount(value: &str) -> Result<Value, String> {
         return Err("target is required".into());
     }
     if vol.is_some() && kind != "volume" {
-        return Err(format!("cannot mix 'volume-*' options with mount type '{kind}'"));
+        return Err(format!(
+            "cannot mix 'volume-*' options with mount type '{kind}'"
+        ));
     }
     if bind.is_some() && kind != "bind" {
-        return Err(format!("cannot mix 'bind-*' options with mount type '{kind}'"));
+        return Err(format!(
+            "cannot mix 'bind-*' options with mount type '{kind}'"
+        ));
     }
     if tmpfs.is_some() && kind != "tmpfs" {
-        return Err(format!("cannot mix 'tmpfs-*' options with mount type '{kind}'"));
+        return Err(format!(
+            "cannot mix 'tmpfs-*' options with mount type '{kind}'"
+        ));
     }
     let mut m = Map::new();
     m.insert("Type".into(), json!(kind));
@@ -220,17 +235,38 @@ mod tests {
             parse_mount("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap(),
             json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}})
         );
-        assert_eq!(parse_mount("\"type=volume\",target=/q").unwrap()["Target"], "/q");
-        assert_eq!(parse_mount("ro=false,target=/x").unwrap().get("ReadOnly"), None);
-        assert_eq!(parse_mount("type=volume").unwrap_err(), "target is required");
-        assert_eq!(parse_mount("bogus=1,target=/x").unwrap_err(), "unexpected key 'bogus' in 'bogus=1'");
-        assert_eq!(parse_mount("nokey,target=/x").unwrap_err(), "invalid field 'nokey' must be a key=value pair");
+        assert_eq!(
+            parse_mount("\"type=volume\",target=/q").unwrap()["Target"],
+            "/q"
+        );
+        assert_eq!(
+            parse_mount("ro=false,target=/x").unwrap().get("ReadOnly"),
+            None
+        );
+        assert_eq!(
+            parse_mount("type=volume").unwrap_err(),
+            "target is required"
+        );
+        assert_eq!(
+            parse_mount("bogus=1,target=/x").unwrap_err(),
+            "unexpected key 'bogus' in 'bogus=1'"
+        );
+        assert_eq!(
+            parse_mount("nokey,target=/x").unwrap_err(),
+            "invalid field 'nokey' must be a key=value pair"
+        );
         assert_eq!(
             parse_mount("type=bind,target=/x,volume-nocopy").unwrap_err(),
             "cannot mix 'volume-*' options with mount type 'bind'"
         );
-        assert_eq!(parse_mount("type=tmpfs,target=/x,tmpfs-mode=9").unwrap_err(), "invalid value for tmpfs-mode: 9");
-        assert_eq!(parse_mount("target=/x,readonly=maybe").unwrap_err(), "invalid value for readonly: maybe");
+        assert_eq!(
+            parse_mount("type=tmpfs,target=/x,tmpfs-mode=9").unwrap_err(),
+            "invalid value for tmpfs-mode: 9"
+        );
+        assert_eq!(
+            parse_mount("target=/x,readonly=maybe").unwrap_err(),
+            "invalid value for readonly: maybe"
+        );
         assert!(parse_mount("\"type=volume,target=/x").is_err());
     }
 

@@ -186,7 +186,11 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
     let vol_size = |v: &Value| v["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0);
     let vol_refs = |v: &Value| v["UsageData"]["RefCount"].as_i64().unwrap_or(0);
     let vols_total: f64 = volumes.iter().map(vol_size).sum();
-    let vols_reclaim: f64 = volumes.iter().filter(|v| vol_refs(v) == 0).map(vol_size).sum();
+    let vols_reclaim: f64 = volumes
+        .iter()
+        .filter(|v| vol_refs(v) == 0)
+        .map(vol_size)
+        .sum();
     let vols_active = volumes.iter().filter(|v| vol_refs(v) > 0).count();
     let total_images = v["LayersSize"].as_f64().unwrap_or(0.0);
     let used: f64 = images

@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 use crate::client::{q, Client};
 use crate::commands::container::{each, filters_json};
 use crate::commands::opts::parse_labels;
-use crate::format::{human_size_prec, render_rows};
 use crate::format::template::Template;
+use crate::format::{human_size_prec, render_rows};
 use crate::Failure;
 
 /// `-o key=value` into the driver options (docker's `map` flag).
@@ -96,7 +96,11 @@ pub async fn ls(
             .cmp(b["Name"].as_str().unwrap_or(""))
     });
     let rows: Vec<Value> = vols.iter().map(row).collect();
-    let format = if quiet && format.as_deref().is_none_or(|f| f.is_empty() || f == "table") {
+    let format = if quiet
+        && format
+            .as_deref()
+            .is_none_or(|f| f.is_empty() || f == "table")
+    {
         Some("{{.Name}}".to_string())
     } else {
         format
@@ -113,7 +117,11 @@ pub async fn ls(
     Ok(0)
 }
 
-pub async fn inspect(c: &Client, names: Vec<String>, format: Option<String>) -> Result<i32, Failure> {
+pub async fn inspect(
+    c: &Client,
+    names: Vec<String>,
+    format: Option<String>,
+) -> Result<i32, Failure> {
     let template = match format.as_deref() {
         None | Some("") | Some("json") => None,
         Some(f) => Some(
@@ -212,13 +220,21 @@ mod tests {
     #[test]
     fn opts_and_rows() {
         let o = parse_opts(&["type=tmpfs".into(), "o=size=1m,uid=0".into()]).unwrap();
-        assert_eq!(Value::Object(o), json!({"type": "tmpfs", "o": "size=1m,uid=0"}));
+        assert_eq!(
+            Value::Object(o),
+            json!({"type": "tmpfs", "o": "size=1m,uid=0"})
+        );
         assert!(parse_opts(&["novalue".into()]).is_err());
-        let r = row(&json!({"Name": "v", "Driver": "local", "Labels": {"b": "2", "a": "1"}, "Scope": "local", "Mountpoint": "/m", "UsageData": {"RefCount": 2, "Size": 13}}));
+        let r = row(
+            &json!({"Name": "v", "Driver": "local", "Labels": {"b": "2", "a": "1"}, "Scope": "local", "Mountpoint": "/m", "UsageData": {"RefCount": 2, "Size": 13}}),
+        );
         assert_eq!(r["Labels"], "a=1,b=2");
         assert_eq!(r["Links"], "2");
         assert_eq!(r["Size"], "13B");
         let r = row(&json!({"Name": "v", "Labels": null}));
-        assert_eq!((r["Links"].as_str(), r["Labels"].as_str()), (Some("N/A"), Some("")));
+        assert_eq!(
+            (r["Links"].as_str(), r["Labels"].as_str()),
+            (Some("N/A"), Some(""))
+        );
     }
 }

@@ -45,8 +45,14 @@ pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<Re
     } else {
         serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?
     };
-    if opts.cluster_volume_spec.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(Error::invalid("cluster volumes need swarm mode, which berth does not run").into());
+    if opts
+        .cluster_volume_spec
+        .as_ref()
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err(
+            Error::invalid("cluster volumes need swarm mode, which berth does not run").into(),
+        );
     }
     let v = blocking(move || {
         engine.volume_create(

@@ -719,6 +719,13 @@ impl Engine {
         let mut out = Vec::new();
         for m in &points {
             let target = resolve_in_root(rootfs, &m.destination)?;
+            if target == rootfs {
+                // A symlink in the image aimed the target at `/` itself.
+                return Err(Error::invalid(format!(
+                    "invalid mount config: {} resolves to the container's root",
+                    m.destination
+                )));
+            }
             let dest_in_root =
                 Path::new("/").join(target.strip_prefix(rootfs).unwrap_or(Path::new("")));
             match m.kind {

@@ -117,6 +117,26 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     d.docker(&["ps", "-a", "--format", "{{.Names}} {{.Mounts}}"])
         .ok()
         .stdout_is("bvol-writer bvol-data\n");
+    d.docker(&[
+        "ps",
+        "-a",
+        "-f",
+        "volume=bvol-data",
+        "--format",
+        "{{.Names}}",
+    ])
+    .ok()
+    .stdout_is("bvol-writer\n");
+    d.docker(&[
+        "ps",
+        "-a",
+        "-f",
+        "volume=bvol-other",
+        "--format",
+        "{{.Names}}",
+    ])
+    .ok()
+    .stdout_is("");
 
     // In use (even by a stopped container): 409 naming the container.
     let o = d.docker(&["volume", "rm", "bvol-data"]);

@@ -38,6 +38,8 @@ pub struct EngineConfig {
     /// Parent of every container's cgroup (`/berth`).
     pub cgroup_parent: String,
     pub labels: Vec<String>,
+    /// `storage-driver`: `overlay2`, `vfs`, or `None` for the best the kernel has.
+    pub storage_driver: Option<String>,
 }
 
 pub struct Engine {
@@ -64,7 +66,8 @@ impl Engine {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
         }
-        let images = ImageStore::open(&config.data_root)?;
+        let images =
+            ImageStore::open_with_driver(&config.data_root, config.storage_driver.as_deref())?;
         let db = db::Db::open(&config.data_root.join("containers.db"))?;
         let id = engine_id(&config.data_root)?;
         let volumes = volumes::Volumes::open(

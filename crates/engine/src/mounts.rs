@@ -675,6 +675,8 @@ impl Engine {
                     if !existed {
                         made.push(v.name.clone());
                     }
+                    // dockerd sends `create` for every volume a container names.
+                    self.volume_event("create", &v.name);
                     let mp = &mut plan.points[*i];
                     mp.name = v.name.clone();
                     mp.source = self.volumes.data_path(&v.name).display().to_string();
@@ -789,6 +791,20 @@ impl Engine {
             if !m.rw {
                 options.push("ro".into());
             }
+            if m.kind == Kind::Volume {
+                self.events.publish(
+                    "volume",
+                    "mount",
+                    &m.name,
+                    IndexMap::from([
+                        ("container".to_string(), r.id.clone()),
+                        ("destination".to_string(), m.destination.clone()),
+                        ("driver".to_string(), m.driver.clone()),
+                        ("propagation".to_string(), m.propagation.clone()),
+                        ("read/write".to_string(), m.rw.to_string()),
+                    ]),
+                );
+            }
             out.push(SpecMount {
                 destination: dest_in_root.display().to_string(),
                 kind: kind.into(),
@@ -803,6 +819,15 @@ impl Engine {
     /// that no running container still uses.
     pub(crate) fn release_mounts(&self, r: &Record) {
         for m in r.mount_points.iter().filter(|m| m.kind == Kind::Volume) {
+            self.events.publish(
+                "volume",
+                "unmount",
+                &m.name,
+                IndexMap::from([
+                    ("container".to_string(), r.id.clone()),
+                    ("driver".to_string(), m.driver.clone()),
+                ]),
+            );
             let used = self.all().iter().any(|h| {
                 h.id != r.id
                     && h.with(|o| {

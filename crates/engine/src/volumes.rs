@@ -422,15 +422,13 @@ impl Engine {
                 "{prefix}error looking up volume plugin {driver}: plugin \"{driver}\" not found"
             )));
         }
-        let existed = name.is_some_and(|n| self.volumes.get(n).is_ok());
         let v = self.volumes.create(name, labels, options)?;
-        if !existed {
-            self.volume_event("create", &v.name);
-        }
+        // As dockerd: every create sends the event, of a new volume or not.
+        self.volume_event("create", &v.name);
         Ok(self.volume_view(&v, None))
     }
 
-    fn volume_event(&self, action: &str, name: &str) {
+    pub(crate) fn volume_event(&self, action: &str, name: &str) {
         self.events.publish(
             "volume",
             action,

@@ -699,4 +699,29 @@ fn device_option_volume_mounts_tmpfs_at_first_use() {
     .ok()
     .stdout_is("");
     d.docker(&["volume", "rm", "bvol-mem"]).ok();
+
+    // Volume events, as dockerd sends them.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    d.docker(&[
+        "events",
+        "--since",
+        "1m",
+        "--until",
+        "0s",
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}} {{.Actor.Attributes.destination}}",
+    ])
+    .ok()
+    .stdout_is(
+        "create bvol-mem local <no value>\n\
+         create bvol-mem local <no value>\n\
+         mount bvol-mem local /m\n\
+         unmount bvol-mem local <no value>\n\
+         create bvol-mem local <no value>\n\
+         mount bvol-mem local /m\n\
+         unmount bvol-mem local <no value>\n\
+         destroy bvol-mem local <no value>\n",
+    );
 }

@@ -599,6 +599,49 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// dockerd's rule for `shared`/`slave` binds: the mount holding the source
+/// must itself be shared (for `[r]shared`) or shared or slave (for
+/// `[r]slave`), or the propagation asked could never happen.
+fn check_propagation(source: &str, propagation: &str) -> Result<()> {
+    let need_shared = matches!(propagation, "shared" | "rshared");
+    let need_slave = matches!(propagation, "slave" | "rslave");
+    if !need_shared && !need_slave {
+        return Ok(());
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let source = std::fs::canonicalize(source)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| source.to_string());
+    // The longest mount point that holds the source; its optional fields.
+    let best = info
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let point = *f.get(4)?;
+            let inside =
+                source == point || point == "/" || source.starts_with(&format!("{point}/"));
+            let sep = f.iter().position(|x| *x == "-")?;
+            inside.then(|| (point.to_string(), f[6..sep].join(" ")))
+        })
+        .max_by_key(|(p, _)| p.len());
+    let Some((point, optional)) = best else {
+        return Ok(());
+    };
+    let shared = optional.contains("shared:");
+    let slave = optional.contains("master:");
+    if need_shared && !shared {
+        return Err(Error::invalid(format!(
+            "path {source} is mounted on {point} but it is not a shared mount"
+        )));
+    }
+    if need_slave && !shared && !slave {
+        return Err(Error::invalid(format!(
+            "path {source} is mounted on {point} but it is not a shared or slave mount"
+        )));
+    }
+    Ok(())
+}
+
 fn dir_is_empty(p: &Path) -> bool {
     std::fs::read_dir(p)
         .map(|mut d| d.next().is_none())
@@ -740,6 +783,7 @@ impl Engine {
                     std::fs::create_dir_all(&target)?;
                 }
                 Kind::Bind => {
+                    check_propagation(&m.source, &m.propagation)?;
                     let is_dir = std::fs::metadata(&m.source).map(|md| md.is_dir()).map_err(
                         |_| {
                             Error::invalid(format!(

@@ -165,6 +165,20 @@ pub fn build_spec(p: &SpecParams) -> Value {
             "devices": [{"allow": false, "access": "rwm"}]
         },
     });
+    // As dockerd: a shared (or slave) user mount needs the rootfs to
+    // propagate too, or the runtime's private rootfs would cut it off.
+    // libcontainer takes `shared`/`slave` (always recursive), not the
+    // `r`-prefixed names.
+    let has = |names: &[&str]| {
+        p.mounts
+            .iter()
+            .any(|m| m.options.iter().any(|o| names.contains(&o.as_str())))
+    };
+    if has(&["shared", "rshared"]) {
+        linux["rootfsPropagation"] = json!("shared");
+    } else if has(&["slave", "rslave"]) {
+        linux["rootfsPropagation"] = json!("slave");
+    }
     if !p.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -263,6 +277,24 @@ mod tests {
             .unwrap()
             .iter()
             .any(|p| p == "/proc/kcore"));
+    }
+
+    #[test]
+    fn user_mounts_precede_etc_binds_and_set_rootfs_propagation() {
+        let mut p = params();
+        let v = build_spec(&p);
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(&dests[dests.len() - 2..], ["/data", "/etc/hosts"]);
+        assert!(v["linux"].get("rootfsPropagation").is_none());
+        p.mounts[0].options = vec!["rbind".into(), "rshared".into()];
+        assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "shared");
+        p.mounts[0].options = vec!["rbind".into(), "rslave".into()];
+        assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "slave");
     }
 
     #[test]

@@ -261,6 +261,49 @@ fn binds_tmpfs_and_the_backup_restore_recipe() {
     .ok();
     assert_eq!(std::fs::read_to_string(fresh.join("f")).unwrap(), "made\n");
 
+    // Propagation: a slave/shared bind needs a source mount that can
+    // propagate, as dockerd checks; a shared one does.
+    let private = tmp.join("bvol-prop");
+    std::fs::create_dir_all(&private).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &private,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .expect("mounting a test tmpfs");
+    let ps = private.display().to_string();
+    let set = |flag: nix::mount::MsFlags| {
+        nix::mount::mount(None::<&str>, &private, None::<&str>, flag, None::<&str>)
+            .expect("setting propagation");
+    };
+    set(nix::mount::MsFlags::MS_PRIVATE);
+    let refused = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{ps}:/h:rslave"),
+        "busybox",
+        "true",
+    ]);
+    set(nix::mount::MsFlags::MS_SHARED);
+    let shared = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=bind,source={ps},target=/h,bind-propagation=rshared"),
+        "busybox",
+        "sh",
+        "-c",
+        "grep ' /h ' /proc/self/mountinfo",
+    ]);
+    let _ = nix::mount::umount2(&private, nix::mount::MntFlags::MNT_DETACH);
+    refused.code_is(125).stderr_has(&format!(
+        "path {ps} is mounted on {ps} but it is not a shared or slave mount"
+    ));
+    shared.ok().stdout_has(" shared:");
+
     // tmpfs: memory-backed, with the size asked, empty at every start.
     let script = "ls -A /scratch; echo hi > /scratch/f; grep ' /scratch ' /proc/mounts";
     let first = d.docker(&[

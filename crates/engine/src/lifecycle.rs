@@ -119,7 +119,8 @@ impl Engine {
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir)?;
         let made = (|| -> Result<()> {
-            self.images.create_rw_layer(&id, Some(&image.id))?;
+            let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
+            self.populate_volumes(&layer, &mount_points)?;
             write_etc_files(&dir, &config.hostname, &config.domainname, host_mode)?;
             Ok(())
         })();
@@ -248,7 +249,13 @@ impl Engine {
                 read_only: false,
             })
             .collect();
-        let mounts = self.setup_mounts(r, &rootfs)?;
+        // Copy-up can be long: off the async workers.
+        let mounts = {
+            let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || engine.setup_mounts(&r, &rootfs))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??
+        };
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,

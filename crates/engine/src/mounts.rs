@@ -1,9 +1,10 @@
 //! A container's mounts: what `HostConfig.Binds`, `HostConfig.Mounts`,
 //! `HostConfig.Tmpfs`, `HostConfig.VolumesFrom` and `Config.Volumes` (the
 //! image's `VOLUME`s included) ask for, parsed and checked as dockerd does at
-//! create, kept in the container's record as [`MountPoint`]s, and turned into
-//! OCI mounts at start: targets resolved inside the rootfs, volumes with
-//! device options mounted, empty volumes filled from the image (copy-up).
+//! create, kept in the container's record as [`MountPoint`]s; empty volumes
+//! are filled from the image at create (copy-up); at start they become OCI
+//! mounts: targets resolved inside the rootfs, volumes with device options
+//! mounted.
 
 use std::collections::HashSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -755,9 +756,48 @@ impl Engine {
         }
     }
 
+    /// Fills the container's empty volumes from its image (moby's
+    /// `populateVolumes`): at create, with the rootfs mounted for the
+    /// copy. Volumes with device options are skipped (their content lives
+    /// on the device, mounted only while in use).
+    pub(crate) fn populate_volumes(
+        &self,
+        layer: &berth_store::RwLayer,
+        points: &[MountPoint],
+    ) -> Result<()> {
+        let wanted: Vec<&MountPoint> = points
+            .iter()
+            .filter(|m| m.kind == Kind::Volume && !m.nocopy)
+            .filter(|m| {
+                self.volumes
+                    .get(&m.name)
+                    .is_ok_and(|v| v.options.is_empty())
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        layer.mount()?;
+        let copied = (|| -> Result<()> {
+            for m in wanted {
+                let data = self.volumes.data_path(&m.name);
+                if !dir_is_empty(&data) {
+                    continue;
+                }
+                let target = resolve_in_root(&layer.merged, &m.destination)?;
+                if target != layer.merged {
+                    copy_up(&target, &data)?;
+                }
+            }
+            Ok(())
+        })();
+        let unmounted = layer.unmount();
+        copied.and(unmounted)
+    }
+
     /// The OCI mounts of a container about to start, in mount order
-    /// (parents before children): volume devices mounted, empty volumes
-    /// filled from the image, targets resolved and made inside `rootfs`.
+    /// (parents before children): volume devices mounted, targets resolved
+    /// and made inside `rootfs`.
     pub(crate) fn setup_mounts(&self, r: &Record, rootfs: &Path) -> Result<Vec<SpecMount>> {
         let mut points = r.mount_points.clone();
         points.sort_by_key(|m| m.destination.split('/').filter(|s| !s.is_empty()).count());
@@ -776,10 +816,6 @@ impl Engine {
             match m.kind {
                 Kind::Volume => {
                     self.volumes.mount(&m.name)?;
-                    let data = self.volumes.data_path(&m.name);
-                    if !m.nocopy && dir_is_empty(&data) {
-                        copy_up(&target, &data)?;
-                    }
                     std::fs::create_dir_all(&target)?;
                 }
                 Kind::Bind => {

@@ -430,6 +430,29 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
     ])
     .ok()
     .stdout_is("640 5\n");
+    // The copy happens at create, before any start.
+    d.docker(&[
+        "create",
+        "--name",
+        "bvol-cu",
+        "-v",
+        "bvol-cu:/data",
+        "bvolimg",
+    ])
+    .ok();
+    d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "bvol-cu:/x",
+        "busybox",
+        "cat",
+        "/x/seed",
+    ])
+    .ok()
+    .stdout_is("seed\n");
+    d.docker(&["rm", "bvol-cu"]).ok();
+    d.docker(&["volume", "rm", "bvol-cu"]).ok();
     // ... unless nocopy, with -v or --mount.
     d.docker(&[
         "run",

@@ -155,9 +155,23 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     d.docker(&["volume", "ls", "-q", "-f", "dangling=true"])
         .ok()
         .stdout_is(&format!("{generated}\n"));
-    d.docker(&["volume", "ls", "-q", "-f", "label=bvol.k=v"])
+    for cli in d.clis() {
+        d.run(cli, &["volume", "ls", "-q", "-f", "label=bvol.k=v"])
+            .ok()
+            .stdout_is("bvol-data\n");
+        d.run(
+            cli,
+            &[
+                "volume",
+                "inspect",
+                "-f",
+                "{{.Name}} {{.Driver}}",
+                "bvol-data",
+            ],
+        )
         .ok()
-        .stdout_is("bvol-data\n");
+        .stdout_is("bvol-data local\n");
+    }
     d.docker(&["volume", "ls", "-q", "-f", "name=bvol-d"])
         .ok()
         .stdout_is("bvol-data\n");
@@ -535,6 +549,27 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
         o.ok().stdout_has("bvol-seeded\n");
     }
     assert_eq!(volume_names(&d), Vec::<String>::new());
+
+    // Below API 1.42 a prune takes named volumes too, as dockerd 20.10 does.
+    d.docker(&["volume", "create", "bvol-old-api"]).ok();
+    if !d.is_dockerd() {
+        let r = d.post_json("/v1.47/volumes/prune", "");
+        r.status_is(200);
+        assert_eq!(
+            r.json()["VolumesDeleted"],
+            serde_json::Value::Null,
+            "{}",
+            r.text()
+        );
+    }
+    let r = d.post_json("/v1.41/volumes/prune", "");
+    r.status_is(200);
+    assert_eq!(
+        r.json()["VolumesDeleted"],
+        serde_json::json!(["bvol-old-api"]),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]

@@ -59,6 +59,28 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     (any && num.is_empty()).then_some(total)
 }
 
+/// go-units `RAMInBytes`: `512m`, `1g`, `1.5GB`, `100` (binary multiples).
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let num_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(num_end);
+    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0f64.powi(2),
+        "g" => 1024.0f64.powi(3),
+        "t" => 1024.0f64.powi(4),
+        "p" => 1024.0f64.powi(5),
+        _ => return Err(format!("invalid suffix: '{unit}'")),
+    };
+    Ok((n * mult) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, context as ctxcmd, image, opts, system};
+use berth_cli::commands::{container, context as ctxcmd, image, opts, system, volume};
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
@@ -360,6 +360,79 @@ struct DfArgs {
     format: Option<String>,
 }
 
+#[derive(Args)]
+struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short = 'd', long)]
+    driver: Option<String>,
+    /// Set metadata for a volume
+    #[arg(long)]
+    label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    opt: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name", hide = true)]
+    name_flag: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Args)]
+struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Provide filter values (e.g. "dangling=true")
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+struct VolumeInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+struct VolumeRmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short = 'f', long)]
+    force: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args)]
+struct VolumePruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long)]
+    all: bool,
+    #[command(flatten)]
+    prune: PruneArgs,
+}
+
+#[derive(Subcommand)]
+enum VolumeCmd {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Remove unused local volumes
+    Prune(VolumePruneArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Create and run a new container from an image
@@ -435,6 +508,9 @@ enum Cmd {
     /// Manage contexts
     #[command(subcommand)]
     Context(ContextCmd),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCmd),
 }
 
 #[derive(Args)]
@@ -823,6 +899,20 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         Cmd::Version(a) => system::version(c, a.format).await,
         // Handled before a client is made.
         Cmd::Context(_) => Ok(0),
+        Cmd::Volume(v) => match v {
+            VolumeCmd::Create(a) => {
+                if a.name.is_some() && a.name_flag.is_some() {
+                    return Err(Failure::usage(
+                        "conflicting options: cannot specify a volume-name through both --name and as a positional arg",
+                    ));
+                }
+                volume::create(c, a.name.or(a.name_flag), a.driver, a.label, a.opt).await
+            }
+            VolumeCmd::Ls(a) => volume::ls(c, a.quiet, a.filter, a.format).await,
+            VolumeCmd::Inspect(a) => volume::inspect(c, a.names, a.format).await,
+            VolumeCmd::Rm(a) => volume::rm(c, a.names, a.force).await,
+            VolumeCmd::Prune(a) => volume::prune(c, a.all, a.prune.force, a.prune.filter).await,
+        },
     }
 }
 

@@ -107,8 +107,8 @@ fn write_pidfile(path: &PathBuf) -> anyhow::Result<()> {
 
 async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> {
     if let Some(d) = &config.storage_driver {
-        if d != "overlay2" {
-            bail!("storage driver {d:?} is not supported (supported: overlay2)");
+        if d != "overlay2" && d != "vfs" {
+            bail!("storage driver {d:?} is not supported (supported: overlay2, vfs)");
         }
     }
     // Certificates first: a bad file stops the start before anything is taken.
@@ -125,6 +125,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         cgroup_parent: config.cgroup_parent.clone(),
         labels: config.labels.clone(),
         network: config.network.clone(),
+        storage_driver: config.storage_driver.clone(),
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
     engine

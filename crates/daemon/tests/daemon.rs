@@ -185,3 +185,31 @@ fn signals_dump_reload_and_stop() {
     assert!(c.0.wait().unwrap().success());
     wait_log(d.path(), "a", "daemon shutdown complete");
 }
+
+#[test]
+fn storage_drivers_by_flag_and_file() {
+    let d = dir();
+    std::fs::write(d.path().join("daemon.json"), "{}").unwrap();
+    let out = berthd(d.path(), "a", &["--storage-driver", "aufs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("storage driver \"aufs\" is not supported (supported: overlay2, vfs)"),
+        "{err}"
+    );
+    assert!(
+        !d.path().join("root").exists(),
+        "a refused start made the data root"
+    );
+    // `storage-driver: vfs` in daemon.json: the daemon says so in /info.
+    std::fs::write(d.path().join("daemon.json"), r#"{"storage-driver": "vfs"}"#).unwrap();
+    let _daemon = start(d.path(), "a");
+    let mut s = UnixStream::connect(d.path().join("a.sock")).unwrap();
+    s.write_all(b"GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.contains("\"Driver\":\"vfs\""), "{out}");
+}

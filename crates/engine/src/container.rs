@@ -79,6 +79,9 @@ pub struct Record {
     /// Host ports held while it runs.
     #[serde(default)]
     pub published: Vec<crate::networks::Published>,
+    /// Volumes, binds and tmpfs, decided at create (`mounts.rs`).
+    #[serde(default)]
+    pub mount_points: Vec<crate::mounts::MountPoint>,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

@@ -12,11 +12,13 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod mounts;
 mod netdns;
 pub mod networks;
 mod resolve;
 pub mod system;
 mod top;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ pub struct EngineConfig {
     pub cgroup_parent: String,
     pub labels: Vec<String>,
     pub network: networks::NetConfig,
+    /// `storage-driver`: `overlay2`, `vfs`, or `None` for the best the kernel has.
+    pub storage_driver: Option<String>,
 }
 
 pub struct Engine {
@@ -47,6 +51,7 @@ pub struct Engine {
     pub events: EventBus,
     pub net: networks::Networking,
     db: db::Db,
+    pub volumes: volumes::Volumes,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
     /// The daemon's own id, as `/info` shows it.
@@ -65,19 +70,30 @@ impl Engine {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
         }
-        let images = ImageStore::open(&config.data_root)?;
+        let images =
+            ImageStore::open_with_driver(&config.data_root, config.storage_driver.as_deref())?;
         let db = db::Db::open(&config.data_root.join("containers.db"))?;
         let id = engine_id(&config.data_root)?;
+        let volumes = volumes::Volumes::open(
+            &config.data_root.join("containers.db"),
+            &config.data_root.join("volumes"),
+        )?;
         let mut map = HashMap::new();
+        let mut in_use = Vec::new();
         for r in db.load_all()? {
+            if r.state.status == Status::Running {
+                in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
+            }
             map.insert(r.id.clone(), Handle::new(r));
         }
+        volumes.unmount_all_unused(&in_use);
         Ok(Arc::new(Engine {
             net: networks::Networking::new(config.network.clone()),
             config,
             images,
             events: EventBus::default(),
             db,
+            volumes,
             containers: RwLock::new(map),
             execs: Default::default(),
             id,

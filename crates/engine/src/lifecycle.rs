@@ -113,10 +113,12 @@ impl Engine {
             };
         }
 
+        let (mount_points, new_volumes) = self.make_mounts(&config, &host_config)?;
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir)?;
         let made = (|| -> Result<()> {
-            self.images.create_rw_layer(&id, Some(&image.id))?;
+            let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
+            self.populate_volumes(&layer, &mount_points)?;
             let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
             write_etc_files(
                 &dir,
@@ -130,6 +132,7 @@ impl Engine {
         if let Err(e) = made {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
+            self.undo_volumes(&new_volumes);
             return Err(e);
         }
         let record = Record {
@@ -147,10 +150,12 @@ impl Engine {
             shutdown_stop: false,
             endpoints,
             published: vec![],
+            mount_points,
         };
         if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
+            self.undo_volumes(&new_volumes);
             return Err(e);
         }
         self.event("create", &record, &[]);
@@ -208,6 +213,7 @@ impl Engine {
             Err(e) => {
                 let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
                 self.release_endpoints(&h).await;
+                self.release_mounts(&h.snapshot());
                 h.with(|r| {
                     r.state.error = e.message.clone();
                     r.state.exit_code = if e.message.contains("executable file not found")
@@ -265,6 +271,13 @@ impl Engine {
                 read_only: false,
             })
             .collect();
+        // Copy-up can be long: off the async workers.
+        let mounts = {
+            let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || engine.setup_mounts(&r, &rootfs))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??
+        };
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
@@ -286,6 +299,7 @@ impl Engine {
                 NetNs::Path(ShimConfig::netns_path(&state_dir))
             },
             binds,
+            mounts,
             cgroups_path: format!(
                 "{}/{}",
                 self.config.cgroup_parent.trim_end_matches('/'),
@@ -413,6 +427,7 @@ impl Engine {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
             }
         }
+        self.release_mounts(&h.snapshot());
         h.with(|r| {
             r.state.status = Status::Exited;
             r.state.paused = false;
@@ -695,7 +710,7 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}?force=&v=`.
-    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
         let h = self.lookup(key)?;
         if h.snapshot().state.status == Status::Running {
             if !force {
@@ -734,6 +749,9 @@ impl Engine {
         self.db.delete(&h.id)?;
         self.forget(&h.id);
         self.forget_execs(&h.id);
+        if volumes || r.host_config.auto_remove {
+            self.remove_anonymous_volumes(&r);
+        }
         self.event("destroy", &r, &[]);
         h.watch.send_modify(|w| w.removed = true);
         Ok(())
@@ -818,6 +836,7 @@ impl Engine {
                 .filter_map(|p| serde_json::from_value(p).ok())
                 .collect();
             s.network_settings = self.networks_summary(&r);
+            s.mounts = crate::mounts::inspect_view(&r.mount_points);
             if size {
                 let layer = self.images.rw_layer(&r.id).ok();
                 s.size_rw = Some(layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0));
@@ -888,7 +907,7 @@ impl Engine {
             },
             size_rw,
             size_root_fs: size_root,
-            mounts: vec![],
+            mounts: crate::mounts::inspect_view(&r.mount_points),
             config: r.config.clone(),
             network_settings: self.network_settings(&r),
         })
@@ -1261,6 +1280,11 @@ impl Filters {
                     .map(|img| img.id == r.image_id)
                     .unwrap_or(false)
                     || v == r.config.image
+            })
+            && any("volume", &|v| {
+                r.mount_points
+                    .iter()
+                    .any(|m| m.name == v || m.destination == v || m.source == v)
             })
             && self.matches_labels(&labels)
     }

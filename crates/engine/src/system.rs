@@ -180,7 +180,7 @@ impl Engine {
             "LayersSize": self.images.layers_size()?,
             "Images": images,
             "Containers": containers,
-            "Volumes": [],
+            "Volumes": self.volume_usage()?,
             "BuildCache": [],
         }))
     }

@@ -67,6 +67,17 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
+/// A user's mount (volume, bind or tmpfs), already resolved by the engine:
+/// `destination` lies inside the rootfs with no symlink left to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecMount {
+    pub destination: String,
+    /// `bind` or `tmpfs`.
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecParams {
     pub rootfs: PathBuf,
@@ -81,6 +92,8 @@ pub struct SpecParams {
     pub terminal: bool,
     pub netns: NetNs,
     pub binds: Vec<BindMount>,
+    /// Volumes, binds and tmpfs of the user, mounted before `binds`.
+    pub mounts: Vec<SpecMount>,
     /// cgroup path relative to each hierarchy's root, e.g. `/berth/<id>`.
     pub cgroups_path: String,
     pub privileged: bool,
@@ -115,6 +128,14 @@ pub fn build_spec(p: &SpecParams) -> Value {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm_size}")]}),
     ];
+    for m in &p.mounts {
+        mounts.push(json!({
+            "destination": m.destination,
+            "type": m.kind,
+            "source": m.source,
+            "options": m.options,
+        }));
+    }
     for b in &p.binds {
         let mut options = vec!["rbind", "rprivate"];
         if b.read_only {
@@ -144,6 +165,20 @@ pub fn build_spec(p: &SpecParams) -> Value {
             "devices": [{"allow": false, "access": "rwm"}]
         },
     });
+    // As dockerd: a shared (or slave) user mount needs the rootfs to
+    // propagate too, or the runtime's private rootfs would cut it off.
+    // libcontainer takes `shared`/`slave` (always recursive), not the
+    // `r`-prefixed names.
+    let has = |names: &[&str]| {
+        p.mounts
+            .iter()
+            .any(|m| m.options.iter().any(|o| names.contains(&o.as_str())))
+    };
+    if has(&["shared", "rshared"]) {
+        linux["rootfsPropagation"] = json!("shared");
+    } else if has(&["slave", "rslave"]) {
+        linux["rootfsPropagation"] = json!("slave");
+    }
     if !p.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -196,6 +231,12 @@ mod tests {
                 destination: "/etc/hosts".into(),
                 read_only: false,
             }],
+            mounts: vec![SpecMount {
+                destination: "/data".into(),
+                kind: "bind".into(),
+                source: "/v/_data".into(),
+                options: vec!["rbind".into(), "rprivate".into(), "ro".into()],
+            }],
             cgroups_path: "/berth/abc".into(),
             privileged: false,
             host_capabilities: vec![],
@@ -236,6 +277,24 @@ mod tests {
             .unwrap()
             .iter()
             .any(|p| p == "/proc/kcore"));
+    }
+
+    #[test]
+    fn user_mounts_precede_etc_binds_and_set_rootfs_propagation() {
+        let mut p = params();
+        let v = build_spec(&p);
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(&dests[dests.len() - 2..], ["/data", "/etc/hosts"]);
+        assert!(v["linux"].get("rootfsPropagation").is_none());
+        p.mounts[0].options = vec!["rbind".into(), "rshared".into()];
+        assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "shared");
+        p.mounts[0].options = vec!["rbind".into(), "rslave".into()];
+        assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "slave");
     }
 
     #[test]

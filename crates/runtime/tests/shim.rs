@@ -56,6 +56,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         terminal: tty,
         netns: NetNs::Path(ShimConfig::netns_path(&state_dir)),
         binds: vec![],
+        mounts: vec![],
         cgroups_path: format!("/berth-test/{id}"),
         privileged: false,
         host_capabilities: vec![],

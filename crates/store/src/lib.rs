@@ -22,6 +22,7 @@ pub mod config;
 mod layers;
 mod rwlayer;
 mod unpack;
+pub mod vfs;
 
 use std::collections::HashMap;
 use std::fs;
@@ -38,8 +39,6 @@ use sha2::{Digest, Sha256};
 pub use config::{History, ImageConfig, RootFs, RunConfig};
 pub use rwlayer::RwLayer;
 
-const DRIVER: &str = "overlay2";
-
 fn db_err(e: rusqlite::Error) -> Error {
     Error::internal(format!("image metadata: {e}"))
 }
@@ -50,6 +49,8 @@ pub struct ImageStore {
     db: Mutex<Connection>,
     /// Chains held by in-flight imports and loads (see `layers`).
     holds: Mutex<layers::HeldMap>,
+    /// How containers' root filesystems are made (`vfs.rs`).
+    driver: vfs::Driver,
 }
 
 /// An image as the engine sees it.
@@ -194,6 +195,13 @@ impl ImageStore {
     /// Opens (creating) the store under `root` and reconciles it with what
     /// a crash may have left: temp files, unreferenced dirs and blobs.
     pub fn open(root: &Path) -> Result<ImageStore> {
+        Self::open_with_driver(root, None)
+    }
+
+    /// [`ImageStore::open`] with a storage driver by name (`overlay2`,
+    /// `vfs`); `None` picks overlay2 where the kernel has overlayfs.
+    pub fn open_with_driver(root: &Path, driver: Option<&str>) -> Result<ImageStore> {
+        let driver = vfs::Driver::choose(driver)?;
         let root = root.to_path_buf();
         for d in ["image/blobs/sha256", "image/tmp", "overlay2/l"] {
             fs::create_dir_all(root.join(d))?;
@@ -218,6 +226,7 @@ impl ImageStore {
             root,
             db: Mutex::new(conn),
             holds: Mutex::new(HashMap::new()),
+            driver,
         };
         if migrate_images {
             store.fill_top_chains()?;
@@ -341,11 +350,14 @@ impl ImageStore {
     }
 
     pub fn driver_name(&self) -> &'static str {
-        DRIVER
+        self.driver.name()
     }
 
     /// `DriverStatus` for `/info`, as dockerd's overlay2 reports it.
     pub fn driver_status(&self) -> Vec<[String; 2]> {
+        if self.driver == vfs::Driver::Vfs {
+            return vec![];
+        }
         use nix::sys::statfs;
         let backing = match statfs::statfs(&self.root).map(|s| s.filesystem_type()) {
             Ok(t) if t == statfs::EXT4_SUPER_MAGIC => "extfs",
@@ -899,7 +911,7 @@ impl ImageStore {
         obj.insert("Size".into(), json!(img.size));
         obj.insert(
             "GraphDriver".into(),
-            json!({"Data": self.image_graph_data(img), "Name": DRIVER}),
+            json!({"Data": if self.driver == vfs::Driver::Vfs { serde_json::Value::Null } else { self.image_graph_data(img) }, "Name": self.driver.name()}),
         );
         obj.insert(
             "RootFS".into(),

@@ -17,7 +17,11 @@ pub struct RwLayer {
     pub lowerdirs: Vec<PathBuf>,
     pub upperdir: PathBuf,
     pub workdir: PathBuf,
+    /// The container's rootfs: the overlay's mount point, or with the vfs
+    /// driver the plain directory `vfs/dir/<container-id>`.
     pub merged: PathBuf,
+    /// Made by the vfs driver (a copy, nothing to mount).
+    pub vfs: bool,
 }
 
 /// Whether `target` is a mount point (per `/proc/self/mountinfo`).
@@ -52,11 +56,22 @@ impl RwLayer {
     }
 
     pub fn is_mounted(&self) -> bool {
+        if self.vfs {
+            return self.merged.is_dir();
+        }
         is_mount_point(&self.merged)
     }
 
     /// Mounts the overlay at `merged`; does nothing when already mounted.
     pub fn mount(&self) -> Result<()> {
+        if self.vfs {
+            // The copy is made at create; a missing one (a crash between
+            // create's steps) is made again from the layers.
+            if !self.merged.is_dir() {
+                crate::vfs::build_rootfs(&self.lowerdirs, &self.merged)?;
+            }
+            return Ok(());
+        }
         if self.is_mounted() {
             return Ok(());
         }
@@ -78,7 +93,7 @@ impl RwLayer {
 
     /// Detaches the overlay at `merged`; does nothing when not mounted.
     pub fn unmount(&self) -> Result<()> {
-        if !self.is_mounted() {
+        if self.vfs || !self.is_mounted() {
             return Ok(());
         }
         nix::mount::umount2(&self.merged, nix::mount::MntFlags::MNT_DETACH)
@@ -88,6 +103,9 @@ impl RwLayer {
     /// `GraphDriver.Data` as dockerd prints it: the lower layers' `diff`
     /// dirs (resolved), and the container's own dirs.
     pub fn graph_driver_data(&self) -> IndexMap<String, String> {
+        if self.vfs {
+            return IndexMap::new();
+        }
         let lower: Vec<String> = self
             .lowerdirs
             .iter()
@@ -107,8 +125,21 @@ impl RwLayer {
         data
     }
 
+    /// Where the vfs driver keeps the size of a fresh copy.
+    fn vfs_base_file(&self) -> PathBuf {
+        self.upperdir.with_file_name("vfs-base-size")
+    }
+
     /// The size of the container's changes (dockerd's `SizeRw`).
     pub fn size_rw(&self) -> Result<i64> {
+        if self.vfs {
+            // A copy has no upper dir: its growth over the size it had when made.
+            let base: i64 = fs::read_to_string(self.vfs_base_file())
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            return Ok((unpack::tree_size(&self.merged) - base).max(0));
+        }
         Ok(unpack::tree_size(&self.upperdir))
     }
 }
@@ -173,13 +204,40 @@ impl ImageStore {
                 .map_err(db_err)?;
             Ok(())
         })();
+        let result = result.and_then(|()| {
+            if self.driver != crate::vfs::Driver::Vfs {
+                return Ok(());
+            }
+            let layer = self.rw_layer(container_id)?;
+            let lowers: Vec<PathBuf> = layer
+                .lowerdirs
+                .iter()
+                .filter(|l| !l.ends_with("empty"))
+                .cloned()
+                .collect();
+            fs::create_dir_all(self.vfs_dir())?;
+            crate::vfs::build_rootfs(&lowers, &layer.merged)?;
+            let base = unpack::tree_size(&layer.merged);
+            fs::write(layer.vfs_base_file(), base.to_string())?;
+            Ok(())
+        });
         match result {
             Ok(()) => self.rw_layer(container_id),
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
+                let _ = fs::remove_dir_all(self.vfs_dir().join(container_id));
+                let _ = self.conn().execute(
+                    "DELETE FROM rw_layers WHERE container_id = ?1",
+                    params![container_id],
+                );
                 Err(e)
             }
         }
+    }
+
+    /// `vfs/dir`: the vfs driver's container root filesystems.
+    fn vfs_dir(&self) -> PathBuf {
+        self.root().join("vfs").join("dir")
     }
 
     /// The read-write layer of a container.
@@ -210,11 +268,17 @@ impl ImageStore {
             fs::create_dir_all(&empty)?;
             lowerdirs.push(empty);
         }
+        let vfs = self.driver == crate::vfs::Driver::Vfs;
         Ok(RwLayer {
             lowerdirs,
             upperdir: dir.join("diff"),
             workdir: dir.join("work"),
-            merged: dir.join("merged"),
+            merged: if vfs {
+                self.vfs_dir().join(container_id)
+            } else {
+                dir.join("merged")
+            },
+            vfs,
         })
     }
 
@@ -232,6 +296,12 @@ impl ImageStore {
         if is_mount_point(&merged) {
             nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH)
                 .map_err(|e| Error::internal(format!("unmounting {}: {e}", merged.display())))?;
+        }
+        let copy = self.vfs_dir().join(container_id);
+        if let Err(e) = fs::remove_dir_all(&copy) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(Error::internal(format!("removing {}: {e}", copy.display())));
+            }
         }
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}

@@ -4,6 +4,8 @@
 pub mod container;
 pub mod context;
 pub mod image;
+pub mod mount;
 pub mod opts;
 pub mod stream;
 pub mod system;
+pub mod volume;

@@ -60,6 +60,12 @@ pub struct CreateOpts {
     /// Mount a tmpfs directory
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount")]
+    pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
@@ -229,27 +235,7 @@ pub fn restart_policy(spec: Option<&str>) -> Result<Value, Failure> {
     Ok(json!({"Name": name, "MaximumRetryCount": count}))
 }
 
-/// go-units `RAMInBytes`: `512m`, `1g`, `1.5GB`, binary multiples.
-pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    let num_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(num_end);
-    let n: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
-    let unit = unit.strip_suffix('b').unwrap_or(unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0f64.powi(2),
-        "g" => 1024.0f64.powi(3),
-        "t" => 1024.0f64.powi(4),
-        "p" => 1024.0f64.powi(5),
-        _ => return Err(format!("invalid suffix: '{unit}'")),
-    };
-    Ok((n * mult) as i64)
-}
+pub use berth_api::units::ram_in_bytes;
 
 /// `-p [ip:][hostPort:]containerPort[/proto]`, ranges allowed: the
 /// exposed ports and their bindings.
@@ -343,7 +329,18 @@ pub fn parse_volumes(specs: &[String]) -> Result<(Map<String, Value>, Vec<String
                 if parts[1].is_empty() || parts[0].is_empty() {
                     return Err(Failure::usage(format!("invalid argument \"{spec}\" for \"-v, --volume\" flag: invalid spec: {spec}: empty section between colons")));
                 }
-                binds.push(spec.clone());
+                // As docker 23+: a relative host path (`.`, `./x`, `..`) is made absolute.
+                let src = parts[0];
+                if src == "." || src == ".." || src.starts_with("./") || src.starts_with("../") {
+                    let abs = std::env::current_dir()
+                        .map(|d| crate::commands::mount::clean(&d.join(src)))
+                        .map_err(|e| Failure::usage(e.to_string()))?;
+                    let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+                    p[0] = abs;
+                    binds.push(p.join(":"));
+                } else {
+                    binds.push(spec.clone());
+                }
             }
             _ => return Err(bad()),
         }
@@ -371,6 +368,17 @@ pub fn create_body(
         exposed.insert(format!("{p}/{proto}"), json!({}));
     }
     let (volumes, binds) = parse_volumes(&opts.volume)?;
+    let mounts = opts
+        .mount
+        .iter()
+        .map(|m| {
+            crate::commands::mount::parse_mount(m).map_err(|e| {
+                Failure::usage(format!(
+                    "invalid argument \"{m}\" for \"--mount\" flag: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<Value>, Failure>>()?;
     let memory = match &opts.memory {
         Some(m) => ram_in_bytes(m).map_err(|e| {
             Failure::usage(format!(
@@ -439,6 +447,8 @@ pub fn create_body(
         "StopTimeout": opts.stop_timeout,
         "HostConfig": {
             "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
+            "Mounts": if mounts.is_empty() { Value::Null } else { json!(mounts) },
+            "VolumesFrom": if opts.volumes_from.is_empty() { Value::Null } else { json!(opts.volumes_from) },
             "NetworkMode": network,
             "PortBindings": bindings,
             "PublishAllPorts": opts.publish_all,

@@ -194,6 +194,16 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
     let v = c.get_json("/system/df").await?;
     let images = v["Images"].as_array().cloned().unwrap_or_default();
     let containers = v["Containers"].as_array().cloned().unwrap_or_default();
+    let volumes = v["Volumes"].as_array().cloned().unwrap_or_default();
+    let vol_size = |v: &Value| v["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0);
+    let vol_refs = |v: &Value| v["UsageData"]["RefCount"].as_i64().unwrap_or(0);
+    let vols_total: f64 = volumes.iter().map(vol_size).sum();
+    let vols_reclaim: f64 = volumes
+        .iter()
+        .filter(|v| vol_refs(v) == 0)
+        .map(vol_size)
+        .sum();
+    let vols_active = volumes.iter().filter(|v| vol_refs(v) > 0).count();
     let total_images = v["LayersSize"].as_f64().unwrap_or(0.0);
     let used: f64 = images
         .iter()
@@ -229,7 +239,7 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size_prec(total_images, 4), "Reclaimable": format!("{}{}", human_size((total_images - used).max(0.0)), if total_images > 0.0 { pct((total_images - used).max(0.0), total_images) } else { " (0%)".into() })}),
         json!({"Type": "Containers", "TotalCount": containers.len(), "Active": active_ctr, "Size": human_size_prec(ctr_size, 4), "Reclaimable": format!("{}{}", human_size_prec(ctr_reclaim, 4), pct(ctr_reclaim, ctr_size))}),
-        json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": vols_active, "Size": human_size_prec(vols_total, 4), "Reclaimable": format!("{}{}", human_size_prec(vols_reclaim, 4), pct(vols_reclaim, vols_total))}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
     ];
     if format.is_some() || !verbose {
@@ -281,10 +291,11 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
                     .collect(),
                 crate::format::ago(i["Created"].as_i64().unwrap_or(0)),
                 human_size(i["Size"].as_f64().unwrap_or(0.0)),
-                human_size(i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0)),
-                human_size(
+                human_size_prec(i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0), 4),
+                human_size_prec(
                     i["Size"].as_f64().unwrap_or(0.0)
                         - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0),
+                    4,
                 ),
                 i["Containers"].to_string(),
             ]
@@ -310,12 +321,12 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
     let cells: Vec<Vec<String>> = containers
         .iter()
         .map(|c| {
-            let r = container_row(c, false);
+            let r = container_row(c, true);
             vec![
                 r["ID"].as_str().unwrap_or("").into(),
                 r["Image"].as_str().unwrap_or("").into(),
                 r["Command"].as_str().unwrap_or("").into(),
-                "0".into(),
+                r["LocalVolumes"].as_str().unwrap_or("0").into(),
                 human_size(c["SizeRw"].as_f64().unwrap_or(0.0)),
                 r["RunningFor"].as_str().unwrap_or("").into(),
                 r["Status"].as_str().unwrap_or("").into(),
@@ -340,7 +351,17 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
         )
     );
     println!("\nLocal Volumes space usage:\n");
-    print!("{}", table(&["VOLUME NAME", "LINKS", "SIZE"], &[]));
+    let cells: Vec<Vec<String>> = volumes
+        .iter()
+        .map(|v| {
+            vec![
+                v["Name"].as_str().unwrap_or("").into(),
+                vol_refs(v).to_string(),
+                human_size_prec(vol_size(v), 4),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["VOLUME NAME", "LINKS", "SIZE"], &cells));
     println!("\nBuild cache usage: 0B\n");
     print!(
         "{}",

@@ -1,0 +1,1140 @@
+//! A container's mounts: what `HostConfig.Binds`, `HostConfig.Mounts`,
+//! `HostConfig.Tmpfs`, `HostConfig.VolumesFrom` and `Config.Volumes` (the
+//! image's `VOLUME`s included) ask for, parsed and checked as dockerd does at
+//! create, kept in the container's record as [`MountPoint`]s; empty volumes
+//! are filled from the image at create (copy-up); at start they become OCI
+//! mounts: targets resolved inside the rootfs, volumes with device options
+//! mounted.
+
+use std::collections::HashSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use berth_api::types::Mount;
+use berth_api::{ContainerConfig, Error, HostConfig, Result};
+use berth_runtime::spec::SpecMount;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::container::{Record, Status};
+use crate::Engine;
+
+/// `bind`, `volume` or `tmpfs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Bind,
+    Volume,
+    Tmpfs,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bind => "bind",
+            Kind::Volume => "volume",
+            Kind::Tmpfs => "tmpfs",
+        }
+    }
+}
+
+/// One mount of a container, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MountPoint {
+    pub kind: Kind,
+    /// The volume's name (volumes only).
+    #[serde(default)]
+    pub name: String,
+    /// The host path: a bind's source, a volume's `_data`.
+    #[serde(default)]
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub driver: String,
+    /// The mode as the user wrote it (`ro,nocopy`), as inspect shows it.
+    #[serde(default)]
+    pub mode: String,
+    pub rw: bool,
+    /// `rprivate`, `rslave`, ...; empty for volumes and tmpfs.
+    #[serde(default)]
+    pub propagation: String,
+    #[serde(default)]
+    pub nocopy: bool,
+    /// A volume made for this container alone (`-v /path`, image `VOLUME`):
+    /// removed with it by `rm -v` and `--rm`.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// tmpfs mount options (`size=65536k,mode=1777`).
+    #[serde(default)]
+    pub tmpfs_options: String,
+    /// Shown in inspect's `Mounts` (a `HostConfig.Tmpfs` entry is not).
+    #[serde(default = "yes")]
+    pub listed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A volume the container needs: made (or found) at create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeWant {
+    /// Empty: anonymous (a fresh 64-hex name).
+    pub name: String,
+    pub driver: String,
+    pub labels: IndexMap<String, String>,
+    pub options: IndexMap<String, String>,
+}
+
+/// What [`plan`] decides before anything is made.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Mount points; for a volume, `name` is empty when anonymous and
+    /// `source` is filled in once the volume exists.
+    pub points: Vec<MountPoint>,
+    /// Per point index: the volume to make or find.
+    pub volumes: Vec<(usize, VolumeWant)>,
+    /// Missing bind sources of `Binds` to create, as dockerd does.
+    pub mkdirs: Vec<PathBuf>,
+}
+
+fn must_be_absolute(kind: &str, path: &str) -> Error {
+    Error::invalid(format!(
+        "invalid mount config for type \"{kind}\": invalid mount path: '{path}' mount path must be absolute"
+    ))
+}
+
+/// Checks a container path: absolute, and not `/`.
+fn check_target(kind: &str, target: &str) -> Result<String> {
+    if !target.starts_with('/') {
+        return Err(must_be_absolute(kind, target));
+    }
+    let clean = clean_path(target);
+    if clean == "/" {
+        return Err(Error::invalid(format!(
+            "invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'"
+        )));
+    }
+    Ok(clean)
+}
+
+/// Lexical cleaning of an absolute path (Go's `filepath.Clean`).
+pub fn clean_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            x => out.push(x),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+];
+
+/// The mode of a `-v` spec (`ro,z,nocopy,rslave`): (rw, nocopy, propagation).
+/// dockerd's rules: each of rw/ro, z/Z, nocopy and a propagation at most once.
+pub fn parse_mode(mode: &str) -> Result<(bool, bool, String)> {
+    let bad = || Error::invalid(format!("invalid mode: {mode}"));
+    let (mut rw, mut label, mut copy, mut prop) = (None, false, None, None);
+    if mode.is_empty() {
+        return Ok((true, false, String::new()));
+    }
+    for o in mode.split(',') {
+        match o {
+            "rw" | "ro" if rw.is_none() => rw = Some(o == "rw"),
+            "z" | "Z" if !label => label = true,
+            "nocopy" if copy.is_none() => copy = Some(true),
+            p if PROPAGATIONS.contains(&p) && prop.is_none() => prop = Some(p.to_string()),
+            _ => return Err(bad()),
+        }
+    }
+    Ok((
+        rw.unwrap_or(true),
+        copy.unwrap_or(false),
+        prop.unwrap_or_default(),
+    ))
+}
+
+/// One `HostConfig.Binds` entry: `/host:/ctr[:mode]` or `name:/ctr[:mode]`.
+pub fn parse_bind(spec: &str) -> Result<(MountPoint, Option<VolumeWant>)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let invalid = || Error::invalid(format!("invalid volume specification: '{spec}'"));
+    let (src, dst, mode) = match parts.as_slice() {
+        [d] => ("", *d, ""),
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(invalid()),
+    };
+    if dst.is_empty() || (parts.len() > 1 && src.is_empty()) {
+        return Err(invalid());
+    }
+    let bind = src.starts_with('/');
+    let kind = if bind { Kind::Bind } else { Kind::Volume };
+    let destination = check_target(kind.as_str(), dst).map_err(|e| {
+        Error::invalid(format!(
+            "invalid volume specification: '{spec}': {}",
+            e.message
+        ))
+    })?;
+    let (rw, nocopy, prop) = parse_mode(mode)?;
+    if bind && nocopy {
+        return Err(Error::invalid(format!("invalid mode: {mode}")));
+    }
+    if !bind && !prop.is_empty() {
+        return Err(Error::invalid(format!("invalid mode: {mode}")));
+    }
+    let mp = MountPoint {
+        kind,
+        name: if bind { String::new() } else { src.to_string() },
+        source: if bind { clean_path(src) } else { String::new() },
+        destination,
+        driver: if bind { String::new() } else { "local".into() },
+        // dockerd shows a named volume's empty mode as `z`.
+        mode: if !bind && !src.is_empty() && mode.is_empty() {
+            "z".into()
+        } else {
+            mode.to_string()
+        },
+        rw,
+        propagation: if bind && prop.is_empty() {
+            "rprivate".into()
+        } else {
+            prop
+        },
+        nocopy,
+        anonymous: !bind && src.is_empty(),
+        tmpfs_options: String::new(),
+        listed: true,
+    };
+    let want = (!bind).then(|| VolumeWant {
+        name: src.to_string(),
+        driver: "local".into(),
+        ..Default::default()
+    });
+    Ok((mp, want))
+}
+
+fn opt_obj<'a>(
+    v: &'a Option<Value>,
+    what: &str,
+) -> Result<Option<&'a serde_json::Map<String, Value>>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(Error::invalid(format!("invalid {what}: not an object"))),
+    }
+}
+
+fn str_map(v: Option<&Value>) -> IndexMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One `HostConfig.Mounts` entry (`--mount`), with dockerd's checks.
+pub fn parse_mount(m: &Mount) -> Result<(MountPoint, Option<VolumeWant>)> {
+    let kind = match m.r#type.as_str() {
+        "bind" => Kind::Bind,
+        "volume" => Kind::Volume,
+        "tmpfs" => Kind::Tmpfs,
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid mount config for type \"{other}\": mount type unknown"
+            )))
+        }
+    };
+    let t = kind.as_str();
+    let cfg_err =
+        |msg: &str| Error::invalid(format!("invalid mount config for type \"{t}\": {msg}"));
+    if m.target.is_empty() {
+        return Err(cfg_err("field Target must not be empty"));
+    }
+    let destination = check_target(t, &m.target)?;
+    let bind_opts = opt_obj(&m.bind_options, "BindOptions")?;
+    let vol_opts = opt_obj(&m.volume_options, "VolumeOptions")?;
+    let tmpfs_opts = opt_obj(&m.tmpfs_options, "TmpfsOptions")?;
+    if kind != Kind::Bind && bind_opts.is_some() {
+        return Err(cfg_err("field BindOptions must not be specified"));
+    }
+    if kind != Kind::Volume && vol_opts.is_some() {
+        return Err(cfg_err("field VolumeOptions must not be specified"));
+    }
+    if kind != Kind::Tmpfs && tmpfs_opts.is_some() {
+        return Err(cfg_err("field TmpfsOptions must not be specified"));
+    }
+    let mut mp = MountPoint {
+        kind,
+        destination,
+        rw: !m.read_only,
+        listed: true,
+        ..Default::default()
+    };
+    match kind {
+        Kind::Bind => {
+            if m.source.is_empty() {
+                return Err(cfg_err("field Source must not be empty"));
+            }
+            if !m.source.starts_with('/') {
+                return Err(cfg_err(&format!(
+                    "invalid mount path: '{}' mount path must be absolute",
+                    m.source
+                )));
+            }
+            if std::fs::metadata(&m.source).is_err() {
+                return Err(cfg_err(&format!(
+                    "bind source path does not exist: {}",
+                    m.source
+                )));
+            }
+            let prop = bind_opts
+                .and_then(|o| o.get("Propagation"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if !prop.is_empty() && !PROPAGATIONS.contains(&prop) {
+                return Err(Error::invalid(format!(
+                    "invalid mount config: unknown propagation mode: {prop}"
+                )));
+            }
+            mp.source = clean_path(&m.source);
+            mp.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
+            Ok((mp, None))
+        }
+        Kind::Volume => {
+            if m.source.starts_with('/') {
+                return Err(cfg_err(&format!(
+                    "invalid volume name: '{}': must not be an absolute path",
+                    m.source
+                )));
+            }
+            let vo = vol_opts;
+            mp.nocopy = vo
+                .and_then(|o| o.get("NoCopy"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let driver_cfg = vo.and_then(|o| o.get("DriverConfig"));
+            let driver = driver_cfg
+                .and_then(|d| d.get("Name"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .unwrap_or("local")
+                .to_string();
+            mp.name = m.source.clone();
+            mp.driver = driver.clone();
+            mp.anonymous = m.source.is_empty();
+            let want = VolumeWant {
+                name: m.source.clone(),
+                driver,
+                labels: str_map(vo.and_then(|o| o.get("Labels"))),
+                options: str_map(driver_cfg.and_then(|d| d.get("Options"))),
+            };
+            Ok((mp, Some(want)))
+        }
+        Kind::Tmpfs => {
+            if !m.source.is_empty() {
+                return Err(cfg_err("field Source must not be specified"));
+            }
+            let size = tmpfs_opts
+                .and_then(|o| o.get("SizeBytes"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let mode = tmpfs_opts
+                .and_then(|o| o.get("Mode"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if size < 0 {
+                return Err(cfg_err("invalid tmpfs size"));
+            }
+            let mut opts = Vec::new();
+            if size > 0 {
+                // As dockerd: whole kibibytes.
+                opts.push(format!("size={}k", (size + 1023) / 1024));
+            }
+            if mode > 0 {
+                opts.push(format!("mode={:o}", mode & 0o7777));
+            }
+            mp.tmpfs_options = opts.join(",");
+            Ok((mp, None))
+        }
+    }
+}
+
+/// `HostConfig.Tmpfs`: `{"/run": "size=64m,mode=1777"}`.
+pub fn parse_tmpfs(dest: &str, opts: &str) -> Result<MountPoint> {
+    if !dest.starts_with('/') {
+        return Err(Error::invalid(format!(
+            "invalid mount path: '{dest}' mount path must be absolute"
+        )));
+    }
+    let destination = clean_path(dest);
+    if destination == "/" {
+        return Err(Error::invalid(
+            "invalid specification: destination can't be '/'",
+        ));
+    }
+    let mut rw = true;
+    let mut kept = Vec::new();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => rw = false,
+            "rw" => rw = true,
+            o if o.starts_with("size=") => {
+                let v = &o[5..];
+                let bytes = berth_api::units::ram_in_bytes(v)
+                    .map_err(|_| Error::invalid(format!("invalid tmpfs option \"{o}\"")))?;
+                kept.push(format!("size={}k", (bytes + 1023) / 1024));
+            }
+            o => kept.push(o.to_string()),
+        }
+    }
+    Ok(MountPoint {
+        kind: Kind::Tmpfs,
+        destination,
+        rw,
+        tmpfs_options: kept.join(","),
+        listed: false,
+        ..Default::default()
+    })
+}
+
+/// `--volumes-from NAME[:ro|rw]` into (container, rw override).
+pub fn parse_volumes_from(spec: &str) -> Result<(String, Option<bool>)> {
+    match spec.split_once(':') {
+        None => Ok((spec.to_string(), None)),
+        Some((c, "rw")) => Ok((c.to_string(), Some(true))),
+        Some((c, "ro")) => Ok((c.to_string(), Some(false))),
+        Some((_, m)) => Err(Error::invalid(format!("invalid mode: {m}"))),
+    }
+}
+
+/// Decides every mount of a new container, with dockerd's precedence:
+/// `VolumesFrom`, then `Binds` (replacing those), then `Mounts`, `Tmpfs`,
+/// and last `Config.Volumes` for targets nothing else covers. `from`
+/// resolves `--volumes-from` to the other container's mount points.
+pub fn plan(
+    config: &ContainerConfig,
+    hc: &HostConfig,
+    from: &dyn Fn(&str) -> Result<Vec<MountPoint>>,
+) -> Result<Plan> {
+    let mut plan = Plan::default();
+    let mut wants: IndexMap<String, (MountPoint, Option<VolumeWant>)> = IndexMap::new();
+    for spec in hc.volumes_from.iter().flatten() {
+        let (name, rw) = parse_volumes_from(spec)?;
+        for mut mp in from(&name)? {
+            if !mp.listed && mp.kind == Kind::Tmpfs {
+                continue;
+            }
+            if let Some(rw) = rw {
+                mp.rw = rw;
+                mp.mode = if rw { "rw" } else { "ro" }.into();
+            }
+            // Not this container's to remove.
+            mp.anonymous = false;
+            wants.insert(mp.destination.clone(), (mp, None));
+        }
+    }
+    let mut own = HashSet::new();
+    for spec in hc.binds.iter().flatten() {
+        let (mp, want) = parse_bind(spec)?;
+        if !own.insert(mp.destination.clone()) {
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                mp.destination
+            )));
+        }
+        if mp.kind == Kind::Bind && std::fs::symlink_metadata(&mp.source).is_err() {
+            plan.mkdirs.push(PathBuf::from(&mp.source));
+        }
+        wants.insert(mp.destination.clone(), (mp, want));
+    }
+    for m in hc.mounts.iter().flatten() {
+        let (mp, want) = parse_mount(m)?;
+        if !own.insert(mp.destination.clone()) {
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                mp.destination
+            )));
+        }
+        wants.insert(mp.destination.clone(), (mp, want));
+    }
+    for (dest, opts) in hc.tmpfs.iter().flatten() {
+        let mp = parse_tmpfs(dest, opts)?;
+        if !own.insert(mp.destination.clone()) {
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                mp.destination
+            )));
+        }
+        wants.insert(mp.destination.clone(), (mp, None));
+    }
+    for dest in config.volumes.iter().flatten().map(|(k, _)| k) {
+        let target = check_target("volume", dest)?;
+        if wants.contains_key(&target) {
+            continue;
+        }
+        let mp = MountPoint {
+            kind: Kind::Volume,
+            destination: target.clone(),
+            driver: "local".into(),
+            rw: true,
+            anonymous: true,
+            listed: true,
+            ..Default::default()
+        };
+        let want = VolumeWant {
+            driver: "local".into(),
+            ..Default::default()
+        };
+        wants.insert(target, (mp, Some(want)));
+    }
+    for (_, (mp, want)) in wants {
+        if let Some(w) = want {
+            plan.volumes.push((plan.points.len(), w));
+        }
+        plan.points.push(mp);
+    }
+    Ok(plan)
+}
+
+/// Resolves `target` (absolute, inside the container) under `root` as the
+/// container would see it: symlinks are followed but never leave `root`
+/// (an absolute link restarts at `root`, `..` stops at it), like Go's
+/// `securejoin`. Written by hand: the crates for this (`pathrs`) bring a C
+/// library; this is thirty lines over `std`.
+pub fn resolve_in_root(root: &Path, target: &str) -> Result<PathBuf> {
+    let mut pending: Vec<String> = target
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = root.join(current.join("/")).join(&part);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(md) if md.file_type().is_symlink() => {
+                links += 1;
+                if links > 255 {
+                    return Err(Error::invalid(format!(
+                        "too many levels of symbolic links resolving {target}"
+                    )));
+                }
+                let dest = std::fs::read_link(&candidate)?;
+                let dest = dest.to_string_lossy().into_owned();
+                if dest.starts_with('/') {
+                    current.clear();
+                }
+                for p in dest.split('/').filter(|p| !p.is_empty()).rev() {
+                    pending.push(p.to_string());
+                }
+            }
+            _ => current.push(part),
+        }
+    }
+    let mut out = root.to_path_buf();
+    for c in &current {
+        out.push(c);
+    }
+    debug_assert!(out.components().all(|c| c != Component::ParentDir));
+    Ok(out)
+}
+
+/// Copies the image's content at a volume's target into the empty volume
+/// (moby's copy-up): files, directories, symlinks with owners, modes and
+/// times; then the directory's own owner and mode. Written by hand: the copy
+/// crates (`fs_extra`, `copy_dir`) drop ownership.
+pub fn copy_up(from: &Path, to: &Path) -> Result<()> {
+    let md = match std::fs::symlink_metadata(from) {
+        Ok(m) if m.is_dir() => m,
+        _ => return Ok(()),
+    };
+    copy_tree(from, to)?;
+    let _ = std::os::unix::fs::lchown(to, Some(md.uid()), Some(md.gid()));
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            // Devices, fifos, sockets: not copied, as moby skips what it cannot read.
+            continue;
+        }
+        let _ = std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()));
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+/// dockerd's rule for `shared`/`slave` binds: the mount holding the source
+/// must itself be shared (for `[r]shared`) or shared or slave (for
+/// `[r]slave`), or the propagation asked could never happen.
+fn check_propagation(source: &str, propagation: &str) -> Result<()> {
+    let need_shared = matches!(propagation, "shared" | "rshared");
+    let need_slave = matches!(propagation, "slave" | "rslave");
+    if !need_shared && !need_slave {
+        return Ok(());
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let source = std::fs::canonicalize(source)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| source.to_string());
+    // The longest mount point that holds the source; its optional fields.
+    let best = info
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let point = *f.get(4)?;
+            let inside =
+                source == point || point == "/" || source.starts_with(&format!("{point}/"));
+            let sep = f.iter().position(|x| *x == "-")?;
+            inside.then(|| (point.to_string(), f[6..sep].join(" ")))
+        })
+        .max_by_key(|(p, _)| p.len());
+    let Some((point, optional)) = best else {
+        return Ok(());
+    };
+    let shared = optional.contains("shared:");
+    let slave = optional.contains("master:");
+    if need_shared && !shared {
+        return Err(Error::invalid(format!(
+            "path {source} is mounted on {point} but it is not a shared mount"
+        )));
+    }
+    if need_slave && !shared && !slave {
+        return Err(Error::invalid(format!(
+            "path {source} is mounted on {point} but it is not a shared or slave mount"
+        )));
+    }
+    Ok(())
+}
+
+fn dir_is_empty(p: &Path) -> bool {
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
+}
+
+/// Inspect's `Mounts`, sorted by destination as dockerd prints them.
+pub fn inspect_view(points: &[MountPoint]) -> Vec<Value> {
+    let mut v: Vec<&MountPoint> = points.iter().filter(|m| m.listed).collect();
+    v.sort_by(|a, b| a.destination.cmp(&b.destination));
+    v.into_iter()
+        .map(|m| {
+            let mut o = serde_json::Map::new();
+            o.insert("Type".into(), json!(m.kind.as_str()));
+            if m.kind == Kind::Volume {
+                o.insert("Name".into(), json!(m.name));
+            }
+            o.insert("Source".into(), json!(m.source));
+            o.insert("Destination".into(), json!(m.destination));
+            if m.kind == Kind::Volume {
+                o.insert("Driver".into(), json!(m.driver));
+            }
+            o.insert("Mode".into(), json!(m.mode));
+            o.insert("RW".into(), json!(m.rw));
+            o.insert("Propagation".into(), json!(m.propagation));
+            Value::Object(o)
+        })
+        .collect()
+}
+
+impl Engine {
+    /// The mount points of a new container: checks everything first (a
+    /// bad spec changes nothing), then makes the volumes and the missing
+    /// bind sources. Returns the points and the anonymous volumes made, for
+    /// [`Engine::undo_volumes`] if the create fails later.
+    pub(crate) fn make_mounts(
+        &self,
+        config: &ContainerConfig,
+        hc: &HostConfig,
+    ) -> Result<(Vec<MountPoint>, Vec<String>)> {
+        let from = |key: &str| -> Result<Vec<MountPoint>> {
+            // dockerd answers 400 here: a 404 would make the CLI pull the image.
+            let h = self.lookup(key).map_err(|e| Error::invalid(e.message))?;
+            Ok(h.with(|r| r.mount_points.clone()))
+        };
+        let mut plan = plan(config, hc, &from)?;
+        for (_, want) in &plan.volumes {
+            if !want.name.is_empty() {
+                crate::volumes::check_name(&want.name)?;
+            }
+            if want.driver != "local" {
+                return Err(Error::not_found(format!(
+                    "create {}: error looking up volume plugin {}: plugin \"{}\" not found",
+                    want.name, want.driver, want.driver
+                )));
+            }
+            crate::volumes::check_options(&want.name, &want.options)?;
+        }
+        let mut made = Vec::new();
+        let mut result = Ok(());
+        for (i, want) in &plan.volumes {
+            let mut labels = want.labels.clone();
+            let anonymous = want.name.is_empty();
+            if anonymous {
+                labels.insert(crate::volumes::ANONYMOUS_LABEL.into(), String::new());
+            }
+            let existed = !anonymous && self.volumes.get(&want.name).is_ok();
+            match self.volumes.create(
+                (!anonymous).then_some(want.name.as_str()),
+                labels,
+                want.options.clone(),
+            ) {
+                Ok(v) => {
+                    if !existed {
+                        made.push(v.name.clone());
+                    }
+                    // dockerd sends `create` for every volume a container names.
+                    self.volume_event("create", &v.name);
+                    let mp = &mut plan.points[*i];
+                    mp.name = v.name.clone();
+                    mp.source = self.volumes.data_path(&v.name).display().to_string();
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            for d in &plan.mkdirs {
+                if let Err(e) = std::fs::create_dir_all(d) {
+                    result = Err(Error::invalid(format!(
+                        "error while creating mount source path '{}': {e}",
+                        d.display()
+                    )));
+                    break;
+                }
+            }
+        }
+        if let Err(e) = result {
+            self.undo_volumes(&made);
+            return Err(e);
+        }
+        Ok((plan.points, made))
+    }
+
+    /// Removes volumes made for a create that then failed.
+    pub(crate) fn undo_volumes(&self, names: &[String]) {
+        for n in names {
+            let _ = self.volumes.remove(n);
+        }
+    }
+
+    /// Fills the container's empty volumes from its image (moby's
+    /// `populateVolumes`): at create, with the rootfs mounted for the
+    /// copy. Volumes with device options are skipped (their content lives
+    /// on the device, mounted only while in use).
+    pub(crate) fn populate_volumes(
+        &self,
+        layer: &berth_store::RwLayer,
+        points: &[MountPoint],
+    ) -> Result<()> {
+        let wanted: Vec<&MountPoint> = points
+            .iter()
+            .filter(|m| m.kind == Kind::Volume && !m.nocopy)
+            .filter(|m| {
+                self.volumes
+                    .get(&m.name)
+                    .is_ok_and(|v| v.options.is_empty())
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        layer.mount()?;
+        let copied = (|| -> Result<()> {
+            for m in wanted {
+                let data = self.volumes.data_path(&m.name);
+                if !dir_is_empty(&data) {
+                    continue;
+                }
+                let target = resolve_in_root(&layer.merged, &m.destination)?;
+                if target != layer.merged {
+                    copy_up(&target, &data)?;
+                }
+            }
+            Ok(())
+        })();
+        let unmounted = layer.unmount();
+        copied.and(unmounted)
+    }
+
+    /// The OCI mounts of a container about to start, in mount order
+    /// (parents before children): volume devices mounted, targets resolved
+    /// and made inside `rootfs`.
+    pub(crate) fn setup_mounts(&self, r: &Record, rootfs: &Path) -> Result<Vec<SpecMount>> {
+        let mut points = r.mount_points.clone();
+        points.sort_by_key(|m| m.destination.split('/').filter(|s| !s.is_empty()).count());
+        let mut out = Vec::new();
+        for m in &points {
+            let target = resolve_in_root(rootfs, &m.destination)?;
+            if target == rootfs {
+                // A symlink in the image aimed the target at `/` itself.
+                return Err(Error::invalid(format!(
+                    "invalid mount config: {} resolves to the container's root",
+                    m.destination
+                )));
+            }
+            let dest_in_root =
+                Path::new("/").join(target.strip_prefix(rootfs).unwrap_or(Path::new("")));
+            match m.kind {
+                Kind::Volume => {
+                    self.volumes.mount(&m.name)?;
+                    std::fs::create_dir_all(&target)?;
+                }
+                Kind::Bind => {
+                    check_propagation(&m.source, &m.propagation)?;
+                    let is_dir = std::fs::metadata(&m.source).map(|md| md.is_dir()).map_err(
+                        |_| {
+                            Error::invalid(format!(
+                                "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                                m.source
+                            ))
+                        },
+                    )?;
+                    if is_dir {
+                        std::fs::create_dir_all(&target)?;
+                    } else if std::fs::symlink_metadata(&target).is_err() {
+                        if let Some(parent) = target.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        std::fs::File::create(&target)?;
+                    }
+                }
+                Kind::Tmpfs => {
+                    std::fs::create_dir_all(&target)?;
+                }
+            }
+            let mut options: Vec<String> = Vec::new();
+            let (kind, source) = match m.kind {
+                Kind::Tmpfs => {
+                    options.extend(["nosuid", "nodev", "noexec"].map(String::from));
+                    options.extend(
+                        m.tmpfs_options
+                            .split(',')
+                            .filter(|o| !o.is_empty())
+                            .map(String::from),
+                    );
+                    ("tmpfs", "tmpfs".to_string())
+                }
+                _ => {
+                    options.push("rbind".into());
+                    options.push(if m.propagation.is_empty() {
+                        "rprivate".into()
+                    } else {
+                        m.propagation.clone()
+                    });
+                    let src = if m.kind == Kind::Volume {
+                        self.volumes.data_path(&m.name).display().to_string()
+                    } else {
+                        m.source.clone()
+                    };
+                    ("bind", src)
+                }
+            };
+            if !m.rw {
+                options.push("ro".into());
+            }
+            if m.kind == Kind::Volume {
+                self.events.publish(
+                    "volume",
+                    "mount",
+                    &m.name,
+                    IndexMap::from([
+                        ("container".to_string(), r.id.clone()),
+                        ("destination".to_string(), m.destination.clone()),
+                        ("driver".to_string(), m.driver.clone()),
+                        ("propagation".to_string(), m.propagation.clone()),
+                        ("read/write".to_string(), m.rw.to_string()),
+                    ]),
+                );
+            }
+            out.push(SpecMount {
+                destination: dest_in_root.display().to_string(),
+                kind: kind.into(),
+                source,
+                options,
+            });
+        }
+        Ok(out)
+    }
+
+    /// After a container's exit: unmounts its device volumes (`-o type=`)
+    /// that no running container still uses.
+    pub(crate) fn release_mounts(&self, r: &Record) {
+        for m in r.mount_points.iter().filter(|m| m.kind == Kind::Volume) {
+            self.events.publish(
+                "volume",
+                "unmount",
+                &m.name,
+                IndexMap::from([
+                    ("container".to_string(), r.id.clone()),
+                    ("driver".to_string(), m.driver.clone()),
+                ]),
+            );
+            let used = self.all().iter().any(|h| {
+                h.id != r.id
+                    && h.with(|o| {
+                        o.state.status == Status::Running
+                            && o.mount_points.iter().any(|p| p.name == m.name)
+                    })
+            });
+            if !used {
+                self.volumes.unmount(&m.name);
+            }
+        }
+    }
+
+    /// Removes the anonymous volumes of a removed container (`rm -v`,
+    /// `--rm`) that no other container uses.
+    pub(crate) fn remove_anonymous_volumes(&self, r: &Record) {
+        for m in r
+            .mount_points
+            .iter()
+            .filter(|m| m.anonymous && m.kind == Kind::Volume)
+        {
+            if self.volume_users(&m.name).is_empty() {
+                if let Err(e) = self.volumes.remove(&m.name) {
+                    tracing::warn!(volume = %m.name, "removing an anonymous volume: {e}");
+                }
+            }
+        }
+    }
+
+    /// Ids of the containers that reference a volume.
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .all()
+            .iter()
+            .filter(|h| {
+                h.with(|r| {
+                    r.mount_points
+                        .iter()
+                        .any(|m| m.kind == Kind::Volume && m.name == name)
+                })
+            })
+            .map(|h| h.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_like_dockerd() {
+        let (m, w) = parse_bind("/h:/c:ro,rslave").unwrap();
+        assert_eq!(m.kind, Kind::Bind);
+        assert_eq!((m.source.as_str(), m.destination.as_str()), ("/h", "/c"));
+        assert!(!m.rw);
+        assert_eq!(m.propagation, "rslave");
+        assert_eq!(m.mode, "ro,rslave");
+        assert!(w.is_none());
+
+        let (m, w) = parse_bind("data:/var/lib/x/:ro,nocopy").unwrap();
+        assert_eq!(m.kind, Kind::Volume);
+        assert_eq!(m.destination, "/var/lib/x");
+        assert!(m.nocopy && !m.rw && !m.anonymous);
+        assert_eq!(w.unwrap().name, "data");
+
+        let (m, _) = parse_bind("/h:/c").unwrap();
+        assert_eq!((m.propagation.as_str(), m.rw), ("rprivate", true));
+        let (m, _) = parse_bind("/h:/c:rw,z").unwrap();
+        assert_eq!(m.mode, "rw,z");
+        let (m, _) = parse_bind("named:/c").unwrap();
+        assert_eq!(m.mode, "z");
+        let (m, _) = parse_bind("/anon").unwrap();
+        assert!(m.anonymous && m.kind == Kind::Volume);
+
+        let e = parse_bind("v:rel").unwrap_err();
+        assert_eq!(e.message, "invalid volume specification: 'v:rel': invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute");
+        assert_eq!(
+            parse_bind("/h:/c:bogus").unwrap_err().message,
+            "invalid mode: bogus"
+        );
+        assert!(parse_bind("/h:/c:ro,rw").is_err());
+        assert!(parse_bind("/h:/c:nocopy").is_err());
+        assert!(parse_bind("v:/c:rshared").is_err());
+        assert!(parse_bind("a:b:c:d").is_err());
+        assert!(parse_bind(":/c").is_err());
+        assert!(parse_bind("/h:/").is_err());
+        assert!(parse_bind("/h:").is_err());
+    }
+
+    fn mount(v: Value) -> Mount {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn mounts_like_dockerd() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().display().to_string();
+        let (m, _) = parse_mount(&mount(json!({"Type": "bind", "Source": src, "Target": "/b", "ReadOnly": true, "BindOptions": {"Propagation": "rslave"}}))).unwrap();
+        assert!(!m.rw);
+        assert_eq!(m.propagation, "rslave");
+        let e = parse_mount(&mount(
+            json!({"Type": "bind", "Source": "/nonexistent/bvol", "Target": "/b"}),
+        ))
+        .unwrap_err();
+        assert_eq!(e.message, "invalid mount config for type \"bind\": bind source path does not exist: /nonexistent/bvol");
+        let e = parse_mount(&mount(json!({"Type": "volume", "Target": "rel"}))).unwrap_err();
+        assert_eq!(e.message, "invalid mount config for type \"volume\": invalid mount path: 'rel' mount path must be absolute");
+        let e = parse_mount(&mount(json!({"Type": "bogus", "Target": "/x"}))).unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid mount config for type \"bogus\": mount type unknown"
+        );
+        let (m, w) = parse_mount(&mount(json!({"Type": "volume", "Source": "v1", "Target": "/v", "VolumeOptions": {"NoCopy": true, "Labels": {"a": "b"}, "DriverConfig": {"Options": {"type": "tmpfs", "device": "tmpfs"}}}}))).unwrap();
+        assert!(m.nocopy);
+        let w = w.unwrap();
+        assert_eq!(w.labels["a"], "b");
+        assert_eq!(w.options["type"], "tmpfs");
+        let (m, _) = parse_mount(&mount(json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}))).unwrap();
+        assert_eq!(m.tmpfs_options, "size=1024k,mode=1770");
+        assert!(parse_mount(&mount(
+            json!({"Type": "tmpfs", "Source": "x", "Target": "/t"})
+        ))
+        .is_err());
+        assert!(parse_mount(&mount(
+            json!({"Type": "volume", "Target": "/t", "BindOptions": {}})
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn tmpfs_and_volumes_from() {
+        let m = parse_tmpfs("/run", "size=64m,mode=1777").unwrap();
+        assert_eq!(m.tmpfs_options, "size=65536k,mode=1777");
+        assert!(m.rw && !m.listed);
+        assert_eq!(
+            parse_tmpfs("rel", "").unwrap_err().message,
+            "invalid mount path: 'rel' mount path must be absolute"
+        );
+        assert_eq!(
+            parse_volumes_from("db:ro").unwrap(),
+            ("db".into(), Some(false))
+        );
+        assert_eq!(parse_volumes_from("db").unwrap(), ("db".into(), None));
+        assert!(parse_volumes_from("db:x").is_err());
+    }
+
+    #[test]
+    fn plan_precedence_and_duplicates() {
+        let config = ContainerConfig {
+            volumes: Some(IndexMap::from([
+                ("/data".to_string(), json!({})),
+                ("/img".to_string(), json!({})),
+            ])),
+            ..Default::default()
+        };
+        let hc = HostConfig {
+            binds: Some(vec!["named:/data".into()]),
+            tmpfs: Some(IndexMap::from([("/run".to_string(), String::new())])),
+            ..Default::default()
+        };
+        let none = |_: &str| -> Result<Vec<MountPoint>> { Ok(vec![]) };
+        let p = plan(&config, &hc, &none).unwrap();
+        let dests: Vec<_> = p.points.iter().map(|m| m.destination.as_str()).collect();
+        assert_eq!(dests, ["/data", "/run", "/img"]);
+        assert_eq!(p.volumes.len(), 2);
+        assert!(p.points[2].anonymous);
+
+        let hc = HostConfig {
+            binds: Some(vec!["a:/x".into(), "b:/x/".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&config, &hc, &none).unwrap_err().message,
+            "Duplicate mount point: /x"
+        );
+        let hc = HostConfig {
+            binds: Some(vec!["a:/x".into()]),
+            tmpfs: Some(IndexMap::from([("/x".to_string(), String::new())])),
+            ..Default::default()
+        };
+        assert!(plan(&config, &hc, &none).is_err());
+    }
+
+    #[test]
+    fn targets_stay_inside_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink("/../../../etc", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../tmp", root.join("rel")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("inner")).unwrap();
+        assert_eq!(resolve_in_root(root, "/abs/x").unwrap(), root.join("etc/x"));
+        assert_eq!(resolve_in_root(root, "/rel").unwrap(), root.join("tmp"));
+        assert_eq!(
+            resolve_in_root(root, "/inner/y").unwrap(),
+            root.join("real/y")
+        );
+        assert_eq!(resolve_in_root(root, "/../../x").unwrap(), root.join("x"));
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(resolve_in_root(root, "/loop").is_err());
+    }
+
+    #[test]
+    fn copy_up_keeps_content_and_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("from");
+        let to = tmp.path().join("to");
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::write(from.join("sub/f"), b"hello").unwrap();
+        std::fs::set_permissions(from.join("sub/f"), std::fs::Permissions::from_mode(0o640))
+            .unwrap();
+        std::os::unix::fs::symlink("sub/f", from.join("l")).unwrap();
+        std::fs::set_permissions(&from, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        copy_up(&from, &to).unwrap();
+        assert_eq!(std::fs::read(to.join("sub/f")).unwrap(), b"hello");
+        assert_eq!(
+            std::fs::metadata(to.join("sub/f")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_link(to.join("l")).unwrap(),
+            Path::new("sub/f")
+        );
+        assert_eq!(std::fs::metadata(&to).unwrap().mode() & 0o7777, 0o1777);
+    }
+}

@@ -1286,6 +1286,13 @@ impl Filters {
                     .iter()
                     .any(|m| m.name == v || m.destination == v || m.source == v)
             })
+            && any("network", &|v| {
+                r.endpoints.iter().any(|(name, e)| {
+                    name == v || (!e.network_id.is_empty() && e.network_id.starts_with(v))
+                })
+            })
+            && any("publish", &|v| port_filter(v, r, true))
+            && any("expose", &|v| port_filter(v, r, false))
             && self.matches_labels(&labels)
     }
 
@@ -1311,6 +1318,30 @@ pub fn parse_time(s: &str) -> Option<i64> {
         return Some(t.timestamp());
     }
     berth_api::units::parse_duration(s).map(|d| chrono::Utc::now().timestamp() - d as i64)
+}
+
+/// `publish=` / `expose=` filters of `docker ps`: `80`, `80/tcp`, `8000-8080/tcp`.
+fn port_filter(v: &str, r: &Record, published: bool) -> bool {
+    let (range, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let (lo, hi) = match range.split_once('-') {
+        Some((a, b)) => (a.parse::<u16>().ok(), b.parse::<u16>().ok()),
+        None => (range.parse::<u16>().ok(), range.parse::<u16>().ok()),
+    };
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return false;
+    };
+    let hit = |port: u16, p: &str| port >= lo && port <= hi && p == proto;
+    if published {
+        r.published.iter().any(|p| {
+            let pp = p.port.split_once('/').map(|x| x.1).unwrap_or("tcp");
+            hit(p.host_port, pp)
+        })
+    } else {
+        crate::networks::exposed_ports(r).iter().any(|p| {
+            let (n, pp) = p.split_once('/').unwrap_or((p, "tcp"));
+            n.parse::<u16>().is_ok_and(|n| hit(n, pp))
+        })
+    }
 }
 
 #[cfg(test)]

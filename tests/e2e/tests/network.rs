@@ -65,6 +65,18 @@ fn published_port_reaches_the_container_from_loopback_and_other_hosts() {
         ),
         port.to_string()
     );
+    d.docker(&[
+        "ps",
+        "--filter",
+        &format!("publish={port}/tcp"),
+        "--format",
+        "{{.Names}}",
+    ])
+    .ok()
+    .stdout_is("web\n");
+    d.docker(&["ps", "--filter", "expose=80", "--format", "{{.Names}}"])
+        .ok()
+        .stdout_is("web\n");
     // A second container asking for the taken port gets a clear error.
     d.docker(&[
         "run", "-d", "--name", "web2", "-p", &spec, "busybox", "sleep", "60",
@@ -232,6 +244,14 @@ fn user_networks_isolate_and_report() {
     );
     d.docker(&["exec", "n2", "ping", "-c", "1", "-W", "2", &fixed])
         .ok();
+    let o = d
+        .docker(&["ps", "--filter", "network=my-net", "--format", "{{.Names}}"])
+        .ok()
+        .stdout
+        .clone();
+    let mut names: Vec<&str> = o.lines().collect();
+    names.sort();
+    assert_eq!(names, ["n1", "n2"]);
     // network inspect lists the containers with addresses and MACs.
     let o = d
         .docker(&[

@@ -96,6 +96,12 @@ pub struct Flags {
     /// DNS options to use
     #[arg(long = "dns-opt")]
     pub dns_opts: Vec<String>,
+    /// Default driver for container logs
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Default log driver options for containers (key=value)
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
 }
 
 /// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
@@ -129,6 +135,8 @@ pub struct Config {
     /// `None`: the tcp:// listeners (if any) speak plain HTTP.
     pub tls: Option<TlsSettings>,
     pub network: berth_engine::networks::NetConfig,
+    pub log_driver: String,
+    pub log_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -254,7 +262,10 @@ impl Config {
         let debug = flags.debug || b("debug").unwrap_or(false);
         let tls = tls_settings(flags, &file, &flags.config_file)?;
         let network = network_settings(flags, &file, &flags.config_file)?;
+        let (log_driver, log_opts) = log_settings(flags, &file)?;
         Ok(Config {
+            log_driver,
+            log_opts,
             network,
             data_root: flags
                 .data_root
@@ -535,6 +546,43 @@ fn network_settings(
     Ok(c)
 }
 
+/// `log-driver` / `log-opts` (`--log-driver`, `--log-opt k=v`), checked
+/// as a container's would be.
+fn log_settings(
+    flags: &Flags,
+    file: &Map<String, Value>,
+) -> anyhow::Result<(String, std::collections::BTreeMap<String, String>)> {
+    let driver = flags
+        .log_driver
+        .clone()
+        .or_else(|| {
+            file.get("log-driver")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "json-file".into());
+    let mut opts = std::collections::BTreeMap::new();
+    if let Some(m) = file.get("log-opts").and_then(Value::as_object) {
+        for (k, v) in m {
+            let Some(v) = v.as_str() else {
+                bail!("log-opts: the value of {k} must be a string");
+            };
+            opts.insert(k.clone(), v.to_string());
+        }
+    }
+    for kv in &flags.log_opts {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("invalid key value pair format in log opts: {kv}");
+        };
+        opts.insert(k.to_string(), v.to_string());
+    }
+    let as_map: indexmap::IndexMap<String, String> =
+        opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    berth_engine::logdriver::validate(&driver, &as_map)
+        .map_err(|e| anyhow::anyhow!("failed to set log opts: {}", e.message))?;
+    Ok((driver, opts))
+}
+
 fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> anyhow::Result<()> {
     let mut conflicts = Vec::new();
     let mut check = |key: &str, flag: Option<String>| {
@@ -586,6 +634,11 @@ fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> any
     check(
         "tlskey",
         flags.tlskey.as_ref().map(|p| p.display().to_string()),
+    );
+    check("log-driver", flags.log_driver.clone());
+    check(
+        "log-opts",
+        (!flags.log_opts.is_empty()).then(|| flags.log_opts.join(" ")),
     );
     check("bridge", flags.bridge.clone());
     check("bip", flags.bip.clone());

@@ -125,6 +125,8 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         cgroup_parent: config.cgroup_parent.clone(),
         labels: config.labels.clone(),
         network: config.network.clone(),
+        log_driver: config.log_driver.clone(),
+        log_opts: config.log_opts.clone(),
         storage_driver: config.storage_driver.clone(),
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;

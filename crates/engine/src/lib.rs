@@ -11,6 +11,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod lifecycle;
+pub mod logdriver;
 pub mod logs;
 pub mod mounts;
 mod netdns;
@@ -41,6 +42,9 @@ pub struct EngineConfig {
     pub cgroup_parent: String,
     pub labels: Vec<String>,
     pub network: networks::NetConfig,
+    /// `log-driver` and `log-opts`: what a container that names none gets.
+    pub log_driver: String,
+    pub log_opts: std::collections::BTreeMap<String, String>,
     /// `storage-driver`: `overlay2`, `vfs`, or `None` for the best the kernel has.
     pub storage_driver: Option<String>,
 }

@@ -48,7 +48,12 @@ impl Engine {
             mut host_config,
             networking_config,
         } = body;
+        self.default_log_config(&mut host_config);
         apply_host_defaults(&mut host_config);
+        crate::logdriver::validate(
+            &host_config.log_config.r#type,
+            &host_config.log_config.config,
+        )?;
         if config.image.is_empty() {
             return Err(Error::invalid(
                 "config cannot be empty in order to create a container",
@@ -314,10 +319,8 @@ impl Engine {
             state_dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?,
         )?;
-        let log_path = match r.host_config.log_config.r#type.as_str() {
-            "none" => None,
-            _ => Some(self.log_path(&h.id)),
-        };
+        let log_path = self.log_file(r);
+        let log = self.log_spec(r, &r.config.image);
         let cfg = ShimConfig {
             id: h.id.clone(),
             bundle: state_dir.clone(),
@@ -328,6 +331,7 @@ impl Engine {
             open_stdin: r.config.open_stdin,
             stdin_once: r.config.stdin_once,
             new_netns: !host_mode && shared_netns.is_none(),
+            log,
         };
         let pid = spawn_shim(&self.config.shim_binary, &cfg)
             .await

@@ -3,6 +3,7 @@
 //! file while the container runs, so it works across daemon restarts).
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,18 +44,17 @@ impl Engine {
     ) -> Result<(bool, mpsc::Receiver<Bytes>)> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
-        if r.host_config.log_config.r#type == "none" {
+        let Some(path) = self.log_file(&r) else {
             return Err(Error::invalid(
                 "configured logging driver does not support reading",
             ));
-        }
+        };
         if !opts.stdout && !opts.stderr {
             return Err(Error::invalid(
                 "Bad parameters: you must choose at least one stream",
             ));
         }
         let tty = r.config.tty;
-        let path = self.log_path(&r.id);
         let (tx, rx) = mpsc::channel(64);
         let engine = self.clone();
         let id = r.id.clone();
@@ -77,8 +77,10 @@ impl Engine {
                     }
                 }
             };
+            let mut inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
             let mut reader = BufReader::new(file);
-            let mut lines = Vec::new();
+            // Rotated files first, oldest first (json-file max-file, local).
+            let mut lines = rotated_lines(&path);
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
                 if line.ends_with('\n') {
@@ -108,10 +110,18 @@ impl Engine {
             };
             loop {
                 let running = engine.is_running(&id);
-                let mut reader = BufReader::new(match std::fs::File::open(&path) {
+                let file = match std::fs::File::open(&path) {
                     Ok(f) => f,
                     Err(_) => return,
-                });
+                };
+                // Rotated or truncated meanwhile: the new file from its start.
+                let meta = file.metadata().ok();
+                let ino = meta.as_ref().map(|m| m.ino()).unwrap_or(0);
+                if ino != inode || meta.is_some_and(|m| m.len() < pos) {
+                    inode = ino;
+                    pos = 0;
+                }
+                let mut reader = BufReader::new(file);
                 if reader.seek(SeekFrom::Start(pos)).is_err() {
                     return;
                 }
@@ -139,6 +149,33 @@ impl Engine {
             .map(|h| h.snapshot().state.status == Status::Running)
             .unwrap_or(false)
     }
+}
+
+/// The lines of `path.N[.gz]`, oldest file first.
+fn rotated_lines(path: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in (1..=32).rev() {
+        let plain = std::path::PathBuf::from(format!("{}.{n}", path.display()));
+        let gz = std::path::PathBuf::from(format!("{}.{n}.gz", path.display()));
+        let text = if let Ok(t) = std::fs::read_to_string(&plain) {
+            t
+        } else if let Ok(f) = std::fs::File::open(&gz) {
+            let mut t = String::new();
+            if std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(f), &mut t).is_err()
+            {
+                continue;
+            }
+            t
+        } else {
+            continue;
+        };
+        out.extend(
+            text.split_inclusive('\n')
+                .filter(|l| l.ends_with('\n'))
+                .map(str::to_string),
+        );
+    }
+    out
 }
 
 fn render(line: &str, opts: &LogOptions, tty: bool) -> Option<Bytes> {

@@ -30,6 +30,36 @@ pub struct ShimConfig {
     pub stdin_once: bool,
     /// Make a fresh network namespace with `lo` up at `<state_dir>/netns`.
     pub new_netns: bool,
+    /// The log driver and what it needs; `log_path` above is the file the
+    /// shim keeps for `docker logs` (json-file, local, or the dual-logging
+    /// cache of a remote driver).
+    #[serde(default)]
+    pub log: LogSpec,
+}
+
+/// A container's log driver, checked and filled in by the engine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogSpec {
+    /// `json-file`, `local`, `none`, `syslog`, `journald`, `fluentd`, `gelf`.
+    pub driver: String,
+    /// `--log-opt`s as given (already validated).
+    pub opts: std::collections::BTreeMap<String, String>,
+    /// The rendered `tag` template.
+    pub tag: String,
+    /// Extra attributes from `labels`/`env` options.
+    pub attrs: std::collections::BTreeMap<String, String>,
+    pub container_name: String,
+    pub image_id: String,
+    pub image_name: String,
+    pub command: String,
+    pub created: String,
+    /// `max-size`/`max-file`/`compress` for the file the shim writes
+    /// (json-file's own, or local/cache defaults).
+    pub file_max_size: Option<u64>,
+    pub file_max_count: u32,
+    pub file_compress: bool,
+    /// `max-buffer-size` in bytes (non-blocking mode).
+    pub max_buffer_size: Option<u64>,
 }
 
 impl ShimConfig {

@@ -78,6 +78,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         open_stdin: stdin,
         stdin_once: stdin,
         new_netns: true,
+        log: Default::default(),
     };
     Fixture { _tmp: tmp, cfg }
 }

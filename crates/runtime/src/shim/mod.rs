@@ -11,6 +11,7 @@
 mod exec;
 mod io;
 mod log;
+mod logdrv;
 mod netns;
 mod stdio;
 
@@ -37,7 +38,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::proto::{frame_header, ExitInfo, Request, Response, ShimConfig};
 use io::AsyncFdIo;
-use log::JsonLog;
+use log::{FileSink, Splitter};
 
 /// Entry point of the shim binary. Reports `ok <pid>` or `error: <why>` on
 /// stdout once the container is created, then serves until it has exited.
@@ -52,6 +53,14 @@ pub fn main(config_path: &Path) -> i32 {
             return 1;
         }
     };
+    // A log target that cannot be reached refuses the start, as dockerd.
+    match logdrv::Driver::new(&cfg.log, &cfg.id).and_then(|d| d.map_or(Ok(()), |d| d.check())) {
+        Ok(()) => {}
+        Err(e) => {
+            println!("error: {e:#}");
+            return 1;
+        }
+    }
     let created = match create(&cfg) {
         Ok(c) => c,
         Err(e) => {
@@ -189,39 +198,57 @@ async fn serve(cfg: ShimConfig, created: Created) {
         reaped: Rc::new(Reaped::default()),
         exec_ttys: RefCell::new(std::collections::HashMap::new()),
     });
-    let log = Rc::new(RefCell::new(
-        shared
-            .cfg
-            .log_path
-            .as_ref()
-            .and_then(|p| JsonLog::open(p).ok()),
-    ));
+    let spec = &shared.cfg.log;
+    let file = Rc::new(RefCell::new(shared.cfg.log_path.as_ref().and_then(|p| {
+        FileSink::open(
+            p,
+            spec.file_max_size,
+            spec.file_max_count,
+            spec.file_compress,
+            spec.attrs.clone(),
+        )
+        .ok()
+    })));
+    let splitter = Rc::new(RefCell::new(Splitter::default()));
+    let (remote, sender) = match logdrv::Driver::new(spec, &shared.cfg.id) {
+        Ok(Some(d)) => {
+            let (r, t) = logdrv::Remote::start(d);
+            (Some(r), Some(t))
+        }
+        Ok(None) => (None, None),
+        Err(e) => {
+            eprintln!("shim: log driver: {e:#}");
+            (None, None)
+        }
+    };
 
     // Output pumps: container stdio -> log file and attached clients.
     let mut pumps = Vec::new();
     for (stream, fd) in created.outputs {
         let Ok(io) = AsyncFdIo::new(fd) else { continue };
         let tx = out_tx.clone();
-        let log = log.clone();
+        let file = file.clone();
+        let splitter = splitter.clone();
+        let remote = remote.clone();
         pumps.push(tokio::task::spawn_local(async move {
             let mut buf = vec![0u8; 32 * 1024];
+            let mut lines = Vec::new();
             loop {
                 match io.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if let Some(l) = log.borrow_mut().as_mut() {
-                            l.write(stream, &buf[..n]);
-                        }
+                        splitter.borrow_mut().push(stream, &buf[..n], &mut lines);
+                        deliver(&file, remote.as_ref(), &mut lines).await;
                         let _ = tx.send((stream, Bytes::copy_from_slice(&buf[..n])));
                     }
                 }
             }
-            if let Some(l) = log.borrow_mut().as_mut() {
-                l.flush_partial(stream);
-            }
+            lines.extend(splitter.borrow_mut().flush(stream));
+            deliver(&file, remote.as_ref(), &mut lines).await;
         }));
     }
     drop(out_tx);
+    drop(remote);
 
     let listener = match UnixListener::from_std(created.listener) {
         Ok(l) => l,
@@ -242,6 +269,11 @@ async fn serve(cfg: ShimConfig, created: Created) {
     // the pumps a moment to drain what is still buffered.
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
+    // What the remote driver still has queued goes out before the exit is
+    // announced (bounded: a dead log server must not hold the exit).
+    if let Some(t) = sender {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
     let oom_killed = false;
     let info = ExitInfo {
@@ -546,4 +578,22 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, data)?;
     fs::rename(&tmp, path)
+}
+
+/// Writes lines to the log file and hands them to the remote driver.
+async fn deliver(
+    file: &RefCell<Option<FileSink>>,
+    remote: Option<&logdrv::Remote>,
+    lines: &mut Vec<log::Line>,
+) {
+    if let Some(f) = file.borrow_mut().as_mut() {
+        for l in lines.iter() {
+            f.write(l);
+        }
+    }
+    for l in lines.drain(..) {
+        if let Some(r) = remote {
+            r.send(l).await;
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, image, opts, system};
+use berth_cli::commands::{container, image, network, opts, system};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
 
@@ -403,6 +403,11 @@ enum Cmd {
     /// Manage Docker
     #[command(subcommand)]
     System(SystemCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
 }
 
 #[derive(Subcommand)]
@@ -435,6 +440,7 @@ enum ContainerCmd {
     Exec(ExecArgs),
     Inspect(InspectArgs),
     Prune(PruneArgs),
+    Port(network::PortArgs),
 }
 
 #[derive(Subcommand)]
@@ -677,6 +683,8 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             image::prune(c, false, true, a.filter).await
         }
         Cmd::Version(a) => system::version(c, a.format).await,
+        Cmd::Network(n) => network::dispatch(c, n).await,
+        Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => network::port(c, a).await,
     }
 }
 

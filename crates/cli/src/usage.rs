@@ -28,7 +28,13 @@ pub fn usage_line(path: &str) -> String {
         "tag" | "image tag" => "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
         "import" | "image import" => "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
         "save" | "image save" => "[OPTIONS] IMAGE [IMAGE...]",
-        "container" | "image" | "system" => "",
+        "network create" => "[OPTIONS] NETWORK",
+        "network connect" => "[OPTIONS] NETWORK CONTAINER",
+        "network disconnect" => "[OPTIONS] NETWORK CONTAINER",
+        "network inspect" => "[OPTIONS] NETWORK [NETWORK...]",
+        "network rm" | "network remove" => "NETWORK [NETWORK...]",
+        "port" | "container port" => "CONTAINER [PRIVATE_PORT[/PROTO]]",
+        "container" | "image" | "system" | "network" => "",
         _ => "[OPTIONS]",
     };
     if tail.is_empty() {
@@ -54,7 +60,7 @@ fn command_path() -> String {
             continue;
         }
         words.push(a.clone());
-        if !matches!(a.as_str(), "container" | "image" | "system") || words.len() == 2 {
+        if !matches!(a.as_str(), "container" | "image" | "system" | "network") || words.len() == 2 {
             break;
         }
         i += 1;
@@ -75,6 +81,29 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
     let path = command_path();
     let usage = usage_line(&path);
     let help = |verb: &str| format!("{verb} 'berth {path} --help' for more information");
+    let count_error = matches!(
+        e.kind(),
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues
+    ) || (e.kind() == ErrorKind::UnknownArgument
+        && !context(e, ContextKind::InvalidArg)
+            .unwrap_or_default()
+            .starts_with('-'));
+    if count_error {
+        if let Some(what) = arg_count_rule(&path) {
+            let verb = if what.starts_with("at least 1 argument") {
+                "See"
+            } else {
+                "Run"
+            };
+            return (
+                format!(
+                    "berth: 'berth {path}' requires {what}\n\n{usage}\n\n{}",
+                    help(verb)
+                ),
+                1,
+            );
+        }
+    }
     match e.kind() {
         ErrorKind::InvalidSubcommand => {
             let bad = context(e, ContextKind::InvalidSubcommand).unwrap_or_default();
@@ -177,6 +206,18 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
             125,
         ),
     }
+}
+
+/// What cobra says a command's positional arguments must be, for the
+/// `network` commands and `port` (the older commands are handled below).
+fn arg_count_rule(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "network create" => "1 argument",
+        "network connect" | "network disconnect" => "2 arguments",
+        "network inspect" | "network rm" | "network remove" => "at least 1 argument",
+        "port" | "container port" => "at least 1 and at most 2 arguments",
+        _ => return None,
+    })
 }
 
 /// clap's `--time <TIME>` as docker's `-t, --time`.

@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod image;
+pub mod network;
 pub mod opts;
 pub mod stream;
 pub mod system;

@@ -108,7 +108,8 @@ async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result
 
 pub async fn create(c: &Client, opts: CreateOpts) -> Result<i32, Failure> {
     let id = create_container(c, &opts, false).await.map_err(|e| {
-        if e.message.starts_with("invalid argument") {
+        // The flags' own errors (125), as docker's `reportError`.
+        if e.code == 125 && !e.message.starts_with("berth:") {
             run_failure("create", e)
         } else {
             e

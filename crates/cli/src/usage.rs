@@ -226,6 +226,10 @@ fn flag_names(arg: &str, root: &clap::Command, path: &str) -> String {
         .split_whitespace()
         .find_map(|w| w.strip_prefix("--"))
         .unwrap_or("")
+        // An optional value shows as `--flag[=<FLAG>]`.
+        .split('[')
+        .next()
+        .unwrap_or("")
         .to_string();
     let mut cmd = Some(root);
     for word in path.split(' ').filter(|w| !w.is_empty()) {

@@ -51,10 +51,9 @@ pub const ROOT: &str = "/tmp/be2e";
 pub const TAG: &str = "be2e";
 /// Slots that can ever exist (bounds subnets 172.20-28.0.0/16).
 pub const MAX_SLOTS: usize = 9;
-/// berthd's extra flags. berthd has no network flags yet; once it takes
-/// dockerd's `--bridge`/`--bip`, make this `"--bridge {bridge} --bip {bip}"`
-/// so parallel daemons never share a bridge or subnet.
-pub const DEFAULT_BERTHD_ARGS: &str = "";
+/// berthd's extra flags: a bridge and subnet per slot, so parallel daemons
+/// never share (or race to create) a bridge.
+pub const DEFAULT_BERTHD_ARGS: &str = "--bridge {bridge} --bip {bip}";
 /// Default deadline for one client command.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(120);
 

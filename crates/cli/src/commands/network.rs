@@ -45,10 +45,10 @@ pub struct CreateArgs {
     #[arg(long)]
     pub internal: bool,
     /// Enable or disable IPv4 address assignment
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, value_parser = go_bool)]
     pub ipv4: Option<bool>,
     /// Enable or disable IPv6 address assignment
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, value_parser = go_bool)]
     pub ipv6: Option<bool>,
     /// Enable manual container attachment
     #[arg(long)]
@@ -174,6 +174,17 @@ pub struct PortArgs {
     pub container: String,
     /// PRIVATE_PORT[/PROTO]
     pub port: Option<String>,
+}
+
+/// Go's `strconv.ParseBool`, as pflag's bool flags take values.
+pub fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing \"{s}\": invalid syntax"
+        )),
+    }
 }
 
 /// Runs one `network` subcommand.

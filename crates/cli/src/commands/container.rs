@@ -89,6 +89,7 @@ pub async fn pull(c: &Client, image: &str) -> Result<(), Failure> {
 async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result<String, Failure> {
     let console = if opts.tty { term_size() } else { None };
     let body = create_body(opts, attach, console)?;
+    super::network::check_create_version(c, &body).await?;
     let res = match c.create_container(opts.name.as_deref(), &body).await {
         Err(ClientError::Daemon(s, m)) if s.as_u16() == 404 && m.starts_with("No such image") => {
             let r = berth_api::Reference::parse_with_default_tag(&opts.image)

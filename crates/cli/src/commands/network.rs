@@ -431,14 +431,48 @@ pub fn create_body(a: &CreateArgs) -> Result<Value, Failure> {
     Ok(Value::Object(b))
 }
 
+/// Whether the negotiated API version is below `min` (`1.44`...).
+async fn api_below(c: &Client, min: &str) -> Result<Option<String>, Failure> {
+    use berth_api::version::ApiVersion;
+    let v = c.api_version().await?;
+    let below = match (ApiVersion::parse(&v), ApiVersion::parse(min)) {
+        (Some(have), Some(min)) => have < min,
+        _ => false,
+    };
+    Ok(below.then_some(v))
+}
+
 pub async fn create(c: &Client, a: CreateArgs) -> Result<i32, Failure> {
-    let body = create_body(&a)?;
-    let v = c.post_json("/networks/create", &body).await?;
-    if let Some(w) = v["Warning"].as_str().filter(|w| !w.is_empty()) {
-        eprintln!("{w}");
+    let mut body = create_body(&a)?;
+    // Before API 1.44 the daemon makes duplicates unless asked not to; the
+    // docker client asks.
+    if api_below(c, "1.44").await?.is_some() {
+        if let Some(m) = body.as_object_mut() {
+            m.insert("CheckDuplicate".into(), json!(true));
+        }
     }
+    // The docker CLI prints the ID only (no `Warning`).
+    let v = c.post_json("/networks/create", &body).await?;
     println!("{}", v["Id"].as_str().unwrap_or(""));
     Ok(0)
+}
+
+/// The docker client's refusal of a per-network MAC address (which is
+/// where `--mac-address` goes) before API 1.44.
+pub async fn check_create_version(c: &Client, body: &Value) -> Result<(), Failure> {
+    let has_mac = body["NetworkingConfig"]["EndpointsConfig"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(_, e)| e["MacAddress"].as_str().is_some_and(|m| !m.is_empty()));
+    if has_mac {
+        if let Some(v) = api_below(c, "1.44").await? {
+            return Err(Failure::msg(format!(
+                "\"specify mac-address per network\" requires API version 1.44, but the berth daemon API version is {v}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `github.com/fvbommel/sortorder.NaturalLess`: runs of digits compare as
@@ -518,6 +552,26 @@ pub fn go_time_string(rfc: &str) -> String {
         off.clone()
     };
     format!("{}{frac} {off} {zone}", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// Go's `time.RFC3339Nano` of a decoded time (how `json` prints it back):
+/// the fraction without trailing zeros, `Z` for UTC.
+pub fn go_rfc3339_nano(rfc: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc) else {
+        return "0001-01-01T00:00:00Z".into();
+    };
+    let nanos = t.timestamp_subsec_nanos();
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    let off = if t.offset().local_minus_utc() == 0 {
+        "Z".to_string()
+    } else {
+        t.format("%:z").to_string()
+    };
+    format!("{}{frac}{off}", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
 /// One `network ls` row: docker's networkContext fields (sorted by name,
@@ -745,7 +799,7 @@ pub fn typed_network(raw: &Value) -> Value {
     m.insert("Id".into(), s(&raw["Id"]));
     m.insert(
         "Created".into(),
-        json!(raw["Created"].as_str().unwrap_or("0001-01-01T00:00:00Z")),
+        json!(go_rfc3339_nano(raw["Created"].as_str().unwrap_or(""))),
     );
     m.insert("Scope".into(), s(&raw["Scope"]));
     m.insert("Driver".into(), s(&raw["Driver"]));
@@ -1468,6 +1522,10 @@ mod tests {
         assert_eq!(
             go_time_string("2026-12-01T07:05:00.1234Z"),
             "2026-12-01 07:05:00.1234 +0000 UTC"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-01T07:15:40.389477430Z"),
+            "2026-12-01T07:15:40.38947743Z"
         );
         assert_eq!(
             go_time_string("2026-12-01T07:05:00Z"),

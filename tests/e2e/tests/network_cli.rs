@@ -191,6 +191,22 @@ fn create_ls_inspect_rm_match_docker() {
         .stdout_is("[]\n");
     same(&d, &["network", "inspect", "-f", "{{.Nope}}", "bcn-a"]).code_is(1);
 
+    // `inspect` finds networks too (after containers and images).
+    same(&d, &["inspect", "bcn-a"])
+        .ok()
+        .stdout_has("\"Name\": \"bcn-a\"");
+    same(&d, &["inspect", "--type", "network", "bcn-b"]).ok();
+    same(
+        &d,
+        &["inspect", "-f", "{{.Name}} {{.Driver}}", "bcn-a", "bridge"],
+    )
+    .ok()
+    .stdout_is("bcn-a bridge\nbridge bridge\n");
+    same(&d, &["inspect", "--type", "network", "bcn-nope"])
+        .code_is(1)
+        .stdout_is("[]\n");
+    same(&d, &["inspect", "bcn-nope"]).code_is(1);
+
     // A clash, then removal: each name answered in turn, exit 1 if any failed.
     same(&d, &["network", "create", "bcn-a"])
         .code_is(1)

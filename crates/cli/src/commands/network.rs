@@ -950,43 +950,40 @@ pub async fn prune(c: &Client, a: PruneArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
-/// The `EndpointConfig` of `network connect` (docker's `EndpointSettings`
-/// as the CLI 28 sends it).
+/// The body of `network connect` (docker's `EndpointSettings` as the CLI
+/// 28 sends it).
 pub fn connect_body(a: &ConnectArgs) -> Value {
-    let ipam = if a.ip.is_some() || a.ip6.is_some() || !a.link_local_ip.is_empty() {
-        json!({
-            "IPv4Address": a.ip.clone().unwrap_or_default(),
-            "IPv6Address": a.ip6.clone().unwrap_or_default(),
-            "LinkLocalIPs": if a.link_local_ip.is_empty() { Value::Null } else { json!(a.link_local_ip) },
-        })
-    } else {
-        Value::Null
-    };
     let driver_opts: Map<String, Value> = a
         .driver_opt
         .iter()
         .filter_map(|o| o.split_once('='))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), json!(v.trim())))
         .collect();
-    json!({
-        "Container": a.container,
-        "EndpointConfig": {
-            "IPAMConfig": ipam,
-            "Links": if a.link.is_empty() { Value::Null } else { json!(a.link) },
-            "Aliases": a.alias,
-            "DriverOpts": if driver_opts.is_empty() { Value::Null } else { Value::Object(driver_opts) },
-            "GwPriority": a.gw_priority.unwrap_or(0),
-            "NetworkID": "",
-            "EndpointID": "",
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "DNSNames": null,
+    let att = Attachment {
+        target: a.network.clone(),
+        aliases: a.alias.clone(),
+        ipv4: a.ip.clone().unwrap_or_default(),
+        ipv6: a.ip6.clone().unwrap_or_default(),
+        link_local: a.link_local_ip.clone(),
+        driver_opts,
+        gw_priority: a.gw_priority.unwrap_or(0),
+        ..Default::default()
+    };
+    let mut ep = endpoint_json(&att);
+    // `network connect` always sends these three, empty or not.
+    for (k, empty) in [
+        ("IPAMConfig", json!({})),
+        ("Aliases", json!([])),
+        ("DriverOpts", json!({})),
+    ] {
+        if ep[k].is_null() {
+            ep[k] = empty;
         }
-    })
+    }
+    if !a.link.is_empty() {
+        ep["Links"] = json!(a.link);
+    }
+    json!({"Container": a.container, "EndpointConfig": ep})
 }
 
 pub async fn connect(c: &Client, a: ConnectArgs) -> Result<i32, Failure> {
@@ -1099,6 +1096,16 @@ fn endpoint_settings(a: &Attachment) -> Result<Value, String> {
     if !is_user_defined(&a.target) && !a.aliases.is_empty() {
         return Err("network-scoped aliases are only supported for user-defined networks".into());
     }
+    if !a.mac.is_empty() && !valid_mac(&a.mac) {
+        return Err(format!("{} is not a valid mac address", a.mac));
+    }
+    Ok(endpoint_json(a))
+}
+
+/// The `EndpointSettings` JSON of an attachment, every field as docker
+/// sends it (`IPAMConfig` only when an address is asked, its fields
+/// `omitempty`).
+fn endpoint_json(a: &Attachment) -> Value {
     let ipam = if !a.ipv4.is_empty() || !a.ipv6.is_empty() || !a.link_local.is_empty() {
         let mut m = Map::new();
         if !a.ipv4.is_empty() {
@@ -1114,10 +1121,7 @@ fn endpoint_settings(a: &Attachment) -> Result<Value, String> {
     } else {
         Value::Null
     };
-    if !a.mac.is_empty() && !valid_mac(&a.mac) {
-        return Err(format!("{} is not a valid mac address", a.mac));
-    }
-    Ok(json!({
+    json!({
         "IPAMConfig": ipam,
         "Links": null,
         "Aliases": if a.aliases.is_empty() { Value::Null } else { json!(a.aliases) },
@@ -1133,7 +1137,7 @@ fn endpoint_settings(a: &Attachment) -> Result<Value, String> {
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
         "DNSNames": null,
-    }))
+    })
 }
 
 /// `HostConfig.NetworkMode` and `NetworkingConfig.EndpointsConfig` for
@@ -1484,6 +1488,21 @@ mod tests {
                 assert_eq!(b["Container"], "ctr");
                 assert_eq!(b["EndpointConfig"]["Aliases"], json!(["a", "b", "c"]));
                 assert_eq!(b["EndpointConfig"]["IPAMConfig"]["IPv4Address"], "10.0.0.9");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["connect", "n", "ctr"]) {
+            Ok(NetworkCmd::Connect(a)) => {
+                let ep = &connect_body(&a)["EndpointConfig"];
+                assert_eq!(
+                    (
+                        &ep["IPAMConfig"],
+                        &ep["Aliases"],
+                        &ep["DriverOpts"],
+                        &ep["Links"]
+                    ),
+                    (&json!({}), &json!([]), &json!({}), &Value::Null)
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -178,6 +178,21 @@ fn create_ls_inspect_rm_match_docker() {
     .ok()
     .stdout_is("{\"Driver\":\"default\",\"Options\":{},\"Config\":[{\"Subnet\":\"10.231.0.0/24\",\"Gateway\":\"10.231.0.254\"}]} {\"team\":\"blue\"} map[com.example.x:1]\n");
     same(&d, &["network", "inspect", "-f", "{{json .}}", "bcn-b"]).ok();
+    same(&d, &["network", "inspect", "-f", "json", "bcn-a", "bcn-b"])
+        .ok()
+        .stdout_has("},{");
+    same(
+        &d,
+        &[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Containers}} {{.Labels}}",
+            "bcn-a",
+        ],
+    )
+    .ok()
+    .stdout_is("map[] map[team:blue]\n");
     // A missing one: the others are still printed, then the error, exit 1.
     let o = same(&d, &["network", "inspect", "bcn-a", "bcn-nope"]);
     o.code_is(1).stderr_has("bcn-nope");

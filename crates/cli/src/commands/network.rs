@@ -732,6 +732,28 @@ pub fn go_indent(src: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Go's `json.Compact`: whitespace outside strings dropped.
+pub fn go_compact(src: &[u8]) -> String {
+    let mut out = Vec::with_capacity(src.len());
+    let (mut in_str, mut escaped) = (false, false);
+    for &c in src {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            in_str = c == b'"';
+            out.push(c);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The network as the docker CLI 28 decodes it (`network.Inspect`): the
 /// fields its templates see, in its order, with Go's zero values.
 pub fn typed_network(raw: &Value) -> Value {
@@ -844,6 +866,7 @@ async fn raw_get(c: &Client, path: &str) -> Result<bytes::Bytes, ClientError> {
 }
 
 pub async fn inspect(c: &Client, a: InspectArgs) -> Result<i32, Failure> {
+    let compact = a.format.as_deref() == Some("json");
     let template = match a.format.as_deref() {
         None | Some("") | Some("json") => None,
         Some(f) => Some(
@@ -873,6 +896,11 @@ pub async fn inspect(c: &Client, a: InspectArgs) -> Result<i32, Failure> {
                     }
                 }
             }
+        }
+        None if compact => {
+            // `-f json`: the raw documents in one compact array.
+            let all: Vec<String> = raws.iter().map(|r| go_compact(r)).collect();
+            println!("[{}]", all.join(","));
         }
         None => {
             if raws.is_empty() {
@@ -1533,6 +1561,14 @@ mod tests {
         assert_eq!(
             go_indent(raw),
             "{\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n        1,\n        {\n            \"d\": \"x, y: {z}\"\n        }\n    ],\n    \"e\": \"q\\\"}\"\n}"
+        );
+    }
+
+    #[test]
+    fn compacts_like_go() {
+        assert_eq!(
+            go_compact(b"{ \"a\" : [ 1, \"x \\\" y\" ] }\n"),
+            "{\"a\":[1,\"x \\\" y\"]}"
         );
     }
 

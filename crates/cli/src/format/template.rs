@@ -597,6 +597,7 @@ const MAP_FIELDS: &[&str] = &[
     "Config",
     "DriverData",
     "Annotations",
+    "Containers",
 ];
 
 /// Pointer fields docker's inspect types may omit: they print `<nil>`.

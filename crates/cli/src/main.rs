@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, context as ctxcmd, image, opts, system, volume};
+use berth_cli::commands::{container, context as ctxcmd, image, network, opts, system, volume};
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
@@ -511,6 +511,11 @@ enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// List port mappings or a specific mapping for the container
+    Port(network::PortArgs),
 }
 
 #[derive(Args)]
@@ -601,6 +606,7 @@ enum ContainerCmd {
     Exec(ExecArgs),
     Inspect(InspectArgs),
     Prune(PruneArgs),
+    Port(network::PortArgs),
 }
 
 #[derive(Subcommand)]
@@ -913,6 +919,8 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             VolumeCmd::Rm(a) => volume::rm(c, a.names, a.force).await,
             VolumeCmd::Prune(a) => volume::prune(c, a.all, a.prune.force, a.prune.filter).await,
         },
+        Cmd::Network(n) => network::dispatch(c, n).await,
+        Cmd::Port(a) | Cmd::Container(ContainerCmd::Port(a)) => network::port(c, a).await,
     }
 }
 

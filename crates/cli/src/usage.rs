@@ -33,7 +33,13 @@ pub fn usage_line(path: &str) -> String {
         "context use" => "CONTEXT",
         "context inspect" => "[OPTIONS] [CONTEXT] [CONTEXT...]",
         "context rm" => "CONTEXT [CONTEXT...]",
-        "container" | "image" | "system" | "context" | "context show" => "",
+        "network create" => "[OPTIONS] NETWORK",
+        "network connect" => "[OPTIONS] NETWORK CONTAINER",
+        "network disconnect" => "[OPTIONS] NETWORK CONTAINER",
+        "network inspect" => "[OPTIONS] NETWORK [NETWORK...]",
+        "network rm" | "network remove" => "NETWORK [NETWORK...]",
+        "port" | "container port" => "CONTAINER [PRIVATE_PORT[/PROTO]]",
+        "container" | "image" | "system" | "context" | "context show" | "network" => "",
         _ => "[OPTIONS]",
     };
     if tail.is_empty() {
@@ -70,7 +76,11 @@ fn command_path() -> String {
             continue;
         }
         words.push(a.clone());
-        if !matches!(a.as_str(), "container" | "image" | "system" | "context") || words.len() == 2 {
+        if !matches!(
+            a.as_str(),
+            "container" | "image" | "system" | "context" | "network"
+        ) || words.len() == 2
+        {
             break;
         }
         i += 1;
@@ -105,6 +115,29 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
             .count();
         if given != 1 {
             return (format!("accepts 1 arg(s), received {given}"), 1);
+        }
+    }
+    let count_error = matches!(
+        e.kind(),
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues
+    ) || (e.kind() == ErrorKind::UnknownArgument
+        && !context(e, ContextKind::InvalidArg)
+            .unwrap_or_default()
+            .starts_with('-'));
+    if count_error {
+        if let Some(what) = arg_count_rule(&path) {
+            let verb = if what.starts_with("at least 1 argument") {
+                "See"
+            } else {
+                "Run"
+            };
+            return (
+                format!(
+                    "berth: 'berth {path}' requires {what}\n\n{usage}\n\n{}",
+                    help(verb)
+                ),
+                1,
+            );
         }
     }
     match e.kind() {
@@ -214,11 +247,27 @@ pub fn docker_error(e: &clap::Error, root: &clap::Command) -> (String, i32) {
     }
 }
 
+/// What cobra says a command's positional arguments must be, for the
+/// `network` commands and `port` (the older commands are handled below).
+fn arg_count_rule(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "network create" => "1 argument",
+        "network connect" | "network disconnect" => "2 arguments",
+        "network inspect" | "network rm" | "network remove" => "at least 1 argument",
+        "port" | "container port" => "at least 1 and at most 2 arguments",
+        _ => return None,
+    })
+}
+
 /// clap's `--time <TIME>` as docker's `-t, --time`.
 fn flag_names(arg: &str, root: &clap::Command, path: &str) -> String {
     let long = arg
         .split_whitespace()
         .find_map(|w| w.strip_prefix("--"))
+        .unwrap_or("")
+        // An optional value shows as `--flag[=<FLAG>]`.
+        .split('[')
+        .next()
         .unwrap_or("")
         .to_string();
     let mut cmd = Some(root);

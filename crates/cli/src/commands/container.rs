@@ -89,6 +89,7 @@ pub async fn pull(c: &Client, image: &str) -> Result<(), Failure> {
 async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result<String, Failure> {
     let console = if opts.tty { term_size() } else { None };
     let body = create_body(opts, attach, console)?;
+    super::network::check_create_version(c, &body).await?;
     let res = match c.create_container(opts.name.as_deref(), &body).await {
         Err(ClientError::Daemon(s, m)) if s.as_u16() == 404 && m.starts_with("No such image") => {
             let r = berth_api::Reference::parse_with_default_tag(&opts.image)
@@ -108,7 +109,8 @@ async fn create_container(c: &Client, opts: &CreateOpts, attach: bool) -> Result
 
 pub async fn create(c: &Client, opts: CreateOpts) -> Result<i32, Failure> {
     let id = create_container(c, &opts, false).await.map_err(|e| {
-        if e.message.starts_with("invalid argument") {
+        // The flags' own errors (125), as docker's `reportError`.
+        if e.code == 125 && !e.message.starts_with("berth:") {
             run_failure("create", e)
         } else {
             e

@@ -5,6 +5,7 @@ pub mod container;
 pub mod context;
 pub mod image;
 pub mod mount;
+pub mod network;
 pub mod opts;
 pub mod stream;
 pub mod system;

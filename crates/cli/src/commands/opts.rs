@@ -41,10 +41,28 @@ pub struct CreateOpts {
     pub label: Vec<String>,
     /// Connect a container to a network
     #[arg(long = "network", alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Add network-scoped alias for the container
-    #[arg(long = "network-alias")]
+    #[arg(long = "network-alias", alias = "net-alias")]
     pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
@@ -420,11 +438,7 @@ pub fn create_body(
             (k.to_string(), json!(v))
         })
         .collect();
-    let network = opts.network.clone().unwrap_or_else(|| "default".into());
-    let mut endpoints = Map::new();
-    if !opts.network_alias.is_empty() {
-        endpoints.insert(network.clone(), json!({"Aliases": opts.network_alias}));
-    }
+    let (network, endpoints) = super::network::endpoints_config(opts)?;
     Ok(json!({
         "Hostname": opts.hostname.clone().unwrap_or_default(),
         "Domainname": opts.domainname.clone().unwrap_or_default(),
@@ -455,6 +469,8 @@ pub fn create_body(
             "RestartPolicy": restart_policy(opts.restart.as_deref())?,
             "AutoRemove": opts.rm,
             "Dns": opts.dns,
+            "DnsOptions": opts.dns_option,
+            "DnsSearch": opts.dns_search,
             "ExtraHosts": if opts.add_host.is_empty() { Value::Null } else { json!(opts.add_host) },
             "Privileged": opts.privileged,
             "CapAdd": if opts.cap_add.is_empty() { Value::Null } else { json!(opts.cap_add) },

@@ -486,7 +486,7 @@ pub async fn inspect(
     size: bool,
 ) -> Result<i32, Failure> {
     if let Some(k) = kind.as_deref() {
-        if !matches!(k, "container" | "image") {
+        if !matches!(k, "container" | "image" | "network") {
             return Err(Failure::msg(format!(
                 "\"{k}\" is not a valid value for --type"
             )));
@@ -500,6 +500,8 @@ pub async fn inspect(
         ),
     };
     let mut found = Vec::new();
+    // Which of `found` are networks (templates see docker's typed network).
+    let mut networks = Vec::new();
     let mut errors = Vec::new();
     for n in &names {
         let mut v = None;
@@ -512,8 +514,26 @@ pub async fn inspect(
         if v.is_none() && kind.as_deref().is_none_or(|k| k == "image") {
             v = c.get_json(&format!("/images/{}/json", q(n))).await.ok();
         }
+        let mut network = false;
+        if v.is_none() && kind.as_deref().is_none_or(|k| k == "network") {
+            match c.get_json(&format!("/networks/{}", q(n))).await {
+                Ok(x) => {
+                    v = Some(x);
+                    network = true;
+                }
+                // `--type network` reports the daemon's own answer.
+                Err(e) if kind.as_deref() == Some("network") => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+                Err(_) => {}
+            }
+        }
         match v {
-            Some(v) => found.push(v),
+            Some(v) => {
+                found.push(v);
+                networks.push(network);
+            }
             None => errors.push(match kind.as_deref() {
                 Some("container") => format!("Error: No such container: {n}"),
                 Some("image") => format!("Error: No such image: {n}"),
@@ -523,7 +543,14 @@ pub async fn inspect(
     }
     match template {
         Some(t) => {
-            for v in &found {
+            for (v, network) in found.iter().zip(&networks) {
+                let typed;
+                let v = if *network {
+                    typed = super::network::typed_network(v);
+                    &typed
+                } else {
+                    v
+                };
                 match t.render(v) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {

@@ -597,10 +597,15 @@ const MAP_FIELDS: &[&str] = &[
     "Config",
     "DriverData",
     "Annotations",
+    "Containers",
 ];
 
 /// Pointer fields docker's inspect types may omit: they print `<nil>`.
 const NIL_FIELDS: &[&str] = &["Health", "SizeRw", "SizeRootFs", "Node", "Healthcheck"];
+
+/// `omitempty` string fields of docker's typed documents (a network's
+/// `IPAM.Config` entries): absent from the JSON, `""` to a template.
+const OMITTED_STRINGS: &[&str] = &["Subnet", "IPRange", "Gateway"];
 
 /// Fields that are Go slices: a JSON `null` there prints `[]`.
 const SLICE_FIELDS: &[&str] = &[
@@ -833,6 +838,14 @@ impl State<'_> {
                         && NIL_FIELDS.contains(&f.as_str()) =>
                     {
                         Value::Null
+                    }
+                    None if self.missing == &Missing::MapKey
+                        && OMITTED_STRINGS.contains(&f.as_str()) =>
+                    {
+                        Value::String(String::new())
+                    }
+                    None if self.missing == &Missing::MapKey && f == "AuxiliaryAddresses" => {
+                        Value::Object(Map::new())
                     }
                     None => {
                         let why = match self.missing {

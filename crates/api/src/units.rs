@@ -108,3 +108,47 @@ mod tests {
         assert_eq!(parse_duration("x"), None);
     }
 }
+
+/// Trims an RFC 3339 timestamp with nanoseconds the way Go's
+/// `time.RFC3339Nano` prints it: trailing zeros of the fraction dropped,
+/// and the dot too when nothing is left (`...:38.80554971Z`, `...:38Z`).
+pub fn go_rfc3339_nano(s: &str) -> String {
+    let Some(dot) = s.find('.') else {
+        return s.to_string();
+    };
+    let end = s[dot..]
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| dot + i)
+        .unwrap_or(s.len());
+    let frac = s[dot + 1..end].trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{}{}", &s[..dot], &s[end..])
+    } else {
+        format!("{}.{frac}{}", &s[..dot], &s[end..])
+    }
+}
+
+#[cfg(test)]
+mod go_time_tests {
+    use super::go_rfc3339_nano;
+
+    #[test]
+    fn trims_like_go() {
+        assert_eq!(
+            go_rfc3339_nano("2026-12-01T07:27:38.805549710Z"),
+            "2026-12-01T07:27:38.80554971Z"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-01T07:27:38.000000000Z"),
+            "2026-12-01T07:27:38Z"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-01T07:27:38.100000000+01:00"),
+            "2026-12-01T07:27:38.1+01:00"
+        );
+        assert_eq!(
+            go_rfc3339_nano("2026-12-01T07:27:38Z"),
+            "2026-12-01T07:27:38Z"
+        );
+    }
+}

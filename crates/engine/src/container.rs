@@ -88,7 +88,9 @@ pub struct Record {
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    berth_api::units::go_rfc3339_nano(
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    )
 }
 
 /// What waiters watch: enough to answer every `wait` condition.

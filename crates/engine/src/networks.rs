@@ -99,6 +99,9 @@ pub struct Endpoint {
     pub links: Vec<String>,
     #[serde(default)]
     pub driver_opts: Option<IndexMap<String, String>>,
+    /// `--mac-address`.
+    #[serde(default)]
+    pub mac_request: String,
     // Set while running:
     #[serde(default)]
     pub endpoint_id: String,
@@ -746,6 +749,7 @@ impl Engine {
             "Created": n.created,
             "Scope": "local",
             "Driver": n.driver,
+            "EnableIPv4": true,
             "EnableIPv6": false,
             "IPAM": {"Driver": "default", "Options": if n.predefined { Value::Null } else { json!({}) }, "Config": config},
             "Internal": n.internal,
@@ -1056,7 +1060,10 @@ impl Engine {
             pool.allocate(want)?
         };
         let subnet = n.subnet.expect("pool implies subnet");
-        let mac = ipam::mac_for(ip);
+        let mac = match parse_mac(&ep.mac_request) {
+            Some(m) => m,
+            None => ipam::mac_for(ip),
+        };
         let mut out = ep.clone();
         out.ip = ip.to_string();
         out.prefix = subnet.prefix_len();
@@ -1653,9 +1660,20 @@ fn endpoint_from(n: &NetworkRecord, cfg: Option<&Value>) -> Result<Endpoint> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        ep.mac_request = c
+            .get("MacAddress")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         ep.driver_opts = c
             .get("DriverOpts")
             .and_then(|d| serde_json::from_value(d.clone()).ok());
+    }
+    if !ep.mac_request.is_empty() && parse_mac(&ep.mac_request).is_none() {
+        return Err(Error::invalid(format!(
+            "invalid MAC address: {}",
+            ep.mac_request
+        )));
     }
     let user = !n.predefined;
     if !ep.aliases.is_empty() && !user {
@@ -1749,4 +1767,14 @@ pub(crate) fn validate_port_bindings(hc: &berth_api::HostConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `aa:bb:cc:dd:ee:ff` as six bytes.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    parts.try_into().ok()
 }

@@ -124,7 +124,7 @@ impl Engine {
             "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
             "OomKillDisable": cgroup_version() == "1",
             "NGoroutines": 0,
-            "SystemTime": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+            "SystemTime": berth_api::units::go_rfc3339_nano(&chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)),
             "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": cgroup_version(),

@@ -137,7 +137,9 @@ pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
 }
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    berth_api::units::go_rfc3339_nano(
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    )
 }
 
 /// Best-effort fsync of a directory, so renames into it survive a crash.

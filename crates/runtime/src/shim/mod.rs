@@ -278,7 +278,9 @@ async fn serve(cfg: ShimConfig, created: Created) {
     let oom_killed = false;
     let info = ExitInfo {
         exit_code: status,
-        finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        finished_at: berth_api::units::go_rfc3339_nano(
+            &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        ),
         oom_killed,
     };
     if let Err(e) = write_atomic(

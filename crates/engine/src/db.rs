@@ -42,9 +42,15 @@ impl Db {
     }
 
     pub fn load_all(&self) -> Result<Vec<Record>> {
+        self.load_docs("containers")
+    }
+
+    /// Every JSON document of `table`; an unreadable one is skipped (and
+    /// logged) so one bad row never keeps the daemon from starting.
+    fn load_docs<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let mut stmt = conn
-            .prepare("SELECT doc FROM containers")
+            .prepare(&format!("SELECT doc FROM {table}"))
             .map_err(internal)?;
         let docs = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -54,7 +60,7 @@ impl Db {
             let doc = doc.map_err(internal)?;
             match serde_json::from_str(&doc) {
                 Ok(r) => out.push(r),
-                Err(e) => tracing::error!("skipping an unreadable container record: {e}"),
+                Err(e) => tracing::error!("skipping an unreadable row of {table}: {e}"),
             }
         }
         Ok(out)
@@ -80,20 +86,7 @@ impl Db {
     }
 
     pub fn load_networks(&self) -> Result<Vec<NetworkRecord>> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let mut stmt = conn.prepare("SELECT doc FROM networks").map_err(internal)?;
-        let docs = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(internal)?;
-        let mut out = Vec::new();
-        for doc in docs {
-            let doc = doc.map_err(internal)?;
-            match serde_json::from_str(&doc) {
-                Ok(r) => out.push(r),
-                Err(e) => tracing::error!("skipping an unreadable network record: {e}"),
-            }
-        }
-        Ok(out)
+        self.load_docs("networks")
     }
 
     pub fn put_network(&self, n: &NetworkRecord) -> Result<()> {

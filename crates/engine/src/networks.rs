@@ -523,27 +523,24 @@ impl Engine {
             return Err(Error::invalid("berth supports one IPv4 subnet per network"));
         }
         let cfg = configs.and_then(|c| c.first());
-        let subnet = cfg
-            .and_then(|c| c.subnet.as_deref())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                ipam::parse_subnet(s).map_err(|_| {
-                    Error::invalid(format!("invalid subnet {s} : invalid CIDR address: {s}"))
-                })
+        // An empty string is "not given", as the API's Go structs read it.
+        let given = |f: fn(&IpamConfigBody) -> Option<&String>| {
+            cfg.and_then(f)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let cidr = |s: &str, what: &str| {
+            ipam::parse_subnet(s).map_err(|_| {
+                Error::invalid(format!("invalid {what} {s}: invalid CIDR address: {s}"))
             })
+        };
+        let subnet = given(|c| c.subnet.as_ref())
+            .map(|s| cidr(s, "subnet"))
             .transpose()?;
-        let ip_range = cfg
-            .and_then(|c| c.ip_range.as_deref())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                ipam::parse_subnet(s).map_err(|_| {
-                    Error::invalid(format!("invalid ip-range {s}: invalid CIDR address: {s}"))
-                })
-            })
+        let ip_range = given(|c| c.ip_range.as_ref())
+            .map(|s| cidr(s, "ip-range"))
             .transpose()?;
-        let gateway = cfg
-            .and_then(|c| c.gateway.as_deref())
-            .filter(|s| !s.is_empty())
+        let gateway = given(|c| c.gateway.as_ref())
             .map(|s| {
                 ipam::parse_addr(s)
                     .map_err(|_| Error::invalid(format!("invalid gateway address {s}")))
@@ -679,17 +676,7 @@ impl Engine {
             }
             return Err(e);
         }
-        self.events.publish(
-            "network",
-            "create",
-            &record.id,
-            [
-                ("name".to_string(), record.name.clone()),
-                ("type".to_string(), record.driver.clone()),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        self.network_event("create", &record, None);
         Ok((record.id, String::new()))
     }
 
@@ -853,17 +840,7 @@ impl Engine {
             self.net.host().await?.delete(&n.iface).await?;
             self.apply_rules().await?;
         }
-        self.events.publish(
-            "network",
-            "destroy",
-            &n.id,
-            [
-                ("name".to_string(), n.name.clone()),
-                ("type".to_string(), n.driver.clone()),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        self.network_event("destroy", &n, None);
         Ok(())
     }
 
@@ -1102,18 +1079,7 @@ impl Engine {
             return Err(e);
         }
         tracing::debug!(container_id = %cid, network = %name, ip = %ip, "endpoint up");
-        self.events.publish(
-            "network",
-            "connect",
-            &n.id,
-            [
-                ("container".to_string(), cid.to_string()),
-                ("name".to_string(), n.name.clone()),
-                ("type".to_string(), n.driver.clone()),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        self.network_event("connect", n, Some(cid));
         Ok(out)
     }
 
@@ -1233,18 +1199,7 @@ impl Engine {
         if had_any {
             for ep in r.endpoints.values() {
                 if let Some(n) = self.net.state().nets.get(&ep.network_id).cloned() {
-                    self.events.publish(
-                        "network",
-                        "disconnect",
-                        &n.id,
-                        [
-                            ("container".to_string(), r.id.clone()),
-                            ("name".to_string(), n.name.clone()),
-                            ("type".to_string(), n.driver.clone()),
-                        ]
-                        .into_iter()
-                        .collect(),
-                    );
+                    self.network_event("disconnect", &n, Some(&r.id));
                 }
             }
         }
@@ -1362,18 +1317,7 @@ impl Engine {
             if let (Some(pool), Ok(ip)) = (self.net.state().pools.get_mut(&n.id), ep.ip.parse()) {
                 pool.release(ip);
             }
-            self.events.publish(
-                "network",
-                "disconnect",
-                &n.id,
-                [
-                    ("container".to_string(), r.id.clone()),
-                    ("name".to_string(), n.name.clone()),
-                    ("type".to_string(), n.driver.clone()),
-                ]
-                .into_iter()
-                .collect(),
-            );
+            self.network_event("disconnect", &n, Some(&r.id));
         }
         h.with(|rec| {
             rec.endpoints.shift_remove(&n.name);
@@ -1626,6 +1570,19 @@ impl Engine {
 fn hex_of(id: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(format!("sandbox-{id}").as_bytes()))
+}
+
+impl Engine {
+    /// A `network` event with dockerd's attributes.
+    fn network_event(&self, action: &str, n: &NetworkRecord, container: Option<&str>) {
+        let mut attrs = IndexMap::new();
+        if let Some(c) = container {
+            attrs.insert("container".to_string(), c.to_string());
+        }
+        attrs.insert("name".to_string(), n.name.clone());
+        attrs.insert("type".to_string(), n.driver.clone());
+        self.events.publish("network", action, &n.id, attrs);
+    }
 }
 
 fn clear_runtime(e: &mut Endpoint) {

@@ -19,6 +19,21 @@ fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
 }
 
+/// The `Container` of a connect/disconnect body.
+fn container_of(v: &Value) -> Result<&str, Error> {
+    v.get("Container")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Error::invalid("no container specified"))
+}
+
+fn ok_empty() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
 pub async fn list(
     State(engine): State<AppState>,
     RawQuery(q): RawQuery,
@@ -64,11 +79,7 @@ pub async fn connect(
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let v: Value = body_json(&body)?;
-    let container = v
-        .get("Container")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Error::invalid("no container specified"))?;
+    let container = container_of(&v)?;
     engine
         .network_connect(
             &id,
@@ -76,10 +87,7 @@ pub async fn connect(
             v.get("EndpointConfig").filter(|c| !c.is_null()),
         )
         .await?;
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .body(Body::empty())
-        .unwrap_or_default())
+    Ok(ok_empty())
 }
 
 pub async fn disconnect(
@@ -88,17 +96,10 @@ pub async fn disconnect(
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let v: Value = body_json(&body)?;
-    let container = v
-        .get("Container")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Error::invalid("no container specified"))?;
+    let container = container_of(&v)?;
     let force = v.get("Force").and_then(Value::as_bool).unwrap_or(false);
     engine.network_disconnect(&id, container, force).await?;
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .body(Body::empty())
-        .unwrap_or_default())
+    Ok(ok_empty())
 }
 
 pub async fn prune(

@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, context as ctxcmd, image, opts, system, volume};
+use berth_cli::commands::{commit, container, context as ctxcmd, image, opts, system, volume};
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
@@ -290,6 +290,32 @@ struct ImportArgs {
 }
 
 #[derive(Args)]
+struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    container: String,
+}
+
+#[derive(Args)]
+struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pause: bool,
+    container: String,
+    reference: Option<String>,
+}
+
+#[derive(Args)]
 struct SaveArgs {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long)]
@@ -455,6 +481,12 @@ enum Cmd {
     Rename { container: String, new_name: String },
     /// Pause all processes within one or more containers
     Pause(Ids),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Display the running processes of a container
     Top {
         container: String,
@@ -588,6 +620,11 @@ enum ContainerCmd {
     },
     Pause(Ids),
     Unpause(Ids),
+    Diff {
+        container: String,
+    },
+    Export(ExportArgs),
+    Commit(CommitArgs),
     Top {
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -775,6 +812,24 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         Cmd::Top { container, ps_args }
         | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
             container::top(c, &container, &ps_args.join(" ")).await
+        }
+        Cmd::Diff { container } | Cmd::Container(ContainerCmd::Diff { container }) => {
+            commit::diff(c, &container).await
+        }
+        Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => {
+            commit::export(c, &a.container, a.output).await
+        }
+        Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => {
+            commit::commit(
+                c,
+                &a.container,
+                a.reference,
+                a.author,
+                a.message,
+                a.change,
+                a.pause,
+            )
+            .await
         }
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await

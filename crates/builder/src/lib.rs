@@ -9,6 +9,7 @@
 //!   quotes, escapes and `$VAR` / `${VAR:-x}` / `${VAR:+x}` substitution.
 
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod shell;
 
 pub use dockerfile::{

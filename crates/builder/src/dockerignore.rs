@@ -80,10 +80,14 @@ impl Glob {
                             a = *chars.get(j).ok_or_else(|| PatternError(pattern.into()))?;
                         }
                         let mut b = a;
-                        if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|&c| c != ']') {
+                        if chars.get(j + 1) == Some(&'-')
+                            && chars.get(j + 2).is_some_and(|&c| c != ']')
+                        {
                             b = chars[j + 2];
                             if b == '\\' {
-                                b = *chars.get(j + 3).ok_or_else(|| PatternError(pattern.into()))?;
+                                b = *chars
+                                    .get(j + 3)
+                                    .ok_or_else(|| PatternError(pattern.into()))?;
                                 j += 1;
                             }
                             j += 2;
@@ -125,13 +129,18 @@ impl Glob {
                 // The optional `/` after `**`: either a `/` here, or none
                 // when `**` matched nothing.
                 (p.get(i) == Some(&'/') && self.rec(t + 1, i + 1, p, memo))
-                    || ((i == 0 || p.get(i.wrapping_sub(1)) == Some(&'/')) && self.rec(t + 1, i, p, memo))
+                    || ((i == 0 || p.get(i.wrapping_sub(1)) == Some(&'/'))
+                        && self.rec(t + 1, i, p, memo))
             }
             Some(Tok::Lit(c)) => p.get(i) == Some(c) && self.rec(t + 1, i + 1, p, memo),
-            Some(Tok::Any) => p.get(i).is_some_and(|&c| c != '/') && self.rec(t + 1, i + 1, p, memo),
-            Some(Tok::Class(neg, ranges)) => p.get(i).is_some_and(|&c| {
-                c != '/' && (ranges.iter().any(|&(a, b)| a <= c && c <= b) != *neg)
-            }) && self.rec(t + 1, i + 1, p, memo),
+            Some(Tok::Any) => {
+                p.get(i).is_some_and(|&c| c != '/') && self.rec(t + 1, i + 1, p, memo)
+            }
+            Some(Tok::Class(neg, ranges)) => {
+                p.get(i).is_some_and(|&c| {
+                    c != '/' && (ranges.iter().any(|&(a, b)| a <= c && c <= b) != *neg)
+                }) && self.rec(t + 1, i + 1, p, memo)
+            }
             Some(Tok::Star) => {
                 let mut j = i;
                 loop {
@@ -217,10 +226,7 @@ impl Ignore {
     /// matches it or one of its parent directories decides.
     pub fn is_ignored(&self, path: &str) -> bool {
         let path = clean(path);
-        let parents: Vec<&str> = path
-            .match_indices('/')
-            .map(|(i, _)| &path[..i])
-            .collect();
+        let parents: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
         let mut ignored = false;
         for p in &self.patterns {
             if p.exclusion != ignored {

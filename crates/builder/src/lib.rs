@@ -10,6 +10,7 @@
 
 pub mod dockerfile;
 pub mod dockerignore;
+pub mod driver;
 pub mod shell;
 
 pub use dockerfile::{

@@ -186,7 +186,8 @@ impl RwLayer {
     /// The rw layer as a layer tar (`docker commit`): upper-dir entries as
     /// they are, whiteouts as `.wh.NAME`, opaque directories with
     /// `.wh..wh..opq`. The daemon's own files are left out.
-    pub fn write_layer_diff(&self, dst: &mut dyn Write) -> Result<()> {
+    /// Returns the number of entries written (0: nothing changed).
+    pub fn write_layer_diff(&self, dst: &mut dyn Write) -> Result<usize> {
         if self.vfs {
             return Err(Error::internal(
                 "docker commit is not supported with the vfs storage driver",
@@ -195,12 +196,19 @@ impl RwLayer {
         let mut b = tar::Builder::new(dst);
         b.follow_symlinks(false);
         b.mode(tar::HeaderMode::Complete);
-        self.tar_upper(&mut b, &self.upperdir.clone(), "")?;
+        let mut n = 0;
+        self.tar_upper(&mut b, &self.upperdir.clone(), "", &mut n)?;
         b.finish()?;
-        Ok(())
+        Ok(n)
     }
 
-    fn tar_upper(&self, b: &mut tar::Builder<&mut dyn Write>, dir: &Path, rel: &str) -> Result<()> {
+    fn tar_upper(
+        &self,
+        b: &mut tar::Builder<&mut dyn Write>,
+        dir: &Path,
+        rel: &str,
+        n: &mut usize,
+    ) -> Result<()> {
         for e in sorted_entries(dir)? {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = format!("{rel}/{name}");
@@ -216,14 +224,16 @@ impl RwLayer {
                     None => format!(".wh.{in_tar}"),
                 };
                 empty_file(b, &wh, &md)?;
+                *n += 1;
                 continue;
             }
             b.append_path_with_name(&full, in_tar)?;
+            *n += 1;
             if md.is_dir() {
                 if is_opaque(&full) {
                     empty_file(b, &format!("{in_tar}/.wh..wh..opq"), &md)?;
                 }
-                self.tar_upper(b, &full, &path)?;
+                self.tar_upper(b, &full, &path, n)?;
             }
         }
         Ok(())
@@ -319,16 +329,24 @@ impl crate::ImageStore {
             .join(format!("commit-{:016x}", rand::random::<u64>()));
         let mut holds = self.new_holds();
         let result = (|| {
-            {
+            let entries = {
                 let f = fs::File::create(&tmp)?;
                 let mut w = std::io::BufWriter::with_capacity(256 * 1024, f);
-                layer.write_layer_diff(&mut w)?;
+                let n = layer.write_layer_diff(&mut w)?;
                 w.flush()?;
-            }
-            let mut f = fs::File::open(&tmp)?;
-            let spooled = self.spool_layer(&mut f)?;
-            let diff_id = spooled.diff_id.clone();
-            self.register_layer(spooled, top.as_deref(), &mut holds)?;
+                n
+            };
+            // Nothing changed: an empty layer in history, no new layer (as
+            // moby's `NewChildImage` does for the empty tar).
+            let diff_id = if entries == 0 {
+                None
+            } else {
+                let mut f = fs::File::open(&tmp)?;
+                let spooled = self.spool_layer(&mut f)?;
+                let diff_id = spooled.diff_id.clone();
+                self.register_layer(spooled, top.as_deref(), &mut holds)?;
+                Some(diff_id)
+            };
             let created = crate::now();
             let mut history = parent
                 .as_ref()
@@ -339,13 +357,13 @@ impl crate::ImageStore {
                 created_by: Some(opts.created_by.clone()).filter(|s| !s.is_empty()),
                 author: Some(opts.author.clone()).filter(|s| !s.is_empty()),
                 comment: Some(opts.comment.clone()).filter(|s| !s.is_empty()),
-                empty_layer: false,
+                empty_layer: diff_id.is_none(),
             });
             let mut diff_ids = parent
                 .as_ref()
                 .map(|p| p.config.rootfs.diff_ids.clone())
                 .unwrap_or_default();
-            diff_ids.push(diff_id);
+            diff_ids.extend(diff_id);
             let config = crate::ImageConfig {
                 architecture: parent
                     .as_ref()
@@ -374,5 +392,56 @@ impl crate::ImageStore {
             let _ = self.gc_layers();
         }
         result
+    }
+}
+
+impl crate::ImageStore {
+    /// A config-only child of `parent` (the builder's `ENV`, `CMD`, ...
+    /// steps): the parent's layers, one more (empty-layer) history entry.
+    /// `None` as parent: an image with no layers (`FROM scratch`).
+    pub fn child_image(
+        &self,
+        parent: Option<&str>,
+        _layer: Option<()>,
+        config: crate::RunConfig,
+        created_by: &str,
+    ) -> Result<String> {
+        let parent = parent.map(|p| self.get(p)).transpose()?;
+        let created = crate::now();
+        let mut history = parent
+            .as_ref()
+            .map(|p| p.config.history.clone())
+            .unwrap_or_default();
+        if !created_by.is_empty() {
+            history.push(crate::History {
+                created: Some(created.clone()),
+                created_by: Some(created_by.to_string()),
+                empty_layer: true,
+                ..Default::default()
+            });
+        }
+        let image = crate::ImageConfig {
+            architecture: parent
+                .as_ref()
+                .map(|p| p.config.architecture.clone())
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| crate::arch().into()),
+            config: Some(config),
+            created: Some(created),
+            history,
+            os: "linux".into(),
+            variant: parent.as_ref().and_then(|p| p.config.variant.clone()),
+            rootfs: crate::RootFs {
+                r#type: "layers".into(),
+                diff_ids: parent
+                    .as_ref()
+                    .map(|p| p.config.rootfs.diff_ids.clone())
+                    .unwrap_or_default(),
+            },
+            ..Default::default()
+        };
+        let raw = serde_json::to_vec(&image).map_err(|e| Error::internal(e.to_string()))?;
+        // The parent's layers are held by the parent image itself.
+        Ok(self.commit_image(&raw, &[])?.id)
     }
 }

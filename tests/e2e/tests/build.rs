@@ -1,0 +1,300 @@
+//! `docker build` (the classic builder, `DOCKER_BUILDKIT=0`) with the real
+//! docker CLI: the seeds' Dockerfiles rewritten for the local busybox, the
+//! layer cache, multi-stage builds, and bad input. Runs against dockerd too
+//! (`BERTH_E2E_DAEMON=dockerd`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use berth_e2e::{Daemon, Out};
+
+fn context(d: &Daemon, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = d.tmp().join(format!("bbd-ctx-{name}"));
+    let _ = fs::remove_dir_all(&dir);
+    for (path, content) in files {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(&p, content).expect("write");
+    }
+    dir
+}
+
+fn build(d: &Daemon, dir: &Path, args: &str) -> Out {
+    d.sh(&format!(
+        "DOCKER_BUILDKIT=0 docker build {args} {} 2>&1",
+        dir.display()
+    ))
+}
+
+/// The seed's nginx-style image: ENV, WORKDIR, ADD, EXPOSE, CMD,
+/// STOPSIGNAL, HEALTHCHECK; then it runs.
+#[test]
+fn seed_web_image_builds_and_runs() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "web",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 ENV NGINX_VERSION 1.14.0-0ubuntu1.3\n\
+                 RUN mkdir -p /var/www/html && echo \"version $NGINX_VERSION\" > /version\n\
+                 WORKDIR /var/www/html\n\
+                 ADD index.html ./\n\
+                 EXPOSE 80\n\
+                 CMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/var/www/html\"]\n\
+                 STOPSIGNAL SIGTERM\n\
+                 HEALTHCHECK CMD wget -q -O- localhost:80 || exit 1\n",
+            ),
+            ("index.html", "<h1>hello</h1>\n"),
+        ],
+    );
+    let o = build(&d, &dir, "-t bbd-web");
+    o.ok();
+    o.stdout_has("Step 1/9 : FROM busybox\n")
+        .stdout_has("Step 3/9 : RUN mkdir")
+        .stdout_has("Successfully tagged bbd-web:latest\n");
+    d.docker(&[
+        "run",
+        "--rm",
+        "bbd-web",
+        "sh",
+        "-c",
+        "cat /version; pwd; cat index.html",
+    ])
+    .ok()
+    .stdout_is("version 1.14.0-0ubuntu1.3\n/var/www/html\n<h1>hello</h1>\n");
+    d.docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.WorkingDir}}|{{.Config.Cmd}}|{{.Config.StopSignal}}|{{.Config.Healthcheck.Test}}|{{range $k, $v := .Config.ExposedPorts}}{{$k}}{{end}}",
+        "bbd-web",
+    ])
+    .ok()
+    .stdout_is("/var/www/html|[httpd -f -p 80 -h /var/www/html]|SIGTERM|[CMD-SHELL wget -q -O- localhost:80 || exit 1]|80/tcp\n");
+    // image history shows each instruction as docker does.
+    let h = d.docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "bbd-web",
+    ]);
+    h.ok()
+        .stdout_has(
+            "/bin/sh -c #(nop)  CMD [\"httpd\" \"-f\" \"-p\" \"80\" \"-h\" \"/var/www/html\"]\n",
+        )
+        .stdout_has("/bin/sh -c #(nop)  EXPOSE 80")
+        .stdout_has("/bin/sh -c mkdir -p /var/www/html");
+}
+
+/// The seeds' inefficient vs efficient builds: the multi-stage image
+/// takes only the binary from the compiler stage and is smaller.
+#[test]
+fn multi_stage_copies_only_the_binary() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "ms",
+        &[
+            ("helloworld.src", "echo hello, world\n"),
+            (
+                "Dockerfile.inefficient",
+                "FROM busybox\n\
+                 WORKDIR /helloworld\n\
+                 COPY helloworld.src .\n\
+                 RUN dd if=/dev/zero of=/helloworld/toolchain bs=1024 count=512 2>/dev/null \\\n  && (echo '#!/bin/sh'; cat helloworld.src) > /helloworld/helloworld && chmod +x /helloworld/helloworld\n\
+                 CMD [\"/helloworld/helloworld\"]\n",
+            ),
+            (
+                "Dockerfile.efficient",
+                "FROM busybox AS compiler\n\
+                 WORKDIR /helloworld\n\
+                 COPY helloworld.src .\n\
+                 RUN dd if=/dev/zero of=/helloworld/toolchain bs=1024 count=512 2>/dev/null \\\n  && (echo '#!/bin/sh'; cat helloworld.src) > /helloworld/helloworld && chmod +x /helloworld/helloworld\n\
+                 FROM busybox\n\
+                 WORKDIR /root/\n\
+                 COPY --from=compiler /helloworld/helloworld .\n\
+                 CMD [\"./helloworld\"]\n",
+            ),
+        ],
+    );
+    build(
+        &d,
+        &dir,
+        &format!("-t bbd-ineff -f {}/Dockerfile.inefficient", dir.display()),
+    )
+    .ok();
+    build(
+        &d,
+        &dir,
+        &format!("-t bbd-eff -f {}/Dockerfile.efficient", dir.display()),
+    )
+    .ok();
+    d.docker(&["run", "--rm", "bbd-ineff"])
+        .ok()
+        .stdout_is("hello, world\n");
+    d.docker(&["run", "--rm", "bbd-eff"])
+        .ok()
+        .stdout_is("hello, world\n");
+    d.docker(&["run", "--rm", "bbd-eff", "ls", "/root", "/helloworld"])
+        .fails()
+        .stdout_has("helloworld");
+    let size = |img: &str| -> u64 {
+        d.docker(&["image", "inspect", "-f", "{{.Size}}", img])
+            .stdout
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    assert!(
+        size("bbd-eff") + 400 * 1024 < size("bbd-ineff"),
+        "efficient image is not smaller"
+    );
+    // --target builds only the stages it needs.
+    let o = build(
+        &d,
+        &dir,
+        &format!(
+            "--target compiler -t bbd-compiler -f {}/Dockerfile.efficient",
+            dir.display()
+        ),
+    );
+    o.ok();
+    d.docker(&["run", "--rm", "bbd-compiler", "ls", "/helloworld/toolchain"])
+        .ok();
+}
+
+/// A second build of an unchanged context is all cache; touching one
+/// copied file rebuilds from that step on and no earlier.
+#[test]
+fn cache_hits_and_invalidation() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "cache",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\n\
+                 ARG GREETING=hi\n\
+                 RUN echo one > /one\n\
+                 COPY a.txt /a.txt\n\
+                 RUN echo $GREETING > /greet\n\
+                 COPY b.txt /b.txt\n\
+                 CMD [\"cat\", \"/b.txt\"]\n",
+            ),
+            ("a.txt", "a\n"),
+            ("b.txt", "b\n"),
+            ("ignored.log", "x\n"),
+            (".dockerignore", "*.log\n"),
+        ],
+    );
+    let first = build(&d, &dir, "-t bbd-cache");
+    first.ok();
+    assert!(!first.stdout.contains("Using cache"), "{first}");
+    let second = build(&d, &dir, "-t bbd-cache");
+    second.ok();
+    assert_eq!(
+        second.stdout.matches(" ---> Using cache").count(),
+        6,
+        "{second}"
+    );
+    let id = |o: &Out| {
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Successfully built "))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(id(&first), id(&second));
+    fs::write(dir.join("b.txt"), "b2\n").expect("write");
+    let third = build(&d, &dir, "-t bbd-cache");
+    third.ok();
+    // FROM + ARG, RUN, COPY a, RUN cached; COPY b and CMD rebuilt.
+    assert_eq!(
+        third.stdout.matches(" ---> Using cache").count(),
+        4,
+        "{third}"
+    );
+    d.docker(&["run", "--rm", "bbd-cache"])
+        .ok()
+        .stdout_is("b2\n");
+    // A build arg changes the RUN that uses it.
+    let fourth = build(&d, &dir, "--build-arg GREETING=hello -t bbd-cache2");
+    fourth.ok();
+    d.docker(&["run", "--rm", "bbd-cache2", "cat", "/greet"])
+        .ok()
+        .stdout_is("hello\n");
+    // .dockerignore kept ignored.log out of the context.
+    let dir2 = context(
+        &d,
+        "ign",
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY . /ctx/\n"),
+            ("keep", "k"),
+            ("x.log", "l"),
+            (".dockerignore", "*.log\n"),
+        ],
+    );
+    build(&d, &dir2, "-t bbd-ign").ok();
+    d.docker(&["run", "--rm", "bbd-ign", "ls", "/ctx"])
+        .ok()
+        .stdout_is("Dockerfile\nkeep\n");
+    // --no-cache uses none.
+    let nc = build(&d, &dir, "--no-cache -t bbd-cache");
+    nc.ok();
+    assert!(!nc.stdout.contains("Using cache"), "{nc}");
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let d = Daemon::start();
+    let before = d.docker(&["images", "-q"]).stdout.lines().count();
+    let dir = context(
+        &d,
+        "unknown",
+        &[("Dockerfile", "FROM busybox\nRUN true\nFOO bar\n")],
+    );
+    build(&d, &dir, "-t bbd-bad")
+        .fails()
+        .stdout_has("line 3: unknown instruction: FOO");
+    let dir = context(
+        &d,
+        "flag",
+        &[("Dockerfile", "FROM busybox\nCOPY --nope=1 a /a\n")],
+    );
+    build(&d, &dir, "-t bbd-bad").fails().stdout_has("line 2");
+    let dir = context(
+        &d,
+        "outside",
+        &[("Dockerfile", "FROM busybox\nCOPY ../secret /s\n")],
+    );
+    build(&d, &dir, "-t bbd-bad")
+        .fails()
+        .stdout_has("forbidden path outside the build context");
+    let dir = context(
+        &d,
+        "link",
+        &[("Dockerfile", "FROM busybox\nCOPY link/passwd /p\n")],
+    );
+    std::os::unix::fs::symlink("/etc", dir.join("link")).expect("symlink");
+    let o = build(&d, &dir, "-t bbd-bad");
+    o.fails();
+    assert!(!o.stdout.contains("Successfully built"), "{o}");
+    let dir = context(
+        &d,
+        "fail",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo before\nRUN exit 3\nRUN echo after\n",
+        )],
+    );
+    build(&d, &dir, "-t bbd-bad")
+        .fails()
+        .stdout_has("returned a non-zero code: 3");
+    d.docker(&["image", "inspect", "bbd-bad"]).fails();
+    let _ = before;
+}

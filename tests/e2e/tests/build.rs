@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use berth_e2e::{Daemon, Out};
+use berth_e2e::{Cli, Daemon, Out};
 
 fn context(d: &Daemon, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = d.tmp().join(format!("bbd-ctx-{name}"));
@@ -297,4 +297,86 @@ fn bad_input_is_refused() {
         .stdout_has("returned a non-zero code: 3");
     d.docker(&["image", "inspect", "bbd-bad"]).fails();
     let _ = before;
+}
+
+/// `berth build` (-q, --iidfile, --build-arg, --label, a Dockerfile on
+/// stdin) and docker-py's `images.build`.
+#[test]
+fn berth_cli_and_python_sdk_build() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "cli",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nARG X=1\nLABEL x=$X\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n",
+            ),
+            ("f", "F\n"),
+        ],
+    );
+    let ctx = dir.display().to_string();
+    if d.clis().contains(&Cli::Berth) {
+        let iid = d.tmp().join("bbd-iid");
+        let iid_s = iid.display().to_string();
+        let o = d.run(
+            Cli::Berth,
+            &[
+                "build",
+                "-q",
+                "--iidfile",
+                &iid_s,
+                "--build-arg",
+                "X=2",
+                "--label",
+                "l=v",
+                "-t",
+                "bbd-cli",
+                &ctx,
+            ],
+        );
+        o.ok();
+        assert!(o.stdout.starts_with("sha256:"), "{o}");
+        assert_eq!(fs::read_to_string(&iid).expect("iidfile"), o.stdout.trim());
+        d.docker(&["run", "--rm", "bbd-cli"]).ok().stdout_is("F\n");
+        d.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Labels.x}} {{.Config.Labels.l}}",
+            "bbd-cli",
+        ])
+        .ok()
+        .stdout_is("2 v\n");
+        let berth = Cli::Berth.path().display().to_string();
+        d.sh(&format!(
+            "printf 'FROM busybox\\nCMD [\"echo\", \"from stdin\"]\\n' | {berth} build -t bbd-stdin -"
+        ))
+        .ok()
+        .stdout_has("Successfully tagged bbd-stdin:latest");
+        d.docker(&["run", "--rm", "bbd-stdin"])
+            .ok()
+            .stdout_is("from stdin\n");
+        d.run(
+            Cli::Berth,
+            &["build", "-f", "/nonexistent/Dockerfile", &ctx],
+        )
+        .fails();
+    }
+    let script = format!(
+        r#"python3 - <<'EOF'
+import docker
+c = docker.from_env()
+img, logs = c.images.build(path="{ctx}", tag="bbd-py", buildargs={{"X": "3"}})
+print(img.labels["x"], img.tags)
+print(any("Successfully built" in l.get("stream", "") for l in logs))
+try:
+    c.images.build(fileobj=__import__("io").BytesIO(b"FROM busybox\nRUN exit 7\n"), tag="bbd-pyfail")
+except docker.errors.BuildError as e:
+    print("BuildError", "non-zero code: 7" in str(e))
+EOF"#
+    );
+    d.sh(&script)
+        .ok()
+        .stdout_is("3 ['bbd-py:latest']\nTrue\nBuildError True\n");
 }

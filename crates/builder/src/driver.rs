@@ -785,7 +785,15 @@ impl Builder {
         self.engine.start(&cid).await?;
         if let Some(mut rx) = sub {
             loop {
-                match rx.recv().await {
+                let msg = tokio::select! {
+                    m = rx.recv() => m,
+                    _ = self.tx.closed() => {
+                        // Cancelled: stop the step's container now.
+                        let _ = self.engine.kill(&cid, Some("KILL")).await;
+                        return Err(BuildError::new("build cancelled"));
+                    }
+                };
+                match msg {
                     Ok((_, data)) => {
                         self.say(String::from_utf8_lossy(&data).into_owned()).await;
                     }

@@ -380,3 +380,110 @@ EOF"#
         .ok()
         .stdout_is("3 ['bbd-py:latest']\nTrue\nBuildError True\n");
 }
+
+/// Hostile context tars are refused and write nothing outside.
+#[test]
+fn hostile_context_tars_are_refused() {
+    let d = Daemon::start();
+    let before = d.docker(&["images", "-q"]).stdout.lines().count();
+    let mut cases = Vec::new();
+    let mut t = berth_e2e::fixture::TarBuilder::default();
+    t.file("Dockerfile", b"FROM busybox\nCOPY . /\n", 0o644);
+    t.file("../bbd-evil1", b"x", 0o644);
+    cases.push(t.finish());
+    let mut t = berth_e2e::fixture::TarBuilder::default();
+    t.file("Dockerfile", b"FROM busybox\nCOPY . /\n", 0o644);
+    t.symlink("link", "/tmp");
+    t.file("link/bbd-evil2", b"x", 0o644);
+    cases.push(t.finish());
+    let mut t = berth_e2e::fixture::TarBuilder::default();
+    t.file("Dockerfile", b"FROM busybox\nCOPY . /\n", 0o644);
+    t.symlink("up", "../../../../../../../../tmp");
+    t.file("up/bbd-evil3", b"x", 0o644);
+    cases.push(t.finish());
+    for (i, body) in cases.iter().enumerate() {
+        let r = d.http(
+            "POST",
+            "/build?t=bbd-hostile",
+            Some("application/x-tar"),
+            body,
+        );
+        let text = r.text();
+        // berthd refuses such a context; dockerd cleans the names and
+        // builds. Either way nothing may land outside.
+        if !d.is_dockerd() {
+            assert!(
+                r.status == 400 && text.contains("invalid build context"),
+                "case {i}: accepted: {} {text}",
+                r.status
+            );
+        }
+    }
+    for n in ["bbd-evil1", "bbd-evil2", "bbd-evil3"] {
+        assert!(!Path::new("/tmp").join(n).exists(), "{n} escaped to /tmp");
+        let found = d.sh(&format!("find /tmp/be2e -name {n} 2>/dev/null"));
+        let outside: Vec<&str> = found
+            .stdout
+            .lines()
+            // Inside an image's layer is inside the image, not an escape.
+            .filter(|l| !l.contains("/overlay2/"))
+            .collect();
+        assert!(outside.is_empty(), "{n} written at {outside:?}");
+    }
+    if !d.is_dockerd() {
+        d.docker(&["image", "inspect", "bbd-hostile"]).fails();
+        assert_eq!(d.docker(&["images", "-q"]).stdout.lines().count(), before);
+    }
+}
+
+/// A build whose client goes away half-way leaves no image and no container.
+#[test]
+fn cancelled_build_leaves_nothing() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "cancel",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo started; sleep 60\nRUN echo never\n",
+        )],
+    );
+    let mut c = d.cli_command(Cli::Docker);
+    c.env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-t", "bbd-cancel", &dir.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().expect("docker build");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no RUN output: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let n = std::io::Read::read(&mut out, &mut buf).expect("read");
+        assert!(
+            n > 0,
+            "build ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(out);
+    // The daemon notices, stops the RUN container and removes it.
+    let mut left = String::new();
+    for _ in 0..100 {
+        left = d.docker(&["ps", "-aq"]).stdout;
+        if left.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(left.trim().is_empty(), "containers left: {left}");
+    d.docker(&["image", "inspect", "bbd-cancel"]).fails();
+}

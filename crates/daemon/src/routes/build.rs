@@ -153,12 +153,18 @@ pub async fn build(
             b.extend_from_slice(b"\r\n");
             Bytes::from(b)
         };
-        while let Some(v) = rx.recv().await {
+        loop {
+            let v = tokio::select! {
+                v = rx.recv() => v,
+                // The client went away (hyper dropped the body): dropping
+                // `rx` cancels the build.
+                _ = out_tx.closed() => None,
+            };
+            let Some(v) = v else { break };
             if quiet && v.get("stream").is_some() {
                 continue;
             }
             if out_tx.send(line(v)).await.is_err() {
-                // The client went away: dropping `rx` cancels the build.
                 break;
             }
         }

@@ -978,11 +978,30 @@ impl Builder {
             layer.mount()?;
             from_root = Some((layer.merged.clone(), lid));
         }
+        // `ADD <url>`: fetched first (async), then copied like a file.
+        let mut fetched: HashMap<String, CopyItem> = HashMap::new();
+        if add {
+            for s in srcs
+                .iter()
+                .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
+            {
+                match download(s, &self.ctx).await {
+                    Ok(item) => {
+                        fetched.insert(s.clone(), item);
+                    }
+                    Err(e) => {
+                        self.release_from(from_root);
+                        return Err(fail(e.message));
+                    }
+                }
+            }
+        }
         let result = (|| -> R<Vec<CopyItem>> {
             let mut items = Vec::new();
             for s in &srcs {
-                if add && (s.starts_with("http://") || s.starts_with("https://")) {
-                    return Err(fail(format!("ADD of URLs is not supported yet: {s}")));
+                if let Some(item) = fetched.get(s) {
+                    items.push(item.clone());
+                    continue;
                 }
                 let found = match &from_root {
                     Some((root, _)) => {
@@ -1261,6 +1280,65 @@ pub struct CopyItem {
     rel: String,
     /// `ADD` of a local archive: extract it.
     extract: bool,
+}
+
+/// `ADD http://...`: the body saved as a file named after the URL's last
+/// path segment (mode 0600, as docker), in `<context>.add/`. Only plain HTTP; redirects are not followed.
+async fn download(url: &str, ctx: &Path) -> R<CopyItem> {
+    use http_body_util::BodyExt;
+    use std::io::Write;
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| BuildError::new(format!("invalid URL {url}: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(BuildError::new(format!(
+            "ADD of {url}: only http:// URLs are supported"
+        )));
+    }
+    let name = uri
+        .path()
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+        .to_string();
+    if name.is_empty() || name == ".." || name == "." {
+        return Err(BuildError::new(format!(
+            "cannot determine filename from url: {url}"
+        )));
+    }
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let resp = client
+        .get(uri)
+        .await
+        .map_err(|e| BuildError::new(format!("failed to GET {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(BuildError::new(format!(
+            "failed to GET {url} with status {}",
+            resp.status()
+        )));
+    }
+    // `<ctx>.add/<n>/NAME`: the daemon removes `<ctx>.add` with the context.
+    let dir = ctx
+        .with_extension("add")
+        .join(format!("{:016x}", rand::random::<u64>()));
+    fs::create_dir_all(&dir)?;
+    let path = dir.join(&name);
+    let mut f = fs::File::create(&path)?;
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BuildError::new(format!("failed to GET {url}: {e}")))?;
+        if let Ok(d) = frame.into_data() {
+            f.write_all(&d)?;
+        }
+    }
+    f.sync_all()?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+    Ok(CopyItem {
+        src: path,
+        rel: name,
+        extract: false,
+    })
 }
 
 fn walk_rel(root: &Path, rel: &str, out: &mut Vec<String>) -> R<()> {

@@ -170,7 +170,11 @@ pub async fn build(
         }
         drop(rx);
         let result = task.await;
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&ctx)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
+            std::fs::remove_dir_all(&ctx)
+        })
+        .await;
         match result {
             Ok(Ok(id)) => {
                 if quiet {

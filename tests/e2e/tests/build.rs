@@ -566,3 +566,52 @@ fn add_url_and_local_tar() {
     build(&d, &bad, "-t bbd-add404").fails().stdout_has("404");
     let _ = server.join();
 }
+
+/// `COPY --chown` (numbers and names from the image's files), `--chmod`,
+/// a directory source, and a relative destination under `WORKDIR`.
+#[test]
+fn copy_chown_chmod_and_dirs() {
+    let d = Daemon::start();
+    // dockerd's classic builder refuses --chmod ("requires BuildKit");
+    // berth takes it, as BuildKit does.
+    let (chmod, mode) = if d.is_dockerd() {
+        ("", "644")
+    } else {
+        ("--chmod=0750 ", "750")
+    };
+    let dockerfile = format!(
+        "FROM busybox\nWORKDIR /w\nCOPY --chown=1000:1001 {chmod}f.sh sub/\nCOPY --chown=root d/ dd/\nCOPY d/x.txt d/y.txt multi/\n"
+    );
+    let dir = context(
+        &d,
+        "chown",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("f.sh", "#!/bin/sh\n"),
+            ("d/x.txt", "x\n"),
+            ("d/y.txt", "y\n"),
+        ],
+    );
+    build(&d, &dir, "-t bbd-chown").ok();
+    d.docker(&[
+        "run",
+        "--rm",
+        "bbd-chown",
+        "sh",
+        "-c",
+        "stat -c '%u:%g %a' sub/f.sh; stat -c '%u:%g' dd/x.txt; cat dd/y.txt; ls multi",
+    ])
+    .ok()
+    .stdout_is(&format!("1000:1001 {mode}\n0:0\ny\nx.txt\ny.txt\n"));
+    let bad = context(
+        &d,
+        "chown-bad",
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY --chown=nosuchuser f /f\n"),
+            ("f", "f"),
+        ],
+    );
+    build(&d, &bad, "-t bbd-chown-bad")
+        .fails()
+        .stdout_has("nosuchuser");
+}

@@ -237,6 +237,46 @@ if ((DOCKER_OK)) && exec_setup "$PEER_SOCK"; then
     exec_teardown "$PEER_SOCK"
 fi
 
+# --- build (issue 7: a cached rebuild under 50 ms, at least 5x faster) --------
+# A 10-step Dockerfile with a multi-stage copy; cold = --no-cache every run.
+BUILD_CTX=$BR/build-ctx
+mkdir -p "$BUILD_CTX"
+printf 'hello\n' >"$BUILD_CTX/a.txt"
+printf 'world\n' >"$BUILD_CTX/b.txt"
+cat >"$BUILD_CTX/Dockerfile" <<'EOF'
+FROM busybox AS compiler
+WORKDIR /src
+COPY a.txt .
+RUN cat a.txt > /src/out && echo built >> /src/out
+FROM busybox
+ENV APP=bench
+WORKDIR /app
+COPY --from=compiler /src/out /app/out
+COPY b.txt /app/b.txt
+LABEL bench=yes
+CMD ["cat", "/app/out"]
+EOF
+build_cmd() { # sock cli extra-flags
+    echo "env DOCKER_BUILDKIT=0 DOCKER_HOST=unix://$1 $2 build -q $3 -t benchbuild $BUILD_CTX"
+}
+if ((BERTH_OK)); then
+    $(build_cmd "$BR/berth.sock" "$DOCKER" "") >/dev/null 2>&1
+    if ((BERTH_CLI_OK)); then
+        measure build-cached-berth -- $(build_cmd "$BR/berth.sock" "$BERTH_BIN_DIR/berth" "")
+    fi
+    measure build-cached-docker-berthd -- $(build_cmd "$BR/berth.sock" "$DOCKER" "")
+    RUNS_SAVED=$RUNS; RUNS=$(( RUNS < 10 ? RUNS : 10 ))
+    measure build-cold-docker-berthd -- $(build_cmd "$BR/berth.sock" "$DOCKER" "--no-cache")
+    RUNS=$RUNS_SAVED
+fi
+if ((DOCKER_OK)); then
+    $(build_cmd "$PEER_SOCK" "$DOCKER" "") >/dev/null 2>&1
+    measure build-cached-docker-dockerd -- $(build_cmd "$PEER_SOCK" "$DOCKER" "")
+    RUNS_SAVED=$RUNS; RUNS=$(( RUNS < 10 ? RUNS : 10 ))
+    measure build-cold-docker-dockerd -- $(build_cmd "$PEER_SOCK" "$DOCKER" "--no-cache")
+    RUNS=$RUNS_SAVED
+fi
+
 # --- idle memory -------------------------------------------------------------
 log "letting the daemons idle for 5s"
 sleep 5
@@ -284,6 +324,13 @@ printf '%-48s %12s %12s\n' "berth CLI -> berthd" "$(ms exec-berth)" "$(ratio_to 
 printf '%-48s %12s %12s\n' "docker CLI -> berthd" "$(ms exec-docker-berthd)" "$(ratio_to exec-docker-berthd exec-docker-dockerd)"
 printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms exec-docker-dockerd)" "1.000x"
 echo
+printf '%-48s %12s %12s\n' "build, 10 steps, multi-stage" "median" "vs docker"
+printf '%-48s %12s %12s\n' "cached: berth CLI -> berthd" "$(ms build-cached-berth)" "$(ratio_to build-cached-berth build-cached-docker-dockerd)"
+printf '%-48s %12s %12s\n' "cached: docker CLI -> berthd" "$(ms build-cached-docker-berthd)" "$(ratio_to build-cached-docker-berthd build-cached-docker-dockerd)"
+printf '%-48s %12s %12s\n' "cached: docker CLI -> dockerd (peer)" "$(ms build-cached-docker-dockerd)" "1.000x"
+printf '%-48s %12s %12s\n' "cold: docker CLI -> berthd" "$(ms build-cold-docker-berthd)" "$(ratio_to build-cold-docker-berthd build-cold-docker-dockerd)"
+printf '%-48s %12s %12s\n' "cold: docker CLI -> dockerd (peer)" "$(ms build-cold-docker-dockerd)" "1.000x"
+echo
 printf '%-48s %12s\n' "idle RSS" "VmRSS"
 printf '%-48s %12s\n' "berthd + ${NSHIMS:-0} shims" "$(mib "$BERTH_RSS")"
 printf '%-48s %12s\n' "dockerd + containerd" "$(mib "$DOCKER_RSS")"
@@ -305,6 +352,14 @@ if [[ -n ${MEDIAN[$ekey]:-} && -n ${MEDIAN[exec-docker-dockerd]:-} ]]; then
     echo "goal: exec at least 5x faster than docker's ($ekey): $verdict"
 else
     echo "goal: exec at least 5x faster than docker's: not measured"
+fi
+bkey=build-cached-berth
+[[ -n ${MEDIAN[build-cached-berth]:-} ]] || bkey=build-cached-docker-berthd
+if [[ -n ${MEDIAN[$bkey]:-} && -n ${MEDIAN[build-cached-docker-dockerd]:-} ]]; then
+    verdict=$(awk -v a="${MEDIAN[$bkey]}" -v b="${MEDIAN[build-cached-docker-dockerd]}" 'BEGIN { print (a < 50 && a * 5 <= b) ? "met" : "NOT met" }')
+    echo "goal: cached rebuild under 50 ms and at least 5x faster than docker's ($bkey): $verdict"
+else
+    echo "goal: cached rebuild under 50 ms and 5x faster: not measured"
 fi
 if [[ -n $BERTH_RSS ]]; then
     echo "goal: idle berthd under 20 MiB resident: $( ((BERTH_RSS < 20480)) && echo met || echo "NOT met")"

@@ -1,7 +1,9 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, context as ctxcmd, image, network, opts, system, volume};
+use berth_cli::commands::{
+    build, commit, container, context as ctxcmd, image, network, opts, system, volume,
+};
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
@@ -290,6 +292,67 @@ struct ImportArgs {
 }
 
 #[derive(Args)]
+struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag")]
+    tag: Vec<String>,
+    /// Name of the Dockerfile (Default is "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file")]
+    file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg")]
+    build_arg: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    no_cache: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long)]
+    iidfile: Option<String>,
+    /// Set metadata for an image
+    #[arg(long = "label")]
+    label: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long)]
+    network: Option<String>,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pull: bool,
+    path: String,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    container: String,
+}
+
+#[derive(Args)]
+struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pause: bool,
+    container: String,
+    reference: Option<String>,
+}
+
+#[derive(Args)]
 struct SaveArgs {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long)]
@@ -455,6 +518,12 @@ enum Cmd {
     Rename { container: String, new_name: String },
     /// Pause all processes within one or more containers
     Pause(Ids),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
     /// Display the running processes of a container
     Top {
         container: String,
@@ -484,6 +553,8 @@ enum Cmd {
     Tag { source: String, target: String },
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
@@ -593,6 +664,11 @@ enum ContainerCmd {
     },
     Pause(Ids),
     Unpause(Ids),
+    Diff {
+        container: String,
+    },
+    Export(ExportArgs),
+    Commit(CommitArgs),
     Top {
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -623,6 +699,7 @@ enum ImageCmd {
         target: String,
     },
     Import(ImportArgs),
+    Build(BuildArgs),
     Save(SaveArgs),
     Load(LoadArgs),
 }
@@ -782,6 +859,24 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
             container::top(c, &container, &ps_args.join(" ")).await
         }
+        Cmd::Diff { container } | Cmd::Container(ContainerCmd::Diff { container }) => {
+            commit::diff(c, &container).await
+        }
+        Cmd::Export(a) | Cmd::Container(ContainerCmd::Export(a)) => {
+            commit::export(c, &a.container, a.output).await
+        }
+        Cmd::Commit(a) | Cmd::Container(ContainerCmd::Commit(a)) => {
+            commit::commit(
+                c,
+                &a.container,
+                a.reference,
+                a.author,
+                a.message,
+                a.change,
+                a.pause,
+            )
+            .await
+        }
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await
         }
@@ -878,6 +973,25 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => image::rmi(c, a.names, a.force).await,
         Cmd::Tag { source, target } | Cmd::Image(ImageCmd::Tag { source, target }) => {
             image::tag(c, &source, &target).await
+        }
+        Cmd::Build(a) | Cmd::Image(ImageCmd::Build(a)) => {
+            build::build(
+                c,
+                build::BuildOpts {
+                    path: a.path,
+                    tags: a.tag,
+                    file: a.file,
+                    build_args: a.build_arg,
+                    target: a.target,
+                    no_cache: a.no_cache,
+                    quiet: a.quiet,
+                    iidfile: a.iidfile,
+                    labels: a.label,
+                    network: a.network,
+                    pull: a.pull,
+                },
+            )
+            .await
         }
         Cmd::Import(a) | Cmd::Image(ImageCmd::Import(a)) => {
             image::import(c, &a.file, a.reference, a.message, a.change).await

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod attach;
+pub mod commit;
 pub mod container;
 mod db;
 pub mod events;

@@ -28,7 +28,7 @@ impl Engine {
         }
     }
 
-    fn event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
+    pub(crate) fn event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
         let mut attrs = IndexMap::new();
         attrs.insert("image".to_string(), r.config.image.clone());
         attrs.insert("name".to_string(), record_name(r));

@@ -19,6 +19,7 @@
 
 mod archive;
 pub mod config;
+pub mod diff;
 mod layers;
 mod rwlayer;
 mod unpack;
@@ -37,6 +38,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub use config::{History, ImageConfig, RootFs, RunConfig};
+pub use diff::{Change, ChangeKind, CommitOptions};
 pub use rwlayer::RwLayer;
 
 fn db_err(e: rusqlite::Error) -> Error {

@@ -1,6 +1,8 @@
 //! One module per command group; `opts` and `stream` hold what `run`,
 //! `create`, `start`, `attach` and `exec` share.
 
+pub mod build;
+pub mod commit;
 pub mod container;
 pub mod context;
 pub mod image;

@@ -1,6 +1,8 @@
 //! Routes: each handler parses its request, calls the engine, and renders
 //! the answer. Error kinds become status codes here and nowhere else.
 
+mod build;
+mod commit;
 mod containers;
 mod exec;
 mod images;
@@ -69,6 +71,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/changes", get(commit::changes))
+        .route("/containers/{id}/export", get(commit::export))
+        .route("/commit", post(commit::commit))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))

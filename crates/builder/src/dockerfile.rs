@@ -1,0 +1,1337 @@
+//! The Dockerfile parser: BuildKit's `parser.Parse` (directives, lines,
+//! continuations, heredocs) and `instructions.Parse` (typed instructions,
+//! flags, argument checks) in one pass. Variables are not expanded here:
+//! the build driver does that with [`crate::shell::Lex`] at dispatch, when
+//! the stage's `ARG`/`ENV` values are known.
+
+/// An error naming the line: `Dockerfile parse error on line N: ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Dockerfile parse error on line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Shell form or exec (JSON) form of `RUN`, `CMD`, `ENTRYPOINT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    Shell(String),
+    Exec(Vec<String>),
+}
+
+/// A heredoc (`<<EOF` ... `EOF`) of `RUN`, `COPY` or `ADD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heredoc {
+    pub name: String,
+    pub content: String,
+    /// Unquoted delimiters expand variables in the content.
+    pub expand: bool,
+    /// `<<-`: leading tabs were stripped.
+    pub chomp: bool,
+}
+
+/// One `ARG` declaration (an `ARG` line may declare several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgDecl {
+    pub name: String,
+    /// Raw (unexpanded) default.
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `NONE`, or `CMD` with its command.
+    pub test: Option<Cmd>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    pub retries: Option<String>,
+}
+
+/// A typed instruction; words are raw (unexpanded, quotes kept where
+/// the driver's word processing removes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instruction {
+    From {
+        image: String,
+        name: Option<String>,
+        platform: Option<String>,
+    },
+    Run {
+        cmd: Cmd,
+        heredocs: Vec<Heredoc>,
+        /// `--mount`, `--network`, `--security` as given (repeatable).
+        flags: Vec<(String, String)>,
+    },
+    Cmd(Cmd),
+    Entrypoint(Cmd),
+    /// Raw `KEY=VALUE` pairs (values processed at dispatch).
+    Env(Vec<(String, String)>),
+    Label(Vec<(String, String)>),
+    Arg(Vec<ArgDecl>),
+    Expose(Vec<String>),
+    Workdir(String),
+    User(String),
+    Volume(Vec<String>),
+    Stopsignal(String),
+    Healthcheck(Healthcheck),
+    Shell(Vec<String>),
+    Onbuild(Box<Command>),
+    Maintainer(String),
+    Copy(CopyArgs),
+    Add(CopyArgs),
+}
+
+/// `COPY`/`ADD`: sources and destination (raw words), flags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CopyArgs {
+    pub srcs: Vec<String>,
+    pub dest: String,
+    pub from: Option<String>,
+    pub chown: Option<String>,
+    pub chmod: Option<String>,
+    pub link: bool,
+    pub checksum: Option<String>,
+    pub exclude: Vec<String>,
+    pub heredocs: Vec<Heredoc>,
+    /// The arguments were in JSON form (no word splitting at dispatch).
+    pub json: bool,
+}
+
+/// An instruction with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// 1-based line of the instruction's first line.
+    pub line: usize,
+    /// The instruction keyword in upper case (`RUN`).
+    pub keyword: String,
+    /// The logical line as written (continuations joined), for messages
+    /// (`Step 2/5 : RUN ...`) and the cache key.
+    pub original: String,
+    pub instruction: Instruction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// `AS name`, lower-cased as BuildKit does.
+    pub name: Option<String>,
+    /// The `FROM` command itself.
+    pub from: Command,
+    pub commands: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dockerfile {
+    pub escape: char,
+    pub syntax: Option<String>,
+    /// `ARG`s before the first `FROM` (usable only in `FROM` lines).
+    pub meta_args: Vec<Command>,
+    pub stages: Vec<Stage>,
+}
+
+impl Dockerfile {
+    /// The index of the stage `name` (by `AS` name, case-insensitive, or
+    /// by number).
+    pub fn stage_index(&self, name: &str) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(i) = self
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
+            return Some(i);
+        }
+        name.parse::<usize>()
+            .ok()
+            .filter(|&i| i < self.stages.len())
+    }
+
+    /// The number of instructions of the stages up to `last`, as `Step N/M`
+    /// counts them (each stage's `FROM` included).
+    pub fn steps(&self, last: usize) -> usize {
+        self.stages
+            .iter()
+            .take(last + 1)
+            .map(|s| 1 + s.commands.len())
+            .sum()
+    }
+}
+
+fn err(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parser directives at the top (`# syntax=`, `# escape=`, `# check=`):
+/// returns the escape char, the syntax and the number of lines consumed.
+fn directives(lines: &[&str]) -> Result<(char, Option<String>, usize), ParseError> {
+    let mut escape = None;
+    let mut syntax = None;
+    let mut check = false;
+    let mut used = 0;
+    for (i, raw) in lines.iter().enumerate() {
+        let t = raw.trim();
+        let Some(body) = t.strip_prefix('#') else {
+            break;
+        };
+        let Some((k, v)) = body.split_once('=') else {
+            break;
+        };
+        let key = k.trim().to_ascii_lowercase();
+        let value = v.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        match key.as_str() {
+            "escape" => {
+                if escape.is_some() {
+                    return Err(err(i + 1, "only one escape parser directive can be used"));
+                }
+                escape = Some(match value {
+                    "\\" => '\\',
+                    "`" => '`',
+                    _ => {
+                        return Err(err(
+                            i + 1,
+                            format!("invalid escape token '{value}' does not match ` or \\"),
+                        ))
+                    }
+                });
+            }
+            "syntax" => {
+                if syntax.is_some() {
+                    return Err(err(i + 1, "only one syntax parser directive can be used"));
+                }
+                syntax = Some(value.to_string());
+            }
+            "check" => {
+                if check {
+                    return Err(err(i + 1, "only one check parser directive can be used"));
+                }
+                check = true;
+            }
+            // An unknown directive is a comment and ends the directives.
+            _ => break,
+        }
+        used = i + 1;
+    }
+    Ok((escape.unwrap_or('\\'), syntax, used))
+}
+
+fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with('#')
+}
+
+/// Strips a trailing escape char (after trailing whitespace): the line
+/// continues on the next one.
+fn continuation(line: &str, escape: char) -> Option<&str> {
+    let t = line.trim_end();
+    t.strip_suffix(escape)
+}
+
+/// The heredoc markers in a line: (name, quoted, chomp).
+fn heredoc_markers(line: &str) -> Vec<(String, bool, bool)> {
+    let mut out = Vec::new();
+    let b: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == '<' && b[i + 1] == '<' && (i + 2 >= b.len() || b[i + 2] != '<') {
+            let mut j = i + 2;
+            let chomp = b.get(j) == Some(&'-');
+            if chomp {
+                j += 1;
+            }
+            let quote = match b.get(j) {
+                Some(&q @ ('"' | '\'')) => {
+                    j += 1;
+                    Some(q)
+                }
+                _ => None,
+            };
+            let start = j;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == '_') {
+                j += 1;
+            }
+            let name: String = b[start..j].iter().collect();
+            let closed = match quote {
+                Some(q) => {
+                    if b.get(j) == Some(&q) {
+                        j += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => true,
+            };
+            if !name.is_empty() && closed && !name.chars().all(|c| c.is_ascii_digit()) {
+                out.push((name, quote.is_some(), chomp));
+            }
+            i = j.max(i + 2);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Splits off leading `--flag[=value]` words (BuildKit's
+/// `extractBuilderFlags`).
+fn split_flags(rest: &str) -> (Vec<(String, Option<String>)>, &str) {
+    let mut flags = Vec::new();
+    let mut s = rest.trim_start();
+    while let Some(body) = s.strip_prefix("--") {
+        let end = body.find(char::is_whitespace).unwrap_or(body.len());
+        let word = &body[..end];
+        if word.is_empty() {
+            // A bare `--` ends the flags.
+            s = body[end..].trim_start();
+            break;
+        }
+        match word.split_once('=') {
+            Some((k, v)) => flags.push((k.to_ascii_lowercase(), Some(unquote_flag(v)))),
+            None => flags.push((word.to_ascii_lowercase(), None)),
+        }
+        s = body[end..].trim_start();
+    }
+    (flags, s)
+}
+
+fn unquote_flag(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A JSON array of strings, or None (then it is the shell form).
+fn json_array(s: &str) -> Option<Vec<String>> {
+    let t = s.trim();
+    if !t.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(t).ok()
+}
+
+/// Splits at unquoted whitespace, keeping quotes and escapes in the words
+/// (BuildKit's `parseWords`), for `ENV`/`LABEL`/`ARG` and `COPY` words.
+pub fn split_words(s: &str, escape: char) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            Some(q) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            _ if c == escape && quote != Some('\'') => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// `ENV`/`LABEL` pairs: `k=v k2=v2`, or the old `k v` form (one pair, the
+/// rest of the line is the value).
+fn name_vals(
+    kw: &str,
+    rest: &str,
+    escape: char,
+    line: usize,
+) -> Result<Vec<(String, String)>, ParseError> {
+    let words = split_words(rest, escape);
+    if words.is_empty() {
+        return Err(err(line, format!("{kw} requires at least one argument")));
+    }
+    if !words[0].contains('=') {
+        // Old form: `ENV KEY value with spaces`.
+        let key = words[0].clone();
+        let value = rest.trim_start()[words[0].len()..].trim().to_string();
+        if value.is_empty() {
+            return Err(err(line, format!("{kw} must have two arguments")));
+        }
+        return Ok(vec![(key, value)]);
+    }
+    let mut out = Vec::new();
+    for w in words {
+        let Some((k, v)) = w.split_once('=') else {
+            return Err(err(
+                line,
+                format!("Syntax error - can't find = in \"{w}\". Must be of the form: name=value"),
+            ));
+        };
+        if k.is_empty() {
+            return Err(err(line, format!("{kw} names can not be blank")));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+struct Flags {
+    kw: String,
+    line: usize,
+    flags: Vec<(String, Option<String>)>,
+}
+
+impl Flags {
+    fn check(&self, allowed: &[&str]) -> Result<(), ParseError> {
+        for (k, _) in &self.flags {
+            if !allowed.contains(&k.as_str()) {
+                return Err(err(self.line, format!("unknown flag: {k}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, ParseError> {
+        let mut found = None;
+        for (k, v) in &self.flags {
+            if k == name {
+                match v {
+                    Some(v) => found = Some(v.clone()),
+                    None => {
+                        return Err(err(self.line, format!("missing a value on flag: {name}")));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn bool(&self, name: &str) -> Result<bool, ParseError> {
+        for (k, v) in &self.flags {
+            if k == name {
+                return match v.as_deref() {
+                    None | Some("true") => Ok(true),
+                    Some("false") => Ok(false),
+                    Some(o) => Err(err(
+                        self.line,
+                        format!("expecting boolean value for flag {name}, not: {o}"),
+                    )),
+                };
+            }
+        }
+        Ok(false)
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.flags
+            .iter()
+            .filter(|(k, _)| k == name)
+            .filter_map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn none(&self) -> Result<(), ParseError> {
+        self.check(&[])?;
+        let _ = &self.kw;
+        Ok(())
+    }
+}
+
+fn cmd_of(rest: &str) -> Cmd {
+    match json_array(rest) {
+        Some(v) => Cmd::Exec(v),
+        None => Cmd::Shell(rest.trim().to_string()),
+    }
+}
+
+fn one_arg(kw: &str, rest: &str, line: usize) -> Result<String, ParseError> {
+    let t = rest.trim();
+    if t.is_empty() {
+        return Err(err(line, format!("{kw} requires exactly one argument")));
+    }
+    Ok(t.to_string())
+}
+
+/// Builds the typed instruction of one logical line.
+fn instruction(
+    kw: &str,
+    rest: &str,
+    heredocs: Vec<Heredoc>,
+    escape: char,
+    line: usize,
+    in_onbuild: bool,
+) -> Result<Instruction, ParseError> {
+    let (flag_list, rest) = split_flags(rest);
+    let f = Flags {
+        kw: kw.to_string(),
+        line,
+        flags: flag_list,
+    };
+    let need = |what: &str| -> Result<(), ParseError> {
+        if rest.trim().is_empty() {
+            Err(err(line, format!("{what} requires at least one argument")))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match kw {
+        "FROM" => {
+            f.check(&["platform"])?;
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let (image, name) = match words.as_slice() {
+                [image] => (image.to_string(), None),
+                [image, as_, name] if as_.eq_ignore_ascii_case("as") => {
+                    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+                    if !valid {
+                        return Err(err(line, format!("invalid name for build stage: \"{name}\", name can't start with a number or contain symbols")));
+                    }
+                    (image.to_string(), Some(name.to_ascii_lowercase()))
+                }
+                _ => return Err(err(line, "FROM requires either one or three arguments")),
+            };
+            Instruction::From {
+                image,
+                name,
+                platform: f.string("platform")?,
+            }
+        }
+        "RUN" => {
+            f.check(&["mount", "network", "security"])?;
+            if rest.trim().is_empty() && heredocs.is_empty() {
+                need("RUN")?;
+            }
+            let mut flags = Vec::new();
+            for (k, v) in &f.flags {
+                flags.push((k.clone(), v.clone().unwrap_or_default()));
+            }
+            Instruction::Run {
+                cmd: cmd_of(rest),
+                heredocs,
+                flags,
+            }
+        }
+        "CMD" => {
+            f.none()?;
+            Instruction::Cmd(cmd_of(rest))
+        }
+        "ENTRYPOINT" => {
+            f.none()?;
+            Instruction::Entrypoint(cmd_of(rest))
+        }
+        "ENV" => {
+            f.none()?;
+            Instruction::Env(name_vals("ENV", rest, escape, line)?)
+        }
+        "LABEL" => {
+            f.none()?;
+            Instruction::Label(name_vals("LABEL", rest, escape, line)?)
+        }
+        "ARG" => {
+            f.none()?;
+            let words = split_words(rest, escape);
+            if words.is_empty() {
+                return Err(err(line, "ARG requires at least one argument"));
+            }
+            let mut decls = Vec::new();
+            for w in words {
+                let (name, default) = match w.split_once('=') {
+                    Some((n, d)) => (n.to_string(), Some(d.to_string())),
+                    None => (w.clone(), None),
+                };
+                if name.is_empty() {
+                    return Err(err(line, "ARG names can not be blank"));
+                }
+                decls.push(ArgDecl { name, default });
+            }
+            Instruction::Arg(decls)
+        }
+        "EXPOSE" => {
+            f.none()?;
+            need("EXPOSE")?;
+            Instruction::Expose(split_words(rest, escape))
+        }
+        "WORKDIR" => {
+            f.none()?;
+            Instruction::Workdir(one_arg("WORKDIR", rest, line)?)
+        }
+        "USER" => {
+            f.none()?;
+            Instruction::User(one_arg("USER", rest, line)?)
+        }
+        "MAINTAINER" => {
+            f.none()?;
+            Instruction::Maintainer(one_arg("MAINTAINER", rest, line)?)
+        }
+        "STOPSIGNAL" => {
+            f.none()?;
+            let a = one_arg("STOPSIGNAL", rest, line)?;
+            if a.split_whitespace().count() != 1 {
+                return Err(err(line, "STOPSIGNAL requires exactly one argument"));
+            }
+            Instruction::Stopsignal(a)
+        }
+        "VOLUME" => {
+            f.none()?;
+            need("VOLUME")?;
+            let v = json_array(rest).unwrap_or_else(|| split_words(rest, escape));
+            if v.iter().any(|p| p.trim().is_empty()) {
+                return Err(err(line, "VOLUME specified can not be an empty string"));
+            }
+            Instruction::Volume(v)
+        }
+        "SHELL" => {
+            f.none()?;
+            match json_array(rest) {
+                Some(v) if !v.is_empty() => Instruction::Shell(v),
+                _ => return Err(err(line, "SHELL requires the arguments to be in JSON form")),
+            }
+        }
+        "HEALTHCHECK" => {
+            f.check(&["interval", "timeout", "start-period", "start-interval", "retries"])?;
+            let t = rest.trim();
+            let (typ, cmd) = match t.find(char::is_whitespace) {
+                Some(i) => (&t[..i], t[i..].trim()),
+                None => (t, ""),
+            };
+            let test = match typ.to_ascii_uppercase().as_str() {
+                "NONE" => {
+                    if !cmd.is_empty() || !f.flags.is_empty() {
+                        return Err(err(line, "HEALTHCHECK NONE takes no arguments"));
+                    }
+                    None
+                }
+                "CMD" => {
+                    if cmd.is_empty() {
+                        return Err(err(line, "Missing command after HEALTHCHECK CMD"));
+                    }
+                    Some(cmd_of(cmd))
+                }
+                "" => return Err(err(line, "HEALTHCHECK requires at least one argument")),
+                other => {
+                    return Err(err(line, format!("Unknown type \"{other}\" in HEALTHCHECK (try CMD)")))
+                }
+            };
+            Instruction::Healthcheck(Healthcheck {
+                test,
+                interval: f.string("interval")?,
+                timeout: f.string("timeout")?,
+                start_period: f.string("start-period")?,
+                start_interval: f.string("start-interval")?,
+                retries: f.string("retries")?,
+            })
+        }
+        "ONBUILD" => {
+            f.none()?;
+            if in_onbuild {
+                return Err(err(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"));
+            }
+            let t = rest.trim();
+            if t.is_empty() {
+                return Err(err(line, "ONBUILD requires at least one argument"));
+            }
+            let (k, r) = match t.find(char::is_whitespace) {
+                Some(i) => (&t[..i], &t[i..]),
+                None => (t, ""),
+            };
+            let k = k.to_ascii_uppercase();
+            match k.as_str() {
+                "ONBUILD" => {
+                    return Err(err(line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"))
+                }
+                "FROM" | "MAINTAINER" => {
+                    return Err(err(line, format!("{k} isn't allowed as an ONBUILD trigger")))
+                }
+                _ => {}
+            }
+            if !KEYWORDS.contains(&k.as_str()) {
+                return Err(err(line, format!("unknown instruction: {k}")));
+            }
+            let inner = instruction(&k, r, Vec::new(), escape, line, true)?;
+            Instruction::Onbuild(Box::new(Command {
+                line,
+                keyword: k,
+                original: t.to_string(),
+                instruction: inner,
+            }))
+        }
+        "COPY" | "ADD" => {
+            if kw == "COPY" {
+                f.check(&["from", "chown", "chmod", "link", "parents", "exclude"])?;
+            } else {
+                f.check(&["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"])?;
+            }
+            let (words, json) = match json_array(rest) {
+                Some(v) => (v, true),
+                None => (split_words(rest, escape), false),
+            };
+            let min = if heredocs.is_empty() { 2 } else { 1 };
+            if words.len() < min {
+                return Err(err(line, format!("{kw} requires at least two arguments, but only one was provided. Destination could not be determined.")));
+            }
+            let mut srcs = words;
+            let dest = srcs.pop().unwrap_or_default();
+            Instruction::Copy(CopyArgs {
+                srcs,
+                dest,
+                from: f.string("from")?,
+                chown: f.string("chown")?,
+                chmod: f.string("chmod")?,
+                link: f.bool("link")?,
+                checksum: f.string("checksum")?,
+                exclude: f.all("exclude"),
+                heredocs,
+                json,
+            })
+        }
+        other => return Err(err(line, format!("unknown instruction: {other}"))),
+    })
+    .map(|i| match (kw, i) {
+        ("ADD", Instruction::Copy(a)) => Instruction::Add(a),
+        (_, i) => i,
+    })
+}
+
+const KEYWORDS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Largest Dockerfile accepted (BuildKit has no limit; a build context's
+/// Dockerfile larger than this is surely not one).
+pub const MAX_DOCKERFILE: usize = 16 << 20;
+
+/// Parses a Dockerfile.
+pub fn parse(src: &str) -> Result<Dockerfile, ParseError> {
+    if src.len() > MAX_DOCKERFILE {
+        return Err(err(0, "Dockerfile is too large"));
+    }
+    // A UTF-8 BOM is ignored, as BuildKit does.
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let lines: Vec<&str> = src
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let (escape, syntax, mut i) = directives(&lines)?;
+    let mut commands: Vec<Command> = Vec::new();
+    while i < lines.len() {
+        let first = lines[i];
+        let start = i + 1;
+        i += 1;
+        let t = first.trim();
+        if t.is_empty() || is_comment(first) {
+            continue;
+        }
+        // Join continuation lines; comment and blank lines inside are dropped.
+        let mut logical = String::new();
+        let mut cur = first.trim_start();
+        loop {
+            match continuation(cur, escape) {
+                Some(body) => {
+                    logical.push_str(body);
+                    let mut next = None;
+                    while i < lines.len() {
+                        let l = lines[i];
+                        i += 1;
+                        if is_comment(l) || l.trim().is_empty() {
+                            continue;
+                        }
+                        next = Some(l);
+                        break;
+                    }
+                    match next {
+                        Some(l) => cur = l,
+                        None => break,
+                    }
+                }
+                None => {
+                    logical.push_str(cur);
+                    break;
+                }
+            }
+        }
+        let logical = logical.trim().to_string();
+        let (word, rest) = match logical.find(char::is_whitespace) {
+            Some(p) => (&logical[..p], &logical[p..]),
+            None => (logical.as_str(), ""),
+        };
+        let kw = word.to_ascii_uppercase();
+        if !KEYWORDS.contains(&kw.as_str()) {
+            return Err(err(start, format!("unknown instruction: {kw}")));
+        }
+        // Heredocs: only RUN, COPY, ADD, and not in the exec form.
+        let mut heredocs = Vec::new();
+        if matches!(kw.as_str(), "RUN" | "COPY" | "ADD")
+            && json_array(split_flags(rest).1).is_none()
+        {
+            for (name, quoted, chomp) in heredoc_markers(rest) {
+                let mut content = String::new();
+                let mut done = false;
+                while i < lines.len() {
+                    let l = lines[i];
+                    i += 1;
+                    let cmp = if chomp { l.trim_start_matches('\t') } else { l };
+                    if cmp == name {
+                        done = true;
+                        break;
+                    }
+                    content.push_str(cmp);
+                    content.push('\n');
+                }
+                if !done {
+                    return Err(err(start, format!("unterminated heredoc {name}")));
+                }
+                heredocs.push(Heredoc {
+                    name,
+                    content,
+                    expand: !quoted,
+                    chomp,
+                });
+            }
+        }
+        let instr = instruction(&kw, rest, heredocs, escape, start, false)?;
+        commands.push(Command {
+            line: start,
+            keyword: kw,
+            original: logical.clone(),
+            instruction: instr,
+        });
+    }
+    if commands.is_empty() {
+        return Err(err(1, "file with no instructions"));
+    }
+    let mut meta_args = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    for c in commands {
+        if let Instruction::From { name, .. } = &c.instruction {
+            if let Some(n) = name {
+                if stages.iter().any(|s| s.name.as_deref() == Some(n.as_str())) {
+                    return Err(err(c.line, format!("duplicate stage name \"{n}\"")));
+                }
+            }
+            stages.push(Stage {
+                name: name.clone(),
+                from: c,
+                commands: Vec::new(),
+            });
+            continue;
+        }
+        match stages.last_mut() {
+            Some(s) => s.commands.push(c),
+            None if matches!(c.instruction, Instruction::Arg(_)) => meta_args.push(c),
+            None => return Err(err(c.line, "no build stage in current context")),
+        }
+    }
+    if stages.is_empty() {
+        return Err(err(1, "no build stage in current context"));
+    }
+    Ok(Dockerfile {
+        escape,
+        syntax,
+        meta_args,
+        stages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Dockerfile {
+        parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn e(s: &str) -> String {
+        parse(s).unwrap_err().to_string()
+    }
+
+    fn first(s: &str) -> Instruction {
+        p(&format!("FROM busybox\n{s}")).stages[0].commands[0]
+            .instruction
+            .clone()
+    }
+
+    #[test]
+    fn every_instruction() {
+        let d = p(r#"# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM ${BASE} AS Build
+RUN echo hi
+RUN ["echo", "x"]
+CMD ["sh"]
+ENTRYPOINT echo a
+ENV A=1 B="two words"
+ENV OLD value with spaces
+LABEL a=b "c d"=e
+ARG X Y=2
+EXPOSE 80 443/tcp
+WORKDIR /app
+USER 1000:1000
+VOLUME ["/data", "/logs"]
+VOLUME /v1 /v2
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=3 CMD wget -q localhost || exit 1
+HEALTHCHECK NONE
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo built
+MAINTAINER someone
+COPY --chown=1:1 --chmod=0755 a b /dst/
+ADD --chown=1 x.tar /
+FROM build
+COPY --from=build /app/bin /bin
+"#);
+        assert_eq!(d.syntax.as_deref(), Some("docker/dockerfile:1"));
+        assert_eq!(d.meta_args.len(), 1);
+        assert_eq!(d.stages.len(), 2);
+        assert_eq!(d.stages[0].name.as_deref(), Some("build"));
+        let c = &d.stages[0].commands;
+        assert_eq!(c.len(), 21);
+        assert_eq!(
+            c[0].instruction,
+            Instruction::Run {
+                cmd: Cmd::Shell("echo hi".into()),
+                heredocs: vec![],
+                flags: vec![]
+            }
+        );
+        assert_eq!(c[0].line, 4);
+        assert_eq!(
+            c[1].instruction,
+            Instruction::Run {
+                cmd: Cmd::Exec(vec!["echo".into(), "x".into()]),
+                heredocs: vec![],
+                flags: vec![]
+            }
+        );
+        assert_eq!(
+            c[2].instruction,
+            Instruction::Cmd(Cmd::Exec(vec!["sh".into()]))
+        );
+        assert_eq!(
+            c[3].instruction,
+            Instruction::Entrypoint(Cmd::Shell("echo a".into()))
+        );
+        assert_eq!(
+            c[4].instruction,
+            Instruction::Env(vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "\"two words\"".into())
+            ])
+        );
+        assert_eq!(
+            c[5].instruction,
+            Instruction::Env(vec![("OLD".into(), "value with spaces".into())])
+        );
+        assert_eq!(
+            c[6].instruction,
+            Instruction::Label(vec![
+                ("a".into(), "b".into()),
+                ("\"c d\"".into(), "e".into())
+            ])
+        );
+        assert_eq!(
+            c[7].instruction,
+            Instruction::Arg(vec![
+                ArgDecl {
+                    name: "X".into(),
+                    default: None
+                },
+                ArgDecl {
+                    name: "Y".into(),
+                    default: Some("2".into())
+                }
+            ])
+        );
+        assert_eq!(
+            c[8].instruction,
+            Instruction::Expose(vec!["80".into(), "443/tcp".into()])
+        );
+        assert_eq!(
+            c[11].instruction,
+            Instruction::Volume(vec!["/data".into(), "/logs".into()])
+        );
+        assert_eq!(
+            c[12].instruction,
+            Instruction::Volume(vec!["/v1".into(), "/v2".into()])
+        );
+        match &c[14].instruction {
+            Instruction::Healthcheck(h) => {
+                assert_eq!(h.interval.as_deref(), Some("5s"));
+                assert_eq!(h.retries.as_deref(), Some("3"));
+                assert_eq!(
+                    h.test,
+                    Some(Cmd::Shell("wget -q localhost || exit 1".into()))
+                );
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(matches!(&c[15].instruction, Instruction::Healthcheck(h) if h.test.is_none()));
+        assert_eq!(
+            c[16].instruction,
+            Instruction::Shell(vec!["/bin/sh".into(), "-ec".into()])
+        );
+        match &c[17].instruction {
+            Instruction::Onbuild(inner) => assert_eq!(inner.original, "RUN echo built"),
+            o => panic!("{o:?}"),
+        }
+        match &c[19].instruction {
+            Instruction::Copy(a) => {
+                assert_eq!(a.srcs, ["a", "b"]);
+                assert_eq!(a.dest, "/dst/");
+                assert_eq!(a.chown.as_deref(), Some("1:1"));
+                assert_eq!(a.chmod.as_deref(), Some("0755"));
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(matches!(&c[20].instruction, Instruction::Add(a) if a.srcs == ["x.tar"]));
+        assert!(
+            matches!(&d.stages[1].commands[0].instruction, Instruction::Copy(a) if a.from.as_deref() == Some("build"))
+        );
+        assert_eq!(d.stage_index("BUILD"), Some(0));
+        assert_eq!(d.stage_index("1"), Some(1));
+        assert_eq!(d.stage_index("2"), None);
+        assert_eq!(d.steps(1), 24);
+    }
+
+    #[test]
+    fn case_and_whitespace() {
+        let d = p("  from busybox as x\n\trun   echo  hi  \n");
+        assert_eq!(d.stages[0].commands[0].keyword, "RUN");
+        assert_eq!(d.stages[0].commands[0].original, "run   echo  hi");
+        assert!(
+            matches!(&d.stages[0].commands[0].instruction, Instruction::Run { cmd: Cmd::Shell(s), .. } if s == "echo  hi")
+        );
+        let d = p("FROM busybox\r\nRUN a\r\n");
+        assert_eq!(d.stages[0].commands[0].original, "RUN a");
+        let d = p("\u{feff}FROM busybox");
+        assert_eq!(d.stages.len(), 1);
+    }
+
+    #[test]
+    fn continuations() {
+        let d = p("FROM busybox\nRUN echo a \\\n  # a comment\n\n  && echo b \\\n   c\nCMD x\n");
+        let c = &d.stages[0].commands;
+        assert_eq!(c[0].original, "RUN echo a   && echo b    c");
+        assert_eq!(c[0].line, 2);
+        assert_eq!(c[1].line, 7);
+        // A continuation at the end of the file ends the instruction.
+        let d = p("FROM busybox\nRUN echo a \\");
+        assert_eq!(d.stages[0].commands[0].original, "RUN echo a");
+        // Escape char followed by spaces still continues.
+        let d = p("FROM busybox\nRUN a \\   \nb");
+        assert_eq!(d.stages[0].commands[0].original, "RUN a b");
+    }
+
+    #[test]
+    fn escape_directive() {
+        let d = p("# escape=`\nFROM busybox\nRUN dir c:\\ `\n  && echo\n");
+        assert_eq!(d.escape, '`');
+        assert_eq!(d.stages[0].commands[0].original, "RUN dir c:\\   && echo");
+        assert_eq!(
+            e("# escape=x\nFROM busybox"),
+            "Dockerfile parse error on line 1: invalid escape token 'x' does not match ` or \\"
+        );
+        assert!(e("# escape=`\n# escape=\\\nFROM a").contains("only one escape parser directive"));
+        // Directives after a comment, an instruction or a blank line are comments.
+        let d = p("# hello\n# escape=`\nFROM busybox\nRUN a \\\nb");
+        assert_eq!(d.escape, '\\');
+        assert_eq!(d.stages[0].commands[0].original, "RUN a b");
+        let d = p("\n# escape=`\nFROM busybox");
+        assert_eq!(d.escape, '\\');
+        // An unknown directive ends the directives.
+        let d = p("# foo=bar\n# escape=`\nFROM busybox");
+        assert_eq!(d.escape, '\\');
+        let d = p("#ESCAPE = `\n#Syntax=x\nFROM busybox");
+        assert_eq!(d.escape, '`');
+        assert_eq!(d.syntax.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn heredocs() {
+        let d = p("FROM busybox\nRUN <<EOF\necho a\necho $B\nEOF\nRUN <<-\"X\" cat > /f\n\tline\n\tX\nCOPY <<A <<B /d/\n1\nA\n2\nB\nCMD x\n");
+        let c = &d.stages[0].commands;
+        match &c[0].instruction {
+            Instruction::Run { heredocs, .. } => {
+                assert_eq!(heredocs.len(), 1);
+                assert_eq!(heredocs[0].content, "echo a\necho $B\n");
+                assert!(heredocs[0].expand);
+            }
+            o => panic!("{o:?}"),
+        }
+        match &c[1].instruction {
+            Instruction::Run { heredocs, cmd, .. } => {
+                assert_eq!(heredocs[0].content, "line\n");
+                assert!(!heredocs[0].expand);
+                assert!(heredocs[0].chomp);
+                assert_eq!(cmd, &Cmd::Shell("<<-\"X\" cat > /f".into()));
+            }
+            o => panic!("{o:?}"),
+        }
+        match &c[2].instruction {
+            Instruction::Copy(a) => {
+                assert_eq!(a.heredocs.len(), 2);
+                assert_eq!(a.heredocs[1].content, "2\n");
+                assert_eq!(a.dest, "/d/");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(c[3].line, 14);
+        assert_eq!(
+            e("FROM busybox\nRUN <<EOF\necho"),
+            "Dockerfile parse error on line 2: unterminated heredoc EOF"
+        );
+        // `<<` inside a shell command that is not a heredoc name.
+        let d = p("FROM busybox\nRUN echo $((1<<2))\n");
+        assert!(
+            matches!(&d.stages[0].commands[0].instruction, Instruction::Run { heredocs, .. } if heredocs.is_empty())
+        );
+        // Not in exec form, not in other instructions.
+        let d = p("FROM busybox\nRUN [\"sh\", \"<<EOF\"]\nCMD <<EOF\n");
+        assert_eq!(d.stages[0].commands.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            e("FROM busybox\n\nFOO bar"),
+            "Dockerfile parse error on line 3: unknown instruction: FOO"
+        );
+        assert_eq!(
+            e("FROM busybox\nfoo"),
+            "Dockerfile parse error on line 2: unknown instruction: FOO"
+        );
+        assert_eq!(
+            e("FROM busybox\nCOPY --frm=a b c"),
+            "Dockerfile parse error on line 2: unknown flag: frm"
+        );
+        assert_eq!(
+            e("FROM busybox\nRUN --chown=1 ls"),
+            "Dockerfile parse error on line 2: unknown flag: chown"
+        );
+        assert_eq!(
+            e("FROM --foo=x busybox"),
+            "Dockerfile parse error on line 1: unknown flag: foo"
+        );
+        assert_eq!(e("FROM busybox\nCOPY a"), "Dockerfile parse error on line 2: COPY requires at least two arguments, but only one was provided. Destination could not be determined.");
+        assert_eq!(
+            e("FROM a b"),
+            "Dockerfile parse error on line 1: FROM requires either one or three arguments"
+        );
+        assert_eq!(e("FROM a AS 1x"), "Dockerfile parse error on line 1: invalid name for build stage: \"1x\", name can't start with a number or contain symbols");
+        assert_eq!(
+            e("FROM a AS x\nFROM b AS X"),
+            "Dockerfile parse error on line 2: duplicate stage name \"x\""
+        );
+        assert_eq!(
+            e("FROM busybox\nRUN"),
+            "Dockerfile parse error on line 2: RUN requires at least one argument"
+        );
+        assert_eq!(
+            e("FROM busybox\nENV"),
+            "Dockerfile parse error on line 2: ENV requires at least one argument"
+        );
+        assert_eq!(
+            e("FROM busybox\nENV A"),
+            "Dockerfile parse error on line 2: ENV must have two arguments"
+        );
+        assert_eq!(
+            e("FROM busybox\nENV =x"),
+            "Dockerfile parse error on line 2: ENV names can not be blank"
+        );
+        assert!(e("FROM busybox\nENV a=b c").contains("can't find = in \"c\""));
+        assert_eq!(
+            e("FROM busybox\nSHELL sh -c"),
+            "Dockerfile parse error on line 2: SHELL requires the arguments to be in JSON form"
+        );
+        assert_eq!(
+            e("FROM busybox\nWORKDIR"),
+            "Dockerfile parse error on line 2: WORKDIR requires exactly one argument"
+        );
+        assert_eq!(
+            e("FROM busybox\nSTOPSIGNAL A B"),
+            "Dockerfile parse error on line 2: STOPSIGNAL requires exactly one argument"
+        );
+        assert_eq!(
+            e("FROM busybox\nHEALTHCHECK NONE x"),
+            "Dockerfile parse error on line 2: HEALTHCHECK NONE takes no arguments"
+        );
+        assert_eq!(
+            e("FROM busybox\nHEALTHCHECK FOO x"),
+            "Dockerfile parse error on line 2: Unknown type \"FOO\" in HEALTHCHECK (try CMD)"
+        );
+        assert_eq!(e("FROM busybox\nONBUILD ONBUILD RUN x"), "Dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        assert_eq!(
+            e("FROM busybox\nONBUILD FROM x"),
+            "Dockerfile parse error on line 2: FROM isn't allowed as an ONBUILD trigger"
+        );
+        assert_eq!(
+            e("FROM busybox\nONBUILD BAD x"),
+            "Dockerfile parse error on line 2: unknown instruction: BAD"
+        );
+        assert_eq!(
+            e("RUN echo"),
+            "Dockerfile parse error on line 1: no build stage in current context"
+        );
+        assert_eq!(
+            e("ARG A\n"),
+            "Dockerfile parse error on line 1: no build stage in current context"
+        );
+        assert_eq!(
+            e(""),
+            "Dockerfile parse error on line 1: file with no instructions"
+        );
+        assert_eq!(
+            e("# just a comment\n\n"),
+            "Dockerfile parse error on line 1: file with no instructions"
+        );
+        assert_eq!(
+            e("FROM busybox\nVOLUME [\"\"]"),
+            "Dockerfile parse error on line 2: VOLUME specified can not be an empty string"
+        );
+        assert_eq!(
+            e("FROM busybox\nCOPY --link=maybe a b"),
+            "Dockerfile parse error on line 2: expecting boolean value for flag link, not: maybe"
+        );
+        assert_eq!(
+            e("FROM busybox\nCOPY --from a b"),
+            "Dockerfile parse error on line 2: missing a value on flag: from"
+        );
+    }
+
+    #[test]
+    fn json_and_shell_forms() {
+        assert_eq!(
+            first("CMD [\"a\",\"b c\"]"),
+            Instruction::Cmd(Cmd::Exec(vec!["a".into(), "b c".into()]))
+        );
+        // Not valid JSON: shell form, as BuildKit does.
+        assert_eq!(
+            first("CMD [\"a\", 'b']"),
+            Instruction::Cmd(Cmd::Shell("[\"a\", 'b']".into()))
+        );
+        assert_eq!(first("CMD [1]"), Instruction::Cmd(Cmd::Shell("[1]".into())));
+        assert_eq!(first("CMD []"), Instruction::Cmd(Cmd::Exec(vec![])));
+        assert_eq!(
+            first("ENTRYPOINT [\"a\\u0041\"]"),
+            Instruction::Entrypoint(Cmd::Exec(vec!["aA".into()]))
+        );
+        assert!(
+            matches!(first("COPY [\"a b\", \"/c d/\"]"), Instruction::Copy(a) if a.json && a.srcs == ["a b"] && a.dest == "/c d/")
+        );
+    }
+
+    #[test]
+    fn flags() {
+        assert!(
+            matches!(first("RUN --mount=type=cache,target=/c --network=none echo"),
+            Instruction::Run { flags, cmd: Cmd::Shell(s), .. } if flags.len() == 2 && s == "echo")
+        );
+        assert!(
+            matches!(first("COPY --chown=\"1:2\" a b"), Instruction::Copy(a) if a.chown.as_deref() == Some("1:2"))
+        );
+        assert!(matches!(first("COPY --link a b"), Instruction::Copy(a) if a.link));
+        assert!(
+            matches!(first("COPY --exclude=*.md --exclude=x a b"), Instruction::Copy(a) if a.exclude == ["*.md", "x"])
+        );
+        assert!(
+            matches!(first("COPY -- --weird b"), Instruction::Copy(a) if a.srcs == ["--weird"])
+        );
+        let d = p("FROM --platform=linux/amd64 busybox");
+        assert!(
+            matches!(&d.stages[0].from.instruction, Instruction::From { platform: Some(p), .. } if p == "linux/amd64")
+        );
+    }
+
+    #[test]
+    fn arg_scoping_shape() {
+        let d = p("ARG V=1\nARG W\nFROM busybox:${V}\nARG V\nRUN echo $V\nFROM scratch\nARG W=2\n");
+        assert_eq!(d.meta_args.len(), 2);
+        assert_eq!(d.stages[0].commands.len(), 2);
+        assert_eq!(d.stages[1].commands.len(), 1);
+        assert!(
+            matches!(&d.stages[0].from.instruction, Instruction::From { image, .. } if image == "busybox:${V}")
+        );
+    }
+
+    #[test]
+    fn hostile_inputs() {
+        // Long lines, many continuations, odd bytes: no panic, sane errors.
+        let long = format!("FROM busybox\nRUN {}\n", "x".repeat(1 << 20));
+        assert_eq!(p(&long).stages[0].commands.len(), 1);
+        let many = format!("FROM busybox\nRUN a{}\n", " \\\nb".repeat(10_000));
+        assert_eq!(p(&many).stages[0].commands.len(), 1);
+        let _ = parse("FROM \u{0}\u{7f}\nRUN \u{202e}");
+        let _ = parse("\\\n\\\n\\");
+        let _ = parse("FROM a\nCOPY <<");
+        let _ = parse("FROM a\nCOPY <<\"unterminated");
+        let _ = parse("FROM a\nRUN <<-");
+        let _ = parse("FROM a\nHEALTHCHECK");
+        let _ = parse("FROM a\nHEALTHCHECK CMD");
+        let _ = parse("FROM a\nONBUILD");
+        let _ = parse("FROM a\nCOPY --=x a b");
+        let _ = parse("FROM a\nLABEL \"unterminated=x");
+        let _ = parse("FROM a\nENV é=ü");
+        for s in [
+            "FROM",
+            "FROM\t",
+            "FROM a AS",
+            "FROM a AS b c",
+            "#escape=\\\n#escape",
+        ] {
+            assert!(parse(s).is_err(), "{s}");
+        }
+        assert!(e(&"x".repeat(MAX_DOCKERFILE + 1)).contains("too large"));
+        // Every prefix of a real Dockerfile parses or errors without panic.
+        let src = "# escape=\\\nARG A=1\nFROM busybox AS b\nRUN <<EOF\necho \"${A:-x}\"\nEOF\nCOPY --from=b [\"a\", \"b\"]\nENV X=\"y z\" \\\n  W=1\n";
+        for n in 0..=src.len() {
+            if src.is_char_boundary(n) {
+                let _ = parse(&src[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn words_keep_quotes() {
+        assert_eq!(
+            split_words("a \"b c\" 'd e' f\\ g", '\\'),
+            ["a", "\"b c\"", "'d e'", "f\\ g"]
+        );
+        assert_eq!(split_words("  ", '\\'), Vec::<String>::new());
+        assert_eq!(split_words("x=\"1 2\"", '\\'), ["x=\"1 2\""]);
+    }
+}

@@ -1,0 +1,219 @@
+//! `POST /build` (the classic builder's API) and `POST /build/prune`.
+
+use std::io::Read;
+use std::path::{Component, Path as FsPath};
+
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{Response, StatusCode};
+use berth_api::{Error, Reference};
+use berth_builder::driver::{prune_cache, BuildOptions, Builder};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::{json_response, stream_body, ApiResult, AppState};
+use crate::params::Params;
+
+/// Largest context accepted (dockerd has no limit; this bounds a hostile one).
+const MAX_CONTEXT: u64 = 8 << 30;
+
+/// Unpacks the context tar (plain or gzip) into `dir`, refusing entries
+/// that would land outside it.
+fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
+    let mut src = std::io::BufReader::new(src.take(MAX_CONTEXT));
+    let gz = {
+        use std::io::BufRead;
+        let b = src.fill_buf()?;
+        b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b
+    };
+    let reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(src))
+    } else {
+        Box::new(src)
+    };
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_overwrite(true);
+    let entries = ar
+        .entries()
+        .map_err(|e| Error::invalid(format!("invalid build context: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::invalid(format!("invalid build context: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| Error::invalid(format!("invalid build context: {e}")))?
+            .into_owned();
+        if path.components().any(|c| {
+            matches!(
+                c,
+                Component::ParentDir | Component::RootDir | Component::Prefix(_)
+            )
+        }) {
+            return Err(Error::invalid(format!(
+                "invalid build context: entry {} leaves the context",
+                path.display()
+            )));
+        }
+        // `unpack_in` also refuses writing through a symlink that leaves `dir`.
+        let placed = entry.unpack_in(dir).map_err(|e| {
+            Error::invalid(format!("invalid build context: {}: {e}", path.display()))
+        })?;
+        if !placed {
+            return Err(Error::invalid(format!(
+                "invalid build context: entry {} leaves the context",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn json_map(p: &Params, key: &str) -> berth_api::Result<IndexMap<String, Option<String>>> {
+    match p.get(key).filter(|s| !s.is_empty()) {
+        None => Ok(IndexMap::new()),
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| Error::invalid(format!("failed to parse {key}: {e}"))),
+    }
+}
+
+pub async fn build(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    if p.get("remote").is_some_and(|r| !r.is_empty()) {
+        return Err(Error::invalid("remote build contexts are not supported").into());
+    }
+    let mut tags = Vec::new();
+    for t in p.all("t") {
+        let r = Reference::parse_with_default_tag(&t)
+            .map_err(|e| Error::invalid(format!("invalid reference format: {}", e.message)))?;
+        if r.digest.is_some() {
+            return Err(Error::invalid(format!("invalid tag {t}: digests are not allowed")).into());
+        }
+        tags.push(r);
+    }
+    let labels = json_map(&p, "labels")?
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect();
+    let opts = BuildOptions {
+        dockerfile: p
+            .get("dockerfile")
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Dockerfile")
+            .to_string(),
+        tags,
+        build_args: json_map(&p, "buildargs")?,
+        target: p.get("target").map(str::to_string),
+        no_cache: p.bool("nocache"),
+        labels,
+        network_mode: p.get("networkmode").map(str::to_string),
+        rm: p
+            .get("rm")
+            .is_none_or(|v| !matches!(v, "0" | "false" | "False")),
+        force_rm: p.bool("forcerm"),
+    };
+    let quiet = p.bool("q");
+    let ctx = engine
+        .config
+        .data_root
+        .join("builder")
+        .join(format!("ctx-{:016x}", rand::random::<u64>()));
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let mut reader = SyncIoBridge::new(StreamReader::new(stream));
+    let ctx2 = ctx.clone();
+    let unpacked = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&ctx2)?;
+        let r = unpack_context(&mut reader, &ctx2);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        r
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))?;
+    if let Err(e) = unpacked {
+        let _ = std::fs::remove_dir_all(&ctx);
+        return Err(e.into());
+    }
+    let (tx, mut rx) = mpsc::channel::<Value>(64);
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(64);
+    let builder = Builder::new(engine.clone(), ctx.clone(), opts, tx);
+    let task = tokio::spawn(builder.run());
+    tokio::spawn(async move {
+        let line = |v: Value| {
+            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+            b.extend_from_slice(b"\r\n");
+            Bytes::from(b)
+        };
+        loop {
+            let v = tokio::select! {
+                v = rx.recv() => v,
+                // The client went away (hyper dropped the body): dropping
+                // `rx` cancels the build.
+                _ = out_tx.closed() => None,
+            };
+            let Some(v) = v else { break };
+            if quiet && v.get("stream").is_some() {
+                continue;
+            }
+            if out_tx.send(line(v)).await.is_err() {
+                break;
+            }
+        }
+        drop(rx);
+        let result = task.await;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
+            std::fs::remove_dir_all(&ctx)
+        })
+        .await;
+        match result {
+            Ok(Ok(id)) => {
+                if quiet {
+                    let _ = out_tx
+                        .send(line(json!({"stream": format!("{id}\n")})))
+                        .await;
+                }
+            }
+            Ok(Err(e)) => {
+                let mut detail = json!({"message": e.message});
+                if let Some(c) = e.code {
+                    detail["code"] = json!(c);
+                }
+                let _ = out_tx
+                    .send(line(json!({"errorDetail": detail, "error": e.message})))
+                    .await;
+            }
+            Err(e) => {
+                let m = format!("build failed: {e}");
+                let _ = out_tx
+                    .send(line(json!({"errorDetail": {"message": m}, "error": m})))
+                    .await;
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(out_rx))
+        .unwrap_or_default())
+}
+
+pub async fn prune(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
+    let n = tokio::task::spawn_blocking(move || prune_cache(&engine))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let _ = n;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"CachesDeleted": [], "SpaceReclaimed": 0}),
+    ))
+}

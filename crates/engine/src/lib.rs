@@ -16,6 +16,7 @@ pub mod mounts;
 mod netdns;
 pub mod networks;
 mod resolve;
+pub mod security;
 pub mod system;
 mod top;
 pub mod volumes;

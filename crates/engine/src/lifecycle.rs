@@ -70,6 +70,8 @@ impl Engine {
             ));
         }
         validate_restart_policy(&host_config.restart_policy)?;
+        // Checked now so a bad option or profile is a 400 here, not a failed start.
+        container_seccomp(&host_config)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -309,6 +311,8 @@ impl Engine {
             host_capabilities: host_capabilities(),
             capabilities: Some(capabilities(&r.host_config)?),
             shm_size: r.host_config.shm_size,
+            seccomp: container_seccomp(&r.host_config)?,
+            no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
         });
         std::fs::write(
             state_dir.join("config.json"),
@@ -1165,6 +1169,18 @@ const ALL_CAPS: &[&str] = &[
     "BPF",
     "CHECKPOINT_RESTORE",
 ];
+
+/// The container's OCI `linux.seccomp` from its `SecurityOpt`, privilege
+/// and capabilities (the profile's rules depend on the bounding set).
+fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
+    let opts = crate::security::parse(hc)?;
+    let caps = if hc.privileged {
+        host_capabilities()
+    } else {
+        capabilities(hc)?
+    };
+    crate::security::seccomp_for(&opts, hc.privileged, &caps)
+}
 
 /// The capabilities in this process's bounding set, by OCI name.
 pub(crate) fn host_capabilities() -> Vec<String> {

@@ -162,7 +162,7 @@ impl Engine {
             "ContainerdCommit": {"ID": ""},
             "RuncCommit": {"ID": ""},
             "InitCommit": {"ID": ""},
-            "SecurityOptions": [],
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
             "Warnings": []
         }))
     }

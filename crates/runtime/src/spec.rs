@@ -104,6 +104,11 @@ pub struct SpecParams {
     /// `--cap-add`/`--cap-drop` applied); `None` means Docker's default.
     pub capabilities: Option<Vec<String>>,
     pub shm_size: i64,
+    /// The OCI `linux.seccomp` section (see [`crate::seccomp`]); `None`:
+    /// unconfined.
+    pub seccomp: Option<Value>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
 }
 
 /// Builds the `config.json` document.
@@ -179,6 +184,9 @@ pub fn build_spec(p: &SpecParams) -> Value {
     } else if has(&["slave", "rslave"]) {
         linux["rootfsPropagation"] = json!("slave");
     }
+    if let Some(seccomp) = &p.seccomp {
+        linux["seccomp"] = seccomp.clone();
+    }
     if !p.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -196,13 +204,18 @@ pub fn build_spec(p: &SpecParams) -> Value {
                 "effective": caps,
                 "permitted": caps,
             },
-            "noNewPrivileges": false,
         },
         "root": {"path": p.rootfs, "readonly": p.readonly_rootfs},
         "hostname": p.hostname,
         "mounts": mounts,
         "linux": linux,
     });
+    // Only when set: libcontainer 0.7 treats any `noNewPrivileges` (even
+    // `false`) as set and then loads the seccomp filter after dropping
+    // CAP_SYS_ADMIN, which the kernel refuses without no_new_privs.
+    if p.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
     if !p.additional_gids.is_empty() {
         spec["process"]["user"]["additionalGids"] = json!(p.additional_gids);
     }
@@ -242,6 +255,8 @@ mod tests {
             host_capabilities: vec![],
             capabilities: None,
             shm_size: 0,
+            seccomp: None,
+            no_new_privileges: false,
         }
     }
 

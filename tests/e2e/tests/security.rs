@@ -1,0 +1,341 @@
+//! Security options: Docker's default seccomp profile, `--security-opt`
+//! (`seccomp=unconfined|FILE`, `no-new-privileges`), masked and read-only
+//! kernel paths, no host devices, and what `--privileged` lifts. Each test
+//! also runs against dockerd (`BERTH_E2E_DAEMON=dockerd`).
+
+use berth_e2e::Daemon;
+
+/// `Seccomp:` and `NoNewPrivs:` of the container's own process.
+fn status_field(d: &Daemon, extra: &[&str], field: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "grep", field, "/proc/self/status"]);
+    let o = d.docker(&args);
+    o.ok();
+    o.stdout.split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn default_seccomp_profile_is_on() {
+    let d = Daemon::start();
+    // 2 = SECCOMP_MODE_FILTER.
+    assert_eq!(status_field(&d, &[], "Seccomp:"), "2");
+    assert_eq!(
+        status_field(&d, &["--security-opt", "seccomp=unconfined"], "Seccomp:"),
+        "0"
+    );
+    assert_eq!(status_field(&d, &["--privileged"], "Seccomp:"), "0");
+    // docker exec runs under the container's filter too.
+    d.docker(&["run", "-d", "--name", "bsec-ex", "busybox", "sleep", "1000"])
+        .ok();
+    d.docker(&["exec", "bsec-ex", "grep", "Seccomp:", "/proc/self/status"])
+        .ok()
+        .stdout_has("2");
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    info.ok().stdout_has("name=seccomp,profile=");
+    if !d.is_dockerd() {
+        info.stdout_has("name=seccomp,profile=builtin");
+    }
+}
+
+#[test]
+fn seccomp_refuses_what_docker_refuses() {
+    let d = Daemon::start();
+    // unshare(2) needs CAP_SYS_ADMIN in the profile: refused, although the
+    // kernel lets anyone make a user namespace.
+    d.docker(&["run", "--rm", "busybox", "unshare", "-U", "true"])
+        .code_is(1)
+        .stderr_has("Operation not permitted");
+    d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ])
+    .ok();
+    // With CAP_SYS_ADMIN the profile allows mount(2)...
+    d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m && grep ' /m ' /proc/mounts",
+    ])
+    .ok()
+    .stdout_has("tmpfs");
+    // ...but never swapon(2) or pivot_root(2), which are not in it: EPERM
+    // from the filter, where the kernel itself would say EINVAL.
+    let swap = "dd if=/dev/zero of=/sw bs=4096 count=16 2>/dev/null; swapon /sw";
+    d.docker(&[
+        "run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", swap,
+    ])
+    .fails()
+    .stderr_has("Operation not permitted");
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "sh",
+        "-c",
+        swap,
+    ]);
+    o.fails();
+    assert!(
+        !o.stderr.contains("Operation not permitted"),
+        "unconfined swapon still refused by a filter: {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn cannot_mount_or_load_modules_without_privileges() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /m && mount -t tmpfs none /m",
+    ])
+    .fails()
+    .stderr_has("mount: permission denied");
+    // init_module/finit_module: refused before the kernel looks at the file.
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo garbage > /m.ko && insmod /m.ko",
+    ])
+    .fails()
+    .stderr_has("Operation not permitted");
+}
+
+#[test]
+fn custom_profile_from_a_file() {
+    let d = Daemon::start();
+    let dir = d.tmp();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bsec-profile.json");
+    std::fs::write(
+        &file,
+        r#"{
+  "defaultAction": "SCMP_ACT_ALLOW",
+  "syscalls": [
+    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+    {"name": "chmod", "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+  ]
+}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", file.display());
+    d.docker(&[
+        "run", "--rm", "--security-opt", &opt, "busybox", "mkdir", "/newdir",
+    ])
+    .code_is(1)
+    .stderr_has("Operation not permitted");
+    d.docker(&[
+        "run", "--rm", "--security-opt", &opt, "busybox", "sh", "-c",
+        "touch /f; chmod 600 /f",
+    ])
+    .code_is(1)
+    .stderr_has("Permission denied");
+    // Everything else is allowed by that profile, unshare included.
+    d.docker(&[
+        "run", "--rm", "--security-opt", &opt, "busybox", "unshare", "-U", "true",
+    ])
+    .ok();
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn no_new_privileges() {
+    let d = Daemon::start();
+    assert_eq!(status_field(&d, &[], "NoNewPrivs:"), "0");
+    assert_eq!(
+        status_field(&d, &["--security-opt", "no-new-privileges"], "NoNewPrivs:"),
+        "1"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            &["--security-opt", "no-new-privileges=true"],
+            "NoNewPrivs:"
+        ),
+        "1"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            &["--security-opt", "no-new-privileges=false"],
+            "NoNewPrivs:"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn bad_security_opts_are_refused_at_create() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run", "--rm", "--name", "bsec-bad", "--security-opt", "foo=bar", "busybox", "true",
+    ])
+    .code_is(125)
+    .stderr_has("invalid --security-opt 2: \"foo=bar\"");
+    let body = |opt: &str| {
+        serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"SecurityOpt": [opt]}})
+            .to_string()
+    };
+    let r = d.post_json("/containers/create?name=bsec-bad1", &body("nonsense"));
+    r.status_is(400);
+    assert_eq!(r.message(), "invalid --security-opt 1: \"nonsense\"");
+    let r = d.post_json(
+        "/containers/create?name=bsec-bad2",
+        &body("no-new-privileges=perhaps"),
+    );
+    r.status_is(400);
+    assert_eq!(
+        r.message(),
+        "invalid --security-opt 2: \"no-new-privileges=perhaps\""
+    );
+    // A profile that is not JSON: dockerd refuses it at start, berthd
+    // already at create; either way nothing runs and the message says why.
+    let r = d.post_json("/containers/create?name=bsec-bad3", &body("seccomp={nope"));
+    let msg = if r.status == 201 {
+        let s = d.post_json("/containers/bsec-bad3/start", "");
+        assert!(s.status >= 400, "started with a broken profile");
+        s.message()
+    } else {
+        r.status_is(400);
+        r.message()
+    };
+    assert!(
+        msg.contains("Decoding seccomp profile failed"),
+        "message: {msg}"
+    );
+    let ps = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    ps.ok();
+    for n in ["bsec-bad", "bsec-bad1", "bsec-bad2"] {
+        assert!(
+            !ps.lines().contains(&n),
+            "{n} was created: {}",
+            ps.stdout
+        );
+    }
+}
+
+/// What the masking script prints: each masked file the host's kernel has
+/// (this one lacks `/proc/kcore` and `/proc/sched_debug`) reads as empty.
+fn masked_expect() -> String {
+    let mut want = String::new();
+    for f in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"] {
+        if std::path::Path::new(f).exists() {
+            want.push_str(&format!("{f} 0\n"));
+        }
+    }
+    want + "0\n0\n"
+}
+
+#[test]
+fn masked_and_read_only_kernel_paths() {
+    let d = Daemon::start();
+    // Masked files read as empty, masked directories are empty.
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do \
+           [ -e $f ] || continue; printf '%s %s\\n' $f $(wc -c < $f); done; \
+         ls -A /sys/firmware | wc -l; ls -A /proc/scsi 2>/dev/null | wc -l",
+    ])
+    .ok()
+    .stdout_is(&masked_expect());
+    // Read-only: /proc/sys and /proc/sysrq-trigger cannot be written.
+    for f in ["/proc/sys/kernel/domainname", "/proc/sysrq-trigger"] {
+        if !std::path::Path::new(f).exists() {
+            continue; // this kernel has no magic SysRq
+        }
+        d.docker(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "SYS_ADMIN",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("echo x > {f}"),
+        ])
+        .fails()
+        .stderr_has("Read-only file system");
+    }
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E ' /proc/(sys|bus|fs|irq|sysrq-trigger) ' /proc/mounts | grep -c '\\bro\\b'",
+    ])
+    .ok();
+    // --privileged: nothing masked.
+    let o = d.docker(&["run", "--rm", "--privileged", "busybox", "wc", "-c", "/proc/timer_list"]);
+    o.ok();
+    let n: u64 = o
+        .stdout
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(n > 0, "/proc/timer_list masked under --privileged: {}", o.stdout);
+}
+
+#[test]
+fn no_host_devices_without_privileged() {
+    let d = Daemon::start();
+    let o = d.docker(&["run", "--rm", "busybox", "ls", "/dev"]);
+    o.ok();
+    let mut devs: Vec<&str> = o.lines();
+    devs.sort();
+    let mut want = vec![
+        "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+        "stdout", "tty", "urandom", "zero",
+    ];
+    // `/dev/core` links to `/proc/kcore`, made only where the host has it.
+    if std::path::Path::new("/proc/kcore").exists() {
+        want.insert(0, "core");
+    }
+    assert_eq!(
+        devs, want,
+        "/dev of an unprivileged container"
+    );
+    // Even a made node of a host disk cannot be opened (device cgroup).
+    d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /vda b 253 0 && head -c1 /vda",
+    ])
+    .fails()
+    .stderr_has("Operation not permitted");
+    // --privileged sees the host's devices.
+    let o = d.docker(&["run", "--rm", "--privileged", "busybox", "ls", "/dev"]);
+    o.ok();
+    assert!(o.lines().len() > devs.len() + 5, "privileged /dev: {}", o.stdout);
+}

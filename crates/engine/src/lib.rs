@@ -6,6 +6,7 @@
 
 pub mod attach;
 pub mod container;
+pub mod devices;
 mod db;
 pub mod events;
 pub mod exec;

@@ -72,6 +72,7 @@ impl Engine {
         validate_restart_policy(&host_config.restart_policy)?;
         // Checked now so a bad option or profile is a 400 here, not a failed start.
         container_seccomp(&host_config)?;
+        crate::devices::validate(&host_config)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -280,6 +281,7 @@ impl Engine {
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??
         };
+        let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
@@ -313,6 +315,8 @@ impl Engine {
             shm_size: r.host_config.shm_size,
             seccomp: container_seccomp(&r.host_config)?,
             no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
+            devices,
+            device_rules,
         });
         std::fs::write(
             state_dir.join("config.json"),

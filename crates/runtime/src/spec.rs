@@ -109,6 +109,11 @@ pub struct SpecParams {
     pub seccomp: Option<Value>,
     /// `--security-opt no-new-privileges`.
     pub no_new_privileges: bool,
+    /// OCI `linux.devices`: `--device`s, or the host's for `--privileged`.
+    pub devices: Vec<Value>,
+    /// Device cgroup rules after the default deny-all (`--device`,
+    /// `--device-cgroup-rule`, allow-all for `--privileged`).
+    pub device_rules: Vec<Value>,
 }
 
 /// Builds the `config.json` document.
@@ -167,9 +172,14 @@ pub fn build_spec(p: &SpecParams) -> Value {
         "namespaces": namespaces,
         "cgroupsPath": p.cgroups_path,
         "resources": {
-            "devices": [{"allow": false, "access": "rwm"}]
+            "devices": std::iter::once(json!({"allow": false, "access": "rwm"}))
+                .chain(p.device_rules.iter().cloned())
+                .collect::<Vec<_>>()
         },
     });
+    if !p.devices.is_empty() {
+        linux["devices"] = json!(p.devices);
+    }
     // As dockerd: a shared (or slave) user mount needs the rootfs to
     // propagate too, or the runtime's private rootfs would cut it off.
     // libcontainer takes `shared`/`slave` (always recursive), not the
@@ -257,6 +267,8 @@ mod tests {
             shm_size: 0,
             seccomp: None,
             no_new_privileges: false,
+            devices: vec![],
+            device_rules: vec![],
         }
     }
 

@@ -339,3 +339,66 @@ fn no_host_devices_without_privileged() {
     o.ok();
     assert!(o.lines().len() > devs.len() + 5, "privileged /dev: {}", o.stdout);
 }
+
+#[test]
+fn devices_and_device_cgroup_rules() {
+    let d = Daemon::start();
+    // --device HOST:CONTAINER: the node exists with the host's numbers and works.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/bsecnull",
+        "busybox",
+        "sh",
+        "-c",
+        "stat -c '%t:%T %F' /dev/bsecnull && echo hi > /dev/bsecnull && echo written",
+    ])
+    .ok()
+    .stdout_is("1:3 character special file\nwritten\n");
+    // :r only: the device cgroup refuses writing.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/loop0:/dev/bsecloop:r",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c1 /dev/bsecloop >/dev/null && echo read; echo x > /dev/bsecloop",
+    ])
+    .fails()
+    .stdout_is("read\n")
+    .stderr_has("Operation not permitted");
+    // A node made inside is useless without a rule that allows it...
+    let script = "mknod /l b 7 0 && head -c1 /l >/dev/null && echo opened";
+    d.docker(&["run", "--rm", "busybox", "sh", "-c", script])
+        .fails()
+        .stderr_has("Operation not permitted");
+    // ...and usable with --device-cgroup-rule.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--device-cgroup-rule",
+        "b 7:* rmw",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ])
+    .ok()
+    .stdout_is("opened\n");
+    // Bad input.
+    // (the CLI turns "no such file or directory" into exit 127 itself)
+    d.docker(&["run", "--rm", "--device", "/dev/bsec-nope", "busybox", "true"])
+        .fails()
+        .stderr_has(
+            "error gathering device information while adding custom device \"/dev/bsec-nope\"",
+        );
+    let r = d.post_json(
+        "/containers/create?name=bsec-devbad",
+        r#"{"Image":"busybox","HostConfig":{"DeviceCgroupRules":["z 1:1 rwm"]}}"#,
+    );
+    r.status_is(400);
+    assert_eq!(r.message(), "invalid device cgroup format 'z 1:1 rwm'");
+}

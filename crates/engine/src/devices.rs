@@ -78,7 +78,7 @@ fn valid_mode(m: &str) -> bool {
 
 /// A `--device-cgroup-rule` (`c 1:3 rwm`, `b *:* m`, `a`) as an OCI rule.
 fn cgroup_rule(rule: &str) -> Result<Value> {
-    let bad = || Error::invalid(format!("invalid device cgroup format '{rule}'"));
+    let bad = || Error::invalid(format!("invalid device cgroup rule format: '{rule}'"));
     if rule == "a" {
         return Ok(json!({"allow": true, "type": "a", "access": "rwm"}));
     }
@@ -243,7 +243,7 @@ mod tests {
         );
         for bad in ["", "x 1:3 rwm", "c 1 rwm", "c 1:3 rwx", "c 1:3 rrw", "c a:3 r", "c 1:3"] {
             let e = cgroup_rule(bad).unwrap_err();
-            assert_eq!(e.message, format!("invalid device cgroup format '{bad}'"));
+            assert_eq!(e.message, format!("invalid device cgroup rule format: '{bad}'"));
         }
     }
 

@@ -73,6 +73,7 @@ impl Engine {
         // Checked now so a bad option or profile is a 400 here, not a failed start.
         container_seccomp(&host_config)?;
         crate::devices::validate(&host_config)?;
+        crate::security::validate_sysctls(&host_config)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -282,6 +283,12 @@ impl Engine {
                 .map_err(|e| Error::internal(e.to_string()))??
         };
         let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
+        let mut groups = groups;
+        for g in crate::security::group_add(&rootfs, &r.host_config)? {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
@@ -317,6 +324,7 @@ impl Engine {
             no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
             devices,
             device_rules,
+            sysctl: crate::security::validate_sysctls(&r.host_config)?,
         });
         std::fs::write(
             state_dir.join("config.json"),

@@ -120,3 +120,130 @@ mod tests {
         assert!(seccomp_for(&bad, false, &caps).is_err());
     }
 }
+
+/// IPC-namespaced sysctls (runc's `validateSysctl` list).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// `--sysctl`: only sysctls of a namespace the container has of its own
+/// (runc's rules and wording, which dockerd passes on).
+pub fn validate_sysctls(hc: &HostConfig) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let net = crate::container::network_mode(hc);
+    for (k, v) in hc.sysctls.iter().flatten() {
+        if k.is_empty() || k.contains('/') || k.contains("..") || k.contains('\0') {
+            return Err(Error::invalid(format!("invalid sysctl {k:?}")));
+        }
+        if IPC_SYSCTLS.contains(&k.as_str()) || k.starts_with("fs.mqueue.") {
+            if hc.ipc_mode == "host" {
+                return Err(Error::invalid(format!(
+                    "sysctl {k:?} not allowed in host IPC namespace"
+                )));
+            }
+        } else if k.starts_with("net.") {
+            if net == "host" {
+                return Err(Error::invalid(format!(
+                    "sysctl {k:?} not allowed in host network namespace"
+                )));
+            }
+        } else if k == "kernel.domainname" || k == "kernel.hostname" {
+            if hc.uts_mode == "host" {
+                return Err(Error::invalid(format!(
+                    "sysctl {k:?} not allowed in host UTS namespace"
+                )));
+            }
+        } else {
+            return Err(Error::invalid(format!(
+                "sysctl {k:?} is not in a separate kernel namespace"
+            )));
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    Ok(out)
+}
+
+/// `--group-add`: group names resolve through the container's own
+/// `/etc/group`; numbers are taken as they are.
+pub fn group_add(rootfs: &std::path::Path, hc: &HostConfig) -> Result<Vec<u32>> {
+    let want = hc.group_add.clone().unwrap_or_default();
+    if want.is_empty() {
+        return Ok(vec![]);
+    }
+    let file = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let mut out = Vec::new();
+    for g in want {
+        let by_name = file.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[0] == g).then(|| f[2].parse::<u32>().ok())?
+        });
+        let id = match by_name.or_else(|| g.parse::<u32>().ok()) {
+            Some(id) => id,
+            None => {
+                return Err(Error::invalid(format!(
+                    "Unable to find group {g}: no matching entries in group file"
+                )))
+            }
+        };
+        out.push(id);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod sysctl_tests {
+    use super::*;
+
+    fn hc(k: &str, net: &str) -> HostConfig {
+        let mut m = indexmap::IndexMap::new();
+        m.insert(k.to_string(), "1".to_string());
+        HostConfig {
+            sysctls: Some(m),
+            network_mode: net.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn namespaced_only() {
+        assert!(validate_sysctls(&hc("net.ipv4.ip_forward", "")).is_ok());
+        assert!(validate_sysctls(&hc("kernel.shmmax", "")).is_ok());
+        assert!(validate_sysctls(&hc("fs.mqueue.msg_max", "")).is_ok());
+        assert_eq!(
+            validate_sysctls(&hc("kernel.pid_max", "")).unwrap_err().message,
+            "sysctl \"kernel.pid_max\" is not in a separate kernel namespace"
+        );
+        assert_eq!(
+            validate_sysctls(&hc("net.ipv4.ip_forward", "host")).unwrap_err().message,
+            "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace"
+        );
+        assert!(validate_sysctls(&hc("net/../../x", "")).is_err());
+    }
+
+    #[test]
+    fn groups_by_name_and_number() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nbsecg:x:4242:\n").unwrap();
+        let h = HostConfig {
+            group_add: Some(vec!["bsecg".into(), "77".into()]),
+            ..Default::default()
+        };
+        assert_eq!(group_add(dir.path(), &h).unwrap(), vec![4242, 77]);
+        let h = HostConfig {
+            group_add: Some(vec!["nope".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            group_add(dir.path(), &h).unwrap_err().message,
+            "Unable to find group nope: no matching entries in group file"
+        );
+    }
+}

@@ -114,6 +114,8 @@ pub struct SpecParams {
     /// Device cgroup rules after the default deny-all (`--device`,
     /// `--device-cgroup-rule`, allow-all for `--privileged`).
     pub device_rules: Vec<Value>,
+    /// `--sysctl`s (namespaced ones, checked by the engine).
+    pub sysctl: Vec<(String, String)>,
 }
 
 /// Builds the `config.json` document.
@@ -179,6 +181,14 @@ pub fn build_spec(p: &SpecParams) -> Value {
     });
     if !p.devices.is_empty() {
         linux["devices"] = json!(p.devices);
+    }
+    if !p.sysctl.is_empty() {
+        let m: serde_json::Map<String, Value> = p
+            .sysctl
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        linux["sysctl"] = Value::Object(m);
     }
     // As dockerd: a shared (or slave) user mount needs the rootfs to
     // propagate too, or the runtime's private rootfs would cut it off.
@@ -269,6 +279,7 @@ mod tests {
             no_new_privileges: false,
             devices: vec![],
             device_rules: vec![],
+            sysctl: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ mod db;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod init;
 pub mod lifecycle;
 pub mod logs;
 pub mod mounts;

@@ -267,7 +267,7 @@ impl Engine {
             None => None,
         };
         let dir = self.container_dir(&h.id);
-        let binds = ["hosts", "hostname", "resolv.conf"]
+        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
             .iter()
             .map(|f| BindMount {
                 source: dir.join(f),
@@ -275,6 +275,14 @@ impl Engine {
                 read_only: false,
             })
             .collect();
+        let with_init = r.host_config.init == Some(true);
+        if with_init {
+            binds.push(BindMount {
+                source: crate::init::binary()?,
+                destination: crate::init::CONTAINER_PATH.into(),
+                read_only: true,
+            });
+        }
         // Copy-up can be long: off the async workers.
         let mounts = {
             let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
@@ -292,9 +300,16 @@ impl Engine {
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
-            args: std::iter::once(r.path.clone())
-                .chain(r.args.iter().cloned())
-                .collect(),
+            args: {
+                let args: Vec<String> = std::iter::once(r.path.clone())
+                    .chain(r.args.iter().cloned())
+                    .collect();
+                if with_init {
+                    crate::init::wrap(args)
+                } else {
+                    args
+                }
+            },
             env: resolve::process_env(&r.config),
             cwd: r.config.working_dir.clone(),
             uid,

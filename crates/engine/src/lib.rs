@@ -9,6 +9,7 @@ pub mod container;
 pub mod devices;
 mod db;
 pub mod events;
+pub mod health;
 pub mod exec;
 pub mod images;
 pub mod init;

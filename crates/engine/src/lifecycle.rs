@@ -106,6 +106,7 @@ impl Engine {
             )));
         }
         let (path, args) = resolve::entrypoint_and_args(&config)?;
+        crate::health::validate(config.healthcheck.as_ref())?;
         let host_mode = host_config.network_mode == "host";
         if config.hostname.is_empty() {
             config.hostname = if host_mode {
@@ -413,6 +414,7 @@ impl Engine {
                 oom_killed: false,
                 started_at: now_rfc3339(),
                 finished_at: r.state.finished_at.clone(),
+                health: None,
             };
             r.stopped_by_user = false;
             r.shutdown_stop = false;
@@ -425,6 +427,7 @@ impl Engine {
     }
 
     fn spawn_monitor(self: &Arc<Self>, h: Arc<Handle>, client: ShimClient) {
+        crate::health::spawn(self.clone(), h.clone());
         let engine = self.clone();
         tokio::spawn(async move {
             let state_dir = engine.state_dir(&h.id);
@@ -1328,6 +1331,9 @@ impl Filters {
                 r.mount_points
                     .iter()
                     .any(|m| m.name == v || m.destination == v || m.source == v)
+            })
+            && any("health", &|v| {
+                crate::health::matches_filter(r.state.health.as_ref(), v)
             })
             && self.matches_labels(&labels)
     }

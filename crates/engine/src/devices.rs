@@ -30,7 +30,12 @@ struct Mapping {
 fn mappings(hc: &HostConfig) -> Result<Vec<Mapping>> {
     let mut out = Vec::new();
     for d in hc.devices.iter().flatten() {
-        let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |k: &str| {
+            d.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let host = s("PathOnHost");
         let mut container = s("PathInContainer");
         let mut perms = s("CgroupPermissions");
@@ -196,20 +201,27 @@ pub fn for_container(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
             let mut paths = Vec::new();
             walk(host, &mut paths);
             for p in paths {
-                let rel = p.strip_prefix(host).unwrap_or(&p).to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(host)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 let target = format!("{}/{}", m.container.trim_end_matches('/'), rel);
                 found.extend(node(&p, &target));
             }
         } else {
             // Follow a symlink to its node, as dockerd does.
             let real = std::fs::canonicalize(host).map_err(|e| gather(io_text(&e)))?;
-            found.push(node(&real, &m.container).ok_or_else(|| gather("not a device node".into()))?);
+            found
+                .push(node(&real, &m.container).ok_or_else(|| gather("not a device node".into()))?);
         }
         for (d, kind, maj, min) in found {
             if !hc.privileged {
                 devices.push(d);
             }
-            rules.push(json!({"allow": true, "type": kind, "major": maj, "minor": min, "access": m.perms}));
+            rules.push(
+                json!({"allow": true, "type": kind, "major": maj, "minor": min, "access": m.perms}),
+            );
         }
     }
     for r in hc.device_cgroup_rules.iter().flatten() {
@@ -241,9 +253,20 @@ mod tests {
             cgroup_rule("b *:* m").unwrap(),
             json!({"allow": true, "type": "b", "access": "m"})
         );
-        for bad in ["", "x 1:3 rwm", "c 1 rwm", "c 1:3 rwx", "c 1:3 rrw", "c a:3 r", "c 1:3"] {
+        for bad in [
+            "",
+            "x 1:3 rwm",
+            "c 1 rwm",
+            "c 1:3 rwx",
+            "c 1:3 rrw",
+            "c a:3 r",
+            "c 1:3",
+        ] {
             let e = cgroup_rule(bad).unwrap_err();
-            assert_eq!(e.message, format!("invalid device cgroup rule format: '{bad}'"));
+            assert_eq!(
+                e.message,
+                format!("invalid device cgroup rule format: '{bad}'")
+            );
         }
     }
 
@@ -265,9 +288,15 @@ mod tests {
         );
         let e = for_container(&hc(json!({"PathOnHost": "/etc/hostname"}))).unwrap_err();
         assert!(e.message.ends_with("not a device node"), "{}", e.message);
-        let e = validate(&hc(json!({"PathOnHost": "/dev/null", "CgroupPermissions": "rwx"}))).unwrap_err();
+        let e = validate(&hc(
+            json!({"PathOnHost": "/dev/null", "CgroupPermissions": "rwx"}),
+        ))
+        .unwrap_err();
         assert_eq!(e.message, "invalid device mode: rwx");
-        let e = validate(&hc(json!({"PathOnHost": "/dev/null", "PathInContainer": "rel"}))).unwrap_err();
+        let e = validate(&hc(
+            json!({"PathOnHost": "/dev/null", "PathInContainer": "rel"}),
+        ))
+        .unwrap_err();
         assert_eq!(e.message, "rel is not an absolute path");
     }
 }

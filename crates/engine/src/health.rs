@@ -29,11 +29,9 @@ fn probe_cmd(h: &HealthConfig) -> Option<Vec<String>> {
     let test = h.test.as_ref()?;
     match test.first().map(String::as_str) {
         Some("CMD") if test.len() > 1 => Some(test[1..].to_vec()),
-        Some("CMD-SHELL") if test.len() > 1 => Some(vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            test[1..].join(" "),
-        ]),
+        Some("CMD-SHELL") if test.len() > 1 => {
+            Some(vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")])
+        }
         _ => None,
     }
 }
@@ -119,10 +117,9 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
             }
             let in_start_period = began.elapsed() < start_period;
             let (old, new) = h.with(|r| {
-                let health = r
-                    .state
-                    .health
-                    .get_or_insert_with(|| json!({"Status": "starting", "FailingStreak": 0, "Log": []}));
+                let health = r.state.health.get_or_insert_with(
+                    || json!({"Status": "starting", "FailingStreak": 0, "Log": []}),
+                );
                 let old = health["Status"].as_str().unwrap_or("starting").to_string();
                 let mut streak = health["FailingStreak"].as_i64().unwrap_or(0);
                 let mut status = old.clone();
@@ -248,7 +245,10 @@ mod tests {
             test: Some(t.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         };
-        assert_eq!(probe_cmd(&h(&["CMD", "true"])), Some(vec!["true".to_string()]));
+        assert_eq!(
+            probe_cmd(&h(&["CMD", "true"])),
+            Some(vec!["true".to_string()])
+        );
         assert_eq!(
             probe_cmd(&h(&["CMD-SHELL", "exit 1"])),
             Some(vec!["/bin/sh".into(), "-c".into(), "exit 1".into()])
@@ -258,9 +258,20 @@ mod tests {
         assert_eq!(humantime_secs(Duration::from_secs(1)), "1s");
         assert_eq!(humantime_secs(Duration::from_millis(1500)), "1.5s");
         assert_eq!(ps_suffix(Some(&json!({"Status": "healthy"}))), " (healthy)");
-        assert_eq!(ps_suffix(Some(&json!({"Status": "starting"}))), " (health: starting)");
+        assert_eq!(
+            ps_suffix(Some(&json!({"Status": "starting"}))),
+            " (health: starting)"
+        );
         assert_eq!(ps_suffix(None), "");
-        assert!(validate(Some(&HealthConfig { interval: 10, ..Default::default() })).is_err());
-        assert!(validate(Some(&HealthConfig { retries: -1, ..Default::default() })).is_err());
+        assert!(validate(Some(&HealthConfig {
+            interval: 10,
+            ..Default::default()
+        }))
+        .is_err());
+        assert!(validate(Some(&HealthConfig {
+            retries: -1,
+            ..Default::default()
+        }))
+        .is_err());
     }
 }

@@ -6,11 +6,11 @@
 
 pub mod attach;
 pub mod container;
-pub mod devices;
 mod db;
+pub mod devices;
 pub mod events;
-pub mod health;
 pub mod exec;
+pub mod health;
 pub mod images;
 pub mod init;
 pub mod lifecycle;

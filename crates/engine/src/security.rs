@@ -64,7 +64,11 @@ fn parse_bool(v: &str) -> Option<bool> {
 /// The OCI `linux.seccomp` for a container with bounding set `caps`:
 /// none when privileged (unless a profile is named) or `unconfined`,
 /// moby's default profile unless another is given.
-pub fn seccomp_for(opts: &SecurityOptions, privileged: bool, caps: &[String]) -> Result<Option<Value>> {
+pub fn seccomp_for(
+    opts: &SecurityOptions,
+    privileged: bool,
+    caps: &[String],
+) -> Result<Option<Value>> {
     let profile = match opts.seccomp.as_deref() {
         Some("unconfined") => return Ok(None),
         None | Some("builtin") if privileged => return Ok(None),
@@ -99,7 +103,10 @@ mod tests {
         let e = parse(&hc(&["foo=bar"])).unwrap_err();
         assert_eq!(e.message, "invalid --security-opt 2: \"foo=bar\"");
         let e = parse(&hc(&["no-new-privileges=maybe"])).unwrap_err();
-        assert_eq!(e.message, "invalid --security-opt 2: \"no-new-privileges=maybe\"");
+        assert_eq!(
+            e.message,
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
     }
 
     #[test]
@@ -217,11 +224,15 @@ mod sysctl_tests {
         assert!(validate_sysctls(&hc("kernel.shmmax", "")).is_ok());
         assert!(validate_sysctls(&hc("fs.mqueue.msg_max", "")).is_ok());
         assert_eq!(
-            validate_sysctls(&hc("kernel.pid_max", "")).unwrap_err().message,
+            validate_sysctls(&hc("kernel.pid_max", ""))
+                .unwrap_err()
+                .message,
             "sysctl \"kernel.pid_max\" is not in a separate kernel namespace"
         );
         assert_eq!(
-            validate_sysctls(&hc("net.ipv4.ip_forward", "host")).unwrap_err().message,
+            validate_sysctls(&hc("net.ipv4.ip_forward", "host"))
+                .unwrap_err()
+                .message,
             "sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace"
         );
         assert!(validate_sysctls(&hc("net/../../x", "")).is_err());

@@ -235,7 +235,12 @@ fn to_oci_for(
             if !arches.is_empty() && !arches.iter().any(|a| a == arch) {
                 continue;
             }
-            if !inc.caps.unwrap_or_default().iter().all(|c| caps.contains(c)) {
+            if !inc
+                .caps
+                .unwrap_or_default()
+                .iter()
+                .all(|c| caps.contains(c))
+            {
                 continue;
             }
             if let Some(k) = inc.min_kernel.filter(|k| !k.is_empty()) {
@@ -321,7 +326,11 @@ mod tests {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|r| r["names"].as_array().is_some_and(|n| n.iter().any(|x| x == name)))
+                    .filter(|r| {
+                        r["names"]
+                            .as_array()
+                            .is_some_and(|n| n.iter().any(|x| x == name))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -342,7 +351,15 @@ mod tests {
             assert_eq!(rules_for(&v, "arch_prctl").len(), 1);
         }
         // Not allowed without their caps.
-        for n in ["mount", "unshare", "setns", "init_module", "finit_module", "reboot", "bpf"] {
+        for n in [
+            "mount",
+            "unshare",
+            "setns",
+            "init_module",
+            "finit_module",
+            "reboot",
+            "bpf",
+        ] {
             assert!(rules_for(&v, n).is_empty(), "{n} allowed");
         }
         // keyctl/add_key are not in the profile at all.

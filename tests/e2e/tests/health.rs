@@ -21,7 +21,13 @@ fn wait_status(d: &Daemon, name: &str, want: &str) -> serde_json::Value {
 }
 
 fn ps_status(d: &Daemon, name: &str) -> String {
-    let o = d.docker(&["ps", "--filter", &format!("name={name}"), "--format", "{{.Status}}"]);
+    let o = d.docker(&[
+        "ps",
+        "--filter",
+        &format!("name={name}"),
+        "--format",
+        "{{.Status}}",
+    ]);
     o.ok();
     o.stdout.trim().to_string()
 }
@@ -68,16 +74,29 @@ fn starting_healthy_unhealthy() {
     d.docker(&["exec", "bsec-h", "touch", "/tmp/ok"]).ok();
     let h = wait_status(&d, "bsec-h", "healthy");
     assert_eq!(h["FailingStreak"], 0);
-    let last = h["Log"].as_array().and_then(|l| l.last()).cloned().unwrap_or_default();
+    let last = h["Log"]
+        .as_array()
+        .and_then(|l| l.last())
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(last["ExitCode"], 0, "{h}");
     assert!(last["Start"].as_str().is_some_and(|s| s.starts_with("20")));
     let st = ps_status(&d, "bsec-h");
-    assert!(st.starts_with("Up ") && st.ends_with("(healthy)"), "ps: {st}");
+    assert!(
+        st.starts_with("Up ") && st.ends_with("(healthy)"),
+        "ps: {st}"
+    );
     let o = d.docker(&["ps", "--filter", "health=healthy", "--format", "{{.Names}}"]);
     o.ok().stdout_is("bsec-h\n");
-    d.docker(&["ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"])
-        .ok()
-        .stdout_is("");
+    d.docker(&[
+        "ps",
+        "--filter",
+        "health=unhealthy",
+        "--format",
+        "{{.Names}}",
+    ])
+    .ok()
+    .stdout_is("");
     // Failing again: streak grows, unhealthy after 2.
     d.docker(&["exec", "bsec-h", "rm", "/tmp/ok"]).ok();
     let h = wait_status(&d, "bsec-h", "unhealthy");
@@ -92,20 +111,36 @@ fn starting_healthy_unhealthy() {
     assert!(h["FailingStreak"].as_i64().unwrap_or(0) >= 5, "{h}");
     // Events: the transitions, and the probes as execs.
     let until = (now_unix() + 1).to_string();
-    let ev = d.docker(&["events", "--since", &since, "--until", &until, "--format", "{{.Action}}"]);
+    let ev = d.docker(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "{{.Action}}",
+    ]);
     ev.ok();
     for want in [
         "health_status: unhealthy",
         "health_status: healthy",
         "exec_start: /bin/sh -c test -e /tmp/ok",
     ] {
-        assert!(ev.lines().contains(&want), "no {want:?} in events:\n{}", ev.stdout);
+        assert!(
+            ev.lines().contains(&want),
+            "no {want:?} in events:\n{}",
+            ev.stdout
+        );
     }
     // Stopping ends the probes.
     d.docker(&["stop", "-t", "1", "bsec-h"]).ok();
     let before = health(&d, "bsec-h");
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(health(&d, "bsec-h")["Log"], before["Log"], "probes after stop");
+    assert_eq!(
+        health(&d, "bsec-h")["Log"],
+        before["Log"],
+        "probes after stop"
+    );
 }
 
 #[test]
@@ -130,7 +165,11 @@ fn probe_timeout_and_no_healthcheck() {
     ])
     .ok();
     let h = wait_status(&d, "bsec-slow", "unhealthy");
-    let last = h["Log"].as_array().and_then(|l| l.last()).cloned().unwrap_or_default();
+    let last = h["Log"]
+        .as_array()
+        .and_then(|l| l.last())
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(last["ExitCode"], -1, "{h}");
     assert_eq!(last["Output"], "Health check exceeded timeout (1s)", "{h}");
     // The timed-out probes were killed: never more than one running.
@@ -140,8 +179,17 @@ fn probe_timeout_and_no_healthcheck() {
     let probes = o.lines().iter().filter(|l| l.contains("sleep 30")).count();
     assert!(probes <= 1, "probes left running: {}", o.stdout);
     // --no-healthcheck: no State.Health at all.
-    d.docker(&["run", "-d", "--name", "bsec-none", "--no-healthcheck", "busybox", "sleep", "1000"])
-        .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bsec-none",
+        "--no-healthcheck",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
     d.docker(&["inspect", "-f", "{{json .State.Health}}", "bsec-none"])
         .ok()
         .stdout_is("null\n");
@@ -151,7 +199,10 @@ fn probe_timeout_and_no_healthcheck() {
         r#"{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"Interval":5}}"#,
     );
     r.status_is(400);
-    assert_eq!(r.message(), "Interval in Healthcheck cannot be less than 1ms");
+    assert_eq!(
+        r.message(),
+        "Interval in Healthcheck cannot be less than 1ms"
+    );
 }
 
 #[test]
@@ -180,7 +231,11 @@ fn health_resumes_after_a_daemon_crash() {
     wait_status(&d, "bsec-lr", "healthy");
     d.kill9();
     d.restart();
-    assert_eq!(health(&d, "bsec-lr")["Status"], "healthy", "kept across the restart");
+    assert_eq!(
+        health(&d, "bsec-lr")["Status"],
+        "healthy",
+        "kept across the restart"
+    );
     let t = Instant::now();
     d.docker(&["exec", "bsec-lr", "rm", "/tmp/ok"]).ok();
     wait_status(&d, "bsec-lr", "unhealthy");

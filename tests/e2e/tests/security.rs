@@ -12,7 +12,11 @@ fn status_field(d: &Daemon, extra: &[&str], field: &str) -> String {
     args.extend_from_slice(&["busybox", "grep", field, "/proc/self/status"]);
     let o = d.docker(&args);
     o.ok();
-    o.stdout.split_whitespace().nth(1).unwrap_or_default().to_string()
+    o.stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -77,7 +81,14 @@ fn seccomp_refuses_what_docker_refuses() {
     // from the filter, where the kernel itself would say EINVAL.
     let swap = "dd if=/dev/zero of=/sw bs=4096 count=16 2>/dev/null; swapon /sw";
     d.docker(&[
-        "run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", swap,
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        swap,
     ])
     .fails()
     .stderr_has("Operation not permitted");
@@ -146,19 +157,38 @@ fn custom_profile_from_a_file() {
     .unwrap();
     let opt = format!("seccomp={}", file.display());
     d.docker(&[
-        "run", "--rm", "--security-opt", &opt, "busybox", "mkdir", "/newdir",
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "mkdir",
+        "/newdir",
     ])
     .code_is(1)
     .stderr_has("Operation not permitted");
     d.docker(&[
-        "run", "--rm", "--security-opt", &opt, "busybox", "sh", "-c",
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "sh",
+        "-c",
         "touch /f; chmod 600 /f",
     ])
     .code_is(1)
     .stderr_has("Permission denied");
     // Everything else is allowed by that profile, unshare included.
     d.docker(&[
-        "run", "--rm", "--security-opt", &opt, "busybox", "unshare", "-U", "true",
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
     ])
     .ok();
     let _ = std::fs::remove_file(&file);
@@ -204,7 +234,14 @@ fn refused(d: &Daemon, r: &berth_e2e::Resp) {
 fn bad_security_opts_are_refused_at_create() {
     let d = Daemon::start();
     d.docker(&[
-        "run", "--rm", "--name", "bsec-bad", "--security-opt", "foo=bar", "busybox", "true",
+        "run",
+        "--rm",
+        "--name",
+        "bsec-bad",
+        "--security-opt",
+        "foo=bar",
+        "busybox",
+        "true",
     ])
     .code_is(125)
     .stderr_has("invalid --security-opt 2: \"foo=bar\"");
@@ -242,11 +279,7 @@ fn bad_security_opts_are_refused_at_create() {
     let ps = d.docker(&["ps", "-a", "--format", "{{.Names}}"]);
     ps.ok();
     for n in ["bsec-bad", "bsec-bad1", "bsec-bad2"] {
-        assert!(
-            !ps.lines().contains(&n),
-            "{n} was created: {}",
-            ps.stdout
-        );
+        assert!(!ps.lines().contains(&n), "{n} was created: {}", ps.stdout);
     }
 }
 
@@ -254,7 +287,12 @@ fn bad_security_opts_are_refused_at_create() {
 /// (this one lacks `/proc/kcore` and `/proc/sched_debug`) reads as empty.
 fn masked_expect() -> String {
     let mut want = String::new();
-    for f in ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"] {
+    for f in [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+    ] {
         if std::path::Path::new(f).exists() {
             want.push_str(&format!("{f} 0\n"));
         }
@@ -309,7 +347,15 @@ fn masked_and_read_only_kernel_paths() {
     if d.is_dockerd() {
         return;
     }
-    let o = d.docker(&["run", "--rm", "--privileged", "busybox", "wc", "-c", "/proc/timer_list"]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "wc",
+        "-c",
+        "/proc/timer_list",
+    ]);
     o.ok();
     let n: u64 = o
         .stdout
@@ -317,7 +363,11 @@ fn masked_and_read_only_kernel_paths() {
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(n > 0, "/proc/timer_list masked under --privileged: {}", o.stdout);
+    assert!(
+        n > 0,
+        "/proc/timer_list masked under --privileged: {}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -335,10 +385,7 @@ fn no_host_devices_without_privileged() {
     if std::path::Path::new("/proc/kcore").exists() {
         want.insert(0, "core");
     }
-    assert_eq!(
-        devs, want,
-        "/dev of an unprivileged container"
-    );
+    assert_eq!(devs, want, "/dev of an unprivileged container");
     // Even a made node of a host disk cannot be opened (device cgroup).
     d.docker(&[
         "run",
@@ -356,7 +403,11 @@ fn no_host_devices_without_privileged() {
     }
     let o = d.docker(&["run", "--rm", "--privileged", "busybox", "ls", "/dev"]);
     o.ok();
-    assert!(o.lines().len() > devs.len() + 5, "privileged /dev: {}", o.stdout);
+    assert!(
+        o.lines().len() > devs.len() + 5,
+        "privileged /dev: {}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -409,11 +460,16 @@ fn devices_and_device_cgroup_rules() {
     .stdout_is("opened\n");
     // Bad input.
     // (the CLI turns "no such file or directory" into exit 127 itself)
-    d.docker(&["run", "--rm", "--device", "/dev/bsec-nope", "busybox", "true"])
-        .fails()
-        .stderr_has(
-            "error gathering device information while adding custom device \"/dev/bsec-nope\"",
-        );
+    d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/bsec-nope",
+        "busybox",
+        "true",
+    ])
+    .fails()
+    .stderr_has("error gathering device information while adding custom device \"/dev/bsec-nope\"");
     let r = d.post_json(
         "/containers/create?name=bsec-devbad",
         r#"{"Image":"busybox","HostConfig":{"DeviceCgroupRules":["z 1:1 rwm"]}}"#,
@@ -471,15 +527,30 @@ fn sysctls_group_add_and_read_only() {
     );
     // --group-add by name (the image's /etc/group) and by number.
     let g = d.docker(&[
-        "run", "--rm", "--group-add", "nogroup", "--group-add", "4242", "busybox", "id", "-G",
+        "run",
+        "--rm",
+        "--group-add",
+        "nogroup",
+        "--group-add",
+        "4242",
+        "busybox",
+        "id",
+        "-G",
     ]);
     g.ok();
     let ids: Vec<&str> = g.stdout.split_whitespace().collect();
     assert!(ids.contains(&"4242"), "id -G: {}", g.stdout);
     assert!(ids.contains(&"65534"), "nogroup not added: {}", g.stdout);
-    d.docker(&["run", "--rm", "--group-add", "bsec-nogroup", "busybox", "true"])
-        .fails()
-        .stderr_has("bsec-nogroup");
+    d.docker(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "bsec-nogroup",
+        "busybox",
+        "true",
+    ])
+    .fails()
+    .stderr_has("bsec-nogroup");
     // --read-only with a --tmpfs: the rootfs refuses writes, the tmpfs takes them.
     d.docker(&[
         "run",

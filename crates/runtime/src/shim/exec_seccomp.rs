@@ -15,8 +15,7 @@
 use std::collections::HashMap;
 
 use libcontainer::workload::{
-    default::get_executor, Executor, ExecutorError, ExecutorSetEnvsError,
-    ExecutorValidationError,
+    default::get_executor, Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
 };
 use oci_spec::runtime::{LinuxSeccomp, Spec};
 
@@ -30,8 +29,9 @@ impl Executor for SeccompExecutor {
         if libcontainer::seccomp::initialize_seccomp(&self.seccomp).is_err() {
             nix::sys::prctl::set_no_new_privs()
                 .map_err(|e| ExecutorError::Other(format!("no_new_privs: {e}")))?;
-            libcontainer::seccomp::initialize_seccomp(&self.seccomp)
-                .map_err(|e| ExecutorError::Other(format!("failed to load seccomp context: {e}")))?;
+            libcontainer::seccomp::initialize_seccomp(&self.seccomp).map_err(|e| {
+                ExecutorError::Other(format!("failed to load seccomp context: {e}"))
+            })?;
         }
         get_executor().exec(spec)
     }

@@ -403,6 +403,7 @@ impl Engine {
             let _ = client.kill(9, false).await;
             return Err(Error::invalid(exec_message(&e.to_string())));
         }
+        let restart_count = r.restart_count;
         h.with(|r| {
             r.state = StateRecord {
                 status: Status::Running,
@@ -416,6 +417,7 @@ impl Engine {
                 finished_at: r.state.finished_at.clone(),
                 health: None,
             };
+            r.restart_count = restart_count;
             r.stopped_by_user = false;
             r.shutdown_stop = false;
         });
@@ -523,9 +525,16 @@ impl Engine {
                 h.with(|r| r.state.restarting = false);
                 return;
             }
-            h.with(|r| r.restart_count += 1);
-            if let Err(e) = engine.start_locked(&h, &h.snapshot()).await {
-                h.with(|r| r.state.restarting = false);
+            // The new count is recorded together with the new running state
+            // (start_locked takes it from the snapshot), so a client that sees
+            // the count also sees the new StartedAt.
+            let mut next = h.snapshot();
+            next.restart_count += 1;
+            if let Err(e) = engine.start_locked(&h, &next).await {
+                h.with(|r| {
+                    r.restart_count = next.restart_count;
+                    r.state.restarting = false;
+                });
                 let _ = engine.save(&h);
                 tracing::warn!(container_id = %h.id, "restart by policy failed: {e}");
             }

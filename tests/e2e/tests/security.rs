@@ -567,3 +567,81 @@ fn sysctls_group_add_and_read_only() {
     .stdout_is("ok\n")
     .stderr_has("Read-only file system");
 }
+
+#[test]
+fn every_cli_sends_the_flags() {
+    let d = Daemon::start();
+    let dir = d.tmp();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bsec-clis.json");
+    std::fs::write(
+        &file,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", file.display());
+    for cli in d.clis() {
+        // The CLI sends the profile's content, not its path.
+        d.run(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--security-opt",
+                &opt,
+                "busybox",
+                "mkdir",
+                "/x",
+            ],
+        )
+        .code_is(1)
+        .stderr_has("Operation not permitted");
+        d.run(
+            cli,
+            &[
+                "run",
+                "--rm",
+                "--init",
+                "--device",
+                "/dev/null:/dev/bsecnull:rw",
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "--group-add",
+                "4242",
+                "busybox",
+                "sh",
+                "-c",
+                "cat /proc/sys/net/ipv4/ip_forward; id -G | tr ' ' '\\n' | grep -x 4242; \
+                 echo x > /dev/bsecnull && cat /proc/1/comm",
+            ],
+        )
+        .ok()
+        .stdout_is("1\n4242\ndocker-init\n");
+        let name = format!("bsec-cli-{cli:?}").to_lowercase();
+        d.run(
+            cli,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--health-cmd",
+                "true",
+                "--health-interval",
+                "500ms",
+                "--health-retries",
+                "1",
+                "busybox",
+                "sleep",
+                "1000",
+            ],
+        )
+        .ok();
+        let healthy = berth_e2e::wait_for(std::time::Duration::from_secs(15), || {
+            (d.inspect(&name, "{{.State.Health.Status}}") == "healthy").then_some(())
+        });
+        assert!(healthy.is_some(), "{cli:?}: never healthy");
+        d.run(cli, &["rm", "-f", &name]).ok();
+    }
+    let _ = std::fs::remove_file(&file);
+}

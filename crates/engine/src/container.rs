@@ -48,6 +48,9 @@ pub struct StateRecord {
     pub oom_killed: bool,
     pub started_at: String,
     pub finished_at: String,
+    /// `State.Health` (see `health.rs`); reset at each start.
+    #[serde(default)]
+    pub health: Option<serde_json::Value>,
 }
 
 /// What the state store keeps of a container.
@@ -166,7 +169,11 @@ pub fn status_text(r: &Record) -> String {
     }
     match r.state.status {
         Status::Running if r.state.paused => format!("Up {} (Paused)", since(&r.state.started_at)),
-        Status::Running => format!("Up {}", since(&r.state.started_at)),
+        Status::Running => format!(
+            "Up {}{}",
+            since(&r.state.started_at),
+            crate::health::ps_suffix(r.state.health.as_ref())
+        ),
         Status::Exited if r.state.finished_at.is_empty() || r.state.finished_at == ZERO_TIME => {
             format!("Exited ({})", r.state.exit_code)
         }
@@ -255,7 +262,7 @@ pub fn state_view(r: &Record) -> ContainerState {
         error: s.error.clone(),
         started_at: or_zero(&s.started_at),
         finished_at: or_zero(&s.finished_at),
-        health: None,
+        health: s.health.clone(),
     }
 }
 

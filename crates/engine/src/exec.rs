@@ -190,6 +190,13 @@ impl Engine {
         Ok((stream, config.tty))
     }
 
+    /// The host pid of a started exec (health probes kill theirs on timeout).
+    pub fn exec_pid(&self, id: &str) -> Option<i64> {
+        let rec = self.exec_record(id).ok()?;
+        let pid = rec.lock().unwrap_or_else(|e| e.into_inner()).pid;
+        Some(pid)
+    }
+
     /// Records an exec's end (the stream's exit frame).
     pub fn exec_finished(&self, id: &str, code: i64) {
         let Ok(rec) = self.exec_record(id) else {

@@ -75,6 +75,10 @@ impl Engine {
             ));
         }
         validate_restart_policy(&host_config.restart_policy)?;
+        // Checked now so a bad option or profile is a 400 here, not a failed start.
+        container_seccomp(&host_config)?;
+        crate::devices::validate(&host_config)?;
+        crate::security::validate_sysctls(&host_config)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -107,6 +111,7 @@ impl Engine {
             )));
         }
         let (path, args) = resolve::entrypoint_and_args(&config)?;
+        crate::health::validate(config.healthcheck.as_ref())?;
         let host_mode = host_config.network_mode == "host";
         if config.hostname.is_empty() {
             config.hostname = if host_mode {
@@ -268,7 +273,7 @@ impl Engine {
             None => None,
         };
         let dir = self.container_dir(&h.id);
-        let binds = ["hosts", "hostname", "resolv.conf"]
+        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
             .iter()
             .map(|f| BindMount {
                 source: dir.join(f),
@@ -276,6 +281,14 @@ impl Engine {
                 read_only: false,
             })
             .collect();
+        let with_init = r.host_config.init == Some(true);
+        if with_init {
+            binds.push(BindMount {
+                source: crate::init::binary()?,
+                destination: crate::init::CONTAINER_PATH.into(),
+                read_only: true,
+            });
+        }
         // Copy-up can be long: off the async workers.
         let mounts = {
             let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
@@ -283,12 +296,26 @@ impl Engine {
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??
         };
+        let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
+        let mut groups = groups;
+        for g in crate::security::group_add(&rootfs, &r.host_config)? {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
-            args: std::iter::once(r.path.clone())
-                .chain(r.args.iter().cloned())
-                .collect(),
+            args: {
+                let args: Vec<String> = std::iter::once(r.path.clone())
+                    .chain(r.args.iter().cloned())
+                    .collect();
+                if with_init {
+                    crate::init::wrap(args)
+                } else {
+                    args
+                }
+            },
             env: resolve::process_env(&r.config),
             cwd: r.config.working_dir.clone(),
             uid,
@@ -314,6 +341,11 @@ impl Engine {
             host_capabilities: host_capabilities(),
             capabilities: Some(capabilities(&r.host_config)?),
             shm_size: r.host_config.shm_size,
+            seccomp: container_seccomp(&r.host_config)?,
+            no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
+            devices,
+            device_rules,
+            sysctl: crate::security::validate_sysctls(&r.host_config)?,
         });
         std::fs::write(
             state_dir.join("config.json"),
@@ -375,6 +407,7 @@ impl Engine {
             let _ = client.kill(9, false).await;
             return Err(Error::invalid(exec_message(&e.to_string())));
         }
+        let restart_count = r.restart_count;
         h.with(|r| {
             r.state = StateRecord {
                 status: Status::Running,
@@ -386,7 +419,9 @@ impl Engine {
                 oom_killed: false,
                 started_at: now_rfc3339(),
                 finished_at: r.state.finished_at.clone(),
+                health: None,
             };
+            r.restart_count = restart_count;
             r.stopped_by_user = false;
             r.shutdown_stop = false;
         });
@@ -398,6 +433,7 @@ impl Engine {
     }
 
     fn spawn_monitor(self: &Arc<Self>, h: Arc<Handle>, client: ShimClient) {
+        crate::health::spawn(self.clone(), h.clone());
         let engine = self.clone();
         tokio::spawn(async move {
             let state_dir = engine.state_dir(&h.id);
@@ -493,9 +529,16 @@ impl Engine {
                 h.with(|r| r.state.restarting = false);
                 return;
             }
-            h.with(|r| r.restart_count += 1);
-            if let Err(e) = engine.start_locked(&h, &h.snapshot()).await {
-                h.with(|r| r.state.restarting = false);
+            // The new count is recorded together with the new running state
+            // (start_locked takes it from the snapshot), so a client that sees
+            // the count also sees the new StartedAt.
+            let mut next = h.snapshot();
+            next.restart_count += 1;
+            if let Err(e) = engine.start_locked(&h, &next).await {
+                h.with(|r| {
+                    r.restart_count = next.restart_count;
+                    r.state.restarting = false;
+                });
                 let _ = engine.save(&h);
                 tracing::warn!(container_id = %h.id, "restart by policy failed: {e}");
             }
@@ -1170,6 +1213,18 @@ const ALL_CAPS: &[&str] = &[
     "CHECKPOINT_RESTORE",
 ];
 
+/// The container's OCI `linux.seccomp` from its `SecurityOpt`, privilege
+/// and capabilities (the profile's rules depend on the bounding set).
+fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
+    let opts = crate::security::parse(hc)?;
+    let caps = if hc.privileged {
+        host_capabilities()
+    } else {
+        capabilities(hc)?
+    };
+    crate::security::seccomp_for(&opts, hc.privileged, &caps)
+}
+
 /// The capabilities in this process's bounding set, by OCI name.
 pub(crate) fn host_capabilities() -> Vec<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -1297,6 +1352,9 @@ impl Filters {
             })
             && any("publish", &|v| port_filter(v, r, true))
             && any("expose", &|v| port_filter(v, r, false))
+            && any("health", &|v| {
+                crate::health::matches_filter(r.state.health.as_ref(), v)
+            })
             && self.matches_labels(&labels)
     }
 

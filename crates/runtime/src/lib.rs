@@ -4,5 +4,6 @@
 
 pub mod client;
 pub mod proto;
+pub mod seccomp;
 pub mod shim;
 pub mod spec;

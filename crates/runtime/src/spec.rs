@@ -104,6 +104,18 @@ pub struct SpecParams {
     /// `--cap-add`/`--cap-drop` applied); `None` means Docker's default.
     pub capabilities: Option<Vec<String>>,
     pub shm_size: i64,
+    /// The OCI `linux.seccomp` section (see [`crate::seccomp`]); `None`:
+    /// unconfined.
+    pub seccomp: Option<Value>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// OCI `linux.devices`: `--device`s, or the host's for `--privileged`.
+    pub devices: Vec<Value>,
+    /// Device cgroup rules after the default deny-all (`--device`,
+    /// `--device-cgroup-rule`, allow-all for `--privileged`).
+    pub device_rules: Vec<Value>,
+    /// `--sysctl`s (namespaced ones, checked by the engine).
+    pub sysctl: Vec<(String, String)>,
 }
 
 /// Builds the `config.json` document.
@@ -162,9 +174,22 @@ pub fn build_spec(p: &SpecParams) -> Value {
         "namespaces": namespaces,
         "cgroupsPath": p.cgroups_path,
         "resources": {
-            "devices": [{"allow": false, "access": "rwm"}]
+            "devices": std::iter::once(json!({"allow": false, "access": "rwm"}))
+                .chain(p.device_rules.iter().cloned())
+                .collect::<Vec<_>>()
         },
     });
+    if !p.devices.is_empty() {
+        linux["devices"] = json!(p.devices);
+    }
+    if !p.sysctl.is_empty() {
+        let m: serde_json::Map<String, Value> = p
+            .sysctl
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        linux["sysctl"] = Value::Object(m);
+    }
     // As dockerd: a shared (or slave) user mount needs the rootfs to
     // propagate too, or the runtime's private rootfs would cut it off.
     // libcontainer takes `shared`/`slave` (always recursive), not the
@@ -178,6 +203,9 @@ pub fn build_spec(p: &SpecParams) -> Value {
         linux["rootfsPropagation"] = json!("shared");
     } else if has(&["slave", "rslave"]) {
         linux["rootfsPropagation"] = json!("slave");
+    }
+    if let Some(seccomp) = &p.seccomp {
+        linux["seccomp"] = seccomp.clone();
     }
     if !p.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
@@ -196,13 +224,18 @@ pub fn build_spec(p: &SpecParams) -> Value {
                 "effective": caps,
                 "permitted": caps,
             },
-            "noNewPrivileges": false,
         },
         "root": {"path": p.rootfs, "readonly": p.readonly_rootfs},
         "hostname": p.hostname,
         "mounts": mounts,
         "linux": linux,
     });
+    // Only when set: libcontainer 0.7 treats any `noNewPrivileges` (even
+    // `false`) as set and then loads the seccomp filter after dropping
+    // CAP_SYS_ADMIN, which the kernel refuses without no_new_privs.
+    if p.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
     if !p.additional_gids.is_empty() {
         spec["process"]["user"]["additionalGids"] = json!(p.additional_gids);
     }
@@ -242,6 +275,11 @@ mod tests {
             host_capabilities: vec![],
             capabilities: None,
             shm_size: 0,
+            seccomp: None,
+            no_new_privileges: false,
+            devices: vec![],
+            device_rules: vec![],
+            sysctl: vec![],
         }
     }
 

@@ -62,6 +62,11 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         host_capabilities: vec![],
         capabilities: None,
         shm_size: 0,
+        seccomp: None,
+        no_new_privileges: false,
+        devices: vec![],
+        device_rules: vec![],
+        sysctl: vec![],
     });
     std::fs::write(
         bundle.join("config.json"),

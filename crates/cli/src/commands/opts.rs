@@ -144,6 +144,36 @@ pub struct CreateOpts {
     /// Security options
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
+
+    #[arg(long)]
+    pub device: Vec<String>,
+
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
+
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i64>,
+
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Logging driver for the container
     #[arg(long = "log-driver")]
     pub log_driver: Option<String>,
@@ -438,6 +468,22 @@ pub fn create_body(
             (k.to_string(), json!(v))
         })
         .collect();
+    let security_opt = security_opts(&opts.security_opt)?;
+    let devices = opts
+        .device
+        .iter()
+        .map(|d| parse_device(d))
+        .collect::<Result<Vec<Value>, Failure>>()?;
+    let mut sysctls = Map::new();
+    for s in &opts.sysctl {
+        let Some((k, v)) = s.split_once('=') else {
+            return Err(Failure::usage(format!(
+                "invalid argument \"{s}\" for \"--sysctl\" flag: sysctl '{s}' is not allowed"
+            )));
+        };
+        sysctls.insert(k.to_string(), json!(v));
+    }
+    let healthcheck = healthcheck(opts)?;
     let (network, endpoints) = super::network::endpoints_config(opts)?;
     Ok(json!({
         "Hostname": opts.hostname.clone().unwrap_or_default(),
@@ -457,6 +503,7 @@ pub fn create_body(
         "WorkingDir": opts.workdir.clone().unwrap_or_default(),
         "Entrypoint": entrypoint,
         "Labels": parse_labels(&opts.label),
+        "Healthcheck": healthcheck,
         "StopSignal": opts.stop_signal,
         "StopTimeout": opts.stop_timeout,
         "HostConfig": {
@@ -476,7 +523,11 @@ pub fn create_body(
             "CapAdd": if opts.cap_add.is_empty() { Value::Null } else { json!(opts.cap_add) },
             "CapDrop": if opts.cap_drop.is_empty() { Value::Null } else { json!(opts.cap_drop) },
             "ReadonlyRootfs": opts.read_only,
-            "SecurityOpt": if opts.security_opt.is_empty() { Value::Null } else { json!(opts.security_opt) },
+            "SecurityOpt": if security_opt.is_empty() { Value::Null } else { json!(security_opt) },
+            "Devices": if devices.is_empty() { Value::Null } else { json!(devices) },
+            "DeviceCgroupRules": if opts.device_cgroup_rule.is_empty() { Value::Null } else { json!(opts.device_cgroup_rule) },
+            "Sysctls": if sysctls.is_empty() { Value::Null } else { Value::Object(sysctls) },
+            "GroupAdd": if opts.group_add.is_empty() { Value::Null } else { json!(opts.group_add) },
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
             "Init": if opts.init { json!(true) } else { Value::Null },
             "Memory": memory,
@@ -490,6 +541,107 @@ pub fn create_body(
         },
         "NetworkingConfig": {"EndpointsConfig": endpoints},
     }))
+}
+
+/// `--security-opt`: as the docker CLI, `seccomp=FILE` sends the file's
+/// (compacted) JSON, not its path.
+fn security_opts(opts: &[String]) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    for o in opts {
+        let (k, v) = match o.split_once('=') {
+            Some(kv) => kv,
+            None if o != "no-new-privileges" => o.split_once(':').unwrap_or((o, "")),
+            None => (o.as_str(), ""),
+        };
+        if v.is_empty() && k != "no-new-privileges" {
+            return Err(Failure::usage(format!("Invalid --security-opt: {o:?}")));
+        }
+        if k == "seccomp" && v != "unconfined" && v != "builtin" {
+            let text = std::fs::read(v).map_err(|e| {
+                Failure::usage(format!(
+                    "opening seccomp profile ({v}) failed: open {v}: {}",
+                    io_text(&e)
+                ))
+            })?;
+            let parsed: Value = serde_json::from_slice(&text).map_err(|e| {
+                Failure::usage(format!(
+                    "compacting json for seccomp profile ({v}) failed: {e}"
+                ))
+            })?;
+            out.push(format!("seccomp={parsed}"));
+        } else {
+            out.push(o.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` (the docker CLI's `parseDevice`).
+fn parse_device(d: &str) -> Result<Value, Failure> {
+    let valid_mode =
+        |m: &str| !m.is_empty() && m.len() <= 3 && m.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
+    let bad = || {
+        Failure::usage(format!(
+            "invalid argument \"{d}\" for \"--device\" flag: invalid device specification: {d}"
+        ))
+    };
+    let parts: Vec<&str> = d.split(':').collect();
+    let (src, mut dst, perm) = match parts[..] {
+        [s] => (s, "", "rwm"),
+        [s, x] if valid_mode(x) => (s, "", x),
+        [s, x] => (s, x, "rwm"),
+        [s, x, p] if valid_mode(p) => (s, x, p),
+        _ => return Err(bad()),
+    };
+    if src.is_empty() {
+        return Err(bad());
+    }
+    if dst.is_empty() {
+        dst = src;
+    }
+    Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perm}))
+}
+
+/// `--health-*` / `--no-healthcheck` as the docker CLI builds `Healthcheck`.
+fn healthcheck(opts: &CreateOpts) -> Result<Value, Failure> {
+    let dur = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
+        match v {
+            None => Ok(0),
+            Some(s) => berth_api::units::parse_duration(s)
+                .map(|secs| (secs * 1e9) as i64)
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "invalid argument \"{s}\" for \"--{flag}\" flag: time: invalid duration \"{s}\""
+                    ))
+                }),
+        }
+    };
+    let interval = dur("health-interval", &opts.health_interval)?;
+    let timeout = dur("health-timeout", &opts.health_timeout)?;
+    let start = dur("health-start-period", &opts.health_start_period)?;
+    let retries = opts.health_retries.unwrap_or(0);
+    let any =
+        opts.health_cmd.is_some() || interval != 0 || timeout != 0 || start != 0 || retries != 0;
+    if opts.no_healthcheck {
+        if any {
+            return Err(Failure::usage(
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    if !any {
+        return Ok(Value::Null);
+    }
+    if interval < 0 || timeout < 0 || start < 0 {
+        return Err(Failure::usage("--health-* durations cannot be negative"));
+    }
+    let mut h =
+        json!({"Interval": interval, "Timeout": timeout, "StartPeriod": start, "Retries": retries});
+    if let Some(cmd) = opts.health_cmd.as_deref().filter(|c| !c.is_empty()) {
+        h["Test"] = json!(["CMD-SHELL", cmd]);
+    }
+    Ok(h)
 }
 
 #[cfg(test)]

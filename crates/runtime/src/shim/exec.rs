@@ -60,6 +60,14 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     let socket_name = format!("exec-{}.sock", spec.exec_id);
     let (builder, stdio) =
         super::stdio::wire(builder, spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
+    // The tenant builder drops the container's seccomp filter; load it in
+    // the exec'd process (see exec_seccomp.rs).
+    let builder = match bundle.pointer("/linux/seccomp") {
+        Some(s) => builder.with_executor(super::exec_seccomp::SeccompExecutor {
+            seccomp: serde_json::from_value(s.clone())?,
+        }),
+        None => builder,
+    };
     let result = builder
         .as_tenant()
         .with_process(Some(&process_path))

@@ -9,6 +9,7 @@
 //! current-thread runtime with no blocking pool in use (no `tokio::fs`).
 
 mod exec;
+mod exec_seccomp;
 mod io;
 mod log;
 mod logdrv;

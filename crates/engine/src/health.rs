@@ -1,0 +1,277 @@
+//! Healthchecks (moby `daemon/health.go`): the probe from the container's
+//! `Healthcheck` (the image's, or `--health-*`) runs as an exec in the
+//! container every `Interval`; the last five results, the failing streak
+//! and the status live in `State.Health` (persisted with the record), a
+//! change of status publishes `health_status: STATUS`. A probe that outlives
+//! `Timeout` is killed. The loop ends when the container stops, and starts
+//! again with the monitor after a start or a daemon restart (live restore).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api::types::HealthConfig;
+use chrono::{SecondsFormat, Utc};
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+
+use crate::container::{Handle, Status};
+use crate::Engine;
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_RETRIES: i64 = 3;
+/// dockerd keeps this many results and this much output of each.
+const MAX_LOG: usize = 5;
+const MAX_OUTPUT: usize = 4096;
+
+/// The probe's command, or `None` when there is no healthcheck.
+fn probe_cmd(h: &HealthConfig) -> Option<Vec<String>> {
+    let test = h.test.as_ref()?;
+    match test.first().map(String::as_str) {
+        Some("CMD") if test.len() > 1 => Some(test[1..].to_vec()),
+        Some("CMD-SHELL") if test.len() > 1 => {
+            Some(vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")])
+        }
+        _ => None,
+    }
+}
+
+fn dur(ns: i64, default: Duration) -> Duration {
+    if ns > 0 {
+        Duration::from_nanos(ns as u64)
+    } else {
+        default
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Checks `--health-*` values at create, with dockerd's messages.
+pub fn validate(h: Option<&HealthConfig>) -> berth_api::Result<()> {
+    let Some(h) = h else { return Ok(()) };
+    let min = Duration::from_millis(1).as_nanos() as i64;
+    for (name, v) in [
+        ("Interval", h.interval),
+        ("Timeout", h.timeout),
+        ("StartPeriod", h.start_period),
+        ("StartInterval", h.start_interval),
+    ] {
+        if v != 0 && v < min {
+            return Err(berth_api::Error::invalid(format!(
+                "{name} in Healthcheck cannot be less than 1ms"
+            )));
+        }
+    }
+    if h.retries < 0 {
+        return Err(berth_api::Error::invalid(
+            "Retries in Healthcheck cannot be negative",
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the probe loop for a running container (no-op without a check).
+pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
+    let r = h.snapshot();
+    let Some(cfg) = r.config.healthcheck.clone() else {
+        return;
+    };
+    let Some(cmd) = probe_cmd(&cfg) else { return };
+    let started_at = r.state.started_at.clone();
+    // A restored container keeps its health; a started one begins again.
+    h.with(|r| {
+        if r.state.health.is_none() {
+            r.state.health = Some(json!({"Status": "starting", "FailingStreak": 0, "Log": []}));
+        }
+    });
+    let _ = engine.save(&h);
+    tokio::spawn(async move {
+        let interval = dur(cfg.interval, DEFAULT_INTERVAL);
+        let timeout = dur(cfg.timeout, DEFAULT_TIMEOUT);
+        let start_period = dur(cfg.start_period, Duration::ZERO);
+        let retries = if cfg.retries > 0 {
+            cfg.retries
+        } else {
+            DEFAULT_RETRIES
+        };
+        let began = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(interval).await;
+            let live = |h: &Handle| {
+                let r = h.snapshot();
+                r.state.status == Status::Running && r.state.started_at == started_at
+            };
+            if !live(&h) {
+                break;
+            }
+            if h.snapshot().state.paused {
+                continue;
+            }
+            let start = now();
+            let (code, output) = run_probe(&engine, &h.id, &cmd, timeout).await;
+            let end = now();
+            if !live(&h) {
+                break;
+            }
+            let in_start_period = began.elapsed() < start_period;
+            let (old, new) = h.with(|r| {
+                let health = r.state.health.get_or_insert_with(
+                    || json!({"Status": "starting", "FailingStreak": 0, "Log": []}),
+                );
+                let old = health["Status"].as_str().unwrap_or("starting").to_string();
+                let mut streak = health["FailingStreak"].as_i64().unwrap_or(0);
+                let mut status = old.clone();
+                if code == 0 {
+                    streak = 0;
+                    status = "healthy".into();
+                } else if !(in_start_period && old == "starting") {
+                    streak += 1;
+                    if streak >= retries {
+                        status = "unhealthy".into();
+                    }
+                }
+                let mut log: Vec<Value> = health["Log"].as_array().cloned().unwrap_or_default();
+                log.push(json!({"Start": start, "End": end, "ExitCode": code, "Output": output}));
+                if log.len() > MAX_LOG {
+                    log.drain(..log.len() - MAX_LOG);
+                }
+                *health = json!({"Status": status, "FailingStreak": streak, "Log": log});
+                (old, status)
+            });
+            let _ = engine.save(&h);
+            if old != new {
+                engine.container_event(&h.id, &format!("health_status: {new}"));
+            }
+        }
+    });
+}
+
+/// Runs the probe as an exec; returns its exit code and output. A probe
+/// that outlives `timeout` is killed and reported as dockerd does.
+async fn run_probe(engine: &Engine, id: &str, cmd: &[String], timeout: Duration) -> (i64, String) {
+    let body = json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true}).to_string();
+    let exec_id = match engine.exec_create(id, body.as_bytes()) {
+        Ok(e) => e,
+        Err(e) => return (-1, e.message),
+    };
+    let mut stream = match engine.exec_start(&exec_id).await {
+        Ok((s, _)) => s,
+        Err(e) => {
+            engine.exec_finished(&exec_id, 126);
+            return (-1, e.message);
+        }
+    };
+    let mut out = Vec::new();
+    let read = async {
+        loop {
+            let mut h = [0u8; 8];
+            if stream.read_exact(&mut h).await.is_err() {
+                return 137;
+            }
+            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+            let mut data = vec![0u8; len];
+            if stream.read_exact(&mut data).await.is_err() {
+                return 137;
+            }
+            if h[0] == berth_runtime::proto::STREAM_EXIT {
+                return String::from_utf8_lossy(&data).parse().unwrap_or(137);
+            }
+            if out.len() < MAX_OUTPUT {
+                out.extend_from_slice(&data);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(code) => {
+            engine.exec_finished(&exec_id, code);
+            out.truncate(MAX_OUTPUT);
+            (code, String::from_utf8_lossy(&out).into_owned())
+        }
+        Err(_) => {
+            if let Some(pid) = engine.exec_pid(&exec_id).filter(|p| *p > 0) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            engine.exec_finished(&exec_id, 137);
+            (
+                -1,
+                format!(
+                    "Health check exceeded timeout ({})",
+                    humantime_secs(timeout)
+                ),
+            )
+        }
+    }
+}
+
+/// Go's `time.Duration` text for whole and fractional seconds (`1s`, `1.5s`).
+fn humantime_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{}s", s as u64)
+    } else if s < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The `(healthy)` suffix of `docker ps`'s STATUS.
+pub fn ps_suffix(health: Option<&Value>) -> String {
+    match health.and_then(|h| h["Status"].as_str()) {
+        Some("starting") => " (health: starting)".into(),
+        Some(s) if !s.is_empty() => format!(" ({s})"),
+        _ => String::new(),
+    }
+}
+
+/// `docker ps --filter health=...`: `starting`, `healthy`, `unhealthy`, `none`.
+pub fn matches_filter(health: Option<&Value>, want: &str) -> bool {
+    let status = health.and_then(|h| h["Status"].as_str()).unwrap_or("none");
+    status == want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes() {
+        let h = |t: &[&str]| HealthConfig {
+            test: Some(t.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        assert_eq!(
+            probe_cmd(&h(&["CMD", "true"])),
+            Some(vec!["true".to_string()])
+        );
+        assert_eq!(
+            probe_cmd(&h(&["CMD-SHELL", "exit 1"])),
+            Some(vec!["/bin/sh".into(), "-c".into(), "exit 1".into()])
+        );
+        assert_eq!(probe_cmd(&h(&["NONE"])), None);
+        assert_eq!(probe_cmd(&h(&[])), None);
+        assert_eq!(humantime_secs(Duration::from_secs(1)), "1s");
+        assert_eq!(humantime_secs(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(ps_suffix(Some(&json!({"Status": "healthy"}))), " (healthy)");
+        assert_eq!(
+            ps_suffix(Some(&json!({"Status": "starting"}))),
+            " (health: starting)"
+        );
+        assert_eq!(ps_suffix(None), "");
+        assert!(validate(Some(&HealthConfig {
+            interval: 10,
+            ..Default::default()
+        }))
+        .is_err());
+        assert!(validate(Some(&HealthConfig {
+            retries: -1,
+            ..Default::default()
+        }))
+        .is_err());
+    }
+}

@@ -16,6 +16,8 @@ pub mod mounts;
 mod netdns;
 pub mod networks;
 mod resolve;
+pub mod resources;
+pub mod stats;
 pub mod system;
 mod top;
 pub mod volumes;

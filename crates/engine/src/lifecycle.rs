@@ -70,6 +70,11 @@ impl Engine {
             ));
         }
         validate_restart_policy(&host_config.restart_policy)?;
+        let warnings = crate::resources::verify(
+            &mut host_config,
+            &crate::resources::HostCaps::read(),
+            false,
+        )?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -160,7 +165,7 @@ impl Engine {
         }
         self.event("create", &record, &[]);
         self.insert(Handle::new(record));
-        Ok((id, vec![]))
+        Ok((id, warnings))
     }
 
     fn generate_name(&self) -> String {
@@ -309,6 +314,7 @@ impl Engine {
             host_capabilities: host_capabilities(),
             capabilities: Some(capabilities(&r.host_config)?),
             shm_size: r.host_config.shm_size,
+            resources: crate::resources::oci(&r.host_config)?,
         });
         std::fs::write(
             state_dir.join("config.json"),
@@ -1012,7 +1018,7 @@ fn should_restart(r: &Record, exit_code: i64) -> bool {
 }
 
 /// dockerd's checks of `--restart`.
-fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
+pub(crate) fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
     match p.name.as_str() {
         "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => {
             Err(Error::invalid(

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod archive;
 pub mod attach;
 pub mod container;
 mod db;

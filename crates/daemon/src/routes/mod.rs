@@ -1,6 +1,7 @@
 //! Routes: each handler parses its request, calls the engine, and renders
 //! the answer. Error kinds become status codes here and nowhere else.
 
+mod archive;
 mod containers;
 mod exec;
 mod images;
@@ -104,13 +105,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
-        .route("/containers/{id}/archive", head(not_implemented))
+        .route(
+            "/containers/{id}/archive",
+            head(archive::head).get(archive::get).put(archive::put),
+        )
         .fallback(fallback)
         .with_state(engine)
-}
-
-async fn not_implemented() -> Response<Body> {
-    error_response(StatusCode::NOT_IMPLEMENTED, "not implemented yet by berth")
 }
 
 async fn fallback(req: axum::extract::Request) -> Response<Body> {

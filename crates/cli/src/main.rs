@@ -1,7 +1,7 @@
 //! `berth`: docker's grammar; see the `berth_cli` library for the commands.
 
 use berth_cli::client::Client;
-use berth_cli::commands::{container, context as ctxcmd, image, opts, system, volume};
+use berth_cli::commands::{container, context as ctxcmd, image, opts, resources, system, volume};
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
 use clap::{Args, Parser, Subcommand};
@@ -455,6 +455,10 @@ enum Cmd {
     Rename { container: String, new_name: String },
     /// Pause all processes within one or more containers
     Pause(Ids),
+    /// Update configuration of one or more containers
+    Update(resources::UpdateOpts),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(resources::StatsOpts),
     /// Display the running processes of a container
     Top {
         container: String,
@@ -588,6 +592,8 @@ enum ContainerCmd {
     },
     Pause(Ids),
     Unpause(Ids),
+    Update(resources::UpdateOpts),
+    Stats(resources::StatsOpts),
     Top {
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -775,6 +781,12 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         Cmd::Top { container, ps_args }
         | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
             container::top(c, &container, &ps_args.join(" ")).await
+        }
+        Cmd::Update(o) | Cmd::Container(ContainerCmd::Update(o)) => {
+            resources::update(c, o).await
+        }
+        Cmd::Stats(o) | Cmd::Container(ContainerCmd::Stats(o)) => {
+            resources::stats(c, o).await
         }
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await

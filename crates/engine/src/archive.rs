@@ -373,6 +373,9 @@ fn append_dir<W: Write>(b: &mut tar::Builder<W>, fd: OwnedFd, st: &FileStat, as_
 pub struct PutOptions {
     pub no_overwrite_dir_non_dir: bool,
     pub copy_uid_gid: bool,
+    /// Owner for every entry (set by the engine from the container's user
+    /// when `copy_uid_gid`).
+    pub chown: Option<(u32, u32)>,
 }
 
 /// Extracts the tar `input` into directory `path` of the root. Entry names
@@ -399,26 +402,39 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
             .path()
             .map_err(|e| Error::invalid(format!("reading tar: {e}")))?
             .into_owned();
-        let mut rel = PathBuf::new();
+        // moby's rule: the entry joined to the extraction point and cleaned
+        // lexically must stay below it (a `../` that climbs and comes back
+        // is fine; one that leaves is a breakout).
+        let mut joined: Vec<std::ffi::OsString> = Vec::new();
+        let dest_comps: Vec<std::ffi::OsString> = clean(&dest_path)
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                _ => None,
+            })
+            .collect();
+        joined.extend(dest_comps.iter().cloned());
         for c in raw_path.components() {
             match c {
-                Component::Normal(n) => rel.push(n),
-                Component::CurDir | Component::RootDir => {}
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "invalid tar entry {}: it would escape the extraction point",
-                        raw_path.display()
-                    )))
+                Component::Normal(n) => joined.push(n.to_os_string()),
+                Component::ParentDir => {
+                    joined.pop();
                 }
+                _ => {}
             }
         }
+        if joined.len() < dest_comps.len() || joined[..dest_comps.len()] != dest_comps[..] {
+            return Err(Error::invalid(format!(
+                "invalid tar entry {}: it would escape the extraction point",
+                raw_path.display()
+            )));
+        }
+        let rel: PathBuf = joined[dest_comps.len()..].iter().collect();
         let Some(name) = rel.file_name().map(|n| n.to_os_string()) else {
             continue; // `./`: the extraction point itself
         };
+        let pdir = ensure_dirs(root, &dest_path, rel.parent().unwrap_or(Path::new("")))?;
         let parent = dest_path.join(rel.parent().unwrap_or(Path::new("")));
-        let pdir = root
-            .open(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY)
-            .map_err(|e| Error::invalid(format!("extracting {}: {e}", rel.display())))?;
         let pfd = pdir.as_raw_fd();
         let header = entry.header().clone();
         let et = header.entry_type();
@@ -505,14 +521,12 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
             // container without CAP_MKNOD would fail anyway).
             _ => continue,
         }
-        let (uid, gid) = if opts.copy_uid_gid {
-            (
-                header.uid().unwrap_or(0) as u32,
-                header.gid().unwrap_or(0) as u32,
-            )
-        } else {
-            (0, 0)
-        };
+        // As dockerd: the tar's owners are kept; with `copyUIDGID` and a
+        // container user, everything belongs to that user.
+        let (uid, gid) = opts.chown.unwrap_or((
+            header.uid().unwrap_or(0) as u32,
+            header.gid().unwrap_or(0) as u32,
+        ));
         nix::unistd::fchownat(
             Some(pfd),
             name_os,
@@ -537,6 +551,30 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
         );
     }
     Ok(())
+}
+
+/// Opens `dest/rel` inside the root as a directory, making the missing
+/// directories on the way (0755, as moby's untar), each resolved in the root.
+fn ensure_dirs(root: &Root, dest: &Path, rel: &Path) -> Result<OwnedFd> {
+    let mut cur = dest.to_path_buf();
+    let mut fd = root
+        .open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY)
+        .map_err(|e| errno(e, "opening the extraction point"))?;
+    for c in rel.components() {
+        let Component::Normal(n) = c else { continue };
+        cur.push(n);
+        fd = match root.open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+            Ok(f) => f,
+            Err(nix::errno::Errno::ENOENT) => {
+                nix::sys::stat::mkdirat(Some(fd.as_raw_fd()), n, Mode::from_bits_truncate(0o755))
+                    .map_err(|e| errno(e, "mkdir"))?;
+                root.open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|e| errno(e, "opening a new directory"))?
+            }
+            Err(e) => return Err(errno(e, &format!("opening {}", cur.display()))),
+        };
+    }
+    Ok(fd)
 }
 
 impl crate::Engine {
@@ -572,6 +610,30 @@ impl crate::Engine {
         Ok((root, r.id))
     }
 
+    /// The uid and gid of the container's `--user` (numbers, or names
+    /// looked up in its rootfs's passwd and group files).
+    fn archive_user(&self, key: &str, user: &str) -> Result<(u32, u32)> {
+        let (u, g) = user.split_once(':').unwrap_or((user, ""));
+        if let Ok(uid) = u.parse::<u32>() {
+            if g.is_empty() {
+                return Ok((uid, uid));
+            }
+            if let Ok(gid) = g.parse::<u32>() {
+                return Ok((uid, gid));
+            }
+        }
+        let h = self.lookup(key)?;
+        let layer = self.images.rw_layer(&h.id)?;
+        let was = layer.is_mounted();
+        layer.mount()?;
+        let r = crate::resolve::user(&layer.merged, user);
+        if !was {
+            let _ = layer.unmount();
+        }
+        let (uid, gid, _) = r?;
+        Ok((uid, gid))
+    }
+
     /// `HEAD .../archive`.
     pub fn archive_stat(&self, key: &str, path: &str) -> Result<PathStat> {
         let (root, _) = self.archive_root(key)?;
@@ -604,7 +666,12 @@ impl crate::Engine {
                 "container rootfs is marked read-only",
             ));
         }
+        let user = h.snapshot().config.user;
         let (root, _) = self.archive_root(key)?;
+        let mut opts = opts;
+        if opts.copy_uid_gid && !user.is_empty() {
+            opts.chown = Some(self.archive_user(key, &user)?);
+        }
         extract(&root, path, input, opts).map_err(|e| with_container(e, key))
     }
 }

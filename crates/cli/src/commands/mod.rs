@@ -6,6 +6,7 @@ pub mod context;
 pub mod image;
 pub mod mount;
 pub mod opts;
+pub mod resources;
 pub mod stream;
 pub mod system;
 pub mod volume;

@@ -118,6 +118,7 @@ pub async fn put(
     let opts = PutOptions {
         no_overwrite_dir_non_dir: flag("noOverwriteDirNonDir"),
         copy_uid_gid: flag("copyUIDGID"),
+        chown: None,
     };
     let stream = req
         .into_body()

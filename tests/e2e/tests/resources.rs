@@ -337,3 +337,45 @@ fn stats_report_cpu_memory_and_pids() {
     d.docker(&["rm", "-f", "st"]).ok();
     d.docker(&["stats", "--no-stream", "nosuch"]).fails();
 }
+
+#[test]
+fn every_cli_updates_and_shows_stats() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run", "-d", "--name", "cli", "--memory", "32m", "busybox", "sleep", "60",
+    ])
+    .ok();
+    let pid = d.inspect("cli", "{{.State.Pid}}");
+    let mem = cgroup_dir(&pid, "memory");
+    let limit_file = if v2() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    for (i, cli) in d.clis().into_iter().enumerate() {
+        let m = format!("{}m", 40 + i * 8);
+        d.run(cli, &["update", "--memory", &m, "--memory-swap", "-1", "cli"])
+            .ok()
+            .stdout_is("cli\n");
+        assert_eq!(
+            read(&mem, limit_file),
+            ((40 + i * 8) << 20).to_string(),
+            "{cli:?}"
+        );
+        let o = d.run(
+            cli,
+            &["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "cli"],
+        );
+        o.ok();
+        let line = o.stdout.trim().to_string();
+        assert!(
+            line.starts_with("cli 1 ") && line.ends_with(&format!("/ {}MiB", 40 + i * 8)),
+            "{cli:?}: {line}"
+        );
+        // The default table's header.
+        d.run(cli, &["stats", "--no-stream", "cli"])
+            .ok()
+            .stdout_has("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT");
+    }
+    d.docker(&["rm", "-f", "cli"]).ok();
+}

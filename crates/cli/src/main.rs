@@ -782,12 +782,8 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
             container::top(c, &container, &ps_args.join(" ")).await
         }
-        Cmd::Update(o) | Cmd::Container(ContainerCmd::Update(o)) => {
-            resources::update(c, o).await
-        }
-        Cmd::Stats(o) | Cmd::Container(ContainerCmd::Stats(o)) => {
-            resources::stats(c, o).await
-        }
+        Cmd::Update(o) | Cmd::Container(ContainerCmd::Update(o)) => resources::update(c, o).await,
+        Cmd::Stats(o) | Cmd::Container(ContainerCmd::Stats(o)) => resources::stats(c, o).await,
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await
         }

@@ -187,7 +187,11 @@ impl Root {
     pub fn stat(&self, path: &str) -> Result<(PathStat, FileStat)> {
         let (dir, last, parent) = self.parent_of(path)?;
         let st = match &last {
-            Some(n) => fstatat(Some(dir.as_raw_fd()), n.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW),
+            Some(n) => fstatat(
+                Some(dir.as_raw_fd()),
+                n.as_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ),
             None => nix::sys::stat::fstat(dir.as_raw_fd()),
         }
         .map_err(|_| not_found_err(path))?;
@@ -244,7 +248,11 @@ impl Root {
                 break;
             };
             let t = Path::new(&target);
-            cur = clean(&if t.is_absolute() { t.to_path_buf() } else { p.join(t) });
+            cur = clean(&if t.is_absolute() {
+                t.to_path_buf()
+            } else {
+                p.join(t)
+            });
         }
         cur.to_string_lossy().into_owned()
     }
@@ -279,14 +287,20 @@ pub fn write_tar(root: &Root, path: &str, name: &str, out: impl Write) -> Result
         Some(n) => add_entry(&mut b, dir.as_fd().as_raw_fd(), &n, Path::new(top_name))?,
         None => {
             // The directory itself (`/`, `dir/.`, `..`): reopen it readable.
-            let fd = openat(Some(dir.as_raw_fd()), ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                .map(own)
-                .map_err(|e| errno(e, "opening directory"))?;
+            let fd = openat(
+                Some(dir.as_raw_fd()),
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening directory"))?;
             let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| errno(e, "stat"))?;
             append_dir(&mut b, fd, &st, Path::new(top_name))?;
         }
     }
-    b.finish().map_err(|e| Error::internal(format!("writing tar: {e}")))
+    b.finish()
+        .map_err(|e| Error::internal(format!("writing tar: {e}")))
 }
 
 fn header_for(st: &FileStat) -> tar::Header {
@@ -299,21 +313,36 @@ fn header_for(st: &FileStat) -> tar::Header {
     h
 }
 
-fn add_entry<W: Write>(b: &mut tar::Builder<W>, dir: RawFd, name: &str, as_path: &Path) -> Result<()> {
+fn add_entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: RawFd,
+    name: &str,
+    as_path: &Path,
+) -> Result<()> {
     let st = fstatat(Some(dir), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
         .map_err(|e| errno(e, "stat"))?;
     let terr = |e: std::io::Error| Error::internal(format!("writing tar: {e}"));
     match kind(&st) {
         SFlag::S_IFDIR => {
-            let fd = openat(Some(dir), name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                .map(own)
-                .map_err(|e| errno(e, "opening directory"))?;
+            let fd = openat(
+                Some(dir),
+                name,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening directory"))?;
             append_dir(b, fd, &st, as_path)
         }
         SFlag::S_IFREG => {
-            let fd = openat(Some(dir), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                .map(own)
-                .map_err(|e| errno(e, "opening file"))?;
+            let fd = openat(
+                Some(dir),
+                name,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening file"))?;
             let mut h = header_for(&st);
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(st.st_size as u64);
@@ -323,10 +352,12 @@ fn add_entry<W: Write>(b: &mut tar::Builder<W>, dir: RawFd, name: &str, as_path:
             b.append_data(&mut h, as_path, f).map_err(terr)
         }
         SFlag::S_IFLNK => {
-            let target = nix::fcntl::readlinkat(Some(dir), name).map_err(|e| errno(e, "readlink"))?;
+            let target =
+                nix::fcntl::readlinkat(Some(dir), name).map_err(|e| errno(e, "readlink"))?;
             let mut h = header_for(&st);
             h.set_entry_type(tar::EntryType::Symlink);
-            b.append_link(&mut h, as_path, Path::new(&target)).map_err(terr)
+            b.append_link(&mut h, as_path, Path::new(&target))
+                .map_err(terr)
         }
         SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
             let mut h = header_for(&st);
@@ -337,23 +368,27 @@ fn add_entry<W: Write>(b: &mut tar::Builder<W>, dir: RawFd, name: &str, as_path:
             });
             let _ = h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32);
             let _ = h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32);
-            b.append_data(&mut h, as_path, std::io::empty()).map_err(terr)
+            b.append_data(&mut h, as_path, std::io::empty())
+                .map_err(terr)
         }
         // Sockets are not archived (as Go's archive/tar).
         _ => Ok(()),
     }
 }
 
-fn append_dir<W: Write>(b: &mut tar::Builder<W>, fd: OwnedFd, st: &FileStat, as_path: &Path) -> Result<()> {
+fn append_dir<W: Write>(
+    b: &mut tar::Builder<W>,
+    fd: OwnedFd,
+    st: &FileStat,
+    as_path: &Path,
+) -> Result<()> {
     let mut h = header_for(st);
     h.set_entry_type(tar::EntryType::Directory);
     b.append_data(&mut h, as_path, std::io::empty())
         .map_err(|e| Error::internal(format!("writing tar: {e}")))?;
     let raw = fd.as_raw_fd();
-    let mut d = nix::dir::Dir::from_fd(
-        nix::unistd::dup(raw).map_err(|e| errno(e, "dup"))?,
-    )
-    .map_err(|e| errno(e, "reading directory"))?;
+    let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(raw).map_err(|e| errno(e, "dup"))?)
+        .map_err(|e| errno(e, "reading directory"))?;
     let mut names: Vec<Vec<u8>> = d
         .iter()
         .filter_map(|e| e.ok())
@@ -438,15 +473,28 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
         let pfd = pdir.as_raw_fd();
         let header = entry.header().clone();
         let et = header.entry_type();
-        let existing = fstatat(Some(pfd), name.as_os_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok();
+        let existing = fstatat(
+            Some(pfd),
+            name.as_os_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok();
         let is_dir_entry = et == tar::EntryType::Directory;
         if let Some(ex) = &existing {
             let ex_dir = kind(ex) == SFlag::S_IFDIR;
             if opts.no_overwrite_dir_non_dir && ex_dir != is_dir_entry {
                 return Err(Error::invalid(if ex_dir {
-                    format!("cannot overwrite directory \"{}\" with non-directory \"{}\"", parent.join(&name).display(), rel.display())
+                    format!(
+                        "cannot overwrite directory \"{}\" with non-directory \"{}\"",
+                        parent.join(&name).display(),
+                        rel.display()
+                    )
                 } else {
-                    format!("cannot overwrite non-directory \"{}\" with directory \"{}\"", parent.join(&name).display(), rel.display())
+                    format!(
+                        "cannot overwrite non-directory \"{}\" with directory \"{}\"",
+                        parent.join(&name).display(),
+                        rel.display()
+                    )
                 }));
             }
             if !(ex_dir && is_dir_entry) {
@@ -469,9 +517,18 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let fd = openat(Some(pfd), name_os, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, mode)
-                    .map(own)
-                    .map_err(|e| errno(e, "creating file"))?;
+                let fd = openat(
+                    Some(pfd),
+                    name_os,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    mode,
+                )
+                .map(own)
+                .map_err(|e| errno(e, "creating file"))?;
                 let mut f = File::from(fd);
                 std::io::copy(&mut entry, &mut f)
                     .map_err(|e| Error::internal(format!("writing {}: {e}", rel.display())))?;
@@ -537,8 +594,13 @@ pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> R
         .map_err(|e| errno(e, "chown"))?;
         if et != tar::EntryType::Symlink {
             // chown clears set-id bits: set the mode after it.
-            nix::sys::stat::fchmodat(Some(pfd), name_os, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
-                .map_err(|e| errno(e, "chmod"))?;
+            nix::sys::stat::fchmodat(
+                Some(pfd),
+                name_os,
+                mode,
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| errno(e, "chmod"))?;
         }
         let mtime = header.mtime().unwrap_or(0) as i64;
         let ts = nix::sys::time::TimeSpec::new(mtime, 0);
@@ -585,16 +647,32 @@ impl crate::Engine {
         let r = h.snapshot();
         if r.state.status == Status::Running && r.state.pid > 0 {
             let p = format!("/proc/{}/root", r.state.pid);
-            if let Ok(fd) = openat(None, p.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()) {
-                return Ok((Root { fd: own(fd), unmount: None }, r.id));
+            if let Ok(fd) = openat(
+                None,
+                p.as_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                return Ok((
+                    Root {
+                        fd: own(fd),
+                        unmount: None,
+                    },
+                    r.id,
+                ));
             }
         }
         let layer = self.images.rw_layer(&r.id)?;
         let was = layer.is_mounted();
         layer.mount()?;
-        let fd = openat(None, layer.merged.as_path(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map(own)
-            .map_err(|e| errno(e, "opening the container rootfs"));
+        let fd = openat(
+            None,
+            layer.merged.as_path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(own)
+        .map_err(|e| errno(e, "opening the container rootfs"));
         let root = Root {
             fd: match fd {
                 Ok(fd) => fd,
@@ -637,7 +715,9 @@ impl crate::Engine {
     /// `HEAD .../archive`.
     pub fn archive_stat(&self, key: &str, path: &str) -> Result<PathStat> {
         let (root, _) = self.archive_root(key)?;
-        root.stat(path).map(|(s, _)| s).map_err(|e| with_container(e, key))
+        root.stat(path)
+            .map(|(s, _)| s)
+            .map_err(|e| with_container(e, key))
     }
 
     /// `GET .../archive`: the stat, then the tar streamed to `out`.
@@ -658,7 +738,13 @@ impl crate::Engine {
     }
 
     /// `PUT .../archive`.
-    pub fn archive_put(&self, key: &str, path: &str, input: impl Read, opts: PutOptions) -> Result<()> {
+    pub fn archive_put(
+        &self,
+        key: &str,
+        path: &str,
+        input: impl Read,
+        opts: PutOptions,
+    ) -> Result<()> {
         let h = self.lookup(key)?;
         if h.snapshot().host_config.readonly_rootfs {
             return Err(Error::new(

@@ -70,11 +70,8 @@ impl Engine {
             ));
         }
         validate_restart_policy(&host_config.restart_policy)?;
-        let warnings = crate::resources::verify(
-            &mut host_config,
-            &crate::resources::HostCaps::read(),
-            false,
-        )?;
+        let warnings =
+            crate::resources::verify(&mut host_config, &crate::resources::HostCaps::read(), false)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),

@@ -44,10 +44,8 @@ impl HostCaps {
                     root.join("memory.swap.max").exists()
                         || std::path::Path::new("/proc/swaps").exists(),
                     ctrls.split_whitespace().any(|c| c == "io"),
-                    std::fs::read_to_string(root.join("cpuset.cpus.effective"))
-                        .unwrap_or_default(),
-                    std::fs::read_to_string(root.join("cpuset.mems.effective"))
-                        .unwrap_or_default(),
+                    std::fs::read_to_string(root.join("cpuset.cpus.effective")).unwrap_or_default(),
+                    std::fs::read_to_string(root.join("cpuset.mems.effective")).unwrap_or_default(),
                 )
             }
         };
@@ -91,7 +89,9 @@ fn check_cpuset(value: &str, available: &[u32], what: &str, unavailable: &str) -
         return Ok(());
     }
     let Some(list) = parse_list(value) else {
-        return Err(Error::invalid(format!("Invalid value {value} for cpuset {what}")));
+        return Err(Error::invalid(format!(
+            "Invalid value {value} for cpuset {what}"
+        )));
     };
     if list.iter().any(|c| !available.contains(c)) {
         let avail = available
@@ -190,9 +190,7 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
         }
     }
     if hc.memory_reservation != 0 && hc.memory_reservation < MIN_MEMORY {
-        return Err(Error::invalid(
-            "Minimum memory reservation allowed is 6MB",
-        ));
+        return Err(Error::invalid("Minimum memory reservation allowed is 6MB"));
     }
     if hc.memory > 0 && hc.memory_reservation > 0 && hc.memory < hc.memory_reservation {
         return Err(Error::invalid(
@@ -200,7 +198,8 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
         ));
     }
     if hc.oom_kill_disable == Some(true) && host.layout == Layout::V2 {
-        warnings.push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+        warnings
+            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
         hc.oom_kill_disable = Some(false);
     }
     if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
@@ -304,7 +303,10 @@ pub fn oci(hc: &HostConfig) -> Result<Resources> {
     if hc.nano_cpus > 0 {
         // dockerd: a 100 ms period, the quota in proportion.
         cpu.insert("period".into(), json!(100_000u64));
-        cpu.insert("quota".into(), json!(hc.nano_cpus * 100_000 / 1_000_000_000));
+        cpu.insert(
+            "quota".into(),
+            json!(hc.nano_cpus * 100_000 / 1_000_000_000),
+        );
     }
     if hc.cpu_period > 0 {
         cpu.insert("period".into(), json!(hc.cpu_period));
@@ -389,10 +391,7 @@ pub fn merge_update(hc: &mut HostConfig, body: &Map<String, Value>) -> Result<()
     // Reject keys that are neither resources nor the restart policy, so
     // that a typo is not silently dropped.
     for k in body.keys() {
-        if !UPDATABLE.contains(&k.as_str())
-            && k != "RestartPolicy"
-            && !is_known_resource_key(k)
-        {
+        if !UPDATABLE.contains(&k.as_str()) && k != "RestartPolicy" && !is_known_resource_key(k) {
             return Err(Error::invalid(format!("unknown field \"{k}\" in update")));
         }
     }
@@ -506,7 +505,10 @@ pub fn apply(cg: &Cgroup, hc: &HostConfig) -> std::io::Result<()> {
                     Some(hc.memory_swap)
                 };
                 let cur_mem = cg.read_u64("memory", "memory.limit_in_bytes").unwrap_or(0) as i64;
-                let has_memsw = cg.dir("memory").join("memory.memsw.limit_in_bytes").exists();
+                let has_memsw = cg
+                    .dir("memory")
+                    .join("memory.memsw.limit_in_bytes")
+                    .exists();
                 let write_swap = |v: i64| -> std::io::Result<()> {
                     if has_memsw {
                         cg.write("memory", "memory.memsw.limit_in_bytes", &v.to_string())
@@ -584,7 +586,11 @@ pub fn apply(cg: &Cgroup, hc: &HostConfig) -> std::io::Result<()> {
                     Some(q) if q > 0 => q.to_string(),
                     _ => "max".into(),
                 };
-                cg.write("cpu", "cpu.max", &format!("{q} {}", period.unwrap_or(100_000)))?;
+                cg.write(
+                    "cpu",
+                    "cpu.max",
+                    &format!("{q} {}", period.unwrap_or(100_000)),
+                )?;
             }
             if !hc.cpuset_cpus.is_empty() {
                 cg.write("cpuset", "cpuset.cpus", &hc.cpuset_cpus)?;
@@ -612,6 +618,54 @@ fn cpu_quota(hc: &HostConfig) -> (Option<i64>, Option<i64>) {
     let period = (hc.cpu_period > 0).then_some(hc.cpu_period);
     let quota = (hc.cpu_quota != 0).then_some(hc.cpu_quota);
     (period, quota)
+}
+
+impl crate::Engine {
+    /// The cgroup of container `id` (`<cgroup-parent>/<id>`).
+    pub fn cgroup(&self, id: &str) -> Cgroup {
+        Cgroup::new(&format!(
+            "{}/{}",
+            self.config.cgroup_parent.trim_end_matches('/'),
+            id
+        ))
+    }
+
+    /// `POST /containers/{id}/update`: checks the new values as create
+    /// does, writes them into a running container's cgroup, then records
+    /// them; a failed write changes nothing recorded.
+    pub fn update(&self, key: &str, body: &Map<String, Value>) -> Result<Vec<String>> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        let mut hc = r.host_config.clone();
+        merge_update(&mut hc, body)?;
+        if let Some(p) = body.get("RestartPolicy").filter(|v| !v.is_null()) {
+            let policy: berth_api::types::RestartPolicy = serde_json::from_value(p.clone())
+                .map_err(|e| Error::invalid(format!("invalid RestartPolicy: {e}")))?;
+            if !policy.name.is_empty() {
+                if hc.auto_remove && policy.name != "no" {
+                    return Err(Error::invalid(
+                        "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                    ));
+                }
+                crate::lifecycle::validate_restart_policy(&policy)?;
+                hc.restart_policy = policy;
+            }
+        }
+        let warnings = verify(&mut hc, &HostCaps::read(), true)?;
+        if r.state.status == crate::container::Status::Running {
+            let cg = self.cgroup(&r.id);
+            apply(&cg, &hc)
+                .map_err(|e| Error::internal(format!("Cannot update container {}: {e}", r.id)))?;
+        }
+        h.with(|rec| rec.host_config = hc);
+        self.save(&h)?;
+        let snap = h.snapshot();
+        let mut attrs = indexmap::IndexMap::new();
+        attrs.insert("image".to_string(), snap.config.image.clone());
+        attrs.insert("name".to_string(), crate::record_name(&snap));
+        self.events.publish("container", "update", &snap.id, attrs);
+        Ok(warnings)
+    }
 }
 
 #[cfg(test)]
@@ -729,57 +783,5 @@ mod tests {
         assert_eq!(parse_list("0-2,5"), Some(vec![0, 1, 2, 5]));
         assert_eq!(parse_list("2-1"), None);
         assert_eq!(parse_list("a"), None);
-    }
-}
-
-impl crate::Engine {
-    /// The cgroup of container `id` (`<cgroup-parent>/<id>`).
-    pub fn cgroup(&self, id: &str) -> Cgroup {
-        Cgroup::new(&format!(
-            "{}/{}",
-            self.config.cgroup_parent.trim_end_matches('/'),
-            id
-        ))
-    }
-
-    /// `POST /containers/{id}/update`: checks the new values as create
-    /// does, writes them into a running container's cgroup, then records
-    /// them; a failed write changes nothing recorded.
-    pub fn update(&self, key: &str, body: &Map<String, Value>) -> Result<Vec<String>> {
-        let h = self.lookup(key)?;
-        let r = h.snapshot();
-        let mut hc = r.host_config.clone();
-        merge_update(&mut hc, body)?;
-        if let Some(p) = body.get("RestartPolicy").filter(|v| !v.is_null()) {
-            let policy: berth_api::types::RestartPolicy = serde_json::from_value(p.clone())
-                .map_err(|e| Error::invalid(format!("invalid RestartPolicy: {e}")))?;
-            if !policy.name.is_empty() {
-                if hc.auto_remove && policy.name != "no" {
-                    return Err(Error::invalid(
-                        "Restart policy cannot be updated because AutoRemove is enabled for the container",
-                    ));
-                }
-                crate::lifecycle::validate_restart_policy(&policy)?;
-                hc.restart_policy = policy;
-            }
-        }
-        let warnings = verify(&mut hc, &HostCaps::read(), true)?;
-        if r.state.status == crate::container::Status::Running {
-            let cg = self.cgroup(&r.id);
-            apply(&cg, &hc).map_err(|e| {
-                Error::internal(format!(
-                    "Cannot update container {}: {e}",
-                    r.id
-                ))
-            })?;
-        }
-        h.with(|rec| rec.host_config = hc);
-        self.save(&h)?;
-        let snap = h.snapshot();
-        let mut attrs = indexmap::IndexMap::new();
-        attrs.insert("image".to_string(), snap.config.image.clone());
-        attrs.insert("name".to_string(), crate::record_name(&snap));
-        self.events.publish("container", "update", &snap.id, attrs);
-        Ok(warnings)
     }
 }

@@ -295,9 +295,7 @@ pub fn sample(cg: &Cgroup, pid: i64, machine_memory: u64) -> Sample {
                     "throttled_time": us("throttled_usec") * 1000,
                 },
             });
-            let limit = cg
-                .read_u64("memory", "memory.max")
-                .unwrap_or(u64::MAX);
+            let limit = cg.read_u64("memory", "memory.max").unwrap_or(u64::MAX);
             let memory = json!({
                 "usage": cg.read_u64("memory", "memory.current").unwrap_or(0),
                 "stats": kv(cg, "memory", "memory.stat"),
@@ -361,7 +359,11 @@ impl crate::Engine {
                 r.id
             )));
         }
-        Ok((name, r.id.clone(), Some(sample(&cg, r.state.pid, machine_memory()))))
+        Ok((
+            name,
+            r.id.clone(),
+            Some(sample(&cg, r.state.pid, machine_memory())),
+        ))
     }
 }
 

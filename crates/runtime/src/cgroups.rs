@@ -77,7 +77,10 @@ impl Cgroup {
     pub fn write(&self, controller: &str, file: &str, value: &str) -> std::io::Result<()> {
         let path = self.dir(controller).join(file);
         std::fs::write(&path, value).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("writing {value} to {}: {e}", path.display()))
+            std::io::Error::new(
+                e.kind(),
+                format!("writing {value} to {}: {e}", path.display()),
+            )
         })
     }
 

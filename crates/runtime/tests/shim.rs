@@ -62,6 +62,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         host_capabilities: vec![],
         capabilities: None,
         shm_size: 0,
+        resources: Default::default(),
     });
     std::fs::write(
         bundle.join("config.json"),

@@ -90,8 +90,7 @@ fn cp_in_and_out_with_dockers_rules() {
         .stderr_has("Could not find the file /nonexistent in container cpr");
     d.docker(&["cp", &tf, "cpr:/nonexistent/dir/"]).fails();
     // A file onto a directory with the trailing-slash rule.
-    d.docker(&["cp", &tf, "cpr:/tmp/new.txt/"])
-        .fails();
+    d.docker(&["cp", &tf, "cpr:/tmp/new.txt/"]).fails();
     d.docker(&["rm", "-f", "cpr"]).ok();
 }
 
@@ -109,9 +108,17 @@ fn cp_keeps_owners_and_a_gives_them_to_the_user() {
     let fs = f.display().to_string();
     d.docker(&["cp", &fs, "cpa:/tmp/plain"]).ok();
     d.docker(&["cp", "-a", &fs, "cpa:/tmp/kept"]).ok();
-    d.docker(&["exec", "cpa", "stat", "-c", "%u:%g", "/tmp/plain", "/tmp/kept"])
-        .ok()
-        .stdout_is("1234:2345\n65534:65534\n");
+    d.docker(&[
+        "exec",
+        "cpa",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/tmp/plain",
+        "/tmp/kept",
+    ])
+    .ok()
+    .stdout_is("1234:2345\n65534:65534\n");
     d.docker(&["rm", "-f", "cpa"]).ok();
 }
 
@@ -119,10 +126,8 @@ fn cp_keeps_owners_and_a_gives_them_to_the_user() {
 fn cp_on_a_stopped_container() {
     let d = Daemon::start();
     let t = d.tmp();
-    d.docker(&[
-        "create", "--name", "cps", "busybox", "cat", "/in.txt",
-    ])
-    .ok();
+    d.docker(&["create", "--name", "cps", "busybox", "cat", "/in.txt"])
+        .ok();
     write(&t.join("in.txt"), "from the host\n");
     d.docker(&["cp", &t.join("in.txt").display().to_string(), "cps:/"])
         .ok();
@@ -132,7 +137,9 @@ fn cp_on_a_stopped_container() {
     let out = t.join("passwd");
     d.docker(&["cp", "cps:/etc/passwd", &out.display().to_string()])
         .ok();
-    assert!(std::fs::read_to_string(&out).expect("read").contains("root:"));
+    assert!(std::fs::read_to_string(&out)
+        .expect("read")
+        .contains("root:"));
 }
 
 #[test]
@@ -242,7 +249,8 @@ fn cp_never_escapes_the_container() {
         &body,
     );
     assert!(r.status >= 400, "an escaping entry was accepted");
-    d.docker(&["exec", "cpx", "test", "!", "-e", "/outside"]).ok();
+    d.docker(&["exec", "cpx", "test", "!", "-e", "/outside"])
+        .ok();
     let meta = std::fs::metadata(&secret).expect("secret");
     assert_eq!(meta.size(), 10);
     d.docker(&["rm", "-f", "cpx"]).ok();

@@ -4,7 +4,7 @@
 //! back from the container's own cgroup files on the host, found through
 //! `/proc/<pid>/cgroup`, so the same test runs against dockerd.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use berth_e2e::{wait_for, Daemon};
@@ -14,7 +14,11 @@ use berth_e2e::{wait_for, Daemon};
 fn cgroup_dir(pid: &str, controller: &str) -> PathBuf {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("reading cgroup");
     let v1 = PathBuf::from("/sys/fs/cgroup").join(controller);
-    let v1_ctrl = if controller == "cpu" { "cpu,cpuacct" } else { controller };
+    let v1_ctrl = if controller == "cpu" {
+        "cpu,cpuacct"
+    } else {
+        controller
+    };
     if v1.is_dir() {
         for l in text.lines() {
             let mut parts = l.splitn(3, ':');
@@ -33,7 +37,7 @@ fn cgroup_dir(pid: &str, controller: &str) -> PathBuf {
     PathBuf::from("/sys/fs/cgroup").join(path.trim_start_matches('/'))
 }
 
-fn read(dir: &PathBuf, file: &str) -> String {
+fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file))
         .unwrap_or_else(|e| panic!("reading {}/{file}: {e}", dir.display()))
         .trim()
@@ -67,17 +71,18 @@ fn memory_limit_oom_kills_and_says_so() {
     // HostConfig echoes the limit; swap defaults to twice the memory where
     // the host can limit swap, as dockerd does.
     let hc = d.inspect("oom", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}");
-    let swap = if PathBuf::from("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        || v2()
-    {
-        "67108864"
-    } else {
-        "-1"
-    };
+    let swap =
+        if PathBuf::from("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() || v2() {
+            "67108864"
+        } else {
+            "-1"
+        };
     assert_eq!(hc, format!("33554432 {swap}"));
     // A container that stays within its limit is not OOM-killed.
-    d.docker(&["run", "--name", "fine", "--memory", "32m", "busybox", "true"])
-        .ok();
+    d.docker(&[
+        "run", "--name", "fine", "--memory", "32m", "busybox", "true",
+    ])
+    .ok();
     assert_eq!(d.inspect("fine", "{{.State.OOMKilled}}"), "false");
 }
 
@@ -117,7 +122,7 @@ fn pids_limit_stops_a_fork_loop() {
 }
 
 /// CPU time of the cgroup in nanoseconds.
-fn cpu_usage_ns(dir: &PathBuf) -> u64 {
+fn cpu_usage_ns(dir: &Path) -> u64 {
     if dir.join("cpuacct.usage").exists() {
         read(dir, "cpuacct.usage").parse().expect("number")
     } else {
@@ -226,10 +231,7 @@ fn nonsense_limits_are_refused_with_dockerds_words() {
             &["--cpus", "0.5", "--cpu-period", "50000"],
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ),
-        (
-            &["--cpus", "64"],
-            "Range of CPUs is from 0.01 to",
-        ),
+        (&["--cpus", "64"], "Range of CPUs is from 0.01 to"),
         (
             &["--memory", "64m", "--memory-swap", "32m"],
             "Minimum memoryswap limit should be larger than memory limit, see usage",
@@ -242,7 +244,10 @@ fn nonsense_limits_are_refused_with_dockerds_words() {
             &["--cpu-period", "10"],
             "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
         ),
-        (&["--cpuset-cpus", "0-x"], "Invalid value 0-x for cpuset cpus"),
+        (
+            &["--cpuset-cpus", "0-x"],
+            "Invalid value 0-x for cpuset cpus",
+        ),
         (&["--cpuset-cpus", "63"], "Requested CPUs are not available"),
     ];
     for (flags, msg) in cases {
@@ -276,7 +281,15 @@ fn ulimits_reach_the_process() {
 fn stats_report_cpu_memory_and_pids() {
     let d = Daemon::start();
     d.docker(&[
-        "run", "-d", "--name", "st", "--memory", "64m", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "st",
+        "--memory",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
         "sleep 60 & while :; do :; done",
     ])
     .ok();
@@ -322,7 +335,9 @@ fn stats_report_cpu_memory_and_pids() {
     assert!(v["cpu_stats"]["online_cpus"].as_u64().unwrap_or(0) >= 1);
     assert!(v["cpu_stats"]["system_cpu_usage"].as_u64().unwrap_or(0) > 0);
     assert!(
-        v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap_or(0)
+        v["cpu_stats"]["cpu_usage"]["total_usage"]
+            .as_u64()
+            .unwrap_or(0)
             > v["precpu_stats"]["cpu_usage"]["total_usage"]
                 .as_u64()
                 .unwrap_or(0)
@@ -354,9 +369,12 @@ fn every_cli_updates_and_shows_stats() {
     };
     for (i, cli) in d.clis().into_iter().enumerate() {
         let m = format!("{}m", 40 + i * 8);
-        d.run(cli, &["update", "--memory", &m, "--memory-swap", "-1", "cli"])
-            .ok()
-            .stdout_is("cli\n");
+        d.run(
+            cli,
+            &["update", "--memory", &m, "--memory-swap", "-1", "cli"],
+        )
+        .ok()
+        .stdout_is("cli\n");
         assert_eq!(
             read(&mem, limit_file),
             ((40 + i * 8) << 20).to_string(),
@@ -364,7 +382,13 @@ fn every_cli_updates_and_shows_stats() {
         );
         let o = d.run(
             cli,
-            &["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "cli"],
+            &[
+                "stats",
+                "--no-stream",
+                "--format",
+                "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+                "cli",
+            ],
         );
         o.ok();
         let line = o.stdout.trim().to_string();

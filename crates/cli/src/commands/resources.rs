@@ -69,7 +69,10 @@ pub async fn update(c: &Client, o: UpdateOpts) -> Result<i32, Failure> {
             body.insert(k.into(), v);
         }
     };
-    put("Memory", bytes_flag(&o.memory, "-m, --memory")?.map(Value::from));
+    put(
+        "Memory",
+        bytes_flag(&o.memory, "-m, --memory")?.map(Value::from),
+    );
     put(
         "MemorySwap",
         bytes_flag(&o.memory_swap, "--memory-swap")?.map(Value::from),
@@ -166,7 +169,11 @@ fn bin(v: f64) -> String {
 /// CLI does (`cli/command/container/stats_helpers.go`).
 pub fn row(container: &str, s: &Value, no_trunc: bool) -> Value {
     let id = s["id"].as_str().unwrap_or("");
-    let id = if no_trunc { id } else { &id[..id.len().min(12)] };
+    let id = if no_trunc {
+        id
+    } else {
+        &id[..id.len().min(12)]
+    };
     let name = s["name"].as_str().unwrap_or("").trim_start_matches('/');
     if s["read"].as_str() == Some("0001-01-01T00:00:00Z") {
         return json!({
@@ -201,7 +208,11 @@ pub fn row(container: &str, s: &Value, no_trunc: bool) -> Value {
     };
     let usage = (u(&mem["usage"]) - cache).max(0.0);
     let limit = u(&mem["limit"]);
-    let mem_perc = if limit > 0.0 { usage / limit * 100.0 } else { 0.0 };
+    let mem_perc = if limit > 0.0 {
+        usage / limit * 100.0
+    } else {
+        0.0
+    };
     let (mut rx, mut tx) = (0.0, 0.0);
     if let Some(n) = s["networks"].as_object() {
         for v in n.values() {

@@ -84,15 +84,12 @@ pub async fn get(
             },
             out,
         );
-        match r {
-            Err(e) => {
-                if let Some(t) = stat_tx.take() {
-                    let _ = t.send(Err(e));
-                } else {
-                    tracing::warn!(error = %e.message, "archive stream cut short");
-                }
+        if let Err(e) = r {
+            if let Some(t) = stat_tx.take() {
+                let _ = t.send(Err(e));
+            } else {
+                tracing::warn!(error = %e.message, "archive stream cut short");
             }
-            Ok(()) => {}
         }
     });
     let st = stat_rx

@@ -57,7 +57,10 @@ pub async fn stats(
     };
     if !stream {
         if one_shot {
-            return Ok(json_response(StatusCode::OK, &first.document(None, &name, &full)));
+            return Ok(json_response(
+                StatusCode::OK,
+                &first.document(None, &name, &full),
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let e = engine.clone();
@@ -73,8 +76,8 @@ pub async fn stats(
         let mut pre: Option<berth_engine::stats::Sample> = None;
         let mut cur = Some(first);
         while let Some(s) = cur.take() {
-            let mut line = serde_json::to_vec(&s.document(pre.as_ref(), &name, &full))
-                .unwrap_or_default();
+            let mut line =
+                serde_json::to_vec(&s.document(pre.as_ref(), &name, &full)).unwrap_or_default();
             line.push(b'\n');
             if tx.send(bytes::Bytes::from(line)).await.is_err() {
                 return;

@@ -457,6 +457,8 @@ enum Cmd {
     Pause(Ids),
     /// Update configuration of one or more containers
     Update(resources::UpdateOpts),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(berth_cli::commands::cp::CpOpts),
     /// Display a live stream of container(s) resource usage statistics
     Stats(resources::StatsOpts),
     /// Display the running processes of a container
@@ -594,6 +596,7 @@ enum ContainerCmd {
     Unpause(Ids),
     Update(resources::UpdateOpts),
     Stats(resources::StatsOpts),
+    Cp(berth_cli::commands::cp::CpOpts),
     Top {
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -782,6 +785,7 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         | Cmd::Container(ContainerCmd::Top { container, ps_args }) => {
             container::top(c, &container, &ps_args.join(" ")).await
         }
+        Cmd::Cp(o) | Cmd::Container(ContainerCmd::Cp(o)) => berth_cli::commands::cp::cp(c, o).await,
         Cmd::Update(o) | Cmd::Container(ContainerCmd::Update(o)) => resources::update(c, o).await,
         Cmd::Stats(o) | Cmd::Container(ContainerCmd::Stats(o)) => resources::stats(c, o).await,
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {

@@ -255,3 +255,71 @@ fn cp_never_escapes_the_container() {
     assert_eq!(meta.size(), 10);
     d.docker(&["rm", "-f", "cpx"]).ok();
 }
+
+#[test]
+fn every_cli_copies_with_the_same_rules() {
+    let d = Daemon::start();
+    let t = d.tmp();
+    write(&t.join("src/a"), "A");
+    write(&t.join("src/sub/b"), "B");
+    write(&t.join("f.txt"), "hello\n");
+    let src = t.join("src").display().to_string();
+    let tf = t.join("f.txt").display().to_string();
+    d.docker(&["run", "-d", "--name", "cpc", "busybox", "sleep", "60"])
+        .ok();
+    d.docker(&["exec", "cpc", "ln", "-s", "/etc/passwd", "/plink"])
+        .ok();
+    for (i, cli) in d.clis().into_iter().enumerate() {
+        let tag = format!("{cli:?}");
+        let run = |args: &[&str]| {
+            let o = d.run(cli, args);
+            o.ok();
+            o
+        };
+        // In: file to a new name, dir to a missing path, dir/. into a dir.
+        run(&["cp", &tf, &format!("cpc:/tmp/n{i}.txt")]);
+        run(&["cp", &src, &format!("cpc:/d{i}")]);
+        d.docker(&["exec", "cpc", "mkdir", &format!("/c{i}")]).ok();
+        run(&["cp", &format!("{src}/."), &format!("cpc:/c{i}")]);
+        d.docker(&[
+            "exec",
+            "cpc",
+            "cat",
+            &format!("/tmp/n{i}.txt"),
+            &format!("/d{i}/sub/b"),
+            &format!("/c{i}/a"),
+        ])
+        .ok()
+        .stdout_is("hello\nBA");
+        // Out: a dir to a missing path, its contents, a link and -L.
+        let out = t.join(format!("out-{tag}"));
+        run(&["cp", &format!("cpc:/d{i}"), &out.display().to_string()]);
+        assert_eq!(
+            std::fs::read_to_string(out.join("sub/b")).expect("b"),
+            "B",
+            "{tag}"
+        );
+        let link = t.join(format!("link-{tag}"));
+        run(&["cp", "cpc:/plink", &link.display().to_string()]);
+        assert_eq!(
+            std::fs::read_link(&link).expect("link"),
+            Path::new("/etc/passwd")
+        );
+        let fol = t.join(format!("fol-{tag}"));
+        run(&["cp", "-L", "cpc:/plink", &fol.display().to_string()]);
+        assert!(std::fs::read_to_string(&fol)
+            .expect("file")
+            .contains("root:"));
+        // Missing source.
+        // (docker 28: "Could not find the file /nope in container cpc";
+        // docker 20.10: "No such container:path: cpc:/nope")
+        let o = d.run(cli, &["cp", "cpc:/nope", &fol.display().to_string()]);
+        o.fails();
+        assert!(
+            o.stderr.contains("/nope") && o.stderr.contains("cpc"),
+            "{tag}: {}",
+            o.stderr
+        );
+    }
+    d.docker(&["rm", "-f", "cpc"]).ok();
+}

@@ -291,6 +291,12 @@ fn every_cli_copies_with_the_same_rules() {
         ])
         .ok()
         .stdout_is("hello\nBA");
+        // Out as a tar on stdout.
+        let o = run(&["cp", &format!("cpc:/tmp/n{i}.txt"), "-"]);
+        assert!(
+            o.stdout.starts_with(&format!("n{i}.txt")) && o.stdout.contains("hello\n"),
+            "{tag}: not a tar of n{i}.txt"
+        );
         // Out: a dir to a missing path, its contents, a link and -L.
         let out = t.join(format!("out-{tag}"));
         run(&["cp", &format!("cpc:/d{i}"), &out.display().to_string()]);

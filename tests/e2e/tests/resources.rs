@@ -261,20 +261,48 @@ fn nonsense_limits_are_refused_with_dockerds_words() {
 }
 
 #[test]
-fn ulimits_reach_the_process() {
+fn ulimits_and_limits_from_every_cli() {
     let d = Daemon::start();
-    d.docker(&[
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=100:200",
-        "busybox",
-        "sh",
-        "-c",
-        "ulimit -n; ulimit -Hn",
-    ])
-    .ok()
-    .stdout_is("100\n200\n");
+    for (i, cli) in d.clis().into_iter().enumerate() {
+        let name = format!("ul{i}");
+        d.run(
+            cli,
+            &[
+                "run",
+                "--name",
+                &name,
+                "--ulimit",
+                "nofile=100:200",
+                "--pids-limit",
+                "30",
+                "--memory",
+                "32m",
+                "--memory-swap",
+                "64m",
+                "--cpuset-cpus",
+                "0",
+                "busybox",
+                "sh",
+                "-c",
+                "ulimit -n; ulimit -Hn",
+            ],
+        )
+        .ok()
+        .stdout_is("100\n200\n");
+        assert_eq!(
+            d.inspect(
+                &name,
+                "{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.CpusetCpus}}"
+            ),
+            "30 33554432 67108864 0",
+            "{cli:?}"
+        );
+        d.run(
+            cli,
+            &["run", "--rm", "--ulimit", "nofile=9:1", "busybox", "true"],
+        )
+        .fails();
+    }
 }
 
 #[test]

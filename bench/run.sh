@@ -230,10 +230,16 @@ if ((BERTH_OK)) && exec_setup "$BR/berth.sock"; then
         measure exec-berth -- env DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" exec benchweb true
     fi
     measure exec-docker-berthd -- env DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" exec benchweb true
+    # stats cost (issue 3): one `stats --no-stream` of the running container.
+    if ((BERTH_CLI_OK)); then
+        measure stats-berth -- env DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" stats --no-stream benchweb
+    fi
+    measure stats-docker-berthd -- env DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" stats --no-stream benchweb
     exec_teardown "$BR/berth.sock"
 fi
 if ((DOCKER_OK)) && exec_setup "$PEER_SOCK"; then
     measure exec-docker-dockerd -- env DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" exec benchweb true
+    measure stats-docker-dockerd -- env DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" stats --no-stream benchweb
     exec_teardown "$PEER_SOCK"
 fi
 
@@ -330,6 +336,11 @@ printf '%-48s %12s %12s\n' "cached: docker CLI -> berthd" "$(ms build-cached-doc
 printf '%-48s %12s %12s\n' "cached: docker CLI -> dockerd (peer)" "$(ms build-cached-docker-dockerd)" "1.000x"
 printf '%-48s %12s %12s\n' "cold: docker CLI -> berthd" "$(ms build-cold-docker-berthd)" "$(ratio_to build-cold-docker-berthd build-cold-docker-dockerd)"
 printf '%-48s %12s %12s\n' "cold: docker CLI -> dockerd (peer)" "$(ms build-cold-docker-dockerd)" "1.000x"
+echo
+printf '%-48s %12s %12s\n' "stats --no-stream benchweb" "median" "vs docker"
+printf '%-48s %12s %12s\n' "berth CLI -> berthd" "$(ms stats-berth)" "$(ratio_to stats-berth stats-docker-dockerd)"
+printf '%-48s %12s %12s\n' "docker CLI -> berthd" "$(ms stats-docker-berthd)" "$(ratio_to stats-docker-berthd stats-docker-dockerd)"
+printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms stats-docker-dockerd)" "1.000x"
 echo
 printf '%-48s %12s\n' "idle RSS" "VmRSS"
 printf '%-48s %12s\n' "berthd + ${NSHIMS:-0} shims" "$(mib "$BERTH_RSS")"

@@ -635,7 +635,7 @@ pub fn negotiate(server: Option<&str>) -> String {
     }
 }
 
-async fn collect(resp: Response<Incoming>) -> Result<Bytes> {
+pub async fn collect(resp: Response<Incoming>) -> Result<Bytes> {
     resp.into_body()
         .collect()
         .await

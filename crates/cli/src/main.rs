@@ -2,7 +2,7 @@
 
 use berth_cli::client::Client;
 use berth_cli::commands::{
-    build, commit, container, context as ctxcmd, image, network, opts, system, volume,
+    build, commit, container, context as ctxcmd, image, network, opts, resources, system, volume,
 };
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
@@ -524,6 +524,12 @@ enum Cmd {
     Export(ExportArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Update configuration of one or more containers
+    Update(resources::UpdateOpts),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(berth_cli::commands::cp::CpOpts),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(resources::StatsOpts),
     /// Display the running processes of a container
     Top {
         container: String,
@@ -669,6 +675,9 @@ enum ContainerCmd {
     },
     Export(ExportArgs),
     Commit(CommitArgs),
+    Update(resources::UpdateOpts),
+    Stats(resources::StatsOpts),
+    Cp(berth_cli::commands::cp::CpOpts),
     Top {
         container: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -877,6 +886,9 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             )
             .await
         }
+        Cmd::Cp(o) | Cmd::Container(ContainerCmd::Cp(o)) => berth_cli::commands::cp::cp(c, o).await,
+        Cmd::Update(o) | Cmd::Container(ContainerCmd::Update(o)) => resources::update(c, o).await,
+        Cmd::Stats(o) | Cmd::Container(ContainerCmd::Stats(o)) => resources::stats(c, o).await,
         Cmd::Pause(a) | Cmd::Container(ContainerCmd::Pause(a)) => {
             container::simple(c, a.ids, "pause", String::new()).await
         }

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod archive;
 pub mod attach;
 pub mod commit;
 pub mod container;
@@ -21,7 +22,9 @@ pub mod mounts;
 mod netdns;
 pub mod networks;
 mod resolve;
+pub mod resources;
 pub mod security;
+pub mod stats;
 pub mod system;
 mod top;
 pub mod volumes;

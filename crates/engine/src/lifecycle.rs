@@ -79,6 +79,8 @@ impl Engine {
         container_seccomp(&host_config)?;
         crate::devices::validate(&host_config)?;
         crate::security::validate_sysctls(&host_config)?;
+        let warnings =
+            crate::resources::verify(&mut host_config, &crate::resources::HostCaps::read(), false)?;
         let endpoints = self.endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
@@ -170,7 +172,7 @@ impl Engine {
         }
         self.event("create", &record, &[]);
         self.insert(Handle::new(record));
-        Ok((id, vec![]))
+        Ok((id, warnings))
     }
 
     fn generate_name(&self) -> String {
@@ -346,6 +348,7 @@ impl Engine {
             devices,
             device_rules,
             sysctl: crate::security::validate_sysctls(&r.host_config)?,
+            resources: crate::resources::oci(&r.host_config)?,
         });
         std::fs::write(
             state_dir.join("config.json"),
@@ -1059,7 +1062,7 @@ fn should_restart(r: &Record, exit_code: i64) -> bool {
 }
 
 /// dockerd's checks of `--restart`.
-fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
+pub(crate) fn validate_restart_policy(p: &berth_api::types::RestartPolicy) -> Result<()> {
     match p.name.as_str() {
         "" | "no" | "always" | "unless-stopped" if p.maximum_retry_count != 0 => {
             Err(Error::invalid(

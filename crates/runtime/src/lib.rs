@@ -2,6 +2,7 @@
 //! the per-container shim (`berth-shim`) that runs it through youki's
 //! libcontainer, and the async client the daemon talks to shims with.
 
+pub mod cgroups;
 pub mod client;
 pub mod proto;
 pub mod seccomp;

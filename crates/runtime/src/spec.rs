@@ -78,6 +78,17 @@ pub struct SpecMount {
     pub options: Vec<String>,
 }
 
+/// Resource limits the engine computed from `HostConfig` (see the engine's
+/// `resources` module).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Entries of `linux.resources` besides `devices`: `memory`, `cpu`,
+    /// `pids`, `blockIO`.
+    pub cgroup: serde_json::Map<String, Value>,
+    /// `process.rlimits` (`--ulimit`).
+    pub rlimits: Vec<Value>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecParams {
     pub rootfs: PathBuf,
@@ -116,6 +127,7 @@ pub struct SpecParams {
     pub device_rules: Vec<Value>,
     /// `--sysctl`s (namespaced ones, checked by the engine).
     pub sysctl: Vec<(String, String)>,
+    pub resources: Resources,
 }
 
 /// Builds the `config.json` document.
@@ -207,6 +219,9 @@ pub fn build_spec(p: &SpecParams) -> Value {
     if let Some(seccomp) = &p.seccomp {
         linux["seccomp"] = seccomp.clone();
     }
+    for (k, v) in &p.resources.cgroup {
+        linux["resources"][k] = v.clone();
+    }
     if !p.privileged {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
@@ -235,6 +250,9 @@ pub fn build_spec(p: &SpecParams) -> Value {
     // CAP_SYS_ADMIN, which the kernel refuses without no_new_privs.
     if p.no_new_privileges {
         spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    if !p.resources.rlimits.is_empty() {
+        spec["process"]["rlimits"] = json!(p.resources.rlimits);
     }
     if !p.additional_gids.is_empty() {
         spec["process"]["user"]["additionalGids"] = json!(p.additional_gids);
@@ -280,6 +298,7 @@ mod tests {
             devices: vec![],
             device_rules: vec![],
             sysctl: vec![],
+            resources: Resources::default(),
         }
     }
 
@@ -333,6 +352,23 @@ mod tests {
         assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "shared");
         p.mounts[0].options = vec!["rbind".into(), "rslave".into()];
         assert_eq!(build_spec(&p)["linux"]["rootfsPropagation"], "slave");
+    }
+
+    #[test]
+    fn resources_and_rlimits_reach_the_spec() {
+        let mut p = params();
+        p.resources
+            .cgroup
+            .insert("memory".into(), json!({"limit": 33554432}));
+        p.resources
+            .rlimits
+            .push(json!({"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}));
+        let v = build_spec(&p);
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).expect("valid");
+        let res = spec.linux().as_ref().unwrap().resources().as_ref().unwrap();
+        assert_eq!(res.memory().as_ref().unwrap().limit(), Some(33554432));
+        assert_eq!(res.devices().as_ref().unwrap().len(), 1);
+        assert_eq!(v["process"]["rlimits"][0]["hard"], 200);
     }
 
     #[test]

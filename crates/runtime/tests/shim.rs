@@ -67,6 +67,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         devices: vec![],
         device_rules: vec![],
         sysctl: vec![],
+        resources: Default::default(),
     });
     std::fs::write(
         bundle.join("config.json"),

@@ -132,6 +132,36 @@ pub struct CreateOpts {
     /// Size of /dev/shm
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<i64>,
+    /// Ulimit options
+    #[arg(long = "ulimit")]
+    pub ulimit: Vec<String>,
     /// PID namespace to use
     #[arg(long)]
     pub pid: Option<String>,
@@ -265,6 +295,26 @@ pub fn parse_labels(labels: &[String]) -> Map<String, Value> {
 }
 
 /// `--restart no|always|unless-stopped|on-failure[:N]`.
+/// `--ulimit NAME=SOFT[:HARD]` (docker's `opts.ParseUlimit`).
+pub fn parse_ulimit(s: &str) -> Result<Value, String> {
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
+    let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
+    let soft: i64 = soft
+        .parse()
+        .map_err(|_| format!("invalid ulimit soft value: {soft}"))?;
+    let hard: i64 = hard
+        .parse()
+        .map_err(|_| format!("invalid ulimit hard value: {hard}"))?;
+    if soft > hard {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
+    Ok(json!({"Name": name, "Soft": soft, "Hard": hard}))
+}
+
 pub fn restart_policy(spec: Option<&str>) -> Result<Value, Failure> {
     let Some(spec) = spec.filter(|s| !s.is_empty()) else {
         return Ok(json!({"Name": "no", "MaximumRetryCount": 0}));
@@ -443,6 +493,28 @@ pub fn create_body(
         })?,
         None => 0,
     };
+    let bytes = |v: &Option<String>, flag: &str| -> Result<i64, Failure> {
+        match v.as_deref() {
+            None => Ok(0),
+            Some("-1") => Ok(-1),
+            Some(m) => ram_in_bytes(m).map_err(|e| {
+                Failure::usage(format!("invalid argument \"{m}\" for \"{flag}\" flag: {e}"))
+            }),
+        }
+    };
+    let memory_swap = bytes(&opts.memory_swap, "--memory-swap")?;
+    let memory_reservation = bytes(&opts.memory_reservation, "--memory-reservation")?;
+    let ulimits = opts
+        .ulimit
+        .iter()
+        .map(|u| {
+            parse_ulimit(u).map_err(|e| {
+                Failure::usage(format!(
+                    "invalid argument \"{u}\" for \"--ulimit\" flag: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<Value>, Failure>>()?;
     let streams = |name: &str| {
         attach
             && (opts.attach.is_empty() || opts.attach.iter().any(|a| a.eq_ignore_ascii_case(name)))
@@ -534,6 +606,16 @@ pub fn create_body(
             "NanoCpus": opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
             "CpuShares": opts.cpu_shares.unwrap_or(0),
             "ShmSize": shm,
+            "MemorySwap": memory_swap,
+            "MemoryReservation": memory_reservation,
+            "OomKillDisable": opts.oom_kill_disable,
+            "CpuPeriod": opts.cpu_period.unwrap_or(0),
+            "CpuQuota": opts.cpu_quota.unwrap_or(0),
+            "CpusetCpus": opts.cpuset_cpus.clone().unwrap_or_default(),
+            "CpusetMems": opts.cpuset_mems.clone().unwrap_or_default(),
+            "PidsLimit": opts.pids_limit,
+            "BlkioWeight": opts.blkio_weight.unwrap_or(0),
+            "Ulimits": if ulimits.is_empty() { Value::Null } else { json!(ulimits) },
             "PidMode": opts.pid.clone().unwrap_or_default(),
             "IpcMode": opts.ipc.clone().unwrap_or_default(),
             "ConsoleSize": console.map(|(h, w)| vec![h, w]).unwrap_or([0, 0].to_vec()),

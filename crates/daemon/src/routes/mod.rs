@@ -1,12 +1,14 @@
 //! Routes: each handler parses its request, calls the engine, and renders
 //! the answer. Error kinds become status codes here and nowhere else.
 
+mod archive;
 mod build;
 mod commit;
 mod containers;
 mod exec;
 mod images;
 mod networks;
+mod resources;
 mod system;
 mod volumes;
 
@@ -68,6 +70,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/update", post(resources::update))
+        .route("/containers/{id}/stats", get(resources::stats))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/logs", get(containers::logs))
@@ -108,13 +112,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
-        .route("/containers/{id}/archive", head(not_implemented))
+        .route(
+            "/containers/{id}/archive",
+            head(archive::head).get(archive::get).put(archive::put),
+        )
         .fallback(fallback)
         .with_state(engine)
-}
-
-async fn not_implemented() -> Response<Body> {
-    error_response(StatusCode::NOT_IMPLEMENTED, "not implemented yet by berth")
 }
 
 async fn fallback(req: axum::extract::Request) -> Response<Body> {

@@ -276,7 +276,11 @@ async fn serve(cfg: ShimConfig, created: Created) {
     if let Some(t) = sender {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
-    let oom_killed = false;
+    // The kernel counts its OOM kills in the container's cgroup, which
+    // still exists until the runtime state is deleted below.
+    let oom_killed = spec_cgroups_path(&shared.cfg.bundle)
+        .map(|p| crate::cgroups::Cgroup::new(&p).oom_kills() > 0)
+        .unwrap_or(false);
     let info = ExitInfo {
         exit_code: status,
         finished_at: berth_api::units::go_rfc3339_nano(
@@ -305,6 +309,13 @@ async fn serve(cfg: ShimConfig, created: Created) {
     shared.exit.send_replace(Some(info));
     // Let the waiting connections write their answers before the process ends.
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// `linux.cgroupsPath` of the bundle's `config.json`.
+fn spec_cgroups_path(bundle: &Path) -> Option<String> {
+    let text = fs::read(bundle.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    Some(v["linux"]["cgroupsPath"].as_str()?.to_string())
 }
 
 /// Exit statuses of reaped processes other than init (exec'd ones), and a

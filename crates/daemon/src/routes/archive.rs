@@ -1,0 +1,130 @@
+//! `HEAD/GET/PUT /containers/{id}/archive?path=` (`docker cp`). The engine
+//! resolves paths inside the container's root (`berth_engine::archive`);
+//! here the stat goes into `X-Docker-Container-Path-Stat` (base64 JSON, as
+//! dockerd) and the tar streams through a channel from a blocking thread.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{Response, StatusCode};
+use base64::Engine as _;
+use berth_api::Error;
+use berth_engine::archive::{PathStat, PutOptions};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+
+use super::{blocking, stream_body, ApiError, ApiResult, AppState};
+use crate::params::Params;
+
+const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+fn path_param(q: &Option<String>) -> ApiResult<(Params, String)> {
+    let p = Params::from_query(q.as_deref());
+    let path = p.get("path").unwrap_or("").to_string();
+    if path.is_empty() {
+        return Err(ApiError(Error::invalid("Path cannot be empty")));
+    }
+    Ok((p, path))
+}
+
+fn stat_header(st: &PathStat) -> String {
+    base64::engine::general_purpose::STANDARD.encode(st.to_json().to_string())
+}
+
+pub async fn head(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let (_, path) = path_param(&q)?;
+    let st = blocking(move || engine.archive_stat(&id, &path)).await?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(STAT_HEADER, stat_header(&st))
+        .header("Content-Type", "application/json")
+        .body(Body::empty())
+        .unwrap_or_default())
+}
+
+/// Blocking writes into the response channel.
+struct ChanWriter(tokio::sync::mpsc::Sender<Bytes>);
+
+impl Write for ChanWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub async fn get(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let (_, path) = path_param(&q)?;
+    let (stat_tx, stat_rx) = tokio::sync::oneshot::channel::<berth_api::Result<PathStat>>();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let mut stat_tx = Some(stat_tx);
+        let out = std::io::BufWriter::with_capacity(64 * 1024, ChanWriter(tx));
+        let r = engine.archive_get(
+            &id,
+            &path,
+            |st| {
+                if let Some(t) = stat_tx.take() {
+                    let _ = t.send(Ok(st.clone()));
+                }
+                true
+            },
+            out,
+        );
+        if let Err(e) = r {
+            if let Some(t) = stat_tx.take() {
+                let _ = t.send(Err(e));
+            } else {
+                tracing::warn!(error = %e.message, "archive stream cut short");
+            }
+        }
+    });
+    let st = stat_rx
+        .await
+        .map_err(|_| ApiError(Error::internal("archive worker ended")))?
+        .map_err(ApiError)?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(STAT_HEADER, stat_header(&st))
+        .header("Content-Type", "application/x-tar")
+        .body(stream_body(rx))
+        .unwrap_or_default())
+}
+
+pub async fn put(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let (p, path) = path_param(&q)?;
+    let flag = |k: &str| matches!(p.get(k), Some("1") | Some("true") | Some("True"));
+    let opts = PutOptions {
+        no_overwrite_dir_non_dir: flag("noOverwriteDirNonDir"),
+        copy_uid_gid: flag("copyUIDGID"),
+        chown: None,
+    };
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    blocking(move || engine.archive_put(&id, &path, reader, opts)).await?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::empty())
+        .unwrap_or_default())
+}

@@ -1,0 +1,789 @@
+//! `docker cp`: `HEAD/GET/PUT /containers/{id}/archive?path=`.
+//!
+//! Every path is resolved by the kernel inside the container's root:
+//! `openat2(RESOLVE_IN_ROOT)` on a directory fd of the root (the running
+//! container's `/proc/<pid>/root`, which also shows its volumes; for a
+//! stopped one its rootfs, mounted for the operation), so `..` and absolute
+//! or relative symlinks are clamped at the container's `/` and nothing
+//! outside it is ever read or written. Below the resolved start, the tree
+//! is walked with `*at` calls on directory fds and `O_NOFOLLOW`, so a
+//! symlink in the tree is archived as a link, never followed. Written by
+//! hand over `tar` and `openat2` because no crate resolves scoped paths
+//! through the kernel (Go's `securejoin` does it in user space).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use berth_api::{Error, Result};
+use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
+use serde_json::json;
+
+use crate::container::Status;
+
+/// What the `X-Docker-Container-Path-Stat` header carries (moby's
+/// `types.ContainerPathStat`), with Go's `os.FileMode` bits.
+#[derive(Debug, Clone)]
+pub struct PathStat {
+    pub name: String,
+    pub size: i64,
+    pub mode: u32,
+    pub mtime: String,
+    pub link_target: String,
+}
+
+impl PathStat {
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "size": self.size,
+            "mode": self.mode,
+            "mtime": self.mtime,
+            "linkTarget": self.link_target,
+        })
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & GO_MODE_DIR != 0
+    }
+}
+
+const GO_MODE_DIR: u32 = 1 << 31;
+const GO_MODE_SYMLINK: u32 = 1 << 27;
+const GO_MODE_DEVICE: u32 = 1 << 26;
+const GO_MODE_PIPE: u32 = 1 << 25;
+const GO_MODE_SOCKET: u32 = 1 << 24;
+const GO_MODE_SETUID: u32 = 1 << 23;
+const GO_MODE_SETGID: u32 = 1 << 22;
+const GO_MODE_CHARDEV: u32 = 1 << 21;
+const GO_MODE_STICKY: u32 = 1 << 20;
+
+fn go_mode(st: &FileStat) -> u32 {
+    let mut m = st.st_mode & 0o777;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    m |= match kind {
+        SFlag::S_IFDIR => GO_MODE_DIR,
+        SFlag::S_IFLNK => GO_MODE_SYMLINK,
+        SFlag::S_IFBLK => GO_MODE_DEVICE,
+        SFlag::S_IFCHR => GO_MODE_DEVICE | GO_MODE_CHARDEV,
+        SFlag::S_IFIFO => GO_MODE_PIPE,
+        SFlag::S_IFSOCK => GO_MODE_SOCKET,
+        _ => 0,
+    };
+    if st.st_mode & 0o4000 != 0 {
+        m |= GO_MODE_SETUID;
+    }
+    if st.st_mode & 0o2000 != 0 {
+        m |= GO_MODE_SETGID;
+    }
+    if st.st_mode & 0o1000 != 0 {
+        m |= GO_MODE_STICKY;
+    }
+    m
+}
+
+fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+fn errno(e: nix::errno::Errno, what: &str) -> Error {
+    Error::internal(format!("{what}: {e}"))
+}
+
+fn own(fd: RawFd) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful open call and is owned
+    // by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// The container's root directory, held open for one operation.
+pub struct Root {
+    fd: OwnedFd,
+    /// Unmount the rootfs when done (a stopped container's, mounted here).
+    unmount: Option<berth_store::RwLayer>,
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        if let Some(l) = self.unmount.take() {
+            let _ = l.unmount();
+        }
+    }
+}
+
+/// Splits a container path into its cleaned parent and last component
+/// (`None` for `/`, `.` kept when the path ends with `/.`). `..` stays: the
+/// kernel clamps it at the root.
+fn split(path: &str) -> (PathBuf, Option<String>) {
+    let trimmed = path.trim_end_matches('/');
+    let p = Path::new(if trimmed.is_empty() { "/" } else { trimmed });
+    let mut comps: Vec<Component> = p.components().collect();
+    let last = match comps.last() {
+        Some(Component::Normal(n)) => Some(n.to_string_lossy().into_owned()),
+        Some(Component::CurDir) => Some(".".to_string()),
+        Some(Component::ParentDir) => Some("..".to_string()),
+        _ => None,
+    };
+    if let Some(dir) = path.strip_prefix("").and_then(|p| p.strip_suffix("/.")) {
+        // `Path::components` drops a trailing `.`.
+        let dir = if dir.is_empty() { "/" } else { dir };
+        return (PathBuf::from(dir), Some(".".into()));
+    }
+    if last.is_some() {
+        comps.pop();
+    }
+    let parent: PathBuf = comps.iter().collect();
+    (
+        if parent.as_os_str().is_empty() {
+            PathBuf::from("/")
+        } else {
+            parent
+        },
+        last,
+    )
+}
+
+impl Root {
+    /// Opens `path` inside the root, following symlinks (clamped), as `flags`.
+    fn open(&self, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        openat2(self.fd.as_raw_fd(), rel, how).map(own)
+    }
+
+    /// The parent directory of `path` (resolved in the root) and the last
+    /// component, not followed.
+    fn parent_of(&self, path: &str) -> Result<(OwnedFd, Option<String>, PathBuf)> {
+        let (parent, last) = split(path);
+        let dir = self
+            .open(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|_| not_found_err(path))?;
+        match last.as_deref() {
+            // `..` as the last component: resolve it too and name the result.
+            Some("..") => {
+                let full = parent.join("..");
+                let fd = self
+                    .open(&full, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|_| not_found_err(path))?;
+                Ok((fd, None, full))
+            }
+            Some(".") => Ok((dir, None, parent)),
+            _ => Ok((dir, last, parent)),
+        }
+    }
+
+    /// `lstat` of `path`'s last component inside the root.
+    pub fn stat(&self, path: &str) -> Result<(PathStat, FileStat)> {
+        let (dir, last, parent) = self.parent_of(path)?;
+        let st = match &last {
+            Some(n) => fstatat(
+                Some(dir.as_raw_fd()),
+                n.as_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ),
+            None => nix::sys::stat::fstat(dir.as_raw_fd()),
+        }
+        .map_err(|_| not_found_err(path))?;
+        // `file/` names a directory: a file there is an error (ENOTDIR), a
+        // symlink must lead to a directory.
+        if path.ends_with('/') && kind(&st) != SFlag::S_IFDIR {
+            let is_dir_link = kind(&st) == SFlag::S_IFLNK
+                && self
+                    .open(Path::new(path), OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .is_ok();
+            if !is_dir_link {
+                return Err(Error::invalid(format!("{path}: not a directory")));
+            }
+        }
+        let name = match &last {
+            Some(n) => n.clone(),
+            None if path.ends_with("/.") => ".".into(),
+            None => parent
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "/".into()),
+        };
+        let link_target = if kind(&st) == SFlag::S_IFLNK {
+            self.link_target(&parent, last.as_deref().unwrap_or(""))
+        } else {
+            String::new()
+        };
+        let mtime = chrono::DateTime::from_timestamp(st.st_mtime, st.st_mtime_nsec as u32)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .unwrap_or_default();
+        Ok((
+            PathStat {
+                name,
+                size: st.st_size,
+                mode: go_mode(&st),
+                mtime,
+                link_target,
+            },
+            st,
+        ))
+    }
+
+    /// Where a symlink leads, as a container path (the chain followed
+    /// lexically, at most 40 links as the kernel allows).
+    fn link_target(&self, parent: &Path, name: &str) -> String {
+        let mut cur = parent.join(name);
+        for _ in 0..40 {
+            let (p, last) = split(&cur.to_string_lossy());
+            let Some(last) = last else { break };
+            let Ok(dir) = self.open(&p, OFlag::O_PATH | OFlag::O_DIRECTORY) else {
+                break;
+            };
+            let Ok(target) = nix::fcntl::readlinkat(Some(dir.as_raw_fd()), last.as_str()) else {
+                break;
+            };
+            let t = Path::new(&target);
+            cur = clean(&if t.is_absolute() {
+                t.to_path_buf()
+            } else {
+                p.join(t)
+            });
+        }
+        cur.to_string_lossy().into_owned()
+    }
+}
+
+/// Lexical clean of an absolute container path (`..` stops at `/`).
+fn clean(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn not_found_err(path: &str) -> Error {
+    Error::not_found(format!("Could not find the file {path} in container"))
+}
+
+/// Streams `path` of the root as a tar to `out`, its top entry named `name`.
+pub fn write_tar(root: &Root, path: &str, name: &str, out: impl Write) -> Result<()> {
+    let (dir, last, _) = root.parent_of(path)?;
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    let top_name = if name == "/" { "." } else { name };
+    match last {
+        Some(n) => add_entry(&mut b, dir.as_fd().as_raw_fd(), &n, Path::new(top_name))?,
+        None => {
+            // The directory itself (`/`, `dir/.`, `..`): reopen it readable.
+            let fd = openat(
+                Some(dir.as_raw_fd()),
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening directory"))?;
+            let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| errno(e, "stat"))?;
+            append_dir(&mut b, fd, &st, Path::new(top_name))?;
+        }
+    }
+    b.finish()
+        .map_err(|e| Error::internal(format!("writing tar: {e}")))
+}
+
+fn header_for(st: &FileStat) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid as u64);
+    h.set_gid(st.st_gid as u64);
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(0);
+    h
+}
+
+fn add_entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: RawFd,
+    name: &str,
+    as_path: &Path,
+) -> Result<()> {
+    let st = fstatat(Some(dir), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| errno(e, "stat"))?;
+    let terr = |e: std::io::Error| Error::internal(format!("writing tar: {e}"));
+    match kind(&st) {
+        SFlag::S_IFDIR => {
+            let fd = openat(
+                Some(dir),
+                name,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening directory"))?;
+            append_dir(b, fd, &st, as_path)
+        }
+        SFlag::S_IFREG => {
+            let fd = openat(
+                Some(dir),
+                name,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map(own)
+            .map_err(|e| errno(e, "opening file"))?;
+            let mut h = header_for(&st);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(st.st_size as u64);
+            // Read at most the stat'ed size, so a growing file cannot
+            // corrupt the stream.
+            let f = File::from(fd).take(st.st_size as u64);
+            b.append_data(&mut h, as_path, f).map_err(terr)
+        }
+        SFlag::S_IFLNK => {
+            let target =
+                nix::fcntl::readlinkat(Some(dir), name).map_err(|e| errno(e, "readlink"))?;
+            let mut h = header_for(&st);
+            h.set_entry_type(tar::EntryType::Symlink);
+            b.append_link(&mut h, as_path, Path::new(&target))
+                .map_err(terr)
+        }
+        SFlag::S_IFIFO | SFlag::S_IFCHR | SFlag::S_IFBLK => {
+            let mut h = header_for(&st);
+            h.set_entry_type(match kind(&st) {
+                SFlag::S_IFIFO => tar::EntryType::Fifo,
+                SFlag::S_IFCHR => tar::EntryType::Char,
+                _ => tar::EntryType::Block,
+            });
+            let _ = h.set_device_major(nix::sys::stat::major(st.st_rdev) as u32);
+            let _ = h.set_device_minor(nix::sys::stat::minor(st.st_rdev) as u32);
+            b.append_data(&mut h, as_path, std::io::empty())
+                .map_err(terr)
+        }
+        // Sockets are not archived (as Go's archive/tar).
+        _ => Ok(()),
+    }
+}
+
+fn append_dir<W: Write>(
+    b: &mut tar::Builder<W>,
+    fd: OwnedFd,
+    st: &FileStat,
+    as_path: &Path,
+) -> Result<()> {
+    let mut h = header_for(st);
+    h.set_entry_type(tar::EntryType::Directory);
+    b.append_data(&mut h, as_path, std::io::empty())
+        .map_err(|e| Error::internal(format!("writing tar: {e}")))?;
+    let raw = fd.as_raw_fd();
+    let mut d = nix::dir::Dir::from_fd(nix::unistd::dup(raw).map_err(|e| errno(e, "dup"))?)
+        .map_err(|e| errno(e, "reading directory"))?;
+    let mut names: Vec<Vec<u8>> = d
+        .iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_bytes().to_vec())
+        .filter(|n| n != b"." && n != b"..")
+        .collect();
+    names.sort();
+    for n in names {
+        let name = OsStr::from_bytes(&n);
+        add_entry(b, raw, &name.to_string_lossy(), &as_path.join(name))?;
+    }
+    Ok(())
+}
+
+/// Options of `PUT .../archive`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PutOptions {
+    pub no_overwrite_dir_non_dir: bool,
+    pub copy_uid_gid: bool,
+    /// Owner for every entry (set by the engine from the container's user
+    /// when `copy_uid_gid`).
+    pub chown: Option<(u32, u32)>,
+}
+
+/// Extracts the tar `input` into directory `path` of the root. Entry names
+/// are cleaned (`..` refused, as moby's breakout check); each entry's
+/// parent is resolved in the root, so symlinks in the container lead only
+/// within it.
+pub fn extract(root: &Root, path: &str, input: impl Read, opts: PutOptions) -> Result<()> {
+    let dest = root
+        .open(Path::new(path), OFlag::O_PATH)
+        .map_err(|_| not_found_err(path))?;
+    let st = nix::sys::stat::fstat(dest.as_raw_fd()).map_err(|e| errno(e, "stat"))?;
+    if kind(&st) != SFlag::S_IFDIR {
+        return Err(Error::invalid("extraction point is not a directory"));
+    }
+    drop(dest);
+    let dest_path = PathBuf::from(path);
+    let mut ar = tar::Archive::new(input);
+    let entries = ar
+        .entries()
+        .map_err(|e| Error::invalid(format!("reading tar: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::invalid(format!("reading tar: {e}")))?;
+        let raw_path = entry
+            .path()
+            .map_err(|e| Error::invalid(format!("reading tar: {e}")))?
+            .into_owned();
+        // moby's rule: the entry joined to the extraction point and cleaned
+        // lexically must stay below it (a `../` that climbs and comes back
+        // is fine; one that leaves is a breakout).
+        let mut joined: Vec<std::ffi::OsString> = Vec::new();
+        let dest_comps: Vec<std::ffi::OsString> = clean(&dest_path)
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                _ => None,
+            })
+            .collect();
+        joined.extend(dest_comps.iter().cloned());
+        for c in raw_path.components() {
+            match c {
+                Component::Normal(n) => joined.push(n.to_os_string()),
+                Component::ParentDir => {
+                    joined.pop();
+                }
+                _ => {}
+            }
+        }
+        if joined.len() < dest_comps.len() || joined[..dest_comps.len()] != dest_comps[..] {
+            return Err(Error::invalid(format!(
+                "invalid tar entry {}: it would escape the extraction point",
+                raw_path.display()
+            )));
+        }
+        let rel: PathBuf = joined[dest_comps.len()..].iter().collect();
+        let Some(name) = rel.file_name().map(|n| n.to_os_string()) else {
+            continue; // `./`: the extraction point itself
+        };
+        let pdir = ensure_dirs(root, &dest_path, rel.parent().unwrap_or(Path::new("")))?;
+        let parent = dest_path.join(rel.parent().unwrap_or(Path::new("")));
+        let pfd = pdir.as_raw_fd();
+        let header = entry.header().clone();
+        let et = header.entry_type();
+        let existing = fstatat(
+            Some(pfd),
+            name.as_os_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok();
+        let is_dir_entry = et == tar::EntryType::Directory;
+        if let Some(ex) = &existing {
+            let ex_dir = kind(ex) == SFlag::S_IFDIR;
+            if opts.no_overwrite_dir_non_dir && ex_dir != is_dir_entry {
+                return Err(Error::invalid(if ex_dir {
+                    format!(
+                        "cannot overwrite directory \"{}\" with non-directory \"{}\"",
+                        parent.join(&name).display(),
+                        rel.display()
+                    )
+                } else {
+                    format!(
+                        "cannot overwrite non-directory \"{}\" with directory \"{}\"",
+                        parent.join(&name).display(),
+                        rel.display()
+                    )
+                }));
+            }
+            if !(ex_dir && is_dir_entry) {
+                let flag = if ex_dir {
+                    nix::unistd::UnlinkatFlags::RemoveDir
+                } else {
+                    nix::unistd::UnlinkatFlags::NoRemoveDir
+                };
+                nix::unistd::unlinkat(Some(pfd), name.as_os_str(), flag)
+                    .map_err(|e| errno(e, "replacing an entry"))?;
+            }
+        }
+        let mode = Mode::from_bits_truncate(header.mode().unwrap_or(0o644) & 0o7777);
+        let name_os = name.as_os_str();
+        match et {
+            tar::EntryType::Directory => {
+                if existing.is_none() {
+                    nix::sys::stat::mkdirat(Some(pfd), name_os, mode)
+                        .map_err(|e| errno(e, "mkdir"))?;
+                }
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let fd = openat(
+                    Some(pfd),
+                    name_os,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    mode,
+                )
+                .map(own)
+                .map_err(|e| errno(e, "creating file"))?;
+                let mut f = File::from(fd);
+                std::io::copy(&mut entry, &mut f)
+                    .map_err(|e| Error::internal(format!("writing {}: {e}", rel.display())))?;
+            }
+            tar::EntryType::Symlink => {
+                let target = header
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| Error::invalid("a symlink entry without a target"))?;
+                nix::unistd::symlinkat(target.as_ref(), Some(pfd), name_os)
+                    .map_err(|e| errno(e, "symlink"))?;
+            }
+            tar::EntryType::Link => {
+                let target = header
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| Error::invalid("a link entry without a target"))?;
+                let mut trel = PathBuf::new();
+                for c in target.components() {
+                    match c {
+                        Component::Normal(n) => trel.push(n),
+                        Component::CurDir | Component::RootDir => {}
+                        _ => return Err(Error::invalid("invalid hard link target")),
+                    }
+                }
+                let (tp, tl) = split(&dest_path.join(&trel).to_string_lossy());
+                let tdir = root
+                    .open(&tp, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|e| errno(e, "hard link target"))?;
+                nix::unistd::linkat(
+                    Some(tdir.as_raw_fd()),
+                    OsStr::new(&tl.unwrap_or_default()),
+                    Some(pfd),
+                    name_os,
+                    nix::fcntl::AtFlags::empty(),
+                )
+                .map_err(|e| errno(e, "hard link"))?;
+                continue;
+            }
+            tar::EntryType::Fifo => {
+                nix::sys::stat::mknodat(Some(pfd), name_os, SFlag::S_IFIFO, mode, 0)
+                    .map_err(|e| errno(e, "mkfifo"))?;
+            }
+            // Devices and others are not created (as dockerd in a
+            // container without CAP_MKNOD would fail anyway).
+            _ => continue,
+        }
+        // As dockerd: the tar's owners are kept; with `copyUIDGID` and a
+        // container user, everything belongs to that user.
+        let (uid, gid) = opts.chown.unwrap_or((
+            header.uid().unwrap_or(0) as u32,
+            header.gid().unwrap_or(0) as u32,
+        ));
+        nix::unistd::fchownat(
+            Some(pfd),
+            name_os,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| errno(e, "chown"))?;
+        if et != tar::EntryType::Symlink {
+            // chown clears set-id bits: set the mode after it.
+            nix::sys::stat::fchmodat(
+                Some(pfd),
+                name_os,
+                mode,
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| errno(e, "chmod"))?;
+        }
+        let mtime = header.mtime().unwrap_or(0) as i64;
+        let ts = nix::sys::time::TimeSpec::new(mtime, 0);
+        let _ = nix::sys::stat::utimensat(
+            Some(pfd),
+            name_os,
+            &ts,
+            &ts,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        );
+    }
+    Ok(())
+}
+
+/// Opens `dest/rel` inside the root as a directory, making the missing
+/// directories on the way (0755, as moby's untar), each resolved in the root.
+fn ensure_dirs(root: &Root, dest: &Path, rel: &Path) -> Result<OwnedFd> {
+    let mut cur = dest.to_path_buf();
+    let mut fd = root
+        .open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY)
+        .map_err(|e| errno(e, "opening the extraction point"))?;
+    for c in rel.components() {
+        let Component::Normal(n) = c else { continue };
+        cur.push(n);
+        fd = match root.open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+            Ok(f) => f,
+            Err(nix::errno::Errno::ENOENT) => {
+                nix::sys::stat::mkdirat(Some(fd.as_raw_fd()), n, Mode::from_bits_truncate(0o755))
+                    .map_err(|e| errno(e, "mkdir"))?;
+                root.open(&cur, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|e| errno(e, "opening a new directory"))?
+            }
+            Err(e) => return Err(errno(e, &format!("opening {}", cur.display()))),
+        };
+    }
+    Ok(fd)
+}
+
+impl crate::Engine {
+    /// Opens the container's root: its live `/proc/<pid>/root` while it
+    /// runs, else its rootfs, mounted for the operation.
+    pub fn archive_root(&self, key: &str) -> Result<(Root, String)> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        if r.state.status == Status::Running && r.state.pid > 0 {
+            let p = format!("/proc/{}/root", r.state.pid);
+            if let Ok(fd) = openat(
+                None,
+                p.as_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                return Ok((
+                    Root {
+                        fd: own(fd),
+                        unmount: None,
+                    },
+                    r.id,
+                ));
+            }
+        }
+        let layer = self.images.rw_layer(&r.id)?;
+        let was = layer.is_mounted();
+        layer.mount()?;
+        let fd = openat(
+            None,
+            layer.merged.as_path(),
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(own)
+        .map_err(|e| errno(e, "opening the container rootfs"));
+        let root = Root {
+            fd: match fd {
+                Ok(fd) => fd,
+                Err(e) => {
+                    if !was {
+                        let _ = layer.unmount();
+                    }
+                    return Err(e);
+                }
+            },
+            unmount: if was { None } else { Some(layer) },
+        };
+        Ok((root, r.id))
+    }
+
+    /// The uid and gid of the container's `--user` (numbers, or names
+    /// looked up in its rootfs's passwd and group files).
+    fn archive_user(&self, key: &str, user: &str) -> Result<(u32, u32)> {
+        let (u, g) = user.split_once(':').unwrap_or((user, ""));
+        if let Ok(uid) = u.parse::<u32>() {
+            if g.is_empty() {
+                return Ok((uid, uid));
+            }
+            if let Ok(gid) = g.parse::<u32>() {
+                return Ok((uid, gid));
+            }
+        }
+        let h = self.lookup(key)?;
+        let layer = self.images.rw_layer(&h.id)?;
+        let was = layer.is_mounted();
+        layer.mount()?;
+        let r = crate::resolve::user(&layer.merged, user);
+        if !was {
+            let _ = layer.unmount();
+        }
+        let (uid, gid, _) = r?;
+        Ok((uid, gid))
+    }
+
+    /// `HEAD .../archive`.
+    pub fn archive_stat(&self, key: &str, path: &str) -> Result<PathStat> {
+        let (root, _) = self.archive_root(key)?;
+        root.stat(path)
+            .map(|(s, _)| s)
+            .map_err(|e| with_container(e, key))
+    }
+
+    /// `GET .../archive`: the stat, then the tar streamed to `out`.
+    pub fn archive_get(
+        &self,
+        key: &str,
+        path: &str,
+        before: impl FnOnce(&PathStat) -> bool,
+        out: impl Write,
+    ) -> Result<()> {
+        let (root, _) = self.archive_root(key)?;
+        let (st, _) = root.stat(path).map_err(|e| with_container(e, key))?;
+        if !before(&st) {
+            return Ok(());
+        }
+        let name = st.name.clone();
+        write_tar(&root, path, &name, out)
+    }
+
+    /// `PUT .../archive`.
+    pub fn archive_put(
+        &self,
+        key: &str,
+        path: &str,
+        input: impl Read,
+        opts: PutOptions,
+    ) -> Result<()> {
+        let h = self.lookup(key)?;
+        if h.snapshot().host_config.readonly_rootfs {
+            return Err(Error::new(
+                berth_api::ErrorKind::Forbidden,
+                "container rootfs is marked read-only",
+            ));
+        }
+        let user = h.snapshot().config.user;
+        let (root, _) = self.archive_root(key)?;
+        let mut opts = opts;
+        if opts.copy_uid_gid && !user.is_empty() {
+            opts.chown = Some(self.archive_user(key, &user)?);
+        }
+        extract(&root, path, input, opts).map_err(|e| with_container(e, key))
+    }
+}
+
+fn with_container(mut e: Error, key: &str) -> Error {
+    if e.kind == berth_api::ErrorKind::NotFound && e.message.ends_with("in container") {
+        e.message = format!("{} {key}", e.message);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_trailing_dot_and_root() {
+        assert_eq!(split("/a/b"), (PathBuf::from("/a"), Some("b".into())));
+        assert_eq!(split("/a/b/"), (PathBuf::from("/a"), Some("b".into())));
+        assert_eq!(split("/a/."), (PathBuf::from("/a"), Some(".".into())));
+        assert_eq!(split("/"), (PathBuf::from("/"), None));
+        assert_eq!(split("b"), (PathBuf::from("/"), Some("b".into())));
+    }
+
+    #[test]
+    fn clean_stops_at_root() {
+        assert_eq!(clean(Path::new("/a/../../etc")), PathBuf::from("/etc"));
+    }
+}

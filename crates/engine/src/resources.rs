@@ -1,0 +1,787 @@
+//! Resource limits: `HostConfig`'s memory, CPU, pids, blkio and ulimit
+//! fields checked as dockerd checks them (its words, 400), adapted as
+//! dockerd adapts them (`MemorySwap` twice `Memory`), turned into the OCI
+//! spec's `linux.resources` and `process.rlimits`, and written into a running
+//! container's cgroup for `POST /containers/{id}/update`.
+
+use berth_api::{Error, HostConfig, Result};
+use berth_runtime::cgroups::{Cgroup, Layout};
+use berth_runtime::spec::Resources;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// moby's `linuxMinMemory`.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+const MIN_CPU_SHARES: i64 = 2;
+const MAX_CPU_SHARES: i64 = 262144;
+
+/// What this host's cgroups can do (moby's `sysinfo`), read at each check.
+#[derive(Debug, Clone)]
+pub struct HostCaps {
+    pub layout: Layout,
+    pub swap: bool,
+    pub blkio_weight: bool,
+    pub cpus: Vec<u32>,
+    pub mems: Vec<u32>,
+    pub ncpu: i64,
+}
+
+impl HostCaps {
+    pub fn read() -> HostCaps {
+        let layout = Layout::detect();
+        let root = std::path::Path::new("/sys/fs/cgroup");
+        let (swap, blkio_weight, cpus, mems) = match layout {
+            Layout::V1 => (
+                root.join("memory/memory.memsw.limit_in_bytes").exists(),
+                root.join("blkio/blkio.weight").exists(),
+                std::fs::read_to_string(root.join("cpuset/cpuset.cpus")).unwrap_or_default(),
+                std::fs::read_to_string(root.join("cpuset/cpuset.mems")).unwrap_or_default(),
+            ),
+            Layout::V2 => {
+                let ctrls =
+                    std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+                (
+                    root.join("memory.swap.max").exists()
+                        || std::path::Path::new("/proc/swaps").exists(),
+                    ctrls.split_whitespace().any(|c| c == "io"),
+                    std::fs::read_to_string(root.join("cpuset.cpus.effective")).unwrap_or_default(),
+                    std::fs::read_to_string(root.join("cpuset.mems.effective")).unwrap_or_default(),
+                )
+            }
+        };
+        let ncpu = std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1);
+        HostCaps {
+            layout,
+            swap,
+            blkio_weight,
+            cpus: parse_list(cpus.trim()).unwrap_or_default(),
+            mems: parse_list(mems.trim()).unwrap_or_default(),
+            ncpu,
+        }
+    }
+}
+
+/// Parses a cpuset list (`0-3,5`), as moby's `parsers.ParseUintList`.
+pub fn parse_list(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    if s.is_empty() {
+        return Some(out);
+    }
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 1 << 16 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+fn check_cpuset(value: &str, available: &[u32], what: &str, unavailable: &str) -> Result<()> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let Some(list) = parse_list(value) else {
+        return Err(Error::invalid(format!(
+            "Invalid value {value} for cpuset {what}"
+        )));
+    };
+    if list.iter().any(|c| !available.contains(c)) {
+        let avail = available
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        return Err(Error::invalid(format!(
+            "{unavailable} - requested {value}, available: {avail}"
+        )));
+    }
+    Ok(())
+}
+
+/// One `Ulimits` entry as the API carries it.
+#[derive(Debug, Deserialize)]
+struct Ulimit {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Soft", default)]
+    soft: i64,
+    #[serde(rename = "Hard", default)]
+    hard: i64,
+}
+
+const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+fn ulimits(hc: &HostConfig) -> Result<Vec<Ulimit>> {
+    let mut out = Vec::new();
+    for v in hc.ulimits.iter().flatten() {
+        let u: Ulimit = serde_json::from_value(v.clone())
+            .map_err(|e| Error::invalid(format!("invalid ulimit: {e}")))?;
+        if !ULIMIT_NAMES.contains(&u.name.as_str()) {
+            return Err(Error::invalid(format!("invalid ulimit type: {}", u.name)));
+        }
+        if u.soft > u.hard {
+            return Err(Error::invalid(format!(
+                "invalid ulimit argument: soft limit ({}) for {} cannot be greater than hard limit ({})",
+                u.soft, u.name, u.hard
+            )));
+        }
+        out.push(u);
+    }
+    Ok(out)
+}
+
+/// The memory and CPU checks dockerd makes at create and update (moby's
+/// `verifyPlatformContainerResources`), with its words. On success the
+/// values are adapted as dockerd adapts them; the answer is the warnings.
+pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    if hc.memory != 0 && hc.memory < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if hc.memory > 0 && hc.memory_swap > 0 && hc.memory_swap < hc.memory {
+        return Err(Error::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if hc.memory == 0 && hc.memory_swap > 0 && !update {
+        return Err(Error::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if hc.memory > 0 && hc.memory_swap == 0 && !update && host.swap {
+        // dockerd's default: as much swap as memory.
+        hc.memory_swap = hc.memory * 2;
+    }
+    if hc.memory_swap > 0 && !host.swap {
+        warnings.push(
+            "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.".to_string(),
+        );
+        hc.memory_swap = -1;
+    }
+    if let Some(s) = hc.memory_swappiness {
+        if s != -1 && !(0..=100).contains(&s) {
+            return Err(Error::invalid(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
+        }
+    }
+    if hc.memory_reservation != 0 && hc.memory_reservation < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory reservation allowed is 6MB"));
+    }
+    if hc.memory > 0 && hc.memory_reservation > 0 && hc.memory < hc.memory_reservation {
+        return Err(Error::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if hc.oom_kill_disable == Some(true) && host.layout == Layout::V2 {
+        warnings
+            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+        hc.oom_kill_disable = Some(false);
+    }
+    if hc.oom_kill_disable == Some(true) && hc.memory == 0 {
+        warnings.push(
+            "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into(),
+        );
+    }
+    if hc.nano_cpus > 0 && hc.cpu_period > 0 {
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if hc.nano_cpus > 0 && hc.cpu_quota > 0 {
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    if hc.nano_cpus < 0 || hc.nano_cpus > host.ncpu * 1_000_000_000 {
+        return Err(Error::invalid(format!(
+            "Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available",
+            n = host.ncpu
+        )));
+    }
+    if hc.cpu_period != 0 && !(1000..=1_000_000).contains(&hc.cpu_period) {
+        return Err(Error::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
+        return Err(Error::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    if hc.cpu_shares < 0 {
+        hc.cpu_shares = MIN_CPU_SHARES;
+    } else if hc.cpu_shares > MAX_CPU_SHARES {
+        hc.cpu_shares = MAX_CPU_SHARES;
+    } else if hc.cpu_shares > 0 && hc.cpu_shares < MIN_CPU_SHARES {
+        hc.cpu_shares = MIN_CPU_SHARES;
+    }
+    check_cpuset(
+        &hc.cpuset_cpus,
+        &host.cpus,
+        "cpus",
+        "Requested CPUs are not available",
+    )?;
+    check_cpuset(
+        &hc.cpuset_mems,
+        &host.mems,
+        "mems",
+        "Requested memory nodes are not available",
+    )?;
+    if hc.blkio_weight > 0 && !host.blkio_weight {
+        warnings.push(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into(),
+        );
+        hc.blkio_weight = 0;
+    }
+    if hc.blkio_weight != 0 && !(10..=1000).contains(&hc.blkio_weight) {
+        return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
+    }
+    if let Some(p) = hc.pids_limit {
+        // API 1.40+: 0 and negatives mean unlimited; dockerd keeps 0 as null.
+        if p == 0 {
+            hc.pids_limit = None;
+        }
+    }
+    if hc.shm_size < 0 {
+        return Err(Error::invalid("SHM size can not be less than 0"));
+    }
+    ulimits(hc)?;
+    Ok(warnings)
+}
+
+/// `linux.resources` (besides devices) and `process.rlimits` for the spec.
+pub fn oci(hc: &HostConfig) -> Result<Resources> {
+    let mut cgroup = Map::new();
+    let mut memory = Map::new();
+    if hc.memory > 0 {
+        memory.insert("limit".into(), json!(hc.memory));
+    }
+    if hc.memory_swap != 0 && hc.memory > 0 {
+        memory.insert("swap".into(), json!(hc.memory_swap));
+    }
+    if hc.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| (0..=100).contains(s)) {
+        memory.insert("swappiness".into(), json!(s));
+    }
+    if !memory.is_empty() {
+        cgroup.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if hc.nano_cpus > 0 {
+        // dockerd: a 100 ms period, the quota in proportion.
+        cpu.insert("period".into(), json!(100_000u64));
+        cpu.insert(
+            "quota".into(),
+            json!(hc.nano_cpus * 100_000 / 1_000_000_000),
+        );
+    }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), json!(hc.cpu_period));
+    }
+    if hc.cpu_quota != 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(hc.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        cgroup.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        cgroup.insert("pids".into(), json!({"limit": p}));
+    }
+    if hc.blkio_weight > 0 {
+        cgroup.insert("blockIO".into(), json!({"weight": hc.blkio_weight}));
+    }
+    let rlimits = ulimits(hc)?
+        .into_iter()
+        .map(|u| {
+            json!({
+                "type": format!("RLIMIT_{}", u.name.to_uppercase()),
+                "soft": u.soft as u64,
+                "hard": u.hard as u64,
+            })
+        })
+        .collect();
+    Ok(Resources { cgroup, rlimits })
+}
+
+/// The body of `POST /containers/{id}/update`: the resources and the
+/// restart policy (moby's `UpdateConfig`).
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateBody {
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+/// Resource keys `update` may change (moby's `container.UpdateConfig`'s
+/// `Resources`), with `RestartPolicy` handled by the caller.
+const UPDATABLE: &[&str] = &[
+    "CpuShares",
+    "Memory",
+    "MemorySwap",
+    "MemoryReservation",
+    "NanoCpus",
+    "CpuPeriod",
+    "CpuQuota",
+    "CpusetCpus",
+    "CpusetMems",
+    "PidsLimit",
+    "BlkioWeight",
+    "KernelMemory",
+    "KernelMemoryTCP",
+    "CpuRealtimePeriod",
+    "CpuRealtimeRuntime",
+];
+
+/// Applies an update body's non-zero resource fields onto `hc` (as moby's
+/// `container.UpdateContainer`: only what is set changes).
+pub fn merge_update(hc: &mut HostConfig, body: &Map<String, Value>) -> Result<()> {
+    let int = |k: &str| -> Result<i64> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| Error::invalid(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    let s = |k: &str| -> Result<String> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(v) => Err(Error::invalid(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    // Reject keys that are neither resources nor the restart policy, so
+    // that a typo is not silently dropped.
+    for k in body.keys() {
+        if !UPDATABLE.contains(&k.as_str()) && k != "RestartPolicy" && !is_known_resource_key(k) {
+            return Err(Error::invalid(format!("unknown field \"{k}\" in update")));
+        }
+    }
+    let memory = int("Memory")?;
+    let swap = int("MemorySwap")?;
+    if memory != 0 {
+        // A new memory limit above the old swap limit moves swap too.
+        if swap == 0 && hc.memory_swap > 0 && memory > hc.memory_swap {
+            return Err(Error::invalid(
+                "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+            ));
+        }
+        hc.memory = memory;
+    }
+    if swap != 0 {
+        hc.memory_swap = swap;
+    }
+    let v = int("MemoryReservation")?;
+    if v != 0 {
+        hc.memory_reservation = v;
+    }
+    let v = int("CpuShares")?;
+    if v != 0 {
+        hc.cpu_shares = v;
+    }
+    let nano = int("NanoCpus")?;
+    let period = int("CpuPeriod")?;
+    let quota = int("CpuQuota")?;
+    if nano != 0 {
+        if hc.cpu_period > 0 && period == 0 || hc.cpu_quota > 0 && quota == 0 {
+            return Err(Error::invalid(
+                "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+            ));
+        }
+        hc.nano_cpus = nano;
+    }
+    if period != 0 {
+        if hc.nano_cpus > 0 && nano == 0 {
+            return Err(Error::invalid(
+                "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set",
+            ));
+        }
+        hc.cpu_period = period;
+    }
+    if quota != 0 {
+        if hc.nano_cpus > 0 && nano == 0 {
+            return Err(Error::invalid(
+                "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
+            ));
+        }
+        hc.cpu_quota = quota;
+    }
+    let v = s("CpusetCpus")?;
+    if !v.is_empty() {
+        hc.cpuset_cpus = v;
+    }
+    let v = s("CpusetMems")?;
+    if !v.is_empty() {
+        hc.cpuset_mems = v;
+    }
+    match body.get("PidsLimit") {
+        None | Some(Value::Null) => {}
+        Some(v) => {
+            let p = v
+                .as_i64()
+                .ok_or_else(|| Error::invalid(format!("invalid value for PidsLimit: {v}")))?;
+            hc.pids_limit = Some(p);
+        }
+    }
+    let v = int("BlkioWeight")?;
+    if v != 0 {
+        hc.blkio_weight = v;
+    }
+    Ok(())
+}
+
+/// Other `Resources` keys a client may send with their zero values (the
+/// docker CLI sends the whole struct).
+fn is_known_resource_key(k: &str) -> bool {
+    matches!(
+        k,
+        "CgroupParent"
+            | "BlkioWeightDevice"
+            | "BlkioDeviceReadBps"
+            | "BlkioDeviceWriteBps"
+            | "BlkioDeviceReadIOps"
+            | "BlkioDeviceWriteIOps"
+            | "Devices"
+            | "DeviceCgroupRules"
+            | "DeviceRequests"
+            | "MemorySwappiness"
+            | "OomKillDisable"
+            | "Ulimits"
+            | "CpuCount"
+            | "CpuPercent"
+            | "IOMaximumIOps"
+            | "IOMaximumBandwidth"
+    )
+}
+
+/// Writes the limits of `hc` into a running container's cgroup. Order
+/// matters on v1: the memory limit may not exceed memsw, so when both grow
+/// memsw goes first, and when they shrink memory goes first.
+pub fn apply(cg: &Cgroup, hc: &HostConfig) -> std::io::Result<()> {
+    match cg.layout {
+        Layout::V1 => {
+            if hc.memory > 0 {
+                let swap = if hc.memory_swap == 0 {
+                    None
+                } else {
+                    Some(hc.memory_swap)
+                };
+                let cur_mem = cg.read_u64("memory", "memory.limit_in_bytes").unwrap_or(0) as i64;
+                let has_memsw = cg
+                    .dir("memory")
+                    .join("memory.memsw.limit_in_bytes")
+                    .exists();
+                let write_swap = |v: i64| -> std::io::Result<()> {
+                    if has_memsw {
+                        cg.write("memory", "memory.memsw.limit_in_bytes", &v.to_string())
+                    } else {
+                        Ok(())
+                    }
+                };
+                if hc.memory > cur_mem {
+                    if let Some(s) = swap {
+                        write_swap(s)?;
+                    }
+                    cg.write("memory", "memory.limit_in_bytes", &hc.memory.to_string())?;
+                } else {
+                    cg.write("memory", "memory.limit_in_bytes", &hc.memory.to_string())?;
+                    if let Some(s) = swap {
+                        write_swap(s)?;
+                    }
+                }
+            }
+            if hc.memory_reservation > 0 {
+                cg.write(
+                    "memory",
+                    "memory.soft_limit_in_bytes",
+                    &hc.memory_reservation.to_string(),
+                )?;
+            }
+            if hc.cpu_shares > 0 {
+                cg.write("cpu", "cpu.shares", &hc.cpu_shares.to_string())?;
+            }
+            let (period, quota) = cpu_quota(hc);
+            if let Some(p) = period {
+                cg.write("cpu", "cpu.cfs_period_us", &p.to_string())?;
+            }
+            if let Some(q) = quota {
+                cg.write("cpu", "cpu.cfs_quota_us", &q.to_string())?;
+            }
+            if !hc.cpuset_cpus.is_empty() {
+                cg.write("cpuset", "cpuset.cpus", &hc.cpuset_cpus)?;
+            }
+            if !hc.cpuset_mems.is_empty() {
+                cg.write("cpuset", "cpuset.mems", &hc.cpuset_mems)?;
+            }
+            if let Some(p) = hc.pids_limit {
+                let v = if p > 0 { p.to_string() } else { "max".into() };
+                cg.write("pids", "pids.max", &v)?;
+            }
+            if hc.blkio_weight > 0 {
+                cg.write("blkio", "blkio.weight", &hc.blkio_weight.to_string())?;
+            }
+        }
+        Layout::V2 => {
+            if hc.memory > 0 {
+                cg.write("memory", "memory.max", &hc.memory.to_string())?;
+                if hc.memory_swap > 0 {
+                    cg.write(
+                        "memory",
+                        "memory.swap.max",
+                        &(hc.memory_swap - hc.memory).to_string(),
+                    )?;
+                } else if hc.memory_swap == -1 {
+                    cg.write("memory", "memory.swap.max", "max")?;
+                }
+            }
+            if hc.memory_reservation > 0 {
+                cg.write("memory", "memory.low", &hc.memory_reservation.to_string())?;
+            }
+            if hc.cpu_shares > 0 {
+                // runc's conversion of shares (2..262144) to weight (1..10000).
+                let w = 1 + ((hc.cpu_shares - 2) * 9999) / 262142;
+                cg.write("cpu", "cpu.weight", &w.to_string())?;
+            }
+            let (period, quota) = cpu_quota(hc);
+            if period.is_some() || quota.is_some() {
+                let q = match quota {
+                    Some(q) if q > 0 => q.to_string(),
+                    _ => "max".into(),
+                };
+                cg.write(
+                    "cpu",
+                    "cpu.max",
+                    &format!("{q} {}", period.unwrap_or(100_000)),
+                )?;
+            }
+            if !hc.cpuset_cpus.is_empty() {
+                cg.write("cpuset", "cpuset.cpus", &hc.cpuset_cpus)?;
+            }
+            if !hc.cpuset_mems.is_empty() {
+                cg.write("cpuset", "cpuset.mems", &hc.cpuset_mems)?;
+            }
+            if let Some(p) = hc.pids_limit {
+                let v = if p > 0 { p.to_string() } else { "max".into() };
+                cg.write("pids", "pids.max", &v)?;
+            }
+            if hc.blkio_weight > 0 {
+                cg.write("io", "io.bfq.weight", &hc.blkio_weight.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The CFS period and quota `hc` asks for (from `NanoCpus` or the explicit pair).
+fn cpu_quota(hc: &HostConfig) -> (Option<i64>, Option<i64>) {
+    if hc.nano_cpus > 0 {
+        return (Some(100_000), Some(hc.nano_cpus * 100_000 / 1_000_000_000));
+    }
+    let period = (hc.cpu_period > 0).then_some(hc.cpu_period);
+    let quota = (hc.cpu_quota != 0).then_some(hc.cpu_quota);
+    (period, quota)
+}
+
+impl crate::Engine {
+    /// The cgroup of container `id` (`<cgroup-parent>/<id>`).
+    pub fn cgroup(&self, id: &str) -> Cgroup {
+        Cgroup::new(&format!(
+            "{}/{}",
+            self.config.cgroup_parent.trim_end_matches('/'),
+            id
+        ))
+    }
+
+    /// `POST /containers/{id}/update`: checks the new values as create
+    /// does, writes them into a running container's cgroup, then records
+    /// them; a failed write changes nothing recorded.
+    pub fn update(&self, key: &str, body: &Map<String, Value>) -> Result<Vec<String>> {
+        let h = self.lookup(key)?;
+        let r = h.snapshot();
+        let mut hc = r.host_config.clone();
+        merge_update(&mut hc, body)?;
+        if let Some(p) = body.get("RestartPolicy").filter(|v| !v.is_null()) {
+            let policy: berth_api::types::RestartPolicy = serde_json::from_value(p.clone())
+                .map_err(|e| Error::invalid(format!("invalid RestartPolicy: {e}")))?;
+            if !policy.name.is_empty() {
+                if hc.auto_remove && policy.name != "no" {
+                    return Err(Error::invalid(
+                        "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                    ));
+                }
+                crate::lifecycle::validate_restart_policy(&policy)?;
+                hc.restart_policy = policy;
+            }
+        }
+        let warnings = verify(&mut hc, &HostCaps::read(), true)?;
+        if r.state.status == crate::container::Status::Running {
+            let cg = self.cgroup(&r.id);
+            apply(&cg, &hc)
+                .map_err(|e| Error::internal(format!("Cannot update container {}: {e}", r.id)))?;
+        }
+        h.with(|rec| rec.host_config = hc);
+        self.save(&h)?;
+        let snap = h.snapshot();
+        let mut attrs = indexmap::IndexMap::new();
+        attrs.insert("image".to_string(), snap.config.image.clone());
+        attrs.insert("name".to_string(), crate::record_name(&snap));
+        self.events.publish("container", "update", &snap.id, attrs);
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostCaps {
+        HostCaps {
+            layout: Layout::V1,
+            swap: true,
+            blkio_weight: false,
+            cpus: vec![0, 1],
+            mems: vec![0],
+            ncpu: 2,
+        }
+    }
+
+    fn err(hc: &mut HostConfig) -> String {
+        verify(hc, &host(), false).unwrap_err().message
+    }
+
+    #[test]
+    fn dockerd_messages() {
+        let mut hc = HostConfig {
+            memory: 1024,
+            ..Default::default()
+        };
+        assert_eq!(err(&mut hc), "Minimum memory limit allowed is 6MB");
+        let mut hc = HostConfig {
+            nano_cpus: 500_000_000,
+            cpu_period: 50_000,
+            ..Default::default()
+        };
+        assert_eq!(
+            err(&mut hc),
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+        );
+        let mut hc = HostConfig {
+            nano_cpus: 3_000_000_000,
+            ..Default::default()
+        };
+        assert_eq!(
+            err(&mut hc),
+            "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+        );
+        let mut hc = HostConfig {
+            cpuset_cpus: "0-x".into(),
+            ..Default::default()
+        };
+        assert_eq!(err(&mut hc), "Invalid value 0-x for cpuset cpus");
+        let mut hc = HostConfig {
+            cpuset_cpus: "0,7".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            err(&mut hc),
+            "Requested CPUs are not available - requested 0,7, available: 0,1"
+        );
+    }
+
+    #[test]
+    fn swap_defaults_to_twice_memory_and_reaches_the_spec() {
+        let mut hc = HostConfig {
+            memory: 32 << 20,
+            nano_cpus: 500_000_000,
+            pids_limit: Some(20),
+            ..Default::default()
+        };
+        verify(&mut hc, &host(), false).unwrap();
+        assert_eq!(hc.memory_swap, 64 << 20);
+        let r = oci(&hc).unwrap();
+        assert_eq!(r.cgroup["memory"]["limit"], 32 << 20);
+        assert_eq!(r.cgroup["memory"]["swap"], 64 << 20);
+        assert_eq!(r.cgroup["cpu"]["quota"], 50_000);
+        assert_eq!(r.cgroup["cpu"]["period"], 100_000);
+        assert_eq!(r.cgroup["pids"]["limit"], 20);
+    }
+
+    #[test]
+    fn ulimits_become_rlimits() {
+        let mut hc = HostConfig {
+            ulimits: Some(vec![json!({"Name": "nofile", "Soft": 100, "Hard": 200})]),
+            ..Default::default()
+        };
+        verify(&mut hc, &host(), false).unwrap();
+        let r = oci(&hc).unwrap();
+        assert_eq!(r.rlimits[0]["type"], "RLIMIT_NOFILE");
+        hc.ulimits = Some(vec![json!({"Name": "bogus", "Soft": 1, "Hard": 1})]);
+        assert!(verify(&mut hc, &host(), false).is_err());
+        hc.ulimits = Some(vec![json!({"Name": "nofile", "Soft": 10, "Hard": 1})]);
+        assert!(verify(&mut hc, &host(), false).is_err());
+    }
+
+    #[test]
+    fn update_merges_only_what_is_set() {
+        let mut hc = HostConfig {
+            memory: 32 << 20,
+            memory_swap: 64 << 20,
+            cpu_shares: 512,
+            ..Default::default()
+        };
+        let body = json!({"Memory": 48 << 20, "CpuShares": 0, "PidsLimit": 30});
+        merge_update(&mut hc, body.as_object().unwrap()).unwrap();
+        assert_eq!(hc.memory, 48 << 20);
+        assert_eq!(hc.cpu_shares, 512);
+        assert_eq!(hc.pids_limit, Some(30));
+        let body = json!({"Memory": 128 << 20});
+        assert!(merge_update(&mut hc, body.as_object().unwrap()).is_err());
+        let body = json!({"Bogus": 1});
+        assert!(merge_update(&mut hc, body.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn cpuset_lists() {
+        assert_eq!(parse_list("0-2,5"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_list("2-1"), None);
+        assert_eq!(parse_list("a"), None);
+    }
+}

@@ -126,6 +126,14 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         labels: config.labels.clone(),
         network: config.network.clone(),
         storage_driver: config.storage_driver.clone(),
+        registry: berth_distribution::RegistryOptions {
+            insecure: config.insecure_registries.clone(),
+            mirrors: config.registry_mirrors.clone(),
+            certs_dirs: vec![
+                "/etc/docker/certs.d".into(),
+                config.data_root.join("certs.d"),
+            ],
+        },
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
     engine

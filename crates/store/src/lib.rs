@@ -533,6 +533,73 @@ impl ImageStore {
         result
     }
 
+    /// Whether the layer chain `chain` is present (a pull skips its blob).
+    pub fn has_layer(&self, chain: &str) -> Result<bool> {
+        self.layer_exists(chain)
+    }
+
+    /// A pulled image: `layers` are the downloaded layer blobs (gzip, zstd
+    /// or plain tar; `None` where the chain is already present), in the
+    /// config's `rootfs.diff_ids` order. Each is unpacked and its diff id
+    /// checked against the config; then the config is stored and `tags`
+    /// (tags and digest references) point at it, all or nothing.
+    /// `extracted(i)` is called after layer `i` is in place.
+    pub fn add_pulled(
+        &self,
+        raw_config: &[u8],
+        layers: &[Option<PathBuf>],
+        tags: &[Reference],
+        extracted: &mut dyn FnMut(usize),
+    ) -> Result<Image> {
+        let config: ImageConfig = serde_json::from_slice(raw_config)
+            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != layers.len() {
+            return Err(Error::invalid(format!(
+                "the manifest has {} layers but the image config lists {} diff ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let mut holds = self.new_holds();
+        let result = (|| {
+            let mut parent: Option<String> = None;
+            for (i, (layer, want)) in layers.iter().zip(diff_ids).enumerate() {
+                let chain = chain_id(parent.as_deref(), want);
+                let have = {
+                    let mut held = self.holds();
+                    let have = self.layer_exists(&chain)?;
+                    if have {
+                        self.hold_chain(&mut held, &mut holds, &chain);
+                    }
+                    have
+                };
+                if !have {
+                    let Some(path) = layer else {
+                        return Err(Error::internal(format!("layer {chain} is missing")));
+                    };
+                    let mut f = fs::File::open(path)?;
+                    let spooled = self.spool_layer(&mut f)?;
+                    if &spooled.diff_id != want {
+                        return Err(Error::invalid(format!(
+                            "layer {i}: diff id {} does not match the image config's {want}",
+                            spooled.diff_id
+                        )));
+                    }
+                    self.register_layer(spooled, parent.as_deref(), &mut holds)?;
+                }
+                extracted(i);
+                parent = Some(chain);
+            }
+            self.commit_image(raw_config, tags)
+        })();
+        drop(holds);
+        if result.is_err() {
+            let _ = self.gc_layers();
+        }
+        result
+    }
+
     /// `POST /images/load`: docker-archive (classic and docker 25+) and
     /// OCI image layouts, several images per archive. `progress` gets each
     /// line dockerd prints (`Loaded image: busybox:latest`, without the
@@ -719,7 +786,7 @@ impl ImageStore {
     }
 
     /// The image a full reference points to, if any.
-    pub(crate) fn tag_target(&self, reference: &Reference) -> Result<Option<String>> {
+    pub fn tag_target(&self, reference: &Reference) -> Result<Option<String>> {
         self.conn()
             .query_row(
                 "SELECT image_id FROM tags WHERE reference = ?1",

@@ -21,7 +21,7 @@ mod session;
 
 pub use auth::AuthConfig;
 pub use endpoint::{Endpoints, RegistryOptions};
-pub use pull::{list_tags, pull, resolve, HasStore, Resolved};
+pub use pull::{inspect, list_tags, login, pull, resolve, HasStore, Resolved};
 pub use session::Session;
 
 /// Media types a pull accepts, in dockerd's order of preference.

@@ -240,9 +240,11 @@ pub async fn resolve(
     let session = Session::open(opts, &reference.domain, &reference.path, "pull", creds)
         .await
         .map_err(|e| {
+            // Not a 401 to the client: the docker CLI would prompt for a
+            // login; dockerd answers 500 here too.
             if e.kind() == ErrorKind::Unauthorized {
                 Error::new(
-                    ErrorKind::Unauthorized,
+                    ErrorKind::Internal,
                     format!(
                         "Head \"{}/v2/{}/manifests/{}\": {}",
                         "https://".to_string() + &reference.domain,
@@ -653,4 +655,96 @@ pub async fn list_tags(
         }
     }
     Ok(out)
+}
+
+/// `POST /auth`: checks credentials against the registry's `/v2/`
+/// (Basic, or a token without a repository scope, as dockerd's login).
+pub async fn login(opts: &RegistryOptions, creds: AuthConfig) -> Result<()> {
+    let server = creds.serveraddress.trim().to_string();
+    let host = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let domain = match host.as_str() {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
+        h => h.to_string(),
+    };
+    let base = if domain == "docker.io" {
+        "https://registry-1.docker.io".to_string()
+    } else {
+        format!("https://{domain}")
+    };
+    Session::open(opts, &domain, "", "", creds)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            if e.kind() == ErrorKind::Unauthorized {
+                Error::new(
+                    ErrorKind::Unauthorized,
+                    format!("Get \"{base}/v2/\": {}", e.message),
+                )
+            } else {
+                e
+            }
+        })
+}
+
+/// `GET /distribution/NAME/json`: the descriptor the reference resolves
+/// to and the platforms it offers.
+pub async fn inspect(
+    opts: &RegistryOptions,
+    reference: &Reference,
+    creds: AuthConfig,
+) -> Result<serde_json::Value> {
+    let session = Session::open(opts, &reference.domain, &reference.path, "pull", creds).await?;
+    let (what, target) = match (&reference.digest, &reference.tag) {
+        (Some(d), _) => (format!("@{d}"), d.clone()),
+        (None, Some(t)) => (format!(":{t}"), t.clone()),
+        (None, None) => (":latest".to_string(), "latest".to_string()),
+    };
+    let (body, ct) = fetch_manifest(&session, reference, &what, &target).await?;
+    let m: Manifest = serde_json::from_slice(&body)
+        .map_err(|e| Error::internal(format!("invalid manifest: {e}")))?;
+    let media = if m.media_type.is_empty() {
+        ct
+    } else {
+        m.media_type.clone()
+    };
+    let mut platforms = Vec::new();
+    if !m.manifests.is_empty() {
+        for d in &m.manifests {
+            if let Some(p) = &d.platform {
+                let mut v = serde_json::json!({"architecture": p.architecture, "os": p.os});
+                if let Some(var) = &p.variant {
+                    v["variant"] = serde_json::json!(var);
+                }
+                platforms.push(v);
+            }
+        }
+    } else if let Some(c) = &m.config {
+        if let Reply::Ok(r) = session
+            .get(
+                Method::GET,
+                &format!("/v2/{}/blobs/{}", session.repo, c.digest),
+                &[],
+            )
+            .await?
+        {
+            let raw = read_limited(r, 8 << 20).await?;
+            if let Ok(cfg) = serde_json::from_slice::<ImageConfig>(&raw) {
+                let mut v = serde_json::json!({"architecture": cfg.architecture, "os": cfg.os});
+                if let Some(var) = cfg.variant.filter(|v| !v.is_empty()) {
+                    v["variant"] = serde_json::json!(var);
+                }
+                platforms.push(v);
+            }
+        }
+    }
+    Ok(serde_json::json!({
+        "Descriptor": {"mediaType": media, "digest": sha256(&body), "size": body.len()},
+        "Platforms": platforms,
+    }))
 }

@@ -109,11 +109,12 @@ impl Session {
                     }
                     return Ok(s);
                 }
+                // dockerd reports the first endpoint's error (https).
                 Ok(r) => {
-                    last = Some(format!("{url}: unexpected status {}", r.status()));
+                    last.get_or_insert(format!("{url}: unexpected status {}", r.status()));
                 }
                 Err(e) => {
-                    last = Some(format!("Get \"{url}\": {}", error_chain(&e)));
+                    last.get_or_insert(format!("Get \"{url}\": {}", error_chain(&e)));
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! the answer. Error kinds become status codes here and nowhere else.
 
 mod containers;
+mod distribution;
 mod exec;
 mod images;
 mod networks;
@@ -74,6 +75,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
+        .route("/auth", post(distribution::auth))
+        .route("/distribution/{*rest}", get(distribution::inspect))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/load", post(images::load))

@@ -17,11 +17,13 @@ mod auth;
 mod endpoint;
 pub mod progress;
 mod pull;
+mod push;
 mod session;
 
 pub use auth::AuthConfig;
 pub use endpoint::{Endpoints, RegistryOptions};
 pub use pull::{inspect, list_tags, login, pull, resolve, HasStore, Resolved};
+pub use push::push;
 pub use session::Session;
 
 /// Media types a pull accepts, in dockerd's order of preference.

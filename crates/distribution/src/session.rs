@@ -279,6 +279,38 @@ impl Session {
     }
 }
 
+impl Session {
+    /// A request with the session's authorization and an optional body;
+    /// `target` is a path under the endpoint or an absolute URL (upload
+    /// locations). No retry: bodies are streamed once.
+    pub async fn send(
+        &self,
+        method: Method,
+        target: &str,
+        headers: &[(&str, String)],
+        body: Option<reqwest::Body>,
+    ) -> Result<reqwest::Response> {
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_string()
+        } else {
+            format!("{}{}", self.endpoint.base, target)
+        };
+        let mut req = self.endpoint.client.request(method.clone(), &url);
+        if let Some(a) = self.auth_header() {
+            req = req.header(AUTHORIZATION, a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        req.send()
+            .await
+            .map_err(|e| Error::internal(format!("{method} \"{url}\": {}", error_chain(&e))))
+    }
+}
+
 pub(crate) async fn failure(r: reqwest::Response) -> Failure {
     let status = r.status();
     let body = r.bytes().await.unwrap_or_default();

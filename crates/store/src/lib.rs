@@ -621,6 +621,11 @@ impl ImageStore {
         archive::save(self, names, dst)
     }
 
+    /// The uncompressed tar of a layer (named by its diff id), for push.
+    pub fn layer_tar(&self, diff_id: &str) -> PathBuf {
+        self.blob_path(diff_id)
+    }
+
     pub(crate) fn layer_blob(&self, diff_id: &str) -> PathBuf {
         self.blob_path(diff_id)
     }

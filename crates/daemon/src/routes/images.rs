@@ -340,8 +340,14 @@ pub async fn post_dispatch(
     State(engine): State<AppState>,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
+    let auth = headers
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .map(berth_distribution::AuthConfig::from_header)
+        .unwrap_or_default();
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = p.get("repo").unwrap_or("");
         if repo.is_empty() {
@@ -353,10 +359,87 @@ pub async fn post_dispatch(
             .body(Body::empty())
             .unwrap_or_default());
     }
-    if rest.ends_with("/push") {
-        return Err(Error::internal("berth cannot push to registries yet").into());
+    if let Some(name) = rest.strip_suffix("/push") {
+        return push(engine, name, p.get("tag").unwrap_or(""), auth).await;
     }
     Err(Error::not_found(format!("page not found: /images/{rest}")).into())
+}
+
+/// `POST /images/{name}/push?tag=`: without a tag, every local tag of the
+/// repository, as dockerd. A missing image is a 404 before streaming.
+async fn push(
+    engine: AppState,
+    name: &str,
+    tag: &str,
+    auth: berth_distribution::AuthConfig,
+) -> ApiResult<Response<Body>> {
+    let base = Reference::parse(name)?;
+    let mut targets = Vec::new();
+    if !tag.is_empty() {
+        targets.push(Reference::parse(&format!("{name}:{tag}"))?);
+    } else if base.tag.is_some() {
+        targets.push(base.clone());
+    } else {
+        let engine2 = engine.clone();
+        let images = blocking(move || engine2.images.list()).await?;
+        for img in images {
+            for t in &img.repo_tags {
+                if let Ok(r) = Reference::parse(t) {
+                    if r.domain == base.domain && r.path == base.path {
+                        targets.push(r);
+                    }
+                }
+            }
+        }
+        targets.sort_by_key(|r| r.to_string());
+    }
+    if targets.is_empty() {
+        return Err(Error::not_found(format!(
+            "An image does not exist locally with the tag: {}",
+            base.familiar_name()
+        ))
+        .into());
+    }
+    for t in &targets {
+        if engine.images.get(&t.to_string()).is_err() {
+            return Err(Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                t.familiar_name()
+            ))
+            .into());
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<serde_json::Value>();
+    let (btx, brx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if btx.send(json_line(v)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let repo_name = format!("{}/{}", base.domain, base.path);
+    tokio::spawn(async move {
+        let _ = tx.send(json!({"status": format!("The push refers to repository [{repo_name}]")}));
+        for t in targets {
+            let owner: std::sync::Arc<dyn berth_distribution::HasStore> = engine.clone();
+            let name = t.familiar_string();
+            match berth_distribution::push(owner, &engine.config.registry, &t, auth.clone(), &tx)
+                .await
+            {
+                Ok(()) => engine.image_event("push", &name, &name),
+                Err(e) => {
+                    berth_distribution::progress::error(&tx, &e.message);
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(brx))
+        .unwrap_or_default())
 }
 
 pub async fn remove(

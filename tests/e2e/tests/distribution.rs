@@ -1,0 +1,302 @@
+//! Pull, push and login against real registries on loopback: berth-registry
+//! (TLS + htpasswd) and CNCF distribution (`docker-registry`), driven by the
+//! docker CLI. Registries run where the daemon's loopback is: on the host
+//! for berthd, in the harness's netns for dockerd (`BERTH_E2E_DAEMON=dockerd`).
+//! Everything the tests make is under the daemon's tmp dir (prefix `bpl`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_e2e::{bin_dir, Daemon};
+
+/// A registry process, killed (by its pid) on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command run where the daemon's loopback is.
+fn in_daemon_net(d: &Daemon, program: &str) -> Command {
+    if d.is_dockerd() {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &d.net_name, program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn ok(c: &mut Command) -> String {
+    let o = c.output().expect("spawn");
+    assert!(
+        o.status.success(),
+        "{c:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn start_registry(d: &Daemon, program: &str, config: &Path, port: u16) -> Registry {
+    let log = std::fs::File::create(config.with_extension("log")).expect("log");
+    let child = in_daemon_net(d, program)
+        .arg("serve")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("registry");
+    let r = Registry { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let up = in_daemon_net(d, "curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("https://127.0.0.1:{port}/v2/"))
+            .output()
+            .map(|o| o.stdout != b"000")
+            .unwrap_or(false)
+            || in_daemon_net(d, "curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                .arg(format!("http://127.0.0.1:{port}/v2/"))
+                .output()
+                .map(|o| o.stdout != b"000")
+                .unwrap_or(false);
+        if up {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{program} did not start: {}",
+            std::fs::read_to_string(config.with_extension("log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// (ca.crt, server.crt, server.key) for 127.0.0.1, made by openssl.
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
+    let ext = dir.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let p = |n: &str| dir.join(n);
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=bpl test CA",
+            "-keyout",
+        ])
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("ca.crt")));
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(p("server.key"))
+        .arg("-out")
+        .arg(p("server.csr")));
+    ok(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+        .arg(p("server.csr"))
+        .arg("-CA")
+        .arg(p("ca.crt"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-extfile")
+        .arg(&ext)
+        .arg("-out")
+        .arg(p("server.crt")));
+    (p("server.crt"), p("server.key"))
+}
+
+#[test]
+fn push_pull_login_berth_registry_tls_htpasswd() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bpl-breg");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (crt, key) = make_certs(&dir);
+    let htpasswd = ok(Command::new("htpasswd").args(["-Bbn", "alice", "s3cret"]));
+    std::fs::write(dir.join("htpasswd"), htpasswd).expect("htpasswd");
+    let port = free_port();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: bpl\n    path: {}\n",
+            dir.join("root").display(),
+            crt.display(),
+            key.display(),
+            dir.join("htpasswd").display()
+        ),
+    )
+    .expect("config");
+    let reg = start_registry(
+        &d,
+        &bin_dir().join("berth-registry").display().to_string(),
+        &config,
+        port,
+    );
+    let host = format!("127.0.0.1:{}", reg.port);
+    let image = format!("{host}/bpl/busybox:v1");
+    let id = d.inspect("busybox", "{{.Id}}");
+
+    // Without credentials: refused, before any progress.
+    d.docker(&["tag", "busybox", &image]).ok();
+    let o = d.docker_stdin(&["pull", &format!("{host}/bpl/busybox:v1")], b"");
+    o.fails();
+    // Wrong password: a clear error; right one: stored by the CLI.
+    let o = d.docker(&["login", "-u", "alice", "-p", "wrong", &host]);
+    o.fails().stderr_has("unauthorized");
+    d.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", &host],
+        b"s3cret\n",
+    )
+    .ok()
+    .stdout_has("Login Succeeded");
+
+    let o = d.docker(&["push", &image]);
+    o.ok()
+        .stdout_has(&format!(
+            "The push refers to repository [{host}/bpl/busybox]"
+        ))
+        .stdout_has("v1: digest: sha256:");
+    // Again: nothing to upload.
+    d.docker(&["push", &image])
+        .ok()
+        .stdout_has("Layer already exists");
+
+    d.docker(&["rmi", &image, "busybox"]).ok();
+    let o = d.docker(&["pull", &image]);
+    o.ok()
+        .stdout_has(
+            "v1: Pulling from bpl/busybox"
+                .replace("bpl/busybox", &format!("{host}/bpl/busybox"))
+                .as_str(),
+        )
+        .stdout_has("Pull complete")
+        .stdout_has(&format!("Status: Downloaded newer image for {image}"));
+    assert_eq!(
+        d.inspect(&image, "{{.Id}}"),
+        id,
+        "same image id after the round trip"
+    );
+    let digest = d.inspect(&image, "{{index .RepoDigests 0}}");
+    assert!(digest.contains("@sha256:"), "{digest}");
+    d.docker(&["pull", &image])
+        .ok()
+        .stdout_has(&format!("Status: Image is up to date for {image}"));
+    d.docker(&["pull", &digest]).ok();
+    d.docker(&["run", "--rm", &image, "echo", "round", "trip"])
+        .ok()
+        .stdout_is("round trip\n");
+
+    // Missing tag and missing repository: dockerd's wording.
+    d.docker(&["pull", &format!("{host}/bpl/busybox:nope")])
+        .fails()
+        .stderr_has(&format!(
+            "manifest for {host}/bpl/busybox:nope not found: manifest unknown"
+        ));
+    d.docker(&["pull", &format!("{host}/bpl/nothere:v1")])
+        .fails()
+        .stderr_has("not found");
+    // A missing local image cannot be pushed.
+    d.docker(&["push", &format!("{host}/bpl/absent:v1")])
+        .fails()
+        .stderr_has("An image does not exist locally with the tag");
+    d.docker(&["logout", &host]).ok();
+}
+
+#[test]
+fn cncf_distribution_round_trip_and_corrupted_blob() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bpl-cncf");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let root = dir.join("root");
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            root.display()
+        ),
+    )
+    .expect("config");
+    let _reg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let host = format!("127.0.0.1:{port}");
+    let image = format!("{host}/bpl/bb:latest");
+    let id = d.inspect("busybox", "{{.Id}}");
+    let layer = d.inspect("busybox", "{{index .RootFS.Layers 0}}");
+    d.docker(&["tag", "busybox", &image]).ok();
+    d.docker(&["push", &image])
+        .ok()
+        .stdout_has("latest: digest: sha256:");
+    d.docker(&["rmi", &image, "busybox"]).ok();
+    d.docker(&["pull", &image]).ok().stdout_has("Pull complete");
+    assert_eq!(d.inspect(&image, "{{.Id}}"), id);
+    assert_eq!(d.inspect(&image, "{{index .RootFS.Layers 0}}"), layer);
+
+    // Corrupt the layer blob in the registry's storage: the pull fails
+    // with dockerd's message and stores nothing.
+    let manifest = ok(in_daemon_net(&d, "curl")
+        .args([
+            "-sf",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        ])
+        .arg(format!("http://{host}/v2/bpl/bb/manifests/latest")));
+    let m: serde_json::Value = serde_json::from_str(&manifest).expect("manifest json");
+    let blob = m["layers"][0]["digest"]
+        .as_str()
+        .expect("layer digest")
+        .to_string();
+    let hex = blob.trim_start_matches("sha256:");
+    let data = root.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut bytes = std::fs::read(&data).expect("blob data");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&data, bytes).expect("corrupt");
+    d.docker(&["rmi", &image]).ok();
+    d.docker(&["pull", &image]).fails().stderr_has(&format!(
+        "filesystem layer verification failed for digest {blob}"
+    ));
+    d.docker(&["image", "ls", "-q", &format!("{host}/bpl/bb")])
+        .ok()
+        .stdout_is("");
+}

@@ -404,7 +404,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     };
     progress::status_id(
         tx,
-        &format!("Pulling from {}", r.reference.familiar_name()),
+        &format!("Pulling from {}", r.reference.path),
         &label,
     );
     let chains = chain_ids(&r.config.rootfs.diff_ids);
@@ -681,7 +681,7 @@ pub async fn login(opts: &RegistryOptions, creds: AuthConfig) -> Result<()> {
         .await
         .map(|_| ())
         .map_err(|e| {
-            if e.kind() == ErrorKind::Unauthorized {
+            if e.kind() == ErrorKind::Unauthorized && !e.message.starts_with("login attempt") {
                 Error::new(
                     ErrorKind::Unauthorized,
                     format!("Get \"{base}/v2/\": {}", e.message),

@@ -160,8 +160,11 @@ impl Session {
                 .await
                 .map_err(|e| Error::internal(format!("Get \"{url}\": {}", error_chain(&e))))?;
             if r.status() == StatusCode::UNAUTHORIZED {
-                let f = failure(r).await;
-                return Err(unauthorized(&f.describe()));
+                // dockerd's wording for a refused Basic login.
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    format!("login attempt to {url} failed with status: 401 Unauthorized"),
+                ));
             }
             *self.authorization.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(self.creds.basic_header());

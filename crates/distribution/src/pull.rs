@@ -402,11 +402,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
         (None, Some(t)) => t.clone(),
         (None, None) => "latest".into(),
     };
-    progress::status_id(
-        tx,
-        &format!("Pulling from {}", r.reference.path),
-        &label,
-    );
+    progress::status_id(tx, &format!("Pulling from {}", r.reference.path), &label);
     let chains = chain_ids(&r.config.rootfs.diff_ids);
     let mut present = Vec::new();
     for c in &chains {

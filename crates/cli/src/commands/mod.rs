@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod context;
+pub mod distribution;
 pub mod image;
 pub mod mount;
 pub mod opts;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_e2e::{bin_dir, Daemon};
+use berth_e2e::{bin_dir, Cli, Daemon};
 
 /// A registry process, killed (by its pid) on drop.
 struct Registry {
@@ -142,9 +142,8 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
     (p("server.crt"), p("server.key"))
 }
 
-#[test]
-fn push_pull_login_berth_registry_tls_htpasswd() {
-    let d = Daemon::start();
+/// berth-registry with TLS (a self-signed CA) and htpasswd (alice/s3cret).
+fn berth_registry(d: &Daemon) -> (Registry, String) {
     let dir = d.tmp().join("bpl-breg");
     std::fs::create_dir_all(&dir).expect("dir");
     let (crt, key) = make_certs(&dir);
@@ -170,6 +169,13 @@ fn push_pull_login_berth_registry_tls_htpasswd() {
         port,
     );
     let host = format!("127.0.0.1:{}", reg.port);
+    (reg, host)
+}
+
+#[test]
+fn push_pull_login_berth_registry_tls_htpasswd() {
+    let d = Daemon::start();
+    let (_reg, host) = berth_registry(&d);
     let image = format!("{host}/bpl/busybox:v1");
     let id = d.inspect("busybox", "{{.Id}}");
 
@@ -470,4 +476,49 @@ fn platform_pick_from_an_index() {
     d.docker(&["pull", "--platform", "linux/s390x", &image])
         .fails()
         .stderr_has("no matching manifest for linux/s390x in the manifest list entries");
+}
+
+/// The `berth` CLI: login (stored in config.json), push, pull with
+/// docker's plain lines off a terminal, `-q`, logout.
+#[test]
+fn berth_cli_login_push_pull_logout() {
+    let d = Daemon::start();
+    if !d.clis().contains(&Cli::Berth) {
+        eprintln!("berth CLI not built or not asked for against dockerd: skipped");
+        return;
+    }
+    let (_reg, host) = berth_registry(&d);
+    let image = format!("{host}/bpl/cli:v1");
+    d.run(Cli::Berth, &["login", "-u", "alice", "-p", "nope", &host])
+        .fails()
+        .stderr_has("401 Unauthorized");
+    d.run(Cli::Berth, &["login", "-u", "alice", "-p", "s3cret", &host])
+        .ok()
+        .stdout_has("Login Succeeded");
+    let cfg = std::fs::read_to_string(d.dir.join("cli/config.json")).expect("config.json");
+    assert!(cfg.contains("YWxpY2U6czNjcmV0"), "{cfg}");
+    d.run(Cli::Berth, &["tag", "busybox", &image]).ok();
+    d.run(Cli::Berth, &["push", &image])
+        .ok()
+        .stdout_has("v1: digest: sha256:");
+    d.run(Cli::Berth, &["rmi", &image]).ok();
+    let o = d.run(Cli::Berth, &["pull", &image]);
+    o.ok();
+    assert_eq!(
+        o.lines().first().map(|s| s.to_string()),
+        Some("v1: Pulling from bpl/cli".to_string()),
+        "{o}"
+    );
+    o.stdout_has("Already exists").stdout_has(
+        &format!("Status: Downloaded newer image for {image}"))
+    );
+    d.run(Cli::Berth, &["pull", "-q", &image])
+        .ok()
+        .stdout_is(&format!("{image}\n"));
+    d.run(Cli::Berth, &["logout", &host])
+        .ok()
+        .stdout_is(&format!("Removing login credentials for {host}\n"));
+    d.run(Cli::Berth, &["pull", &image])
+        .fails()
+        .stderr_has("no basic auth credentials");
 }

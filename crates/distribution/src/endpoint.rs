@@ -172,14 +172,12 @@ fn client_for(opts: &RegistryOptions, host: &str, insecure: bool) -> Result<reqw
                     }
                     client_auth = Some((pem_certs(&p)?, pem_key(&key)?));
                 }
-                "key" => {
-                    if !p.with_extension("cert").exists() {
-                        return Err(Error::internal(format!(
-                            "missing client certificate {} for key {}",
-                            p.with_extension("cert").display(),
-                            p.display()
-                        )));
-                    }
+                "key" if !p.with_extension("cert").exists() => {
+                    return Err(Error::internal(format!(
+                        "missing client certificate {} for key {}",
+                        p.with_extension("cert").display(),
+                        p.display()
+                    )));
                 }
                 _ => {}
             }

@@ -167,7 +167,7 @@ fn manifest_error(r: &Reference, what: &str, f: &Failure) -> Error {
             f.describe()
         ));
     }
-    Error::internal(format!("{}", f.describe()))
+    Error::internal(f.describe())
 }
 
 async fn fetch_manifest(
@@ -573,43 +573,6 @@ async fn download(s: &Session, l: &Descriptor, path: &PathBuf, tx: &Sink) -> Res
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn platform_parse_and_match() {
-        let p = wanted_platform(Some("linux/arm64")).expect("parsed");
-        assert!(matches(
-            &p,
-            &Platform {
-                os: "linux".into(),
-                architecture: "arm64".into(),
-                variant: Some("v8".into())
-            }
-        ));
-        assert!(!matches(
-            &p,
-            &Platform {
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                variant: None
-            }
-        ));
-        let p = wanted_platform(Some("linux/arm/v7")).expect("parsed");
-        assert!(!matches(
-            &p,
-            &Platform {
-                os: "linux".into(),
-                architecture: "arm".into(),
-                variant: Some("v6".into())
-            }
-        ));
-        assert!(wanted_platform(Some("linux//")).is_err());
-        assert!(wanted_platform(Some("a/b/c/d")).is_err());
-    }
-}
-
 /// `GET /v2/REPO/tags/list` (following `Link` pages), for `pull --all-tags`.
 pub async fn list_tags(
     opts: &RegistryOptions,
@@ -743,4 +706,41 @@ pub async fn inspect(
         "Descriptor": {"mediaType": media, "digest": sha256(&body), "size": body.len()},
         "Platforms": platforms,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_parse_and_match() {
+        let p = wanted_platform(Some("linux/arm64")).expect("parsed");
+        assert!(matches(
+            &p,
+            &Platform {
+                os: "linux".into(),
+                architecture: "arm64".into(),
+                variant: Some("v8".into())
+            }
+        ));
+        assert!(!matches(
+            &p,
+            &Platform {
+                os: "linux".into(),
+                architecture: "amd64".into(),
+                variant: None
+            }
+        ));
+        let p = wanted_platform(Some("linux/arm/v7")).expect("parsed");
+        assert!(!matches(
+            &p,
+            &Platform {
+                os: "linux".into(),
+                architecture: "arm".into(),
+                variant: Some("v6".into())
+            }
+        ));
+        assert!(wanted_platform(Some("linux//")).is_err());
+        assert!(wanted_platform(Some("a/b/c/d")).is_err());
+    }
 }

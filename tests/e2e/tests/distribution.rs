@@ -163,7 +163,7 @@ fn berth_registry(d: &Daemon) -> (Registry, String) {
     )
     .expect("config");
     let reg = start_registry(
-        &d,
+        d,
         &bin_dir().join("berth-registry").display().to_string(),
         &config,
         port,
@@ -509,9 +509,8 @@ fn berth_cli_login_push_pull_logout() {
         Some("v1: Pulling from bpl/cli".to_string()),
         "{o}"
     );
-    o.stdout_has("Already exists").stdout_has(
-        &format!("Status: Downloaded newer image for {image}"))
-    );
+    o.stdout_has("Already exists")
+        .stdout_has(&format!("Status: Downloaded newer image for {image}"));
     d.run(Cli::Berth, &["pull", "-q", &image])
         .ok()
         .stdout_is(&format!("{image}\n"));

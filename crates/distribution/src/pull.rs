@@ -424,7 +424,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     }
     let tmp_dir = store.image_store().root().join("image/tmp");
     let mut temps = TempFiles(Vec::new());
-    let mut files: Vec<Option<PathBuf>> = vec![None; r.layers.len()];
+    let mut files: Vec<Option<(PathBuf, String, String)>> = vec![None; r.layers.len()];
     let session = Arc::new(r.session);
     let sem = Arc::new(tokio::sync::Semaphore::new(MAX_DOWNLOADS));
     let mut tasks = Vec::new();
@@ -437,7 +437,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
         }
         let path = tmp_dir.join(format!("pull-{:016x}", rand::random::<u64>()));
         temps.0.push(path.clone());
-        files[i] = Some(path.clone());
+        files[i] = Some((path.clone(), l.digest.clone(), l.media_type.clone()));
         let (s, sem, tx, l) = (session.clone(), sem.clone(), tx.clone(), l.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = sem

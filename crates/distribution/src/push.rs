@@ -29,13 +29,19 @@ struct Compressed {
     path: PathBuf,
     digest: String,
     size: u64,
+    /// A blob the store keeps (from a pull): never removed here.
+    keep: bool,
 }
 
 impl Drop for Compressed {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
+
+const LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 fn compress(src: PathBuf, dst: PathBuf) -> Result<Compressed> {
     use std::io::{Read, Write};
@@ -59,6 +65,7 @@ fn compress(src: PathBuf, dst: PathBuf) -> Result<Compressed> {
         path: dst,
         digest: String::new(),
         size: 0,
+        keep: false,
     };
     let mut input = std::fs::File::open(&src)
         .map_err(|e| Error::internal(format!("layer {}: {e}", src.display())))?;
@@ -182,14 +189,35 @@ pub async fn push(
                     .acquire_owned()
                     .await
                     .map_err(|e| Error::internal(e.to_string()))?;
-                let src = o.image_store().layer_tar(&d);
-                let c = tokio::task::spawn_blocking(move || compress(src, dst))
-                    .await
-                    .map_err(|e| Error::internal(e.to_string()))??;
+                // The blob a pull brought, byte for byte; else gzip the layer.
+                // Docker schema2 knows gzip layers only: a kept zstd blob
+                // is not reused.
+                let kept = o
+                    .image_store()
+                    .compressed_for(&d)
+                    .filter(|k| k.3.is_empty() || k.3.contains("gzip"));
+                let (c, media) = match kept {
+                    Some((path, digest, size, _)) => (
+                        Compressed {
+                            path,
+                            digest,
+                            size,
+                            keep: true,
+                        },
+                        LAYER_GZIP.to_string(),
+                    ),
+                    None => {
+                        let src = o.image_store().layer_tar(&d);
+                        let c = tokio::task::spawn_blocking(move || compress(src, dst))
+                            .await
+                            .map_err(|e| Error::internal(e.to_string()))??;
+                        (c, LAYER_GZIP.to_string())
+                    }
+                };
                 let id = short(&d);
                 if blob_exists(&s, &c.digest).await? {
                     progress::status(&tx, "Layer already exists", Some(&id));
-                    return Ok::<_, Error>((c.digest.clone(), c.size));
+                    return Ok::<_, Error>((c.digest.clone(), c.size, media));
                 }
                 progress::bytes(&tx, "Pushing", &id, 0, c.size);
                 let f = tokio::fs::File::open(&c.path).await?;
@@ -197,11 +225,11 @@ pub async fn push(
                 upload(&s, &c.digest, body, c.size).await?;
                 progress::bytes(&tx, "Pushing", &id, c.size, c.size);
                 progress::status(&tx, "Pushed", Some(&id));
-                Ok((c.digest.clone(), c.size))
+                Ok((c.digest.clone(), c.size, media))
             }),
         ));
     }
-    let mut layers = vec![(String::new(), 0u64); img.diff_ids.len()];
+    let mut layers = vec![(String::new(), 0u64, String::new()); img.diff_ids.len()];
     let mut first_err = None;
     for (i, t) in tasks {
         match t
@@ -235,8 +263,8 @@ pub async fn push(
             "size": img.raw_config.len(),
             "digest": img.id,
         },
-        "layers": layers.iter().map(|(d, n)| json!({
-            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "layers": layers.iter().map(|(d, n, m)| json!({
+            "mediaType": m,
             "size": n,
             "digest": d,
         })).collect::<Vec<_>>(),

@@ -352,6 +352,27 @@ impl ImageStore {
                 .is_some();
             if !still_used {
                 let _ = fs::remove_file(self.blob_path(&r.diff_id));
+                let kept: Vec<String> = {
+                    let conn = self.conn();
+                    let mut stmt = conn
+                        .prepare("SELECT digest FROM compressed WHERE diff_id = ?1")
+                        .map_err(db_err)?;
+                    let v = stmt
+                        .query_map(params![r.diff_id], |row| row.get(0))
+                        .map_err(db_err)?
+                        .flatten()
+                        .collect();
+                    v
+                };
+                self.conn()
+                    .execute(
+                        "DELETE FROM compressed WHERE diff_id = ?1",
+                        params![r.diff_id],
+                    )
+                    .map_err(db_err)?;
+                for d in kept {
+                    let _ = fs::remove_file(self.blob_path(&d));
+                }
             }
             removed.push(r.chain);
         }

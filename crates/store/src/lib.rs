@@ -177,6 +177,8 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, cache_id TEXT NOT NULL, link TEXT NOT NULL, size INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS layers_by_diff ON layers (diff_id);
     CREATE TABLE IF NOT EXISTS rw_layers (container_id TEXT PRIMARY KEY, image_id TEXT, top_chain TEXT);
+    CREATE TABLE IF NOT EXISTS compressed (digest TEXT PRIMARY KEY, diff_id TEXT NOT NULL, size INTEGER NOT NULL, media TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS compressed_by_diff ON compressed (diff_id);
 ";
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
@@ -306,10 +308,17 @@ impl ImageStore {
                 let _ = fs::remove_file(e.path());
             }
         }
+        self.conn()
+            .execute(
+                "DELETE FROM compressed WHERE diff_id NOT IN (SELECT diff_id FROM layers)",
+                [],
+            )
+            .map_err(db_err)?;
         let blobs: std::collections::HashSet<String> = self
             .column("SELECT id FROM images")?
             .into_iter()
             .chain(self.column("SELECT diff_id FROM layers")?)
+            .chain(self.column("SELECT digest FROM compressed")?)
             .map(|d| hex_of(&d).to_string())
             .collect();
         for e in fs::read_dir(self.root.join("image/blobs/sha256"))?.flatten() {
@@ -544,10 +553,12 @@ impl ImageStore {
     /// checked against the config; then the config is stored and `tags`
     /// (tags and digest references) point at it, all or nothing.
     /// `extracted(i)` is called after layer `i` is in place.
+    /// The compressed blobs (`digest`, `media type`) of downloaded layers
+    /// are kept beside the layers, so a push sends the very same bytes.
     pub fn add_pulled(
         &self,
         raw_config: &[u8],
-        layers: &[Option<PathBuf>],
+        layers: &[Option<(PathBuf, String, String)>],
         tags: &[Reference],
         extracted: &mut dyn FnMut(usize),
     ) -> Result<Image> {
@@ -575,7 +586,7 @@ impl ImageStore {
                     have
                 };
                 if !have {
-                    let Some(path) = layer else {
+                    let Some((path, _, _)) = layer else {
                         return Err(Error::internal(format!("layer {chain} is missing")));
                     };
                     let mut f = fs::File::open(path)?;
@@ -591,13 +602,58 @@ impl ImageStore {
                 extracted(i);
                 parent = Some(chain);
             }
-            self.commit_image(raw_config, tags)
+            let img = self.commit_image(raw_config, tags)?;
+            for (layer, diff_id) in layers.iter().zip(diff_ids) {
+                if let Some((path, digest, media)) = layer {
+                    self.keep_compressed(path, digest, media, diff_id);
+                }
+            }
+            Ok(img)
         })();
         drop(holds);
         if result.is_err() {
             let _ = self.gc_layers();
         }
         result
+    }
+
+    /// Keeps a downloaded compressed layer blob (best effort: a push
+    /// compresses again without it).
+    fn keep_compressed(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
+        if !digest.starts_with("sha256:") || !is_hex64(hex_of(digest)) {
+            return;
+        }
+        let Ok(meta) = fs::metadata(path) else {
+            return;
+        };
+        let dst = self.blob_path(digest);
+        if !dst.exists() && fs::rename(path, &dst).is_err() {
+            return;
+        }
+        fsync_dir(&self.root.join("image/blobs/sha256"));
+        let _ = self.conn().execute(
+            "INSERT OR IGNORE INTO compressed (digest, diff_id, size, media) VALUES (?1, ?2, ?3, ?4)",
+            params![digest, diff_id, meta.len() as i64, media],
+        );
+    }
+
+    /// A compressed blob of the layer `diff_id` kept from a pull:
+    /// `(path, digest, size, media type)`.
+    pub fn compressed_for(&self, diff_id: &str) -> Option<(PathBuf, String, u64, String)> {
+        let row: Option<(String, i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT digest, size, media FROM compressed WHERE diff_id = ?1 LIMIT 1",
+                params![diff_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        let (digest, size, media) = row?;
+        let path = self.blob_path(&digest);
+        path.exists()
+            .then(|| (path, digest, size.max(0) as u64, media))
     }
 
     /// `POST /images/load`: docker-archive (classic and docker 25+) and

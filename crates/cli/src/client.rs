@@ -397,8 +397,29 @@ impl Client {
         content_type: &str,
         version: Option<&str>,
     ) -> Result<Response<Incoming>> {
+        self.send_raw_with(method, path, body, content_type, version, &[])
+            .await
+    }
+
+    async fn send_raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+        version: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
         let mut sender = self.connect(method, path, version).await?;
-        let req = self.build(method, path, body, content_type, version)?;
+        let mut req = self.build(method, path, body, content_type, version)?;
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                hyper::header::HeaderValue::from_str(v),
+            ) {
+                req.headers_mut().insert(k, v);
+            }
+        }
         sender
             .send_request(req)
             .await
@@ -423,6 +444,26 @@ impl Client {
         };
         let resp = self
             .send_raw(method, path, body, content_type, Some(&v))
+            .await?;
+        check(resp).await
+    }
+
+    /// [`Client::send`] with extra headers (`X-Registry-Auth`).
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
+        let v = match self.api_version().await {
+            Ok(v) => v,
+            Err(ClientError::During(_)) => API_VERSION.to_string(),
+            Err(e) => return Err(e),
+        };
+        let resp = self
+            .send_raw_with(method, path, body, content_type, Some(&v), headers)
             .await?;
         check(resp).await
     }

@@ -11,6 +11,10 @@ use serde_json::{Map, Value};
 /// The file inside the configuration directory.
 pub const CONFIG_FILE: &str = "config.json";
 
+/// The config dir in force (`--config`, `DOCKER_CONFIG`, `~/.docker`),
+/// set once at start for the commands that keep credentials.
+pub static CONFIG_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 /// The configuration directory: the `--config` flag, else `DOCKER_CONFIG`,
 /// else `$HOME/.docker`.
 pub fn dir(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod format;
 pub mod tls;
 pub mod usage;

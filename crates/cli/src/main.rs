@@ -2,7 +2,8 @@
 
 use berth_cli::client::Client;
 use berth_cli::commands::{
-    build, commit, container, context as ctxcmd, image, network, opts, resources, system, volume,
+    build, commit, container, context as ctxcmd, distribution, image, network, opts, resources,
+    system, volume,
 };
 use berth_cli::context::{self, GlobalOpts};
 use berth_cli::Failure;
@@ -362,6 +363,48 @@ struct SaveArgs {
 }
 
 #[derive(Args)]
+struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, env = "DOCKER_DEFAULT_PLATFORM")]
+    platform: Option<String>,
+    /// Skip image verification (accepted, as docker; no effect)
+    #[arg(long = "disable-content-trust", default_value_t = true)]
+    disable_content_trust: bool,
+    name: String,
+}
+
+#[derive(Args)]
+struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    name: String,
+}
+
+#[derive(Args)]
+struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long)]
+    username: Option<String>,
+    /// Password
+    #[arg(short = 'p', long)]
+    password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long = "password-stdin")]
+    password_stdin: bool,
+    server: Option<String>,
+}
+
+#[derive(Args)]
 struct LoadArgs {
     /// Read from tar archive file, instead of STDIN
     #[arg(short = 'i', long)]
@@ -565,6 +608,14 @@ enum Cmd {
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout { server: Option<String> },
     /// Show the history of an image
     History(HistoryArgs),
     /// Display system-wide information
@@ -711,6 +762,8 @@ enum ImageCmd {
     Build(BuildArgs),
     Save(SaveArgs),
     Load(LoadArgs),
+    Pull(PullArgs),
+    Push(PushArgs),
 }
 
 #[derive(Subcommand)]
@@ -768,6 +821,7 @@ fn main() {
     };
     // docker warns about a config.json it cannot read, then goes on.
     let config_dir = berth_cli::config::dir(gopts.config.as_deref(), &context::process_env);
+    let _ = berth_cli::config::CONFIG_DIR.set(config_dir.clone());
     if let (_, Some(w)) = berth_cli::config::load(&config_dir) {
         eprintln!("{w}");
     }
@@ -1010,6 +1064,17 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         }
         Cmd::Save(a) | Cmd::Image(ImageCmd::Save(a)) => image::save(c, a.images, a.output).await,
         Cmd::Load(a) | Cmd::Image(ImageCmd::Load(a)) => image::load(c, a.input, a.quiet).await,
+        Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => {
+            let _ = a.disable_content_trust;
+            distribution::pull(c, &a.name, a.all_tags, a.quiet, a.platform).await
+        }
+        Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => {
+            distribution::push(c, &a.name, a.all_tags, a.quiet).await
+        }
+        Cmd::Login(a) => {
+            distribution::login(c, a.server, a.username, a.password, a.password_stdin).await
+        }
+        Cmd::Logout { server } => distribution::logout(server).await,
         Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
             image::history(c, &a.image, a.no_trunc, a.quiet, a.human, a.format).await
         }

@@ -102,6 +102,12 @@ pub struct Flags {
     /// Default log driver options for containers (key=value)
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Enable insecure registry communication
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Preferred registry mirror
+    #[arg(long = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
 }
 
 /// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
@@ -137,6 +143,10 @@ pub struct Config {
     pub network: berth_engine::networks::NetConfig,
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// `insecure-registries` (flag `--insecure-registry`).
+    pub insecure_registries: Vec<String>,
+    /// `registry-mirrors` (flag `--registry-mirror`).
+    pub registry_mirrors: Vec<String>,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -304,6 +314,16 @@ impl Config {
             shim_binary,
             config_file: flags.config_file.clone(),
             tls,
+            insecure_registries: if flags.insecure_registries.is_empty() {
+                list("insecure-registries")
+            } else {
+                flags.insecure_registries.clone()
+            },
+            registry_mirrors: if flags.registry_mirrors.is_empty() {
+                list("registry-mirrors")
+            } else {
+                flags.registry_mirrors.clone()
+            },
         })
     }
 
@@ -617,6 +637,16 @@ fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> any
         (!flags.labels.is_empty()).then(|| format!("[{}]", flags.labels.join(" "))),
     );
     check("cgroup-parent", flags.cgroup_parent.clone());
+    check(
+        "insecure-registries",
+        (!flags.insecure_registries.is_empty())
+            .then(|| format!("[{}]", flags.insecure_registries.join(" "))),
+    );
+    check(
+        "registry-mirrors",
+        (!flags.registry_mirrors.is_empty())
+            .then(|| format!("[{}]", flags.registry_mirrors.join(" "))),
+    );
     check(
         "live-restore",
         flags.live_restore.then(|| "true".to_string()),

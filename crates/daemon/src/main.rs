@@ -128,6 +128,14 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         log_driver: config.log_driver.clone(),
         log_opts: config.log_opts.clone(),
         storage_driver: config.storage_driver.clone(),
+        registry: berth_distribution::RegistryOptions {
+            insecure: config.insecure_registries.clone(),
+            mirrors: config.registry_mirrors.clone(),
+            certs_dirs: vec![
+                "/etc/docker/certs.d".into(),
+                config.data_root.join("certs.d"),
+            ],
+        },
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
     engine

@@ -55,6 +55,14 @@ pub struct EngineConfig {
     pub log_opts: std::collections::BTreeMap<String, String>,
     /// `storage-driver`: `overlay2`, `vfs`, or `None` for the best the kernel has.
     pub storage_driver: Option<String>,
+    /// `insecure-registries`, `registry-mirrors`, certs.d dirs.
+    pub registry: berth_distribution::RegistryOptions,
+}
+
+impl berth_distribution::HasStore for Engine {
+    fn image_store(&self) -> &ImageStore {
+        &self.images
+    }
 }
 
 pub struct Engine {

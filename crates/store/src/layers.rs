@@ -73,12 +73,16 @@ impl ImageStore {
         }
     }
 
+    pub(crate) fn hold_chain(&self, held: &mut HeldMap, holds: &mut Holds<'_>, chain: &str) {
+        self.hold(held, holds, chain)
+    }
+
     fn hold(&self, held: &mut HeldMap, holds: &mut Holds<'_>, chain: &str) {
         *held.entry(chain.to_string()).or_default() += 1;
         holds.chains.push(chain.to_string());
     }
 
-    /// Streams a layer tar (gzip detected by its magic) into a temp file,
+    /// Streams a layer tar (gzip or zstd detected by its magic) into a temp file,
     /// hashing the uncompressed bytes.
     pub(crate) fn spool_layer(&self, src: &mut dyn Read) -> Result<SpooledLayer> {
         let mut src = BufReader::with_capacity(256 * 1024, src);
@@ -86,8 +90,17 @@ impl ImageStore {
             let buf = src.fill_buf()?;
             buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b
         };
+        let zstd = {
+            let buf = src.fill_buf()?;
+            buf.len() >= 4 && buf[..4] == [0x28, 0xb5, 0x2f, 0xfd]
+        };
         let mut reader: Box<dyn Read> = if gzip {
             Box::new(flate2::read::GzDecoder::new(src))
+        } else if zstd {
+            Box::new(
+                ruzstd::decoding::StreamingDecoder::new(src)
+                    .map_err(|e| Error::invalid(format!("reading the zstd layer: {e}")))?,
+            )
         } else {
             Box::new(src)
         };
@@ -121,7 +134,7 @@ impl ImageStore {
         Ok(spooled)
     }
 
-    fn layer_exists(&self, chain: &str) -> Result<bool> {
+    pub(crate) fn layer_exists(&self, chain: &str) -> Result<bool> {
         Ok(self
             .conn()
             .query_row(
@@ -339,6 +352,27 @@ impl ImageStore {
                 .is_some();
             if !still_used {
                 let _ = fs::remove_file(self.blob_path(&r.diff_id));
+                let kept: Vec<String> = {
+                    let conn = self.conn();
+                    let mut stmt = conn
+                        .prepare("SELECT digest FROM compressed WHERE diff_id = ?1")
+                        .map_err(db_err)?;
+                    let v = stmt
+                        .query_map(params![r.diff_id], |row| row.get(0))
+                        .map_err(db_err)?
+                        .flatten()
+                        .collect();
+                    v
+                };
+                self.conn()
+                    .execute(
+                        "DELETE FROM compressed WHERE diff_id = ?1",
+                        params![r.diff_id],
+                    )
+                    .map_err(db_err)?;
+                for d in kept {
+                    let _ = fs::remove_file(self.blob_path(&d));
+                }
             }
             removed.push(r.chain);
         }

@@ -181,6 +181,8 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, cache_id TEXT NOT NULL, link TEXT NOT NULL, size INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS layers_by_diff ON layers (diff_id);
     CREATE TABLE IF NOT EXISTS rw_layers (container_id TEXT PRIMARY KEY, image_id TEXT, top_chain TEXT);
+    CREATE TABLE IF NOT EXISTS compressed (digest TEXT PRIMARY KEY, diff_id TEXT NOT NULL, size INTEGER NOT NULL, media TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS compressed_by_diff ON compressed (diff_id);
 ";
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
@@ -310,10 +312,17 @@ impl ImageStore {
                 let _ = fs::remove_file(e.path());
             }
         }
+        self.conn()
+            .execute(
+                "DELETE FROM compressed WHERE diff_id NOT IN (SELECT diff_id FROM layers)",
+                [],
+            )
+            .map_err(db_err)?;
         let blobs: std::collections::HashSet<String> = self
             .column("SELECT id FROM images")?
             .into_iter()
             .chain(self.column("SELECT diff_id FROM layers")?)
+            .chain(self.column("SELECT digest FROM compressed")?)
             .map(|d| hex_of(&d).to_string())
             .collect();
         for e in fs::read_dir(self.root.join("image/blobs/sha256"))?.flatten() {
@@ -537,6 +546,120 @@ impl ImageStore {
         result
     }
 
+    /// Whether the layer chain `chain` is present (a pull skips its blob).
+    pub fn has_layer(&self, chain: &str) -> Result<bool> {
+        self.layer_exists(chain)
+    }
+
+    /// A pulled image: `layers` are the downloaded layer blobs (gzip, zstd
+    /// or plain tar; `None` where the chain is already present), in the
+    /// config's `rootfs.diff_ids` order. Each is unpacked and its diff id
+    /// checked against the config; then the config is stored and `tags`
+    /// (tags and digest references) point at it, all or nothing.
+    /// `extracted(i)` is called after layer `i` is in place.
+    /// The compressed blobs (`digest`, `media type`) of downloaded layers
+    /// are kept beside the layers, so a push sends the very same bytes.
+    pub fn add_pulled(
+        &self,
+        raw_config: &[u8],
+        layers: &[Option<(PathBuf, String, String)>],
+        tags: &[Reference],
+        extracted: &mut dyn FnMut(usize),
+    ) -> Result<Image> {
+        let config: ImageConfig = serde_json::from_slice(raw_config)
+            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
+        let diff_ids = &config.rootfs.diff_ids;
+        if diff_ids.len() != layers.len() {
+            return Err(Error::invalid(format!(
+                "the manifest has {} layers but the image config lists {} diff ids",
+                layers.len(),
+                diff_ids.len()
+            )));
+        }
+        let mut holds = self.new_holds();
+        let result = (|| {
+            let mut parent: Option<String> = None;
+            for (i, (layer, want)) in layers.iter().zip(diff_ids).enumerate() {
+                let chain = chain_id(parent.as_deref(), want);
+                let have = {
+                    let mut held = self.holds();
+                    let have = self.layer_exists(&chain)?;
+                    if have {
+                        self.hold_chain(&mut held, &mut holds, &chain);
+                    }
+                    have
+                };
+                if !have {
+                    let Some((path, _, _)) = layer else {
+                        return Err(Error::internal(format!("layer {chain} is missing")));
+                    };
+                    let mut f = fs::File::open(path)?;
+                    let spooled = self.spool_layer(&mut f)?;
+                    if &spooled.diff_id != want {
+                        return Err(Error::invalid(format!(
+                            "layer {i}: diff id {} does not match the image config's {want}",
+                            spooled.diff_id
+                        )));
+                    }
+                    self.register_layer(spooled, parent.as_deref(), &mut holds)?;
+                }
+                extracted(i);
+                parent = Some(chain);
+            }
+            let img = self.commit_image(raw_config, tags)?;
+            for (layer, diff_id) in layers.iter().zip(diff_ids) {
+                if let Some((path, digest, media)) = layer {
+                    self.keep_compressed(path, digest, media, diff_id);
+                }
+            }
+            Ok(img)
+        })();
+        drop(holds);
+        if result.is_err() {
+            let _ = self.gc_layers();
+        }
+        result
+    }
+
+    /// Keeps a downloaded compressed layer blob (best effort: a push
+    /// compresses again without it).
+    fn keep_compressed(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
+        if !digest.starts_with("sha256:") || !is_hex64(hex_of(digest)) {
+            return;
+        }
+        let Ok(meta) = fs::metadata(path) else {
+            return;
+        };
+        let dst = self.blob_path(digest);
+        if !dst.exists() && fs::rename(path, &dst).is_err() {
+            return;
+        }
+        fsync_dir(&self.root.join("image/blobs/sha256"));
+        let _ = self.conn().execute(
+            "INSERT OR IGNORE INTO compressed (digest, diff_id, size, media) VALUES (?1, ?2, ?3, ?4)",
+            params![digest, diff_id, meta.len() as i64, media],
+        );
+    }
+
+    /// A compressed blob of the layer `diff_id` kept from a pull:
+    /// `(path, digest, size, media type)`.
+    pub fn compressed_for(&self, diff_id: &str) -> Option<(PathBuf, String, u64, String)> {
+        let row: Option<(String, i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT digest, size, media FROM compressed WHERE diff_id = ?1 LIMIT 1",
+                params![diff_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        let (digest, size, media) = row?;
+        let path = self.blob_path(&digest);
+        path.exists()
+            .then(|| (path, digest, size.max(0) as u64, media))
+    }
+
     /// `POST /images/load`: docker-archive (classic and docker 25+) and
     /// OCI image layouts, several images per archive. `progress` gets each
     /// line dockerd prints (`Loaded image: busybox:latest`, without the
@@ -556,6 +679,11 @@ impl ImageStore {
     /// tag saves all its tags; an id saves the image without tags.
     pub fn save(&self, names: &[String], dst: &mut dyn Write) -> Result<()> {
         archive::save(self, names, dst)
+    }
+
+    /// The uncompressed tar of a layer (named by its diff id), for push.
+    pub fn layer_tar(&self, diff_id: &str) -> PathBuf {
+        self.blob_path(diff_id)
     }
 
     pub(crate) fn layer_blob(&self, diff_id: &str) -> PathBuf {
@@ -723,7 +851,7 @@ impl ImageStore {
     }
 
     /// The image a full reference points to, if any.
-    pub(crate) fn tag_target(&self, reference: &Reference) -> Result<Option<String>> {
+    pub fn tag_target(&self, reference: &Reference) -> Result<Option<String>> {
         self.conn()
             .query_row(
                 "SELECT image_id FROM tags WHERE reference = ?1",

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod container;
 pub mod context;
 pub mod cp;
+pub mod distribution;
 pub mod image;
 pub mod mount;
 pub mod network;

@@ -63,18 +63,20 @@ pub async fn create(
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
     if let Some(image) = p.get("fromImage").filter(|s| !s.is_empty()) {
-        let tag = p.get("tag").unwrap_or("");
-        let name = if tag.is_empty() {
-            image.to_string()
-        } else {
-            format!("{image}:{tag}")
-        };
-        let r = Reference::parse_with_default_tag(&name)?;
-        return Err(Error::internal(format!(
-            "pull of {} is not available: berth cannot pull from registries yet",
-            r.familiar_string()
-        ))
-        .into());
+        let auth = req
+            .headers()
+            .get("X-Registry-Auth")
+            .and_then(|v| v.to_str().ok())
+            .map(berth_distribution::AuthConfig::from_header)
+            .unwrap_or_default();
+        return pull(
+            engine,
+            image,
+            p.get("tag").unwrap_or(""),
+            p.get("platform"),
+            auth,
+        )
+        .await;
     }
     let Some(src) = p.get("fromSrc") else {
         return Err(Error::invalid("fromImage or fromSrc is required").into());
@@ -113,6 +115,102 @@ pub async fn create(
         .status(StatusCode::OK)
         .header("Content-Type", "application/json")
         .body(Body::from(json_line(json!({"status": img.id}))))
+        .unwrap_or_default())
+}
+
+/// `POST /images/create?fromImage=`: errors found before the first
+/// message (bad name, manifest unknown, access denied) are HTTP errors;
+/// after it they are `errorDetail` lines, as dockerd does. Without a tag
+/// every tag of the repository is pulled (`docker pull --all-tags`).
+async fn pull(
+    engine: AppState,
+    image: &str,
+    tag: &str,
+    platform: Option<&str>,
+    auth: berth_distribution::AuthConfig,
+) -> ApiResult<Response<Body>> {
+    let base = Reference::parse(image)?;
+    let mut refs = Vec::new();
+    if !tag.is_empty() {
+        let name = if tag.starts_with("sha256:") {
+            format!("{image}@{tag}")
+        } else {
+            format!("{image}:{tag}")
+        };
+        refs.push(Reference::parse(&name)?);
+    } else if base.tag.is_some() || base.digest.is_some() {
+        refs.push(base.clone());
+    } else {
+        let opts = &engine.config.registry;
+        let mut tags = berth_distribution::list_tags(opts, &base, auth.clone()).await?;
+        tags.sort();
+        for t in tags {
+            refs.push(base.with_tag(&t));
+        }
+    }
+    let platform = platform.filter(|p| !p.is_empty()).map(str::to_string);
+    let first = match refs.first() {
+        Some(r) => {
+            berth_distribution::resolve(
+                &engine.config.registry,
+                r,
+                platform.as_deref(),
+                auth.clone(),
+            )
+            .await?
+        }
+        None => {
+            return Err(Error::not_found(format!(
+                "repository {} has no tags",
+                base.familiar_name()
+            ))
+            .into())
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<serde_json::Value>();
+    let (btx, brx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if btx.send(json_line(v)).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut next = Some(first);
+        let mut rest = refs.into_iter().skip(1);
+        while let Some(resolved) = next.take() {
+            let name = resolved.reference.familiar_string();
+            let owner: std::sync::Arc<dyn berth_distribution::HasStore> = engine.clone();
+            match berth_distribution::pull(owner, resolved, &tx).await {
+                Ok(()) => engine.image_event("pull", &name, &name),
+                Err(e) => {
+                    berth_distribution::progress::error(&tx, &e.message);
+                    return;
+                }
+            }
+            if let Some(r) = rest.next() {
+                match berth_distribution::resolve(
+                    &engine.config.registry,
+                    &r,
+                    platform.as_deref(),
+                    auth.clone(),
+                )
+                .await
+                {
+                    Ok(res) => next = Some(res),
+                    Err(e) => {
+                        berth_distribution::progress::error(&tx, &e.message);
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(brx))
         .unwrap_or_default())
 }
 
@@ -242,8 +340,14 @@ pub async fn post_dispatch(
     State(engine): State<AppState>,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
+    let auth = headers
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .map(berth_distribution::AuthConfig::from_header)
+        .unwrap_or_default();
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = p.get("repo").unwrap_or("");
         if repo.is_empty() {
@@ -255,10 +359,87 @@ pub async fn post_dispatch(
             .body(Body::empty())
             .unwrap_or_default());
     }
-    if rest.ends_with("/push") {
-        return Err(Error::internal("berth cannot push to registries yet").into());
+    if let Some(name) = rest.strip_suffix("/push") {
+        return push(engine, name, p.get("tag").unwrap_or(""), auth).await;
     }
     Err(Error::not_found(format!("page not found: /images/{rest}")).into())
+}
+
+/// `POST /images/{name}/push?tag=`: without a tag, every local tag of the
+/// repository, as dockerd. A missing image is a 404 before streaming.
+async fn push(
+    engine: AppState,
+    name: &str,
+    tag: &str,
+    auth: berth_distribution::AuthConfig,
+) -> ApiResult<Response<Body>> {
+    let base = Reference::parse(name)?;
+    let mut targets = Vec::new();
+    if !tag.is_empty() {
+        targets.push(Reference::parse(&format!("{name}:{tag}"))?);
+    } else if base.tag.is_some() {
+        targets.push(base.clone());
+    } else {
+        let engine2 = engine.clone();
+        let images = blocking(move || engine2.images.list()).await?;
+        for img in images {
+            for t in &img.repo_tags {
+                if let Ok(r) = Reference::parse(t) {
+                    if r.domain == base.domain && r.path == base.path {
+                        targets.push(r);
+                    }
+                }
+            }
+        }
+        targets.sort_by_key(|r| r.to_string());
+    }
+    if targets.is_empty() {
+        return Err(Error::not_found(format!(
+            "An image does not exist locally with the tag: {}",
+            base.familiar_name()
+        ))
+        .into());
+    }
+    for t in &targets {
+        if engine.images.get(&t.to_string()).is_err() {
+            return Err(Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                t.familiar_name()
+            ))
+            .into());
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<serde_json::Value>();
+    let (btx, brx) = mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if btx.send(json_line(v)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let repo_name = format!("{}/{}", base.domain, base.path);
+    tokio::spawn(async move {
+        let _ = tx.send(json!({"status": format!("The push refers to repository [{repo_name}]")}));
+        for t in targets {
+            let owner: std::sync::Arc<dyn berth_distribution::HasStore> = engine.clone();
+            let name = t.familiar_string();
+            match berth_distribution::push(owner, &engine.config.registry, &t, auth.clone(), &tx)
+                .await
+            {
+                Ok(()) => engine.image_event("push", &name, &name),
+                Err(e) => {
+                    berth_distribution::progress::error(&tx, &e.message);
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body(brx))
+        .unwrap_or_default())
 }
 
 pub async fn remove(

@@ -5,6 +5,7 @@ mod archive;
 mod build;
 mod commit;
 mod containers;
+mod distribution;
 mod exec;
 mod images;
 mod networks;
@@ -85,6 +86,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
+        .route("/auth", post(distribution::auth))
+        .route("/distribution/{*rest}", get(distribution::inspect))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/load", post(images::load))

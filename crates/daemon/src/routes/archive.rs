@@ -122,7 +122,21 @@ pub async fn put(
         .into_data_stream()
         .map_err(std::io::Error::other);
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    blocking(move || engine.archive_put(&id, &path, reader, opts)).await?;
+    blocking(move || {
+        let mut reader = reader;
+        let done = engine.archive_put(&id, &path, &mut reader, opts);
+        // The tar reader stops at the end-of-archive blocks; tar(1) pads its
+        // last record beyond them. Read the rest (bounded) so the client
+        // never writes into a closed connection (EPIPE) after a success.
+        if done.is_ok() {
+            let _ = std::io::copy(
+                &mut std::io::Read::take(&mut reader, 1 << 20),
+                &mut std::io::sink(),
+            );
+        }
+        done
+    })
+    .await?;
     Ok(Response::builder()
         .status(StatusCode::OK)
         .body(Body::empty())

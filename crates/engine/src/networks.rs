@@ -1003,7 +1003,11 @@ impl Engine {
         h.with(|rec| rec.published = published);
         self.save(h)?;
         self.write_hosts(&h.snapshot())?;
-        self.apply_rules().await?;
+        // The table depends on networks and published ports only: a start
+        // without ports leaves it as it is (an `nft` run costs ~40 ms).
+        if !h.with(|r| r.published.is_empty()) {
+            self.apply_rules().await?;
+        }
         self.dns_refresh();
         self.dns_attach(h, netns).await;
         Ok(())

@@ -8,9 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-if ! command -v busybox >/dev/null || ! dpkg -s libseccomp-dev busybox-static pkg-config >/dev/null 2>&1; then
+# build needs, and what berthd runs: nft for its NAT/port rules, ip, tini for --init
+needs=(libseccomp-dev pkg-config build-essential busybox-static nftables iproute2 tini)
+if ! command -v busybox >/dev/null || ! command -v nft >/dev/null || ! dpkg -s "${needs[@]}" >/dev/null 2>&1; then
     apt-get update
-    apt-get install -y --no-install-recommends libseccomp-dev pkg-config build-essential busybox-static
+    apt-get install -y --no-install-recommends "${needs[@]}"
 fi
 cargo build --release --workspace --bins
 bin=$PWD/target/release

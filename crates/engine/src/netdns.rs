@@ -22,6 +22,13 @@ pub struct DnsState {
 }
 
 impl DnsState {
+    fn started(&self) -> bool {
+        self.server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     fn server(&self) -> Option<Arc<berth_dns::Server>> {
         let mut s = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if s.is_none() {
@@ -37,14 +44,19 @@ impl DnsState {
 impl Engine {
     /// Rebuilds the name tables of the user-defined networks.
     pub(crate) fn dns_refresh(&self) {
-        let Some(server) = self.net.dns.server() else {
-            return;
-        };
         let nets: Vec<_> = self
             .net_records()
             .into_iter()
             .filter(|n| !n.predefined)
             .collect();
+        // No user-defined network, no server: a daemon that never needs
+        // the resolver never starts its thread.
+        if nets.is_empty() && !self.net.dns.started() {
+            return;
+        }
+        let Some(server) = self.net.dns.server() else {
+            return;
+        };
         let running: Vec<Record> = self
             .all()
             .iter()
@@ -77,6 +89,9 @@ impl Engine {
     }
 
     pub(crate) fn dns_forget_network(&self, id: &str) {
+        if !self.net.dns.started() {
+            return;
+        }
         if let Some(s) = self.net.dns.server() {
             s.remove_network(id);
         }

@@ -135,7 +135,11 @@ struct NetState {
 
 pub struct Networking {
     pub config: NetConfig,
-    firewall: Firewall,
+    /// Shared with the blocking tasks that run `nft`.
+    firewall: Arc<Firewall>,
+    /// Held from reading the state to applying it, so a stale rule set can
+    /// never be applied after a newer one.
+    rules_lock: tokio::sync::Mutex<()>,
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
     pub(crate) dns: crate::netdns::DnsState,
@@ -149,7 +153,8 @@ impl Networking {
             format!("berth-{}", config.bridge)
         };
         Networking {
-            firewall: Firewall::new(&table, config.iptables),
+            firewall: Arc::new(Firewall::new(&table, config.iptables)),
+            rules_lock: tokio::sync::Mutex::new(()),
             config,
             state: Mutex::new(NetState::default()),
             host_nl: tokio::sync::OnceCell::new(),
@@ -398,6 +403,7 @@ impl Engine {
 
     /// Rewrites the nftables table from the networks and running containers.
     async fn apply_rules(&self) -> Result<()> {
+        let _order = self.net.rules_lock.lock().await;
         let nets = {
             let st = self.net.state();
             let nets: Vec<BridgeRules> = st
@@ -449,11 +455,9 @@ impl Engine {
                 });
             }
         }
-        let fw = &self.net.firewall;
-        // SAFETY of blocking: `nft` runs a few milliseconds; keep it off the reactor.
-        let fw_table = fw.table.clone();
-        let enabled = fw.enabled;
-        tokio::task::spawn_blocking(move || Firewall::new(&fw_table, enabled).apply(&nets, &rules))
+        // `nft` runs for milliseconds: off the reactor.
+        let fw = self.net.firewall.clone();
+        tokio::task::spawn_blocking(move || fw.apply(&nets, &rules))
             .await
             .map_err(|e| Error::internal(e.to_string()))?
     }
@@ -481,10 +485,9 @@ impl Engine {
                 let _ = host.delete(&i).await;
             }
         }
-        let fw_table = self.net.firewall.table.clone();
-        let enabled = self.net.firewall.enabled;
-        let _ =
-            tokio::task::spawn_blocking(move || Firewall::new(&fw_table, enabled).remove()).await;
+        let _order = self.net.rules_lock.lock().await;
+        let fw = self.net.firewall.clone();
+        let _ = tokio::task::spawn_blocking(move || fw.remove()).await;
     }
 
     /// `POST /networks/create`.

@@ -718,22 +718,13 @@ pub async fn ps(c: &Client, o: PsOpts) -> Result<i32, Failure> {
 }
 
 pub async fn prune(c: &Client, force: bool, filters: Vec<String>) -> Result<i32, Failure> {
-    if !force && !crate::confirm("WARNING! This will remove all stopped containers.") {
+    let warning = "WARNING! This will remove all stopped containers.";
+    let Some(v) =
+        super::prune_post(c, "containers", warning, force, || filters_json(&filters)).await?
+    else {
         return Ok(0);
-    }
-    let path = format!("/containers/prune?filters={}", q(&filters_json(&filters)?));
-    let v = c.post_json(&path, &Value::Null).await?;
-    let deleted = v["ContainersDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for d in deleted {
-            println!("{}", d.as_str().unwrap_or(""));
-        }
-        println!();
-    }
+    };
+    super::print_deleted("Deleted Containers:", &v["ContainersDeleted"]);
     println!(
         "Total reclaimed space: {}",
         human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))

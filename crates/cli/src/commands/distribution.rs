@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use crate::client::Client;
+use crate::client::{q, Client};
 use crate::credentials::{self, Creds};
 use crate::Failure;
 
@@ -18,10 +18,6 @@ fn config_dir() -> PathBuf {
         .get()
         .cloned()
         .unwrap_or_else(|| crate::config::dir(None, &crate::context::process_env))
-}
-
-fn q(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn auth_for(domain: &str) -> String {

@@ -378,19 +378,14 @@ pub async fn prune(
     } else {
         "WARNING! This will remove all dangling images."
     };
-    if !force && !crate::confirm(warning) {
-        return Ok(0);
-    }
     let mut filters = filters;
     if all {
         filters.push("dangling=false".into());
     }
-    let v = c
-        .post_json(
-            &format!("/images/prune?filters={}", q(&filters_json(&filters)?)),
-            &Value::Null,
-        )
-        .await?;
+    let Some(v) = super::prune_post(c, "images", warning, force, || filters_json(&filters)).await?
+    else {
+        return Ok(0);
+    };
     let deleted = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted Images:");

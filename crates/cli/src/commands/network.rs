@@ -953,28 +953,11 @@ pub async fn prune(c: &Client, a: PruneArgs) -> Result<i32, Failure> {
         e.message = e.message.replacen("\"-f, --filter\"", "\"--filter\"", 1);
         e
     })?;
-    if !a.force && !crate::confirm(PRUNE_WARNING) {
+    let Some(v) = super::prune_post(c, "networks", PRUNE_WARNING, a.force, || Ok(filters)).await?
+    else {
         return Ok(0);
-    }
-    let v = c
-        .post_json(
-            &format!("/networks/prune?filters={}", q(&filters)),
-            &Value::Null,
-        )
-        .await?;
-    let deleted: Vec<&str> = v["NetworksDeleted"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if !deleted.is_empty() {
-        println!("Deleted Networks:");
-        for d in deleted {
-            println!("{d}");
-        }
-        println!();
-    }
+    };
+    super::print_deleted("Deleted Networks:", &v["NetworksDeleted"]);
     Ok(0)
 }
 

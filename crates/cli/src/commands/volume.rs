@@ -185,27 +185,17 @@ pub async fn prune(
     } else {
         "WARNING! This will remove anonymous local volumes not used by at least one container."
     };
-    if !force && !crate::confirm(warning) {
-        return Ok(0);
-    }
     let mut filters = filters;
     if all {
         filters.push("all=true".into());
     }
-    let v = c
-        .post_json(
-            &format!("/volumes/prune?filters={}", q(&filters_json(&filters)?)),
-            &Value::Null,
-        )
-        .await?;
-    let deleted = v["VolumesDeleted"].as_array().cloned().unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Volumes:");
-        for d in deleted {
-            println!("{}", d.as_str().unwrap_or_default());
-        }
-        println!();
-    }
+    let Some(v) =
+        crate::commands::prune_post(c, "volumes", warning, force, || filters_json(&filters))
+            .await?
+    else {
+        return Ok(0);
+    };
+    crate::commands::print_deleted("Deleted Volumes:", &v["VolumesDeleted"]);
     println!(
         "Total reclaimed space: {}",
         human_size_prec(v["SpaceReclaimed"].as_f64().unwrap_or(0.0), 4)

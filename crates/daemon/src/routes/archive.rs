@@ -3,8 +3,6 @@
 //! here the stat goes into `X-Docker-Container-Path-Stat` (base64 JSON, as
 //! dockerd) and the tar streams through a channel from a blocking thread.
 
-use std::io::Write;
-
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
@@ -47,21 +45,6 @@ pub async fn head(
         .unwrap_or_default())
 }
 
-/// Blocking writes into the response channel.
-struct ChanWriter(tokio::sync::mpsc::Sender<Bytes>);
-
-impl Write for ChanWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 pub async fn get(
     State(engine): State<AppState>,
     Path(id): Path<String>,
@@ -72,7 +55,7 @@ pub async fn get(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     tokio::task::spawn_blocking(move || {
         let mut stat_tx = Some(stat_tx);
-        let out = std::io::BufWriter::with_capacity(64 * 1024, ChanWriter(tx));
+        let out = std::io::BufWriter::with_capacity(64 * 1024, super::ChannelWriter(tx));
         let r = engine.archive_get(
             &id,
             &path,

@@ -6,7 +6,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
 use berth_engine::commit::CommitRequest;
-use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -25,21 +24,6 @@ pub async fn changes(
     Ok(json_response(StatusCode::OK, &list))
 }
 
-/// A `Write` into the response's channel.
-struct ChannelWriter(mpsc::Sender<Bytes>);
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 pub async fn export(
     State(engine): State<AppState>,
     Path(id): Path<String>,
@@ -49,7 +33,7 @@ pub async fn export(
     engine.images.rw_layer(&h.id)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx));
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, super::ChannelWriter(tx));
         if let Err(e) = engine.container_export(&h.id, &mut w) {
             tracing::warn!(container_id = %h.id, "export: {e}");
             return;

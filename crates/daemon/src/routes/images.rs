@@ -248,21 +248,6 @@ pub async fn load(
         .unwrap_or_default())
 }
 
-/// A `Write` that sends chunks into a channel (for streaming `save`).
-struct ChannelWriter(mpsc::Sender<Bytes>);
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn save(engine: AppState, names: Vec<String>) -> ApiResult<Response<Body>> {
     if names.is_empty() {
         return Err(Error::invalid("no image names given").into());
@@ -273,7 +258,7 @@ async fn save(engine: AppState, names: Vec<String>) -> ApiResult<Response<Body>>
     let (tx, rx) = mpsc::channel(16);
     let engine2 = engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut w = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx));
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, super::ChannelWriter(tx));
         if let Err(e) = engine2.images.save(&names, &mut w) {
             tracing::warn!("save: {e}");
             return;

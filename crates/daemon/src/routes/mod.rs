@@ -155,3 +155,19 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response
         .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
         .unwrap_or_default()
 }
+
+/// A blocking `Write` into a streaming response's channel (save, export,
+/// archive GET run their tar writers on blocking threads).
+pub struct ChannelWriter(pub tokio::sync::mpsc::Sender<bytes::Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(bytes::Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

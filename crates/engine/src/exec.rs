@@ -55,6 +55,20 @@ pub struct ExecRecord {
 
 pub type Execs = Mutex<IndexMap<String, Arc<Mutex<ExecRecord>>>>;
 
+/// `process.user` of the container's bundle `config.json` (what its init
+/// process runs as), as dockerd takes it from containerd's copy of the spec.
+fn init_user(state_dir: &std::path::Path) -> Option<(u32, u32, Vec<u32>)> {
+    let text = std::fs::read(state_dir.join("config.json")).ok()?;
+    let spec: Value = serde_json::from_slice(&text).ok()?;
+    let u = &spec["process"]["user"];
+    let id = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+    let gids = match &u["additionalGids"] {
+        Value::Null => vec![],
+        v => v.as_array()?.iter().map(id).collect::<Option<Vec<u32>>>()?,
+    };
+    Some((id(&u["uid"])?, id(&u["gid"])?, gids))
+}
+
 impl Engine {
     fn exec_record(&self, id: &str) -> Result<Arc<Mutex<ExecRecord>>> {
         self.execs
@@ -135,12 +149,21 @@ impl Engine {
             )));
         }
         let rootfs = self.images.rw_layer(&container_id)?.merged;
+        // moby: the exec's user is its own or the container's, resolved now
+        // with the container's `--group-add`; with neither, the init
+        // process's user exactly as it was resolved at start.
         let user = if config.user.is_empty() {
             c.config.user.clone()
         } else {
             config.user.clone()
         };
-        let (uid, gid, additional_gids) = resolve::user(&rootfs, &user)?;
+        let (uid, gid, additional_gids) = match user.is_empty() {
+            false => resolve::process_user(&rootfs, &user, &c.host_config)?,
+            true => match init_user(&self.state_dir(&container_id)) {
+                Some(u) => u,
+                None => resolve::process_user(&rootfs, "", &c.host_config)?,
+            },
+        };
         let mut env = resolve::process_env(&c.config);
         for e in config.env.clone().unwrap_or_default() {
             let key = e.split('=').next().unwrap_or("").to_string();

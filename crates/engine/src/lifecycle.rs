@@ -255,7 +255,7 @@ impl Engine {
         let layer = self.images.rw_layer(&h.id)?;
         layer.mount()?;
         let rootfs = layer.merged.clone();
-        let (uid, gid, groups) = resolve::user(&rootfs, &r.config.user)?;
+        let (uid, gid, groups) = resolve::process_user(&rootfs, &r.config.user, &r.host_config)?;
         let state_dir = self.state_dir(&h.id);
         let _ = std::fs::remove_dir_all(&state_dir);
         std::fs::create_dir_all(&state_dir)?;
@@ -299,12 +299,6 @@ impl Engine {
                 .map_err(|e| Error::internal(e.to_string()))??
         };
         let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
-        let mut groups = groups;
-        for g in crate::security::group_add(&rootfs, &r.host_config)? {
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        }
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,

@@ -169,16 +169,41 @@ pub fn user(rootfs: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>)> {
             })?,
         };
     }
-    let extra = if name.is_empty() {
+    // runc's `GetExecUser`: a user's member groups count only in the
+    // implicit form (`name`, not `name:group`).
+    let extra = if name.is_empty() || g.is_some() {
         vec![]
     } else {
         groups
             .iter()
-            .filter(|(_, id, m)| *id != gid && m.contains(&name))
+            .filter(|(_, _, m)| m.contains(&name))
             .map(|(_, id, _)| *id)
             .collect()
     };
     Ok((uid, gid, extra))
+}
+
+/// The OCI `process.user` of a container's process, as moby's `getUser`
+/// builds it for the init process and for an exec with a user: uid and
+/// gid from `spec`, and as additional gids the gid itself, the user's
+/// member groups and the container's `--group-add` (all resolved against
+/// the container's files as they are now), each once.
+pub fn process_user(
+    rootfs: &Path,
+    spec: &str,
+    hc: &berth_api::HostConfig,
+) -> Result<(u32, u32, Vec<u32>)> {
+    let (uid, gid, sgids) = user(rootfs, spec)?;
+    let mut gids = vec![gid];
+    for g in sgids
+        .into_iter()
+        .chain(crate::security::group_add(rootfs, hc)?)
+    {
+        if !gids.contains(&g) {
+            gids.push(g);
+        }
+    }
+    Ok((uid, gid, gids))
 }
 
 #[cfg(test)]
@@ -258,11 +283,54 @@ mod tests {
             (65534, 65534, vec![10])
         );
         assert_eq!(user(dir.path(), "1000:1000").unwrap(), (1000, 1000, vec![]));
-        assert_eq!(user(dir.path(), "nobody:wheel").unwrap().1, 10);
+        // The explicit form takes no member groups (runc's rule).
+        assert_eq!(
+            user(dir.path(), "nobody:wheel").unwrap(),
+            (65534, 10, vec![])
+        );
         let e = user(dir.path(), "ghost").unwrap_err();
         assert_eq!(
             e.message,
             "unable to find user ghost: no matching entries in passwd file"
         );
+    }
+
+    #[test]
+    fn process_user_adds_gid_members_and_group_add_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nwheel:x:10:nobody\nnogroup:x:65534:\n",
+        )
+        .unwrap();
+        let hc = berth_api::HostConfig {
+            group_add: Some(vec!["nogroup".into(), "4242".into()]),
+            ..Default::default()
+        };
+        // What dockerd's runc gives: `id` there prints
+        // groups=10(wheel),4242,65534(nogroup) for `-u nobody`.
+        assert_eq!(
+            process_user(dir.path(), "nobody", &hc).unwrap(),
+            (65534, 65534, vec![65534, 10, 4242])
+        );
+        assert_eq!(
+            process_user(dir.path(), "1234", &hc).unwrap(),
+            (1234, 0, vec![0, 65534, 4242])
+        );
+        assert_eq!(
+            process_user(dir.path(), "nobody:wheel", &Default::default()).unwrap(),
+            (65534, 10, vec![10])
+        );
+        let bad = berth_api::HostConfig {
+            group_add: Some(vec!["ghosts".into()]),
+            ..Default::default()
+        };
+        assert!(process_user(dir.path(), "", &bad).is_err());
     }
 }

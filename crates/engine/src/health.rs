@@ -3,7 +3,9 @@
 //! container every `Interval`; the last five results, the failing streak
 //! and the status live in `State.Health` (persisted with the record), a
 //! change of status publishes `health_status: STATUS`. A probe that outlives
-//! `Timeout` is killed. The loop ends when the container stops, and starts
+//! `Timeout` is killed. While the container is still `starting` within its
+//! `StartPeriod`, probes come every `StartInterval` (API 1.44; 5s when
+//! unset, as moby) instead of every `Interval`. The loop ends when the container stops, and starts
 //! again with the monitor after a start or a daemon restart (live restore).
 
 use std::sync::Arc;
@@ -20,6 +22,9 @@ use crate::Engine;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: i64 = 3;
+/// moby's `defaultStartInterval`: the pace during the start period when
+/// `StartInterval` is not given.
+const DEFAULT_START_INTERVAL: Duration = Duration::from_secs(5);
 /// dockerd keeps this many results and this much output of each.
 const MAX_LOG: usize = 5;
 const MAX_OUTPUT: usize = 4096;
@@ -91,14 +96,34 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
         let interval = dur(cfg.interval, DEFAULT_INTERVAL);
         let timeout = dur(cfg.timeout, DEFAULT_TIMEOUT);
         let start_period = dur(cfg.start_period, Duration::ZERO);
+        let start_interval = dur(cfg.start_interval, DEFAULT_START_INTERVAL);
         let retries = if cfg.retries > 0 {
             cfg.retries
         } else {
             DEFAULT_RETRIES
         };
-        let began = tokio::time::Instant::now();
+        // The start period counts from the container's start (as moby's
+        // `State.StartedAt`), also for a loop resumed after a daemon restart.
+        let began = chrono::DateTime::parse_from_rfc3339(&started_at)
+            .ok()
+            .and_then(|t| (Utc::now() - t.with_timezone(&Utc)).to_std().ok())
+            .and_then(|ago| tokio::time::Instant::now().checked_sub(ago))
+            .unwrap_or_else(tokio::time::Instant::now);
         loop {
-            tokio::time::sleep(interval).await;
+            let starting = h
+                .snapshot()
+                .state
+                .health
+                .as_ref()
+                .is_none_or(|v| v["Status"] == "starting");
+            tokio::time::sleep(next_interval(
+                began.elapsed(),
+                start_period,
+                starting,
+                interval,
+                start_interval,
+            ))
+            .await;
             let live = |h: &Handle| {
                 let r = h.snapshot();
                 r.state.status == Status::Running && r.state.started_at == started_at
@@ -109,13 +134,14 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
             if h.snapshot().state.paused {
                 continue;
             }
+            // moby measures the start period at the probe's start.
+            let in_start_period = began.elapsed() < start_period;
             let start = now();
             let (code, output) = run_probe(&engine, &h.id, &cmd, timeout).await;
             let end = now();
             if !live(&h) {
                 break;
             }
-            let in_start_period = began.elapsed() < start_period;
             let (old, new) = h.with(|r| {
                 let health = r.state.health.get_or_insert_with(
                     || json!({"Status": "starting", "FailingStreak": 0, "Log": []}),
@@ -146,6 +172,23 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
             }
         }
     });
+}
+
+/// The wait before the next probe (moby's `getInterval`): `StartInterval`
+/// while the container is still `starting` within its start period,
+/// `Interval` otherwise.
+fn next_interval(
+    since_start: Duration,
+    start_period: Duration,
+    starting: bool,
+    interval: Duration,
+    start_interval: Duration,
+) -> Duration {
+    if since_start < start_period && starting {
+        start_interval
+    } else {
+        interval
+    }
 }
 
 /// Runs the probe as an exec; returns its exit code and output. A probe
@@ -268,6 +311,20 @@ mod tests {
             ..Default::default()
         }))
         .is_err());
+        let (i, si, sp) = (
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        );
+        assert_eq!(next_interval(Duration::ZERO, sp, true, i, si), si);
+        // Healthy already, or past the start period: the normal pace.
+        assert_eq!(next_interval(Duration::ZERO, sp, false, i, si), i);
+        assert_eq!(next_interval(sp, sp, true, i, si), i);
+        // No start period: never the start interval.
+        assert_eq!(
+            next_interval(Duration::ZERO, Duration::ZERO, true, i, si),
+            i
+        );
         assert!(validate(Some(&HealthConfig {
             retries: -1,
             ..Default::default()

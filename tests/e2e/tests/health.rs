@@ -241,3 +241,124 @@ fn health_resumes_after_a_daemon_crash() {
     wait_status(&d, "bsec-lr", "unhealthy");
     assert!(t.elapsed() < Duration::from_secs(15));
 }
+
+/// Probes counted by the probe itself: one line per run in /tmp/probes.
+fn probes(d: &Daemon, name: &str) -> usize {
+    let o = d.docker(&[
+        "exec",
+        name,
+        "sh",
+        "-c",
+        "cat /tmp/probes 2>/dev/null | wc -l",
+    ]);
+    o.ok();
+    o.stdout.trim().parse().unwrap_or(0)
+}
+
+/// `--health-start-interval` (API 1.44): while `starting` within the start
+/// period, probes come every StartInterval; once healthy, or after the
+/// start period, every Interval. The interval is 60s, so any second probe
+/// within the test's few seconds can only come from the start interval.
+#[test]
+fn start_interval_paces_probes_during_the_start_period() {
+    let d = Daemon::start();
+    let run = |name: &str, start_period: &str| {
+        d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--health-cmd",
+            "echo x >> /tmp/probes; test -e /tmp/ok",
+            "--health-interval",
+            "60s",
+            "--health-start-period",
+            start_period,
+            "--health-start-interval",
+            "300ms",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+    };
+    if d.is_dockerd() {
+        // The peer here (dockerd 20.10, API 1.41) predates the flag: the
+        // CLI refuses it rather than sending what would be dropped.
+        run("bsec-si", "60s")
+            .fails()
+            .stderr_has("requires API version 1.44");
+        return;
+    }
+    run("bsec-si", "60s").ok();
+    assert_eq!(
+        d.inspect("bsec-si", "{{.Config.Healthcheck.StartInterval}}"),
+        "300ms"
+    );
+    // Failing probes within the start period: still starting, probed often.
+    std::thread::sleep(Duration::from_secs(3));
+    let n = probes(&d, "bsec-si");
+    assert!(n >= 4, "{n} probes in 3s with a 300ms start interval");
+    assert_eq!(health(&d, "bsec-si")["Status"], "starting");
+    assert_eq!(health(&d, "bsec-si")["FailingStreak"], 0);
+    // Healthy: back to the 60s interval, no more probes.
+    d.docker(&["exec", "bsec-si", "touch", "/tmp/ok"]).ok();
+    wait_status(&d, "bsec-si", "healthy");
+    let n = probes(&d, "bsec-si");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(probes(&d, "bsec-si"), n, "probed again once healthy");
+    // A start period over: the 60s interval although still starting.
+    run("bsec-si2", "1500ms").ok();
+    std::thread::sleep(Duration::from_secs(3));
+    let n = probes(&d, "bsec-si2");
+    assert!(n >= 2, "{n} probes in the 1.5s start period");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(probes(&d, "bsec-si2"), n, "probed after the start period");
+    assert_eq!(health(&d, "bsec-si2")["Status"], "starting");
+    // The berth CLI sends the flag too; a negative one is refused.
+    for cli in d.clis() {
+        if cli == berth_e2e::Cli::Docker20 {
+            continue;
+        }
+        let name = format!("bsec-si-{cli:?}").to_lowercase();
+        d.run(
+            cli,
+            &[
+                "create",
+                "--name",
+                &name,
+                "--health-cmd",
+                "true",
+                "--health-start-interval",
+                "2s",
+                "busybox",
+            ],
+        )
+        .ok();
+        assert_eq!(
+            d.inspect(&name, "{{.Config.Healthcheck.StartInterval}}"),
+            "2s"
+        );
+        d.run(
+            cli,
+            &[
+                "create",
+                "--health-cmd",
+                "true",
+                "--health-start-interval",
+                "-1s",
+                "busybox",
+            ],
+        )
+        .code_is(125);
+    }
+    // API 1.43 and older know no StartInterval: it is dropped, as dockerd does.
+    let r = d.post_json(
+        "/v1.43/containers/create?name=bsec-si-old",
+        r#"{"Image":"busybox","Healthcheck":{"Test":["CMD","true"],"StartInterval":2000000000}}"#,
+    );
+    r.status_is(201);
+    assert_eq!(
+        d.inspect("bsec-si-old", "{{.Config.Healthcheck.StartInterval}}"),
+        "0s"
+    );
+}

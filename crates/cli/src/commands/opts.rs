@@ -159,6 +159,24 @@ pub struct CreateOpts {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<i64>,
+    /// Block IO weight (relative device weight)
+    #[arg(long = "blkio-weight-device")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long = "device-read-bps")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long = "device-write-bps")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long = "device-read-iops")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops")]
+    pub device_write_iops: Vec<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long = "memory-swappiness", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
     /// Ulimit options
     #[arg(long = "ulimit")]
     pub ulimit: Vec<String>,
@@ -198,6 +216,9 @@ pub struct CreateOpts {
 
     #[arg(long = "health-start-period")]
     pub health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h)
+    #[arg(long = "health-start-interval")]
+    pub health_start_interval: Option<String>,
 
     #[arg(long = "health-retries")]
     pub health_retries: Option<i64>,
@@ -504,6 +525,43 @@ pub fn create_body(
     };
     let memory_swap = bytes(&opts.memory_swap, "--memory-swap")?;
     let memory_reservation = bytes(&opts.memory_reservation, "--memory-reservation")?;
+    // The docker CLI leaves -1 (its default) unsent, and checks the range.
+    let swappiness = match opts.memory_swappiness {
+        None | Some(-1) => Value::Null,
+        Some(s) if (0..=100).contains(&s) => json!(s),
+        Some(s) => {
+            return Err(Failure::usage(format!(
+                "invalid value: {s}. Valid memory swappiness range is 0-100"
+            )))
+        }
+    };
+    let throttles = |flag: &str, vals: &[String], iops: bool| -> Result<Value, Failure> {
+        vals.iter()
+            .map(|v| {
+                parse_throttle_device(v, iops).map_err(|e| {
+                    Failure::usage(format!(
+                        "invalid argument \"{v}\" for \"--{flag}\" flag: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<Value>, Failure>>()
+            .map(Value::Array)
+    };
+    let read_bps = throttles("device-read-bps", &opts.device_read_bps, false)?;
+    let write_bps = throttles("device-write-bps", &opts.device_write_bps, false)?;
+    let read_iops = throttles("device-read-iops", &opts.device_read_iops, true)?;
+    let write_iops = throttles("device-write-iops", &opts.device_write_iops, true)?;
+    let weight_devices = opts
+        .blkio_weight_device
+        .iter()
+        .map(|v| {
+            parse_weight_device(v).map_err(|e| {
+                Failure::usage(format!(
+                    "invalid argument \"{v}\" for \"--blkio-weight-device\" flag: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<Value>, Failure>>()?;
     let ulimits = opts
         .ulimit
         .iter()
@@ -615,6 +673,12 @@ pub fn create_body(
             "CpusetMems": opts.cpuset_mems.clone().unwrap_or_default(),
             "PidsLimit": opts.pids_limit,
             "BlkioWeight": opts.blkio_weight.unwrap_or(0),
+            "BlkioWeightDevice": weight_devices,
+            "BlkioDeviceReadBps": read_bps,
+            "BlkioDeviceWriteBps": write_bps,
+            "BlkioDeviceReadIOps": read_iops,
+            "BlkioDeviceWriteIOps": write_iops,
+            "MemorySwappiness": swappiness,
             "Ulimits": if ulimits.is_empty() { Value::Null } else { json!(ulimits) },
             "PidMode": opts.pid.clone().unwrap_or_default(),
             "IpcMode": opts.ipc.clone().unwrap_or_default(),
@@ -684,6 +748,45 @@ fn parse_device(d: &str) -> Result<Value, Failure> {
     Ok(json!({"PathOnHost": src, "PathInContainer": dst, "CgroupPermissions": perm}))
 }
 
+/// `--device-{read,write}-{bps,iops} PATH:RATE` (the docker CLI's
+/// `ValidateThrottle{Bps,IOps}Device`, its words).
+fn parse_throttle_device(v: &str, iops: bool) -> Result<Value, String> {
+    let (path, rate) = device_pair(v)?;
+    let rate = if iops {
+        rate.parse::<u64>().map_err(|_| {
+            format!("invalid rate for device: {v}. The correct format is <device-path>:<number>. Number must be a positive integer")
+        })?
+    } else {
+        ram_in_bytes(rate)
+            .ok()
+            .and_then(|r| u64::try_from(r).ok())
+            .ok_or_else(|| {
+                format!("invalid rate for device: {v}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb")
+            })?
+    };
+    Ok(json!({"Path": path, "Rate": rate}))
+}
+
+/// `--blkio-weight-device PATH:WEIGHT` (the docker CLI's `validateWeightDevice`).
+fn parse_weight_device(v: &str) -> Result<Value, String> {
+    let (path, weight) = device_pair(v)?;
+    match weight.parse::<u16>() {
+        Ok(w) if w == 0 || (10..=1000).contains(&w) => Ok(json!({"Path": path, "Weight": w})),
+        _ => Err(format!("invalid weight for device: {v}")),
+    }
+}
+
+fn device_pair(v: &str) -> Result<(&str, &str), String> {
+    let (path, value) = match v.split_once(':') {
+        Some((p, val)) if !p.is_empty() => (p, val),
+        _ => return Err(format!("bad format: {v}")),
+    };
+    if !path.starts_with("/dev/") {
+        return Err(format!("bad format for device path: {v}"));
+    }
+    Ok((path, value))
+}
+
 /// `--health-*` / `--no-healthcheck` as the docker CLI builds `Healthcheck`.
 fn healthcheck(opts: &CreateOpts) -> Result<Value, Failure> {
     let dur = |flag: &str, v: &Option<String>| -> Result<i64, Failure> {
@@ -701,9 +804,14 @@ fn healthcheck(opts: &CreateOpts) -> Result<Value, Failure> {
     let interval = dur("health-interval", &opts.health_interval)?;
     let timeout = dur("health-timeout", &opts.health_timeout)?;
     let start = dur("health-start-period", &opts.health_start_period)?;
+    let start_interval = dur("health-start-interval", &opts.health_start_interval)?;
     let retries = opts.health_retries.unwrap_or(0);
-    let any =
-        opts.health_cmd.is_some() || interval != 0 || timeout != 0 || start != 0 || retries != 0;
+    let any = opts.health_cmd.is_some()
+        || interval != 0
+        || timeout != 0
+        || start != 0
+        || start_interval != 0
+        || retries != 0;
     if opts.no_healthcheck {
         if any {
             return Err(Failure::usage(
@@ -715,11 +823,16 @@ fn healthcheck(opts: &CreateOpts) -> Result<Value, Failure> {
     if !any {
         return Ok(Value::Null);
     }
-    if interval < 0 || timeout < 0 || start < 0 {
+    if interval < 0 || timeout < 0 || start < 0 || start_interval < 0 {
         return Err(Failure::usage("--health-* durations cannot be negative"));
     }
-    let mut h =
-        json!({"Interval": interval, "Timeout": timeout, "StartPeriod": start, "Retries": retries});
+    let mut h = json!({
+        "Interval": interval,
+        "Timeout": timeout,
+        "StartPeriod": start,
+        "StartInterval": start_interval,
+        "Retries": retries,
+    });
     if let Some(cmd) = opts.health_cmd.as_deref().filter(|c| !c.is_empty()) {
         h["Test"] = json!(["CMD-SHELL", cmd]);
     }
@@ -735,6 +848,44 @@ mod tests {
             image: image.into(),
             sig_proxy: true,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn blkio_device_flags_like_docker() {
+        assert_eq!(
+            parse_throttle_device("/dev/vda:1mb", false).unwrap(),
+            json!({"Path": "/dev/vda", "Rate": 1048576})
+        );
+        assert_eq!(
+            parse_throttle_device("/dev/vda:100", true).unwrap(),
+            json!({"Path": "/dev/vda", "Rate": 100})
+        );
+        assert_eq!(
+            parse_throttle_device("/dev/vda", false).unwrap_err(),
+            "bad format: /dev/vda"
+        );
+        assert_eq!(
+            parse_throttle_device("vda:1mb", false).unwrap_err(),
+            "bad format for device path: vda:1mb"
+        );
+        assert!(parse_throttle_device("/dev/vda:1k", true)
+            .unwrap_err()
+            .starts_with(
+            "invalid rate for device: /dev/vda:1k. The correct format is <device-path>:<number>. "
+        ));
+        assert!(parse_throttle_device("/dev/vda:x", false)
+            .unwrap_err()
+            .contains("Unit is optional and can be kb, mb, or gb"));
+        assert_eq!(
+            parse_weight_device("/dev/vda:300").unwrap(),
+            json!({"Path": "/dev/vda", "Weight": 300})
+        );
+        for bad in ["/dev/vda:5", "/dev/vda:1001", "/dev/vda:x"] {
+            assert_eq!(
+                parse_weight_device(bad).unwrap_err(),
+                format!("invalid weight for device: {bad}")
+            );
         }
     }
 

@@ -78,10 +78,17 @@ pub async fn list(
 pub async fn create(
     State(engine): State<AppState>,
     RawQuery(q): RawQuery,
+    version: Option<axum::Extension<RequestVersion>>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
-    let body = CreateBody::parse(&body).map_err(Error::invalid)?;
+    let mut body = CreateBody::parse(&body).map_err(Error::invalid)?;
+    // `StartInterval` is API 1.44's; dockerd drops it from older clients.
+    if version.is_some_and(|v| v.0 .0 < ApiVersion(1, 44)) {
+        if let Some(h) = body.config.healthcheck.as_mut() {
+            h.start_interval = 0;
+        }
+    }
     let name = p.get("name").map(str::to_string);
     let engine2 = engine.clone();
     let (id, warnings) = blocking(move || engine2.create(name.as_deref(), body)).await?;

@@ -231,7 +231,7 @@ pub fn for_container(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
 }
 
 /// Go's wording for the common errors (`no such file or directory`).
-fn io_text(e: &std::io::Error) -> String {
+pub(crate) fn io_text(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

@@ -7,7 +7,7 @@
 use berth_api::{Error, HostConfig, Result};
 use berth_runtime::cgroups::{Cgroup, Layout};
 use berth_runtime::spec::Resources;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// moby's `linuxMinMemory`.
@@ -20,7 +20,11 @@ const MAX_CPU_SHARES: i64 = 262144;
 pub struct HostCaps {
     pub layout: Layout,
     pub swap: bool,
+    pub swappiness: bool,
     pub blkio_weight: bool,
+    pub blkio_weight_device: bool,
+    /// `blkio.throttle.{read_bps,write_bps,read_iops,write_iops}_device`.
+    pub blkio_throttle: [bool; 4],
     pub cpus: Vec<u32>,
     pub mems: Vec<u32>,
     pub ncpu: i64,
@@ -30,20 +34,47 @@ impl HostCaps {
     pub fn read() -> HostCaps {
         let layout = Layout::detect();
         let root = std::path::Path::new("/sys/fs/cgroup");
-        let (swap, blkio_weight, cpus, mems) = match layout {
-            Layout::V1 => (
-                root.join("memory/memory.memsw.limit_in_bytes").exists(),
-                root.join("blkio/blkio.weight").exists(),
-                std::fs::read_to_string(root.join("cpuset/cpuset.cpus")).unwrap_or_default(),
-                std::fs::read_to_string(root.join("cpuset/cpuset.mems")).unwrap_or_default(),
-            ),
+        let mut caps = HostCaps {
+            layout,
+            swap: false,
+            swappiness: false,
+            blkio_weight: false,
+            blkio_weight_device: false,
+            blkio_throttle: [false; 4],
+            cpus: vec![],
+            mems: vec![],
+            ncpu: 1,
+        };
+        let (cpus, mems) = match layout {
+            Layout::V1 => {
+                // moby's sysinfo: each feature by its own file.
+                let blkio = |f: &str| root.join("blkio").join(f).exists();
+                caps.swap = root.join("memory/memory.memsw.limit_in_bytes").exists();
+                caps.swappiness = root.join("memory/memory.swappiness").exists();
+                caps.blkio_weight = blkio("blkio.weight");
+                caps.blkio_weight_device = blkio("blkio.weight_device");
+                caps.blkio_throttle = [
+                    blkio("blkio.throttle.read_bps_device"),
+                    blkio("blkio.throttle.write_bps_device"),
+                    blkio("blkio.throttle.read_iops_device"),
+                    blkio("blkio.throttle.write_iops_device"),
+                ];
+                (
+                    std::fs::read_to_string(root.join("cpuset/cpuset.cpus")).unwrap_or_default(),
+                    std::fs::read_to_string(root.join("cpuset/cpuset.mems")).unwrap_or_default(),
+                )
+            }
             Layout::V2 => {
                 let ctrls =
                     std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+                let io = ctrls.split_whitespace().any(|c| c == "io");
+                caps.swap = root.join("memory.swap.max").exists()
+                    || std::path::Path::new("/proc/swaps").exists();
+                // cgroup2 has no swappiness (moby: discarded with a warning).
+                caps.blkio_weight = io;
+                caps.blkio_weight_device = io;
+                caps.blkio_throttle = [io; 4];
                 (
-                    root.join("memory.swap.max").exists()
-                        || std::path::Path::new("/proc/swaps").exists(),
-                    ctrls.split_whitespace().any(|c| c == "io"),
                     std::fs::read_to_string(root.join("cpuset.cpus.effective")).unwrap_or_default(),
                     std::fs::read_to_string(root.join("cpuset.mems.effective")).unwrap_or_default(),
                 )
@@ -52,15 +83,68 @@ impl HostCaps {
         let ncpu = std::thread::available_parallelism()
             .map(|n| n.get() as i64)
             .unwrap_or(1);
-        HostCaps {
-            layout,
-            swap,
-            blkio_weight,
-            cpus: parse_list(cpus.trim()).unwrap_or_default(),
-            mems: parse_list(mems.trim()).unwrap_or_default(),
-            ncpu,
-        }
+        caps.cpus = parse_list(cpus.trim()).unwrap_or_default();
+        caps.mems = parse_list(mems.trim()).unwrap_or_default();
+        caps.ncpu = ncpu;
+        caps
     }
+}
+
+/// One `BlkioDevice{Read,Write}{Bps,IOps}` entry (moby's
+/// `blkiodev.ThrottleDevice`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ThrottleDevice {
+    #[serde(rename = "Path", default)]
+    pub path: String,
+    #[serde(rename = "Rate", default)]
+    pub rate: u64,
+}
+
+/// One `BlkioWeightDevice` entry (moby's `blkiodev.WeightDevice`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct WeightDevice {
+    #[serde(rename = "Path", default)]
+    pub path: String,
+    #[serde(rename = "Weight", default)]
+    pub weight: u16,
+}
+
+/// Reads a list of typed entries out of the API's JSON (a wrong shape is a
+/// 400 naming the field, where dockerd fails the JSON decoding).
+fn typed<T: serde::de::DeserializeOwned>(field: &str, list: &Option<Vec<Value>>) -> Result<Vec<T>> {
+    list.iter()
+        .flatten()
+        .map(|v| {
+            serde_json::from_value(v.clone())
+                .map_err(|e| Error::invalid(format!("invalid {field} entry {v}: {e}")))
+        })
+        .collect()
+}
+
+/// Rewrites a device list in its typed form (so `inspect` shows every
+/// field, as dockerd does); `None` stays `None`.
+fn normalize<T>(field: &str, list: &mut Option<Vec<Value>>) -> Result<()>
+where
+    T: serde::de::DeserializeOwned + Serialize,
+{
+    if list.is_some() {
+        let typed: Vec<T> = typed(field, list)?;
+        *list = Some(typed.iter().map(|t| json!(t)).collect());
+    }
+    Ok(())
+}
+
+/// The block device's `major:minor` for a throttle or weight entry, as
+/// dockerd resolves it at start (`stat` of the path; its error text).
+fn device_number(path: &str) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path)
+        .map_err(|e| Error::internal(format!("stat {path}: {}", crate::devices::io_text(&e))))?;
+    let rdev = md.rdev();
+    Ok((
+        nix::sys::stat::major(rdev) as u64,
+        nix::sys::stat::minor(rdev) as u64,
+    ))
 }
 
 /// Parses a cpuset list (`0-3,5`), as moby's `parsers.ParseUintList`.
@@ -182,8 +266,18 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
         );
         hc.memory_swap = -1;
     }
+    // -1 (what the docker CLI sends when the flag is unset) means none.
+    if hc.memory_swappiness == Some(-1) {
+        hc.memory_swappiness = None;
+    }
+    if hc.memory_swappiness.is_some() && !host.swappiness {
+        warnings.push(
+            "Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into(),
+        );
+        hc.memory_swappiness = None;
+    }
     if let Some(s) = hc.memory_swappiness {
-        if s != -1 && !(0..=100).contains(&s) {
+        if !(0..=100).contains(&s) {
             return Err(Error::invalid(format!(
                 "Invalid value: {s}, valid memory swappiness range is 0-100"
             )));
@@ -261,6 +355,45 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
     if hc.blkio_weight != 0 && !(10..=1000).contains(&hc.blkio_weight) {
         return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
     }
+    normalize::<WeightDevice>("BlkioWeightDevice", &mut hc.blkio_weight_device)?;
+    normalize::<ThrottleDevice>("BlkioDeviceReadBps", &mut hc.blkio_device_read_bps)?;
+    normalize::<ThrottleDevice>("BlkioDeviceWriteBps", &mut hc.blkio_device_write_bps)?;
+    normalize::<ThrottleDevice>("BlkioDeviceReadIOps", &mut hc.blkio_device_read_i_ops)?;
+    normalize::<ThrottleDevice>("BlkioDeviceWriteIOps", &mut hc.blkio_device_write_i_ops)?;
+    // What this host's blkio cannot do is dropped with moby's warnings.
+    let blkio_lists: [(&mut Option<Vec<Value>>, bool, &str); 5] = [
+        (
+            &mut hc.blkio_weight_device,
+            host.blkio_weight_device,
+            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
+        ),
+        (
+            &mut hc.blkio_device_read_bps,
+            host.blkio_throttle[0],
+            "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.",
+        ),
+        (
+            &mut hc.blkio_device_write_bps,
+            host.blkio_throttle[1],
+            "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.",
+        ),
+        (
+            &mut hc.blkio_device_read_i_ops,
+            host.blkio_throttle[2],
+            "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.",
+        ),
+        (
+            &mut hc.blkio_device_write_i_ops,
+            host.blkio_throttle[3],
+            "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
+        ),
+    ];
+    for (list, supported, warning) in blkio_lists {
+        if !supported && list.as_ref().is_some_and(|l| !l.is_empty()) {
+            warnings.push(warning.into());
+            *list = Some(vec![]);
+        }
+    }
     if let Some(p) = hc.pids_limit {
         // API 1.40+: 0 and negatives mean unlimited; dockerd keeps 0 as null.
         if p == 0 {
@@ -326,8 +459,51 @@ pub fn oci(hc: &HostConfig) -> Result<Resources> {
     if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
         cgroup.insert("pids".into(), json!({"limit": p}));
     }
+    let mut block_io = Map::new();
     if hc.blkio_weight > 0 {
-        cgroup.insert("blockIO".into(), json!({"weight": hc.blkio_weight}));
+        block_io.insert("weight".into(), json!(hc.blkio_weight));
+    }
+    let mut weight_devices = Vec::new();
+    for w in typed::<WeightDevice>("BlkioWeightDevice", &hc.blkio_weight_device)? {
+        let (major, minor) = device_number(&w.path)?;
+        weight_devices.push(json!({"major": major, "minor": minor, "weight": w.weight}));
+    }
+    if !weight_devices.is_empty() {
+        block_io.insert("weightDevice".into(), json!(weight_devices));
+    }
+    for (field, list, key) in [
+        (
+            "BlkioDeviceReadBps",
+            &hc.blkio_device_read_bps,
+            "throttleReadBpsDevice",
+        ),
+        (
+            "BlkioDeviceWriteBps",
+            &hc.blkio_device_write_bps,
+            "throttleWriteBpsDevice",
+        ),
+        (
+            "BlkioDeviceReadIOps",
+            &hc.blkio_device_read_i_ops,
+            "throttleReadIOPSDevice",
+        ),
+        (
+            "BlkioDeviceWriteIOps",
+            &hc.blkio_device_write_i_ops,
+            "throttleWriteIOPSDevice",
+        ),
+    ] {
+        let mut out = Vec::new();
+        for t in typed::<ThrottleDevice>(field, list)? {
+            let (major, minor) = device_number(&t.path)?;
+            out.push(json!({"major": major, "minor": minor, "rate": t.rate}));
+        }
+        if !out.is_empty() {
+            block_io.insert(key.into(), json!(out));
+        }
+    }
+    if !block_io.is_empty() {
+        cgroup.insert("blockIO".into(), Value::Object(block_io));
     }
     let rlimits = ulimits(hc)?
         .into_iter()
@@ -676,7 +852,10 @@ mod tests {
         HostCaps {
             layout: Layout::V1,
             swap: true,
+            swappiness: true,
             blkio_weight: false,
+            blkio_weight_device: false,
+            blkio_throttle: [true; 4],
             cpus: vec![0, 1],
             mems: vec![0],
             ncpu: 2,
@@ -783,5 +962,82 @@ mod tests {
         assert_eq!(parse_list("0-2,5"), Some(vec![0, 1, 2, 5]));
         assert_eq!(parse_list("2-1"), None);
         assert_eq!(parse_list("a"), None);
+    }
+
+    #[test]
+    fn blkio_devices_are_typed_resolved_or_dropped_like_dockerd() {
+        // /dev/null is a device node everywhere (1:3); its numbers are read
+        // from the node, not assumed.
+        let md = std::os::unix::fs::MetadataExt::rdev(&std::fs::metadata("/dev/null").unwrap());
+        let (maj, min) = (nix::sys::stat::major(md), nix::sys::stat::minor(md));
+        let mut hc = HostConfig {
+            blkio_device_read_bps: Some(vec![json!({"Path": "/dev/null", "Rate": 1048576})]),
+            blkio_device_write_i_ops: Some(vec![json!({"Path": "/dev/null"})]),
+            blkio_weight_device: Some(vec![json!({"Path": "/dev/null", "Weight": 300})]),
+            memory_swappiness: Some(-1),
+            ..Default::default()
+        };
+        let warnings = verify(&mut hc, &host(), false).unwrap();
+        // This host fixture has no weight_device: dropped with moby's warning.
+        assert_eq!(
+            warnings,
+            vec!["Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded."]
+        );
+        assert_eq!(hc.blkio_weight_device, Some(vec![]));
+        // Every field shown, as dockerd's inspect does; -1 is none.
+        assert_eq!(
+            hc.blkio_device_write_i_ops,
+            Some(vec![json!({"Path": "/dev/null", "Rate": 0})])
+        );
+        assert_eq!(hc.memory_swappiness, None);
+        let r = oci(&hc).unwrap();
+        assert_eq!(
+            r.cgroup["blockIO"],
+            json!({
+                "throttleReadBpsDevice": [{"major": maj, "minor": min, "rate": 1048576}],
+                "throttleWriteIOPSDevice": [{"major": maj, "minor": min, "rate": 0}],
+            })
+        );
+        // A path that is not there fails the start with dockerd's words.
+        let hc = HostConfig {
+            blkio_device_read_bps: Some(vec![json!({"Path": "/dev/berth-nope", "Rate": 1})]),
+            ..Default::default()
+        };
+        assert_eq!(
+            oci(&hc).unwrap_err().message,
+            "stat /dev/berth-nope: no such file or directory"
+        );
+        // Wrong shapes are refused at create.
+        for bad in [json!("x"), json!({"Path": "/dev/null", "Rate": -1})] {
+            let mut hc = HostConfig {
+                blkio_device_read_bps: Some(vec![bad]),
+                ..Default::default()
+            };
+            assert!(verify(&mut hc, &host(), false).is_err());
+        }
+        let mut hc = HostConfig {
+            blkio_weight_device: Some(vec![json!({"Path": "/dev/null", "Weight": 70000})]),
+            ..Default::default()
+        };
+        assert!(verify(&mut hc, &host(), false).is_err());
+        // Swappiness: applied where the host has it, dropped where not.
+        let mut hc = HostConfig {
+            memory_swappiness: Some(17),
+            ..Default::default()
+        };
+        verify(&mut hc, &host(), false).unwrap();
+        assert_eq!(oci(&hc).unwrap().cgroup["memory"]["swappiness"], json!(17));
+        let v2 = HostCaps {
+            swappiness: false,
+            ..host()
+        };
+        let w = verify(&mut hc, &v2, false).unwrap();
+        assert_eq!(hc.memory_swappiness, None);
+        assert!(w[0].starts_with("Your kernel does not support memory swappiness"));
+        hc.memory_swappiness = Some(101);
+        assert_eq!(
+            verify(&mut hc, &host(), false).unwrap_err().message,
+            "Invalid value: 101, valid memory swappiness range is 0-100"
+        );
     }
 }

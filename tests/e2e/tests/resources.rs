@@ -431,3 +431,214 @@ fn every_cli_updates_and_shows_stats() {
     }
     d.docker(&["rm", "-f", "cli"]).ok();
 }
+
+/// The block device holding the test's files (`/dev/NAME` and `MAJ:MIN`),
+/// found through sysfs rather than assumed.
+fn host_disk() -> (String, String) {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/tmp").expect("stat /tmp").dev();
+    let (maj, min) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let uevent = std::fs::read_to_string(format!("/sys/dev/block/{maj}:{min}/uevent"))
+        .unwrap_or_else(|e| panic!("/tmp is not on a block device ({maj}:{min}): {e}"));
+    let name = uevent
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVNAME="))
+        .expect("DEVNAME in uevent");
+    (format!("/dev/{name}"), format!("{maj}:{min}"))
+}
+
+/// Seconds a direct (uncached) read of a `mib` MiB file on the disk takes
+/// inside a container run with `flags`, timed inside the container. (The
+/// file, not the raw disk: opening the host's disk is refused here.)
+fn timed_read(d: &Daemon, flags: &[&str], mib: usize) -> f64 {
+    let dir = d.tmp().join("bk-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Incompressible content, rewritten each time.
+    let data: Vec<u8> = (0..mib << 20)
+        .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("f"), data).unwrap();
+    let vol = format!("{}:/data:ro", dir.display());
+    let script = "s=$(cut -d' ' -f1 /proc/uptime); \
+         dd if=/data/f of=/dev/null bs=64k iflag=direct || exit 9; \
+         e=$(cut -d' ' -f1 /proc/uptime); echo $s $e";
+    let mut args = vec!["run", "--rm", "-v", &vol];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let o = d.docker(&args);
+    o.ok();
+    let t: Vec<f64> = o
+        .stdout
+        .split_whitespace()
+        .map(|x| x.parse().expect("uptime"))
+        .collect();
+    t[1] - t[0]
+}
+
+#[test]
+fn blkio_throttles_and_swappiness_reach_the_cgroup() {
+    let d = Daemon::start();
+    let (disk, majmin) = host_disk();
+    let rate = |r: &str| format!("{disk}:{r}");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bk",
+        "--memory-swappiness",
+        "17",
+        "--device-read-bps",
+        &rate("1mb"),
+        "--device-write-bps",
+        &rate("2mb"),
+        "--device-read-iops",
+        &rate("100"),
+        "--device-write-iops",
+        &rate("200"),
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let pid = d.inspect("bk", "{{.State.Pid}}");
+    if v2() {
+        let io = cgroup_dir(&pid, "io");
+        let max = read(&io, "io.max");
+        assert!(
+            max.contains(&format!(
+                "{majmin} rbps=1048576 wbps=2097152 riops=100 wiops=200"
+            )),
+            "io.max: {max}"
+        );
+    } else {
+        let blkio = cgroup_dir(&pid, "blkio");
+        for (file, want) in [
+            ("blkio.throttle.read_bps_device", "1048576"),
+            ("blkio.throttle.write_bps_device", "2097152"),
+            ("blkio.throttle.read_iops_device", "100"),
+            ("blkio.throttle.write_iops_device", "200"),
+        ] {
+            assert_eq!(read(&blkio, file), format!("{majmin} {want}"), "{file}");
+        }
+        assert_eq!(read(&cgroup_dir(&pid, "memory"), "memory.swappiness"), "17");
+        assert_eq!(d.inspect("bk", "{{.HostConfig.MemorySwappiness}}"), "17");
+    }
+    assert_eq!(
+        d.inspect(
+            "bk",
+            "{{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}"
+        ),
+        format!(r#"[{{"Path":"{disk}","Rate":1048576}}] [{{"Path":"{disk}","Rate":200}}]"#)
+    );
+    // dockerd's update changes neither: accepted, ignored.
+    d.post_json("/containers/bk/update", r#"{"MemorySwappiness": 50}"#)
+        .status_is(200);
+    if !v2() {
+        assert_eq!(read(&cgroup_dir(&pid, "memory"), "memory.swappiness"), "17");
+    }
+    d.docker(&["rm", "-f", "bk"]).ok();
+    // The limit holds for real: 3 MiB read uncached at 1 MiB/s takes about
+    // 3s; unthrottled the same read takes a fraction of that.
+    let free = timed_read(&d, &[], 3);
+    let limited = timed_read(&d, &["--device-read-bps", &rate("1mb")], 3);
+    eprintln!("3 MiB direct read: {free:.2}s unthrottled, {limited:.2}s at 1 MiB/s");
+    assert!(
+        (2.0..8.0).contains(&limited) && free < limited / 2.0,
+        "3 MiB read: {free:.2}s free, {limited:.2}s at 1 MiB/s"
+    );
+    // Weight per device: applied where the host's blkio has it, else
+    // dropped with dockerd's warning.
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bkw",
+        "--blkio-weight-device",
+        &rate("300"),
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    o.ok();
+    if std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight_device").exists() {
+        let pid = d.inspect("bkw", "{{.State.Pid}}");
+        assert_eq!(
+            read(&cgroup_dir(&pid, "blkio"), "blkio.weight_device"),
+            format!("{majmin} 300")
+        );
+    } else if !v2() {
+        assert!(
+            o.stderr.contains("Weight-device discarded."),
+            "stderr: {}",
+            o.stderr
+        );
+        assert_eq!(
+            d.inspect("bkw", "{{json .HostConfig.BlkioWeightDevice}}"),
+            "[]"
+        );
+    }
+    d.docker(&["rm", "-f", "bkw"]).ok();
+}
+
+#[test]
+fn bad_blkio_devices_are_refused_with_dockerds_words() {
+    let d = Daemon::start();
+    // A path that is not there: the start fails (dockerd stats it then).
+    d.docker(&[
+        "run",
+        "--name",
+        "bknope",
+        "--device-read-bps",
+        "/dev/bk-nope:1mb",
+        "busybox",
+        "true",
+    ])
+    .fails()
+    .stderr_has("stat /dev/bk-nope: no such file or directory");
+    assert_eq!(d.inspect("bknope", "{{.State.Running}}"), "false");
+    let r = d.post_json(
+        "/containers/create?name=bkapi",
+        r#"{"Image":"busybox","HostConfig":{"BlkioDeviceWriteIOps":[{"Path":"/dev/bk-nope","Rate":1}]}}"#,
+    );
+    r.status_is(201);
+    let s = d.post_json("/containers/bkapi/start", "");
+    s.status_is(500);
+    assert_eq!(s.message(), "stat /dev/bk-nope: no such file or directory");
+    // Wrong shapes never make a container.
+    for body in [
+        r#"{"Image":"busybox","HostConfig":{"BlkioDeviceReadBps":["x"]}}"#,
+        r#"{"Image":"busybox","HostConfig":{"BlkioDeviceReadBps":[{"Path":"/dev/null","Rate":-1}]}}"#,
+        r#"{"Image":"busybox","HostConfig":{"BlkioWeightDevice":[{"Path":"/dev/null","Weight":70000}]}}"#,
+        r#"{"Image":"busybox","HostConfig":{"MemorySwappiness":-5}}"#,
+    ] {
+        let r = d.post_json("/containers/create?name=bkbad", body);
+        assert!(r.status == 400 || r.status == 500, "{body}: {}", r.status);
+    }
+    d.docker(&["inspect", "bkbad"]).fails();
+    // The CLIs check the flags first, with the docker CLI's words.
+    for cli in d.clis() {
+        if cli == berth_e2e::Cli::Docker20 {
+            continue;
+        }
+        let cases: &[(&str, &str, &str)] = &[
+            ("--device-read-bps", "vda:1mb", "bad format for device path: vda:1mb"),
+            ("--device-write-bps", "/dev/vda", "bad format: /dev/vda"),
+            (
+                "--device-read-iops",
+                "/dev/vda:1k",
+                "invalid rate for device: /dev/vda:1k. The correct format is <device-path>:<number>. Number must be a positive integer",
+            ),
+            ("--blkio-weight-device", "/dev/vda:5", "invalid weight for device: /dev/vda:5"),
+            (
+                "--memory-swappiness",
+                "101",
+                "invalid value: 101. Valid memory swappiness range is 0-100",
+            ),
+        ];
+        for (flag, value, msg) in cases {
+            d.run(cli, &["create", flag, value, "busybox"])
+                .code_is(125)
+                .stderr_has(msg);
+        }
+    }
+}

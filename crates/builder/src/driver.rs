@@ -89,49 +89,216 @@ const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
-/// The layer cache: key -> image id, in `<data-root>/builder/cache.json`.
+/// The layer cache: key -> entry, in `<data-root>/builder/cache.json`.
+/// The entries are the images the build made for its steps; an entry
+/// never outlives its image (lookups verify and drop stale ones, as
+/// `docker image prune` may delete images under it).
 static CACHE_LOCK: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    /// The image the step made.
+    id: String,
+    /// The image the step ran on (the cache's own parent chain: the store
+    /// keeps none between images).
+    #[serde(default)]
+    parent: Option<String>,
+    /// Unix seconds of the last build that made or used it.
+    #[serde(default)]
+    used: i64,
+    /// It was a build's final image (a user-visible `<none>` once untagged).
+    #[serde(default)]
+    result: bool,
+}
+
+type CacheMap = HashMap<String, CacheEntry>;
 
 fn cache_path(engine: &Engine) -> PathBuf {
     engine.config.data_root.join("builder").join("cache.json")
 }
 
-fn cache_get(engine: &Engine, key: &str) -> Option<String> {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let data = fs::read(cache_path(engine)).ok()?;
-    let map: HashMap<String, String> = serde_json::from_slice(&data).ok()?;
-    let id = map.get(key)?.clone();
-    engine.images.get(&id).ok().map(|i| i.id)
+/// The map (also from the first format, key -> image id).
+fn cache_load(engine: &Engine) -> CacheMap {
+    let Some(v) = fs::read(cache_path(engine))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<HashMap<String, Value>>(&d).ok())
+    else {
+        return CacheMap::new();
+    };
+    v.into_iter()
+        .filter_map(|(k, v)| {
+            let e = match v {
+                Value::String(id) => CacheEntry {
+                    id,
+                    parent: None,
+                    used: 0,
+                    result: false,
+                },
+                o => serde_json::from_value(o).ok()?,
+            };
+            Some((k, e))
+        })
+        .collect()
 }
 
-fn cache_put(engine: &Engine, key: &str, id: &str) {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+/// Atomic rewrite (temp file, rename).
+fn cache_store(engine: &Engine, map: &CacheMap) {
     let path = cache_path(engine);
-    let mut map: HashMap<String, String> = fs::read(&path)
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .unwrap_or_default();
-    map.insert(key.to_string(), id.to_string());
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
     let tmp = path.with_extension(format!("tmp-{:x}", rand::random::<u64>()));
-    if fs::write(&tmp, serde_json::to_vec(&map).unwrap_or_default()).is_ok() {
-        let _ = fs::rename(&tmp, &path);
+    if fs::write(&tmp, serde_json::to_vec(map).unwrap_or_default()).is_ok()
+        && fs::rename(&tmp, &path).is_err()
+    {
+        let _ = fs::remove_file(&tmp);
     }
 }
 
-/// `POST /build/prune`: forgets the cache; returns the entries dropped.
-pub fn prune_cache(engine: &Engine) -> usize {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let path = cache_path(engine);
-    let n = fs::read(&path)
-        .ok()
-        .and_then(|d| serde_json::from_slice::<HashMap<String, String>>(&d).ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let _ = fs::remove_file(&path);
-    n
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn cache_get(engine: &Engine, key: &str) -> Option<String> {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let id = map.get(key)?.id.clone();
+    match engine.images.get(&id) {
+        Ok(img) => {
+            if let Some(e) = map.get_mut(key) {
+                e.used = now_unix();
+            }
+            cache_store(engine, &map);
+            Some(img.id)
+        }
+        Err(_) => {
+            // The image was deleted under the entry: forget it.
+            map.remove(key);
+            cache_store(engine, &map);
+            None
+        }
+    }
+}
+
+fn cache_put(engine: &Engine, key: &str, id: &str, parent: Option<&str>) {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    map.insert(
+        key.to_string(),
+        CacheEntry {
+            id: id.to_string(),
+            parent: parent.map(str::to_string),
+            used: now_unix(),
+            result: false,
+        },
+    );
+    cache_store(engine, &map);
+}
+
+/// Marks `id` as a build's final image.
+fn cache_mark_result(engine: &Engine, id: &str) {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let mut hit = false;
+    for e in map.values_mut().filter(|e| e.id == id) {
+        e.result = true;
+        hit = true;
+    }
+    if hit {
+        cache_store(engine, &map);
+    }
+}
+
+/// `POST /build/prune`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `all`: also the cache under untagged build results (`<none>`).
+    pub all: bool,
+    /// `until` / `unused-for` filter: only entries last used before (unix s).
+    pub until: Option<i64>,
+    /// `keep-storage` (bytes): stop once the prunable cache left is this small.
+    pub keep_storage: i64,
+}
+
+/// `POST /build/prune`: a garbage collection of the layer cache. Nothing a
+/// tagged image, a container, or (without `all`) an untagged build result
+/// needs is touched, nor their parent chains; the rest goes, oldest first
+/// down to `keep_storage`: the entries and the images they name (the
+/// step images only the cache holds). Returns the deleted image ids and
+/// the bytes of layers freed.
+pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)> {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let images: HashMap<String, berth_store::Image> = engine
+        .images
+        .list()?
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    // Stale entries (their image is gone) are dropped first.
+    map.retain(|_, e| images.contains_key(&e.id));
+    let parents: HashMap<String, String> = map
+        .values()
+        .filter_map(|e| e.parent.clone().map(|p| (e.id.clone(), p)))
+        .collect();
+    let results: BTreeSet<String> = map
+        .values()
+        .filter(|e| e.result)
+        .map(|e| e.id.clone())
+        .collect();
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for img in images.values() {
+        let needed = !img.is_dangling()
+            || !engine.users_of_image(&img.id).is_empty()
+            || (!opts.all && results.contains(&img.id));
+        let mut cur = needed.then(|| img.id.clone());
+        while let Some(id) = cur {
+            if !keep.insert(id.clone()) {
+                break;
+            }
+            cur = parents.get(&id).cloned();
+        }
+    }
+    // Candidates, oldest first, with the size of their own layer.
+    let mut cand: Vec<(String, i64, i64)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut by_use: Vec<&CacheEntry> = map.values().collect();
+    by_use.sort_by_key(|e| e.used);
+    for e in by_use {
+        if keep.contains(&e.id) || opts.until.is_some_and(|u| e.used >= u) {
+            continue;
+        }
+        if !seen.insert(e.id.clone()) {
+            continue;
+        }
+        let size = images.get(&e.id).map(|i| i.size).unwrap_or(0);
+        let parent_size = e
+            .parent
+            .as_ref()
+            .and_then(|p| images.get(p))
+            .map(|i| i.size)
+            .unwrap_or(0);
+        cand.push((e.id.clone(), e.used, (size - parent_size).max(0)));
+    }
+    let mut left: i64 = cand.iter().map(|c| c.2).sum();
+    let before = engine.images.layers_size().unwrap_or(0);
+    let mut deleted = Vec::new();
+    for (id, _, size) in cand {
+        if opts.keep_storage > 0 && left <= opts.keep_storage {
+            break;
+        }
+        match engine.delete_image(&id, false) {
+            Ok(_) => {
+                left -= size;
+                map.retain(|_, e| e.id != id);
+                deleted.push(id);
+            }
+            Err(e) => tracing::warn!("build cache prune: {id}: {}", e.message),
+        }
+    }
+    cache_store(engine, &map);
+    let after = engine.images.layers_size().unwrap_or(0);
+    Ok((deleted, (before - after).max(0)))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -366,6 +533,7 @@ impl Builder {
                 )
                 .await?;
         }
+        cache_mark_result(&self.engine, &last_id);
         let _ = self.tx.send(json!({"aux": {"ID": last_id}})).await;
         self.say(format!("Successfully built {}\n", short(&last_id)))
             .await;
@@ -904,7 +1072,7 @@ impl Builder {
             }
         }
         let id = self.nop_image(parent, config, created_by, "").await?;
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, parent);
         Ok(id)
     }
 
@@ -1112,7 +1280,7 @@ impl Builder {
             let _ = self.engine.remove(&cid, true, true).await;
             lock(&self.containers).retain(|x| x != &cid);
         }
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, Some(&parent));
         st.image = Some(id);
         Ok(())
     }
@@ -1180,7 +1348,7 @@ impl Builder {
         })
         .await
         .map_err(|e| BuildError::new(e.to_string()))??;
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, st.image.as_deref());
         st.image = Some(id);
         st.config = config;
         Ok(())

@@ -1063,3 +1063,109 @@ fn sha256_hex(data: &[u8]) -> String {
         .expect("sha256sum");
     String::from_utf8_lossy(&o.stdout)[..64].to_string()
 }
+
+/// `docker builder prune` as a cache GC over the classic builder's step
+/// images: by default only the cache nothing needs (a failed build's
+/// steps), with `-a` also the chain under an untagged (`<none>`) build
+/// result, never what a tagged image needs; `until` and bad filters; the
+/// cache survives `docker image prune` deleting images under it (lookups
+/// verify). berthd only: dockerd's prune endpoint GCs BuildKit's cache,
+/// not the classic builder's images.
+#[test]
+fn builder_prune_collects_only_unneeded_cache() {
+    let d = Daemon::start();
+    if d.is_dockerd() {
+        return;
+    }
+    let keep = context(
+        &d,
+        "gc-keep",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN dd if=/dev/zero of=/keep bs=1024 count=300 2>/dev/null\nRUN echo kept > /k\n",
+        )],
+    );
+    build(&d, &keep, "-t bbd-gc-keep").ok();
+    let failed = context(
+        &d,
+        "gc-failed",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN dd if=/dev/zero of=/junk bs=1024 count=1024 2>/dev/null\nRUN exit 1\n",
+        )],
+    );
+    // --force-rm: a kept failed container would hold the step image.
+    build(&d, &failed, "--force-rm -t bbd-gc-failed").fails();
+    let moved = context(
+        &d,
+        "gc-moved",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY f /f\nRUN dd if=/dev/zero of=/m bs=1024 count=200 2>/dev/null\n",
+            ),
+            ("f", "one"),
+        ],
+    );
+    build(&d, &moved, "-t bbd-gc-moved").ok();
+    let old = d.inspect("bbd-gc-moved", "{{.Id}}");
+    fs::write(moved.join("f"), "two").expect("write");
+    build(&d, &moved, "-t bbd-gc-moved").ok();
+    assert_ne!(d.inspect("bbd-gc-moved", "{{.Id}}"), old);
+
+    // A recent `until` keeps everything.
+    d.docker(&["builder", "prune", "-f", "--filter", "until=1h"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+    d.docker(&["builder", "prune", "-f", "--filter", "foo=bar"])
+        .fails()
+        .stderr_has("invalid filter 'foo'");
+
+    // Default: the failed build's step image (1 MiB) goes, nothing else.
+    let p = d.docker(&["builder", "prune", "-f"]);
+    p.ok()
+        .stdout_has("Deleted build cache objects:\n")
+        .stdout_has("Total reclaimed space: 1.");
+    assert!(p.stdout.contains("MB\n"), "{p}");
+    d.docker(&["image", "inspect", "-f", "{{.Id}}", &old]).ok();
+    let again = build(&d, &keep, "-t bbd-gc-keep");
+    again.ok();
+    assert!(!again.stdout.contains("Running in"), "{again}");
+    let refailed = build(&d, &failed, "--force-rm -t bbd-gc-failed");
+    refailed.fails();
+    assert_eq!(
+        refailed.stdout.matches("Running in").count(),
+        2,
+        "{refailed}"
+    );
+
+    // -a: the old `<none>` result and its own steps go too; what the tags
+    // need stays cached.
+    d.docker(&["builder", "prune", "-af"])
+        .ok()
+        .stdout_has("Deleted build cache objects:\n");
+    d.docker(&["image", "inspect", &old])
+        .fails()
+        .stderr_has("No such image");
+    for ctx in [&keep, &moved] {
+        let o = build(&d, ctx, "-t bbd-gc-x");
+        o.ok();
+        assert!(!o.stdout.contains("Running in"), "{o}");
+    }
+    d.docker(&["builder", "prune", "-af"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+
+    // `docker image prune` deletes images under the cache: the next
+    // build verifies its entries and runs the steps again.
+    d.docker(&["rmi", "bbd-gc-keep", "bbd-gc-x"]).ok();
+    d.docker(&["image", "prune", "-f"]).ok();
+    let rebuilt = build(&d, &keep, "-t bbd-gc-keep");
+    rebuilt.ok();
+    assert_eq!(rebuilt.stdout.matches("Running in").count(), 2, "{rebuilt}");
+
+    // The berth CLI.
+    d.run(berth_e2e::Cli::Berth, &["builder", "prune", "-f"])
+        .ok()
+        .stdout_has("Total reclaimed space:");
+}

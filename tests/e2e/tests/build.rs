@@ -827,6 +827,24 @@ fn independent_stages_build_concurrently() {
         t[2],
         t[3]
     );
+    // A failing stage stops its sibling (no 10 s wait) and fails the
+    // build with its code; nothing is left behind with --force-rm.
+    let failing = context(
+        &d,
+        "par-fail",
+        &[(
+            "Dockerfile",
+            "FROM busybox AS a\nRUN sleep 0.5; exit 5\nFROM busybox AS b\nRUN sleep 10\n\
+             FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n",
+        )],
+    );
+    let t0 = std::time::Instant::now();
+    build(&d, &failing, "--force-rm -t bbd-par-fail")
+        .fails()
+        .stdout_has("returned a non-zero code: 5");
+    eprintln!("failing build took {:?}", t0.elapsed());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(8), "{:?}", t0.elapsed());
+    d.docker(&["ps", "-aq"]).ok().stdout_is("");
 }
 
 /// An HTTPS server on loopback (inside the daemon's network namespace

@@ -2274,6 +2274,18 @@ mod tests {
     }
 
     #[test]
+    fn heredoc_words() {
+        assert_eq!(heredoc_name("<<EOF"), Some("EOF"));
+        assert_eq!(heredoc_name("<<-X_1"), Some("X_1"));
+        assert_eq!(heredoc_name("<<'A'"), Some("A"));
+        assert_eq!(heredoc_name("<<\"A\""), Some("A"));
+        assert_eq!(heredoc_name("<<'A"), None);
+        assert_eq!(heredoc_name("<<"), None);
+        assert_eq!(heredoc_name("<<EOF bash"), None);
+        assert_eq!(heredoc_name("file"), None);
+    }
+
+    #[test]
     fn quoting() {
         assert_eq!(
             go_quote_list(&["sh".into(), "-c".into()]),

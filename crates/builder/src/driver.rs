@@ -21,6 +21,8 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::dockerfile::{self, Cmd, Command, CopyArgs, Dockerfile, Instruction};
 use crate::dockerignore::Ignore;
@@ -87,49 +89,228 @@ const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
-/// The layer cache: key -> image id, in `<data-root>/builder/cache.json`.
+/// The layer cache: key -> entry, in `<data-root>/builder/cache.json`.
+/// The entries are the images the build made for its steps; an entry
+/// never outlives its image (lookups verify and drop stale ones, as
+/// `docker image prune` may delete images under it).
 static CACHE_LOCK: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    /// The image the step made.
+    id: String,
+    /// The image the step ran on (the cache's own parent chain: the store
+    /// keeps none between images).
+    #[serde(default)]
+    parent: Option<String>,
+    /// Unix seconds of the last build that made or used it.
+    #[serde(default)]
+    used: i64,
+    /// It was a build's final image (a user-visible `<none>` once untagged).
+    #[serde(default)]
+    result: bool,
+}
+
+type CacheMap = HashMap<String, CacheEntry>;
 
 fn cache_path(engine: &Engine) -> PathBuf {
     engine.config.data_root.join("builder").join("cache.json")
 }
 
-fn cache_get(engine: &Engine, key: &str) -> Option<String> {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let data = fs::read(cache_path(engine)).ok()?;
-    let map: HashMap<String, String> = serde_json::from_slice(&data).ok()?;
-    let id = map.get(key)?.clone();
-    engine.images.get(&id).ok().map(|i| i.id)
+/// The map (also from the first format, key -> image id).
+fn cache_load(engine: &Engine) -> CacheMap {
+    let Some(v) = fs::read(cache_path(engine))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<HashMap<String, Value>>(&d).ok())
+    else {
+        return CacheMap::new();
+    };
+    v.into_iter()
+        .filter_map(|(k, v)| {
+            let e = match v {
+                Value::String(id) => CacheEntry {
+                    id,
+                    parent: None,
+                    used: 0,
+                    result: false,
+                },
+                o => serde_json::from_value(o).ok()?,
+            };
+            Some((k, e))
+        })
+        .collect()
 }
 
-fn cache_put(engine: &Engine, key: &str, id: &str) {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+/// Atomic rewrite (temp file, rename).
+fn cache_store(engine: &Engine, map: &CacheMap) {
     let path = cache_path(engine);
-    let mut map: HashMap<String, String> = fs::read(&path)
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .unwrap_or_default();
-    map.insert(key.to_string(), id.to_string());
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
     let tmp = path.with_extension(format!("tmp-{:x}", rand::random::<u64>()));
-    if fs::write(&tmp, serde_json::to_vec(&map).unwrap_or_default()).is_ok() {
-        let _ = fs::rename(&tmp, &path);
+    if fs::write(&tmp, serde_json::to_vec(map).unwrap_or_default()).is_ok()
+        && fs::rename(&tmp, &path).is_err()
+    {
+        let _ = fs::remove_file(&tmp);
     }
 }
 
-/// `POST /build/prune`: forgets the cache; returns the entries dropped.
-pub fn prune_cache(engine: &Engine) -> usize {
-    let _g = CACHE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let path = cache_path(engine);
-    let n = fs::read(&path)
-        .ok()
-        .and_then(|d| serde_json::from_slice::<HashMap<String, String>>(&d).ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let _ = fs::remove_file(&path);
-    n
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn cache_get(engine: &Engine, key: &str) -> Option<String> {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let id = map.get(key)?.id.clone();
+    match engine.images.get(&id) {
+        Ok(img) => {
+            if let Some(e) = map.get_mut(key) {
+                e.used = now_unix();
+            }
+            cache_store(engine, &map);
+            Some(img.id)
+        }
+        Err(_) => {
+            // The image was deleted under the entry: forget it.
+            map.remove(key);
+            cache_store(engine, &map);
+            None
+        }
+    }
+}
+
+fn cache_put(engine: &Engine, key: &str, id: &str, parent: Option<&str>) {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    map.insert(
+        key.to_string(),
+        CacheEntry {
+            id: id.to_string(),
+            parent: parent.map(str::to_string),
+            used: now_unix(),
+            result: false,
+        },
+    );
+    cache_store(engine, &map);
+}
+
+/// Marks `id` as a build's final image.
+fn cache_mark_result(engine: &Engine, id: &str) {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let mut hit = false;
+    for e in map.values_mut().filter(|e| e.id == id) {
+        e.result = true;
+        hit = true;
+    }
+    if hit {
+        cache_store(engine, &map);
+    }
+}
+
+/// `POST /build/prune`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `all`: also the cache under untagged build results (`<none>`).
+    pub all: bool,
+    /// `until` / `unused-for` filter: only entries last used before (unix s).
+    pub until: Option<i64>,
+    /// `keep-storage` (bytes): stop once the prunable cache left is this small.
+    pub keep_storage: i64,
+}
+
+/// `POST /build/prune`: a garbage collection of the layer cache. Nothing a
+/// tagged image, a container, or (without `all`) an untagged build result
+/// needs is touched, nor their parent chains; the rest goes, oldest first
+/// down to `keep_storage`: the entries and the images they name (the
+/// step images only the cache holds). Returns the deleted image ids and
+/// the bytes of layers freed.
+pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)> {
+    let _g = lock(&CACHE_LOCK);
+    let mut map = cache_load(engine);
+    let images: HashMap<String, berth_store::Image> = engine
+        .images
+        .list()?
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    // Stale entries (their image is gone) are dropped first.
+    map.retain(|_, e| images.contains_key(&e.id));
+    let parents: HashMap<String, String> = map
+        .values()
+        .filter_map(|e| e.parent.clone().map(|p| (e.id.clone(), p)))
+        .collect();
+    let results: BTreeSet<String> = map
+        .values()
+        .filter(|e| e.result)
+        .map(|e| e.id.clone())
+        .collect();
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for img in images.values() {
+        let needed = !img.is_dangling()
+            || !engine.users_of_image(&img.id).is_empty()
+            || (!opts.all && results.contains(&img.id));
+        let mut cur = needed.then(|| img.id.clone());
+        while let Some(id) = cur {
+            if !keep.insert(id.clone()) {
+                break;
+            }
+            cur = parents.get(&id).cloned();
+        }
+    }
+    // Candidates, oldest first, with the size of their own layer.
+    let mut cand: Vec<(String, i64, i64)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut by_use: Vec<&CacheEntry> = map.values().collect();
+    by_use.sort_by_key(|e| e.used);
+    for e in by_use {
+        if keep.contains(&e.id) || opts.until.is_some_and(|u| e.used >= u) {
+            continue;
+        }
+        if !seen.insert(e.id.clone()) {
+            continue;
+        }
+        let size = images.get(&e.id).map(|i| i.size).unwrap_or(0);
+        let parent_size = e
+            .parent
+            .as_ref()
+            .and_then(|p| images.get(p))
+            .map(|i| i.size)
+            .unwrap_or(0);
+        cand.push((e.id.clone(), e.used, (size - parent_size).max(0)));
+    }
+    let mut left: i64 = cand.iter().map(|c| c.2).sum();
+    let before = engine.images.layers_size().unwrap_or(0);
+    let mut deleted = Vec::new();
+    for (id, _, size) in cand {
+        if opts.keep_storage > 0 && left <= opts.keep_storage {
+            break;
+        }
+        match engine.delete_image(&id, false) {
+            Ok(_) => {
+                left -= size;
+                map.retain(|_, e| e.id != id);
+                deleted.push(id);
+            }
+            Err(e) => tracing::warn!("build cache prune: {id}: {}", e.message),
+        }
+    }
+    cache_store(engine, &map);
+    let after = engine.images.layers_size().unwrap_or(0);
+    Ok((deleted, (before - after).max(0)))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Resolves when the client went away or the build was cancelled.
+async fn cancelled(tx: &Sink, cancel: &CancellationToken) {
+    tokio::select! {
+        _ = tx.closed() => {}
+        _ = cancel.cancelled() => {}
+    }
 }
 
 fn short(id: &str) -> String {
@@ -160,16 +341,54 @@ impl StageState {
     }
 }
 
+/// Where a builder's messages go: the client's stream (bounded, so a slow
+/// client slows the build), or a stage's buffer while an earlier stage
+/// still owns the stream (unbounded, so a stage building in the
+/// background never waits for the client).
+#[derive(Clone)]
+enum Sink {
+    Client(mpsc::Sender<Value>),
+    Stage(mpsc::UnboundedSender<Value>),
+}
+
+impl Sink {
+    async fn send(&self, v: Value) -> std::result::Result<(), ()> {
+        match self {
+            Sink::Client(t) => t.send(v).await.map_err(|_| ()),
+            Sink::Stage(t) => t.send(v).map_err(|_| ()),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Sink::Client(t) => t.is_closed(),
+            Sink::Stage(t) => t.is_closed(),
+        }
+    }
+
+    async fn closed(&self) {
+        match self {
+            Sink::Client(t) => t.closed().await,
+            Sink::Stage(t) => t.closed().await,
+        }
+    }
+}
+
+/// One build; cloned per stage so independent stages build concurrently
+/// (each clone with its own [`Sink`], sharing the rest).
+#[derive(Clone)]
 pub struct Builder {
     engine: Arc<Engine>,
     ctx: PathBuf,
     opts: BuildOptions,
-    tx: mpsc::Sender<Value>,
+    tx: Sink,
     lex: Lex,
     ignore: Ignore,
-    used_args: BTreeSet<String>,
+    used_args: Arc<Mutex<BTreeSet<String>>>,
     /// Containers and layers made by this build, removed at the end.
-    containers: Vec<String>,
+    containers: Arc<Mutex<Vec<String>>>,
+    /// Set when the client went away or a stage failed: every stage stops.
+    cancel: CancellationToken,
 }
 
 impl Builder {
@@ -183,16 +402,36 @@ impl Builder {
             engine,
             ctx,
             opts,
-            tx,
+            tx: Sink::Client(tx),
             lex: Lex::default(),
             ignore: Ignore::default(),
-            used_args: BTreeSet::new(),
-            containers: Vec::new(),
+            used_args: Arc::default(),
+            containers: Arc::default(),
+            cancel: CancellationToken::new(),
         }
     }
 
     async fn say(&self, s: impl Into<String>) {
         let _ = self.tx.send(json!({ "stream": s.into() })).await;
+    }
+
+    fn cancelled(&self) -> bool {
+        self.tx.is_closed() || self.cancel.is_cancelled()
+    }
+
+    fn use_arg(&self, name: &str) {
+        lock(&self.used_args).insert(name.to_string());
+    }
+
+    /// `ctx.add/<random>/`: a scratch directory the daemon removes with
+    /// the context (downloads, heredoc files).
+    fn scratch_dir(&self) -> R<PathBuf> {
+        let dir = self
+            .ctx
+            .with_extension("add")
+            .join(format!("{:016x}", rand::random::<u64>()));
+        fs::create_dir_all(&dir)?;
+        Ok(dir)
     }
 
     /// Runs the build; returns the final image id.
@@ -201,7 +440,8 @@ impl Builder {
         // A failed step's container stays for inspection unless `forcerm`
         // (docker's rule); a cancelled build leaves nothing.
         let keep = result.is_err() && !self.opts.force_rm && !self.tx.is_closed();
-        for c in std::mem::take(&mut self.containers) {
+        let containers = std::mem::take(&mut *lock(&self.containers));
+        for c in containers {
             if keep {
                 continue;
             }
@@ -244,7 +484,7 @@ impl Builder {
                     let env: HashMap<String, String> = meta.clone().into_iter().collect();
                     let v = match self.opts.build_args.get(&d.name) {
                         Some(Some(v)) => {
-                            self.used_args.insert(d.name.clone());
+                            self.use_arg(&d.name);
                             Some(v.clone())
                         }
                         _ => d
@@ -258,21 +498,14 @@ impl Builder {
                 }
             }
         }
-        let mut results: HashMap<usize, String> = HashMap::new();
-        let mut step = 0;
-        let mut last_id = String::new();
-        for &i in &needed {
-            let id = self
-                .build_stage(&df, i, &meta, &results, &mut step, total)
-                .await?;
-            results.insert(i, id.clone());
-            last_id = id;
-        }
+        let results = self.build_stages(df, needed, meta, total).await?;
+        let mut last_id = results.get(&last).cloned().unwrap_or_default();
+        let used = lock(&self.used_args).clone();
         let unused: Vec<String> = self
             .opts
             .build_args
             .keys()
-            .filter(|k| !self.used_args.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .filter(|k| !used.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
             .cloned()
             .collect();
         if !unused.is_empty() {
@@ -300,6 +533,7 @@ impl Builder {
                 )
                 .await?;
         }
+        cache_mark_result(&self.engine, &last_id);
         let _ = self.tx.send(json!({"aux": {"ID": last_id}})).await;
         self.say(format!("Successfully built {}\n", short(&last_id)))
             .await;
@@ -313,19 +547,125 @@ impl Builder {
         Ok(last_id)
     }
 
+    /// Builds the `needed` stages, each as soon as the stages it uses are
+    /// built, so independent stages run concurrently. Output stays in file
+    /// order, as the classic builder's sequential output reads: the first
+    /// unfinished stage streams live, later ones buffer until it is done.
+    /// Step numbers are fixed up front (each stage owns a range), so they
+    /// read `Step 1/N` .. `Step N/N` whatever order stages finish in.
+    async fn build_stages(
+        &self,
+        df: Dockerfile,
+        needed: Vec<usize>,
+        meta: IndexMap<String, String>,
+        total: usize,
+    ) -> R<HashMap<usize, String>> {
+        let df = Arc::new(df);
+        let meta = Arc::new(meta);
+        let mut base = HashMap::new();
+        let mut senders = HashMap::new();
+        let mut receivers = Vec::new();
+        let mut n = 0;
+        for &i in &needed {
+            base.insert(i, n);
+            n += 1 + df.stages[i].commands.len();
+            let (t, r) = mpsc::unbounded_channel();
+            senders.insert(i, t);
+            receivers.push(r);
+        }
+        let out = self.tx.clone();
+        let cancel = self.cancel.clone();
+        let forward = tokio::spawn(async move {
+            for mut rx in receivers {
+                loop {
+                    let m = tokio::select! {
+                        m = rx.recv() => m,
+                        _ = out.closed() => {
+                            cancel.cancel();
+                            return;
+                        }
+                    };
+                    let Some(v) = m else { break };
+                    if out.send(v).await.is_err() {
+                        cancel.cancel();
+                        return;
+                    }
+                }
+            }
+        });
+        let mut results: HashMap<usize, String> = HashMap::new();
+        let mut pending = needed.clone();
+        let mut running = JoinSet::new();
+        let mut failed: Option<BuildError> = None;
+        loop {
+            if failed.is_none() {
+                let ready: Vec<usize> = pending
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        stage_deps(&df, i)
+                            .iter()
+                            .all(|d| results.contains_key(d) || !needed.contains(d))
+                    })
+                    .collect();
+                for i in ready {
+                    pending.retain(|&x| x != i);
+                    let mut b = self.clone();
+                    if let Some(t) = senders.remove(&i) {
+                        b.tx = Sink::Stage(t);
+                    }
+                    let (df, meta, res) = (df.clone(), meta.clone(), results.clone());
+                    let first = base.get(&i).copied().unwrap_or(0);
+                    running.spawn(async move {
+                        let r = b.build_stage(&df, i, &meta, &res, first, total).await;
+                        (i, r)
+                    });
+                }
+            }
+            match running.join_next().await {
+                None => break,
+                Some(Ok((i, Ok(id)))) => {
+                    results.insert(i, id);
+                }
+                Some(Ok((_, Err(e)))) => {
+                    if failed.is_none() {
+                        failed = Some(e);
+                        // The other stages stop at their next step.
+                        self.cancel.cancel();
+                    }
+                }
+                Some(Err(e)) => {
+                    if failed.is_none() {
+                        failed = Some(BuildError::new(format!("build stage: {e}")));
+                        self.cancel.cancel();
+                    }
+                }
+            }
+        }
+        // Stages that never started have nothing to say.
+        drop(senders);
+        let _ = forward.await;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
+    }
+
     async fn build_stage(
         &mut self,
         df: &Dockerfile,
         index: usize,
         meta: &IndexMap<String, String>,
         results: &HashMap<usize, String>,
-        step: &mut usize,
+        first_step: usize,
         total: usize,
     ) -> R<String> {
         let stage = &df.stages[index];
         let Instruction::From { image, .. } = &stage.from.instruction else {
             return Err(BuildError::new("a stage without FROM"));
         };
+        let mut step = first_step;
+        let step = &mut step;
         *step += 1;
         self.say(format!(
             "Step {}/{} : {}\n",
@@ -362,9 +702,6 @@ impl Builder {
         if let Some(id) = &st.image {
             let img = self.engine.images.get(id)?;
             st.config = img.config.config.clone().unwrap_or_default();
-            self.say(format!(" ---> {}\n", short(id))).await;
-        } else {
-            self.say(" ---> \n").await;
         }
         // Build args reach the stage's proxy args without a declaration.
         for p in PROXY_ARGS {
@@ -372,8 +709,13 @@ impl Builder {
                 st.args.insert(p.to_string(), v.clone());
             }
         }
+        self.run_triggers(df, &mut st, meta, results).await?;
+        match &st.image {
+            Some(id) => self.say(format!(" ---> {}\n", short(id))).await,
+            None => self.say(" ---> \n").await,
+        }
         for c in &stage.commands {
-            if self.tx.is_closed() {
+            if self.cancelled() {
                 return Err(BuildError::new("build cancelled"));
             }
             *step += 1;
@@ -389,6 +731,66 @@ impl Builder {
             // `FROM scratch` with nothing else: an empty image.
             None => self.nop_image(None, st.config, "".into(), "").await,
         }
+    }
+
+    /// The base image's `ONBUILD` triggers, run right after `FROM` in
+    /// order, as dockerd's `processOnBuild`: announced with `# Executing N
+    /// build trigger(s)`, no step numbers of their own, and cleared from
+    /// the config so they do not reach grandchildren.
+    async fn run_triggers(
+        &mut self,
+        df: &Dockerfile,
+        st: &mut StageState,
+        meta: &IndexMap<String, String>,
+        results: &HashMap<usize, String>,
+    ) -> R<()> {
+        let triggers = st.config.on_build.take().unwrap_or_default();
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        self.say(format!(
+            "# Executing {} build {}\n",
+            triggers.len(),
+            if triggers.len() > 1 {
+                "triggers"
+            } else {
+                "trigger"
+            }
+        ))
+        .await;
+        for t in triggers {
+            // A trigger is one instruction as written after `ONBUILD`; the
+            // parser wants a stage around it.
+            let parsed = dockerfile::parse(&format!("FROM scratch\n{t}\n"))
+                .map_err(|e| BuildError::new(format!("parsing ONBUILD trigger {t:?}: {}", e)))?;
+            let cmds = parsed
+                .stages
+                .into_iter()
+                .next()
+                .map(|s| s.commands)
+                .unwrap_or_default();
+            for c in cmds {
+                match c.keyword.as_str() {
+                    "ONBUILD" => {
+                        return Err(BuildError::new(
+                            "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                        ))
+                    }
+                    "FROM" | "MAINTAINER" => {
+                        return Err(BuildError::new(format!(
+                            "{} isn't allowed as an ONBUILD trigger",
+                            c.keyword
+                        )))
+                    }
+                    _ => {}
+                }
+                if self.cancelled() {
+                    return Err(BuildError::new("build cancelled"));
+                }
+                self.dispatch(df, &c, st, meta, results).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn dispatch(
@@ -476,7 +878,7 @@ impl Builder {
                 for d in decls {
                     let v = match self.opts.build_args.get(&d.name) {
                         Some(Some(v)) => {
-                            self.used_args.insert(d.name.clone());
+                            self.use_arg(&d.name);
                             Some(v.clone())
                         }
                         _ => match &d.default {
@@ -485,7 +887,7 @@ impl Builder {
                         },
                     };
                     if self.opts.build_args.contains_key(&d.name) {
-                        self.used_args.insert(d.name.clone());
+                        self.use_arg(&d.name);
                     }
                     match &v {
                         Some(v) => parts.push(format!("{}={}", d.name, v)),
@@ -670,7 +1072,7 @@ impl Builder {
             }
         }
         let id = self.nop_image(parent, config, created_by, "").await?;
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, parent);
         Ok(id)
     }
 
@@ -707,14 +1109,49 @@ impl Builder {
                 "no image to run in: RUN needs a FROM image other than scratch",
             ));
         };
+        // Heredocs as BuildKit's frontend runs them (`dispatchRun`): a lone
+        // `<<EOF` is the script (a file run as the program when it starts
+        // with `#!`), anything else (`python3 <<EOF`, several heredocs) goes
+        // to the shell with the heredocs written back, and the shell feeds
+        // them as stdin, expanding unless the delimiter was quoted.
+        let mut pipe: Option<(PathBuf, String)> = None;
         let mut argv = match (cmd, heredocs) {
-            // `RUN <<EOF ... EOF`: the heredoc is the script.
-            (Cmd::Shell(s), [h])
-                if s.trim_start().starts_with("<<") && s.split_whitespace().count() == 1 =>
-            {
-                self.shell_form(&Cmd::Shell(h.content.clone()), &st.config)
+            (Cmd::Shell(s), [h]) if heredoc_name(s.trim()) == Some(h.name.as_str()) => {
+                if h.content.starts_with("#!") {
+                    let dir = self.scratch_dir()?;
+                    let file = dir.join(&h.name);
+                    fs::write(&file, &h.content)?;
+                    fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
+                    pipe = Some((dir, h.name.clone()));
+                    vec![format!("/dev/pipes/{}", h.name)]
+                } else {
+                    self.shell_form(&Cmd::Shell(h.content.clone()), &st.config)
+                }
+            }
+            (Cmd::Shell(s), hs) if !hs.is_empty() => {
+                let mut full = s.clone();
+                for h in hs {
+                    full.push('\n');
+                    full.push_str(&h.content);
+                    full.push_str(&h.name);
+                }
+                self.shell_form(&Cmd::Shell(full), &st.config)
             }
             _ => self.shell_form(cmd, &st.config),
+        };
+        // The heredocs are in the key even where the history line does not
+        // show them (the `#!` script's path).
+        let heredoc_hash = if heredocs.is_empty() {
+            String::new()
+        } else {
+            let mut h = Sha256::new();
+            for d in heredocs {
+                h.update(d.name.as_bytes());
+                h.update([0]);
+                h.update(d.content.as_bytes());
+                h.update([0]);
+            }
+            hex::encode(h.finalize())
         };
         if argv.is_empty() {
             return Err(step_err(c, "RUN requires at least one argument"));
@@ -750,7 +1187,7 @@ impl Builder {
                 created_by
             );
         }
-        let key = cache_key(Some(&parent), &created_by, &st.config, "");
+        let key = cache_key(Some(&parent), &created_by, &st.config, &heredoc_hash);
         if !self.opts.no_cache {
             if let Some(id) = cache_get(&self.engine, &key) {
                 self.say(" ---> Using cache\n").await;
@@ -760,6 +1197,11 @@ impl Builder {
         }
         let mut env = st.config.env.clone().unwrap_or_default();
         env.extend(arg_env);
+        // BuildKit mounts the `#!` script read-only at /dev/pipes/<name>.
+        let binds: Vec<String> = pipe
+            .iter()
+            .map(|(dir, _)| format!("{}:/dev/pipes:ro", dir.display()))
+            .collect();
         let body = json!({
             "Image": parent,
             "Cmd": std::mem::take(&mut argv),
@@ -772,12 +1214,13 @@ impl Builder {
             "Labels": {},
             "HostConfig": {
                 "NetworkMode": self.opts.network_mode.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "default".into()),
+                "Binds": binds,
             },
         });
         let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())
             .map_err(BuildError::new)?;
         let (cid, _) = self.engine.create(None, body)?;
-        self.containers.push(cid.clone());
+        lock(&self.containers).push(cid.clone());
         self.say(format!(" ---> Running in {}\n", short(&cid)))
             .await;
         let h = self.engine.lookup(&cid)?;
@@ -787,7 +1230,7 @@ impl Builder {
             loop {
                 let msg = tokio::select! {
                     m = rx.recv() => m,
-                    _ = self.tx.closed() => {
+                    _ = cancelled(&self.tx, &self.cancel) => {
                         // Cancelled: stop the step's container now.
                         let _ = self.engine.kill(&cid, Some("KILL")).await;
                         return Err(BuildError::new("build cancelled"));
@@ -835,9 +1278,9 @@ impl Builder {
             self.say(format!("Removing intermediate container {}\n", short(&cid)))
                 .await;
             let _ = self.engine.remove(&cid, true, true).await;
-            self.containers.retain(|x| x != &cid);
+            lock(&self.containers).retain(|x| x != &cid);
         }
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, Some(&parent));
         st.image = Some(id);
         Ok(())
     }
@@ -905,7 +1348,7 @@ impl Builder {
         })
         .await
         .map_err(|e| BuildError::new(e.to_string()))??;
-        cache_put(&self.engine, &key, &id);
+        cache_put(&self.engine, &key, &id, st.image.as_deref());
         st.image = Some(id);
         st.config = config;
         Ok(())
@@ -923,11 +1366,49 @@ impl Builder {
         let env = st.env_map();
         let kw = if add { "ADD" } else { "COPY" };
         let fail = |m: String| BuildError::new(format!("{kw} failed: {m}"));
+        // `COPY <<EOF /dst`: each heredoc source becomes a file named after
+        // its delimiter (mode 0644, as BuildKit makes it), its content
+        // expanded unless the delimiter was quoted.
+        let mut inline: HashMap<String, CopyItem> = HashMap::new();
+        let mut plain_srcs = Vec::new();
+        for s in &a.srcs {
+            let Some(h) = heredoc_name(s).and_then(|n| a.heredocs.iter().find(|h| h.name == n))
+            else {
+                plain_srcs.push(s.clone());
+                continue;
+            };
+            let content = if h.expand {
+                self.lex
+                    .process_heredoc(&h.content, &env)
+                    .map_err(|e| step_err(c, e))?
+            } else {
+                h.content.clone()
+            };
+            let dir = self.scratch_dir()?;
+            let file = dir.join(&h.name);
+            fs::write(&file, content)?;
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o644))?;
+            let key = format!("\0heredoc:{}", inline.len());
+            inline.insert(
+                key.clone(),
+                CopyItem {
+                    src: file,
+                    rel: h.name.clone(),
+                    extract: false,
+                },
+            );
+            plain_srcs.push(key);
+        }
+        let is_inline = |s: &str| s.starts_with("\0heredoc:");
         let (srcs, dest) = if a.json {
-            let srcs: R<Vec<String>> = a
-                .srcs
+            let srcs: R<Vec<String>> = plain_srcs
                 .iter()
-                .map(|s| self.lex.process_word(s, &env).map_err(|e| step_err(c, e)))
+                .map(|s| {
+                    if is_inline(s) {
+                        return Ok(s.clone());
+                    }
+                    self.lex.process_word(s, &env).map_err(|e| step_err(c, e))
+                })
                 .collect();
             (
                 srcs?,
@@ -937,7 +1418,11 @@ impl Builder {
             )
         } else {
             let mut v = Vec::new();
-            for s in &a.srcs {
+            for s in &plain_srcs {
+                if is_inline(s) {
+                    v.push(s.clone());
+                    continue;
+                }
                 v.extend(
                     self.lex
                         .process_words(s, &env)
@@ -979,13 +1464,25 @@ impl Builder {
             from_root = Some((layer.merged.clone(), lid));
         }
         // `ADD <url>`: fetched first (async), then copied like a file.
-        let mut fetched: HashMap<String, CopyItem> = HashMap::new();
+        let mut fetched: HashMap<String, CopyItem> = inline;
+        let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+        if a.checksum.is_some() && (!add || !srcs.iter().all(|s| is_url(s))) {
+            self.release_from(from_root);
+            return Err(step_err(
+                c,
+                "checksum can't be specified for non-HTTP(S) sources",
+            ));
+        }
         if add {
-            for s in srcs
-                .iter()
-                .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
-            {
-                match download(s, &self.ctx).await {
+            for s in srcs.iter().filter(|s| is_url(s)) {
+                let dir = match self.scratch_dir() {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.release_from(from_root);
+                        return Err(e);
+                    }
+                };
+                match download(s, &dir, a.checksum.as_deref()).await {
                     Ok(item) => {
                         fetched.insert(s.clone(), item);
                     }
@@ -1282,23 +1779,35 @@ pub struct CopyItem {
     extract: bool,
 }
 
-/// `ADD http://...`: the body saved as a file named after the URL's last
-/// path segment (mode 0600, as docker), in `<context>.add/`. Only plain HTTP; redirects are not followed.
-async fn download(url: &str, ctx: &Path) -> R<CopyItem> {
-    use http_body_util::BodyExt;
+/// `ADD http(s)://...`: the body saved as a file named after the URL's
+/// last path segment (mode 0600, as docker), in `dir`, its mtime from
+/// `Last-Modified` as dockerd sets it. Redirects are followed (Go's client
+/// does too). With `--checksum=sha256:<hex>` the body must match.
+async fn download(url: &str, dir: &Path, checksum: Option<&str>) -> R<CopyItem> {
     use std::io::Write;
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| BuildError::new(format!("invalid URL {url}: {e}")))?;
-    if uri.scheme_str() != Some("http") {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| BuildError::new(format!("invalid URL {url}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
         return Err(BuildError::new(format!(
-            "ADD of {url}: only http:// URLs are supported"
+            "ADD of {url}: only http:// and https:// URLs are supported"
         )));
     }
-    let name = uri
-        .path()
-        .rsplit('/')
-        .find(|s| !s.is_empty())
+    let want = match checksum {
+        None => None,
+        Some(c) => match c.strip_prefix("sha256:") {
+            Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(h.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(BuildError::new(format!(
+                    "invalid checksum digest format: {c} (want sha256:<64 hex digits>)"
+                )))
+            }
+        },
+    };
+    let name = parsed
+        .path_segments()
+        .and_then(|mut s| s.rfind(|x| !x.is_empty()))
         .unwrap_or("")
         .to_string();
     if name.is_empty() || name == ".." || name == "." {
@@ -1306,39 +1815,112 @@ async fn download(url: &str, ctx: &Path) -> R<CopyItem> {
             "cannot determine filename from url: {url}"
         )));
     }
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let resp = client
-        .get(uri)
+    let client = http_client()?;
+    let mut resp = client
+        .get(parsed)
+        .send()
         .await
-        .map_err(|e| BuildError::new(format!("failed to GET {url}: {e}")))?;
+        .map_err(|e| BuildError::new(format!("failed to GET {url}: {}", error_chain(&e))))?;
     if !resp.status().is_success() {
         return Err(BuildError::new(format!(
             "failed to GET {url} with status {}",
             resp.status()
         )));
     }
-    // `<ctx>.add/<n>/NAME`: the daemon removes `<ctx>.add` with the context.
-    let dir = ctx
-        .with_extension("add")
-        .join(format!("{:016x}", rand::random::<u64>()));
-    fs::create_dir_all(&dir)?;
+    let mtime = resp
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        .map(|t| (t.timestamp(), 0));
     let path = dir.join(&name);
     let mut f = fs::File::create(&path)?;
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BuildError::new(format!("failed to GET {url}: {e}")))?;
-        if let Ok(d) = frame.into_data() {
-            f.write_all(&d)?;
-        }
+    let mut digest = Sha256::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BuildError::new(format!("failed to GET {url}: {}", error_chain(&e))))?
+    {
+        digest.update(&chunk);
+        f.write_all(&chunk)?;
     }
     f.sync_all()?;
+    drop(f);
+    if let Some(want) = want {
+        let got = hex::encode(digest.finalize());
+        if got != want {
+            return Err(BuildError::new(format!(
+                "digest mismatch for {url}: expected sha256:{want}, got sha256:{got}"
+            )));
+        }
+    }
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+    if let Some(t) = mtime {
+        set_mtime(&path, t)?;
+    }
     Ok(CopyItem {
         src: path,
         rel: name,
         extract: false,
     })
+}
+
+/// The client for `ADD <url>`: the system's CA bundle, or the file
+/// `SSL_CERT_FILE` names (plus PEM files in `SSL_CERT_DIR`), as Go's
+/// crypto/x509 reads them for dockerd, so one environment works for both.
+fn http_client() -> R<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    let file = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    let mut pems = vec![file];
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for d in std::env::split_paths(&dirs) {
+            if let Ok(rd) = fs::read_dir(&d) {
+                pems.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    for p in pems {
+        if let Ok(data) = fs::read(&p) {
+            roots.add_parsable_certificates(rustls_pemfile::certs(&mut data.as_slice()).flatten());
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| BuildError::new(format!("tls: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .map_err(|e| BuildError::new(format!("http client: {e}")))
+}
+
+/// An error with its causes (reqwest's own message hides the TLS reason).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The delimiter of a heredoc word (`<<EOF`, `<<-EOF`, `<<"EOF"`), if
+/// the word is one.
+fn heredoc_name(word: &str) -> Option<&str> {
+    let w = word.strip_prefix("<<")?;
+    let w = w.strip_prefix('-').unwrap_or(w);
+    let w = match w.chars().next() {
+        Some(q @ ('"' | '\'')) => w.strip_prefix(q)?.strip_suffix(q)?,
+        _ => w,
+    };
+    (!w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(w)
 }
 
 fn walk_rel(root: &Path, rel: &str, out: &mut Vec<String>) -> R<()> {
@@ -1634,32 +2216,39 @@ pub fn needed_stages(df: &Dockerfile, last: usize) -> Vec<usize> {
     let mut need = BTreeSet::new();
     let mut todo = vec![last];
     while let Some(i) = todo.pop() {
-        if !need.insert(i) {
-            continue;
+        if need.insert(i) {
+            todo.extend(stage_deps(df, i));
         }
-        let s = &df.stages[i];
-        if let Instruction::From { image, .. } = &s.from.instruction {
-            let lower = image.to_ascii_lowercase();
-            if let Some(j) = df
-                .stages
-                .iter()
-                .take(i)
-                .position(|x| x.name.as_deref() == Some(lower.as_str()))
-            {
-                todo.push(j);
-            }
+    }
+    need.into_iter().collect()
+}
+
+/// The earlier stages stage `i` uses: its `FROM` stage and its
+/// `COPY --from` stages.
+fn stage_deps(df: &Dockerfile, i: usize) -> Vec<usize> {
+    let mut deps = Vec::new();
+    let s = &df.stages[i];
+    if let Instruction::From { image, .. } = &s.from.instruction {
+        let lower = image.to_ascii_lowercase();
+        if let Some(j) = df
+            .stages
+            .iter()
+            .take(i)
+            .position(|x| x.name.as_deref() == Some(lower.as_str()))
+        {
+            deps.push(j);
         }
-        for c in &s.commands {
-            if let Instruction::Copy(a) = &c.instruction {
-                if let Some(f) = &a.from {
-                    if let Some(j) = df.stage_index(f).filter(|&j| j < i) {
-                        todo.push(j);
-                    }
+    }
+    for c in &s.commands {
+        if let Instruction::Copy(a) = &c.instruction {
+            if let Some(f) = &a.from {
+                if let Some(j) = df.stage_index(f).filter(|&j| j < i) {
+                    deps.push(j);
                 }
             }
         }
     }
-    need.into_iter().collect()
+    deps
 }
 
 #[cfg(test)]
@@ -1682,6 +2271,18 @@ mod tests {
         assert_eq!(needed_stages(&df, 3), vec![0, 1, 3]);
         assert_eq!(needed_stages(&df, 2), vec![2]);
         assert_eq!(needed_stages(&df, 0), vec![0]);
+    }
+
+    #[test]
+    fn heredoc_words() {
+        assert_eq!(heredoc_name("<<EOF"), Some("EOF"));
+        assert_eq!(heredoc_name("<<-X_1"), Some("X_1"));
+        assert_eq!(heredoc_name("<<'A'"), Some("A"));
+        assert_eq!(heredoc_name("<<\"A\""), Some("A"));
+        assert_eq!(heredoc_name("<<'A"), None);
+        assert_eq!(heredoc_name("<<"), None);
+        assert_eq!(heredoc_name("<<EOF bash"), None);
+        assert_eq!(heredoc_name("file"), None);
     }
 
     #[test]

@@ -59,6 +59,42 @@ impl Lex {
         Ok(words.join(""))
     }
 
+    /// Expands variables in a heredoc's content (an unquoted delimiter):
+    /// quotes stay as written, as BuildKit's raw-quote lexer leaves them
+    /// for `COPY <<EOF`; the escape character keeps its meaning only
+    /// before `$` and itself (as in a shell heredoc), so `\$X` stays `$X`.
+    pub fn process_heredoc(
+        &self,
+        text: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<String, LexError> {
+        let get = |k: &str| env.get(k).cloned();
+        let mut s = Scan {
+            chars: text.chars().collect(),
+            pos: 0,
+            env: &get,
+            escape: self.escape,
+            depth: 0,
+        };
+        let mut out = String::new();
+        while let Some(c) = s.next() {
+            if c == s.escape {
+                match s.peek() {
+                    Some(n) if n == '$' || n == s.escape => {
+                        s.pos += 1;
+                        out.push(n);
+                    }
+                    _ => out.push(c),
+                }
+            } else if c == '$' {
+                out.push_str(&s.dollar()?);
+            } else {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     /// Processes `word` into words split at unquoted whitespace (an
     /// unquoted expansion to nothing gives no word), as `COPY` and
     /// `EXPOSE` arguments are.
@@ -318,6 +354,17 @@ mod tests {
 
     fn w(s: &str) -> String {
         Lex::default().process_word(s, &env()).unwrap()
+    }
+
+    #[test]
+    fn heredoc_raw() {
+        let l = Lex::default();
+        assert_eq!(
+            l.process_heredoc("say \"$A\" '${P}' \\$A \\n ${B:-d}\n", &env())
+                .unwrap(),
+            "say \"a\" '/usr' $A \\n d\n"
+        );
+        assert!(l.process_heredoc("${A", &env()).is_err());
     }
 
     #[test]

@@ -639,6 +639,9 @@ enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCmd),
+    /// Manage builds
+    #[command(subcommand)]
+    Builder(BuilderCmd),
     /// Manage networks
     #[command(subcommand)]
     Network(network::NetworkCmd),
@@ -764,6 +767,24 @@ enum ImageCmd {
     Load(LoadArgs),
     Pull(PullArgs),
     Push(PushArgs),
+}
+
+#[derive(Subcommand)]
+enum BuilderCmd {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Args)]
+struct BuilderPruneArgs {
+    /// Remove all unused build cache, not just dangling ones
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Amount of disk space to keep for cache
+    #[arg(long = "keep-storage")]
+    keep_storage: Option<String>,
+    #[command(flatten)]
+    prune: PruneArgs,
 }
 
 #[derive(Subcommand)]
@@ -1077,6 +1098,9 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
         Cmd::Logout { server } => distribution::logout(server).await,
         Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
             image::history(c, &a.image, a.no_trunc, a.quiet, a.human, a.format).await
+        }
+        Cmd::Builder(BuilderCmd::Prune(a)) => {
+            build::prune(c, a.all, a.prune.force, a.prune.filter, a.keep_storage).await
         }
         Cmd::Image(ImageCmd::Prune(a)) => {
             image::prune(c, a.all, a.prune.force, a.prune.filter).await

@@ -214,6 +214,8 @@ pub struct Daemon {
     crashed: bool,
     /// Flags added to the daemon's command line (e.g. a TLS listener).
     extra_args: Vec<String>,
+    /// Variables added to the daemon's environment (e.g. `SSL_CERT_FILE`).
+    extra_env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -245,8 +247,30 @@ impl Daemon {
         d
     }
 
+    /// Like [`Daemon::start_with`], with variables added to the daemon's
+    /// environment (both flavors read e.g. `SSL_CERT_FILE`).
+    #[track_caller]
+    pub fn start_with_env(
+        extra: &[String],
+        env: &[(&str, &str)],
+        setup: impl FnOnce(Option<&str>),
+    ) -> Daemon {
+        let mut d = Daemon::start_bare_env(extra, env, setup);
+        d.import_busybox();
+        d
+    }
+
     #[track_caller]
     fn start_bare_with(extra: &[String], setup: impl FnOnce(Option<&str>)) -> Daemon {
+        Daemon::start_bare_env(extra, &[], setup)
+    }
+
+    #[track_caller]
+    fn start_bare_env(
+        extra: &[String],
+        env: &[(&str, &str)],
+        setup: impl FnOnce(Option<&str>),
+    ) -> Daemon {
         let flavor = Flavor::from_env();
         let slot = acquire_slot();
         let dir = Path::new(ROOT).join(format!("s{}", slot.idx));
@@ -279,6 +303,10 @@ impl Daemon {
             child: None,
             crashed: false,
             extra_args: extra.to_vec(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         if flavor == Flavor::Dockerd {
             d.make_netns()
@@ -343,6 +371,7 @@ impl Daemon {
                     "--live-restore",
                 ]);
                 c.args(&self.extra_args);
+                c.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
                 let ns = File::open(Path::new("/run/netns").join(&self.net_name))
                     .context("opening the daemon's netns")?;
                 let fd = ns.as_raw_fd();
@@ -383,6 +412,7 @@ impl Daemon {
                 c.args(&common)
                     .args(&net)
                     .args(&self.extra_args)
+                    .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
                     .arg("--debug");
                 // SAFETY: setsid is async-signal-safe.
                 unsafe {

@@ -615,3 +615,584 @@ fn copy_chown_chmod_and_dirs() {
         .fails()
         .stdout_has("nosuchuser");
 }
+
+/// Heredocs as BuildKit's Dockerfile frontend defines them (dockerd's
+/// classic builder has none, so berthd only): a lone `RUN <<EOF` script,
+/// a `#!` script run as the program, heredocs fed to a named program,
+/// quoted delimiters, `<<-`, `COPY`/`ADD <<EOF` files with `--chmod` and
+/// `--chown`, and the content in the cache key.
+#[test]
+fn heredocs_run_copy_and_add() {
+    let d = Daemon::start();
+    if d.is_dockerd() {
+        return;
+    }
+    let df = |shebang_word: &str| {
+        format!(
+            "FROM busybox\n\
+             ARG NAME=world\n\
+             RUN <<EOF\n\
+             echo \"hello $NAME\" > /greet\n\
+             EOF\n\
+             RUN <<EOF\n\
+             #!/bin/sh\n\
+             echo \"{shebang_word} $0\" > /shebang\n\
+             EOF\n\
+             RUN cat <<'EOF' > /quoted && cat <<X > /two\n\
+             lit $NAME\n\
+             EOF\n\
+             exp $NAME\n\
+             X\n\
+             RUN <<EOF awk '{{print \"awk:\" $0}}' > /awk\n\
+             line1\n\
+             EOF\n\
+             RUN <<-EOF\n\
+             \techo tabs > /tabs\n\
+             \tEOF\n\
+             COPY --chmod=755 <<EOF /usr/local/bin/hi\n\
+             #!/bin/sh\n\
+             echo hi $NAME\n\
+             EOF\n\
+             COPY <<'A' <<B /docs/\n\
+             raw $NAME \"q\"\n\
+             A\n\
+             exp ${{NAME}} \"q\"\n\
+             B\n\
+             ADD --chown=1:2 <<EOF /added\n\
+             added\n\
+             EOF\n"
+        )
+    };
+    let dir = context(&d, "heredoc", &[("Dockerfile", &df("shebang"))]);
+    let o = build(&d, &dir, "-t bbd-heredoc");
+    o.ok()
+        .stdout_has("Step 10/10 : ADD --chown=1:2 <<EOF /added\n");
+    d.docker(&[
+        "run",
+        "--rm",
+        "bbd-heredoc",
+        "sh",
+        "-c",
+        "cat /greet /shebang /quoted /two /awk /tabs; hi; stat -c '%a' /usr/local/bin/hi; \
+         cat /docs/A /docs/B /added; stat -c '%u:%g %a' /added",
+    ])
+    .ok()
+    .stdout_is(
+        "hello world\nshebang /dev/pipes/EOF\nlit $NAME\nexp world\nawk:line1\ntabs\n\
+         hi world\n755\nraw $NAME \"q\"\nexp world \"q\"\nadded\n1:2 644\n",
+    );
+    // Same Dockerfile: every step from the cache.
+    let again = build(&d, &dir, "-t bbd-heredoc");
+    again.ok();
+    assert!(!again.stdout.contains("Running in"), "{again}");
+    // A heredoc's content is in the key: the `#!` script (whose history
+    // line shows only its path) runs again when it changes.
+    fs::write(dir.join("Dockerfile"), df("changed")).expect("write");
+    let changed = build(&d, &dir, "-t bbd-heredoc");
+    changed.ok().stdout_has("Running in");
+    d.docker(&["run", "--rm", "bbd-heredoc", "cat", "/shebang"])
+        .ok()
+        .stdout_is("changed /dev/pipes/EOF\n");
+    // A failing script fails the build with its code.
+    let bad = context(
+        &d,
+        "heredoc-bad",
+        &[("Dockerfile", "FROM busybox\nRUN <<EOF\nfalse\nEOF\n")],
+    );
+    build(&d, &bad, "-t bbd-heredoc-bad")
+        .fails()
+        .stdout_has("returned a non-zero code: 1");
+}
+
+/// `ONBUILD` triggers: recorded in the base's `Config.OnBuild`, run right
+/// after `FROM` in a child (in order, before the child's own steps), and
+/// gone from the child so a grandchild does not run them again.
+#[test]
+fn onbuild_triggers_run_in_children_only() {
+    let d = Daemon::start();
+    let base = context(
+        &d,
+        "ob-base",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nONBUILD RUN echo triggered > /t1\nONBUILD COPY x.txt /x.txt\n",
+        )],
+    );
+    build(&d, &base, "-t bbd-ob-base").ok();
+    d.docker(&["inspect", "-f", "{{.Config.OnBuild}}", "bbd-ob-base"])
+        .ok()
+        .stdout_is("[RUN echo triggered > /t1 COPY x.txt /x.txt]\n");
+    let child = context(
+        &d,
+        "ob-child",
+        &[
+            (
+                "Dockerfile",
+                "FROM bbd-ob-base\nRUN cat /t1 /x.txt > /both\n",
+            ),
+            ("x.txt", "from the child's context\n"),
+        ],
+    );
+    build(&d, &child, "-t bbd-ob-child")
+        .ok()
+        .stdout_has("Step 1/2 : FROM bbd-ob-base\n# Executing 2 build triggers\n")
+        .stdout_has("Step 2/2 : RUN cat /t1 /x.txt > /both\n");
+    d.docker(&["run", "--rm", "bbd-ob-child", "cat", "/both"])
+        .ok()
+        .stdout_is("triggered\nfrom the child's context\n");
+    d.docker(&["inspect", "-f", "{{.Config.OnBuild}}", "bbd-ob-child"])
+        .ok()
+        .stdout_is("[]\n");
+    // The grandchild's context has no x.txt: a second run of the COPY
+    // trigger would fail the build.
+    let grand = context(
+        &d,
+        "ob-grand",
+        &[("Dockerfile", "FROM bbd-ob-child\nRUN cat /both\n")],
+    );
+    let o = build(&d, &grand, "-t bbd-ob-grand");
+    o.ok().stdout_has("triggered\n");
+    assert!(!o.stdout.contains("Executing"), "{o}");
+    // A failing trigger fails the child's build.
+    let badbase = context(
+        &d,
+        "ob-badbase",
+        &[("Dockerfile", "FROM busybox\nONBUILD RUN exit 3\n")],
+    );
+    build(&d, &badbase, "-t bbd-ob-bad").ok();
+    let badchild = context(&d, "ob-badchild", &[("Dockerfile", "FROM bbd-ob-bad\n")]);
+    build(&d, &badchild, "-t bbd-ob-badchild")
+        .fails()
+        .stdout_has("returned a non-zero code: 3");
+}
+
+/// Independent stages build concurrently (their `sleep`s overlap in
+/// time), a stage the target does not need is not built, and the output
+/// stays readable: every `Step N/M` line once, in order.
+#[test]
+fn independent_stages_build_concurrently() {
+    let d = Daemon::start();
+    if d.is_dockerd() {
+        return;
+    }
+    // Host uptime (containers share the host's clock) before and after.
+    let stage = |n: &str| {
+        format!(
+            "FROM busybox AS {n}\n\
+             RUN echo {n}; cut -d' ' -f1 /proc/uptime > /start && sleep 2 && cut -d' ' -f1 /proc/uptime > /end\n"
+        )
+    };
+    let dockerfile = format!(
+        "{}{}FROM busybox AS unused\nRUN exit 7\nFROM busybox\n\
+         COPY --from=a /start /a.start\nCOPY --from=a /end /a.end\n\
+         COPY --from=b /start /b.start\nCOPY --from=b /end /b.end\n",
+        stage("a"),
+        stage("b")
+    );
+    let dir = context(&d, "par", &[("Dockerfile", &dockerfile)]);
+    let t0 = std::time::Instant::now();
+    let o = build(&d, &dir, "-t bbd-par");
+    let took = t0.elapsed();
+    o.ok();
+    eprintln!("two 2 s stages built in {took:?}");
+    let steps: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Step "))
+        .collect();
+    let want: Vec<String> = (1..=9).map(|i| format!("Step {i}/9 : ")).collect();
+    assert_eq!(steps.len(), 9, "{o}");
+    for (s, w) in steps.iter().zip(&want) {
+        assert!(s.starts_with(w.as_str()), "{s:?} out of order\n{o}");
+    }
+    assert!(!o.stdout.contains("exit 7"), "{o}");
+    // Stage a's lines all come before stage b's first step.
+    let a_out = o.stdout.find("\na\n").expect("stage a's output");
+    let b_step = o.stdout.find("Step 3/9").expect("stage b's step");
+    assert!(a_out < b_step, "{o}");
+    let times = d.docker(&[
+        "run", "--rm", "bbd-par", "cat", "/a.start", "/a.end", "/b.start", "/b.end",
+    ]);
+    times.ok();
+    let t: Vec<f64> = times
+        .stdout
+        .lines()
+        .map(|l| l.trim().parse().expect("uptime"))
+        .collect();
+    assert!(
+        t[0] < t[3] && t[2] < t[1],
+        "the stages' sleeps did not overlap: a {}..{}, b {}..{}",
+        t[0],
+        t[1],
+        t[2],
+        t[3]
+    );
+    // A failing stage stops its sibling (no 10 s wait) and fails the
+    // build with its code; nothing is left behind with --force-rm.
+    let failing = context(
+        &d,
+        "par-fail",
+        &[(
+            "Dockerfile",
+            "FROM busybox AS a\nRUN sleep 0.5; exit 5\nFROM busybox AS b\nRUN sleep 10\n\
+             FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n",
+        )],
+    );
+    let t0 = std::time::Instant::now();
+    build(&d, &failing, "--force-rm -t bbd-par-fail")
+        .fails()
+        .stdout_has("returned a non-zero code: 5");
+    eprintln!("failing build took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        t0.elapsed()
+    );
+    d.docker(&["ps", "-aq"]).ok().stdout_is("");
+}
+
+/// An HTTPS server on loopback (inside the daemon's network namespace
+/// for dockerd) serving `dir`, with its CA; killed on drop.
+struct HttpsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let o = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// (ca.crt path, server) with the CA and a 127.0.0.1 certificate made by
+/// openssl in `certs`, serving `root`.
+fn https_server(netns: Option<&str>, certs: &Path, root: &Path) -> (PathBuf, HttpsServer) {
+    fs::create_dir_all(certs).expect("mkdir");
+    fs::write(
+        certs.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-days",
+        "2",
+        "-subj",
+        "/CN=bbd test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&ca, certs);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&csr, certs);
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-CAcreateserial",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
+        ],
+        certs,
+    );
+    // Python's SimpleHTTPRequestHandler sends Last-Modified from the
+    // file's mtime, which ADD gives the downloaded file.
+    let script = "import http.server,ssl,sys,os\n\
+        os.chdir(sys.argv[1])\n\
+        s=http.server.ThreadingHTTPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler)\n\
+        c=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        c.load_cert_chain(sys.argv[2],sys.argv[3])\n\
+        s.socket=c.wrap_socket(s.socket,server_side=True)\n\
+        print(s.server_address[1],flush=True)\n\
+        s.serve_forever()\n";
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns, "python3"]);
+            c
+        }
+        None => std::process::Command::new("python3"),
+    };
+    let mut child = cmd
+        .args(["-c", script])
+        .arg(root)
+        .arg(certs.join("server.crt"))
+        .arg(certs.join("server.key"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    let out = child.stdout.take().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).expect("port");
+    let port = line.trim().parse().expect("port");
+    (certs.join("ca.crt"), HttpsServer { child, port })
+}
+
+/// `ADD https://...` from a loopback server whose CA the daemon trusts
+/// through `SSL_CERT_FILE` (both dockerd and berthd read it): the file
+/// lands with mode 600 and the server's Last-Modified as its mtime.
+/// `--checksum` (BuildKit's; berthd only) refuses a body that differs.
+#[test]
+fn add_https_url() {
+    let root = std::env::temp_dir().join(format!("bbd-https-{}", std::process::id()));
+    let certs = root.join("certs");
+    let www = root.join("www");
+    fs::create_dir_all(www.join("files")).expect("mkdir");
+    fs::write(www.join("files/hello.txt"), "hello, https\n").expect("write");
+    // 2001-02-03 04:05:06 UTC
+    let o = std::process::Command::new("touch")
+        .args(["-d", "@981173106"])
+        .arg(www.join("files/hello.txt"))
+        .status()
+        .expect("touch");
+    assert!(o.success());
+    let mut server = None;
+    let ca = certs.join("ca.crt");
+    let ca_s = ca.display().to_string();
+    let d = Daemon::start_with_env(&[], &[("SSL_CERT_FILE", &ca_s)], |ns| {
+        server = Some(https_server(ns, &certs, &www).1);
+    });
+    let server = server.expect("server");
+    let url = format!("https://127.0.0.1:{}/files/hello.txt", server.port);
+    let dir = context(
+        &d,
+        "add-https",
+        &[("Dockerfile", &format!("FROM busybox\nADD {url} /web/\n"))],
+    );
+    build(&d, &dir, "-t bbd-add-https").ok();
+    d.docker(&[
+        "run",
+        "--rm",
+        "bbd-add-https",
+        "stat",
+        "-c",
+        "%a %Y %s",
+        "/web/hello.txt",
+    ])
+    .ok()
+    .stdout_is("600 981173106 13\n");
+    d.docker(&["run", "--rm", "bbd-add-https", "cat", "/web/hello.txt"])
+        .ok()
+        .stdout_is("hello, https\n");
+    // A missing file: the status in the error.
+    let missing = context(
+        &d,
+        "add-https-404",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD https://127.0.0.1:{}/nope /x\n",
+                server.port
+            ),
+        )],
+    );
+    build(&d, &missing, "-t bbd-add-https-404")
+        .fails()
+        .stdout_has("404");
+    if !d.is_dockerd() {
+        let sum = "sha256:1f2ce2d9f7d1a8f1a4f0f7be1b6f4e2b2ab09b17a50d04c0b9d3ebc3e4a1a5c0";
+        let bad = context(
+            &d,
+            "add-https-sum",
+            &[(
+                "Dockerfile",
+                &format!("FROM busybox\nADD --checksum={sum} {url} /x\n"),
+            )],
+        );
+        build(&d, &bad, "-t bbd-add-https-sum")
+            .fails()
+            .stdout_has("digest mismatch");
+        let good = format!("sha256:{}", sha256_hex(b"hello, https\n"));
+        fs::write(
+            bad.join("Dockerfile"),
+            format!("FROM busybox\nADD --checksum={good} {url} /x\n"),
+        )
+        .expect("write");
+        build(&d, &bad, "-t bbd-add-https-sum").ok();
+        let local = context(
+            &d,
+            "add-sum-local",
+            &[
+                (
+                    "Dockerfile",
+                    &format!("FROM busybox\nADD --checksum={good} f /x\n"),
+                ),
+                ("f", "x"),
+            ],
+        );
+        build(&d, &local, "-t bbd-add-sum-local")
+            .fails()
+            .stdout_has("checksum can't be specified for non-HTTP(S) sources");
+    }
+    drop(server);
+    drop(d);
+    let _ = fs::remove_dir_all(&root);
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let o = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            std::io::Write::write_all(c.stdin.as_mut().expect("stdin"), data)?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum");
+    String::from_utf8_lossy(&o.stdout)[..64].to_string()
+}
+
+/// `docker builder prune` as a cache GC over the classic builder's step
+/// images: by default only the cache nothing needs (a failed build's
+/// steps), with `-a` also the chain under an untagged (`<none>`) build
+/// result, never what a tagged image needs; `until` and bad filters; the
+/// cache survives `docker image prune` deleting images under it (lookups
+/// verify). berthd only: dockerd's prune endpoint GCs BuildKit's cache,
+/// not the classic builder's images.
+#[test]
+fn builder_prune_collects_only_unneeded_cache() {
+    let d = Daemon::start();
+    if d.is_dockerd() {
+        return;
+    }
+    let keep = context(
+        &d,
+        "gc-keep",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN dd if=/dev/zero of=/keep bs=1024 count=300 2>/dev/null\nRUN echo kept > /k\n",
+        )],
+    );
+    build(&d, &keep, "-t bbd-gc-keep").ok();
+    let failed = context(
+        &d,
+        "gc-failed",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN dd if=/dev/zero of=/junk bs=1024 count=1024 2>/dev/null\nRUN exit 1\n",
+        )],
+    );
+    // --force-rm: a kept failed container would hold the step image.
+    build(&d, &failed, "--force-rm -t bbd-gc-failed").fails();
+    let moved = context(
+        &d,
+        "gc-moved",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY f /f\nRUN dd if=/dev/zero of=/m bs=1024 count=200 2>/dev/null\n",
+            ),
+            ("f", "one"),
+        ],
+    );
+    build(&d, &moved, "-t bbd-gc-moved").ok();
+    let old = d.inspect("bbd-gc-moved", "{{.Id}}");
+    fs::write(moved.join("f"), "two").expect("write");
+    build(&d, &moved, "-t bbd-gc-moved").ok();
+    assert_ne!(d.inspect("bbd-gc-moved", "{{.Id}}"), old);
+
+    // A recent `until` keeps everything.
+    d.docker(&["builder", "prune", "-f", "--filter", "until=1h"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+    d.docker(&["builder", "prune", "-f", "--filter", "foo=bar"])
+        .fails()
+        .stderr_has("invalid filter 'foo'");
+
+    // Default: the failed build's step image (1 MiB) goes, nothing else.
+    let p = d.docker(&["builder", "prune", "-f"]);
+    p.ok()
+        .stdout_has("Deleted build cache objects:\n")
+        .stdout_has("Total reclaimed space: 1.");
+    assert!(p.stdout.contains("MB\n"), "{p}");
+    d.docker(&["image", "inspect", "-f", "{{.Id}}", &old]).ok();
+    let again = build(&d, &keep, "-t bbd-gc-keep");
+    again.ok();
+    assert!(!again.stdout.contains("Running in"), "{again}");
+    let refailed = build(&d, &failed, "--force-rm -t bbd-gc-failed");
+    refailed.fails();
+    assert_eq!(
+        refailed.stdout.matches("Running in").count(),
+        2,
+        "{refailed}"
+    );
+
+    // Room to keep all of it: nothing goes.
+    d.docker(&["builder", "prune", "-af", "--keep-storage", "1GB"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+    d.docker(&["image", "inspect", "-f", "{{.Id}}", &old]).ok();
+    // -a: the old `<none>` result and its own steps go too; what the tags
+    // need stays cached.
+    d.docker(&["builder", "prune", "-af"])
+        .ok()
+        .stdout_has("Deleted build cache objects:\n");
+    d.docker(&["image", "inspect", &old])
+        .fails()
+        .stderr_has("No such image");
+    for ctx in [&keep, &moved] {
+        let o = build(&d, ctx, "-t bbd-gc-x");
+        o.ok();
+        assert!(!o.stdout.contains("Running in"), "{o}");
+    }
+    d.docker(&["builder", "prune", "-af"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+
+    // `docker image prune` deletes images under the cache: the next
+    // build verifies its entries and runs the steps again.
+    d.docker(&["rmi", "bbd-gc-keep", "bbd-gc-x"]).ok();
+    d.docker(&["image", "prune", "-f"]).ok();
+    let rebuilt = build(&d, &keep, "-t bbd-gc-keep");
+    rebuilt.ok();
+    assert_eq!(rebuilt.stdout.matches("Running in").count(), 2, "{rebuilt}");
+
+    // The berth CLI.
+    d.run(berth_e2e::Cli::Berth, &["builder", "prune", "-f"])
+        .ok()
+        .stdout_has("Total reclaimed space:");
+}

@@ -198,3 +198,45 @@ pub async fn build(c: &Client, o: BuildOpts) -> Result<i32, Failure> {
     }
     Ok(0)
 }
+
+/// `berth builder prune`: `POST /build/prune` with `all`, `filters` and
+/// `keep-storage`, printed as docker prints it.
+pub async fn prune(
+    c: &Client,
+    all: bool,
+    force: bool,
+    filters: Vec<String>,
+    keep_storage: Option<String>,
+) -> Result<i32, Failure> {
+    let keep = match keep_storage.as_deref() {
+        None | Some("") => 0,
+        Some(s) => berth_api::units::ram_in_bytes(s).map_err(|e| {
+            Failure::usage(format!(
+                "invalid argument {s:?} for \"--keep-storage\" flag: {e}"
+            ))
+        })?,
+    };
+    let warning = if all {
+        "WARNING! This will remove all build cache."
+    } else {
+        "WARNING! This will remove all dangling build cache."
+    };
+    if !force && !crate::confirm(warning) {
+        return Ok(0);
+    }
+    let filters = super::container::filters_json(&filters)?;
+    let mut path = format!("/build/prune?filters={}", q(&filters));
+    if all {
+        path.push_str("&all=1");
+    }
+    if keep > 0 {
+        path.push_str(&format!("&keep-storage={keep}"));
+    }
+    let v = c.post_json(&path, &Value::Null).await?;
+    super::print_deleted("Deleted build cache objects:", &v["CachesDeleted"]);
+    println!(
+        "Total reclaimed space: {}",
+        crate::format::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+    );
+    Ok(0)
+}

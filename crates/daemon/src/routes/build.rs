@@ -7,7 +7,8 @@ use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
-use berth_builder::driver::{prune_cache, BuildOptions, Builder};
+use berth_builder::driver::{prune_cache, BuildOptions, Builder, PruneOptions};
+use berth_engine::lifecycle::{parse_time, Filters};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use indexmap::IndexMap;
@@ -207,13 +208,42 @@ pub async fn build(
         .unwrap_or_default())
 }
 
-pub async fn prune(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
-    let n = tokio::task::spawn_blocking(move || prune_cache(&engine))
+/// `POST /build/prune` (`docker builder prune`): `all`, `filters`
+/// (`until`, `unused-for`), `keep-storage` (or API 1.48's
+/// `reserved-space`) in bytes.
+pub async fn prune(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    let filters = Filters::parse(p.get("filters"))?;
+    filters.validate(&["until", "unused-for"])?;
+    let mut until = None;
+    for k in ["until", "unused-for"] {
+        if let Some(u) = filters.get(k).first() {
+            until = Some(
+                parse_time(u).ok_or_else(|| Error::invalid(format!("invalid {k} filter: {u}")))?,
+            );
+        }
+    }
+    let keep = match p.int("keep-storage")? {
+        Some(n) => n,
+        None => p.int("reserved-space")?.unwrap_or(0),
+    };
+    if keep < 0 {
+        return Err(Error::invalid(format!("invalid keep-storage: {keep}")).into());
+    }
+    let opts = PruneOptions {
+        all: p.bool("all"),
+        until,
+        keep_storage: keep,
+    };
+    let (deleted, reclaimed) = tokio::task::spawn_blocking(move || prune_cache(&engine, &opts))
         .await
-        .map_err(|e| Error::internal(e.to_string()))?;
-    let _ = n;
+        .map_err(|e| Error::internal(e.to_string()))?
+        .map_err(|e| Error::internal(e.message))?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"CachesDeleted": [], "SpaceReclaimed": 0}),
+        &json!({"CachesDeleted": deleted, "SpaceReclaimed": reclaimed}),
     ))
 }

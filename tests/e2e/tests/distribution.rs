@@ -89,10 +89,15 @@ fn start_registry(d: &Daemon, program: &str, config: &Path, port: u16) -> Regist
 
 /// (ca.crt, server.crt, server.key) for 127.0.0.1, made by openssl.
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
+    make_certs_for(dir, "127.0.0.1")
+}
+
+/// A CA (`ca.crt`, `ca.key`) and a server certificate for `ip` signed by it.
+fn make_certs_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf) {
     let ext = dir.join("ext.cnf");
     std::fs::write(
         &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .expect("ext");
     let p = |n: &str| dir.join(n);
@@ -124,7 +129,7 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
         ])
-        .args(["-nodes", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .args(["-nodes", "-subj", &format!("/CN={ip}"), "-keyout"])
         .arg(p("server.key"))
         .arg("-out")
         .arg(p("server.csr")));
@@ -555,4 +560,193 @@ fn berth_cli_login_push_pull_logout() {
     d.run(Cli::Berth, &["pull", &image])
         .fails()
         .stderr_has("no basic auth credentials");
+}
+
+/// Requests to `repo` in a registry's log: (blob upload PUTs and PATCHes,
+/// mounts answered 201). berth-registry logs `method=PUT
+/// path=/v2/REPO/...`, CNCF distribution an access log line `"PUT
+/// /v2/REPO/... HTTP/1.1" 201`.
+fn upload_requests(log: &str, repo: &str) -> (usize, usize) {
+    let uploads = format!("/v2/{repo}/blobs/uploads/");
+    let mut writes = 0;
+    let mut mounts = 0;
+    for l in log.lines() {
+        for m in ["PUT", "PATCH"] {
+            if l.contains(&format!("method={m} path={uploads}"))
+                || l.contains(&format!("\"{m} {uploads}"))
+            {
+                writes += 1;
+            }
+        }
+        if (l.contains(&format!("method=POST path={uploads}")) && l.contains("status=201"))
+            || (l.contains(&format!("\"POST {uploads}?mount=")) && l.contains("\" 201 "))
+        {
+            mounts += 1;
+        }
+    }
+    (writes, mounts)
+}
+
+/// A push to another repository of the same registry mounts the layers
+/// it already holds (dockerd's "Mounted from"), uploading only the image
+/// config; a re-push finds everything ("Layer already exists").
+#[test]
+fn cross_repository_mount_on_push() {
+    let d = Daemon::start();
+    // berth-registry (TLS, htpasswd) and CNCF distribution (plain HTTP).
+    let (breg, bhost) = berth_registry(&d);
+    d.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", &bhost],
+        b"s3cret\n",
+    )
+    .ok();
+    let dir = d.tmp().join("bpl-mount");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    let creg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let logs = [
+        d.tmp().join("bpl-breg/config.log"),
+        dir.join("config.log"),
+    ];
+    for (host, log) in [(bhost.clone(), &logs[0]), (format!("127.0.0.1:{port}"), &logs[1])] {
+        let a = format!("{host}/bpl/a:1");
+        let b = format!("{host}/bpl/b:1");
+        d.docker(&["tag", "busybox", &a]).ok();
+        d.docker(&["push", &a]).ok().stdout_has("Pushed");
+        d.docker(&["tag", &a, &b]).ok();
+        let o = d.docker(&["push", &b]);
+        o.ok().stdout_has("Mounted from bpl/a");
+        assert!(!o.stdout.contains("Pushed"), "{o}");
+        let text = std::fs::read_to_string(log).expect("registry log");
+        let (writes, mounts) = upload_requests(&text, "bpl/b");
+        // One upload: the image config (docker never mounts that).
+        assert_eq!((writes, mounts), (1, 1), "{host}: uploads to bpl/b\n{text}");
+        d.docker(&["push", &b])
+            .ok()
+            .stdout_has("Layer already exists");
+        assert_eq!(
+            upload_requests(&std::fs::read_to_string(log).expect("log"), "bpl/b"),
+            (1, 1),
+            "{host}: a re-push uploads nothing"
+        );
+        // The mounted repository serves the image.
+        d.docker(&["rmi", &a, &b]).ok();
+        d.docker(&["pull", &b]).ok().stdout_has("Downloaded newer image");
+        d.docker(&["run", "--rm", &b, "echo", "mounted"])
+            .ok()
+            .stdout_is("mounted\n");
+        d.docker(&["rmi", &b]).ok();
+    }
+    drop((breg, creg));
+}
+
+/// `docker search REGISTRY/term` through the daemon against
+/// berth-registry's `/v1/search`: docker's table, `--limit`, `--filter`,
+/// `--format`, `--no-trunc`, and bad input refused with dockerd's words.
+#[test]
+fn search_a_registry() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bpl-search");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    let _reg = start_registry(
+        &d,
+        &bin_dir().join("berth-registry").display().to_string(),
+        &config,
+        port,
+    );
+    let host = format!("127.0.0.1:{port}");
+    for repo in ["bpl/tools", "bpl/toolbox", "other/web"] {
+        let r = format!("{host}/{repo}:1");
+        d.docker(&["tag", "busybox", &r]).ok();
+        d.docker(&["push", &r]).ok();
+    }
+    // docker 20's table has an AUTOMATED column, dropped since docker 25.
+    let clis: Vec<Cli> = d.clis().into_iter().filter(|c| *c != Cli::Docker20).collect();
+    for cli in clis {
+        let o = d.run(cli, &["search", &format!("{host}/tool")]);
+        o.ok();
+        let lines = o.lines();
+        assert_eq!(
+            berth_e2e::columns(&lines[0]),
+            vec!["NAME", "DESCRIPTION", "STARS", "OFFICIAL"],
+            "{cli:?}: {o}"
+        );
+        let names: Vec<String> = lines[1..]
+            .iter()
+            .map(|l| berth_e2e::columns(l)[0].clone())
+            .collect();
+        assert_eq!(names, vec!["bpl/toolbox", "bpl/tools"], "{cli:?}: {o}");
+        assert!(lines[1].trim_end().ends_with(" 0"), "{cli:?}: {o}");
+        d.run(
+            cli,
+            &[
+                "search",
+                "--format",
+                "{{.Name}}|{{.StarCount}}|{{.IsOfficial}}|{{.Description}}",
+                "--limit",
+                "1",
+                &format!("{host}/bpl"),
+            ],
+        )
+        .ok()
+        .stdout_is("bpl/toolbox|0||\n");
+        d.run(
+            cli,
+            &["search", "--format", "{{.Name}}", "--no-trunc", &format!("{host}/WEB")],
+        )
+        .ok()
+        .stdout_is("other/web\n");
+        // No repository has stars or is official.
+        for f in ["stars=1", "is-official=true"] {
+            d.run(cli, &["search", "--filter", f, &format!("{host}/tool")])
+                .ok()
+                .stdout_is("NAME      DESCRIPTION   STARS     OFFICIAL\n");
+        }
+        d.run(
+            cli,
+            &["search", "--format", "{{.Name}}", "--filter", "is-official=false", &format!("{host}/web")],
+        )
+        .ok()
+        .stdout_is("other/web\n");
+        d.run(cli, &["search", "--filter", "stars=x", &format!("{host}/tool")])
+            .fails()
+            .stderr_has("invalid filter 'stars=x'");
+        d.run(cli, &["search", "--filter", "color=red", &format!("{host}/tool")])
+            .fails()
+            .stderr_has("invalid filter 'color'");
+        d.run(cli, &["search", "--limit", "101", &format!("{host}/tool")])
+            .fails()
+            .stderr_has("limit 101 is outside the range of [1, 100]");
+        d.run(cli, &["search", &format!("http://{host}/tool")])
+            .fails()
+            .stderr_has("should not have a scheme");
+    }
+    // The registry answers the v1 call in Docker Hub's shape.
+    let body = ok(in_daemon_net(&d, "curl")
+        .args(["-sf"])
+        .arg(format!("http://{host}/v1/search?q=tool&n=1")));
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["num_results"], 2, "{v}");
+    assert_eq!(v["query"], "tool", "{v}");
+    assert_eq!(v["results"][0]["name"], "bpl/toolbox", "{v}");
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(1), "{v}");
 }

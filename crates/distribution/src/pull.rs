@@ -246,41 +246,51 @@ pub async fn resolve(
     // whose error is the one reported.
     for m in mirrors {
         let base = m.base.clone();
-        match resolve_on(vec![m], reference, platform, creds.clone()).await {
+        match resolve_on(opts, vec![m], reference, platform, creds.clone()).await {
             Ok(r) => return Ok(r),
-            Err(e) => tracing::info!(mirror = %base, image = %reference, "mirror failed, trying the next endpoint: {}", e.message),
+            Err(e) => {
+                tracing::info!(mirror = %base, image = %reference, "mirror failed, trying the next endpoint: {}", e.message)
+            }
         }
     }
-    resolve_on(upstream, reference, platform, creds).await
+    resolve_on(opts, upstream, reference, platform, creds).await
 }
 
 async fn resolve_on(
+    opts: &RegistryOptions,
     endpoints: Vec<Endpoint>,
     reference: &Reference,
     platform: Option<&str>,
     creds: AuthConfig,
 ) -> Result<Resolved> {
     let want = wanted_platform(platform)?;
-    let session = Session::open_on(endpoints, &reference.domain, &reference.path, "pull", creds)
-        .await
-        .map_err(|e| {
-            // Not a 401 to the client: the docker CLI would prompt for a
-            // login; dockerd answers 500 here too.
-            if e.kind() == ErrorKind::Unauthorized {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "Head \"{}/v2/{}/manifests/{}\": {}",
-                        "https://".to_string() + &reference.domain,
-                        reference.path,
-                        reference.tag.as_deref().unwrap_or("latest"),
-                        e.message
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
+    let session = Session::open_on(
+        opts,
+        endpoints,
+        &reference.domain,
+        &reference.path,
+        "pull",
+        creds,
+    )
+    .await
+    .map_err(|e| {
+        // Not a 401 to the client: the docker CLI would prompt for a
+        // login; dockerd answers 500 here too.
+        if e.kind() == ErrorKind::Unauthorized {
+            Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "Head \"{}/v2/{}/manifests/{}\": {}",
+                    "https://".to_string() + &reference.domain,
+                    reference.path,
+                    reference.tag.as_deref().unwrap_or("latest"),
+                    e.message
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     let (what, target) = match (&reference.digest, &reference.tag) {
         (Some(d), _) => (format!("@{d}"), d.clone()),
         (None, Some(t)) => (format!(":{t}"), t.clone()),

@@ -37,9 +37,7 @@ const DEFAULT_LIMIT: i64 = 25;
 /// host (a dot, a port or `localhost`); anything else is Docker Hub's.
 pub fn split_term(term: &str) -> (&str, &str) {
     match term.split_once('/') {
-        Some((host, rest))
-            if host.contains('.') || host.contains(':') || host == "localhost" =>
-        {
+        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
             (host, rest)
         }
         _ => ("docker.io", term),
@@ -136,7 +134,10 @@ mod tests {
     #[test]
     fn term_names_a_registry_like_dockerd() {
         assert_eq!(split_term("busybox"), ("docker.io", "busybox"));
-        assert_eq!(split_term("library/busybox"), ("docker.io", "library/busybox"));
+        assert_eq!(
+            split_term("library/busybox"),
+            ("docker.io", "library/busybox")
+        );
         assert_eq!(split_term("127.0.0.1:5000/bb"), ("127.0.0.1:5000", "bb"));
         assert_eq!(split_term("localhost/a/b"), ("localhost", "a/b"));
         assert_eq!(split_term("reg.example/x"), ("reg.example", "x"));

@@ -17,6 +17,8 @@ pub struct Session {
     pub repo: String,
     /// `pull` or `pull,push`.
     actions: String,
+    /// For the token service's own client (trust, insecure rules).
+    opts: RegistryOptions,
     creds: AuthConfig,
     authorization: Mutex<Option<String>>,
     /// The Bearer challenge answered, to ask again with more scopes.
@@ -95,11 +97,20 @@ impl Session {
         actions: &str,
         creds: AuthConfig,
     ) -> Result<Session> {
-        Session::open_on(Endpoints::for_domain(opts, domain)?, domain, repo, actions, creds).await
+        Session::open_on(
+            opts,
+            Endpoints::for_domain(opts, domain)?,
+            domain,
+            repo,
+            actions,
+            creds,
+        )
+        .await
     }
 
     /// As [`Session::open`], over the given endpoints only.
     pub async fn open_on(
+        opts: &RegistryOptions,
         endpoints: Vec<Endpoint>,
         domain: &str,
         repo: &str,
@@ -115,6 +126,7 @@ impl Session {
                         endpoint: ep,
                         repo: repo.to_string(),
                         actions: actions.to_string(),
+                        opts: opts.clone(),
                         creds,
                         authorization: Mutex::new(None),
                         bearer: Mutex::new(None),
@@ -258,11 +270,13 @@ impl Session {
             Some(p) => format!("{host}:{p}"),
             None => host,
         };
-        // The token service may live on another host with its own trust.
+        // The token service may live on another host, with its own trust
+        // (certs.d) and insecure rules.
         let client = if self.endpoint.base.contains(&host_port) {
             self.endpoint.client.clone()
         } else {
-            reqwest::Client::new()
+            let insecure = crate::endpoint::is_insecure(&self.opts, &host_port);
+            crate::endpoint::client_for(&self.opts, &host_port, insecure)?
         };
         let mut req = client.get(url.clone());
         if self.creds.has_basic() {

@@ -671,7 +671,14 @@ impl ImageStore {
     /// `diff_id`) is in `repo` on `registry`, as dockerd's v2 metadata
     /// service does, so a later push to another repository of that
     /// registry can mount it instead of uploading it. Best effort.
-    pub fn add_blob_source(&self, diff_id: &str, digest: &str, size: u64, registry: &str, repo: &str) {
+    pub fn add_blob_source(
+        &self,
+        diff_id: &str,
+        digest: &str,
+        size: u64,
+        registry: &str,
+        repo: &str,
+    ) {
         let _ = self.conn().execute(
             "INSERT OR REPLACE INTO blob_sources (diff_id, digest, size, registry, repo) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![diff_id, digest, size as i64, registry, repo],
@@ -688,7 +695,11 @@ impl ImageStore {
             return Vec::new();
         };
         stmt.query_map(params![diff_id, registry], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?.max(0) as u64,
+                r.get(2)?,
+            ))
         })
         .map(|rows| rows.flatten().collect())
         .unwrap_or_default()

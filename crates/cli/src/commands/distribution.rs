@@ -290,7 +290,13 @@ pub async fn search(
         _ => "docker.io",
     };
     let resp = c
-        .send_with("GET", &path, None, "", &[("X-Registry-Auth", auth_for(domain))])
+        .send_with(
+            "GET",
+            &path,
+            None,
+            "",
+            &[("X-Registry-Auth", auth_for(domain))],
+        )
         .await?;
     let list: Value = crate::client::read_json(resp).await?;
     let ok = |b: bool| if b { "[OK]" } else { "" };

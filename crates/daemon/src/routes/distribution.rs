@@ -94,7 +94,9 @@ pub async fn search(
     let mut stars = 0i64;
     for s in filters.get("stars") {
         let n = s.parse::<i64>().map_err(|e| {
-            Error::invalid(format!("invalid filter 'stars={s}': strconv.Atoi: parsing {s:?}: {e}"))
+            Error::invalid(format!(
+                "invalid filter 'stars={s}': strconv.Atoi: parsing {s:?}: {e}"
+            ))
         })?;
         stars = stars.max(n);
     }

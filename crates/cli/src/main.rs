@@ -405,6 +405,23 @@ struct LoginArgs {
 }
 
 #[derive(Args)]
+struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Pretty-print search using a Go template
+    #[arg(long)]
+    format: Option<String>,
+    /// Max number of search results
+    #[arg(long)]
+    limit: Option<i64>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    term: String,
+}
+
+#[derive(Args)]
 struct LoadArgs {
     /// Read from tar archive file, instead of STDIN
     #[arg(short = 'i', long)]
@@ -616,6 +633,8 @@ enum Cmd {
     Login(LoginArgs),
     /// Log out from a registry
     Logout { server: Option<String> },
+    /// Search Docker Hub for images
+    Search(SearchArgs),
     /// Show the history of an image
     History(HistoryArgs),
     /// Display system-wide information
@@ -1096,6 +1115,9 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             distribution::login(c, a.server, a.username, a.password, a.password_stdin).await
         }
         Cmd::Logout { server } => distribution::logout(server).await,
+        Cmd::Search(a) => {
+            distribution::search(c, &a.term, a.limit, &a.filter, a.format, a.no_trunc).await
+        }
         Cmd::History(a) | Cmd::Image(ImageCmd::History(a)) => {
             image::history(c, &a.image, a.no_trunc, a.quiet, a.human, a.format).await
         }

@@ -108,6 +108,10 @@ pub struct Flags {
     /// Preferred registry mirror
     #[arg(long = "registry-mirror")]
     pub registry_mirrors: Vec<String>,
+    /// Where registry trust lives: HOST:PORT/ca.crt (and client.cert,
+    /// client.key) under it (berth only; dockerd has it fixed)
+    #[arg(long = "registry-certs-dir", default_value = "/etc/docker/certs.d")]
+    pub registry_certs_dir: PathBuf,
 }
 
 /// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
@@ -147,6 +151,8 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// `registry-mirrors` (flag `--registry-mirror`).
     pub registry_mirrors: Vec<String>,
+    /// `--registry-certs-dir` (`/etc/docker/certs.d`).
+    pub registry_certs_dir: PathBuf,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -324,6 +330,7 @@ impl Config {
             } else {
                 flags.registry_mirrors.clone()
             },
+            registry_certs_dir: flags.registry_certs_dir.clone(),
         })
     }
 

@@ -132,7 +132,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
             insecure: config.insecure_registries.clone(),
             mirrors: config.registry_mirrors.clone(),
             certs_dirs: vec![
-                "/etc/docker/certs.d".into(),
+                config.registry_certs_dir.clone(),
                 config.data_root.join("certs.d"),
             ],
         },

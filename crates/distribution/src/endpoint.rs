@@ -131,7 +131,11 @@ fn pem_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 /// The HTTP client for `host`: the system roots plus every `*.crt` in the
 /// host's certs.d dirs, a client certificate from `*.cert` + `*.key` (as
 /// dockerd pairs them), and no verification at all when `insecure`.
-fn client_for(opts: &RegistryOptions, host: &str, insecure: bool) -> Result<reqwest::Client> {
+pub(crate) fn client_for(
+    opts: &RegistryOptions,
+    host: &str,
+    insecure: bool,
+) -> Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for sys in [

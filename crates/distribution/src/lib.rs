@@ -12,18 +12,23 @@
 //!   manifest and index), platform pick, digest-verified blobs downloaded
 //!   in parallel into the store's temp dir, progress as dockerd's JSON
 //!   messages.
+//! - [`push`]: only the blobs the registry lacks (HEAD), cross-repository
+//!   mounts from where the engine last saw a layer, then uploads.
+//! - [`search`]: the v1 search API of a registry's index.
 
 mod auth;
 mod endpoint;
 pub mod progress;
 mod pull;
 mod push;
+mod search;
 mod session;
 
 pub use auth::AuthConfig;
 pub use endpoint::{Endpoints, RegistryOptions};
 pub use pull::{inspect, list_tags, login, pull, resolve, HasStore, Resolved};
 pub use push::push;
+pub use search::{search, split_term, SearchResult};
 pub use session::Session;
 
 /// Media types a pull accepts, in dockerd's order of preference.

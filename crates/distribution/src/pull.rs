@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::auth::AuthConfig;
-use crate::endpoint::RegistryOptions;
+use crate::endpoint::{Endpoint, Endpoints, RegistryOptions};
 use crate::progress::{self, Sink};
 use crate::session::{error_chain, Failure, Reply, Session};
 use crate::{MEDIA_LIST, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_SCHEMA2};
@@ -236,27 +236,61 @@ pub async fn resolve(
     platform: Option<&str>,
     creds: AuthConfig,
 ) -> Result<Resolved> {
-    let want = wanted_platform(platform)?;
-    let session = Session::open(opts, &reference.domain, &reference.path, "pull", creds)
-        .await
-        .map_err(|e| {
-            // Not a 401 to the client: the docker CLI would prompt for a
-            // login; dockerd answers 500 here too.
-            if e.kind() == ErrorKind::Unauthorized {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "Head \"{}/v2/{}/manifests/{}\": {}",
-                        "https://".to_string() + &reference.domain,
-                        reference.path,
-                        reference.tag.as_deref().unwrap_or("latest"),
-                        e.message
-                    ),
-                )
-            } else {
-                e
+    wanted_platform(platform)?;
+    let (mirrors, upstream): (Vec<Endpoint>, Vec<Endpoint>) =
+        Endpoints::for_domain(opts, &reference.domain)?
+            .into_iter()
+            .partition(|e| e.mirror);
+    // As dockerd: each mirror in turn, and on any failure there (down,
+    // refusing, lacking the image) the next, then the registry itself,
+    // whose error is the one reported.
+    for m in mirrors {
+        let base = m.base.clone();
+        match resolve_on(opts, vec![m], reference, platform, creds.clone()).await {
+            Ok(r) => return Ok(r),
+            Err(e) => {
+                tracing::info!(mirror = %base, image = %reference, "mirror failed, trying the next endpoint: {}", e.message)
             }
-        })?;
+        }
+    }
+    resolve_on(opts, upstream, reference, platform, creds).await
+}
+
+async fn resolve_on(
+    opts: &RegistryOptions,
+    endpoints: Vec<Endpoint>,
+    reference: &Reference,
+    platform: Option<&str>,
+    creds: AuthConfig,
+) -> Result<Resolved> {
+    let want = wanted_platform(platform)?;
+    let session = Session::open_on(
+        opts,
+        endpoints,
+        &reference.domain,
+        &reference.path,
+        "pull",
+        creds,
+    )
+    .await
+    .map_err(|e| {
+        // Not a 401 to the client: the docker CLI would prompt for a
+        // login; dockerd answers 500 here too.
+        if e.kind() == ErrorKind::Unauthorized {
+            Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "Head \"{}/v2/{}/manifests/{}\": {}",
+                    "https://".to_string() + &reference.domain,
+                    reference.path,
+                    reference.tag.as_deref().unwrap_or("latest"),
+                    e.message
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     let (what, target) = match (&reference.digest, &reference.tag) {
         (Some(d), _) => (format!("@{d}"), d.clone()),
         (None, Some(t)) => (format!(":{t}"), t.clone()),
@@ -491,6 +525,29 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     .await
     .map_err(|e| Error::internal(e.to_string()))??;
     drop(temps);
+    // Where each layer blob lives, for cross-repository mounts on push.
+    {
+        let (s, domain, repo) = (
+            store.clone(),
+            r.reference.domain.clone(),
+            r.reference.path.clone(),
+        );
+        let pairs: Vec<(String, String, u64)> = img
+            .diff_ids
+            .iter()
+            .zip(&r.layers)
+            // A Docker schema2 push names gzip layers only.
+            .filter(|(_, l)| l.media_type.contains("gzip"))
+            .map(|(d, l)| (d.clone(), l.digest.clone(), l.size.max(0) as u64))
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for (diff_id, digest, size) in pairs {
+                s.image_store()
+                    .add_blob_source(&diff_id, &digest, size, &domain, &repo);
+            }
+        })
+        .await;
+    }
     progress::status(tx, &format!("Digest: {}", r.digest), None);
     let name = r.reference.familiar_string();
     let name = if r.reference.digest.is_none() && r.reference.tag.is_none() {

@@ -105,26 +105,71 @@ async fn blob_exists(s: &Session, digest: &str) -> Result<bool> {
     Ok(r.status().is_success())
 }
 
-/// Uploads one blob (POST, then a monolithic PUT of the body).
-async fn upload(s: &Session, digest: &str, body: reqwest::Body, size: u64) -> Result<()> {
+fn location(r: &reqwest::Response) -> Result<String> {
+    r.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| Error::internal("upload answer without a Location"))
+}
+
+/// What a cross-repository mount request came to.
+enum Mount {
+    /// 201: the blob is now in the repository.
+    Done,
+    /// 202: the registry did not mount it but opened an upload there.
+    Upload(String),
+    /// Refused (e.g. no pull access to the source): upload as usual.
+    Refused,
+}
+
+/// `POST /v2/REPO/blobs/uploads/?mount=DIGEST&from=SRC`.
+async fn mount(s: &Session, digest: &str, from: &str) -> Result<Mount> {
     let r = s
         .send(
             Method::POST,
-            &format!("/v2/{}/blobs/uploads/", s.repo),
-            &[],
+            &format!("/v2/{}/blobs/uploads/?mount={digest}&from={from}", s.repo),
+            &[("Content-Length", "0".to_string())],
             None,
         )
         .await?;
-    if r.status() != StatusCode::ACCEPTED {
-        let f = failure(r).await;
-        return Err(Error::internal(f.describe()));
-    }
-    let loc = r
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Error::internal("upload answer without a Location"))?
-        .to_string();
+    Ok(match r.status() {
+        StatusCode::CREATED => Mount::Done,
+        StatusCode::ACCEPTED => Mount::Upload(location(&r)?),
+        st => {
+            tracing::debug!(%digest, %from, status = %st, "mount refused");
+            Mount::Refused
+        }
+    })
+}
+
+/// Uploads one blob (POST unless an upload is already open at `loc`,
+/// then a monolithic PUT of the body).
+async fn upload(
+    s: &Session,
+    digest: &str,
+    body: reqwest::Body,
+    size: u64,
+    loc: Option<String>,
+) -> Result<()> {
+    let loc = match loc {
+        Some(l) => l,
+        None => {
+            let r = s
+                .send(
+                    Method::POST,
+                    &format!("/v2/{}/blobs/uploads/", s.repo),
+                    &[],
+                    None,
+                )
+                .await?;
+            if r.status() != StatusCode::ACCEPTED {
+                let f = failure(r).await;
+                return Err(Error::internal(f.describe()));
+            }
+            location(&r)?
+        }
+    };
     let sep = if loc.contains('?') { '&' } else { '?' };
     let target = format!("{loc}{sep}digest={digest}");
     let r = s
@@ -164,6 +209,17 @@ pub async fn push(
     };
     let session =
         Arc::new(Session::open(opts, &target.domain, &target.path, "pull,push", creds).await?);
+    // Other repositories of this registry that hold some layer: a token
+    // must grant pull on them for the mounts below.
+    let mut sources: Vec<String> = Vec::new();
+    for d in &img.diff_ids {
+        for (_, _, repo) in owner.image_store().blob_sources(d, &target.domain) {
+            if repo != target.path && !sources.contains(&repo) {
+                sources.push(repo);
+            }
+        }
+    }
+    session.add_pull_scopes(&sources).await;
     let tmp = owner.image_store().root().join("image/tmp");
     let mut tasks = Vec::new();
     let sem = Arc::new(tokio::sync::Semaphore::new(MAX_UPLOADS));
@@ -174,12 +230,13 @@ pub async fn push(
         if img.diff_ids.len() - i > MAX_UPLOADS {
             progress::status(tx, "Waiting", Some(&short(d)));
         }
-        let (s, sem, tx, o, d) = (
+        let (s, sem, tx, o, d, domain) = (
             session.clone(),
             sem.clone(),
             tx.clone(),
             owner.clone(),
             d.clone(),
+            target.domain.clone(),
         );
         let dst = tmp.join(format!("push-{:016x}", rand::random::<u64>()));
         tasks.push((
@@ -189,6 +246,42 @@ pub async fn push(
                     .acquire_owned()
                     .await
                     .map_err(|e| Error::internal(e.to_string()))?;
+                let id = short(&d);
+                let record = |digest: &str, size: u64| {
+                    o.image_store()
+                        .add_blob_source(&d, digest, size, &domain, &s.repo)
+                };
+                // As dockerd: blobs this layer is known by on this registry
+                // are looked for in the target repository (HEAD), then
+                // mounted from where they are; only then uploaded.
+                let known = o.image_store().blob_sources(&d, &domain);
+                let mut seen = Vec::new();
+                for (digest, size, _) in &known {
+                    if seen.contains(digest) {
+                        continue;
+                    }
+                    seen.push(digest.clone());
+                    if blob_exists(&s, digest).await? {
+                        progress::status(&tx, "Layer already exists", Some(&id));
+                        record(digest, *size);
+                        return Ok::<_, Error>((digest.clone(), *size, LAYER_GZIP.to_string()));
+                    }
+                }
+                let mut open_upload = None;
+                for (digest, size, from) in known.iter().filter(|k| k.2 != s.repo) {
+                    match mount(&s, digest, from).await? {
+                        Mount::Done => {
+                            progress::status(&tx, &format!("Mounted from {from}"), Some(&id));
+                            record(digest, *size);
+                            return Ok((digest.clone(), *size, LAYER_GZIP.to_string()));
+                        }
+                        Mount::Upload(loc) => {
+                            open_upload = Some(loc);
+                            break;
+                        }
+                        Mount::Refused => {}
+                    }
+                }
                 // The blob a pull brought, byte for byte; else gzip the layer.
                 // Docker schema2 knows gzip layers only: a kept zstd blob
                 // is not reused.
@@ -214,15 +307,16 @@ pub async fn push(
                         (c, LAYER_GZIP.to_string())
                     }
                 };
-                let id = short(&d);
-                if blob_exists(&s, &c.digest).await? {
+                if !seen.contains(&c.digest) && blob_exists(&s, &c.digest).await? {
                     progress::status(&tx, "Layer already exists", Some(&id));
-                    return Ok::<_, Error>((c.digest.clone(), c.size, media));
+                    record(&c.digest, c.size);
+                    return Ok((c.digest.clone(), c.size, media));
                 }
                 progress::bytes(&tx, "Pushing", &id, 0, c.size);
                 let f = tokio::fs::File::open(&c.path).await?;
                 let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
-                upload(&s, &c.digest, body, c.size).await?;
+                upload(&s, &c.digest, body, c.size, open_upload).await?;
+                record(&c.digest, c.size);
                 progress::bytes(&tx, "Pushing", &id, c.size, c.size);
                 progress::status(&tx, "Pushed", Some(&id));
                 Ok((c.digest.clone(), c.size, media))
@@ -252,6 +346,7 @@ pub async fn push(
             &img.id,
             reqwest::Body::from(img.raw_config.clone()),
             img.raw_config.len() as u64,
+            None,
         )
         .await?;
     }

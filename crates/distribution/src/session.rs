@@ -17,8 +17,15 @@ pub struct Session {
     pub repo: String,
     /// `pull` or `pull,push`.
     actions: String,
+    /// For the token service's own client (trust, insecure rules).
+    opts: RegistryOptions,
     creds: AuthConfig,
     authorization: Mutex<Option<String>>,
+    /// The Bearer challenge answered, to ask again with more scopes.
+    bearer: Mutex<Option<Challenge>>,
+    /// Scopes asked for besides this repository's (`repository:SRC:pull`
+    /// for the sources of cross-repository mounts).
+    extra_scopes: Mutex<Vec<String>>,
 }
 
 /// A registry's error body (`{"errors":[{"code":..,"message":..}]}`).
@@ -90,8 +97,28 @@ impl Session {
         actions: &str,
         creds: AuthConfig,
     ) -> Result<Session> {
+        Session::open_on(
+            opts,
+            Endpoints::for_domain(opts, domain)?,
+            domain,
+            repo,
+            actions,
+            creds,
+        )
+        .await
+    }
+
+    /// As [`Session::open`], over the given endpoints only.
+    pub async fn open_on(
+        opts: &RegistryOptions,
+        endpoints: Vec<Endpoint>,
+        domain: &str,
+        repo: &str,
+        actions: &str,
+        creds: AuthConfig,
+    ) -> Result<Session> {
         let mut last = None;
-        for ep in Endpoints::for_domain(opts, domain)? {
+        for ep in endpoints {
             let url = format!("{}/v2/", ep.base);
             match ep.client.get(&url).send().await {
                 Ok(r) if r.status().is_success() || r.status() == StatusCode::UNAUTHORIZED => {
@@ -99,8 +126,11 @@ impl Session {
                         endpoint: ep,
                         repo: repo.to_string(),
                         actions: actions.to_string(),
+                        opts: opts.clone(),
                         creds,
                         authorization: Mutex::new(None),
+                        bearer: Mutex::new(None),
+                        extra_scopes: Mutex::new(Vec::new()),
                     };
                     if r.status() == StatusCode::UNAUTHORIZED {
                         // Authenticate now: a wrong password fails here,
@@ -123,6 +153,35 @@ impl Session {
         })))
     }
 
+    /// Under token auth, asks for a token that also grants pull on each
+    /// of `repos` (a cross-repository mount needs it on the source, and
+    /// dockerd asks the same way). Best effort: without it the mount is
+    /// refused and the blob uploaded.
+    pub async fn add_pull_scopes(&self, repos: &[String]) {
+        let challenge = self
+            .bearer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(c) = challenge else {
+            return;
+        };
+        if repos.is_empty() || !self.creds.registrytoken.is_empty() {
+            return;
+        }
+        *self.extra_scopes.lock().unwrap_or_else(|e| e.into_inner()) = repos
+            .iter()
+            .map(|r| format!("repository:{r}:pull"))
+            .collect();
+        match self.fetch_token(&c).await {
+            Ok(t) => {
+                *self.authorization.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(format!("Bearer {t}"))
+            }
+            Err(e) => tracing::debug!("token with mount scopes: {}", e.message),
+        }
+    }
+
     fn auth_header(&self) -> Option<String> {
         self.authorization
             .lock()
@@ -143,6 +202,7 @@ impl Session {
             let token = self.fetch_token(c).await?;
             *self.authorization.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(format!("Bearer {token}"));
+            *self.bearer.lock().unwrap_or_else(|e| e.into_inner()) = Some(c.clone());
             return Ok(());
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
@@ -193,6 +253,14 @@ impl Session {
                     &format!("repository:{}:{}", self.repo, self.actions),
                 );
             }
+            for s in self
+                .extra_scopes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                q.append_pair("scope", s);
+            }
             if self.creds.has_basic() {
                 q.append_pair("account", &self.creds.username);
             }
@@ -202,11 +270,13 @@ impl Session {
             Some(p) => format!("{host}:{p}"),
             None => host,
         };
-        // The token service may live on another host with its own trust.
+        // The token service may live on another host, with its own trust
+        // (certs.d) and insecure rules.
         let client = if self.endpoint.base.contains(&host_port) {
             self.endpoint.client.clone()
         } else {
-            reqwest::Client::new()
+            let insecure = crate::endpoint::is_insecure(&self.opts, &host_port);
+            crate::endpoint::client_for(&self.opts, &host_port, insecure)?
         };
         let mut req = client.get(url.clone());
         if self.creds.has_basic() {

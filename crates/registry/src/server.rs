@@ -128,6 +128,10 @@ pub async fn serve(reg: Arc<Registry>, listener: TcpListener, tls: Option<TlsAcc
 enum Route {
     Base,
     Catalog,
+    /// `/v1/_ping` and `/v1/search`: the two v1 calls `docker search`
+    /// makes (berth extension; Docker Hub's index offers them).
+    V1Ping,
+    V1Search,
     Token,
     Tags(String),
     Manifest(String, String),
@@ -144,6 +148,12 @@ fn route(path: &str) -> Route {
     }
     if path == "/auth/token" {
         return Route::Token;
+    }
+    if path == "/v1/_ping" {
+        return Route::V1Ping;
+    }
+    if path == "/v1/search" {
+        return Route::V1Search;
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Route::NotFound;
@@ -320,6 +330,10 @@ async fn dispatch(
     match (r, method) {
         (Route::Base, Method::GET | Method::HEAD) => Ok(json_response(StatusCode::OK, &json!({}))),
         (Route::Catalog, Method::GET) => catalog(reg, &q).await,
+        (Route::V1Ping, Method::GET | Method::HEAD) => {
+            Ok(json_response(StatusCode::OK, &json!({})))
+        }
+        (Route::V1Search, Method::GET) => search(reg, &q).await,
         (Route::Tags(name), Method::GET) => tags_list(reg, &name, &q).await,
         (Route::Manifest(name, reference), Method::GET | Method::HEAD) => {
             get_manifest(reg, &name, &reference, is_head).await
@@ -350,12 +364,13 @@ async fn dispatch(
 /// to write, delete to delete; a mount needs pull on its source too.
 fn wanted_access(r: &Route, method: &Method, q: &[(String, String)]) -> Vec<Access> {
     match r {
-        Route::Catalog => vec![Access {
+        // A search lists repository names, as the catalog does.
+        Route::Catalog | Route::V1Search => vec![Access {
             kind: "registry".into(),
             name: "catalog".into(),
             actions: vec!["*".into()],
         }],
-        Route::Base | Route::Token | Route::NotFound => vec![],
+        Route::Base | Route::V1Ping | Route::Token | Route::NotFound => vec![],
         other => {
             let Some(name) = route_name(other) else {
                 return vec![];
@@ -560,6 +575,60 @@ async fn catalog(
         }
     }
     Ok(resp)
+}
+
+/// `GET /v1/search?q=TERM&n=N`: the repositories whose name contains
+/// TERM (case-insensitive; all of them for an empty term), in Docker
+/// Hub's JSON shape. The filesystem registry has no stars, descriptions
+/// or official images: those fields are zero and empty.
+async fn search(
+    reg: &Arc<Registry>,
+    q: &[(String, String)],
+) -> std::result::Result<Response<Body>, Reply> {
+    let term = query(q, "q").unwrap_or("").to_string();
+    // Docker Hub's default page and its largest.
+    let n = match query(q, "n") {
+        None | Some("") => 25,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                err(
+                    Code::PaginationNumberInvalid,
+                    format!("invalid number of results requested: {s:?}"),
+                )
+            })?,
+    };
+    let s = reg.storage.clone();
+    let repos = blocking(move || s.repositories()).await?;
+    let needle = term.to_lowercase();
+    let matched: Vec<&String> = repos
+        .iter()
+        .filter(|r| r.to_lowercase().contains(&needle))
+        .collect();
+    let results: Vec<Value> = matched
+        .iter()
+        .take(n)
+        .map(|name| {
+            json!({
+                "name": name,
+                "description": "",
+                "star_count": 0,
+                "is_official": false,
+                "is_automated": false,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "num_results": matched.len(),
+            "query": term,
+            "page_size": n,
+            "results": results,
+        }),
+    ))
 }
 
 async fn tags_list(

@@ -370,6 +370,12 @@ impl ImageStore {
                         params![r.diff_id],
                     )
                     .map_err(db_err)?;
+                self.conn()
+                    .execute(
+                        "DELETE FROM blob_sources WHERE diff_id = ?1",
+                        params![r.diff_id],
+                    )
+                    .map_err(db_err)?;
                 for d in kept {
                     let _ = fs::remove_file(self.blob_path(&d));
                 }

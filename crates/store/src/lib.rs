@@ -183,6 +183,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS rw_layers (container_id TEXT PRIMARY KEY, image_id TEXT, top_chain TEXT);
     CREATE TABLE IF NOT EXISTS compressed (digest TEXT PRIMARY KEY, diff_id TEXT NOT NULL, size INTEGER NOT NULL, media TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS compressed_by_diff ON compressed (diff_id);
+    CREATE TABLE IF NOT EXISTS blob_sources (diff_id TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, registry TEXT NOT NULL, repo TEXT NOT NULL, PRIMARY KEY (diff_id, digest, registry, repo));
 ";
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool> {
@@ -315,6 +316,12 @@ impl ImageStore {
         self.conn()
             .execute(
                 "DELETE FROM compressed WHERE diff_id NOT IN (SELECT diff_id FROM layers)",
+                [],
+            )
+            .map_err(db_err)?;
+        self.conn()
+            .execute(
+                "DELETE FROM blob_sources WHERE diff_id NOT IN (SELECT diff_id FROM layers)",
                 [],
             )
             .map_err(db_err)?;
@@ -658,6 +665,44 @@ impl ImageStore {
         let path = self.blob_path(&digest);
         path.exists()
             .then(|| (path, digest, size.max(0) as u64, media))
+    }
+
+    /// Remembers that the compressed blob `digest` (of the layer
+    /// `diff_id`) is in `repo` on `registry`, as dockerd's v2 metadata
+    /// service does, so a later push to another repository of that
+    /// registry can mount it instead of uploading it. Best effort.
+    pub fn add_blob_source(
+        &self,
+        diff_id: &str,
+        digest: &str,
+        size: u64,
+        registry: &str,
+        repo: &str,
+    ) {
+        let _ = self.conn().execute(
+            "INSERT OR REPLACE INTO blob_sources (diff_id, digest, size, registry, repo) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![diff_id, digest, size as i64, registry, repo],
+        );
+    }
+
+    /// Where the layer `diff_id` is known to be on `registry`:
+    /// `(digest, size, repo)`, most recently recorded first.
+    pub fn blob_sources(&self, diff_id: &str, registry: &str) -> Vec<(String, u64, String)> {
+        let conn = self.conn();
+        let Ok(mut stmt) = conn.prepare(
+            "SELECT digest, size, repo FROM blob_sources WHERE diff_id = ?1 AND registry = ?2 ORDER BY rowid DESC",
+        ) else {
+            return Vec::new();
+        };
+        stmt.query_map(params![diff_id, registry], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?.max(0) as u64,
+                r.get(2)?,
+            ))
+        })
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default()
     }
 
     /// `POST /images/load`: docker-archive (classic and docker 25+) and

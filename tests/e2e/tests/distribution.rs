@@ -89,10 +89,15 @@ fn start_registry(d: &Daemon, program: &str, config: &Path, port: u16) -> Regist
 
 /// (ca.crt, server.crt, server.key) for 127.0.0.1, made by openssl.
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
+    make_certs_for(dir, "127.0.0.1")
+}
+
+/// A CA (`ca.crt`, `ca.key`) and a server certificate for `ip` signed by it.
+fn make_certs_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf) {
     let ext = dir.join("ext.cnf");
     std::fs::write(
         &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .expect("ext");
     let p = |n: &str| dir.join(n);
@@ -124,7 +129,7 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
         ])
-        .args(["-nodes", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .args(["-nodes", "-subj", &format!("/CN={ip}"), "-keyout"])
         .arg(p("server.key"))
         .arg("-out")
         .arg(p("server.csr")));
@@ -555,4 +560,519 @@ fn berth_cli_login_push_pull_logout() {
     d.run(Cli::Berth, &["pull", &image])
         .fails()
         .stderr_has("no basic auth credentials");
+}
+
+/// Requests to `repo` in a registry's log: (blob uploads completed, i.e.
+/// PUTs, mounts answered 201). berth-registry logs `method=PUT
+/// path=/v2/REPO/...`, CNCF distribution an access log line `"PUT
+/// /v2/REPO/... HTTP/1.1" 201`.
+fn upload_requests(log: &str, repo: &str) -> (usize, usize) {
+    let uploads = format!("/v2/{repo}/blobs/uploads/");
+    let mut writes = 0;
+    let mut mounts = 0;
+    for l in log.lines() {
+        if l.contains(&format!("method=PUT path={uploads}"))
+            || l.contains(&format!("\"PUT {uploads}"))
+        {
+            writes += 1;
+        }
+        if (l.contains(&format!("method=POST path={uploads}")) && l.contains("status=201"))
+            || (l.contains(&format!("\"POST {uploads}?"))
+                && l.contains("mount=")
+                && l.contains("\" 201 "))
+        {
+            mounts += 1;
+        }
+    }
+    (writes, mounts)
+}
+
+/// A push to another repository of the same registry mounts the layers
+/// it already holds (dockerd's "Mounted from"), uploading only the image
+/// config; a re-push finds everything ("Layer already exists").
+#[test]
+fn cross_repository_mount_on_push() {
+    let d = Daemon::start();
+    // berth-registry (TLS, htpasswd) and CNCF distribution (plain HTTP).
+    let (breg, bhost) = berth_registry(&d);
+    d.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", &bhost],
+        b"s3cret\n",
+    )
+    .ok();
+    let dir = d.tmp().join("bpl-mount");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    let creg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let logs = [d.tmp().join("bpl-breg/config.log"), dir.join("config.log")];
+    for (host, log) in [
+        (bhost.clone(), &logs[0]),
+        (format!("127.0.0.1:{port}"), &logs[1]),
+    ] {
+        let a = format!("{host}/bpl/a:1");
+        let b = format!("{host}/bpl/b:1");
+        d.docker(&["tag", "busybox", &a]).ok();
+        d.docker(&["push", &a]).ok().stdout_has("Pushed");
+        d.docker(&["tag", &a, &b]).ok();
+        let o = d.docker(&["push", &b]);
+        o.ok().stdout_has("Mounted from bpl/a");
+        assert!(!o.stdout.contains("Pushed"), "{o}");
+        let text = std::fs::read_to_string(log).expect("registry log");
+        let (writes, mounts) = upload_requests(&text, "bpl/b");
+        // One upload: the image config (docker never mounts that).
+        assert_eq!((writes, mounts), (1, 1), "{host}: uploads to bpl/b\n{text}");
+        d.docker(&["push", &b])
+            .ok()
+            .stdout_has("Layer already exists");
+        assert_eq!(
+            upload_requests(&std::fs::read_to_string(log).expect("log"), "bpl/b"),
+            (1, 1),
+            "{host}: a re-push uploads nothing"
+        );
+        // The mounted repository serves the image.
+        d.docker(&["rmi", &a, &b]).ok();
+        d.docker(&["pull", &b])
+            .ok()
+            .stdout_has("Downloaded newer image");
+        d.docker(&["run", "--rm", &b, "echo", "mounted"])
+            .ok()
+            .stdout_is("mounted\n");
+        d.docker(&["rmi", &b]).ok();
+    }
+    drop((breg, creg));
+}
+
+/// `docker search REGISTRY/term` through the daemon against
+/// berth-registry's `/v1/search`: docker's table, `--limit`, `--filter`,
+/// `--format`, `--no-trunc`, and bad input refused with dockerd's words.
+#[test]
+fn search_a_registry() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bpl-search");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = free_port();
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    let _reg = start_registry(
+        &d,
+        &bin_dir().join("berth-registry").display().to_string(),
+        &config,
+        port,
+    );
+    let host = format!("127.0.0.1:{port}");
+    for repo in ["bpl/tools", "bpl/toolbox", "other/web"] {
+        let r = format!("{host}/{repo}:1");
+        d.docker(&["tag", "busybox", &r]).ok();
+        d.docker(&["push", &r]).ok();
+    }
+    // docker 20's table has an AUTOMATED column, dropped since docker 25.
+    let clis: Vec<Cli> = d
+        .clis()
+        .into_iter()
+        .filter(|c| *c != Cli::Docker20)
+        .collect();
+    for cli in clis {
+        let o = d.run(cli, &["search", &format!("{host}/tool")]);
+        o.ok();
+        let lines = o.lines();
+        assert_eq!(
+            berth_e2e::columns(lines[0]),
+            vec!["NAME", "DESCRIPTION", "STARS", "OFFICIAL"],
+            "{cli:?}: {o}"
+        );
+        let names: Vec<String> = lines[1..]
+            .iter()
+            .map(|l| berth_e2e::columns(l)[0].clone())
+            .collect();
+        assert_eq!(names, vec!["bpl/toolbox", "bpl/tools"], "{cli:?}: {o}");
+        assert!(lines[1].trim_end().ends_with(" 0"), "{cli:?}: {o}");
+        d.run(
+            cli,
+            &[
+                "search",
+                "--format",
+                "{{.Name}}|{{.StarCount}}|{{.IsOfficial}}|{{.Description}}",
+                "--limit",
+                "1",
+                &format!("{host}/bpl"),
+            ],
+        )
+        .ok()
+        .stdout_is("bpl/toolbox|0||\n");
+        d.run(
+            cli,
+            &[
+                "search",
+                "--format",
+                "{{.Name}}",
+                "--no-trunc",
+                &format!("{host}/WEB"),
+            ],
+        )
+        .ok()
+        .stdout_is("other/web\n");
+        // No repository has stars or is official.
+        for f in ["stars=1", "is-official=true"] {
+            d.run(cli, &["search", "--filter", f, &format!("{host}/tool")])
+                .ok()
+                .stdout_is("NAME      DESCRIPTION   STARS     OFFICIAL\n");
+        }
+        d.run(
+            cli,
+            &[
+                "search",
+                "--format",
+                "{{.Name}}",
+                "--filter",
+                "is-official=false",
+                &format!("{host}/web"),
+            ],
+        )
+        .ok()
+        .stdout_is("other/web\n");
+        d.run(
+            cli,
+            &["search", "--filter", "stars=x", &format!("{host}/tool")],
+        )
+        .fails()
+        // dockerd 20.10 capitalizes "Invalid"; newer ones do not.
+        .stderr_has("filter 'stars=x'");
+        d.run(
+            cli,
+            &["search", "--filter", "color=red", &format!("{host}/tool")],
+        )
+        .fails()
+        .stderr_has("filter 'color'");
+        d.run(cli, &["search", "--limit", "101", &format!("{host}/tool")])
+            .fails()
+            // dockerd 20.10 writes "Limit", newer ones "limit".
+            .stderr_has("imit 101 is outside the range of [1, 100]");
+        d.run(cli, &["search", &format!("http://{host}/tool")])
+            .fails()
+            // dockerd 20.10: "Invalid repository name (ex: ...)"; newer
+            // ones (and berthd): "invalid repository name: ... scheme".
+            .stderr_has("nvalid repository name");
+    }
+    // The registry answers the v1 call in Docker Hub's shape.
+    let body = ok(in_daemon_net(&d, "curl")
+        .args(["-sf"])
+        .arg(format!("http://{host}/v1/search?q=tool&n=1")));
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["num_results"], 2, "{v}");
+    assert_eq!(v["query"], "tool", "{v}");
+    assert_eq!(v["results"][0]["name"], "bpl/toolbox", "{v}");
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+/// An EC key and self-signed certificate for signing tokens.
+fn token_keys(dir: &Path) -> (PathBuf, PathBuf) {
+    let (crt, key) = (dir.join("token.crt"), dir.join("token.key"));
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=bpl token",
+        ])
+        .args([
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt));
+    (crt, key)
+}
+
+/// Token auth end to end: berth-registry's own token service, and CNCF
+/// distribution trusting that service's tokens. Login (a wrong password
+/// refused), push (a cross-repository mount needs pull on the source in
+/// the token), pull, and no access once logged out.
+#[test]
+fn token_auth_berth_registry_and_cncf() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bpl-tok");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (crt, key) = make_certs(&dir);
+    let (tcrt, tkey) = token_keys(&dir);
+    let htpasswd = ok(Command::new("htpasswd").args(["-Bbn", "alice", "s3cret"]));
+    std::fs::write(dir.join("htpasswd"), htpasswd).expect("htpasswd");
+    let tport = free_port();
+    let realm = format!("https://127.0.0.1:{tport}/auth/token");
+    let auth = format!(
+        "auth:\n  token:\n    realm: {realm}\n    service: bpl-service\n    issuer: bpl-issuer\n    rootcertbundle: {}\n",
+        tcrt.display()
+    );
+    let bconfig = dir.join("berth.yml");
+    std::fs::write(
+        &bconfig,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{tport}\n  tls:\n    certificate: {}\n    key: {}\n{auth}    signingkey: {}\n    htpasswd: {}\n",
+            dir.join("broot").display(),
+            crt.display(),
+            key.display(),
+            tkey.display(),
+            dir.join("htpasswd").display()
+        ),
+    )
+    .expect("config");
+    let breg = start_registry(
+        &d,
+        &bin_dir().join("berth-registry").display().to_string(),
+        &bconfig,
+        tport,
+    );
+    let cport = free_port();
+    let cconfig = dir.join("cncf.yml");
+    std::fs::write(
+        &cconfig,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{cport}\n{auth}",
+            dir.join("croot").display()
+        ),
+    )
+    .expect("config");
+    let creg = start_registry(&d, "/usr/bin/docker-registry", &cconfig, cport);
+    let bhost = format!("127.0.0.1:{tport}");
+    let chost = format!("127.0.0.1:{cport}");
+    // The challenge names the realm and service; the token service
+    // answers only a good password.
+    let h = ok(in_daemon_net(&d, "curl")
+        .args(["-sk", "-D", "-", "-o", "/dev/null"])
+        .arg(format!("https://{bhost}/v2/")));
+    assert!(
+        h.contains(&format!("realm=\"{realm}\",service=\"bpl-service\"")),
+        "{h}"
+    );
+    d.docker(&["login", "-u", "alice", "-p", "wrong", &bhost])
+        .fails()
+        .stderr_has("unauthorized");
+    for host in [&bhost, &chost] {
+        d.docker_stdin(
+            &["login", "-u", "alice", "--password-stdin", host],
+            b"s3cret\n",
+        )
+        .ok()
+        .stdout_has("Login Succeeded");
+        let a = format!("{host}/bpl/a:1");
+        let b = format!("{host}/bpl/b:1");
+        d.docker(&["tag", "busybox", &a]).ok();
+        d.docker(&["push", &a])
+            .ok()
+            .stdout_has("1: digest: sha256:");
+        d.docker(&["tag", &a, &b]).ok();
+        d.docker(&["push", &b])
+            .ok()
+            .stdout_has("Mounted from bpl/a");
+        d.docker(&["rmi", &a, &b]).ok();
+        d.docker(&["pull", &b])
+            .ok()
+            .stdout_has(&format!("Status: Downloaded newer image for {b}"));
+        d.docker(&["rmi", &b]).ok();
+        d.docker(&["logout", host]).ok();
+        d.docker(&["pull", &b]).fails();
+    }
+    // The token requests carried the push scope of the target and the
+    // pull scope of the mount's source.
+    let log = std::fs::read_to_string(bconfig.with_extension("log")).unwrap_or_default();
+    assert!(log.contains("/auth/token"), "{log}");
+    drop((breg, creg));
+}
+
+/// A registry on another host (a test netns, so not the insecure
+/// loopback): its CA is trusted only once it is in the daemon's certs
+/// dir (`--registry-certs-dir`, per test, never the machine's
+/// /etc/docker/certs.d), and a registry asking for client certificates
+/// gets `client.cert`/`client.key` from there. berthd only: dockerd's
+/// certs dir is fixed at /etc/docker/certs.d.
+#[test]
+fn certs_d_trust_and_client_certificates() {
+    if berth_e2e::Flavor::from_env() == berth_e2e::Flavor::Dockerd {
+        eprintln!("dockerd reads only /etc/docker/certs.d, which tests must not touch: skipped");
+        return;
+    }
+    let certs = std::env::temp_dir().join(format!("bpl-certs-{}", std::process::id()));
+    struct Rm(PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _rm = Rm(certs.clone());
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    let d = Daemon::start_with(
+        &["--registry-certs-dir".into(), certs.display().to_string()],
+        |_| {},
+    );
+    let host = d.test_host(1);
+    let dir = d.tmp().join("bpl-certs");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (crt, key) = make_certs_for(&dir, &host.addr);
+    // A client certificate signed by the same CA.
+    let p = |n: &str| dir.join(n);
+    std::fs::write(p("client.cnf"), "extendedKeyUsage=clientAuth\n").expect("cnf");
+    ok(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=bpl client", "-keyout"])
+        .arg(p("client.key"))
+        .arg("-out")
+        .arg(p("client.csr")));
+    ok(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+        .arg(p("client.csr"))
+        .args(["-CA"])
+        .arg(p("ca.crt"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-extfile")
+        .arg(p("client.cnf"))
+        .arg("-out")
+        .arg(p("client.cert")));
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {}:5000\n  tls:\n    certificate: {}\n    key: {}\n    clientcas:\n      - {}\n",
+            dir.join("root").display(),
+            host.addr,
+            crt.display(),
+            key.display(),
+            p("ca.crt").display()
+        ),
+    )
+    .expect("config");
+    let log = std::fs::File::create(config.with_extension("log")).expect("log");
+    let child = Command::new("ip")
+        .args(["netns", "exec", &host.name])
+        .arg(bin_dir().join("berth-registry"))
+        .arg("serve")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("registry");
+    let _reg = Registry { child, port: 5000 };
+    let reg = format!("{}:5000", host.addr);
+    berth_e2e::wait_for(Duration::from_secs(20), || {
+        let o = host.sh(&format!(
+            "curl -s --cacert {} --cert {} --key {} -o /dev/null -w '%{{http_code}}' https://{reg}/v2/ || true",
+            p("ca.crt").display(),
+            p("client.cert").display(),
+            p("client.key").display()
+        ));
+        (o.stdout != "000").then_some(())
+    })
+    .expect("registry up");
+    let image = format!("{reg}/bpl/tls:1");
+    d.docker(&["tag", "busybox", &image]).ok();
+    // Not trusted yet: not loopback, so verified.
+    d.docker(&["push", &image])
+        .fails()
+        .stderr_has("certificate");
+    // The CA, but no client certificate: the registry refuses.
+    let hd = certs.join(&reg);
+    std::fs::create_dir_all(&hd).expect("host dir");
+    std::fs::copy(p("ca.crt"), hd.join("ca.crt")).expect("ca");
+    d.docker(&["push", &image]).fails();
+    // A key without its certificate is a clear error.
+    std::fs::copy(p("client.key"), hd.join("client.key")).expect("key");
+    d.docker(&["push", &image])
+        .fails()
+        .stderr_has("missing client certificate");
+    std::fs::copy(p("client.cert"), hd.join("client.cert")).expect("cert");
+    d.docker(&["push", &image])
+        .ok()
+        .stdout_has("1: digest: sha256:");
+    d.docker(&["rmi", &image]).ok();
+    d.docker(&["pull", &image])
+        .ok()
+        .stdout_has(&format!("Status: Downloaded newer image for {image}"));
+}
+
+/// `--registry-mirror`: docker.io images come from the mirror first; an
+/// image the mirror lacks, or a mirror that is down, falls back to
+/// registry-1.docker.io (unreachable here: its error is the one shown).
+#[test]
+fn registry_mirror_first_then_upstream() {
+    let port = free_port();
+    let d = Daemon::start_with(
+        &[
+            "--registry-mirror".into(),
+            format!("http://127.0.0.1:{port}"),
+        ],
+        |_| {},
+    );
+    let dir = d.tmp().join("bpl-mirror");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    let reg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let held = format!("127.0.0.1:{port}/library/busybox:latest");
+    let id = d.inspect("busybox", "{{.Id}}");
+    d.docker(&["tag", "busybox", &held]).ok();
+    d.docker(&["push", &held]).ok();
+    d.docker(&["rmi", &held, "busybox"]).ok();
+    let log_len = std::fs::metadata(config.with_extension("log"))
+        .map(|m| m.len() as usize)
+        .unwrap_or(0);
+    d.docker(&["pull", "busybox"])
+        .ok()
+        .stdout_has("latest: Pulling from library/busybox")
+        .stdout_has("Status: Downloaded newer image for busybox:latest");
+    assert_eq!(d.inspect("busybox", "{{.Id}}"), id);
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    let during_pull = log.get(log_len..).unwrap_or("");
+    assert!(
+        during_pull.contains("/v2/library/busybox/manifests/"),
+        "the mirror served the manifest:\n{during_pull}"
+    );
+    d.docker(&["run", "--rm", "busybox", "echo", "mirrored"])
+        .ok()
+        .stdout_is("mirrored\n");
+    // Not on the mirror: the upstream is asked, and its error shown.
+    d.docker(&["pull", "busybox:nothere"])
+        .fails()
+        .stderr_has("registry-1.docker.io");
+    // The mirror down: the same.
+    drop(reg);
+    d.docker(&["rmi", "busybox"]).ok();
+    d.docker(&["pull", "busybox"])
+        .fails()
+        .stderr_has("registry-1.docker.io");
 }

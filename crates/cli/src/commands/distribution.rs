@@ -254,3 +254,78 @@ pub async fn logout(server: Option<String>) -> Result<i32, Failure> {
     }
     Ok(0)
 }
+
+pub const SEARCH_HEADERS: &[(&str, &str)] = &[
+    ("Name", "NAME"),
+    ("Description", "DESCRIPTION"),
+    ("StarCount", "STARS"),
+    ("IsOfficial", "OFFICIAL"),
+    ("IsAutomated", "AUTOMATED"),
+];
+
+/// `search TERM`: the daemon asks the registry the term names (Docker
+/// Hub's index, or `REGISTRY/term`); docker's table and `--format`.
+pub async fn search(
+    c: &Client,
+    term: &str,
+    limit: Option<i64>,
+    filters: &[String],
+    format: Option<String>,
+    no_trunc: bool,
+) -> Result<i32, Failure> {
+    let mut path = format!("/images/search?term={}", q(term));
+    if let Some(n) = limit.filter(|n| *n > 0) {
+        path.push_str(&format!("&limit={n}"));
+    }
+    if !filters.is_empty() {
+        path.push_str(&format!(
+            "&filters={}",
+            q(&super::container::filters_json(filters)?)
+        ));
+    }
+    // The registry the term names, as the daemon splits it (a first
+    // part with a dot, a port or `localhost`), for its credentials.
+    let domain = match term.split_once('/') {
+        Some((h, _)) if h.contains('.') || h.contains(':') || h == "localhost" => h,
+        _ => "docker.io",
+    };
+    let resp = c
+        .send_with(
+            "GET",
+            &path,
+            None,
+            "",
+            &[("X-Registry-Auth", auth_for(domain))],
+        )
+        .await?;
+    let list: Value = crate::client::read_json(resp).await?;
+    let ok = |b: bool| if b { "[OK]" } else { "" };
+    let rows: Vec<Value> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let desc = r["description"]
+                .as_str()
+                .unwrap_or("")
+                .replace(['\n', '\r'], " ");
+            serde_json::json!({
+                "Name": r["name"].as_str().unwrap_or(""),
+                "Description": if no_trunc { desc } else { super::container::ellipsis(&desc, 45) },
+                "StarCount": r["star_count"].as_i64().unwrap_or(0).to_string(),
+                "IsOfficial": ok(r["is_official"].as_bool().unwrap_or(false)),
+                "IsAutomated": ok(r["is_automated"].as_bool().unwrap_or(false)),
+            })
+        })
+        .collect();
+    let text = crate::format::render_rows(
+        format.as_deref(),
+        "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}",
+        &super::container::headers(SEARCH_HEADERS),
+        &rows,
+        "*registry.searchContext",
+    )
+    .map_err(Failure::msg)?;
+    print!("{text}");
+    Ok(0)
+}

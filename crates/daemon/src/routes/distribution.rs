@@ -1,14 +1,16 @@
-//! `POST /auth` and `GET /distribution/{name}/json`.
+//! `POST /auth`, `GET /distribution/{name}/json` and `GET /images/search`.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, ErrorKind, Reference};
 use berth_distribution::AuthConfig;
+use berth_engine::lifecycle::Filters;
 use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::{json_response, ApiResult, AppState};
+use crate::params::Params;
 
 pub async fn auth(State(engine): State<AppState>, req: Request) -> ApiResult<Response<Body>> {
     let body = req
@@ -55,4 +57,73 @@ pub async fn inspect(
     let r = Reference::parse_with_default_tag(name)?;
     let v = berth_distribution::inspect(&engine.config.registry, &r, creds).await?;
     Ok(json_response(StatusCode::OK, &v))
+}
+
+/// `GET /images/search?term=&limit=&filters=`: dockerd's search, the
+/// filters (`stars`, `is-official`, `is-automated`) applied here.
+pub async fn search(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    let limit = match p.get("limit") {
+        None | Some("") => 0,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| Error::invalid(format!("invalid limit specified: {v}")))?,
+    };
+    let filters = Filters::parse(p.get("filters"))?;
+    filters.validate(&["is-automated", "is-official", "stars"])?;
+    let flag = |key: &str| -> Result<Option<bool>, Error> {
+        let v = filters.get(key);
+        match v {
+            [] => Ok(None),
+            [one] if one.eq_ignore_ascii_case("true") || one == "1" => Ok(Some(true)),
+            [one] if one.eq_ignore_ascii_case("false") || one == "0" => Ok(Some(false)),
+            _ => Err(Error::invalid(format!(
+                "invalid filter '{key}={}'",
+                v.join(",")
+            ))),
+        }
+    };
+    let automated = flag("is-automated")?;
+    let official = flag("is-official")?;
+    let mut stars = 0i64;
+    for s in filters.get("stars") {
+        let n = s.parse::<i64>().map_err(|e| {
+            Error::invalid(format!(
+                "invalid filter 'stars={s}': strconv.Atoi: parsing {s:?}: {e}"
+            ))
+        })?;
+        stars = stars.max(n);
+    }
+    // For a search, bad credentials are no error (as dockerd).
+    let creds = req
+        .headers()
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .map(AuthConfig::from_header)
+        .unwrap_or_default();
+    // Docker Hub dropped automated builds: dockerd answers nothing for
+    // is-automated=true (API 1.44+).
+    if automated == Some(true) {
+        return Ok(json_response(StatusCode::OK, &json!([])));
+    }
+    let results = berth_distribution::search(
+        &engine.config.registry,
+        p.get("term").unwrap_or(""),
+        limit,
+        &creds,
+    )
+    .await?;
+    let out: Vec<_> = results
+        .into_iter()
+        .filter(|r| automated.is_none_or(|a| a == r.is_automated))
+        .filter(|r| official.is_none_or(|o| o == r.is_official))
+        .filter(|r| r.star_count >= stars)
+        .collect();
+    Ok(json_response(StatusCode::OK, &out))
 }

@@ -93,6 +93,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::save_many))
         .route("/images/prune", post(images::prune))
+        .route("/images/search", get(distribution::search))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

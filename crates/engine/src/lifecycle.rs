@@ -355,6 +355,7 @@ impl Engine {
             bundle: state_dir.clone(),
             state_dir: state_dir.clone(),
             runtime_root: self.config.exec_root.join("runtime"),
+            seccomp_cache: Some(self.config.exec_root.join("seccomp")),
             log_path,
             tty: r.config.tty,
             open_stdin: r.config.open_stdin,

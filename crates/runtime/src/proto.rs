@@ -35,6 +35,10 @@ pub struct ShimConfig {
     /// cache of a remote driver).
     #[serde(default)]
     pub log: LogSpec,
+    /// Where compiled seccomp programs are kept, shared by every shim of
+    /// the daemon; `None`: compile in memory only.
+    #[serde(default)]
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 /// A container's log driver, checked and filled in by the engine.

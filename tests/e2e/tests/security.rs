@@ -64,6 +64,33 @@ fn seccomp_refuses_what_docker_refuses() {
         "true",
     ])
     .ok();
+    // The same in `docker exec`, which runs under the container's filter
+    // (compiled once per profile, see seccomp_bpf.rs), twice so the second
+    // exec takes the cached program.
+    d.docker(&["run", "-d", "--name", "bsec-un", "busybox", "sleep", "1000"])
+        .ok();
+    for _ in 0..2 {
+        d.docker(&["exec", "bsec-un", "unshare", "-U", "true"])
+            .code_is(1)
+            .stderr_has("Operation not permitted");
+        d.docker(&["exec", "bsec-un", "sh", "-c", "true | true && echo forked"])
+            .ok()
+            .stdout_has("forked");
+    }
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bsec-un2",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    d.docker(&["exec", "bsec-un2", "unshare", "-U", "true"])
+        .ok();
     // With CAP_SYS_ADMIN the profile allows mount(2)...
     d.docker(&[
         "run",

@@ -19,6 +19,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::io::AsyncFdIo;
+use super::seccomp_bpf::{self, Program};
 use super::{reply, Shared};
 use crate::proto::{frame_header, ExecSpec, Response, STREAM_EXIT};
 
@@ -64,7 +65,7 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     // the exec'd process (see exec_seccomp.rs).
     let builder = match bundle.pointer("/linux/seccomp") {
         Some(s) => builder.with_executor(super::exec_seccomp::SeccompExecutor {
-            seccomp: serde_json::from_value(s.clone())?,
+            program: seccomp_program(shared, s)?,
         }),
         None => builder,
     };
@@ -87,6 +88,20 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
         stdin,
         master,
     })
+}
+
+/// The container's compiled filter: the shim's copy, else the shared cache's
+/// or a fresh compile (see seccomp_bpf.rs).
+fn seccomp_program(shared: &Shared, section: &Value) -> anyhow::Result<Rc<Program>> {
+    if let Some(p) = shared.exec_seccomp.borrow().as_ref() {
+        return Ok(p.clone());
+    }
+    let program = Rc::new(seccomp_bpf::cached(
+        section,
+        shared.cfg.seccomp_cache.as_deref(),
+    )?);
+    *shared.exec_seccomp.borrow_mut() = Some(program.clone());
+    Ok(program)
 }
 
 pub(super) async fn run(

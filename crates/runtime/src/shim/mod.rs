@@ -14,6 +14,7 @@ mod io;
 mod log;
 mod logdrv;
 mod netns;
+mod seccomp_bpf;
 mod stdio;
 
 use std::cell::RefCell;
@@ -178,6 +179,8 @@ pub(super) struct Shared {
     pub(super) reaped: Rc<Reaped>,
     /// TTY masters of running execs, for resizes.
     pub(super) exec_ttys: RefCell<std::collections::HashMap<String, OwnedFd>>,
+    /// The container's seccomp program for execs, compiled on first use.
+    pub(super) exec_seccomp: RefCell<Option<Rc<seccomp_bpf::Program>>>,
 }
 
 async fn serve(cfg: ShimConfig, created: Created) {
@@ -198,6 +201,7 @@ async fn serve(cfg: ShimConfig, created: Created) {
         started: std::cell::Cell::new(false),
         reaped: Rc::new(Reaped::default()),
         exec_ttys: RefCell::new(std::collections::HashMap::new()),
+        exec_seccomp: RefCell::new(None),
     });
     let spec = &shared.cfg.log;
     let file = Rc::new(RefCell::new(shared.cfg.log_path.as_ref().and_then(|p| {

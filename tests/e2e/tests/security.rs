@@ -247,6 +247,53 @@ fn no_new_privileges() {
     );
 }
 
+/// The filter is loaded without no_new_privs and without leaving the
+/// process any capability beyond docker's set (berth lends CAP_SYS_ADMIN
+/// for the load only): as root and as another user, in the container's
+/// process and in an exec.
+#[test]
+fn seccomp_leaves_docker_capabilities_and_no_new_privs_off() {
+    let d = Daemon::start();
+    let fields = "grep -E '^(CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status";
+    let docker_caps = "00000000a80425fb";
+    let root = format!(
+        "CapPrm:\t{docker_caps}\nCapEff:\t{docker_caps}\nCapBnd:\t{docker_caps}\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    let user = format!(
+        "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t{docker_caps}\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    let o = d.docker(&["run", "--rm", "busybox", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, root);
+    let o = d.docker(&["run", "--rm", "-u", "1000", "busybox", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, user);
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bsec-caps",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let o = d.docker(&["exec", "bsec-caps", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, root);
+    let o = d.docker(&["exec", "-u", "1000", "bsec-caps", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, user);
+    // With CAP_SYS_ADMIN granted it stays, as docker does.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        fields,
+    ]);
+    o.ok().stdout_has("CapEff:\t00000000a82425fb");
+}
+
 /// berthd answers 400 for a bad option; dockerd 20.10 answers 500 with
 /// the same message (newer dockerd: 400).
 fn refused(d: &Daemon, r: &berth_e2e::Resp) {

@@ -52,6 +52,14 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     if let Some((h, w)) = spec.console_size {
         process["consoleSize"] = json!({"height": h, "width": w});
     }
+    // The container's filter, loaded by the executor (seccomp_executor.rs).
+    let filter = match bundle.pointer("/linux/seccomp") {
+        Some(s) => Some((
+            seccomp_program(shared, s)?,
+            super::seccomp_executor::lend_admin(&mut process),
+        )),
+        None => None,
+    };
     let process_path = cfg.state_dir.join(format!("exec-{}.json", spec.exec_id));
     fs::write(&process_path, serde_json::to_vec(&process)?)?;
 
@@ -61,12 +69,15 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     let socket_name = format!("exec-{}.sock", spec.exec_id);
     let (builder, stdio) =
         super::stdio::wire(builder, spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
-    // The tenant builder drops the container's seccomp filter; load it in
-    // the exec'd process (see exec_seccomp.rs).
-    let builder = match bundle.pointer("/linux/seccomp") {
-        Some(s) => builder.with_executor(super::exec_seccomp::SeccompExecutor {
-            program: seccomp_program(shared, s)?,
-        }),
+    // The tenant builder drops the container's seccomp filter; the
+    // executor loads it in the exec'd process.
+    let builder = match filter {
+        Some((program, lent_admin)) => {
+            builder.with_executor(super::seccomp_executor::SeccompExecutor {
+                program,
+                lent_admin,
+            })
+        }
         None => builder,
     };
     let result = builder

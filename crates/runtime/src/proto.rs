@@ -66,6 +66,10 @@ pub struct LogSpec {
     pub max_buffer_size: Option<u64>,
 }
 
+/// The line the shim prints once it has made the container's network
+/// namespace, before its `ok <pid>` or `error: ...` report.
+pub const NETNS_READY: &str = "netns";
+
 impl ShimConfig {
     pub fn socket_path(state_dir: &Path) -> PathBuf {
         state_dir.join("shim.sock")

@@ -111,6 +111,9 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
     if cfg.new_netns {
         netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
             .context("creating the network namespace")?;
+        // The daemon plugs the interfaces while libcontainer works.
+        println!("{}", crate::proto::NETNS_READY);
+        let _ = std::io::stdout().flush();
     }
     let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.runtime_root)

@@ -47,6 +47,8 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(64)
+        // Idle blocking threads (and their stacks) go soon after a burst.
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()
         .expect("tokio runtime");

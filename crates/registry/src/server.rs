@@ -438,6 +438,19 @@ fn authorize(
                         .collect(),
                 )
             };
+            // dockerd (and berthd) send a v1 search Basic credentials, as
+            // to Docker Hub's index, never a bearer token: with the
+            // built-in token service, its users may search that way.
+            if let (Route::V1Search, Some(issuer), Some((u, p))) = (
+                r,
+                reg.issuer.as_ref(),
+                header.and_then(auth::basic_credentials),
+            ) {
+                if issuer.users.verify(&u, &p) && auth::covers(&issuer.grant(&wanted), &wanted) {
+                    return Ok(());
+                }
+                tracing::info!(user = %u, "search: authentication failed");
+            }
             let Some(token) = header.and_then(auth::bearer_token) else {
                 return Err(unauthorized(
                     v.challenge(&wanted, None),

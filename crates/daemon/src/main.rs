@@ -2,6 +2,7 @@
 //! re-adopts running containers, and serves the Engine API until SIGTERM.
 
 mod config;
+mod memory;
 mod params;
 mod routes;
 mod server;
@@ -22,6 +23,7 @@ use tracing_subscriber::{reload, EnvFilter};
 use crate::config::{Config, Flags};
 
 fn main() {
+    memory::limit_arenas();
     tls::install_crypto_provider();
     let flags = Flags::parse();
     let config = match Config::load(&flags) {
@@ -164,6 +166,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         sockets.push(path);
         tokio::spawn(server::serve_unix(listener, router.clone()));
     }
+    tokio::spawn(memory::trim_when_idle());
     tracing::info!(version = berth_engine::system::VERSION, data_root = %config.data_root.display(), "daemon has completed initialization");
 
     use tokio::signal::unix::{signal, SignalKind};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use berth_api::types::{ContainerInspect, ContainerSummary, CreateBody, GraphDriver, WaitResponse};
 use berth_api::{Error, Result};
-use berth_runtime::client::{read_exit, spawn_shim, ShimClient, ShimError};
+use berth_runtime::client::{read_exit, spawn_shim_with, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
 use indexmap::IndexMap;
@@ -355,6 +355,7 @@ impl Engine {
             bundle: state_dir.clone(),
             state_dir: state_dir.clone(),
             runtime_root: self.config.exec_root.join("runtime"),
+            seccomp_cache: Some(self.config.exec_root.join("seccomp")),
             log_path,
             tty: r.config.tty,
             open_stdin: r.config.open_stdin,
@@ -362,23 +363,43 @@ impl Engine {
             new_netns: !host_mode && shared_netns.is_none(),
             log,
         };
-        let pid = spawn_shim(&self.config.shim_binary, &cfg)
-            .await
-            .map_err(|e| match e {
-                ShimError::Failed(m) => Error::invalid(exec_message(&m)),
-                e => shim_err(e),
-            })?;
-        let client = ShimClient::new(&state_dir);
-        // Interfaces go in while the process waits for `start`, as a
-        // prestart hook would put them.
-        if !host_mode && shared_netns.is_none() {
-            if let Err(e) = self
-                .attach_endpoints(h, &ShimConfig::netns_path(&state_dir))
-                .await
-            {
-                let _ = client.kill(9, false).await;
-                return Err(e);
+        // Interfaces go in before the process starts, as a prestart hook
+        // would put them: as soon as the shim has made the netns, while
+        // libcontainer still builds the container (the two take about the
+        // same time, so a start waits for one of them, not both).
+        let plug = cfg.new_netns;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let netns = ShimConfig::netns_path(&state_dir);
+        let attach = async {
+            match ready_rx.await {
+                Ok(()) if plug => Some(self.attach_endpoints(h, &netns).await),
+                _ => None,
             }
+        };
+        let spawn = spawn_shim_with(&self.config.shim_binary, &cfg, plug.then_some(ready_tx));
+        let (spawned, attached) = tokio::join!(spawn, attach);
+        let client = ShimClient::new(&state_dir);
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(e) => {
+                if let Some(Ok(())) = attached {
+                    self.release_endpoints(h).await;
+                }
+                return Err(match e {
+                    ShimError::Failed(m) => Error::invalid(exec_message(&m)),
+                    e => shim_err(e),
+                });
+            }
+        };
+        let attached = match attached {
+            // A shim that made the netns without saying so (never: it
+            // reports before `ok`); plug now rather than start unplugged.
+            None if plug => Some(self.attach_endpoints(h, &netns).await),
+            a => a,
+        };
+        if let Some(Err(e)) = attached {
+            let _ = client.kill(9, false).await;
+            return Err(e);
         }
         // The size the client's terminal had at create, before the process looks at it.
         if let Some([height, width]) = r

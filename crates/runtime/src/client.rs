@@ -25,6 +25,18 @@ pub enum ShimError {
 /// Writes `shim.json`, starts `berth-shim` in its own session (so it survives
 /// the daemon) and waits for its report. Returns the container's pid.
 pub async fn spawn_shim(shim_bin: &Path, cfg: &ShimConfig) -> Result<i32, ShimError> {
+    spawn_shim_with(shim_bin, cfg, None).await
+}
+
+/// [`spawn_shim`], telling `netns_ready` as soon as the shim has made the
+/// container's network namespace (`new_netns`), while libcontainer still
+/// creates the container: the caller can plug the interfaces meanwhile.
+/// Dropped unsent when the shim fails before that.
+pub async fn spawn_shim_with(
+    shim_bin: &Path,
+    cfg: &ShimConfig,
+    mut netns_ready: Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<i32, ShimError> {
     let cfg_path = ShimConfig::config_path(&cfg.state_dir);
     let bytes = serde_json::to_vec(cfg).map_err(|e| ShimError::Protocol(e.to_string()))?;
     std::fs::write(&cfg_path, bytes)
@@ -49,8 +61,19 @@ pub async fn spawn_shim(shim_bin: &Path, cfg: &ShimConfig) -> Result<i32, ShimEr
         .map_err(|e| ShimError::Failed(format!("starting {}: {e}", shim_bin.display())))?;
     let mut out = String::new();
     if let Some(stdout) = child.stdout.take() {
-        let _ = BufReader::new(stdout).read_line(&mut out).await;
+        let mut lines = BufReader::new(stdout);
+        loop {
+            out.clear();
+            let _ = lines.read_line(&mut out).await;
+            if out.trim() != crate::proto::NETNS_READY {
+                break;
+            }
+            if let Some(tx) = netns_ready.take() {
+                let _ = tx.send(());
+            }
+        }
     }
+    drop(netns_ready);
     // The shim lives on after it reports; reap it whenever it ends.
     tokio::spawn(async move {
         let _ = child.wait().await;

@@ -35,6 +35,10 @@ pub struct ShimConfig {
     /// cache of a remote driver).
     #[serde(default)]
     pub log: LogSpec,
+    /// Where compiled seccomp programs are kept, shared by every shim of
+    /// the daemon; `None`: compile in memory only.
+    #[serde(default)]
+    pub seccomp_cache: Option<PathBuf>,
 }
 
 /// A container's log driver, checked and filled in by the engine.
@@ -61,6 +65,10 @@ pub struct LogSpec {
     /// `max-buffer-size` in bytes (non-blocking mode).
     pub max_buffer_size: Option<u64>,
 }
+
+/// The line the shim prints once it has made the container's network
+/// namespace, before its `ok <pid>` or `error: ...` report.
+pub const NETNS_READY: &str = "netns";
 
 impl ShimConfig {
     pub fn socket_path(state_dir: &Path) -> PathBuf {

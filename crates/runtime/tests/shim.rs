@@ -85,6 +85,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         stdin_once: stdin,
         new_netns: true,
         log: Default::default(),
+        seccomp_cache: None,
     };
     Fixture { _tmp: tmp, cfg }
 }

@@ -64,6 +64,33 @@ fn seccomp_refuses_what_docker_refuses() {
         "true",
     ])
     .ok();
+    // The same in `docker exec`, which runs under the container's filter
+    // (compiled once per profile, see seccomp_bpf.rs), twice so the second
+    // exec takes the cached program.
+    d.docker(&["run", "-d", "--name", "bsec-un", "busybox", "sleep", "1000"])
+        .ok();
+    for _ in 0..2 {
+        d.docker(&["exec", "bsec-un", "unshare", "-U", "true"])
+            .code_is(1)
+            .stderr_has("Operation not permitted");
+        d.docker(&["exec", "bsec-un", "sh", "-c", "true | true && echo forked"])
+            .ok()
+            .stdout_has("forked");
+    }
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bsec-un2",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    d.docker(&["exec", "bsec-un2", "unshare", "-U", "true"])
+        .ok();
     // With CAP_SYS_ADMIN the profile allows mount(2)...
     d.docker(&[
         "run",
@@ -218,6 +245,53 @@ fn no_new_privileges() {
         ),
         "0"
     );
+}
+
+/// The filter is loaded without no_new_privs and without leaving the
+/// process any capability beyond docker's set (berth lends CAP_SYS_ADMIN
+/// for the load only): as root and as another user, in the container's
+/// process and in an exec.
+#[test]
+fn seccomp_leaves_docker_capabilities_and_no_new_privs_off() {
+    let d = Daemon::start();
+    let fields = "grep -E '^(CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status";
+    let docker_caps = "00000000a80425fb";
+    let root = format!(
+        "CapPrm:\t{docker_caps}\nCapEff:\t{docker_caps}\nCapBnd:\t{docker_caps}\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    let user = format!(
+        "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t{docker_caps}\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+    );
+    let o = d.docker(&["run", "--rm", "busybox", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, root);
+    let o = d.docker(&["run", "--rm", "-u", "1000", "busybox", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, user);
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bsec-caps",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let o = d.docker(&["exec", "bsec-caps", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, root);
+    let o = d.docker(&["exec", "-u", "1000", "bsec-caps", "sh", "-c", fields]);
+    assert_eq!(o.ok().stdout, user);
+    // With CAP_SYS_ADMIN granted it stays, as docker does.
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        fields,
+    ]);
+    o.ok().stdout_has("CapEff:\t00000000a82425fb");
 }
 
 /// berthd answers 400 for a bad option; dockerd 20.10 answers 500 with

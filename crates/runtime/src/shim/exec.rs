@@ -19,6 +19,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::io::AsyncFdIo;
+use super::seccomp_bpf::{self, Program};
 use super::{reply, Shared};
 use crate::proto::{frame_header, ExecSpec, Response, STREAM_EXIT};
 
@@ -51,6 +52,14 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     if let Some((h, w)) = spec.console_size {
         process["consoleSize"] = json!({"height": h, "width": w});
     }
+    // The container's filter, loaded by the executor (seccomp_executor.rs).
+    let filter = match bundle.pointer("/linux/seccomp") {
+        Some(s) => Some((
+            seccomp_program(shared, s)?,
+            super::seccomp_executor::lend_admin(&mut process),
+        )),
+        None => None,
+    };
     let process_path = cfg.state_dir.join(format!("exec-{}.json", spec.exec_id));
     fs::write(&process_path, serde_json::to_vec(&process)?)?;
 
@@ -60,12 +69,15 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     let socket_name = format!("exec-{}.sock", spec.exec_id);
     let (builder, stdio) =
         super::stdio::wire(builder, spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
-    // The tenant builder drops the container's seccomp filter; load it in
-    // the exec'd process (see exec_seccomp.rs).
-    let builder = match bundle.pointer("/linux/seccomp") {
-        Some(s) => builder.with_executor(super::exec_seccomp::SeccompExecutor {
-            seccomp: serde_json::from_value(s.clone())?,
-        }),
+    // The tenant builder drops the container's seccomp filter; the
+    // executor loads it in the exec'd process.
+    let builder = match filter {
+        Some((program, lent_admin)) => {
+            builder.with_executor(super::seccomp_executor::SeccompExecutor {
+                program,
+                lent_admin,
+            })
+        }
         None => builder,
     };
     let result = builder
@@ -87,6 +99,20 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
         stdin,
         master,
     })
+}
+
+/// The container's compiled filter: the shim's copy, else the shared cache's
+/// or a fresh compile (see seccomp_bpf.rs).
+fn seccomp_program(shared: &Shared, section: &Value) -> anyhow::Result<Rc<Program>> {
+    if let Some(p) = shared.exec_seccomp.borrow().as_ref() {
+        return Ok(p.clone());
+    }
+    let program = Rc::new(seccomp_bpf::cached(
+        section,
+        shared.cfg.seccomp_cache.as_deref(),
+    )?);
+    *shared.exec_seccomp.borrow_mut() = Some(program.clone());
+    Ok(program)
 }
 
 pub(super) async fn run(

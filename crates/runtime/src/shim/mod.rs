@@ -9,11 +9,12 @@
 //! current-thread runtime with no blocking pool in use (no `tokio::fs`).
 
 mod exec;
-mod exec_seccomp;
 mod io;
 mod log;
 mod logdrv;
 mod netns;
+mod seccomp_bpf;
+mod seccomp_executor;
 mod stdio;
 
 use std::cell::RefCell;
@@ -92,6 +93,8 @@ pub fn main(config_path: &Path) -> i32 {
 /// What `create` leaves for the serving loop.
 struct Created {
     container: Container,
+    /// The container's compiled seccomp filter, also for its execs.
+    seccomp: Option<Rc<seccomp_bpf::Program>>,
     pid: i32,
     listener: StdUnixListener,
     /// Container stdout/stderr read ends, or the pty master as stdout.
@@ -108,6 +111,9 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
     if cfg.new_netns {
         netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
             .context("creating the network namespace")?;
+        // The daemon plugs the interfaces while libcontainer works.
+        println!("{}", crate::proto::NETNS_READY);
+        let _ = std::io::stdout().flush();
     }
     let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
         .with_root_path(&cfg.runtime_root)
@@ -119,8 +125,16 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         &cfg.state_dir,
         "console.sock",
     )?;
+    let (bundle, filter) = runtime_bundle(cfg)?;
+    let builder = match &filter {
+        Some((program, lent_admin)) => builder.with_executor(seccomp_executor::SeccompExecutor {
+            program: program.clone(),
+            lent_admin: *lent_admin,
+        }),
+        None => builder,
+    };
     let container = builder
-        .as_init(&cfg.bundle)
+        .as_init(&bundle)
         .with_systemd(false)
         .with_detach(true)
         .build()
@@ -145,12 +159,46 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
     )?;
     Ok(Created {
         container,
+        seccomp: filter.map(|(p, _)| p),
         pid,
         listener,
         outputs,
         stdin,
         master,
     })
+}
+
+/// A compiled filter and whether CAP_SYS_ADMIN was lent to load it.
+type Filter = (Rc<seccomp_bpf::Program>, bool);
+
+/// The bundle libcontainer creates the container from, and the filter the
+/// executor loads. With a `linux.seccomp` section the filter is compiled
+/// here (or taken from the cache) and libcontainer gets a copy of the spec
+/// without it, in `<state>/oci`, with CAP_SYS_ADMIN lent for the load (see
+/// seccomp_executor.rs); `config.json` itself stays as the engine wrote it.
+/// A section the compiler refuses is left to libcontainer.
+fn runtime_bundle(cfg: &ShimConfig) -> anyhow::Result<(std::path::PathBuf, Option<Filter>)> {
+    let path = cfg.bundle.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
+    let Some(section) = spec.pointer("/linux/seccomp") else {
+        return Ok((cfg.bundle.clone(), None));
+    };
+    let program = match seccomp_bpf::cached(section, cfg.seccomp_cache.as_deref()) {
+        Ok(p) => Rc::new(p),
+        Err(e) => {
+            eprintln!("shim: seccomp filter left to the runtime: {e}");
+            return Ok((cfg.bundle.clone(), None));
+        }
+    };
+    if let Some(linux) = spec.get_mut("linux").and_then(|l| l.as_object_mut()) {
+        linux.remove("seccomp");
+    }
+    let lent = seccomp_executor::lend_admin(&mut spec["process"]);
+    let dir = cfg.state_dir.join("oci");
+    fs::create_dir_all(&dir)?;
+    fs::write(dir.join("config.json"), serde_json::to_vec(&spec)?)?;
+    Ok((dir, Some((program, lent))))
 }
 
 fn detach_stdout() {
@@ -178,6 +226,8 @@ pub(super) struct Shared {
     pub(super) reaped: Rc<Reaped>,
     /// TTY masters of running execs, for resizes.
     pub(super) exec_ttys: RefCell<std::collections::HashMap<String, OwnedFd>>,
+    /// The container's seccomp program for execs, compiled on first use.
+    pub(super) exec_seccomp: RefCell<Option<Rc<seccomp_bpf::Program>>>,
 }
 
 async fn serve(cfg: ShimConfig, created: Created) {
@@ -198,6 +248,7 @@ async fn serve(cfg: ShimConfig, created: Created) {
         started: std::cell::Cell::new(false),
         reaped: Rc::new(Reaped::default()),
         exec_ttys: RefCell::new(std::collections::HashMap::new()),
+        exec_seccomp: RefCell::new(created.seccomp),
     });
     let spec = &shared.cfg.log;
     let file = Rc::new(RefCell::new(shared.cfg.log_path.as_ref().and_then(|p| {

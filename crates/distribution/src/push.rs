@@ -43,24 +43,21 @@ impl Drop for Compressed {
 
 const LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
+/// Input read before deciding whether the layer compresses at all.
+const PROBE: u64 = 4 << 20;
+
+/// Gzips the layer tar `src` into `dst`, hashing the compressed bytes.
+///
+/// One gzip member, written by hand around a raw deflate stream so that
+/// the level can change on the way: the first [`PROBE`] bytes go in at the
+/// default level (dockerd's), and when they came out less than 5% smaller
+/// (already compressed data, random bytes) the rest goes in at the fastest
+/// level, which then costs a fraction of the CPU for the same size. The
+/// output depends only on the input (no mtime in the header), so a
+/// re-push finds the blob already there.
 fn compress(src: PathBuf, dst: PathBuf) -> Result<Compressed> {
+    use flate2::{Compress, Compression, Crc, FlushCompress, Status};
     use std::io::{Read, Write};
-    struct Hashing<W: Write> {
-        inner: W,
-        h: Sha256,
-        n: u64,
-    }
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(b)?;
-            self.h.update(&b[..n]);
-            self.n += n as u64;
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
     let mut out = Compressed {
         path: dst,
         digest: String::new(),
@@ -69,27 +66,71 @@ fn compress(src: PathBuf, dst: PathBuf) -> Result<Compressed> {
     };
     let mut input = std::fs::File::open(&src)
         .map_err(|e| Error::internal(format!("layer {}: {e}", src.display())))?;
-    let file = std::fs::File::create(&out.path)?;
-    let hw = Hashing {
-        inner: std::io::BufWriter::new(file),
-        h: Sha256::new(),
-        n: 0,
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out.path)?);
+    let mut h = Sha256::new();
+    let mut n = 0u64;
+    let mut emit = |b: &[u8]| -> std::io::Result<()> {
+        h.update(b);
+        n += b.len() as u64;
+        file.write_all(b)
     };
-    // Same bytes for the same layer every time (no mtime in the header),
-    // so a re-push finds the blob already there.
-    let mut gz = flate2::GzBuilder::new().write(hw, flate2::Compression::default());
-    let mut buf = vec![0u8; 256 * 1024];
+    // Magic, deflate, no flags, mtime 0, no extra flags, OS unknown.
+    emit(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
+    let mut z = Compress::new(Compression::default(), false);
+    let mut crc = Crc::new();
+    let mut zbuf: Vec<u8> = Vec::with_capacity(256 * 1024);
+    // Feeds `data` through the compressor with `flush`, emitting all output.
+    let mut deflate = |z: &mut Compress,
+                       mut data: &[u8],
+                       flush: FlushCompress,
+                       emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>|
+     -> std::io::Result<()> {
+        loop {
+            zbuf.clear();
+            let before = z.total_in();
+            let st = z
+                .compress_vec(data, &mut zbuf, flush)
+                .map_err(std::io::Error::other)?;
+            data = &data[(z.total_in() - before) as usize..];
+            emit(&zbuf)?;
+            let drained = zbuf.len() < zbuf.capacity();
+            let done = match flush {
+                FlushCompress::Finish => st == Status::StreamEnd,
+                _ => data.is_empty() && drained,
+            };
+            if done {
+                return Ok(());
+            }
+        }
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut probed = false;
     loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
+        let k = input.read(&mut buf)?;
+        if k == 0 {
             break;
         }
-        gz.write_all(&buf[..n])?;
+        crc.update(&buf[..k]);
+        deflate(&mut z, &buf[..k], FlushCompress::None, &mut emit)?;
+        if !probed && z.total_in() >= PROBE {
+            probed = true;
+            if z.total_out() * 100 > z.total_in() * 95 {
+                deflate(&mut z, &[], FlushCompress::Sync, &mut emit)?;
+                if let Err(e) = z.set_level(Compression::fast()) {
+                    tracing::debug!("keeping the default gzip level: {e}");
+                }
+            }
+        }
     }
-    let mut hw = gz.finish()?;
-    hw.flush()?;
-    out.digest = format!("sha256:{}", hex::encode(hw.h.finalize()));
-    out.size = hw.n;
+    deflate(&mut z, &[], FlushCompress::Finish, &mut emit)?;
+    let mut trailer = [0u8; 8];
+    trailer[..4].copy_from_slice(&crc.sum().to_le_bytes());
+    trailer[4..].copy_from_slice(&(crc.amount()).to_le_bytes());
+    emit(&trailer)?;
+    file.flush()?;
+    drop(file);
+    out.digest = format!("sha256:{}", hex::encode(h.finalize()));
+    out.size = n;
     Ok(out)
 }
 
@@ -314,9 +355,27 @@ pub async fn push(
                 }
                 progress::bytes(&tx, "Pushing", &id, 0, c.size);
                 let f = tokio::fs::File::open(&c.path).await?;
-                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
+                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                    f,
+                    1 << 20,
+                ));
                 upload(&s, &c.digest, body, c.size, open_upload).await?;
                 record(&c.digest, c.size);
+                if !c.keep {
+                    // Kept (fsynced in the background, off the push's
+                    // path), so a push elsewhere sends it without gzip.
+                    let mut c = c;
+                    c.keep = true;
+                    let (o, path, digest, diff) =
+                        (o.clone(), c.path.clone(), c.digest.clone(), d.clone());
+                    tokio::task::spawn_blocking(move || {
+                        o.image_store()
+                            .keep_compressed_blob(&path, &digest, LAYER_GZIP, &diff)
+                    });
+                    progress::bytes(&tx, "Pushing", &id, c.size, c.size);
+                    progress::status(&tx, "Pushed", Some(&id));
+                    return Ok((c.digest.clone(), c.size, media));
+                }
                 progress::bytes(&tx, "Pushing", &id, c.size, c.size);
                 progress::status(&tx, "Pushed", Some(&id));
                 Ok((c.digest.clone(), c.size, media))
@@ -395,4 +454,66 @@ pub async fn push(
         json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": body.len()}}),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gunzip(p: &std::path::Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(p).expect("open"))
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    #[test]
+    fn compress_is_valid_gzip_deterministic_and_fast_only_where_it_pays() {
+        let dir = std::env::temp_dir().join(format!("berth-push-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        // Random bytes (switches to the fast level after the probe) and
+        // text (keeps the default level), both longer than the probe.
+        let random: Vec<u8> = (0..(PROBE as usize * 2 + 12345))
+            .map(|_| rand::random::<u8>())
+            .collect();
+        let text: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("line {i} of a layer\n").into_bytes())
+            .collect();
+        for (name, data) in [("random", &random), ("text", &text)] {
+            let src = dir.join(name);
+            std::fs::write(&src, data).expect("write");
+            let a = compress(src.clone(), dir.join(format!("{name}.a.gz"))).expect("compress");
+            let b = compress(src.clone(), dir.join(format!("{name}.b.gz"))).expect("compress");
+            assert_eq!(a.digest, b.digest, "{name}: same bytes every time");
+            assert_eq!(a.size, std::fs::metadata(&a.path).expect("meta").len());
+            assert_eq!(
+                a.digest,
+                format!(
+                    "sha256:{}",
+                    hex::encode(Sha256::digest(std::fs::read(&a.path).expect("read")))
+                )
+            );
+            assert!(gunzip(&a.path) == *data, "{name}: round trip");
+            let ok = std::process::Command::new("gzip")
+                .arg("-t")
+                .arg(&a.path)
+                .status()
+                .map(|s| s.success());
+            assert!(ok.unwrap_or(true), "{name}: gzip -t accepts it");
+            if name == "text" {
+                assert!(
+                    a.size * 5 < data.len() as u64,
+                    "text compresses at the default level"
+                );
+            } else {
+                assert!(
+                    a.size < data.len() as u64 + 4096,
+                    "random data barely grows"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

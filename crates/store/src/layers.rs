@@ -217,10 +217,15 @@ impl ImageStore {
             out: spool,
             hasher: Sha256::new(),
         };
-        staged.size = unpack::unpack_layer(&mut tee, &staged.dir.join("diff"))?;
-        // The tar's end blocks and padding count in its digest too.
-        std::io::copy(&mut tee, &mut std::io::sink())
-            .map_err(|e| Error::invalid(format!("reading the layer: {e}")))?;
+        {
+            // Large reads through the decompressor and the tee, whatever
+            // sizes the tar reader asks for.
+            let mut rd = BufReader::with_capacity(1 << 20, &mut tee);
+            staged.size = unpack::unpack_layer(&mut rd, &staged.dir.join("diff"))?;
+            // The tar's end blocks and padding count in its digest too.
+            std::io::copy(&mut rd, &mut std::io::sink())
+                .map_err(|e| Error::invalid(format!("reading the layer: {e}")))?;
+        }
         tee.out
             .flush()
             .map_err(|e| Error::internal(format!("writing the layer: {e}")))?;

@@ -18,6 +18,8 @@
 #                        else target/debug, under $CARGO_TARGET_DIR or ./target)
 #        BENCH_ROOT      scratch dir on the real disk (default /var/tmp/berth-rbench)
 #        RBENCH_PORTS    "BERTH_PORT DIST_PORT" (default "5101 5102")
+#        RBENCH_ONLY     the parts to run (default "raw skopeo daemons")
+#        RBENCH_WHO      the daemons to run (default "berthd dockerd")
 set -uo pipefail
 
 ROUNDS=3
@@ -56,6 +58,8 @@ BSOCK=$BR/berth.sock
 # nftables table (--iptables=false); the bench runs no container.
 BERTH_BRIDGE=rbench0
 
+ONLY=" ${RBENCH_ONLY:-raw skopeo daemons} "
+part() { [[ $ONLY == *" $1 "* ]]; }
 NLAYERS=8
 LAYER_MIB=${RBENCH_LAYER_MIB:-128} # smaller only for a smoke test of this script
 TOTAL_MIB=$((NLAYERS * LAYER_MIB))
@@ -127,7 +131,7 @@ wait_ping() { # sock pid name
 for t in curl jq skopeo dockerd docker-registry gzip tar sha256sum; do
     command -v "$t" >/dev/null || { log "missing $t (install skopeo docker.io docker-registry curl jq)"; exit 1; }
 done
-for b in berthd berth-registry; do
+for b in berthd berth-shim berth-registry; do
     [[ -x $BERTH_BIN_DIR/$b ]] || { log "no $b in $BERTH_BIN_DIR (cargo build --release --workspace --bins)"; exit 1; }
 done
 [[ $BERTH_BIN_DIR == */debug ]] && log "WARNING: debug binaries from $BERTH_BIN_DIR: figures are not representative"
@@ -266,7 +270,7 @@ download_all() { # reg repo
 
 # --- 1. raw blobs ------------------------------------------------------------------
 sync
-for reg in berth dist; do
+part raw && for reg in berth dist; do
     addr=$BREG; [[ $reg == dist ]] && addr=$DREG
     ups=() downs=()
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -284,6 +288,7 @@ for reg in berth dist; do
 done
 
 # --- 2. skopeo -------------------------------------------------------------------------
+# (The daemons pull the image skopeo pushes: it is always copied in.)
 for reg in berth dist; do
     addr=$BREG; [[ $reg == dist ]] && addr=$DREG
     sync
@@ -294,6 +299,7 @@ for reg in berth dist; do
         log "$reg: skopeo copy in failed: $(tail -3 "$BR/out/skopeo.log")"
     fi
     rm -rf "$BR/out/dir"
+    part skopeo || continue
     t0=$(now)
     if skopeo copy -q --src-tls-verify=false "docker://$addr/bench/image:1" "dir:$BR/out/dir" >"$BR/out/skopeo.log" 2>&1; then
         T[skopeo-out-$reg]=$(secs "$t0" "$(now)")
@@ -304,19 +310,29 @@ for reg in berth dist; do
 done
 
 # --- 3. berthd and dockerd -------------------------------------------------------------------
-log "starting berthd from $BERTH_BIN_DIR and the peer dockerd"
-setsid "$BERTH_BIN_DIR/berthd" --data-root "$BR/berth/d" --exec-root "$BR/berth/x" \
-    -H "unix://$BSOCK" --pidfile "$BR/berth.pid" --bridge "$BERTH_BRIDGE" --bip 172.31.250.1/24 --iptables=false \
-    --insecure-registry "$BREG" --insecure-registry "$DREG" \
-    >"$BR/berthd.log" 2>&1 </dev/null &
-BERTHD_PID=$!
-setsid dockerd --data-root "$PEER_DATA" --exec-root "$PEER_EXEC" -H "unix://$PEER_SOCK" \
-    --pidfile "$PEER_PID" --bridge none --iptables=false --ip-masq=false \
-    --insecure-registry "$BREG" --insecure-registry "$DREG" \
-    >"$BR/dockerd.log" 2>&1 </dev/null &
-DOCKERD_PID=$!
-wait_ping "$BSOCK" "$BERTHD_PID" berthd || { tail "$BR/berthd.log" >&2; BERTHD_PID_FAILED=1; }
-wait_ping "$PEER_SOCK" "$DOCKERD_PID" dockerd || { tail "$BR/dockerd.log" >&2; DOCKERD_PID_FAILED=1; }
+WHO=" ${RBENCH_WHO:-berthd dockerd} "
+if part daemons && [[ $WHO == *" berthd "* ]]; then
+    log "starting berthd from $BERTH_BIN_DIR"
+    setsid "$BERTH_BIN_DIR/berthd" --data-root "$BR/berth/d" --exec-root "$BR/berth/x" \
+        -H "unix://$BSOCK" --pidfile "$BR/berth.pid" --bridge "$BERTH_BRIDGE" --bip 172.31.250.1/24 --iptables=false \
+        --insecure-registry "$BREG" --insecure-registry "$DREG" \
+        >"$BR/berthd.log" 2>&1 </dev/null &
+    BERTHD_PID=$!
+    wait_ping "$BSOCK" "$BERTHD_PID" berthd || { tail "$BR/berthd.log" >&2; BERTHD_PID_FAILED=1; }
+else
+    BERTHD_PID_FAILED=1
+fi
+if part daemons && [[ $WHO == *" dockerd "* ]]; then
+    log "starting the peer dockerd"
+    setsid dockerd --data-root "$PEER_DATA" --exec-root "$PEER_EXEC" -H "unix://$PEER_SOCK" \
+        --pidfile "$PEER_PID" --bridge none --iptables=false --ip-masq=false \
+        --insecure-registry "$BREG" --insecure-registry "$DREG" \
+        >"$BR/dockerd.log" 2>&1 </dev/null &
+    DOCKERD_PID=$!
+    wait_ping "$PEER_SOCK" "$DOCKERD_PID" dockerd || { tail "$BR/dockerd.log" >&2; DOCKERD_PID_FAILED=1; }
+else
+    DOCKERD_PID_FAILED=1
+fi
 
 dk() { # who args...: the docker CLI against berthd or dockerd
     local who=$1; shift

@@ -21,6 +21,7 @@ mod archive;
 pub mod config;
 pub mod diff;
 mod layers;
+pub use layers::StagedLayer;
 mod rwlayer;
 mod unpack;
 pub mod vfs;
@@ -590,24 +591,23 @@ impl ImageStore {
         self.layer_exists(chain)
     }
 
-    /// A pulled image: `layers` are the downloaded layer blobs (gzip, zstd
-    /// or plain tar; `None` where the chain is already present), in the
-    /// config's `rootfs.diff_ids` order. Each is unpacked and its diff id
-    /// checked against the config; then the config is stored and `tags`
-    /// (tags and digest references) point at it, all or nothing.
-    /// `extracted(i)` is called after layer `i` is in place.
-    /// The compressed blobs (`digest`, `media type`) of downloaded layers
-    /// are kept beside the layers, so a push sends the very same bytes.
-    pub fn add_pulled(
+    /// A pulled image whose missing layers were staged while they
+    /// downloaded ([`ImageStore::stage_layer`]; `None` where the chain is
+    /// already present), in `rootfs.diff_ids` order: each diff id is
+    /// checked against the config, the layers are placed in order, the
+    /// config stored and `tags` pointed at it, all or nothing.
+    /// `placed(i)` is called after layer `i` is in place. The compressed
+    /// blobs are not kept here: see [`ImageStore::keep_compressed_blob`].
+    pub fn add_pulled_staged(
         &self,
         raw_config: &[u8],
-        layers: &[Option<(PathBuf, String, String)>],
+        layers: Vec<Option<layers::StagedLayer>>,
         tags: &[Reference],
-        extracted: &mut dyn FnMut(usize),
+        placed: &mut dyn FnMut(usize),
     ) -> Result<Image> {
         let config: ImageConfig = serde_json::from_slice(raw_config)
             .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
-        let diff_ids = &config.rootfs.diff_ids;
+        let diff_ids = config.rootfs.diff_ids.clone();
         if diff_ids.len() != layers.len() {
             return Err(Error::invalid(format!(
                 "the manifest has {} layers but the image config lists {} diff ids",
@@ -618,7 +618,7 @@ impl ImageStore {
         let mut holds = self.new_holds();
         let result = (|| {
             let mut parent: Option<String> = None;
-            for (i, (layer, want)) in layers.iter().zip(diff_ids).enumerate() {
+            for (i, (layer, want)) in layers.into_iter().zip(&diff_ids).enumerate() {
                 let chain = chain_id(parent.as_deref(), want);
                 let have = {
                     let mut held = self.holds();
@@ -629,29 +629,21 @@ impl ImageStore {
                     have
                 };
                 if !have {
-                    let Some((path, _, _)) = layer else {
+                    let Some(staged) = layer else {
                         return Err(Error::internal(format!("layer {chain} is missing")));
                     };
-                    let mut f = fs::File::open(path)?;
-                    let spooled = self.spool_layer(&mut f)?;
-                    if &spooled.diff_id != want {
+                    if &staged.diff_id != want {
                         return Err(Error::invalid(format!(
                             "layer {i}: diff id {} does not match the image config's {want}",
-                            spooled.diff_id
+                            staged.diff_id
                         )));
                     }
-                    self.register_layer(spooled, parent.as_deref(), &mut holds)?;
+                    self.register_staged(staged, parent.as_deref(), &mut holds)?;
                 }
-                extracted(i);
+                placed(i);
                 parent = Some(chain);
             }
-            let img = self.commit_image(raw_config, tags)?;
-            for (layer, diff_id) in layers.iter().zip(diff_ids) {
-                if let Some((path, digest, media)) = layer {
-                    self.keep_compressed(path, digest, media, diff_id);
-                }
-            }
-            Ok(img)
+            self.commit_image(raw_config, tags)
         })();
         drop(holds);
         if result.is_err() {
@@ -660,8 +652,19 @@ impl ImageStore {
         result
     }
 
+    /// Keeps the compressed blob `digest` of the layer `diff_id` (pulled,
+    /// or made by a push; the caller hashed it), so a later push sends
+    /// the very same bytes without compressing again. Best effort; fsyncs
+    /// the blob, so meant to run off a pull's or push's path; removes
+    /// `path` when it is not kept.
+    pub fn keep_compressed_blob(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
+        self.keep_compressed(path, digest, media, diff_id);
+        let _ = fs::remove_file(path);
+    }
+
     /// Keeps a downloaded compressed layer blob (best effort: a push
-    /// compresses again without it).
+    /// compresses again without it). It is fsynced before it is recorded,
+    /// so a record never names a blob a power cut could tear.
     fn keep_compressed(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
         if !digest.starts_with("sha256:") || !is_hex64(hex_of(digest)) {
             return;
@@ -670,8 +673,13 @@ impl ImageStore {
             return;
         };
         let dst = self.blob_path(digest);
-        if !dst.exists() && fs::rename(path, &dst).is_err() {
-            return;
+        if !dst.exists() {
+            if fs::File::open(path).and_then(|f| f.sync_all()).is_err() {
+                return;
+            }
+            if fs::rename(path, &dst).is_err() {
+                return;
+            }
         }
         fsync_dir(&self.root.join("image/blobs/sha256"));
         let _ = self.conn().execute(

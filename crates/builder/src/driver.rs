@@ -283,18 +283,33 @@ pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)
     let mut left: i64 = cand.iter().map(|c| c.2).sum();
     let before = engine.images.layers_size().unwrap_or(0);
     let mut deleted = Vec::new();
-    for (id, _, size) in cand {
-        if opts.keep_storage > 0 && left <= opts.keep_storage {
+    // A step image goes only after its children (dockerd's rule), so the
+    // candidates are walked again while a pass deletes something.
+    let mut pending = cand;
+    'passes: while !pending.is_empty() {
+        let mut rest = Vec::new();
+        let before_pass = deleted.len();
+        for (id, used, size) in pending {
+            if opts.keep_storage > 0 && left <= opts.keep_storage {
+                break 'passes;
+            }
+            if !engine.images.children(&id)?.is_empty() {
+                rest.push((id, used, size));
+                continue;
+            }
+            match engine.delete_image(&id, false, false) {
+                Ok(_) => {
+                    left -= size;
+                    map.retain(|_, e| e.id != id);
+                    deleted.push(id);
+                }
+                Err(e) => tracing::warn!("build cache prune: {id}: {}", e.message),
+            }
+        }
+        if deleted.len() == before_pass {
             break;
         }
-        match engine.delete_image(&id, false) {
-            Ok(_) => {
-                left -= size;
-                map.retain(|_, e| e.id != id);
-                deleted.push(id);
-            }
-            Err(e) => tracing::warn!("build cache prune: {id}: {}", e.message),
-        }
+        pending = rest;
     }
     cache_store(engine, &map);
     let after = engine.images.layers_size().unwrap_or(0);

@@ -259,6 +259,9 @@ struct RmiArgs {
     /// Force removal of the image
     #[arg(short = 'f', long)]
     force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    no_prune: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -1076,7 +1079,9 @@ async fn dispatch(c: &Client, cmd: Cmd) -> Result<i32, Failure> {
             )
             .await
         }
-        Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => image::rmi(c, a.names, a.force).await,
+        Cmd::Rmi(a) | Cmd::Image(ImageCmd::Rm(a)) => {
+            image::rmi(c, a.names, a.force, a.no_prune).await
+        }
         Cmd::Tag { source, target } | Cmd::Image(ImageCmd::Tag { source, target }) => {
             image::tag(c, &source, &target).await
         }

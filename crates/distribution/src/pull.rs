@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_api::{Error, ErrorKind, Reference, Result};
-use berth_store::{chain_ids, ImageConfig, ImageStore};
+use berth_store::{chain_ids, ImageConfig, ImageStore, StagedLayer};
 
 /// Whatever owns the image store (the engine), shared with blocking tasks.
 pub trait HasStore: Send + Sync + 'static {
@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::auth::AuthConfig;
 use crate::endpoint::{Endpoint, Endpoints, RegistryOptions};
@@ -458,6 +457,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     }
     let tmp_dir = store.image_store().root().join("image/tmp");
     let mut temps = TempFiles(Vec::new());
+    // The compressed blob of each downloaded layer: (path, digest, media).
     let mut files: Vec<Option<(PathBuf, String, String)>> = vec![None; r.layers.len()];
     let session = Arc::new(r.session);
     let sem = Arc::new(tokio::sync::Semaphore::new(MAX_DOWNLOADS));
@@ -472,23 +472,36 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
         let path = tmp_dir.join(format!("pull-{:016x}", rand::random::<u64>()));
         temps.0.push(path.clone());
         files[i] = Some((path.clone(), l.digest.clone(), l.media_type.clone()));
-        let (s, sem, tx, l) = (session.clone(), sem.clone(), tx.clone(), l.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = sem
-                .acquire_owned()
-                .await
-                .map_err(|e| Error::internal(e.to_string()))?;
-            download(&s, &l, &path, &tx).await
-        }));
+        let (s, sem, tx, l, o) = (
+            session.clone(),
+            sem.clone(),
+            tx.clone(),
+            l.clone(),
+            store.clone(),
+        );
+        tasks.push((
+            i,
+            tokio::spawn(async move {
+                let _permit = sem
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                download(&s, &l, o, path, &tx).await
+            }),
+        ));
     }
+    let mut staged: Vec<Option<StagedLayer>> = (0..r.layers.len()).map(|_| None).collect();
     let mut first_err = None;
-    for t in tasks {
-        let res = t
+    for (i, t) in tasks {
+        match t
             .await
             .map_err(|e| Error::internal(e.to_string()))
-            .and_then(|r| r);
-        if let Err(e) = res {
-            first_err.get_or_insert(e);
+            .and_then(|r| r)
+        {
+            Ok(st) => staged[i] = Some(st),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
     }
     if let Some(e) = first_err {
@@ -516,7 +529,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     let img = tokio::task::spawn_blocking(move || {
         store2
             .image_store()
-            .add_pulled(&raw, &files, &tags, &mut |i| {
+            .add_pulled_staged(&raw, staged, &tags, &mut |i| {
                 if !present2[i] {
                     progress::status(&tx2, "Pull complete", Some(&ids[i]));
                 }
@@ -524,7 +537,23 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     })
     .await
     .map_err(|e| Error::internal(e.to_string()))??;
-    drop(temps);
+    // The compressed blobs are kept for pushes in the background: each is
+    // fsynced before it is recorded, which the pull need not wait for.
+    temps.0.clear();
+    {
+        let s = store.clone();
+        let kept: Vec<(PathBuf, String, String, String)> = files
+            .into_iter()
+            .zip(&img.diff_ids)
+            .filter_map(|(f, d)| f.map(|(p, digest, media)| (p, digest, media, d.clone())))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            for (path, digest, media, diff_id) in kept {
+                s.image_store()
+                    .keep_compressed_blob(&path, &digest, &media, &diff_id);
+            }
+        });
+    }
     // Where each layer blob lives, for cross-repository mounts on push.
     {
         let (s, domain, repo) = (
@@ -567,9 +596,47 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
     Ok(())
 }
 
-/// One blob into `path`, hashed as it streams; a digest mismatch is
-/// dockerd's "filesystem layer verification failed".
-async fn download(s: &Session, l: &Descriptor, path: &PathBuf, tx: &Sink) -> Result<()> {
+/// The compressed stream of a layer as it arrives: each chunk is hashed
+/// and copied to the kept blob file on its way to the decompressor.
+struct Incoming {
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<bytes::Bytes, String>>,
+    cur: bytes::Bytes,
+    out: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+}
+
+impl std::io::Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write as _;
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                None => return Ok(0),
+                Some(Ok(b)) => {
+                    self.hasher.update(&b);
+                    self.out.write_all(&b)?;
+                    self.cur = b;
+                }
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
+    }
+}
+
+/// One layer: downloaded, and as it streams, hashed, copied to `path`
+/// (the compressed blob, kept for pushes), decompressed and unpacked by
+/// the store on a blocking thread; a digest mismatch is dockerd's
+/// "filesystem layer verification failed" and leaves nothing.
+async fn download(
+    s: &Session,
+    l: &Descriptor,
+    owner: Arc<dyn HasStore>,
+    path: PathBuf,
+    tx: &Sink,
+) -> Result<StagedLayer> {
     let id = short(&l.digest);
     let resp = match s
         .get(
@@ -593,23 +660,50 @@ async fn download(s: &Session, l: &Descriptor, path: &PathBuf, tx: &Sink) -> Res
     } else {
         resp.content_length().unwrap_or(0)
     };
-    let mut file = tokio::fs::File::create(path).await?;
-    let mut hasher = Sha256::new();
+    let (btx, brx) = tokio::sync::mpsc::channel(64);
+    // The stream is read to its end even when unpacking fails, so that
+    // corrupt content is reported as such (by its digest) first.
+    let stager =
+        tokio::task::spawn_blocking(move || -> Result<(Result<StagedLayer>, Option<String>)> {
+            let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+            let mut src = Incoming {
+                rx: brx,
+                cur: bytes::Bytes::new(),
+                out,
+                hasher: Sha256::new(),
+            };
+            let staged = owner.image_store().stage_layer(&mut src);
+            let whole = std::io::copy(&mut src, &mut std::io::sink()).is_ok();
+            std::io::Write::flush(&mut src.out)?;
+            let digest = whole.then(|| format!("sha256:{}", hex::encode(src.hasher.finalize())));
+            Ok((staged, digest))
+        });
     let mut current: u64 = 0;
     let mut last_report: u64 = 0;
     let mut stream = resp.bytes_stream();
+    let mut failed = None;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::internal(format!("downloading {}: {}", l.digest, error_chain(&e)))
-        })?;
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!("downloading {}: {}", l.digest, error_chain(&e));
+                let _ = btx.send(Err(msg.clone())).await;
+                failed = Some(Error::internal(msg));
+                break;
+            }
+        };
         current += chunk.len() as u64;
         if total > 0 && current > total {
-            return Err(Error::internal(format!(
+            let msg = format!(
                 "filesystem layer verification failed for digest {}",
                 l.digest
-            )));
+            );
+            let _ = btx.send(Err(msg.clone())).await;
+            failed = Some(Error::internal(msg));
+            break;
+        }
+        if btx.send(Ok(chunk)).await.is_err() {
+            break; // the store gave up on the stream: its error is below
         }
         // dockerd reports about every 512 KiB.
         if current - last_report >= 512 * 1024 || last_report == 0 {
@@ -617,17 +711,26 @@ async fn download(s: &Session, l: &Descriptor, path: &PathBuf, tx: &Sink) -> Res
             last_report = current.max(1);
         }
     }
-    file.flush().await?;
-    file.sync_all().await?;
+    drop(btx);
+    let staged = stager
+        .await
+        .map_err(|e| Error::internal(e.to_string()))
+        .and_then(|r| r);
+    if let Some(e) = failed {
+        return Err(e);
+    }
     progress::status(tx, "Verifying Checksum", Some(&id));
-    if format!("sha256:{}", hex::encode(hasher.finalize())) != l.digest {
+    let (staged, digest) = staged?;
+    if digest.is_some_and(|d| d != l.digest) {
         return Err(Error::internal(format!(
             "filesystem layer verification failed for digest {}",
             l.digest
         )));
     }
+    let staged = staged
+        .map_err(|e| Error::new(e.kind(), format!("extracting {}: {}", l.digest, e.message)))?;
     progress::status(tx, "Download complete", Some(&id));
-    Ok(())
+    Ok(staged)
 }
 
 /// `GET /v2/REPO/tags/list` (following `Link` pages), for `pull --all-tags`.

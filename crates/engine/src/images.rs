@@ -3,6 +3,7 @@
 
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
 use berth_api::{Error, Reference, Result};
+use berth_store::Image;
 use indexmap::IndexMap;
 
 use crate::lifecycle::{parse_time, Filters};
@@ -22,11 +23,20 @@ impl Engine {
         self.events.publish("image", action, id, attrs);
     }
 
-    /// `GET /images/json`.
+    /// `GET /images/json`, as dockerd lists: without `all`, untagged
+    /// images with children (a build's step images) are left out;
+    /// `dangling=true` lists only untagged images without children; the
+    /// `reference` filter keeps only the matching tags and digests.
     pub fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>> {
         filters.validate(&["dangling", "reference", "label", "before", "since", "until"])?;
-        let _ = all;
+        let dangling_only = match filters.get("dangling").first().map(String::as_str) {
+            None => None,
+            Some("true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
+            Some(d) => return Err(Error::invalid(format!("Invalid filter 'dangling={d}'"))),
+        };
         let images = self.images.list()?;
+        let parents = self.images.parents()?;
         let created_of = |name: &str| -> Result<String> { Ok(self.images.get(name)?.created) };
         let before = filters
             .get("before")
@@ -38,56 +48,39 @@ impl Engine {
             .iter()
             .map(|n| created_of(n))
             .collect::<Result<Vec<_>>>()?;
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| parse_time(u).ok_or_else(|| Error::invalid(format!("invalid until: {u}"))))
+            .transpose()?;
+        let refs = filters.get("reference");
         let mut out = Vec::new();
-        for img in images {
-            let dangling = img.repo_tags.is_empty();
-            if let Some(d) = filters.get("dangling").first() {
-                let want = match d.as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(Error::invalid(format!("Invalid filter 'dangling={d}'"))),
-                };
-                if want != dangling {
-                    continue;
-                }
-            }
-            let refs = filters.get("reference");
-            if !refs.is_empty()
-                && !img
-                    .repo_tags
-                    .iter()
-                    .any(|t| refs.iter().any(|p| reference_matches(p, t)))
-            {
+        for mut img in images {
+            let has_children = parents.contains(&img.id);
+            if dangling_only == Some(true) && has_children {
                 continue;
             }
-            let labels = img
-                .config
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default();
-            let label_ok = filters
-                .get("label")
-                .iter()
-                .all(|l| match l.split_once('=') {
-                    Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-                    None => labels.contains_key(l.as_str()),
-                });
-            if !label_ok {
+            if !refs.is_empty() {
+                let keep = |r: &String| refs.iter().any(|p| reference_matches(p, r));
+                img.repo_tags.retain(keep);
+                img.repo_digests.retain(keep);
+            }
+            let untagged = img.repo_tags.is_empty() && img.repo_digests.is_empty();
+            if untagged {
+                if (!all && has_children) || dangling_only == Some(false) || !refs.is_empty() {
+                    continue;
+                }
+            } else if dangling_only == Some(true) && !img.repo_tags.is_empty() {
+                continue;
+            }
+            if !filters.matches_labels(&img.labels()) {
                 continue;
             }
             if before.iter().any(|b| img.created >= *b) || since.iter().any(|s| img.created <= *s) {
                 continue;
             }
-            if let Some(u) = filters.get("until").first() {
-                let limit =
-                    parse_time(u).ok_or_else(|| Error::invalid(format!("invalid until: {u}")))?;
-                let created = chrono::DateTime::parse_from_rfc3339(&img.created)
-                    .map(|t| t.timestamp())
-                    .unwrap_or(0);
-                if created >= limit {
-                    continue;
-                }
+            if until.is_some_and(|limit| img.created_unix() >= limit) {
+                continue;
             }
             let containers = self.users_of_image(&img.id).len() as i64;
             out.push(self.images.summary(&img, containers));
@@ -96,95 +89,237 @@ impl Engine {
         Ok(out)
     }
 
-    /// `DELETE /images/{name}` with dockerd's rules: a reference untags
-    /// (and deletes with the last tag); an id deletes; images used by
-    /// containers need force, and never while a container runs.
-    pub fn delete_image(&self, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
+    /// `DELETE /images/{name}` with dockerd's rules (moby's `ImageDelete`):
+    /// a reference is untagged first and the image deleted only with its
+    /// last reference; an id deletes the image and its single repository's
+    /// references. Images with children or a running container can never
+    /// be deleted, those with a stopped container or several repositories
+    /// only with `force`. With `prune` (the API's default, `noprune=0`)
+    /// the untagged parents nothing else needs go too.
+    pub fn delete_image(
+        &self,
+        name: &str,
+        force: bool,
+        prune: bool,
+    ) -> Result<Vec<ImageDeleteItem>> {
         let img = self.images.get(name)?;
-        let by_reference = !is_id_like(name, &img.id);
-        let users = self.users_of_image(&img.id);
         let mut out = Vec::new();
-        if by_reference
-            && (img.repo_tags.len() > 1 || (img.repo_tags.len() == 1 && !users.is_empty() && force))
-        {
+        let quiet = if !is_id_like(name, &img.id) {
+            if !force && is_single_reference(&img) {
+                if let Some((cid, _)) = self.users_of_image(&img.id).first() {
+                    return Err(Error::conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                        short(cid),
+                        short(&img.id)
+                    )));
+                }
+            }
             let r = Reference::parse_with_default_tag(name)?;
-            self.images.untag(&r)?;
-            out.push(ImageDeleteItem {
-                untagged: Some(r.familiar_string()),
-                deleted: None,
-            });
-            self.image_event("untag", &img.id, &r.familiar_string());
-            return Ok(out);
-        }
-        if let Some((cid, _)) = users.iter().find(|(_, running)| *running) {
-            return Err(Error::conflict(format!(
-                "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                short(&img.id),
-                short(cid)
-            )));
-        }
-        if !force {
-            if let Some((cid, _)) = users.first() {
-                return Err(Error::conflict(format!(
-                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
-                    short(&img.id),
-                    short(cid)
-                )));
+            self.untag_reference(&img.id, &r, &mut out)?;
+            // The last tag of a repository takes its digests with it.
+            if r.digest.is_none() {
+                let repo = ref_name(&r.familiar_string()).to_string();
+                let after = self.images.get(&img.id)?;
+                if !after.repo_tags.iter().any(|t| ref_name(t) == repo) {
+                    for d in after.repo_digests.iter().filter(|d| ref_name(d) == repo) {
+                        if let Ok(dr) = Reference::parse(d) {
+                            self.untag_reference(&img.id, &dr, &mut out)?;
+                        }
+                    }
+                }
             }
-            if !by_reference && img.repo_tags.len() > 1 {
-                return Err(Error::conflict(format!(
-                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                    short(&img.id)
-                )));
+            let after = self.images.get(&img.id)?;
+            if !after.repo_tags.is_empty() || !after.repo_digests.is_empty() {
+                return Ok(out);
             }
-        }
-        for tag in &img.repo_tags {
-            if let Ok(r) = Reference::parse_with_default_tag(tag) {
-                self.images.untag(&r)?;
-                out.push(ImageDeleteItem {
-                    untagged: Some(tag.clone()),
-                    deleted: None,
-                });
-                self.image_event("untag", &img.id, tag);
+            true
+        } else {
+            if is_single_reference(&img) {
+                let check = Conflicts {
+                    stopped: !force,
+                    ..Conflicts::HARD
+                };
+                if let Some(c) = self.delete_conflict(&img, check)? {
+                    return Err(c.error);
+                }
+                let refs: Vec<String> = img
+                    .repo_tags
+                    .iter()
+                    .chain(&img.repo_digests)
+                    .cloned()
+                    .collect();
+                for t in refs {
+                    if let Ok(r) = Reference::parse(&t) {
+                        self.untag_reference(&img.id, &r, &mut out)?;
+                    }
+                }
             }
-        }
-        if !users.is_empty() {
-            return Ok(out);
-        }
-        out.extend(
-            self.images
-                .delete(&img.id)?
-                .into_iter()
-                .filter(|i| i.deleted.is_some()),
-        );
-        self.image_event("delete", &img.id, "");
+            false
+        };
+        self.delete_image_and_parents(&img.id, &mut out, force, prune, quiet)?;
         Ok(out)
     }
 
-    /// `POST /images/prune`: dangling images (all unused with `dangling=false`).
+    fn untag_reference(
+        &self,
+        id: &str,
+        r: &Reference,
+        out: &mut Vec<ImageDeleteItem>,
+    ) -> Result<()> {
+        if self.images.untag(r)? {
+            let name = r.familiar_string();
+            self.image_event("untag", id, &name);
+            out.push(ImageDeleteItem {
+                untagged: Some(name),
+                deleted: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// moby's `imageDeleteHelper`: deletes `id` unless a conflict stops it
+    /// (`quiet`: a conflict on an image that is not dangling, or one used
+    /// by a container, ends the walk silently), then walks up the parents.
+    fn delete_image_and_parents(
+        &self,
+        id: &str,
+        out: &mut Vec<ImageDeleteItem>,
+        force: bool,
+        prune: bool,
+        quiet: bool,
+    ) -> Result<()> {
+        let img = self.images.get(id)?;
+        let check = Conflicts {
+            references: !force,
+            stopped: !force,
+            ..Conflicts::HARD
+        };
+        if let Some(c) = self.delete_conflict(&img, check)? {
+            let dangling = img.repo_tags.is_empty()
+                && img.repo_digests.is_empty()
+                && self.images.children(&img.id)?.is_empty();
+            if quiet && (!dangling || c.used) {
+                return Ok(());
+            }
+            return Err(c.error);
+        }
+        for item in self.images.delete(&img.id)? {
+            if let Some(t) = &item.untagged {
+                self.image_event("untag", &img.id, t);
+            }
+            out.push(item);
+        }
+        self.image_event("delete", &img.id, "");
+        match img.parent {
+            Some(parent) if prune && self.images.get(&parent).is_ok() => {
+                self.delete_image_and_parents(&parent, out, false, true, true)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The first of the conflicts `check` asks for (moby's order).
+    fn delete_conflict(&self, img: &Image, check: Conflicts) -> Result<Option<DeleteConflict>> {
+        let conflict = |hard: bool, used: bool, what: String| {
+            let how = if hard {
+                "cannot be forced"
+            } else {
+                "must be forced"
+            };
+            Some(DeleteConflict {
+                used,
+                error: Error::conflict(format!(
+                    "conflict: unable to delete {} ({how}) - {what}",
+                    short(&img.id)
+                )),
+            })
+        };
+        if check.children && !self.images.children(&img.id)?.is_empty() {
+            return Ok(conflict(
+                true,
+                false,
+                "image has dependent child images".into(),
+            ));
+        }
+        let users = self.users_of_image(&img.id);
+        if check.running {
+            if let Some((cid, _)) = users.iter().find(|(_, running)| *running) {
+                let what = format!("image is being used by running container {}", short(cid));
+                return Ok(conflict(true, true, what));
+            }
+        }
+        if check.references && (!img.repo_tags.is_empty() || !img.repo_digests.is_empty()) {
+            return Ok(conflict(
+                false,
+                false,
+                "image is referenced in multiple repositories".into(),
+            ));
+        }
+        if check.stopped {
+            if let Some((cid, _)) = users.iter().find(|(_, running)| !*running) {
+                let what = format!("image is being used by stopped container {}", short(cid));
+                return Ok(conflict(false, true, what));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `POST /images/prune` as moby's `ImagesPrune`: the images without
+    /// children that are untagged (all unused ones with `dangling=false`),
+    /// each deleted with its untagged parents; the space is that of the
+    /// layers deleted.
     pub fn prune_images(&self, filters: &Filters) -> Result<(Vec<ImageDeleteItem>, i64)> {
-        filters.validate(&["dangling", "label", "until"])?;
+        filters.validate(&["dangling", "label", "label!", "until"])?;
         let only_dangling = filters
             .get("dangling")
             .first()
             .is_none_or(|d| d == "true" || d == "1");
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| parse_time(u).ok_or_else(|| Error::invalid(format!("invalid until: {u}"))))
+            .transpose()?;
+        let parents = self.images.parents()?;
+        let layer_sizes = self.images.layer_sizes()?;
         let mut deleted = Vec::new();
-        let mut reclaimed = 0;
         for img in self.images.list()? {
-            if (only_dangling && !img.repo_tags.is_empty())
-                || !self.users_of_image(&img.id).is_empty()
+            let has_refs = !img.repo_tags.is_empty() || !img.repo_digests.is_empty();
+            if parents.contains(&img.id) && (only_dangling || !has_refs) {
+                continue;
+            }
+            if until.is_some_and(|limit| img.created_unix() >= limit)
+                || !filters.matches_labels(&img.labels())
             {
                 continue;
             }
-            let size = img.size;
-            match self.delete_image(&img.id, true) {
-                Ok(items) => {
-                    reclaimed += size;
-                    deleted.extend(items);
+            let names: Vec<String> = if !has_refs {
+                vec![img.id.clone()]
+            } else if !only_dangling || img.repo_tags.is_empty() {
+                img.repo_tags
+                    .iter()
+                    .chain(&img.repo_digests)
+                    .cloned()
+                    .collect()
+            } else {
+                continue;
+            };
+            for name in names {
+                match self.delete_image(&name, false, true) {
+                    Ok(items) => deleted.extend(items),
+                    Err(e)
+                        if matches!(
+                            e.kind,
+                            berth_api::ErrorKind::Conflict | berth_api::ErrorKind::NotFound
+                        ) => {}
+                    Err(e) => tracing::warn!("prune: {name}: {}", e.message),
                 }
-                Err(e) => tracing::warn!("prune: {}: {e}", img.id),
             }
         }
+        let reclaimed: i64 = deleted
+            .iter()
+            .filter_map(|d| d.deleted.as_ref())
+            .filter_map(|id| layer_sizes.get(id))
+            .sum();
         self.events.publish(
             "image",
             "prune",
@@ -217,16 +352,74 @@ impl Engine {
     }
 }
 
+/// Which of dockerd's delete conflicts to check.
+#[derive(Clone, Copy)]
+struct Conflicts {
+    children: bool,
+    running: bool,
+    references: bool,
+    stopped: bool,
+}
+
+impl Conflicts {
+    /// What not even `force` overrides.
+    const HARD: Conflicts = Conflicts {
+        children: true,
+        running: true,
+        references: false,
+        stopped: false,
+    };
+}
+
+struct DeleteConflict {
+    /// A container uses the image.
+    used: bool,
+    error: Error,
+}
+
+/// moby's `isSingleReference`: one tag (with or without digests of the
+/// same repository), or digests of one repository only.
+fn is_single_reference(img: &Image) -> bool {
+    let all = img.repo_tags.len() + img.repo_digests.len();
+    if all <= 1 {
+        return all == 1;
+    }
+    if img.repo_tags.len() > 1 {
+        return false;
+    }
+    let digest_repos: std::collections::BTreeSet<&str> =
+        img.repo_digests.iter().map(|d| ref_name(d)).collect();
+    let single = img
+        .repo_tags
+        .first()
+        .or(img.repo_digests.first())
+        .map(|r| ref_name(r))
+        .unwrap_or_default();
+    digest_repos.len() == 1 && digest_repos.contains(single)
+}
+
+/// The repository of a familiar reference (`host:5000/app:1` ->
+/// `host:5000/app`, `app@sha256:..` -> `app`).
+fn ref_name(r: &str) -> &str {
+    if let Some((name, _)) = r.split_once('@') {
+        return name;
+    }
+    match r.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => r,
+    }
+}
+
 fn is_id_like(name: &str, id: &str) -> bool {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     let n = name.strip_prefix("sha256:").unwrap_or(name);
     !n.is_empty() && hex.starts_with(n)
 }
 
-/// `reference` filter: a glob over the familiar name (with or without tag).
-fn reference_matches(pattern: &str, tag: &str) -> bool {
-    let name = tag.rsplit_once(':').map(|(n, _)| n).unwrap_or(tag);
-    glob(pattern, tag) || glob(pattern, name)
+/// `reference` filter: a glob over the familiar reference, else over its
+/// repository name (moby's `FamiliarMatch`).
+fn reference_matches(pattern: &str, reference: &str) -> bool {
+    glob(pattern, reference) || glob(pattern, ref_name(reference))
 }
 
 fn glob(p: &str, s: &str) -> bool {

@@ -1327,11 +1327,14 @@ impl Filters {
         Ok(())
     }
 
-    fn matches_labels(&self, labels: &IndexMap<String, String>) -> bool {
-        self.get("label").iter().all(|l| match l.split_once('=') {
+    /// The `label` (`key`, `key=value`: all must hold) and `label!` (none
+    /// may hold) filters.
+    pub(crate) fn matches_labels(&self, labels: &IndexMap<String, String>) -> bool {
+        let has = |l: &String| match l.split_once('=') {
             Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
             None => labels.contains_key(l.as_str()),
-        })
+        };
+        self.get("label").iter().all(has) && !self.get("label!").iter().any(has)
     }
 
     fn matches(&self, r: &Record, engine: &Engine) -> bool {

@@ -2,7 +2,7 @@
 //! so the path is read from its end), checks access, and answers with the
 //! spec's headers, status codes and error bodies.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::io;
 use std::path::PathBuf;
@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt as _;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use sha2::Digest as _;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -58,6 +57,10 @@ pub struct Registry {
     pub issuer: Option<TokenIssuer>,
     /// Uploads a request is writing to: one writer at a time.
     busy: Mutex<HashSet<String>>,
+    /// The running digest of each chunked upload (upload id -> bytes
+    /// hashed, state), so the final PUT needs no second read of the data.
+    /// Lost on restart: such an upload is hashed again at its end.
+    hashers: Mutex<HashMap<String, (u64, sha2::Sha256)>>,
 }
 
 impl Registry {
@@ -75,7 +78,28 @@ impl Registry {
             auth,
             issuer,
             busy: Mutex::new(HashSet::new()),
+            hashers: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The running digest of upload `id` if it covers its `size` bytes.
+    fn take_hasher(&self, id: &str, size: u64) -> Option<sha2::Sha256> {
+        let mut m = self.hashers.lock().unwrap_or_else(|e| e.into_inner());
+        match m.remove(id) {
+            Some((n, h)) if n == size => Some(h),
+            _ if size == 0 => Some(sha2::Sha256::new()),
+            _ => None,
+        }
+    }
+
+    fn put_hasher(&self, id: &str, size: u64, h: sha2::Sha256) {
+        let mut m = self.hashers.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(id.to_string(), (size, h));
+    }
+
+    fn drop_hasher(&self, id: &str) {
+        let mut m = self.hashers.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(id);
     }
 }
 
@@ -438,6 +462,19 @@ fn authorize(
                         .collect(),
                 )
             };
+            // dockerd (and berthd) send a v1 search Basic credentials, as
+            // to Docker Hub's index, never a bearer token: with the
+            // built-in token service, its users may search that way.
+            if let (Route::V1Search, Some(issuer), Some((u, p))) = (
+                r,
+                reg.issuer.as_ref(),
+                header.and_then(auth::basic_credentials),
+            ) {
+                if issuer.users.verify(&u, &p) && auth::covers(&issuer.grant(&wanted), &wanted) {
+                    return Ok(());
+                }
+                tracing::info!(user = %u, "search: authentication failed");
+            }
             let Some(token) = header.and_then(auth::bearer_token) else {
                 return Err(unauthorized(
                     v.challenge(&wanted, None),
@@ -930,6 +967,12 @@ async fn put_manifest(
             .into());
         }
     }
+    // Uploaded blobs become durable in the background: the manifest waits
+    // for its own, so a power cut never leaves it naming a lost blob.
+    for b in &refs.blobs {
+        let (s, b) = (reg.storage.clone(), b.clone());
+        blocking(move || s.make_durable(&b)).await?;
+    }
     // Stored with the type as pushed (the header, or the body's field).
     let stored_type = if content_type.is_empty() {
         media_type.clone()
@@ -1132,12 +1175,110 @@ async fn get_blob(
     if head || len == 0 {
         return Ok(finish(b, empty_body()));
     }
-    let mut f = tokio::fs::File::open(reg.storage.blob_path(&d)).await?;
-    f.seek(io::SeekFrom::Start(start)).await?;
-    use tokio::io::AsyncReadExt as _;
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(f.take(len), 1 << 16).map_ok(Frame::data);
+    let path = reg
+        .storage
+        .blob_file(&d)
+        .ok_or_else(|| err(Code::BlobUnknown, format!("blob unknown to registry: {d}")))?;
+    let data = blocking(move || map_range(&path, start, len)).await?;
+    // Frames of a few MiB: hyper writes each straight from the mapping.
+    let frames = (0..len.div_ceil(SEND_CHUNK)).map(move |i| {
+        let a = (i * SEND_CHUNK) as usize;
+        let b = ((i + 1) * SEND_CHUNK).min(len) as usize;
+        Ok::<_, io::Error>(Frame::data(data.slice(a..b)))
+    });
+    let stream = futures_util::stream::iter(frames);
     Ok(finish(b, BodyExt::boxed(StreamBody::new(stream))))
+}
+
+/// Blob bodies are sent in frames of this size.
+const SEND_CHUNK: u64 = 4 << 20;
+/// Blobs up to this size are read into memory rather than mapped.
+const MAP_MIN: u64 = 1 << 20;
+
+/// A read-only mapping of part of a file, unmapped on drop.
+struct Mapping {
+    ptr: *mut libc::c_void,
+    map_len: usize,
+    /// Where the wanted range starts in the mapping, and its length.
+    offset: usize,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone; reading
+// it from any thread is sound.
+unsafe impl Send for Mapping {}
+// SAFETY: as above: shared references only ever read.
+unsafe impl Sync for Mapping {}
+
+impl AsRef<[u8]> for Mapping {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `map_len` readable bytes for as long as self
+        // lives, and `offset + len <= map_len` (checked in map_range).
+        unsafe { std::slice::from_raw_parts((self.ptr as *const u8).add(self.offset), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`map_len` are exactly what mmap returned.
+        unsafe {
+            libc::munmap(self.ptr, self.map_len);
+        }
+    }
+}
+
+/// `len` bytes of `path` from `start`, without copying them through a
+/// buffer: large blobs are memory-mapped (the kernel then copies straight
+/// from the page cache to the socket), small ones read. Blob files are
+/// never modified in place (content-addressed, replaced only by rename),
+/// so the mapping cannot shrink under a reader.
+fn map_range(path: &std::path::Path, start: u64, len: u64) -> io::Result<Bytes> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    if start.checked_add(len).is_none_or(|end| end > size) {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "blob shorter than its range",
+        ));
+    }
+    if len < MAP_MIN {
+        f.seek(io::SeekFrom::Start(start))?;
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact(&mut buf)?;
+        return Ok(Bytes::from(buf));
+    }
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    let base = start - start % page;
+    let offset = (start - base) as usize;
+    let map_len = offset + len as usize;
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a fresh read-only private mapping of an open file; the
+    // result is checked before use.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            map_len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            f.as_raw_fd(),
+            base as libc::off_t,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `ptr` maps `map_len` bytes; advice only.
+    unsafe {
+        libc::madvise(ptr, map_len, libc::MADV_SEQUENTIAL);
+    }
+    Ok(Bytes::from_owner(Mapping {
+        ptr,
+        map_len,
+        offset,
+        len: len as usize,
+    }))
 }
 
 async fn delete_blob(
@@ -1185,23 +1326,47 @@ fn blob_created(name: &str, d: &Digest) -> Response<Body> {
     )
 }
 
-/// Appends the request body to `path`, returning the bytes written. A
-/// body cut short keeps what arrived (the client resumes from the upload's
-/// Range) and answers an error.
-async fn append_body(path: PathBuf, req: Request<Incoming>) -> Result<u64> {
-    let mut f = tokio::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .await?;
+/// Appends the request body to `path` (created if missing), hashing it
+/// on the way when `hasher` is given (the state of what `path` already
+/// holds); answers the bytes written and the updated hasher. The file is
+/// written and hashed on a blocking thread while the body streams in, so
+/// the data is read from the network once and never read back. A body cut
+/// short keeps what arrived (the client resumes from the upload's Range)
+/// and answers an error.
+async fn append_body(
+    path: PathBuf,
+    req: Request<Incoming>,
+    hasher: Option<sha2::Sha256>,
+) -> Result<(u64, Option<sha2::Sha256>)> {
+    use std::io::Write as _;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, Option<sha2::Sha256>)> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        let mut out = io::BufWriter::with_capacity(1 << 20, f);
+        let mut h = hasher;
+        let mut n = 0u64;
+        while let Some(data) = rx.blocking_recv() {
+            if let Some(h) = h.as_mut() {
+                h.update(&data);
+            }
+            out.write_all(&data)?;
+            n += data.len() as u64;
+        }
+        out.flush()?;
+        Ok((n, h))
+    });
     let mut body = req.into_body();
-    let mut n = 0u64;
     let mut failure = None;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(fr) => {
                 if let Ok(data) = fr.into_data() {
-                    f.write_all(&data).await?;
-                    n += data.len() as u64;
+                    if tx.send(data).await.is_err() {
+                        break; // the writer failed: its error is below
+                    }
                 }
             }
             Err(e) => {
@@ -1210,10 +1375,13 @@ async fn append_body(path: PathBuf, req: Request<Incoming>) -> Result<u64> {
             }
         }
     }
-    f.flush().await?;
-    f.sync_data().await?;
+    drop(tx);
+    let written = match writer.await {
+        Ok(r) => r?,
+        Err(e) => return Err(err(Code::Unknown, format!("internal error: {e}"))),
+    };
     match failure {
-        None => Ok(n),
+        None => Ok(written),
         Some(e) => Err(err(
             Code::BlobUploadInvalid,
             format!("the upload body was cut: {e}"),
@@ -1251,11 +1419,33 @@ fn claim<'a>(reg: &'a Registry, id: &str) -> Result<BusyGuard<'a>> {
     })
 }
 
-async fn commit(reg: &Arc<Registry>, name: &str, tmp: PathBuf, d: &Digest) -> Result<()> {
+/// Stores the finished upload `tmp` as the blob `d` of `name`: checked
+/// against `hashed` (the digest taken as it streamed in), or hashed again
+/// when that was lost. The blob is pending until a background fsync makes
+/// it durable (a manifest PUT waits for that).
+async fn commit(
+    reg: &Arc<Registry>,
+    name: &str,
+    tmp: PathBuf,
+    d: &Digest,
+    hashed: Option<sha2::Sha256>,
+) -> Result<()> {
     let s = reg.storage.clone();
     let (d2, n) = (d.clone(), name.to_string());
     let res = blocking(move || {
-        let r = s.commit_file(&tmp, &d2)?;
+        let r = match hashed {
+            Some(h) => {
+                let got = Digest::from_hasher(h);
+                if got == d2 {
+                    s.commit_verified(&tmp, &d2)?;
+                    Ok(())
+                } else {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(got)
+                }
+            }
+            None => s.commit_file(&tmp, &d2)?.map(|_| ()),
+        };
         if r.is_ok() {
             s.link_blob(&n, &d2)?;
         }
@@ -1263,7 +1453,15 @@ async fn commit(reg: &Arc<Registry>, name: &str, tmp: PathBuf, d: &Digest) -> Re
     })
     .await?;
     match res {
-        Ok(_) => Ok(()),
+        Ok(()) => {
+            let (s, d2) = (reg.storage.clone(), d.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = s.make_durable(&d2) {
+                    tracing::warn!(digest = %d2, error = %e, "making a blob durable");
+                }
+            });
+            Ok(())
+        }
         Err(got) => Err(err(
             Code::DigestInvalid,
             format!("the content's digest is {got}, not {d}"),
@@ -1289,12 +1487,14 @@ async fn start_upload(
     if let Some(ds) = query(q, "digest") {
         let d = parse_digest(ds)?;
         let tmp = reg.storage.temp_path();
-        tokio::fs::File::create(&tmp).await?;
-        if let Err(e) = append_body(tmp.clone(), req).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e.into());
-        }
-        commit(reg, name, tmp, &d).await?;
+        let hashed = match append_body(tmp.clone(), req, Some(sha2::Sha256::new())).await {
+            Ok((_, h)) => h,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e.into());
+            }
+        };
+        commit(reg, name, tmp, &d, hashed).await?;
         return Ok(blob_created(name, &d));
     }
     let s = reg.storage.clone();
@@ -1393,7 +1593,11 @@ async fn patch_upload(
     if let Err(e) = check_content_range(&req, up.size) {
         return Err(range_error(e, name, id, up.size));
     }
-    append_body(reg.storage.upload_data(id), req).await?;
+    let hasher = reg.take_hasher(id, up.size);
+    let (n, hasher) = append_body(reg.storage.upload_data(id), req, hasher).await?;
+    if let Some(h) = hasher {
+        reg.put_hasher(id, up.size + n, h);
+    }
     let up = reg
         .storage
         .upload(name, id)?
@@ -1420,10 +1624,12 @@ async fn finish_upload(
     if let Err(e) = check_content_range(&req, up.size) {
         return Err(range_error(e, name, id, up.size));
     }
-    append_body(reg.storage.upload_data(id), req).await?;
-    let res = commit(reg, name, reg.storage.upload_data(id), &d).await;
+    let hasher = reg.take_hasher(id, up.size);
+    let (_, hasher) = append_body(reg.storage.upload_data(id), req, hasher).await?;
+    let res = commit(reg, name, reg.storage.upload_data(id), &d, hasher).await;
     // Committed or refused, the upload is over (a refused one stored nothing).
     reg.storage.remove_upload(id)?;
+    reg.drop_hasher(id);
     res?;
     Ok(blob_created(name, &d))
 }
@@ -1437,6 +1643,7 @@ async fn cancel_upload(
         return Err(upload_unknown(id).into());
     }
     reg.storage.remove_upload(id)?;
+    reg.drop_hasher(id);
     Ok(finish(builder(StatusCode::NO_CONTENT), empty_body()))
 }
 

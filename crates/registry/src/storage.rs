@@ -6,6 +6,7 @@
 //! repositories/<name>/_manifests/revisions/sha256/<hex> manifest in the repository
 //!                                                       (the file holds its media type)
 //! repositories/<name>/_manifests/tags/<tag>            the tag's digest
+//! pending/sha256/<hex>                                 uploaded blobs, verified, not yet fsynced
 //! uploads/<id>/{data,repo}                             blob uploads in progress
 //! tmp/                                                 files on their way in
 //! ```
@@ -17,12 +18,22 @@
 //! kill -9 at any point leaves at most unreferenced files in `tmp/` and
 //! `uploads/` (removed at the next start). Concurrent writes of the same
 //! blob rename identical content onto the same path, which is safe.
+//!
+//! Uploaded blobs are the exception that keeps uploads fast: their digest
+//! is checked as they stream in, and they land in `pending/` without an
+//! fsync (a client gets its 201 at once, and can already read the blob).
+//! [`Storage::make_durable`] then fsyncs each into `blobs/` (in the
+//! background, and always before a manifest naming it is stored), so a
+//! manifest never points at a blob a power cut could lose. At start,
+//! whatever is still pending is hashed again: moved to `blobs/` when its
+//! content matches its name, removed otherwise.
 //! Repository path components can never start with `_`, so the `_layers` and
 //! `_manifests` folders cannot clash with a repository name.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::Digest as _;
 
@@ -32,6 +43,9 @@ use crate::names::{Digest, Reference};
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
+    /// Held while a pending blob is fsynced and moved into `blobs/`, so no
+    /// other file can take its place between the fsync and the rename.
+    durable: Arc<Mutex<()>>,
 }
 
 /// A manifest read back: its digest, media type as pushed, and bytes.
@@ -55,15 +69,49 @@ impl Storage {
     pub fn open(root: &Path) -> io::Result<Storage> {
         let s = Storage {
             root: root.to_path_buf(),
+            durable: Arc::new(Mutex::new(())),
         };
-        for d in ["blobs/sha256", "repositories", "uploads", "tmp"] {
+        for d in [
+            "blobs/sha256",
+            "pending/sha256",
+            "repositories",
+            "uploads",
+            "tmp",
+        ] {
             fs::create_dir_all(root.join(d))?;
         }
         for entry in fs::read_dir(root.join("tmp"))? {
             let entry = entry?;
             let _ = fs::remove_file(entry.path());
         }
+        s.resolve_pending()?;
         Ok(s)
+    }
+
+    /// Blobs a crash left in `pending/`: hashed again, made durable when
+    /// the content matches the name, removed otherwise.
+    fn resolve_pending(&self) -> io::Result<()> {
+        for entry in fs::read_dir(self.root.join("pending/sha256"))? {
+            let path = entry?.path();
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| Digest::parse(&format!("sha256:{n}")).ok());
+            let good = match &named {
+                Some(d) => &hash_file(&path)?.0 == d,
+                None => false,
+            };
+            match named {
+                Some(d) if good => {
+                    self.make_durable(&d)?;
+                }
+                _ => {
+                    tracing::warn!(path = %path.display(), "removing a pending blob whose content does not match its name");
+                    fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -72,6 +120,17 @@ impl Storage {
 
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(d.hex())
+    }
+
+    fn pending_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("pending/sha256").join(d.hex())
+    }
+
+    /// Where the content of `d` is: durable, else pending.
+    pub fn blob_file(&self, d: &Digest) -> Option<PathBuf> {
+        [self.blob_path(d), self.pending_path(d)]
+            .into_iter()
+            .find(|p| p.is_file())
     }
 
     fn repo_dir(&self, repo: &str) -> PathBuf {
@@ -124,7 +183,7 @@ impl Storage {
 
     /// Whether the content of `d` is stored.
     pub fn blob_exists(&self, d: &Digest) -> bool {
-        self.blob_path(d).is_file()
+        self.blob_file(d).is_some()
     }
 
     /// Whether `d` is linked into `repo` and its content is stored: the
@@ -133,7 +192,7 @@ impl Storage {
         if !self.layer_link(repo, d).is_file() {
             return None;
         }
-        fs::metadata(self.blob_path(d)).ok().map(|m| m.len())
+        fs::metadata(self.blob_file(d)?).ok().map(|m| m.len())
     }
 
     /// Links a stored blob into `repo`.
@@ -157,35 +216,53 @@ impl Storage {
 
     /// Moves the finished file `tmp` into the content store if its digest
     /// is `expected`; on a mismatch removes it and answers the real digest.
-    /// Must run off the async threads (it reads the whole file).
+    /// Must run off the async threads (it reads the whole file). The blob
+    /// is pending until [`Storage::make_durable`].
     pub fn commit_file(&self, tmp: &Path, expected: &Digest) -> io::Result<Result<u64, Digest>> {
-        let mut f = File::open(tmp)?;
-        let mut h = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut size = 0u64;
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            h.update(&buf[..n]);
-        }
-        let got = Digest::from_hasher(h);
+        let (got, size) = hash_file(tmp)?;
         if &got != expected {
             let _ = fs::remove_file(tmp);
             return Ok(Err(got));
         }
+        self.commit_verified(tmp, expected)?;
+        Ok(Ok(size))
+    }
+
+    /// Moves `tmp`, whose content the caller hashed to `d`, into
+    /// `pending/` (not fsynced): readable at once, durable after
+    /// [`Storage::make_durable`].
+    pub fn commit_verified(&self, tmp: &Path, d: &Digest) -> io::Result<()> {
+        if !self.blob_path(d).is_file() {
+            // A link, not a rename: a pending file of the same name (the
+            // same content) is never replaced, so the inode that
+            // make_durable fsyncs is the one it renames.
+            match fs::hard_link(tmp, self.pending_path(d)) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+        }
+        fs::remove_file(tmp)
+    }
+
+    /// Makes the blob `d` durable: a pending blob is fsynced and renamed
+    /// into `blobs/` (then the directory fsynced). False when `d` is
+    /// neither pending nor stored.
+    pub fn make_durable(&self, d: &Digest) -> io::Result<bool> {
+        let _held = self.durable.lock().unwrap_or_else(|e| e.into_inner());
+        let pending = self.pending_path(d);
+        let f = match File::open(&pending) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(self.blob_path(d).is_file())
+            }
+            Err(e) => return Err(e),
+        };
         f.sync_all()?;
         drop(f);
-        let dest = self.blob_path(expected);
-        if dest.is_file() {
-            fs::remove_file(tmp)?;
-        } else {
-            fs::rename(tmp, &dest)?;
-            sync_dir(parent(&dest)?)?;
-        }
-        Ok(Ok(size))
+        let dest = self.blob_path(d);
+        fs::rename(&pending, &dest)?;
+        sync_dir(parent(&dest)?)?;
+        Ok(true)
     }
 
     /// Stores `data` as the blob `d` (which the caller computed).
@@ -214,10 +291,13 @@ impl Storage {
 
     /// Removes a blob's content.
     pub fn remove_blob(&self, d: &Digest) -> io::Result<()> {
-        match fs::remove_file(self.blob_path(d)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        for p in [self.blob_path(d), self.pending_path(d)] {
+            match fs::remove_file(p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// The blobs linked into `repo`.
@@ -436,6 +516,23 @@ impl Storage {
 fn parent(p: &Path) -> io::Result<&Path> {
     p.parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path without a parent"))
+}
+
+/// The digest and size of a file's content.
+fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((Digest::from_hasher(h), size))
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

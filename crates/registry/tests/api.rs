@@ -946,3 +946,87 @@ fn garbage_collect_sweeps_what_no_manifest_references() {
         404
     );
 }
+
+#[test]
+fn pending_blobs_become_durable_before_a_manifest_and_are_resolved_at_start() {
+    let dir = Scratch::new("api-pending");
+    let mut s = Server::start(&dir.0, "");
+    // Large enough to be served from a memory mapping, chunked in one
+    // request and resumed from the hash state of the first.
+    let big = blob(7, 3 << 20);
+    let d = sha256(&big);
+    let r = curl("POST", &s.url("/v2/p/blobs/uploads/"), &[], None);
+    let loc = r.header("Location").expect("location").to_string();
+    let r = curl("PATCH", &s.url(&loc), &[], Some(&big[..1 << 20]));
+    assert_eq!(r.status, 202);
+    let r = curl(
+        "PUT",
+        &s.url(&format!("{loc}?digest={d}")),
+        &[],
+        Some(&big[1 << 20..]),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = curl("GET", &s.url(&format!("/v2/p/blobs/{d}")), &[], None);
+    assert_eq!((r.status, r.body.len()), (200, big.len()));
+    assert!(r.body == big, "the blob reads back as pushed");
+    let r = curl(
+        "GET",
+        &s.url(&format!("/v2/p/blobs/{d}")),
+        &["-H", "Range: bytes=5000-2100000"],
+        None,
+    );
+    assert_eq!(r.status, 206);
+    assert!(r.body == big[5000..=2_100_000], "ranges of a mapped blob");
+
+    let cfg = b"{}".to_vec();
+    let cd = push_blob(&s, "p", &cfg, &[]);
+    let m = image_manifest((&cd, cfg.len()), &[(&d, big.len())]);
+    assert_eq!(
+        put_manifest(&s, "p", "v1", OCI_MANIFEST, &m, &[]).status,
+        201
+    );
+    // The manifest is stored only once what it names is durable.
+    for x in [&d, &cd] {
+        let hex = x.trim_start_matches("sha256:");
+        assert!(
+            s.root.join("blobs/sha256").join(hex).is_file(),
+            "{x} durable"
+        );
+        assert!(
+            !s.root.join("pending/sha256").join(hex).exists(),
+            "{x} not pending"
+        );
+    }
+
+    // What a crash leaves in pending/: kept when its content matches its
+    // name, removed when not.
+    s.kill9();
+    let good = blob(9, 70_000);
+    let gd = sha256(&good);
+    let pending = s.root.join("pending/sha256");
+    std::fs::write(pending.join(gd.trim_start_matches("sha256:")), &good).expect("write");
+    let bad_name = sha256(b"not this");
+    std::fs::write(
+        pending.join(bad_name.trim_start_matches("sha256:")),
+        b"torn",
+    )
+    .expect("write");
+    s.spawn();
+    assert_eq!(std::fs::read_dir(&pending).expect("pending").count(), 0);
+    assert_eq!(
+        std::fs::read(
+            s.root
+                .join("blobs/sha256")
+                .join(gd.trim_start_matches("sha256:"))
+        )
+        .expect("resolved blob"),
+        good
+    );
+    assert!(!s
+        .root
+        .join("blobs/sha256")
+        .join(bad_name.trim_start_matches("sha256:"))
+        .exists());
+    let r = curl("GET", &s.url("/v2/p/manifests/v1"), &[], None);
+    assert_eq!(r.status, 200);
+}

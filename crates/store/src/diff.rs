@@ -384,7 +384,7 @@ impl crate::ImageStore {
                 ..Default::default()
             };
             let raw = serde_json::to_vec(&config).map_err(|e| Error::internal(e.to_string()))?;
-            self.commit_image(&raw, &opts.tags)
+            self.commit_child_image(&raw, &opts.tags, image_id.as_deref())
         })();
         let _ = fs::remove_file(&tmp);
         drop(holds);
@@ -442,6 +442,7 @@ impl crate::ImageStore {
         };
         let raw = serde_json::to_vec(&image).map_err(|e| Error::internal(e.to_string()))?;
         // The parent's layers are held by the parent image itself.
-        Ok(self.commit_image(&raw, &[])?.id)
+        let parent_id = parent.as_ref().map(|p| p.id.as_str());
+        Ok(self.commit_child_image(&raw, &[], parent_id)?.id)
     }
 }

@@ -54,6 +54,46 @@ impl Drop for Holds<'_> {
 
 pub(crate) type HeldMap = HashMap<String, usize>;
 
+/// A layer decompressed, hashed and unpacked in one pass while it streams
+/// in (a pull), not yet registered: nothing of it is visible until
+/// [`ImageStore::add_pulled_staged`] places it. Removed on drop.
+pub struct StagedLayer {
+    /// Digest of the uncompressed tar.
+    pub diff_id: String,
+    /// The uncompressed tar (kept as the layer's tar blob).
+    spool: PathBuf,
+    /// `overlay2/tmp-<cache id>` with the unpacked `diff/`.
+    dir: PathBuf,
+    cache_id: String,
+    size: i64,
+    placed: bool,
+}
+
+impl Drop for StagedLayer {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_file(&self.spool);
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Passes what it reads on to a hasher and a file.
+struct Tee<R: Read, W: Write> {
+    inner: R,
+    out: W,
+    hasher: Sha256,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 struct LayerRow {
     chain: String,
     cache_id: String,
@@ -132,6 +172,127 @@ impl ImageStore {
         file.sync_all()?;
         spooled.diff_id = format!("sha256:{}", hex::encode(hasher.finalize()));
         Ok(spooled)
+    }
+
+    /// Stages one pulled layer from its (gzip, zstd or plain) stream:
+    /// decompresses, hashes and unpacks it in a single pass, and spools
+    /// the tar beside. Many may run at once; nothing is fsynced here (the
+    /// unpacked files never are, as with every layer; the records made by
+    /// [`ImageStore::add_pulled_staged`] are the commit point).
+    pub fn stage_layer(&self, src: &mut dyn Read) -> Result<StagedLayer> {
+        let mut src = BufReader::with_capacity(1 << 20, src);
+        let (gzip, zstd) = {
+            let buf = src.fill_buf()?;
+            (
+                buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b,
+                buf.len() >= 4 && buf[..4] == [0x28, 0xb5, 0x2f, 0xfd],
+            )
+        };
+        let reader: Box<dyn Read> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(src))
+        } else if zstd {
+            Box::new(
+                ruzstd::decoding::StreamingDecoder::new(src)
+                    .map_err(|e| Error::invalid(format!("reading the zstd layer: {e}")))?,
+            )
+        } else {
+            Box::new(src)
+        };
+        let cache_id = hex::encode(rand::random::<[u8; 32]>());
+        let mut staged = StagedLayer {
+            diff_id: String::new(),
+            spool: self
+                .root
+                .join("image/tmp")
+                .join(format!("layer-{:016x}", rand::random::<u64>())),
+            dir: self.overlay().join(format!("tmp-{cache_id}")),
+            cache_id,
+            size: 0,
+            placed: false,
+        };
+        fs::create_dir_all(staged.dir.join("diff"))?;
+        let spool = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&staged.spool)?);
+        let mut tee = Tee {
+            inner: reader,
+            out: spool,
+            hasher: Sha256::new(),
+        };
+        {
+            // Large reads through the decompressor and the tee, whatever
+            // sizes the tar reader asks for.
+            let mut rd = BufReader::with_capacity(1 << 20, &mut tee);
+            staged.size = unpack::unpack_layer(&mut rd, &staged.dir.join("diff"))?;
+            // The tar's end blocks and padding count in its digest too.
+            std::io::copy(&mut rd, &mut std::io::sink())
+                .map_err(|e| Error::invalid(format!("reading the layer: {e}")))?;
+        }
+        tee.out
+            .flush()
+            .map_err(|e| Error::internal(format!("writing the layer: {e}")))?;
+        staged.diff_id = format!("sha256:{}", hex::encode(tee.hasher.finalize()));
+        Ok(staged)
+    }
+
+    /// Places a staged layer on top of `parent` (a chain the caller
+    /// holds), unless that chain is already present; holds the chain.
+    pub(crate) fn register_staged(
+        &self,
+        mut staged: StagedLayer,
+        parent: Option<&str>,
+        holds: &mut Holds<'_>,
+    ) -> Result<String> {
+        let chain = chain_id(parent, &staged.diff_id);
+        {
+            let mut held = self.holds();
+            if self.layer_exists(&chain)? {
+                self.hold(&mut held, holds, &chain);
+                return Ok(chain);
+            }
+        }
+        let link = crate::short_id();
+        let final_dir = self.overlay().join(&staged.cache_id);
+        let link_path = self.overlay().join("l").join(&link);
+        let placed = (|| -> Result<()> {
+            fs::write(staged.dir.join("link"), &link)?;
+            if let Some(p) = parent {
+                fs::write(staged.dir.join("lower"), self.lower_of(p)?)?;
+            }
+            fs::create_dir_all(staged.dir.join("work"))?;
+            fs::rename(&staged.dir, &final_dir)?;
+            std::os::unix::fs::symlink(format!("../{}/diff", staged.cache_id), &link_path)?;
+            fs::rename(&staged.spool, self.blob_path(&staged.diff_id))?;
+            fsync_dir(&self.root.join("image/blobs/sha256"));
+            fsync_dir(&self.overlay());
+            Ok(())
+        })();
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&link_path);
+            let _ = fs::remove_dir_all(&final_dir);
+            return Err(e);
+        }
+        staged.placed = true;
+        let mut held = self.holds();
+        let inserted = self
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, cache_id, link, size) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    chain,
+                    staged.diff_id,
+                    parent,
+                    staged.cache_id,
+                    link,
+                    staged.size
+                ],
+            )
+            .map_err(db_err)?;
+        if inserted == 0 {
+            let _ = fs::remove_file(&link_path);
+            let _ = fs::remove_dir_all(&final_dir);
+        }
+        self.hold(&mut held, holds, &chain);
+        Ok(chain)
     }
 
     pub(crate) fn layer_exists(&self, chain: &str) -> Result<bool> {

@@ -21,6 +21,7 @@ mod archive;
 pub mod config;
 pub mod diff;
 mod layers;
+pub use layers::StagedLayer;
 mod rwlayer;
 mod unpack;
 pub mod vfs;
@@ -73,6 +74,11 @@ pub struct Image {
     pub created: String,
     /// RFC 3339 nano, when a tag last moved to this image.
     pub last_tag_time: Option<String>,
+    /// The image this one was made from by `commit` or a build step
+    /// (dockerd's image metadata `parent`; none for pulled, loaded or
+    /// imported images). Images with children are kept by prune and
+    /// hidden from `images` without `-a`, as dockerd does.
+    pub parent: Option<String>,
 }
 
 impl Image {
@@ -175,7 +181,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 const SCHEMA: &str = "
-    CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created TEXT NOT NULL, last_tag_time TEXT, top_chain TEXT);
+    CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, created TEXT NOT NULL, last_tag_time TEXT, top_chain TEXT, parent TEXT);
     CREATE TABLE IF NOT EXISTS tags (reference TEXT PRIMARY KEY, image_id TEXT NOT NULL);
     CREATE INDEX IF NOT EXISTS tags_by_image ON tags (image_id);
     CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT, cache_id TEXT NOT NULL, link TEXT NOT NULL, size INTEGER NOT NULL);
@@ -225,6 +231,13 @@ impl ImageStore {
             conn.execute_batch("ALTER TABLE images ADD COLUMN top_chain TEXT")
                 .map_err(db_err)?;
         }
+        // Stores made before images had parents.
+        if !has_column(&conn, "images", "parent")? {
+            conn.execute_batch("ALTER TABLE images ADD COLUMN parent TEXT")
+                .map_err(db_err)?;
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS images_by_parent ON images (parent)")
+            .map_err(db_err)?;
         if !has_column(&conn, "rw_layers", "top_chain")? {
             conn.execute_batch("ALTER TABLE rw_layers ADD COLUMN top_chain TEXT")
                 .map_err(db_err)?;
@@ -406,8 +419,27 @@ impl ImageStore {
     /// Stores an image config whose layers are registered (and held by
     /// the caller) and points `tags` at it, in one transaction.
     pub(crate) fn commit_image(&self, raw_config: &[u8], tags: &[Reference]) -> Result<Image> {
-        let ids = self.commit_images(&[(raw_config.to_vec(), tags.to_vec())])?;
-        self.load_image(&ids[0])
+        self.commit_child_image(raw_config, tags, None)
+    }
+
+    /// [`ImageStore::commit_image`] recording `parent` as the image it was
+    /// made from (an image that already existed keeps its own parent).
+    pub(crate) fn commit_child_image(
+        &self,
+        raw_config: &[u8],
+        tags: &[Reference],
+        parent: Option<&str>,
+    ) -> Result<Image> {
+        let mut prepared = Vec::new();
+        let mut written = Vec::new();
+        let images = [(raw_config.to_vec(), tags.to_vec())];
+        let result = self.commit_images_inner(&images, parent, &mut prepared, &mut written);
+        if result.is_err() {
+            for blob in written {
+                let _ = fs::remove_file(blob);
+            }
+        }
+        self.load_image(&result?[0])
     }
 
     /// Stores several images (config bytes and tags) in one transaction:
@@ -418,7 +450,7 @@ impl ImageStore {
     ) -> Result<Vec<String>> {
         let mut prepared = Vec::new();
         let mut written = Vec::new();
-        let result = self.commit_images_inner(images, &mut prepared, &mut written);
+        let result = self.commit_images_inner(images, None, &mut prepared, &mut written);
         if result.is_err() {
             for blob in written {
                 let _ = fs::remove_file(blob);
@@ -431,6 +463,7 @@ impl ImageStore {
     fn commit_images_inner<'t>(
         &self,
         images: &'t [(Vec<u8>, Vec<Reference>)],
+        parent: Option<&str>,
         prepared: &mut Vec<(String, String, Vec<String>, &'t Vec<Reference>)>,
         written: &mut Vec<PathBuf>,
     ) -> Result<Vec<String>> {
@@ -465,8 +498,8 @@ impl ImageStore {
                 }
             }
             tx.execute(
-                "INSERT OR IGNORE INTO images (id, created, top_chain) VALUES (?1, ?2, ?3)",
-                params![id, created, chains.last()],
+                "INSERT OR IGNORE INTO images (id, created, top_chain, parent) VALUES (?1, ?2, ?3, ?4)",
+                params![id, created, chains.last(), parent],
             )
             .map_err(db_err)?;
             for t in tags.iter() {
@@ -558,24 +591,23 @@ impl ImageStore {
         self.layer_exists(chain)
     }
 
-    /// A pulled image: `layers` are the downloaded layer blobs (gzip, zstd
-    /// or plain tar; `None` where the chain is already present), in the
-    /// config's `rootfs.diff_ids` order. Each is unpacked and its diff id
-    /// checked against the config; then the config is stored and `tags`
-    /// (tags and digest references) point at it, all or nothing.
-    /// `extracted(i)` is called after layer `i` is in place.
-    /// The compressed blobs (`digest`, `media type`) of downloaded layers
-    /// are kept beside the layers, so a push sends the very same bytes.
-    pub fn add_pulled(
+    /// A pulled image whose missing layers were staged while they
+    /// downloaded ([`ImageStore::stage_layer`]; `None` where the chain is
+    /// already present), in `rootfs.diff_ids` order: each diff id is
+    /// checked against the config, the layers are placed in order, the
+    /// config stored and `tags` pointed at it, all or nothing.
+    /// `placed(i)` is called after layer `i` is in place. The compressed
+    /// blobs are not kept here: see [`ImageStore::keep_compressed_blob`].
+    pub fn add_pulled_staged(
         &self,
         raw_config: &[u8],
-        layers: &[Option<(PathBuf, String, String)>],
+        layers: Vec<Option<layers::StagedLayer>>,
         tags: &[Reference],
-        extracted: &mut dyn FnMut(usize),
+        placed: &mut dyn FnMut(usize),
     ) -> Result<Image> {
         let config: ImageConfig = serde_json::from_slice(raw_config)
             .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
-        let diff_ids = &config.rootfs.diff_ids;
+        let diff_ids = config.rootfs.diff_ids.clone();
         if diff_ids.len() != layers.len() {
             return Err(Error::invalid(format!(
                 "the manifest has {} layers but the image config lists {} diff ids",
@@ -586,7 +618,7 @@ impl ImageStore {
         let mut holds = self.new_holds();
         let result = (|| {
             let mut parent: Option<String> = None;
-            for (i, (layer, want)) in layers.iter().zip(diff_ids).enumerate() {
+            for (i, (layer, want)) in layers.into_iter().zip(&diff_ids).enumerate() {
                 let chain = chain_id(parent.as_deref(), want);
                 let have = {
                     let mut held = self.holds();
@@ -597,29 +629,21 @@ impl ImageStore {
                     have
                 };
                 if !have {
-                    let Some((path, _, _)) = layer else {
+                    let Some(staged) = layer else {
                         return Err(Error::internal(format!("layer {chain} is missing")));
                     };
-                    let mut f = fs::File::open(path)?;
-                    let spooled = self.spool_layer(&mut f)?;
-                    if &spooled.diff_id != want {
+                    if &staged.diff_id != want {
                         return Err(Error::invalid(format!(
                             "layer {i}: diff id {} does not match the image config's {want}",
-                            spooled.diff_id
+                            staged.diff_id
                         )));
                     }
-                    self.register_layer(spooled, parent.as_deref(), &mut holds)?;
+                    self.register_staged(staged, parent.as_deref(), &mut holds)?;
                 }
-                extracted(i);
+                placed(i);
                 parent = Some(chain);
             }
-            let img = self.commit_image(raw_config, tags)?;
-            for (layer, diff_id) in layers.iter().zip(diff_ids) {
-                if let Some((path, digest, media)) = layer {
-                    self.keep_compressed(path, digest, media, diff_id);
-                }
-            }
-            Ok(img)
+            self.commit_image(raw_config, tags)
         })();
         drop(holds);
         if result.is_err() {
@@ -628,8 +652,19 @@ impl ImageStore {
         result
     }
 
+    /// Keeps the compressed blob `digest` of the layer `diff_id` (pulled,
+    /// or made by a push; the caller hashed it), so a later push sends
+    /// the very same bytes without compressing again. Best effort; fsyncs
+    /// the blob, so meant to run off a pull's or push's path; removes
+    /// `path` when it is not kept.
+    pub fn keep_compressed_blob(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
+        self.keep_compressed(path, digest, media, diff_id);
+        let _ = fs::remove_file(path);
+    }
+
     /// Keeps a downloaded compressed layer blob (best effort: a push
-    /// compresses again without it).
+    /// compresses again without it). It is fsynced before it is recorded,
+    /// so a record never names a blob a power cut could tear.
     fn keep_compressed(&self, path: &Path, digest: &str, media: &str, diff_id: &str) {
         if !digest.starts_with("sha256:") || !is_hex64(hex_of(digest)) {
             return;
@@ -638,8 +673,13 @@ impl ImageStore {
             return;
         };
         let dst = self.blob_path(digest);
-        if !dst.exists() && fs::rename(path, &dst).is_err() {
-            return;
+        if !dst.exists() {
+            if fs::File::open(path).and_then(|f| f.sync_all()).is_err() {
+                return;
+            }
+            if fs::rename(path, &dst).is_err() {
+                return;
+            }
         }
         fsync_dir(&self.root.join("image/blobs/sha256"));
         let _ = self.conn().execute(
@@ -806,11 +846,11 @@ impl ImageStore {
         let config: ImageConfig = serde_json::from_slice(&raw)
             .map_err(|e| Error::internal(format!("image config {id}: {e}")))?;
         let conn = self.conn();
-        let (created, last_tag): (String, Option<String>) = conn
+        let (created, last_tag, parent): (String, Option<String>, Option<String>) = conn
             .query_row(
-                "SELECT created, last_tag_time FROM images WHERE id = ?1",
+                "SELECT created, last_tag_time, parent FROM images WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(db_err)?
@@ -856,6 +896,7 @@ impl ImageStore {
             size,
             created,
             last_tag_time: last_tag,
+            parent,
         })
     }
 
@@ -932,6 +973,28 @@ impl ImageStore {
         Ok(())
     }
 
+    /// The images made from `id` (see [`Image::parent`]).
+    pub fn children(&self, id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id FROM images WHERE parent = ?1")
+            .map_err(db_err)?;
+        let ids = stmt
+            .query_map(params![id], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_err)?;
+        Ok(ids)
+    }
+
+    /// The ids of the images with children, for listing and pruning.
+    pub fn parents(&self) -> Result<std::collections::HashSet<String>> {
+        Ok(self
+            .column("SELECT DISTINCT parent FROM images WHERE parent IS NOT NULL")?
+            .into_iter()
+            .collect())
+    }
+
     /// Removes a tag (without tag: `:latest`); false when it did not exist.
     pub fn untag(&self, reference: &Reference) -> Result<bool> {
         let reference = if reference.tag.is_none() && reference.digest.is_none() {
@@ -972,6 +1035,14 @@ impl ImageStore {
                 .map_err(db_err)?;
             tx.execute("DELETE FROM images WHERE id = ?1", params![img.id])
                 .map_err(db_err)?;
+            // The engine refuses to delete a parent (dockerd's hard
+            // conflict); this only keeps forced paths from leaving a
+            // child pointing at nothing.
+            tx.execute(
+                "UPDATE images SET parent = NULL WHERE parent = ?1",
+                params![img.id],
+            )
+            .map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
         let _ = fs::remove_file(self.blob_path(&img.id));
@@ -1037,13 +1108,15 @@ impl ImageStore {
             });
         }
         items.reverse();
-        if let Some(top) = items.first_mut() {
-            top.id = img.id.clone();
-            top.tags = if img.repo_tags.is_empty() {
-                None
-            } else {
-                Some(img.repo_tags.clone())
-            };
+        // As dockerd: the entries, newest first, are named by the image
+        // and then its ancestors for as long as the parent chain is here
+        // (a build's step images), the rest `<missing>`.
+        let mut cur = Some(img);
+        for item in items.iter_mut() {
+            let Some(i) = cur.take() else { break };
+            item.id = i.id.clone();
+            item.tags = Some(i.repo_tags.clone()).filter(|t| !t.is_empty());
+            cur = i.parent.as_deref().and_then(|p| self.load_image(p).ok());
         }
         Ok(items)
     }
@@ -1054,7 +1127,7 @@ impl ImageStore {
             "Id": img.id,
             "RepoTags": img.repo_tags,
             "RepoDigests": img.repo_digests,
-            "Parent": "",
+            "Parent": img.parent.clone().unwrap_or_default(),
             "Comment": img.config.comment.clone().unwrap_or_default(),
         });
         let obj = v.as_object_mut().expect("an object");
@@ -1138,7 +1211,7 @@ impl ImageStore {
             created: img.created_unix(),
             id: img.id.clone(),
             labels: img.config.config.as_ref().and_then(|c| c.labels.clone()),
-            parent_id: String::new(),
+            parent_id: img.parent.clone().unwrap_or_default(),
             repo_digests: img.repo_digests.clone(),
             repo_tags: img.repo_tags.clone(),
             shared_size: -1,
@@ -1146,20 +1219,23 @@ impl ImageStore {
         }
     }
 
+    /// Every layer's own size by chain id (what deleting it frees).
+    pub fn layer_sizes(&self) -> Result<HashMap<String, i64>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT chain_id, size FROM layers")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(db_err)?;
+        Ok(rows.flatten().collect())
+    }
+
     /// Per image, the size of its layers that other images share too
     /// (`/system/df`'s `SharedSize`).
     pub fn shared_sizes(&self) -> Result<HashMap<String, i64>> {
         let images = self.list()?;
-        let sizes: HashMap<String, i64> = {
-            let conn = self.conn();
-            let mut stmt = conn
-                .prepare("SELECT chain_id, size FROM layers")
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                .map_err(db_err)?;
-            rows.flatten().collect()
-        };
+        let sizes = self.layer_sizes()?;
         let mut uses: HashMap<String, usize> = HashMap::new();
         for img in &images {
             for c in chain_ids(&img.diff_ids) {

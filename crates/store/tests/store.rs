@@ -498,3 +498,85 @@ fn open_removes_what_a_crash_left() {
     assert!(store.rw_layer("c1").is_ok());
     store.remove_rw_layer("c1").unwrap();
 }
+
+#[test]
+fn staged_pull_layers_are_placed_in_order_or_leave_nothing() {
+    if !need_root() {
+        return;
+    }
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(tmp.path()).unwrap();
+    let l1 = raw_tar(&[dir("a"), file("a/one", b"first layer")]);
+    let l2 = raw_tar(&[file("a/two", &[7u8; 300_000])]);
+    let gz = |t: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(t).unwrap();
+        e.finish().unwrap()
+    };
+    let diff = |t: &[u8]| format!("sha256:{}", hex::encode(Sha256::digest(t)));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff(&l1), diff(&l2)]},
+    }))
+    .unwrap();
+    let leftovers = || {
+        fs::read_dir(tmp.path().join("overlay2"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tmp-"))
+            .count()
+            + fs::read_dir(tmp.path().join("image/tmp")).unwrap().count()
+    };
+
+    // Staged out of order (as parallel downloads finish), gzip and plain.
+    let s2 = store.stage_layer(&mut l2.as_slice()).unwrap();
+    let s1 = store.stage_layer(&mut gz(&l1).as_slice()).unwrap();
+    assert_eq!(
+        (s1.diff_id.clone(), s2.diff_id.clone()),
+        (diff(&l1), diff(&l2))
+    );
+    // A layer that does not match the config: refused, nothing left.
+    let wrong = store.stage_layer(&mut gz(&l1).as_slice()).unwrap();
+    let s1b = store.stage_layer(&mut l1.as_slice()).unwrap();
+    let err = store
+        .add_pulled_staged(
+            &config,
+            vec![Some(s1b), Some(wrong)],
+            &[r("pulled:bad")],
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{}", err.message);
+    assert!(store.get("pulled:bad").is_err());
+
+    let mut placed = Vec::new();
+    let img = store
+        .add_pulled_staged(
+            &config,
+            vec![Some(s1), Some(s2)],
+            &[r("pulled:ok")],
+            &mut |i| placed.push(i),
+        )
+        .unwrap();
+    assert_eq!(placed, vec![0, 1]);
+    assert_eq!(img.diff_ids, vec![diff(&l1), diff(&l2)]);
+    assert_eq!(leftovers(), 0, "no staged file or dir left behind");
+    // The layer tars are kept as blobs, byte for byte.
+    assert_eq!(fs::read(store.layer_tar(&diff(&l2))).unwrap(), l2);
+    // Unpacked where the overlay mounts will find them.
+    let found: Vec<_> = fs::read_dir(tmp.path().join("overlay2"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("diff/a/two").is_file())
+        .collect();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        fs::read(found[0].path().join("diff/a/two")).unwrap(),
+        vec![7u8; 300_000]
+    );
+    assert!(
+        found[0].path().join("lower").is_file(),
+        "second layer has a lower"
+    );
+}

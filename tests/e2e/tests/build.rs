@@ -1196,3 +1196,77 @@ fn builder_prune_collects_only_unneeded_cache() {
         .ok()
         .stdout_has("Total reclaimed space:");
 }
+
+/// A build's step images are the cache: as on dockerd they hang off their
+/// parents, `images` hides them (`-a` shows them), `image prune` keeps
+/// them (so the next build is all cache), a parent can't be deleted
+/// under its children, and `rmi` of the result takes the untagged chain.
+#[test]
+fn step_images_are_kept_as_parents() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "steps",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\nLABEL x=y\n",
+        )],
+    );
+    build(&d, &dir, "-t bbd-steps").ok();
+    let rows = |args: &[&str]| {
+        let mut a = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        a.extend_from_slice(args);
+        let o = d.docker(&a);
+        o.ok();
+        let mut v: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert!(!rows(&[]).contains(&"<none>:<none>".to_string()));
+    let all = rows(&["-a"]);
+    assert_eq!(
+        all.iter().filter(|r| *r == "<none>:<none>").count(),
+        2,
+        "{all:?}"
+    );
+    // Parent and history name the step images.
+    let parent = d.docker(&["inspect", "-f", "{{.Parent}}", "bbd-steps"]);
+    parent.ok();
+    let parent = parent.stdout.trim().to_string();
+    assert!(parent.starts_with("sha256:"), "{parent}");
+    let hist = d.docker(&["history", "-q", "--no-trunc", "bbd-steps"]);
+    hist.ok();
+    let ids: Vec<&str> = hist.stdout.lines().collect();
+    assert_eq!(ids.get(1).copied(), Some(parent.as_str()), "{hist}");
+    assert!(!ids.contains(&"<missing>"), "{hist}");
+    // Prune leaves them; the rebuild is all cache.
+    d.docker(&["image", "prune", "-f"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B\n");
+    let again = build(&d, &dir, "-t bbd-steps");
+    again.ok();
+    assert_eq!(
+        again.stdout.matches(" ---> Using cache").count(),
+        3,
+        "{again}"
+    );
+    // Parents can't go under their children, not even forced.
+    for args in [
+        vec!["rmi", parent.as_str()],
+        vec!["rmi", "-f", parent.as_str()],
+    ] {
+        d.docker(&args)
+            .code_is(1)
+            .stderr_has("(cannot be forced) - image has dependent child images");
+    }
+    // The base image with children is only untagged.
+    d.docker(&["tag", "busybox", "bbd-base"]).ok();
+    d.docker(&["rmi", "bbd-base"])
+        .ok()
+        .stdout_is("Untagged: bbd-base:latest\n");
+    // rmi of the result deletes it and its untagged parents, not busybox.
+    let rmi = d.docker(&["rmi", "bbd-steps"]);
+    rmi.ok();
+    assert!(rmi.stdout.matches("Deleted: sha256:").count() >= 3, "{rmi}");
+    assert_eq!(rows(&["-a"]), vec!["busybox:latest".to_string()]);
+}

@@ -891,9 +891,19 @@ fn token_auth_berth_registry_and_cncf() {
             .ok()
             .stdout_has(&format!("Status: Downloaded newer image for {b}"));
         d.docker(&["rmi", &b]).ok();
+        if host == &bhost {
+            // Search sends the login's Basic credentials, which the
+            // built-in token service's users may use.
+            d.docker(&["search", "--format", "{{.Name}}", &format!("{host}/bpl")])
+                .ok()
+                .stdout_is("bpl/a\nbpl/b\n");
+        }
         d.docker(&["logout", host]).ok();
         d.docker(&["pull", &b]).fails();
     }
+    d.docker(&["search", &format!("{bhost}/bpl")])
+        .fails()
+        .stderr_has("Unexpected status code 401");
     // The token requests carried the push scope of the target and the
     // pull scope of the mount's source.
     let log = std::fs::read_to_string(bconfig.with_extension("log")).unwrap_or_default();

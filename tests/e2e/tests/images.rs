@@ -214,3 +214,36 @@ fn system_df_counts_images_and_containers() {
         .code_is(1)
         .stderr_has("Invalid container name (a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
 }
+
+/// `rmi`'s conflicts, with dockerd's words and order.
+#[test]
+fn rmi_conflicts_as_dockerd() {
+    let d = Daemon::start();
+    d.docker(&["tag", "busybox", "rmic:1"]).ok();
+    d.docker(&["create", "--name", "rmic-c", "rmic:1", "true"])
+        .ok();
+    let id = d.docker(&["inspect", "-f", "{{.Id}}", "busybox"]);
+    id.ok();
+    let short = &id.stdout.trim()["sha256:".len().."sha256:".len() + 12];
+    // Another tag remains: only untagged.
+    d.docker(&["rmi", "rmic:1"])
+        .ok()
+        .stdout_is("Untagged: rmic:1\n");
+    // The last reference of an image a container uses needs force.
+    d.docker(&["rmi", "busybox"])
+        .code_is(1)
+        .stderr_has(
+            "conflict: unable to remove repository reference \"busybox\" (must force) - container ",
+        )
+        .stderr_has(&format!("is using its referenced image {short}"));
+    // By id with two repositories: that conflict comes first.
+    d.docker(&["tag", "busybox", "rmic:2"]).ok();
+    d.docker(&["rmi", short]).code_is(1).stderr_has(&format!(
+        "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+    ));
+    d.docker(&["rmi", "rmic:2"]).ok();
+    d.docker(&["rmi", short]).code_is(1).stderr_has(&format!(
+        "conflict: unable to delete {short} (must be forced) - image is being used by stopped container "
+    ));
+    d.docker(&["rm", "rmic-c"]).ok();
+}

@@ -224,13 +224,23 @@ pub async fn history(
     Ok(0)
 }
 
-pub async fn rmi(c: &Client, names: Vec<String>, force: bool) -> Result<i32, Failure> {
+pub async fn rmi(
+    c: &Client,
+    names: Vec<String>,
+    force: bool,
+    no_prune: bool,
+) -> Result<i32, Failure> {
     let mut code = 0;
     for n in names {
         let resp = c
             .send(
                 "DELETE",
-                &format!("/images/{}?force={}", q(&n), force as u8),
+                &format!(
+                    "/images/{}?force={}&noprune={}",
+                    q(&n),
+                    force as u8,
+                    no_prune as u8
+                ),
                 None,
                 "",
             )

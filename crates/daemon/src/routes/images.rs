@@ -434,7 +434,8 @@ pub async fn remove(
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
     let force = p.bool("force");
+    let prune = !p.bool("noprune");
     let engine2 = engine.clone();
-    let items = blocking(move || engine2.delete_image(&name, force)).await?;
+    let items = blocking(move || engine2.delete_image(&name, force, prune)).await?;
     Ok(json_response(StatusCode::OK, &items))
 }

@@ -6,7 +6,6 @@ pub mod config;
 pub mod error;
 pub mod gc;
 pub mod names;
-pub mod sendfile;
 pub mod server;
 pub mod storage;
 pub mod tls;

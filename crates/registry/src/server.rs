@@ -124,10 +124,7 @@ pub async fn serve(reg: Arc<Registry>, listener: TcpListener, tls: Option<TlsAcc
             });
             let http = hyper::server::conn::http1::Builder::new();
             let res = match tls {
-                None => {
-                    let io = crate::sendfile::SendfileStream::new(stream);
-                    http.serve_connection(TokioIo::new(io), svc).await
-                }
+                None => http.serve_connection(TokioIo::new(stream), svc).await,
                 Some(acc) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
                         Ok(Ok(s)) => http.serve_connection(TokioIo::new(s), svc).await,
@@ -1185,10 +1182,7 @@ const SEND_CHUNK: u64 = 4 << 20;
 /// Blobs up to this size are read into memory rather than mapped.
 const MAP_MIN: u64 = 1 << 20;
 
-/// A read-only mapping of part of a file, unmapped on drop. While it
-/// lives its addresses are registered with [`crate::sendfile`], so a
-/// plain-TCP connection sends the bytes with sendfile(2) from the file
-/// instead of reading the mapping.
+/// A read-only mapping of part of a file, unmapped on drop.
 struct Mapping {
     ptr: *mut libc::c_void,
     map_len: usize,
@@ -1213,7 +1207,6 @@ impl AsRef<[u8]> for Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        crate::sendfile::unregister(self.ptr as usize);
         // SAFETY: `ptr`/`map_len` are exactly what mmap returned.
         unsafe {
             libc::munmap(self.ptr, self.map_len);
@@ -1267,7 +1260,6 @@ fn map_range(path: &std::path::Path, start: u64, len: u64) -> io::Result<Bytes> 
     unsafe {
         libc::madvise(ptr, map_len, libc::MADV_SEQUENTIAL);
     }
-    crate::sendfile::register(ptr as usize, map_len, std::sync::Arc::new(f), base);
     Ok(Bytes::from_owner(Mapping {
         ptr,
         map_len,

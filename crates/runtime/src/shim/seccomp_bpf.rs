@@ -310,25 +310,10 @@ mod tests {
     use serde_json::json;
 
     fn default_section() -> Value {
-        let caps: Vec<String> = [
-            "CAP_CHOWN",
-            "CAP_DAC_OVERRIDE",
-            "CAP_FSETID",
-            "CAP_FOWNER",
-            "CAP_MKNOD",
-            "CAP_NET_RAW",
-            "CAP_SETGID",
-            "CAP_SETUID",
-            "CAP_SETFCAP",
-            "CAP_SETPCAP",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_SYS_CHROOT",
-            "CAP_KILL",
-            "CAP_AUDIT_WRITE",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let caps: Vec<String> = crate::spec::DEFAULT_CAPABILITIES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         crate::seccomp::to_oci(crate::seccomp::DEFAULT_PROFILE, &caps)
             .unwrap()
             .unwrap()

@@ -65,22 +65,8 @@ LAYER_MIB=${RBENCH_LAYER_MIB:-128} # smaller only for a smoke test of this scrip
 TOTAL_MIB=$((NLAYERS * LAYER_MIB))
 
 BREG_PID= DREG_PID= BERTHD_PID= DOCKERD_PID=
-log() { printf '# %s\n' "$*" >&2; }
-
-stop_pid() { # pid name: SIGTERM, wait 20s, SIGKILL
-    local pid=$1 name=$2 i
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    log "$name ($pid) ignored SIGTERM; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-}
-
-umount_under() { # unmount everything at or under $1, deepest first
-    local m
-    awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
     set +e
@@ -103,6 +89,16 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+timed() { # key cmd...: time a command into T[key] (a log line on failure)
+    local key=$1 t0; shift
+    sync
+    t0=$(now)
+    if "$@" >"$BR/out/$key.log" 2>&1; then
+        T[$key]=$(secs "$t0" "$(now)")
+    else
+        log "$key failed: $(tail -3 "$BR/out/$key.log")"
+    fi
+}
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 rate() { [[ -n ${1:-} ]] && awk -v t="$1" -v m="$TOTAL_MIB" 'BEGIN { printf "%.0f", m / t }'; }
 
@@ -292,21 +288,12 @@ done
 # (The daemons pull the image skopeo pushes: it is always copied in.)
 for reg in berth dist; do
     addr=$BREG; [[ $reg == dist ]] && addr=$DREG
-    sync
-    t0=$(now)
-    if skopeo copy -q --dest-tls-verify=false "dir:$D" "docker://$addr/bench/image:1" >"$BR/out/skopeo.log" 2>&1; then
-        T[skopeo-in-$reg]=$(secs "$t0" "$(now)")
-    else
-        log "$reg: skopeo copy in failed: $(tail -3 "$BR/out/skopeo.log")"
-    fi
+    timed "skopeo-in-$reg" \
+        skopeo copy -q --dest-tls-verify=false "dir:$D" "docker://$addr/bench/image:1"
     rm -rf "$BR/out/dir"
     part skopeo || continue
-    t0=$(now)
-    if skopeo copy -q --src-tls-verify=false "docker://$addr/bench/image:1" "dir:$BR/out/dir" >"$BR/out/skopeo.log" 2>&1; then
-        T[skopeo-out-$reg]=$(secs "$t0" "$(now)")
-    else
-        log "$reg: skopeo copy out failed: $(tail -3 "$BR/out/skopeo.log")"
-    fi
+    timed "skopeo-out-$reg" \
+        skopeo copy -q --src-tls-verify=false "docker://$addr/bench/image:1" "dir:$BR/out/dir"
     rm -rf "$BR/out/dir"
 done
 
@@ -338,17 +325,6 @@ fi
 dk() { # who args...: the docker CLI against berthd or dockerd
     local who=$1; shift
     if [[ $who == berthd ]]; then DOCKER_HOST=unix://$BSOCK "$DOCKER" "$@"; else DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" "$@"; fi
-}
-
-timed() { # key cmd...: time a command into T[key] (nothing on failure)
-    local key=$1 t0; shift
-    sync
-    t0=$(now)
-    if "$@" >"$BR/out/$key.log" 2>&1; then
-        T[$key]=$(secs "$t0" "$(now)")
-    else
-        log "$key failed: $(tail -3 "$BR/out/$key.log")"
-    fi
 }
 
 for who in berthd dockerd; do

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::MutexGuard;
 
 use berth_api::{Error, Result};
@@ -67,6 +67,16 @@ pub struct StagedLayer {
     cache_id: String,
     size: i64,
     placed: bool,
+}
+
+/// A filled layer directory and its tar, ready for [`ImageStore::place_layer`].
+struct NewLayer<'a> {
+    dir: &'a Path,
+    cache_id: &'a str,
+    link: &'a str,
+    tar: &'a Path,
+    diff_id: &'a str,
+    size: i64,
 }
 
 impl Drop for StagedLayer {
@@ -242,35 +252,75 @@ impl ImageStore {
         holds: &mut Holds<'_>,
     ) -> Result<String> {
         let chain = chain_id(parent, &staged.diff_id);
-        {
-            let mut held = self.holds();
-            if self.layer_exists(&chain)? {
-                self.hold(&mut held, holds, &chain);
-                return Ok(chain);
-            }
+        if self.hold_if_present(&chain, holds)? {
+            return Ok(chain);
         }
+        let link = self.write_layer_files(&staged.dir, parent)?;
+        self.place_layer(
+            NewLayer {
+                dir: &staged.dir,
+                cache_id: &staged.cache_id,
+                link: &link,
+                tar: &staged.spool,
+                diff_id: &staged.diff_id,
+                size: staged.size,
+            },
+            &chain,
+            parent,
+            holds,
+        )?;
+        staged.placed = true;
+        Ok(chain)
+    }
+
+    /// Holds `chain` when it is registered already; true if it was.
+    fn hold_if_present(&self, chain: &str, holds: &mut Holds<'_>) -> Result<bool> {
+        let mut held = self.holds();
+        let present = self.layer_exists(chain)?;
+        if present {
+            self.hold(&mut held, holds, chain);
+        }
+        Ok(present)
+    }
+
+    /// Writes a new layer dir's `link` (returned), `lower` (the chain of
+    /// `parent`) and `work`.
+    fn write_layer_files(&self, dir: &Path, parent: Option<&str>) -> Result<String> {
         let link = crate::short_id();
-        let final_dir = self.overlay().join(&staged.cache_id);
-        let link_path = self.overlay().join("l").join(&link);
+        fs::write(dir.join("link"), &link)?;
+        if let Some(p) = parent {
+            fs::write(dir.join("lower"), self.lower_of(p)?)?;
+        }
+        fs::create_dir_all(dir.join("work"))?;
+        Ok(link)
+    }
+
+    /// Moves a filled layer dir and its tar into place, registers the
+    /// chain and holds it. When another operation registered the same
+    /// chain meanwhile, theirs is used and this copy removed.
+    fn place_layer(
+        &self,
+        layer: NewLayer<'_>,
+        chain: &str,
+        parent: Option<&str>,
+        holds: &mut Holds<'_>,
+    ) -> Result<()> {
+        let final_dir = self.overlay().join(layer.cache_id);
+        let link_path = self.overlay().join("l").join(layer.link);
         let placed = (|| -> Result<()> {
-            fs::write(staged.dir.join("link"), &link)?;
-            if let Some(p) = parent {
-                fs::write(staged.dir.join("lower"), self.lower_of(p)?)?;
-            }
-            fs::create_dir_all(staged.dir.join("work"))?;
-            fs::rename(&staged.dir, &final_dir)?;
-            std::os::unix::fs::symlink(format!("../{}/diff", staged.cache_id), &link_path)?;
-            fs::rename(&staged.spool, self.blob_path(&staged.diff_id))?;
+            fs::rename(layer.dir, &final_dir)?;
+            std::os::unix::fs::symlink(format!("../{}/diff", layer.cache_id), &link_path)?;
+            fs::rename(layer.tar, self.blob_path(layer.diff_id))?;
             fsync_dir(&self.root.join("image/blobs/sha256"));
             fsync_dir(&self.overlay());
             Ok(())
         })();
         if let Err(e) = placed {
             let _ = fs::remove_file(&link_path);
+            let _ = fs::remove_dir_all(layer.dir);
             let _ = fs::remove_dir_all(&final_dir);
             return Err(e);
         }
-        staged.placed = true;
         let mut held = self.holds();
         let inserted = self
             .conn()
@@ -279,11 +329,11 @@ impl ImageStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     chain,
-                    staged.diff_id,
+                    layer.diff_id,
                     parent,
-                    staged.cache_id,
-                    link,
-                    staged.size
+                    layer.cache_id,
+                    layer.link,
+                    layer.size
                 ],
             )
             .map_err(db_err)?;
@@ -291,8 +341,8 @@ impl ImageStore {
             let _ = fs::remove_file(&link_path);
             let _ = fs::remove_dir_all(&final_dir);
         }
-        self.hold(&mut held, holds, &chain);
-        Ok(chain)
+        self.hold(&mut held, holds, chain);
+        Ok(())
     }
 
     pub(crate) fn layer_exists(&self, chain: &str) -> Result<bool> {
@@ -319,69 +369,40 @@ impl ImageStore {
         holds: &mut Holds<'_>,
     ) -> Result<String> {
         let chain = chain_id(parent, &spooled.diff_id);
-        {
-            let mut held = self.holds();
-            if self.layer_exists(&chain)? {
-                self.hold(&mut held, holds, &chain);
-                return Ok(chain);
-            }
+        if self.hold_if_present(&chain, holds)? {
+            return Ok(chain);
         }
         let cache_id = hex::encode(rand::random::<[u8; 32]>());
         let tmp_dir = self.overlay().join(format!("tmp-{cache_id}"));
-        let staged = (|| -> Result<(i64, String)> {
+        let unpacked = (|| -> Result<(i64, String)> {
             fs::create_dir_all(tmp_dir.join("diff"))?;
             let f = fs::File::open(&spooled.path)?;
             let size = unpack::unpack_layer(
                 BufReader::with_capacity(256 * 1024, f),
                 &tmp_dir.join("diff"),
             )?;
-            let link = crate::short_id();
-            fs::write(tmp_dir.join("link"), &link)?;
-            if let Some(p) = parent {
-                let lower = self.lower_of(p)?;
-                fs::write(tmp_dir.join("lower"), lower)?;
-            }
-            fs::create_dir_all(tmp_dir.join("work"))?;
-            Ok((size, link))
+            Ok((size, self.write_layer_files(&tmp_dir, parent)?))
         })();
-        let (size, link) = match staged {
+        let (size, link) = match unpacked {
             Ok(v) => v,
             Err(e) => {
                 let _ = fs::remove_dir_all(&tmp_dir);
                 return Err(e);
             }
         };
-        let final_dir = self.overlay().join(&cache_id);
-        let link_path = self.overlay().join("l").join(&link);
-        let placed = (|| -> Result<()> {
-            fs::rename(&tmp_dir, &final_dir)?;
-            std::os::unix::fs::symlink(format!("../{cache_id}/diff"), &link_path)?;
-            fs::rename(&spooled.path, self.blob_path(&spooled.diff_id))?;
-            fsync_dir(&self.root.join("image/blobs/sha256"));
-            fsync_dir(&self.overlay());
-            Ok(())
-        })();
-        if let Err(e) = placed {
-            let _ = fs::remove_file(&link_path);
-            let _ = fs::remove_dir_all(&tmp_dir);
-            let _ = fs::remove_dir_all(&final_dir);
-            return Err(e);
-        }
-        let mut held = self.holds();
-        let inserted = self
-            .conn()
-            .execute(
-                "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, cache_id, link, size) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![chain, spooled.diff_id, parent, cache_id, link, size],
-            )
-            .map_err(db_err)?;
-        if inserted == 0 {
-            // Another operation registered the same chain meanwhile: use theirs.
-            let _ = fs::remove_file(&link_path);
-            let _ = fs::remove_dir_all(&final_dir);
-        }
-        self.hold(&mut held, holds, &chain);
+        self.place_layer(
+            NewLayer {
+                dir: &tmp_dir,
+                cache_id: &cache_id,
+                link: &link,
+                tar: &spooled.path,
+                diff_id: &spooled.diff_id,
+                size,
+            },
+            &chain,
+            parent,
+            holds,
+        )?;
         Ok(chain)
     }
 

@@ -1,0 +1,19 @@
+# Shared by bench/run.sh and bench/registry.sh (sourced, not run): logging
+# and the teardown of what a bench started.
+
+log() { printf '# %s\n' "$*" >&2; }
+
+stop_pid() { # pid name: SIGTERM, wait 20s, SIGKILL
+    local pid=$1 name=$2 i
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    log "$name ($pid) ignored SIGTERM; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+}
+
+umount_under() { # unmount everything at or under $1, deepest first
+    local m
+    awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+}

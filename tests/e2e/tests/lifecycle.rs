@@ -281,3 +281,27 @@ fn interactive_tty_and_detach_with_ctrl_p_ctrl_q() {
         "exited 5"
     );
 }
+
+/// A container's processes start with every signal at its default and none
+/// blocked, whatever the daemon and the shim ignore (a Rust program ignores
+/// SIGPIPE): `yes` ends when its reader does, in `run` and in `exec`.
+#[test]
+fn signals_start_at_their_defaults() {
+    let d = Daemon::start();
+    let status = ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"];
+    let defaults = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n";
+    let run = |args: &[&'static str]| [&["run", "--rm", "busybox"][..], args].concat();
+    d.docker(&run(&status)).ok().stdout_is(defaults);
+    // Under an ignored SIGPIPE `yes` would spin until the timeout (143).
+    let pipe = ["timeout", "10", "sh", "-c", "yes | head -c 3"];
+    d.docker(&run(&pipe)).ok().stdout_is("y\ny");
+    d.docker(&["run", "-d", "--name", "bsig", "busybox", "sleep", "1000"])
+        .ok();
+    d.docker(&[&["exec", "bsig"][..], &status].concat())
+        .ok()
+        .stdout_is(defaults);
+    d.docker(&[&["exec", "bsig"][..], &pipe].concat())
+        .ok()
+        .stdout_is("y\ny");
+    d.docker(&["rm", "-f", "bsig"]).ok();
+}

@@ -42,9 +42,49 @@ use crate::proto::{frame_header, ExitInfo, Request, Response, ShimConfig};
 use io::AsyncFdIo;
 use log::{FileSink, Splitter};
 
+/// Gives every signal the shim has ignored an empty handler instead.
+///
+/// Ignored signals stay ignored across execve, so without this the
+/// container's processes would inherit them: SIGPIPE, which Rust's runtime
+/// ignores before `main` (then `yes | head -1` never ends, as `yes` is
+/// never killed by the closed pipe), and whatever berthd's own parent
+/// ignored (a shell's background job has SIGINT and SIGQUIT ignored). A
+/// caught signal is reset to its default by execve, so the container
+/// starts with every signal at its default, as under runc, while the shim
+/// itself still shrugs them off (a write to a closed pipe fails with EPIPE
+/// and a stray SIGQUIT does nothing).
+fn catch_ignored_signals() {
+    extern "C" fn ignore(_: libc::c_int) {}
+    for sig in (1..32).chain(libc::SIGRTMIN()..=libc::SIGRTMAX()) {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: sigaction with a null new action only reads the current
+        // one into `old`, a zeroed sigaction owned here.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if !ignored {
+            continue;
+        }
+        // SAFETY: installs a handler that does nothing (async-signal-safe)
+        // for a signal that was ignored; `act` is fully initialised.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = ignore as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            act.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
 /// Entry point of the shim binary. Reports `ok <pid>` or `error: <why>` on
 /// stdout once the container is created, then serves until it has exited.
 pub fn main(config_path: &Path) -> i32 {
+    catch_ignored_signals();
     let cfg: ShimConfig = match fs::read(config_path)
         .map_err(anyhow::Error::from)
         .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))

@@ -3,7 +3,8 @@
 # layers (8 x 128 MiB of random data), measure
 #   1. raw blob upload and download rates of berth-registry against CNCF
 #      distribution (Debian's docker-registry), with the same client:
-#      8 parallel curl (monolithic POST + PUT, then GET);
+#      8 parallel curl (monolithic POST + streamed PUT of new blobs each
+#      round, then GET), and each server's CPU seconds per GiB;
 #   2. whole images through skopeo (dir: -> registry, registry -> dir:),
 #      both registries;
 #   3. berthd against dockerd pushing the same `docker load`ed image to the
@@ -185,12 +186,27 @@ rm -f "$A"/layer*.tar
 } >"$D/manifest.json"
 printf 'Directory Transport Version: 1.1\n' >"$D/version"
 
-# The raw blobs: the gzip'd layers (random bytes either way).
+# The raw blobs: the gzip'd layers (random bytes either way) for the first
+# round, and as many new random blobs for each further upload round: a
+# push sends blobs the registry does not have (docker asks first), so
+# every round stores new content rather than finding it already there.
+declare -A RAW_BLOB=() RAW_DIGEST=() # "round,layer" -> file, digest
 BLOBS=() BLOB_DIGESTS=()
 for ((i = 0; i < NLAYERS; i++)); do
     BLOBS+=("$D/${GZ_DIGESTS[i]#sha256:}")
     BLOB_DIGESTS+=("${GZ_DIGESTS[i]}")
+    RAW_BLOB[1,$i]=${BLOBS[i]} RAW_DIGEST[1,$i]=${BLOB_DIGESTS[i]}
 done
+if part raw; then
+    for ((r = 2; r <= ROUNDS; r++)); do
+        mkdir -p "$BR/img/raw$r"
+        for ((i = 0; i < NLAYERS; i++)); do
+            f=$BR/img/raw$r/blob$i
+            head -c "${LAYER_MIB}M" /dev/urandom >"$f"
+            RAW_BLOB[$r,$i]=$f RAW_DIGEST[$r,$i]=sha256:$(sha256sum "$f" | cut -d' ' -f1)
+        done
+    done
+fi
 
 # --- registries ----------------------------------------------------------------
 reg_config() { # root addr
@@ -223,10 +239,10 @@ wait_http "http://$DREG/v2/" "$DREG_PID" distribution || { tail "$BR/distributio
 
 declare -A T # key -> seconds (median where repeated)
 
-# One parallel upload of all blobs to REG/REPO; prints the wall time, or
-# nothing when any request failed.
-upload_all() { # reg repo
-    local reg=$1 repo=$2 i t0 t1 ok=1
+# One parallel upload of round R's blobs to REG/REPO; prints the wall
+# time, or nothing when any request failed.
+upload_all() { # reg repo round
+    local reg=$1 repo=$2 r=$3 i t0 t1 ok=1
     local st=$BR/out/st.$$
     rm -f "$st".*
     t0=$(now)
@@ -235,8 +251,10 @@ upload_all() { # reg repo
             loc=$(curl -s -o /dev/null -w '%header{location}' -X POST "http://$reg/v2/$repo/blobs/uploads/")
             [[ $loc == /* ]] && loc=http://$reg$loc
             sep='?'; [[ $loc == *\?* ]] && sep='&'
-            curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
-                --data-binary "@${BLOBS[i]}" "$loc${sep}digest=${BLOB_DIGESTS[i]}" >"$st.$i"
+            # -T streams the file (--data-binary @ would read all of it into
+            # memory first); no Expect: 100-continue round trip.
+            curl -s -o /dev/null -w '%{http_code}' -T "${RAW_BLOB[$r,$i]}" -H 'Expect:' \
+                -H 'Content-Type: application/octet-stream' "$loc${sep}digest=${RAW_DIGEST[$r,$i]}" >"$st.$i"
         ) &
     done
     wait
@@ -265,24 +283,47 @@ download_all() { # reg repo
 }
 
 # --- 1. raw blobs ------------------------------------------------------------------
-sync
-part raw && for reg in berth dist; do
-    addr=$BREG; [[ $reg == dist ]] && addr=$DREG
-    ups=() downs=()
-    for ((r = 1; r <= ROUNDS; r++)); do
-        t=$(upload_all "$addr" "bench/raw$r") || true
-        [[ -n $t ]] && ups+=("$t") || log "$reg: upload round $r failed"
+# The two registries take turns, round by round, so that whatever else the
+# machine does weighs on both alike. Besides the wall time, each server's
+# own CPU time (utime + stime from /proc) is summed over its rounds; an
+# upload round's window runs to the end of the `sync` after it, so it
+# includes the flushing each registry asked for.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+declare -A CPU=() RAW=() # dir-reg -> server CPU ticks over all rounds; the rounds' times
+raw_round() { # dir reg round: one timed upload or download round, its time into RAW
+    local dir=$1 reg=$2 r=$3 addr=$BREG pid=$BREG_PID c0 t
+    [[ $reg == dist ]] && addr=$DREG pid=$DREG_PID
+    c0=$(cpu_ticks "$pid")
+    if [[ $dir == up ]]; then
+        t=$(upload_all "$addr" "bench/raw$r" "$r") || true
         sync
+    else
+        t=$(download_all "$addr" "bench/raw1") || true
+    fi
+    CPU[$dir-$reg]=$((${CPU[$dir-$reg]:-0} + $(cpu_ticks "$pid") - c0))
+    if [[ -n $t ]]; then RAW[$dir-$reg]+=" $t"; else log "$reg: $dir round $r failed"; fi
+}
+sync
+if part raw; then
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for reg in berth dist; do raw_round up "$reg" "$r"; done
     done
     # Downloads take a fraction of a second: three times the rounds.
     for ((r = 1; r <= 3 * ROUNDS; r++)); do
-        t=$(download_all "$addr" "bench/raw1") || true
-        [[ -n $t ]] && downs+=("$t") || log "$reg: download round $r failed"
+        for reg in berth dist; do raw_round down "$reg" "$r"; done
     done
-    T[up-$reg]=$(echo "${ups[*]:-}" | median)
-    T[down-$reg]=$(echo "${downs[*]:-}" | median)
-    log "$reg: upload ${ups[*]:-} s, download ${downs[*]:-} s"
-done
+    hz=$(getconf CLK_TCK)
+    for reg in berth dist; do
+        log "$reg: upload${RAW[up-$reg]:-} s, download${RAW[down-$reg]:-} s"
+        for dir in up down; do
+            T[$dir-$reg]=$(echo "${RAW[$dir-$reg]:-}" | median)
+            n=$ROUNDS; [[ $dir == down ]] && n=$((3 * ROUNDS))
+            # Server CPU seconds per GiB moved, over all rounds.
+            T[cpu-$dir-$reg]=$(awk -v c="${CPU[$dir-$reg]:-0}" -v hz="$hz" -v n="$n" -v m="$TOTAL_MIB" \
+                'BEGIN { printf "%.2f", c / hz / (n * m / 1024) }')
+        done
+    done
+fi
 
 # --- 2. skopeo -------------------------------------------------------------------------
 # (The daemons pull the image skopeo pushes: it is always copied in.)
@@ -361,11 +402,14 @@ ge() { [[ -n ${1:-} && -n ${2:-} ]] && awk -v a="$1" -v b="$2" -v g="$3" 'BEGIN 
 echo
 echo "registry bench: $NLAYERS x $LAYER_MIB MiB incompressible blobs ($TOTAL_MIB MiB), $(nproc) cores, binaries $BERTH_BIN_DIR"
 echo
-printf '%-44s %12s %12s %10s\n' "raw blobs, $NLAYERS parallel curl (median)" time rate "vs dist"
-printf '%-44s %12s %12s %10s\n' "upload   berth-registry" "$(fmt_s "${T[up-berth]:-}")" "$(fmt_r "${T[up-berth]:-}")" "$(speedup "${T[up-dist]:-}" "${T[up-berth]:-}")"
-printf '%-44s %12s %12s %10s\n' "upload   distribution" "$(fmt_s "${T[up-dist]:-}")" "$(fmt_r "${T[up-dist]:-}")" "1.00x"
-printf '%-44s %12s %12s %10s\n' "download berth-registry" "$(fmt_s "${T[down-berth]:-}")" "$(fmt_r "${T[down-berth]:-}")" "$(speedup "${T[down-dist]:-}" "${T[down-berth]:-}")"
-printf '%-44s %12s %12s %10s\n' "download distribution" "$(fmt_s "${T[down-dist]:-}")" "$(fmt_r "${T[down-dist]:-}")" "1.00x"
+printf '%-44s %12s %12s %10s %14s\n' "raw blobs, $NLAYERS parallel curl (median)" time rate "vs dist" "server CPU/GiB"
+for dir in up down; do
+    name=upload; [[ $dir == down ]] && name=download
+    printf '%-44s %12s %12s %10s %14s\n' "$name berth-registry" "$(fmt_s "${T[$dir-berth]:-}")" "$(fmt_r "${T[$dir-berth]:-}")" \
+        "$(speedup "${T[$dir-dist]:-}" "${T[$dir-berth]:-}")" "${T[cpu-$dir-berth]:-n/a} s"
+    printf '%-44s %12s %12s %10s %14s\n' "$name distribution" "$(fmt_s "${T[$dir-dist]:-}")" "$(fmt_r "${T[$dir-dist]:-}")" "1.00x" \
+        "${T[cpu-$dir-dist]:-n/a} s"
+done
 echo
 printf '%-44s %12s %12s %10s\n' "skopeo copy (gzip'd layers, no recompression)" time rate "vs dist"
 for dir in in out; do

@@ -87,6 +87,24 @@ fn start_registry(d: &Daemon, program: &str, config: &Path, port: u16) -> Regist
     }
 }
 
+/// `program` (CNCF distribution or berth-registry) on 127.0.0.1:`port`,
+/// plain HTTP without auth, its config and storage in the daemon's tmp
+/// dir `name`; also that dir (its log is `config.log` there).
+fn plain_registry(d: &Daemon, program: &str, name: &str, port: u16) -> (Registry, PathBuf) {
+    let dir = d.tmp().join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("root").display()
+        ),
+    )
+    .expect("config");
+    (start_registry(d, program, &config, port), dir)
+}
+
 /// (ca.crt, server.crt, server.key) for 127.0.0.1, made by openssl.
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
     make_certs_for(dir, "127.0.0.1")
@@ -412,19 +430,8 @@ fn curl_put_manifest(
 #[test]
 fn platform_pick_from_an_index() {
     let d = Daemon::start();
-    let dir = d.tmp().join("bpl-index");
-    std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("root").display()
-        ),
-    )
-    .expect("config");
-    let _reg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let (_reg, dir) = plain_registry(&d, "/usr/bin/docker-registry", "bpl-index", port);
     let host = format!("127.0.0.1:{port}");
     let base = format!("http://{host}");
     let repo = "bpl/multi";
@@ -600,19 +607,8 @@ fn cross_repository_mount_on_push() {
         b"s3cret\n",
     )
     .ok();
-    let dir = d.tmp().join("bpl-mount");
-    std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("root").display()
-        ),
-    )
-    .expect("config");
-    let creg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let (creg, dir) = plain_registry(&d, "/usr/bin/docker-registry", "bpl-mount", port);
     let logs = [d.tmp().join("bpl-breg/config.log"), dir.join("config.log")];
     for (host, log) in [
         (bhost.clone(), &logs[0]),
@@ -657,22 +653,11 @@ fn cross_repository_mount_on_push() {
 #[test]
 fn search_a_registry() {
     let d = Daemon::start();
-    let dir = d.tmp().join("bpl-search");
-    std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("root").display()
-        ),
-    )
-    .expect("config");
-    let _reg = start_registry(
+    let (_reg, _) = plain_registry(
         &d,
         &bin_dir().join("berth-registry").display().to_string(),
-        &config,
+        "bpl-search",
         port,
     );
     let host = format!("127.0.0.1:{port}");
@@ -1041,24 +1026,13 @@ fn registry_mirror_first_then_upstream() {
         ],
         |_| {},
     );
-    let dir = d.tmp().join("bpl-mirror");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("root").display()
-        ),
-    )
-    .expect("config");
-    let reg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let (reg, dir) = plain_registry(&d, "/usr/bin/docker-registry", "bpl-mirror", port);
     let held = format!("127.0.0.1:{port}/library/busybox:latest");
     let id = d.inspect("busybox", "{{.Id}}");
     d.docker(&["tag", "busybox", &held]).ok();
     d.docker(&["push", &held]).ok();
     d.docker(&["rmi", &held, "busybox"]).ok();
-    let log_len = std::fs::metadata(config.with_extension("log"))
+    let log_len = std::fs::metadata(dir.join("config.log"))
         .map(|m| m.len() as usize)
         .unwrap_or(0);
     d.docker(&["pull", "busybox"])
@@ -1066,7 +1040,7 @@ fn registry_mirror_first_then_upstream() {
         .stdout_has("latest: Pulling from library/busybox")
         .stdout_has("Status: Downloaded newer image for busybox:latest");
     assert_eq!(d.inspect("busybox", "{{.Id}}"), id);
-    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    let log = std::fs::read_to_string(dir.join("config.log")).unwrap_or_default();
     let during_pull = log.get(log_len..).unwrap_or("");
     assert!(
         during_pull.contains("/v2/library/busybox/manifests/"),
@@ -1178,19 +1152,8 @@ impl Drop for Containerd {
 #[test]
 fn containerd_pulls_what_the_daemon_pushes() {
     let d = Daemon::start();
-    let dir = d.tmp().join("bpl-ctd-reg");
-    std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("root").display()
-        ),
-    )
-    .expect("config");
-    let _reg = start_registry(&d, "/usr/bin/docker-registry", &config, port);
+    let (_reg, _) = plain_registry(&d, "/usr/bin/docker-registry", "bpl-ctd-reg", port);
     let image = format!("127.0.0.1:{port}/bpl/mixed:1");
     // 5 MB random, 6 MB text, 5 MB random, 6 MB text: 22 MB, of which
     // the text compresses to almost nothing.

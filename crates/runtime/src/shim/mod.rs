@@ -79,6 +79,64 @@ fn catch_ignored_signals() {
             libc::sigaction(sig, &act, std::ptr::null_mut());
         }
     }
+    // glibc keeps the signals between 31 and SIGRTMIN (its SIGCANCEL and
+    // SIGSETXID) to itself: its sigaction refuses them. One inherited as
+    // ignored (seen: 32, from the process tree CI ran under) is set back
+    // to its default with the system call itself. glibc installs its own
+    // handlers for them when it needs them, so the default is safe here.
+    for sig in 32..libc::SIGRTMIN() {
+        reset_if_ignored_raw(sig);
+    }
+}
+
+/// The kernel's `struct sigaction` (rt_sigaction(2)), not glibc's.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+fn reset_if_ignored_raw(sig: libc::c_int) {
+    let size = std::mem::size_of::<u64>();
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction with a null new action only writes the current
+    // one into `old`, laid out as the kernel's sigaction; `size` is the
+    // kernel's sigset size.
+    let read = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            std::ptr::null::<KernelSigaction>(),
+            &mut old as *mut KernelSigaction,
+            size,
+        )
+    };
+    if read != 0 || old.handler != libc::SIG_IGN {
+        return;
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: as above; SIG_DFL needs no handler or restorer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &dfl as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            size,
+        );
+    }
 }
 
 /// Entry point of the shim binary. Reports `ok <pid>` or `error: <why>` on

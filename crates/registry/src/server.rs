@@ -103,6 +103,18 @@ impl Registry {
     }
 }
 
+/// Unsent bytes a connection's socket may hold before it stops taking
+/// more (TCP_NOTSENT_LOWAT). Without a limit a blob body's 4 MiB frames
+/// pile up in the kernel as fast as they are copied, and are read by the
+/// client long after they left the CPU caches; held to this, the copy
+/// into the socket and the client's copy out of it stay close together.
+/// Serving 8 blobs at once on loopback it cut the wall time by a fifth
+/// and the CPU per GiB on both ends (server 0.22 to 0.19-0.21 s, curl
+/// clients 0.33 to 0.23-0.25 s). Unlike a small SO_SNDBUF (which did as
+/// well here) it leaves the send buffer's autotuning alone, so a client
+/// across a long, fast link still gets a full window of data in flight.
+const NOTSENT_LOWAT: u32 = 128 << 10;
+
 /// Accepts connections until the process ends; each is served in its own
 /// task (TLS handshakes too, under a time limit).
 pub async fn serve(reg: Arc<Registry>, listener: TcpListener, tls: Option<TlsAcceptor>) {
@@ -115,6 +127,8 @@ pub async fn serve(reg: Arc<Registry>, listener: TcpListener, tls: Option<TlsAcc
                 continue;
             }
         };
+        // Advice only: a socket that refuses it is served as it is.
+        let _ = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(NOTSENT_LOWAT);
         let reg = reg.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -1338,34 +1352,44 @@ async fn append_body(
     req: Request<Incoming>,
     hasher: Option<sha2::Sha256>,
 ) -> Result<(u64, Option<sha2::Sha256>)> {
-    use std::io::Write as _;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    // The body's frames go to a blocking thread in batches of about
+    // [`WRITE_BATCH`] bytes, written there with one writev each: a wake-up
+    // of that thread per frame (tens of KiB each) was a context switch per
+    // frame, and a buffered writer a second copy of every byte.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(4);
     let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, Option<sha2::Sha256>)> {
-        let f = std::fs::OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)?;
-        let mut out = io::BufWriter::with_capacity(1 << 20, f);
         let mut h = hasher;
         let mut n = 0u64;
-        while let Some(data) = rx.blocking_recv() {
-            if let Some(h) = h.as_mut() {
-                h.update(&data);
+        while let Some(batch) = rx.blocking_recv() {
+            for data in &batch {
+                if let Some(h) = h.as_mut() {
+                    h.update(data);
+                }
+                n += data.len() as u64;
             }
-            out.write_all(&data)?;
-            n += data.len() as u64;
+            write_all_batch(&mut f, &batch)?;
         }
-        out.flush()?;
         Ok((n, h))
     });
     let mut body = req.into_body();
     let mut failure = None;
+    let mut batch = Vec::new();
+    let mut batched = 0;
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(fr) => {
                 if let Ok(data) = fr.into_data() {
-                    if tx.send(data).await.is_err() {
-                        break; // the writer failed: its error is below
+                    batched += data.len();
+                    batch.push(data);
+                    if batched >= WRITE_BATCH {
+                        batched = 0;
+                        if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                            break; // the writer failed: its error is below
+                        }
                     }
                 }
             }
@@ -1374,6 +1398,10 @@ async fn append_body(
                 break;
             }
         }
+    }
+    // What came before a cut is kept too: a resumed upload goes on from it.
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
     }
     drop(tx);
     let written = match writer.await {
@@ -1387,6 +1415,26 @@ async fn append_body(
             format!("the upload body was cut: {e}"),
         )),
     }
+}
+
+/// Upload bytes handed to the writing thread at a time.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// Writes every buffer of `batch`, in order, with as few writev calls as
+/// the kernel allows (std's `write_all_vectored` is not stable yet).
+fn write_all_batch(f: &mut std::fs::File, batch: &[Bytes]) -> io::Result<()> {
+    use std::io::{IoSlice, Write as _};
+    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match f.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => IoSlice::advance_slices(&mut rest, k),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 struct BusyGuard<'a> {

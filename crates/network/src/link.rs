@@ -95,12 +95,15 @@ impl Netlink {
             if let Some(m) = mtu {
                 b = b.mtu(m);
             }
-            self.handle
-                .link()
-                .add(b.build())
-                .execute()
-                .await
-                .map_err(nl_err(format!("creating bridge {name}")))?;
+            let made = self.handle.link().add(b.build()).execute().await;
+            // Another daemon starting at the same moment may have made it
+            // between the look-up and the add (seen in CI, two berthds on
+            // the default bridge): then it is there, which is all we need.
+            if let Err(e) = made {
+                if self.index_of(name).await?.is_none() {
+                    return Err(nl_err(format!("creating bridge {name}"))(e));
+                }
+            }
         }
         let idx = self.require(name).await?;
         self.ensure_address(idx, gateway).await?;

@@ -108,12 +108,36 @@ impl Engine {
                 opts.until
                     .is_some_and(|u| (chrono::Utc::now().timestamp() as f64) >= u)
             };
+            // The file last read, kept open: a container removed while it
+            // is followed (docker-py's `run(remove=True)` removes before it
+            // reads its follow stream) takes the path away, not the lines
+            // its handle can still read.
+            let mut held: Option<std::fs::File> = None;
             loop {
                 let running = engine.is_running(&id);
                 let file = match std::fs::File::open(&path) {
                     Ok(f) => f,
-                    Err(_) => return,
+                    Err(_) => {
+                        if let Some(f) = held.take() {
+                            let mut reader = BufReader::new(f);
+                            if reader.seek(SeekFrom::Start(pos)).is_ok() {
+                                let mut line = String::new();
+                                while reader.read_line(&mut line).unwrap_or(0) > 0
+                                    && line.ends_with('\n')
+                                {
+                                    if let Some(b) = render(&line, &opts, tty) {
+                                        if tx.blocking_send(b).is_err() {
+                                            return;
+                                        }
+                                    }
+                                    line.clear();
+                                }
+                            }
+                        }
+                        return;
+                    }
                 };
+                held = file.try_clone().ok();
                 // Rotated or truncated meanwhile: the new file from its start.
                 let meta = file.metadata().ok();
                 let ino = meta.as_ref().map(|m| m.ino()).unwrap_or(0);

@@ -3,6 +3,16 @@
 
 log() { printf '# %s\n' "$*" >&2; }
 
+# Sets BERTH_BIN_DIR unless given: target/release (under $CARGO_TARGET_DIR,
+# else the repository's target/) when it has every binary named, else
+# target/debug.
+default_bin_dir() { # binaries...
+    [[ -n ${BERTH_BIN_DIR:-} ]] && return 0
+    local target=${CARGO_TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target} b
+    BERTH_BIN_DIR=$target/release
+    for b in "$@"; do [[ -x $target/release/$b ]] || BERTH_BIN_DIR=$target/debug; done
+}
+
 stop_pid() { # pid name: SIGTERM, wait 20s, SIGKILL
     local pid=$1 name=$2 i
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0

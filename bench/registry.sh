@@ -31,16 +31,9 @@ while getopts "r:h" opt; do
     esac
 done
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-if [[ -z ${BERTH_BIN_DIR:-} ]]; then
-    if [[ -x $TARGET/release/berthd && -x $TARGET/release/berth-registry ]]; then
-        BERTH_BIN_DIR=$TARGET/release
-    else
-        BERTH_BIN_DIR=$TARGET/debug
-    fi
-fi
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+default_bin_dir berthd berth-registry
 BR=${BENCH_ROOT:-/var/tmp/berth-rbench}
 read -r BPORT DPORT <<<"${RBENCH_PORTS:-5101 5102}"
 BREG=127.0.0.1:$BPORT
@@ -66,8 +59,6 @@ LAYER_MIB=${RBENCH_LAYER_MIB:-128} # smaller only for a smoke test of this scrip
 TOTAL_MIB=$((NLAYERS * LAYER_MIB))
 
 BREG_PID= DREG_PID= BERTHD_PID= DOCKERD_PID=
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 cleanup() {
     set +e

@@ -27,12 +27,9 @@ while getopts "n:w:h" opt; do
     esac
 done
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-if [[ -z ${BERTH_BIN_DIR:-} ]]; then
-    if [[ -x $TARGET/release/berthd ]]; then BERTH_BIN_DIR=$TARGET/release; else BERTH_BIN_DIR=$TARGET/debug; fi
-fi
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+default_bin_dir berthd
 BR=${BENCH_ROOT:-/tmp/berth-bench}
 BERTHD_ARGS=${BERTHD_ARGS:-}
 DOCKER=/usr/local/bin/docker
@@ -49,8 +46,6 @@ PEER_NETNS=berthbench-peer
 
 BERTHD_PID=
 DOCKERD_PID=
-# shellcheck source=bench/lib.sh
-. "$(dirname "$0")/lib.sh"
 
 cleanup() {
     set +e

@@ -115,27 +115,13 @@ impl Engine {
             let mut held: Option<std::fs::File> = None;
             loop {
                 let running = engine.is_running(&id);
-                let file = match std::fs::File::open(&path) {
-                    Ok(f) => f,
-                    Err(_) => {
-                        if let Some(f) = held.take() {
-                            let mut reader = BufReader::new(f);
-                            if reader.seek(SeekFrom::Start(pos)).is_ok() {
-                                let mut line = String::new();
-                                while reader.read_line(&mut line).unwrap_or(0) > 0
-                                    && line.ends_with('\n')
-                                {
-                                    if let Some(b) = render(&line, &opts, tty) {
-                                        if tx.blocking_send(b).is_err() {
-                                            return;
-                                        }
-                                    }
-                                    line.clear();
-                                }
-                            }
-                        }
-                        return;
-                    }
+                // Gone: one last pass over the held handle.
+                let (file, gone) = match std::fs::File::open(&path) {
+                    Ok(f) => (f, false),
+                    Err(_) => match held.take() {
+                        Some(f) => (f, true),
+                        None => return,
+                    },
                 };
                 held = file.try_clone().ok();
                 // Rotated or truncated meanwhile: the new file from its start.
@@ -159,7 +145,7 @@ impl Engine {
                     }
                     line.clear();
                 }
-                if !running || tx.is_closed() || until_passed() {
+                if gone || !running || tx.is_closed() || until_passed() {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));

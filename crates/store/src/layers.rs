@@ -135,25 +135,7 @@ impl ImageStore {
     /// Streams a layer tar (gzip or zstd detected by its magic) into a temp file,
     /// hashing the uncompressed bytes.
     pub(crate) fn spool_layer(&self, src: &mut dyn Read) -> Result<SpooledLayer> {
-        let mut src = BufReader::with_capacity(256 * 1024, src);
-        let gzip = {
-            let buf = src.fill_buf()?;
-            buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b
-        };
-        let zstd = {
-            let buf = src.fill_buf()?;
-            buf.len() >= 4 && buf[..4] == [0x28, 0xb5, 0x2f, 0xfd]
-        };
-        let mut reader: Box<dyn Read> = if gzip {
-            Box::new(flate2::read::GzDecoder::new(src))
-        } else if zstd {
-            Box::new(
-                ruzstd::decoding::StreamingDecoder::new(src)
-                    .map_err(|e| Error::invalid(format!("reading the zstd layer: {e}")))?,
-            )
-        } else {
-            Box::new(src)
-        };
+        let mut reader = decompressed(BufReader::with_capacity(256 * 1024, src), false)?;
         // Owns the temp file from here on: any error below removes it.
         let mut spooled = SpooledLayer {
             path: self
@@ -190,24 +172,7 @@ impl ImageStore {
     /// unpacked files never are, as with every layer; the records made by
     /// [`ImageStore::add_pulled_staged`] are the commit point).
     pub fn stage_layer(&self, src: &mut dyn Read) -> Result<StagedLayer> {
-        let mut src = BufReader::with_capacity(1 << 20, src);
-        let (gzip, zstd) = {
-            let buf = src.fill_buf()?;
-            (
-                buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b,
-                buf.len() >= 4 && buf[..4] == [0x28, 0xb5, 0x2f, 0xfd],
-            )
-        };
-        let reader: Box<dyn Read> = if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(src))
-        } else if zstd {
-            Box::new(
-                ruzstd::decoding::StreamingDecoder::new(src)
-                    .map_err(|e| Error::invalid(format!("reading the zstd layer: {e}")))?,
-            )
-        } else {
-            Box::new(src)
-        };
+        let reader = decompressed(BufReader::with_capacity(1 << 20, src), true)?;
         let cache_id = hex::encode(rand::random::<[u8; 32]>());
         let mut staged = StagedLayer {
             diff_id: String::new(),
@@ -566,4 +531,29 @@ impl ImageStore {
         }
         Ok(removed)
     }
+}
+
+/// A layer's tar from its stream, gzip or zstd told apart by their magic
+/// bytes, plain otherwise. `multi_member`: read every gzip member, not only
+/// the first (as the pull does).
+fn decompressed<'a, R: BufRead + 'a>(mut src: R, multi_member: bool) -> Result<Box<dyn Read + 'a>> {
+    let (gzip, zstd) = {
+        let buf = src.fill_buf()?;
+        (
+            buf.len() >= 2 && buf[0] == 0x1f && buf[1] == 0x8b,
+            buf.len() >= 4 && buf[..4] == [0x28, 0xb5, 0x2f, 0xfd],
+        )
+    };
+    Ok(if gzip && multi_member {
+        Box::new(flate2::read::MultiGzDecoder::new(src))
+    } else if gzip {
+        Box::new(flate2::read::GzDecoder::new(src))
+    } else if zstd {
+        Box::new(
+            ruzstd::decoding::StreamingDecoder::new(src)
+                .map_err(|e| Error::invalid(format!("reading the zstd layer: {e}")))?,
+        )
+    } else {
+        Box::new(src)
+    })
 }

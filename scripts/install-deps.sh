@@ -37,3 +37,6 @@ fi
 # uses it (every test starts its own daemons on their own sockets).
 command -v /usr/local/bin/docker >/dev/null ||
     echo "install-deps: note: /usr/local/bin/docker (CLI 28) is missing; the suite falls back to the docker on PATH" >&2
+
+# the unused-dependency check .ci/test runs (a crates.io tool: no Debian package)
+command -v cargo-machete >/dev/null || cargo install --locked cargo-machete@0.9.2

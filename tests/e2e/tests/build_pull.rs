@@ -118,6 +118,14 @@ fn from_a_private_registry_uses_the_login() {
     d.docker(&["run", "--rm", "bbp-private", "cat", "/child"])
         .ok()
         .stdout_is("private\n");
+    // The docker CLI 20.10 sends them the same way.
+    d.docker(&["rmi", "bbp-private", &image]).ok();
+    d.sh(&format!(
+        "DOCKER_BUILDKIT=0 docker20 build -t bbp-private {} 2>&1",
+        dir.display()
+    ))
+    .ok()
+    .stdout_has(&format!("Status: Downloaded newer image for {image}"));
     d.docker(&["rmi", "bbp-private", &image]).ok();
     d.docker(&["logout", &host]).ok();
 }

@@ -73,6 +73,10 @@ fn from_an_image_only_in_a_registry_is_pulled() {
         .ok()
         .stdout_has("v1: Pulling from bbp/base")
         .stdout_has(&format!("Status: Image is up to date for {image}"));
+    // `-q`: the image id alone; the pull's lines are held back too.
+    let o = build(&d, &dir, "-q --pull -t bbp-child");
+    o.ok().stdout_has("sha256:");
+    assert!(!o.stdout.contains("Pulling from"), "{}", o.stdout);
 
     // A tag the registry lacks: dockerd's pull error ends the build.
     let dir = context(&d, "nope", &format!("FROM {host}/bbp/base:nope\n"));

@@ -49,6 +49,9 @@ pub struct BuildOptions {
     pub force_rm: bool,
     /// `--pull`: pull every `FROM` image, even one present.
     pub pull: bool,
+    /// `--platform`: the platform `FROM` images are pulled for, unless
+    /// `FROM --platform` names one.
+    pub platform: Option<String>,
     /// Registry credentials (`X-Registry-Config`) for pulling `FROM` images.
     pub auth_configs: AuthConfigs,
 }
@@ -723,6 +726,7 @@ impl Builder {
                 .map(|p| self.lex.process_word(p, &menv))
                 .transpose()
                 .map_err(|e| step_err(&stage.from, e))?;
+            let platform = platform.or_else(|| self.opts.platform.clone());
             st.image = Some(self.base_image(&base, platform.as_deref()).await?);
         }
         if let Some(id) = &st.image {

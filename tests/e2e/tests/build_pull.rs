@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use berth_e2e::registry::{berth_registry, free_port, plain_registry};
-use berth_e2e::{Daemon, Out};
+use berth_e2e::{Cli, Daemon, Out};
 
 fn context(d: &Daemon, name: &str, dockerfile: &str) -> PathBuf {
     let dir = d.tmp().join(format!("bbp-ctx-{name}"));
@@ -131,5 +131,14 @@ fn from_a_private_registry_uses_the_login() {
     .ok()
     .stdout_has(&format!("Status: Downloaded newer image for {image}"));
     d.docker(&["rmi", "bbp-private", &image]).ok();
+    // And berth's CLI, from the same config.json.
+    if d.clis().contains(&Cli::Berth) {
+        let ctx = dir.display().to_string();
+        d.run(Cli::Berth, &["build", "-t", "bbp-private", &ctx])
+            .ok()
+            .stdout_has("v1: Pulling from bbp/private")
+            .stdout_has(&format!("Status: Downloaded newer image for {image}"));
+        d.docker(&["rmi", "bbp-private", &image]).ok();
+    }
     d.docker(&["logout", &host]).ok();
 }

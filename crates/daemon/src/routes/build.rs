@@ -121,6 +121,10 @@ pub async fn build(
             .is_none_or(|v| !matches!(v, "0" | "false" | "False")),
         force_rm: p.bool("forcerm"),
         pull: p.bool("pull"),
+        platform: p
+            .get("platform")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         auth_configs: req
             .headers()
             .get("X-Registry-Config")

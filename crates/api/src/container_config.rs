@@ -25,7 +25,6 @@ where
 
 /// The container's `Config`: what runs, as the image and the client set it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ContainerConfig {
     #[serde(rename = "Hostname", default, deserialize_with = "nullable")]
     pub hostname: String,
@@ -81,7 +80,6 @@ pub struct ContainerConfig {
 
 /// The container's `HostConfig`: how the host runs it (resources included).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HostConfig {
     #[serde(rename = "CpuShares", default, deserialize_with = "nullable")]
     pub cpu_shares: i64,

@@ -112,8 +112,9 @@ pub struct NetworkingConfig {
 }
 
 /// The body of `POST /containers/create`: the `Config` fields at top level
-/// beside `HostConfig` and `NetworkingConfig`. Parsed by [`CreateBody::parse`]
-/// because serde cannot flatten and deny unknown fields at once.
+/// beside `HostConfig` and `NetworkingConfig` (Go's `ContainerConfigWrapper`
+/// embeds `*Config`). The spec is wrong here: it describes the body as
+/// `ContainerConfig` with the two others as members, so it is hand-written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateBody {
     pub config: ContainerConfig,
@@ -121,34 +122,34 @@ pub struct CreateBody {
     pub networking_config: NetworkingConfig,
 }
 
+/// The members of the create body beside the embedded `Config`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CreateWrapper {
+    #[serde(rename = "HostConfig")]
+    host_config: Option<HostConfig>,
+    #[serde(rename = "NetworkingConfig")]
+    networking_config: Option<NetworkingConfig>,
+}
+
 impl CreateBody {
-    /// Parses the request body; an unknown field or a wrong type is an error
-    /// that names it, as dockerd's 400 does.
-    pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
+    /// Parses the request body as dockerd's Go decoder does
+    /// ([`crate::json`]): unknown fields are ignored, `null` is a zero
+    /// value, names match case-insensitively; a wrong type is an error that
+    /// names the field. An empty body is the zero value.
+    pub fn parse(body: &[u8]) -> Result<CreateBody, crate::Error> {
         let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Object(Default::default())
+            Value::Null
         } else {
-            serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?
+            serde_json::from_slice(body)
+                .map_err(|e| crate::Error::invalid(format!("invalid JSON: {e}")))?
         };
-        let Value::Object(mut map) = value else {
-            return Err("invalid JSON: the body must be an object".into());
-        };
-        let host_config = match map.shift_remove("HostConfig") {
-            Some(Value::Null) | None => HostConfig::default(),
-            Some(v) => serde_json::from_value(v).map_err(|e| format!("invalid HostConfig: {e}"))?,
-        };
-        let networking_config = match map.shift_remove("NetworkingConfig") {
-            Some(Value::Null) | None => NetworkingConfig::default(),
-            Some(v) => {
-                serde_json::from_value(v).map_err(|e| format!("invalid NetworkingConfig: {e}"))?
-            }
-        };
-        let config = serde_json::from_value(Value::Object(map))
-            .map_err(|e| format!("invalid container config: {e}"))?;
+        let wrapper: CreateWrapper = crate::json::from_value(&value)?;
+        let config = crate::json::from_value(&value)?;
         Ok(CreateBody {
             config,
-            host_config,
-            networking_config,
+            host_config: wrapper.host_config.unwrap_or_default(),
+            networking_config: wrapper.networking_config.unwrap_or_default(),
         })
     }
 }

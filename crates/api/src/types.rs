@@ -146,10 +146,23 @@ impl CreateBody {
         };
         let wrapper: CreateWrapper = crate::json::from_value(&value)?;
         let config = crate::json::from_value(&value)?;
+        let mut networking_config = wrapper.networking_config.unwrap_or_default();
+        // The endpoint settings are read by their canonical names: decoding
+        // them through the typed model gives those names whatever case the
+        // client sent, and checks their types.
+        for cfg in networking_config
+            .endpoints_config
+            .iter_mut()
+            .flat_map(|m| m.values_mut())
+        {
+            let typed: crate::model::EndpointSettings = crate::json::from_value(cfg)?;
+            *cfg = serde_json::to_value(typed)
+                .map_err(|e| crate::Error::internal(format!("endpoint settings: {e}")))?;
+        }
         Ok(CreateBody {
             config,
             host_config: wrapper.host_config.unwrap_or_default(),
-            networking_config: wrapper.networking_config.unwrap_or_default(),
+            networking_config,
         })
     }
 }

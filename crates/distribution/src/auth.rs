@@ -37,7 +37,7 @@ impl AuthConfig {
         ];
         for e in engines {
             if let Ok(bytes) = e.decode(h) {
-                if let Ok(mut a) = serde_json::from_slice::<AuthConfig>(&bytes) {
+                if let Ok(mut a) = berth_api::json::from_slice::<AuthConfig>(&bytes) {
                     a.fill_from_auth();
                     return a;
                 }

@@ -15,7 +15,9 @@ use tokio::net::UnixStream;
 use crate::container::Status;
 use crate::{record_name, resolve, Engine};
 
-/// The body of `POST /containers/{id}/exec`.
+/// The body of `POST /containers/{id}/exec`, decoded by Go's rules
+/// ([`berth_api::json`]). Kept beside the generated `model::ExecConfig`
+/// until the exec service takes that type.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ExecConfig {
@@ -94,8 +96,7 @@ impl Engine {
 
     /// `POST /containers/{id}/exec`.
     pub fn exec_create(&self, key: &str, body: &[u8]) -> Result<String> {
-        let config: ExecConfig = serde_json::from_slice(body)
-            .map_err(|e| Error::invalid(format!("invalid exec config: {e}")))?;
+        let config: ExecConfig = berth_api::json::from_slice(body)?;
         let h = self.lookup(key)?;
         let r = h.snapshot();
         if r.state.status != Status::Running {

@@ -3,11 +3,11 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
+use berth_api::model::ExecStartConfig;
 use berth_api::version::ApiVersion;
 use berth_api::Error;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,13 +22,6 @@ pub async fn create(
 ) -> ApiResult<Response<Body>> {
     let exec_id = engine.exec_create(&id, &body)?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": exec_id})))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct StartBody {
-    #[serde(default)]
-    detach: bool,
 }
 
 /// Runs the exec: detached, it answers at once and records the exit code
@@ -47,12 +40,7 @@ pub async fn start(
     let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .map_err(|e| Error::invalid(e.to_string()))?;
-    let body: StartBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        StartBody::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(format!("invalid exec start body: {e}")))?
-    };
+    let body: ExecStartConfig = berth_api::json::from_body(&bytes)?;
     let inspect = engine.exec_inspect(&id)?;
     let attached = inspect["OpenStdin"] == true
         || inspect["OpenStdout"] == true

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::container_config::{nullable, ContainerConfig, HostConfig};
+/// The generated types where they have the hand-kept ones' exact shape.
+pub use crate::model::{PortBinding, RestartPolicy};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HealthConfig {
@@ -27,14 +29,6 @@ pub struct HealthConfig {
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RestartPolicy {
-    #[serde(rename = "Name", default, deserialize_with = "nullable")]
-    pub name: String,
-    #[serde(rename = "MaximumRetryCount", default, deserialize_with = "nullable")]
-    pub maximum_retry_count: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -91,14 +85,6 @@ pub struct Mount {
         skip_serializing_if = "Option::is_none"
     )]
     pub tmpfs_options: Option<Value>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PortBinding {
-    #[serde(rename = "HostIp", default, deserialize_with = "nullable")]
-    pub host_ip: String,
-    #[serde(rename = "HostPort", default, deserialize_with = "nullable")]
-    pub host_port: String,
 }
 
 /// `"80/tcp" -> [bindings]`; a `null` list means exposed but not published.

@@ -45,7 +45,9 @@ services:
     d.docker(&["ps", "-aq"]).ok().stdout_is("");
 }
 
-/// docker-py's `Healthcheck` sends `null` for every duration left unset.
+/// docker-py's `Healthcheck` sends `null` for every duration left unset;
+/// `runtime=` sends `HostConfig.Runtime` (refused by berth's old strict
+/// decoding).
 #[test]
 fn python_sdk_healthcheck_with_unset_fields() {
     let d = Daemon::start();
@@ -53,13 +55,17 @@ fn python_sdk_healthcheck_with_unset_fields() {
 import docker
 c = docker.from_env()
 hc = docker.types.Healthcheck(test=["CMD", "true"])
-ct = c.containers.run("busybox", ["sleep", "30"], detach=True, name="pyhc", healthcheck=hc)
+ct = c.containers.run("busybox", ["sleep", "30"], detach=True, name="pyhc", healthcheck=hc,
+                      runtime="runc")
 ct.reload()
 h = ct.attrs["Config"]["Healthcheck"]
 print(ct.status, h["Test"], h.get("Interval", 0), h.get("Retries", 0))
+print(ct.attrs["HostConfig"]["Runtime"])
 ct.remove(force=True)
 EOF"#;
-    d.sh(script).ok().stdout_is("running ['CMD', 'true'] 0 0\n");
+    d.sh(script)
+        .ok()
+        .stdout_is("running ['CMD', 'true'] 0 0\nrunc\n");
 }
 
 /// Go matches field names case-insensitively and reads `null` as the

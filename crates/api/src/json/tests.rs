@@ -181,3 +181,37 @@ fn host_config_takes_nulls_and_odd_case() {
     assert_eq!(hc.restart_policy.name, "always");
     assert_eq!(hc.port_bindings.unwrap()["80/tcp"], None);
 }
+
+/// The create body: `Config` fields at top level beside `HostConfig` and
+/// `NetworkingConfig`, endpoint settings given their canonical names.
+#[test]
+fn create_body_embeds_config_beside_host_and_networking() {
+    let b = crate::types::CreateBody::parse(
+        br#"{"image":"busybox","Bogus":1,"Healthcheck":{"Test":["CMD","true"],"Interval":null},
+            "hostconfig":{"Memory":5,"Runtime":"runc"},
+            "networkingconfig":{"EndpointsConfig":{"n1":{"aliases":["a"],
+                "ipamconfig":{"ipv4address":"10.0.0.2"}},"n2":null}}}"#,
+    )
+    .unwrap();
+    assert_eq!(b.config.image, "busybox");
+    assert_eq!(b.config.healthcheck.unwrap().interval, 0);
+    assert_eq!(b.host_config.memory, 5);
+    assert_eq!(b.host_config.runtime, "runc");
+    let eps = b.networking_config.endpoints_config.unwrap();
+    assert_eq!(eps["n1"]["Aliases"], serde_json::json!(["a"]));
+    assert_eq!(
+        eps["n1"]["IPAMConfig"]["IPv4Address"],
+        serde_json::json!("10.0.0.2")
+    );
+    assert_eq!(eps["n2"]["Aliases"], serde_json::Value::Null);
+    assert_eq!(
+        crate::types::CreateBody::parse(b"").unwrap(),
+        crate::types::CreateBody::default()
+    );
+    let e = crate::types::CreateBody::parse(br#"{"Image":"b","HostConfig":{"Memory":"x"}}"#)
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "json: cannot unmarshal string into Go struct field HostConfig.Memory of type int64"
+    );
+}

@@ -1,7 +1,17 @@
 //! Engine API objects other than the container configuration: the small
-//! shared pieces (`RestartPolicy`, `Mount`, ports) and the answers of the
-//! container, image and system endpoints. Field names and `null`-versus-absent
-//! follow what dockerd prints, since clients parse them.
+//! shared pieces (`Mount`, ports) and the answers of the container, image
+//! and system endpoints. Field names and `null`-versus-absent follow what
+//! dockerd prints, since clients parse them.
+//!
+//! Hand-kept beside the generated [`crate::model`] where the generated type
+//! would print differently from dockerd or the engine relies on the shape:
+//! the spec has no `omitempty`, so `HealthConfig` (zero durations left out),
+//! `Port`, `ContainerState`'s `Health`, `ImageDeleteItem` and
+//! `EventMessage` (absent, not `null`) would change what clients see; the
+//! engine fills `ContainerSummary`/`ContainerInspect`/`VersionResponse` with
+//! `Value` parts and `Mount` keeps its option blocks as `Value`. Where a
+//! generated type has the exact shape it is used instead (`RestartPolicy`,
+//! `PortBinding`).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};

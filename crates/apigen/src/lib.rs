@@ -42,6 +42,23 @@ enum Item {
     },
 }
 
+/// Where the spec's `x-nullable` is wrong, by moby's Go types
+/// (api/types/container): `(definition, property, nullable)`. A pointer in
+/// Go is `Option` here (`null` is "not set", distinct from zero); a plain
+/// value with `omitempty` is not.
+const NULLABLE: &[(&str, &str, bool)] = &[
+    // `*int64` and `*bool`: 0 / false are real settings, `null` is unset.
+    ("Resources", "MemorySwappiness", true),
+    ("Resources", "OomKillDisable", true),
+    // `*HealthConfig`: no healthcheck is not a zero healthcheck.
+    ("ContainerConfig", "Healthcheck", true),
+    // plain `string` / `bool` in Go's `container.Config`.
+    ("ContainerConfig", "ArgsEscaped", false),
+    ("ContainerConfig", "NetworkDisabled", false),
+    ("ContainerConfig", "MacAddress", false),
+    ("ContainerConfig", "StopSignal", false),
+];
+
 struct Gen<'a> {
     defs: &'a Mapping,
     items: Vec<Item>,
@@ -225,17 +242,20 @@ impl<'a> Gen<'a> {
     }
 
     /// The properties of a schema with its `allOf` parts merged (a later
-    /// part's property replaces an earlier one of the same name).
-    fn properties(&self, s: &Value, out: &mut Vec<(String, Value)>) -> Result<()> {
+    /// part's property replaces an earlier one of the same name), with
+    /// [`NULLABLE`]'s corrections applied; `owner` is the definition the
+    /// schema is (or `""` for an inline one).
+    fn properties(&self, s: &Value, owner: &str, out: &mut Vec<(String, Value)>) -> Result<()> {
         if let Some(r) = str_of(s, "$ref") {
-            return self.properties(self.resolve(r)?, out);
+            let def = r.strip_prefix("#/definitions/").unwrap_or(r);
+            return self.properties(self.resolve(r)?, def, out);
         }
         for part in get(s, "allOf")
             .and_then(Value::as_sequence)
             .into_iter()
             .flatten()
         {
-            self.properties(part, out)?;
+            self.properties(part, owner, out)?;
         }
         for (k, v) in get(s, "properties")
             .and_then(Value::as_mapping)
@@ -243,9 +263,16 @@ impl<'a> Gen<'a> {
             .flatten()
         {
             let k = k.as_str().context("property name")?.to_string();
+            let mut v = v.clone();
+            if let Some((_, _, nullable)) = NULLABLE.iter().find(|(d, p, _)| *d == owner && *p == k)
+            {
+                if let Some(m) = v.as_mapping_mut() {
+                    m.insert("x-nullable".into(), Value::Bool(*nullable));
+                }
+            }
             match out.iter_mut().find(|(n, _)| *n == k) {
-                Some(slot) => slot.1 = v.clone(),
-                None => out.push((k, v.clone())),
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
             }
         }
         Ok(())
@@ -253,7 +280,12 @@ impl<'a> Gen<'a> {
 
     fn emit_struct(&mut self, name: &str, s: &Value) -> Result<()> {
         let mut props = Vec::new();
-        self.properties(s, &mut props)?;
+        let owner = if self.defs.contains_key(name) {
+            name
+        } else {
+            ""
+        };
+        self.properties(s, owner, &mut props)?;
         let mut fields = Vec::new();
         let mut taken = HashSet::new();
         for (json, schema) in &props {

@@ -333,13 +333,13 @@ pub struct Resources {
     pub memory_swap: i64,
     /// Tune a container's memory swappiness behavior. Accepts an integer between 0 and 100.
     #[serde(rename = "MemorySwappiness")]
-    pub memory_swappiness: i64,
+    pub memory_swappiness: Option<i64>,
     /// CPU quota in units of 10<sup>-9</sup> CPUs.
     #[serde(rename = "NanoCpus")]
     pub nano_cpus: i64,
     /// Disable OOM Killer for the container.
     #[serde(rename = "OomKillDisable")]
-    pub oom_kill_disable: bool,
+    pub oom_kill_disable: Option<bool>,
     /// Run an init inside the container that forwards signals and reaps processes. This field is omitted if empty, and the default (as configured on the daemon) is used.
     #[serde(rename = "Init")]
     pub init: Option<bool>,
@@ -577,13 +577,13 @@ pub struct HostConfig {
     pub memory_swap: i64,
     /// Tune a container's memory swappiness behavior. Accepts an integer between 0 and 100.
     #[serde(rename = "MemorySwappiness")]
-    pub memory_swappiness: i64,
+    pub memory_swappiness: Option<i64>,
     /// CPU quota in units of 10<sup>-9</sup> CPUs.
     #[serde(rename = "NanoCpus")]
     pub nano_cpus: i64,
     /// Disable OOM Killer for the container.
     #[serde(rename = "OomKillDisable")]
-    pub oom_kill_disable: bool,
+    pub oom_kill_disable: Option<bool>,
     /// Run an init inside the container that forwards signals and reaps processes. This field is omitted if empty, and the default (as configured on the daemon) is used.
     #[serde(rename = "Init")]
     pub init: Option<bool>,
@@ -763,10 +763,10 @@ pub struct ContainerConfig {
     #[serde(rename = "Cmd")]
     pub cmd: Option<Vec<String>>,
     #[serde(rename = "Healthcheck")]
-    pub healthcheck: HealthConfig,
+    pub healthcheck: Option<HealthConfig>,
     /// Command is already escaped (Windows only)
     #[serde(rename = "ArgsEscaped")]
-    pub args_escaped: Option<bool>,
+    pub args_escaped: bool,
     /// The name (or reference) of the image to use when creating the container, or which was used when the container was created.
     #[serde(rename = "Image")]
     pub image: String,
@@ -781,10 +781,10 @@ pub struct ContainerConfig {
     pub entrypoint: Option<Vec<String>>,
     /// Disable networking for the container.
     #[serde(rename = "NetworkDisabled")]
-    pub network_disabled: Option<bool>,
+    pub network_disabled: bool,
     /// MAC address of the container.
     #[serde(rename = "MacAddress")]
-    pub mac_address: Option<String>,
+    pub mac_address: String,
     /// `ONBUILD` metadata that were defined in the image's `Dockerfile`.
     #[serde(rename = "OnBuild")]
     pub on_build: Option<Vec<String>>,
@@ -793,7 +793,7 @@ pub struct ContainerConfig {
     pub labels: Option<IndexMap<String, String>>,
     /// Signal to stop a container as a string or unsigned integer.
     #[serde(rename = "StopSignal")]
-    pub stop_signal: Option<String>,
+    pub stop_signal: String,
     /// Timeout to stop a container in seconds. If omitted, the daemon-wide default is used.
     #[serde(rename = "StopTimeout")]
     pub stop_timeout: Option<i64>,
@@ -3812,10 +3812,10 @@ pub struct ContainerCreateBody {
     #[serde(rename = "Cmd")]
     pub cmd: Option<Vec<String>>,
     #[serde(rename = "Healthcheck")]
-    pub healthcheck: HealthConfig,
+    pub healthcheck: Option<HealthConfig>,
     /// Command is already escaped (Windows only)
     #[serde(rename = "ArgsEscaped")]
-    pub args_escaped: Option<bool>,
+    pub args_escaped: bool,
     /// The name (or reference) of the image to use when creating the container, or which was used when the container was created.
     #[serde(rename = "Image")]
     pub image: String,
@@ -3830,10 +3830,10 @@ pub struct ContainerCreateBody {
     pub entrypoint: Option<Vec<String>>,
     /// Disable networking for the container.
     #[serde(rename = "NetworkDisabled")]
-    pub network_disabled: Option<bool>,
+    pub network_disabled: bool,
     /// MAC address of the container.
     #[serde(rename = "MacAddress")]
-    pub mac_address: Option<String>,
+    pub mac_address: String,
     /// `ONBUILD` metadata that were defined in the image's `Dockerfile`.
     #[serde(rename = "OnBuild")]
     pub on_build: Option<Vec<String>>,
@@ -3842,7 +3842,7 @@ pub struct ContainerCreateBody {
     pub labels: Option<IndexMap<String, String>>,
     /// Signal to stop a container as a string or unsigned integer.
     #[serde(rename = "StopSignal")]
-    pub stop_signal: Option<String>,
+    pub stop_signal: String,
     /// Timeout to stop a container in seconds. If omitted, the daemon-wide default is used.
     #[serde(rename = "StopTimeout")]
     pub stop_timeout: Option<i64>,
@@ -4021,13 +4021,13 @@ pub struct ContainerUpdateBody {
     pub memory_swap: i64,
     /// Tune a container's memory swappiness behavior. Accepts an integer between 0 and 100.
     #[serde(rename = "MemorySwappiness")]
-    pub memory_swappiness: i64,
+    pub memory_swappiness: Option<i64>,
     /// CPU quota in units of 10<sup>-9</sup> CPUs.
     #[serde(rename = "NanoCpus")]
     pub nano_cpus: i64,
     /// Disable OOM Killer for the container.
     #[serde(rename = "OomKillDisable")]
-    pub oom_kill_disable: bool,
+    pub oom_kill_disable: Option<bool>,
     /// Run an init inside the container that forwards signals and reaps processes. This field is omitted if empty, and the default (as configured on the daemon) is used.
     #[serde(rename = "Init")]
     pub init: Option<bool>,

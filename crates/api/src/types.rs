@@ -118,10 +118,11 @@ pub struct CreateBody {
     pub networking_config: NetworkingConfig,
 }
 
-/// The members of the create body beside the embedded `Config`.
+/// The members of the create body beside the embedded `Config` (named as
+/// moby names it, since Go-worded errors print the name).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct CreateWrapper {
+struct ContainerConfigWrapper {
     #[serde(rename = "HostConfig")]
     host_config: Option<HostConfig>,
     #[serde(rename = "NetworkingConfig")]
@@ -140,7 +141,7 @@ impl CreateBody {
             serde_json::from_slice(body)
                 .map_err(|e| crate::Error::invalid(format!("invalid JSON: {e}")))?
         };
-        let wrapper: CreateWrapper = crate::json::from_value(&value)?;
+        let wrapper: ContainerConfigWrapper = crate::json::from_value(&value)?;
         let config = crate::json::from_value(&value)?;
         let mut networking_config = wrapper.networking_config.unwrap_or_default();
         // The endpoint settings are read by their canonical names: decoding

@@ -4,6 +4,8 @@
 pub mod container_config;
 pub mod detach;
 pub mod error;
+pub mod json;
+pub mod model;
 pub mod progress;
 pub mod reference;
 pub mod types;

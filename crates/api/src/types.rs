@@ -1,13 +1,25 @@
 //! Engine API objects other than the container configuration: the small
-//! shared pieces (`RestartPolicy`, `Mount`, ports) and the answers of the
-//! container, image and system endpoints. Field names and `null`-versus-absent
-//! follow what dockerd prints, since clients parse them.
+//! shared pieces (`Mount`, ports) and the answers of the container, image
+//! and system endpoints. Field names and `null`-versus-absent follow what
+//! dockerd prints, since clients parse them.
+//!
+//! Hand-kept beside the generated [`crate::model`] where the generated type
+//! would print differently from dockerd or the engine relies on the shape:
+//! the spec has no `omitempty`, so `HealthConfig` (zero durations left out),
+//! `Port`, `ContainerState`'s `Health`, `ImageDeleteItem` and
+//! `EventMessage` (absent, not `null`) would change what clients see; the
+//! engine fills `ContainerSummary`/`ContainerInspect`/`VersionResponse` with
+//! `Value` parts and `Mount` keeps its option blocks as `Value`. Where a
+//! generated type has the exact shape it is used instead (`RestartPolicy`,
+//! `PortBinding`).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::container_config::{nullable, ContainerConfig, HostConfig};
+/// The generated types where they have the hand-kept ones' exact shape.
+pub use crate::model::{PortBinding, RestartPolicy};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HealthConfig {
@@ -27,14 +39,6 @@ pub struct HealthConfig {
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RestartPolicy {
-    #[serde(rename = "Name", default, deserialize_with = "nullable")]
-    pub name: String,
-    #[serde(rename = "MaximumRetryCount", default, deserialize_with = "nullable")]
-    pub maximum_retry_count: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -93,14 +97,6 @@ pub struct Mount {
     pub tmpfs_options: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PortBinding {
-    #[serde(rename = "HostIp", default, deserialize_with = "nullable")]
-    pub host_ip: String,
-    #[serde(rename = "HostPort", default, deserialize_with = "nullable")]
-    pub host_port: String,
-}
-
 /// `"80/tcp" -> [bindings]`; a `null` list means exposed but not published.
 pub type PortMap = IndexMap<String, Option<Vec<PortBinding>>>;
 
@@ -112,8 +108,9 @@ pub struct NetworkingConfig {
 }
 
 /// The body of `POST /containers/create`: the `Config` fields at top level
-/// beside `HostConfig` and `NetworkingConfig`. Parsed by [`CreateBody::parse`]
-/// because serde cannot flatten and deny unknown fields at once.
+/// beside `HostConfig` and `NetworkingConfig` (Go's `ContainerConfigWrapper`
+/// embeds `*Config`). The spec is wrong here: it describes the body as
+/// `ContainerConfig` with the two others as members, so it is hand-written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateBody {
     pub config: ContainerConfig,
@@ -121,33 +118,47 @@ pub struct CreateBody {
     pub networking_config: NetworkingConfig,
 }
 
+/// The members of the create body beside the embedded `Config` (named as
+/// moby names it, since Go-worded errors print the name).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContainerConfigWrapper {
+    #[serde(rename = "HostConfig")]
+    host_config: Option<HostConfig>,
+    #[serde(rename = "NetworkingConfig")]
+    networking_config: Option<NetworkingConfig>,
+}
+
 impl CreateBody {
-    /// Parses the request body; an unknown field or a wrong type is an error
-    /// that names it, as dockerd's 400 does.
-    pub fn parse(body: &[u8]) -> Result<CreateBody, String> {
+    /// Parses the request body as dockerd's Go decoder does
+    /// ([`crate::json`]): unknown fields are ignored, `null` is a zero
+    /// value, names match case-insensitively; a wrong type is an error that
+    /// names the field. An empty body is the zero value.
+    pub fn parse(body: &[u8]) -> Result<CreateBody, crate::Error> {
         let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Object(Default::default())
+            Value::Null
         } else {
-            serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?
+            serde_json::from_slice(body)
+                .map_err(|e| crate::Error::invalid(format!("invalid JSON: {e}")))?
         };
-        let Value::Object(mut map) = value else {
-            return Err("invalid JSON: the body must be an object".into());
-        };
-        let host_config = match map.shift_remove("HostConfig") {
-            Some(Value::Null) | None => HostConfig::default(),
-            Some(v) => serde_json::from_value(v).map_err(|e| format!("invalid HostConfig: {e}"))?,
-        };
-        let networking_config = match map.shift_remove("NetworkingConfig") {
-            Some(Value::Null) | None => NetworkingConfig::default(),
-            Some(v) => {
-                serde_json::from_value(v).map_err(|e| format!("invalid NetworkingConfig: {e}"))?
-            }
-        };
-        let config = serde_json::from_value(Value::Object(map))
-            .map_err(|e| format!("invalid container config: {e}"))?;
+        let wrapper: ContainerConfigWrapper = crate::json::from_value(&value)?;
+        let config = crate::json::from_value(&value)?;
+        let mut networking_config = wrapper.networking_config.unwrap_or_default();
+        // The endpoint settings are read by their canonical names: decoding
+        // them through the typed model gives those names whatever case the
+        // client sent, and checks their types.
+        for cfg in networking_config
+            .endpoints_config
+            .iter_mut()
+            .flat_map(|m| m.values_mut())
+        {
+            let typed: crate::model::EndpointSettings = crate::json::from_value(cfg)?;
+            *cfg = serde_json::to_value(typed)
+                .map_err(|e| crate::Error::internal(format!("endpoint settings: {e}")))?;
+        }
         Ok(CreateBody {
             config,
-            host_config,
+            host_config: wrapper.host_config.unwrap_or_default(),
             networking_config,
         })
     }

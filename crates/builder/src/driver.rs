@@ -1247,8 +1247,7 @@ impl Builder {
                 "Binds": binds,
             },
         });
-        let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())
-            .map_err(BuildError::new)?;
+        let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())?;
         let (cid, _) = self.engine.create(None, body)?;
         lock(&self.containers).push(cid.clone());
         self.say(format!(" ---> Running in {}\n", short(&cid)))

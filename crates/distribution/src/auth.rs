@@ -79,7 +79,7 @@ fn decode_header<T: serde::de::DeserializeOwned>(h: &str) -> Option<T> {
     engines
         .iter()
         .filter_map(|e| e.decode(h).ok())
-        .find_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .find_map(|bytes| berth_api::json::from_slice(&bytes).ok())
 }
 
 /// Every registry's credentials, as `POST /build` carries them in

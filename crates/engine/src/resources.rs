@@ -518,14 +518,6 @@ pub fn oci(hc: &HostConfig) -> Result<Resources> {
     Ok(Resources { cgroup, rlimits })
 }
 
-/// The body of `POST /containers/{id}/update`: the resources and the
-/// restart policy (moby's `UpdateConfig`).
-#[derive(Debug, Default, Deserialize)]
-pub struct UpdateBody {
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
-}
-
 /// Resource keys `update` may change (moby's `container.UpdateConfig`'s
 /// `Resources`), with `RestartPolicy` handled by the caller.
 const UPDATABLE: &[&str] = &[

@@ -1,7 +1,7 @@
 //! Bad input: the right status code and message, and nothing half-made.
 //!
 //! Where the issue asks berth to be stricter than dockerd 20.10 (400 for a
-//! malformed or unknown-field create body; an error, not a silent
+//! malformed create body; an error, not a silent
 //! re-rooting, for `..`/absolute entries in archives), the test states both
 //! expectations explicitly: the dockerd one is what the real daemon does,
 //! the berthd one is the requirement.
@@ -125,19 +125,15 @@ fn malformed_create_bodies_are_rejected() {
     );
     status(&d, &r, 400, 500);
     no_containers(&d);
-    // Unknown fields: the issue wants 400; dockerd ignores them (201).
+    // Unknown fields: dockerd's Go decoder ignores them, and so does
+    // berthd (issue 15: real clients send fields berth does not model).
     let r = d.post_json(
         "/containers/create?name=unk",
         r#"{"Image":"busybox","Bogus":1}"#,
     );
-    status(&d, &r, 400, 201);
-    if !d.is_dockerd() {
-        assert!(
-            r.message().contains("Bogus"),
-            "the message names the unknown field\n{r}"
-        );
-        no_containers(&d);
-    }
+    r.status_is(201);
+    d.docker(&["rm", "unk"]).ok();
+    no_containers(&d);
 }
 
 #[test]

@@ -77,8 +77,8 @@ fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
 fn json_map(p: &Params, key: &str) -> berth_api::Result<IndexMap<String, Option<String>>> {
     match p.get(key).filter(|s| !s.is_empty()) {
         None => Ok(IndexMap::new()),
-        Some(s) => serde_json::from_str(s)
-            .map_err(|e| Error::invalid(format!("failed to parse {key}: {e}"))),
+        Some(s) => berth_api::json::from_str(s)
+            .map_err(|e| Error::invalid(format!("failed to parse {key}: {}", e.message))),
     }
 }
 

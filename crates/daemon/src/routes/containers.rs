@@ -82,7 +82,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
-    let mut body = CreateBody::parse(&body).map_err(Error::invalid)?;
+    let mut body = CreateBody::parse(&body)?;
     // `StartInterval` is API 1.44's; dockerd drops it from older clients.
     if version.is_some_and(|v| v.0 .0 < ApiVersion(1, 44)) {
         if let Some(h) = body.config.healthcheck.as_mut() {

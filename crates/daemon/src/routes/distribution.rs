@@ -22,8 +22,8 @@ pub async fn auth(State(engine): State<AppState>, req: Request) -> ApiResult<Res
     if body.len() > 64 * 1024 {
         return Err(Error::invalid("auth body too large").into());
     }
-    let mut creds: AuthConfig = serde_json::from_slice(&body)
-        .map_err(|e| Error::invalid(format!("invalid auth configuration: {e}")))?;
+    let mut creds: AuthConfig = berth_api::json::from_slice(&body)
+        .map_err(|e| Error::invalid(format!("invalid auth configuration: {}", e.message)))?;
     creds.fill_from_auth();
     berth_distribution::login(&engine.config.registry, creds)
         .await

@@ -3,12 +3,12 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
+use berth_api::model::ExecStartConfig;
 use berth_api::version::ApiVersion;
 use berth_api::Error;
 use berth_engine::exec::ExecConfig;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{json_response, ApiResult, AppState};
@@ -20,17 +20,9 @@ pub async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let config: ExecConfig = serde_json::from_slice(&body)
-        .map_err(|e| Error::invalid(format!("invalid exec config: {e}")))?;
+    let config: ExecConfig = berth_api::json::from_slice(&body)?;
     let exec_id = engine.exec_create(&id, config)?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": exec_id})))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase")]
-struct StartBody {
-    #[serde(default)]
-    detach: bool,
 }
 
 /// Runs the exec: detached, it answers at once and the engine records the
@@ -50,12 +42,7 @@ pub async fn start(
     let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
         .await
         .map_err(|e| Error::invalid(e.to_string()))?;
-    let body: StartBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        StartBody::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(format!("invalid exec start body: {e}")))?
-    };
+    let body: ExecStartConfig = berth_api::json::from_body(&bytes)?;
     let streams = engine.exec_streams(&id)?;
     if body.detach || !streams.attached() {
         let session = engine.exec_start(&id).await?;

@@ -3,28 +3,30 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
+use berth_api::model::{NetworkConnectRequest, NetworkDisconnectRequest};
 use berth_api::Error;
 use berth_engine::lifecycle::Filters;
 use berth_engine::networks::CreateNetwork;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{json_response, ApiResult, AppState};
 use crate::params::Params;
 
+/// A JSON body by Go's decoding rules ([`berth_api::json`]); dockerd
+/// refuses an empty one for these routes.
 fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("invalid JSON: request body is empty"));
     }
-    serde_json::from_slice(body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))
+    berth_api::json::from_slice(body)
 }
 
-/// The `Container` of a connect/disconnect body.
-fn container_of(v: &Value) -> Result<&str, Error> {
-    v.get("Container")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| Error::invalid("no container specified"))
+fn no_container(container: &str) -> Result<(), Error> {
+    if container.is_empty() {
+        return Err(Error::invalid("no container specified"));
+    }
+    Ok(())
 }
 
 fn ok_empty() -> Response<Body> {
@@ -78,14 +80,14 @@ pub async fn connect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let v: Value = body_json(&body)?;
-    let container = container_of(&v)?;
+    let req: NetworkConnectRequest = body_json(&body)?;
+    no_container(&req.container)?;
+    // The engine reads the endpoint settings by their canonical names:
+    // the typed value gives it those, whatever case the client used.
+    let cfg = serde_json::to_value(&req.endpoint_config)
+        .map_err(|e| Error::internal(format!("endpoint config: {e}")))?;
     engine
-        .network_connect(
-            &id,
-            container,
-            v.get("EndpointConfig").filter(|c| !c.is_null()),
-        )
+        .network_connect(&id, &req.container, Some(&cfg))
         .await?;
     Ok(ok_empty())
 }
@@ -95,10 +97,11 @@ pub async fn disconnect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let v: Value = body_json(&body)?;
-    let container = container_of(&v)?;
-    let force = v.get("Force").and_then(Value::as_bool).unwrap_or(false);
-    engine.network_disconnect(&id, container, force).await?;
+    let req: NetworkDisconnectRequest = body_json(&body)?;
+    no_container(&req.container)?;
+    engine
+        .network_disconnect(&id, &req.container, req.force)
+        .await?;
     Ok(ok_empty())
 }
 

@@ -3,6 +3,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
+use berth_api::model::ContainerUpdateBody;
 use berth_api::Error;
 
 use super::{blocking, json_response, ApiError, ApiResult, AppState};
@@ -12,16 +13,15 @@ pub async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let v: serde_json::Value = if body.is_empty() {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError(Error::invalid(e.to_string())))?
+    // Decoded by Go's rules into the typed body (unknown fields ignored,
+    // keys in any case, `null` as zero), then handed to the engine by the
+    // canonical names, zero meaning "unchanged" as in moby's update.
+    let req: ContainerUpdateBody = berth_api::json::from_body(&body)?;
+    let mut obj = match serde_json::to_value(&req) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err(ApiError(Error::internal("encoding the update body"))),
     };
-    let Some(obj) = v.as_object().cloned() else {
-        return Err(ApiError(Error::invalid(
-            "the update body must be a JSON object",
-        )));
-    };
+    obj.retain(|_, v| !v.is_null());
     let warnings = blocking(move || engine.update(&id, &obj)).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -14,8 +14,9 @@ use super::{blocking, json_response, ApiResult, AppState};
 use crate::params::Params;
 use crate::server::RequestVersion;
 
-/// The body of `POST /volumes/create` (`VolumeCreateOptions`); unknown
-/// fields are ignored, as Go's decoder in dockerd does.
+/// The body of `POST /volumes/create` (`VolumeCreateOptions`, decoded by
+/// Go's rules). Kept here rather than the generated `VolumeCreateOptions`
+/// because a name or driver given as `null` is "not given" (`None`).
 #[derive(Debug, Default, Deserialize)]
 struct CreateOptions {
     #[serde(rename = "Name", default)]
@@ -40,11 +41,7 @@ pub async fn list(
 }
 
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<Response<Body>> {
-    let opts: CreateOptions = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateOptions::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("invalid JSON: {e}")))?
-    };
+    let opts: CreateOptions = berth_api::json::from_body(&body)?;
     if opts
         .cluster_volume_spec
         .as_ref()

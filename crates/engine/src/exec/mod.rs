@@ -14,41 +14,19 @@ use berth_api::{Error, Result};
 use berth_runtime::client::ShimClient;
 use berth_runtime::proto::ExecSpec;
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::container::Status;
 use crate::{record_name, resolve, Engine};
 
-/// The body of `POST /containers/{id}/exec`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ExecConfig {
-    #[serde(default)]
-    pub attach_stdin: bool,
-    #[serde(default)]
-    pub attach_stdout: bool,
-    #[serde(default)]
-    pub attach_stderr: bool,
-    #[serde(default)]
-    pub detach_keys: String,
-    #[serde(default)]
-    pub tty: bool,
-    #[serde(default)]
-    pub env: Option<Vec<String>>,
-    #[serde(default)]
-    pub cmd: Option<Vec<String>>,
-    #[serde(default)]
-    pub privileged: bool,
-    #[serde(default)]
-    pub user: String,
-    #[serde(default)]
-    pub working_dir: String,
-    #[serde(default)]
-    pub console_size: Option<Vec<u16>>,
-}
+/// The body of `POST /containers/{id}/exec`: the generated model's,
+/// decoded by Go's rules ([`berth_api::json`]).
+pub use berth_api::model::ExecConfig;
 
-/// The answer of `GET /exec/{id}/json`, in dockerd's field order.
+/// The answer of `GET /exec/{id}/json`, in dockerd's field order. Not the
+/// generated `ExecInspectResponse`: the spec has `ExitCode` as an integer,
+/// but dockerd prints `null` until the exec ends (moby's `*int`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecInspect {
     #[serde(rename = "CanRemove")]
@@ -230,7 +208,8 @@ impl Engine {
             stdin: config.attach_stdin,
             capabilities: config.privileged.then(crate::lifecycle::host_capabilities),
             console_size: config.console_size.as_deref().and_then(|s| match s {
-                [h, w] if *h > 0 && *w > 0 => Some((*h, *w)),
+                [h, w] => Some((u16::try_from(*h).ok()?, u16::try_from(*w).ok()?))
+                    .filter(|(h, w)| *h > 0 && *w > 0),
                 _ => None,
             }),
         };

@@ -23,6 +23,7 @@ mod netdns;
 pub mod networks;
 mod resolve;
 pub mod resources;
+mod runtimes;
 pub mod security;
 pub mod stats;
 pub mod system;
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     pub storage_driver: Option<String>,
     /// `insecure-registries`, `registry-mirrors`, certs.d dirs.
     pub registry: berth_distribution::RegistryOptions,
+    /// `runtimes` and `default-runtime`: the OCI runtimes containers may choose.
+    pub runtimes: berth_runtime::runtimes::Runtimes,
 }
 
 impl berth_distribution::HasStore for Engine {

@@ -5,6 +5,7 @@
 pub mod cgroups;
 pub mod client;
 pub mod proto;
+pub mod runtimes;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;

@@ -48,7 +48,7 @@ impl Builtin {
             .with_root_path(&self.root)
             .map_err(|e| anyhow!("runtime root: {e}"))?;
         Ok(match io {
-            ChildIo::Console(path) => builder.with_console_socket(Some(&path)),
+            ChildIo::Console { path, .. } => builder.with_console_socket(Some(&path)),
             ChildIo::Pipes {
                 stdin,
                 stdout,

@@ -115,10 +115,12 @@ impl External {
     /// own fds 0-2, which it passes through.
     fn with_io(c: &mut Command, io: ChildIo) {
         match io {
-            ChildIo::Console(path) => {
+            ChildIo::Console { reachable, .. } => {
                 // Nothing may keep the pipe `output` reads to its end: the
                 // runtime's errors are in its log.
-                c.arg("--console-socket").arg(path).stderr(Stdio::null());
+                c.arg("--console-socket")
+                    .arg(reachable)
+                    .stderr(Stdio::null());
             }
             ChildIo::Pipes {
                 stdin,

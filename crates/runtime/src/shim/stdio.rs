@@ -16,7 +16,14 @@ use crate::proto::{STREAM_STDERR, STREAM_STDOUT};
 /// The process's ends, handed to the runtime: a console socket to send the
 /// pty master to, or the fds that become its stdin, stdout and stderr.
 pub(crate) enum ChildIo {
-    Console(PathBuf),
+    Console {
+        /// The socket's own path (libcontainer copes with its length).
+        path: PathBuf,
+        /// A path to it that fits `sun_path` and that another process (an
+        /// external runtime) can connect to: through the shim's handle on
+        /// the directory, `/proc/<shim>/fd/N/NAME`, when the path is long.
+        reachable: PathBuf,
+    },
     Pipes {
         stdin: OwnedFd,
         stdout: OwnedFd,
@@ -32,7 +39,8 @@ pub(super) struct Stdio {
     pub stdin: Option<OwnedFd>,
     /// The pty master, for resizes.
     pub master: Option<OwnedFd>,
-    console: Option<(StdUnixListener, PathBuf)>,
+    /// The listener, its path, and what keeps its short path valid.
+    console: Option<(StdUnixListener, PathBuf, crate::proto::SocketPath)>,
 }
 
 /// Makes the stdio; `socket_name` names the console socket in `dir`.
@@ -53,8 +61,12 @@ pub(super) fn wire(
         let _ = fs::remove_file(&path);
         let short = crate::proto::socket_path(dir, socket_name)?;
         let listener = StdUnixListener::bind(&short.path).context("console socket")?;
-        s.console = Some((listener, path.clone()));
-        return Ok((ChildIo::Console(path), s));
+        let reachable = match short.path.strip_prefix("/proc/self") {
+            Ok(rest) => PathBuf::from(format!("/proc/{}", std::process::id())).join(rest),
+            Err(_) => short.path.clone(),
+        };
+        s.console = Some((listener, path.clone(), short));
+        return Ok((ChildIo::Console { path, reachable }, s));
     }
     let (out_r, out_w) = nix::unistd::pipe()?;
     let (err_r, err_w) = nix::unistd::pipe()?;
@@ -79,7 +91,7 @@ impl Stdio {
     /// After the runtime has made the process: receives the pty master it
     /// sent, if any.
     pub(super) fn finish(mut self) -> anyhow::Result<Stdio> {
-        if let Some((listener, path)) = self.console.take() {
+        if let Some((listener, path, _short)) = self.console.take() {
             let (conn, _) = listener.accept().context("console socket accept")?;
             let fd = io::recv_fd(conn.as_raw_fd()).context("receiving the pty master")?;
             let _ = fs::remove_file(&path);

@@ -61,6 +61,16 @@ fn wait_inspect(d: &Daemon, name: &str, template: &str, want: &str, secs: u64) -
     }
 }
 
+/// `memory.limit_in_bytes` of the cgroup v1 memory hierarchy `pid` is in.
+fn memory_limit(pid: i32) -> Option<u64> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let path = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))?;
+    let file = format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes");
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     unsafe { libc::kill(pid, 0) == 0 }
@@ -77,9 +87,14 @@ fn remove(file: &Path) {
 fn run_exec_pause_stop_under_runc() {
     let (d, file) = daemon();
     // Foreground: output, exit code, stdin, a tty; by both names.
-    d.docker(&["run", "--rm", "--runtime", "runc", "busybox", "echo", "hi"])
+    for cli in d.clis() {
+        d.run(
+            cli,
+            &["run", "--rm", "--runtime", "runc", "busybox", "echo", "hi"],
+        )
         .ok()
         .stdout_is("hi\n");
+    }
     d.docker(&[
         "run",
         "--rm",
@@ -122,6 +137,19 @@ fn run_exec_pause_stop_under_runc() {
     ])
     .ok()
     .stdout_is("tty\r\n");
+    // The spec's seccomp profile, applied by runc itself.
+    d.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ])
+    .ok()
+    .stdout_is("Seccomp:\t2\n");
     // A missing command: runc's words and 127, as dockerd.
     d.docker(&[
         "run",
@@ -142,6 +170,8 @@ fn run_exec_pause_stop_under_runc() {
         "r1",
         "--runtime",
         "myrunc",
+        "-m",
+        "64m",
         "busybox",
         "sh",
         "-c",
@@ -155,6 +185,9 @@ fn run_exec_pause_stop_under_runc() {
         .ok()
         .stdout_is("r1 running\n");
     d.docker(&["logs", "r1"]).ok().stdout_is("started\n");
+    // Its cgroup (the spec's cgroupsPath, made by runc) has the limit.
+    let pid: i32 = d.inspect("r1", "{{.State.Pid}}").parse().unwrap();
+    assert_eq!(memory_limit(pid), Some(64 << 20));
 
     // exec, with pipes and a tty; a missing binary as dockerd words it.
     d.docker(&[

@@ -103,7 +103,8 @@ impl Engine {
         )?;
         let mut map = HashMap::new();
         let mut in_use = Vec::new();
-        for r in db.load_all()? {
+        for mut r in db.load_all()? {
+            runtimes::name_builtin_runtime(&mut r);
             if r.state.status == Status::Running {
                 in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
             }

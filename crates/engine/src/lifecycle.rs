@@ -164,6 +164,7 @@ impl Engine {
             endpoints,
             published: vec![],
             mount_points,
+            runtime_named: true,
         };
         if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
             let _ = self.images.remove_rw_layer(&id);
@@ -1459,6 +1460,11 @@ mod tests {
         assert!(
             m.contains("exec: \"nope\": executable file not found in $PATH"),
             "{m}"
+        );
+        // runc's cause, as the shim passes it on.
+        assert_eq!(
+            exec_message("exec: \"nope\": executable file not found in $PATH"),
+            "failed to create task for container: exec: \"nope\": executable file not found in $PATH: unknown"
         );
     }
 }

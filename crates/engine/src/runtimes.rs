@@ -3,7 +3,9 @@
 
 use berth_api::{Error, Result};
 use berth_runtime::proto::ExternalRuntime;
-use berth_runtime::runtimes::{unknown_runtime, Chosen, Runtimes};
+use berth_runtime::runtimes::{unknown_runtime, Chosen, Runtimes, BUILTIN_RUNTIME, RUNC};
+
+use crate::container::Record;
 
 use crate::Engine;
 
@@ -37,5 +39,38 @@ impl Engine {
             Chosen::Builtin => (None, root),
             Chosen::External(rt) => (Some(rt.clone()), root),
         })
+    }
+}
+
+/// A record from before berth ran external runtimes said `runc` (or
+/// nothing) and ran the built-in runtime: it keeps doing so.
+pub(crate) fn name_builtin_runtime(r: &mut Record) {
+    if !r.runtime_named {
+        if r.host_config.runtime.is_empty() || r.host_config.runtime == RUNC {
+            r.host_config.runtime = BUILTIN_RUNTIME.into();
+        }
+        r.runtime_named = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_records_keep_the_builtin_runtime() {
+        let mut old: Record = serde_json::from_value(serde_json::json!({
+            "id": "x", "name": "/x", "created": "", "path": "sh", "args": [],
+            "config": {}, "host_config": {"Runtime": "runc"}, "image_id": "",
+            "state": crate::container::StateRecord::default(), "restart_count": 0
+        }))
+        .unwrap();
+        name_builtin_runtime(&mut old);
+        assert_eq!(old.host_config.runtime, BUILTIN_RUNTIME);
+        // A new record's `runc` is the real runc.
+        let mut new = old.clone();
+        new.host_config.runtime = RUNC.into();
+        name_builtin_runtime(&mut new);
+        assert_eq!(new.host_config.runtime, RUNC);
     }
 }

@@ -372,3 +372,29 @@ fn crun_runs_or_says_why_not() {
             .stderr_has("cgroups in hybrid mode not supported, drop all controllers from cgroupv2");
     }
 }
+
+#[test]
+fn run_it_under_runc() {
+    let (d, file) = daemon();
+    let mut t = d.pty(
+        berth_e2e::Cli::Docker,
+        &["run", "-it", "--rm", "--runtime", "runc", "busybox", "sh"],
+        33,
+        101,
+    );
+    let step = |t: &mut berth_e2e::Pty, what: &str| {
+        if let Err(e) = t.expect(what, Duration::from_secs(30)) {
+            panic!(
+                "{e}\n--- daemon log:\n{}",
+                berth_e2e::cmd::log_tail(&d.log, 40)
+            );
+        }
+    };
+    step(&mut t, "/ # ");
+    t.send(b"tty; stty size\r").unwrap();
+    step(&mut t, "/dev/pts/0\r\n33 101\r\n/ # ");
+    t.send(b"exit 5\r").unwrap();
+    let st = t.wait(Duration::from_secs(15));
+    assert_eq!(st.and_then(|s| s.code()), Some(5), "{}", t.transcript());
+    remove(&file);
+}

@@ -93,22 +93,8 @@ impl External {
         bail!("{why}")
     }
 
-    /// The last error the runtime logged, without runc's prefix up to the
-    /// cause (`runc create failed: unable to start container process: `),
-    /// so the engine words it as it words the built-in runtime's.
     fn logged_error(&self) -> String {
-        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
-        let last = text
-            .lines()
-            .rev()
-            .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
-            .find(|l| l.level == "error" || l.level == "fatal")
-            .map(|l| l.msg)
-            .unwrap_or_default();
-        match last.rsplit_once("unable to start container process: ") {
-            Some((_, cause)) => cause.to_string(),
-            None => last,
-        }
+        last_error(&fs::read_to_string(self.log_path()).unwrap_or_default())
     }
 
     /// `command`'s stdio set to the process's: with pipes, the runtime's
@@ -207,5 +193,42 @@ impl OciRuntime for External {
         let mut c = self.command("delete");
         c.arg("--force").arg(&self.id);
         self.run(c, "delete")
+    }
+}
+
+/// The last error in a runtime's JSON log, without runc's words up to the
+/// cause (`runc create failed: unable to start container process: `), so
+/// the engine words it as it words the built-in runtime's.
+fn last_error(log: &str) -> String {
+    let last = log
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
+        .find(|l| l.level == "error" || l.level == "fatal")
+        .map(|l| l.msg)
+        .unwrap_or_default();
+    match last.rsplit_once("unable to start container process: ") {
+        Some((_, cause)) => cause.to_string(),
+        None => last,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cause_of_the_last_logged_error() {
+        let log = concat!(
+            r#"{"level":"debug","msg":"nsexec-0[1]: ok","time":"t"}"#,
+            "\n",
+            r#"{"level":"error","msg":"runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH","time":"t"}"#,
+            "\nnot json\n",
+        );
+        assert_eq!(
+            super::last_error(log),
+            r#"exec: "nope": executable file not found in $PATH"#
+        );
+        let log = r#"{"level":"error","msg":"container not running"}"#;
+        assert_eq!(super::last_error(log), "container not running");
+        assert_eq!(super::last_error(""), "");
     }
 }

@@ -11,12 +11,21 @@ use berth_e2e::Daemon;
 /// A `daemon.json` naming `myrunc` (the host's runc, with a runtime arg)
 /// and the daemon started with it.
 fn daemon() -> (Daemon, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("berth-e2e-runtimes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{}.json", berth_e2e::test_name()));
+    daemon_with("")
+}
+
+/// [`daemon`], with more `daemon.json` keys (`"key": value, `).
+fn daemon_with(keys: &str) -> (Daemon, PathBuf) {
+    let file = std::env::temp_dir().join(format!(
+        "berth-e2e-runtimes-{}-{}.json",
+        std::process::id(),
+        berth_e2e::test_name()
+    ));
     std::fs::write(
         &file,
-        r#"{"runtimes": {"myrunc": {"path": "/usr/bin/runc", "runtimeArgs": ["--debug"]}}}"#,
+        format!(
+            r#"{{{keys}"runtimes": {{"myrunc": {{"path": "/usr/bin/runc", "runtimeArgs": ["--debug"]}}}}}}"#
+        ),
     )
     .unwrap();
     let d = Daemon::start_with(
@@ -78,9 +87,6 @@ fn alive(pid: i32) -> bool {
 
 fn remove(file: &Path) {
     let _ = std::fs::remove_file(file);
-    if let Some(dir) = file.parent() {
-        let _ = std::fs::remove_dir(dir);
-    }
 }
 
 #[test]
@@ -378,7 +384,17 @@ fn run_it_under_runc() {
     let (d, file) = daemon();
     let mut t = d.pty(
         berth_e2e::Cli::Docker,
-        &["run", "-it", "--rm", "--runtime", "runc", "busybox", "sh"],
+        &[
+            "run",
+            "-it",
+            "--rm",
+            "--name",
+            "it",
+            "--runtime",
+            "runc",
+            "busybox",
+            "sh",
+        ],
         33,
         101,
     );
@@ -391,10 +407,25 @@ fn run_it_under_runc() {
         }
     };
     step(&mut t, "/ # ");
+    let id = d.inspect("it", "{{.Id}}");
+    assert_eq!(runc_status(&d, "runc", &id).as_deref(), Some("running"));
     t.send(b"tty; stty size\r").unwrap();
     step(&mut t, "/dev/pts/0\r\n33 101\r\n/ # ");
     t.send(b"exit 5\r").unwrap();
     let st = t.wait(Duration::from_secs(15));
     assert_eq!(st.and_then(|s| s.code()), Some(5), "{}", t.transcript());
+    remove(&file);
+}
+
+#[test]
+fn default_runtime_runs_what_names_none() {
+    let (d, file) = daemon_with(r#""default-runtime": "myrunc", "#);
+    assert_eq!(d.get("/info").json()["DefaultRuntime"], "myrunc");
+    let o = d.docker(&["run", "-d", "--name", "dr", "busybox", "sleep", "1000"]);
+    o.ok();
+    let id = o.stdout.trim().to_string();
+    assert_eq!(d.inspect("dr", "{{.HostConfig.Runtime}}"), "myrunc");
+    assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("running"));
+    d.docker(&["rm", "-f", "dr"]).ok();
     remove(&file);
 }

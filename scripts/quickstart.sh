@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # berth's quick start on a fresh Debian machine (as root): installs what the
-# build needs, builds, starts berthd on its default socket, makes a busybox
+# build and the tests need, builds, starts berthd on its default socket, makes a busybox
 # image from the host's static busybox (no registry needed), and runs a
 # container with the berth CLI. Leaves berthd running; stop it with
 #   kill $(cat /run/berthd.pid)
@@ -8,12 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 
-# build needs, and what berthd runs: nft for its NAT/port rules, ip, tini for --init
-needs=(libseccomp-dev pkg-config build-essential busybox-static nftables iproute2 tini)
-if ! command -v busybox >/dev/null || ! command -v nft >/dev/null || ! dpkg -s "${needs[@]}" >/dev/null 2>&1; then
-    apt-get update
-    apt-get install -y --no-install-recommends "${needs[@]}"
-fi
+# build needs, what berthd runs, and what the test suite (.ci/test) needs:
+# one list shared with CI
+scripts/install-deps.sh
 cargo build --release --workspace --bins
 bin=$PWD/target/release
 sock=/run/berth/berth.sock

@@ -4,6 +4,7 @@
 pub mod container_config;
 pub mod detach;
 pub mod error;
+pub mod progress;
 pub mod reference;
 pub mod types;
 pub mod units;

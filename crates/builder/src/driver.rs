@@ -13,8 +13,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use berth_api::progress::Message;
 use berth_api::reference::Reference;
 use berth_api::types::CreateBody;
+use berth_engine::distribution::AuthConfigs;
 use berth_engine::Engine;
 use berth_store::{CommitOptions, RunConfig};
 use indexmap::IndexMap;
@@ -27,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 use crate::dockerfile::{self, Cmd, Command, CopyArgs, Dockerfile, Instruction};
 use crate::dockerignore::Ignore;
 use crate::shell::Lex;
+
+mod base;
 
 /// `POST /build`'s options.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +47,13 @@ pub struct BuildOptions {
     pub rm: bool,
     /// ... and after a failed one too.
     pub force_rm: bool,
+    /// `--pull`: pull every `FROM` image, even one present.
+    pub pull: bool,
+    /// `--platform`: the platform `FROM` images are pulled for, unless
+    /// `FROM --platform` names one.
+    pub platform: Option<String>,
+    /// Registry credentials (`X-Registry-Config`) for pulling `FROM` images.
+    pub auth_configs: AuthConfigs,
 }
 
 /// A build failure; its message goes to the client as `error`/`errorDetail`.
@@ -362,12 +373,12 @@ impl StageState {
 /// background never waits for the client).
 #[derive(Clone)]
 enum Sink {
-    Client(mpsc::Sender<Value>),
-    Stage(mpsc::UnboundedSender<Value>),
+    Client(mpsc::Sender<Message>),
+    Stage(mpsc::UnboundedSender<Message>),
 }
 
 impl Sink {
-    async fn send(&self, v: Value) -> std::result::Result<(), ()> {
+    async fn send(&self, v: Message) -> std::result::Result<(), ()> {
         match self {
             Sink::Client(t) => t.send(v).await.map_err(|_| ()),
             Sink::Stage(t) => t.send(v).map_err(|_| ()),
@@ -411,7 +422,7 @@ impl Builder {
         engine: Arc<Engine>,
         ctx: PathBuf,
         opts: BuildOptions,
-        tx: mpsc::Sender<Value>,
+        tx: mpsc::Sender<Message>,
     ) -> Builder {
         Builder {
             engine,
@@ -427,7 +438,7 @@ impl Builder {
     }
 
     async fn say(&self, s: impl Into<String>) {
-        let _ = self.tx.send(json!({ "stream": s.into() })).await;
+        let _ = self.tx.send(Message::stream(s)).await;
     }
 
     fn cancelled(&self) -> bool {
@@ -549,7 +560,7 @@ impl Builder {
                 .await?;
         }
         cache_mark_result(&self.engine, &last_id);
-        let _ = self.tx.send(json!({"aux": {"ID": last_id}})).await;
+        let _ = self.tx.send(Message::built(last_id.clone())).await;
         self.say(format!("Successfully built {}\n", short(&last_id)))
             .await;
         for t in self.opts.tags.clone() {
@@ -676,7 +687,10 @@ impl Builder {
         total: usize,
     ) -> R<String> {
         let stage = &df.stages[index];
-        let Instruction::From { image, .. } = &stage.from.instruction else {
+        let Instruction::From {
+            image, platform, ..
+        } = &stage.from.instruction
+        else {
             return Err(BuildError::new("a stage without FROM"));
         };
         let mut step = first_step;
@@ -707,12 +721,13 @@ impl Builder {
         if let Some(i) = from_stage {
             st.image = results.get(&i).cloned();
         } else if base != "scratch" {
-            let img = self.engine.images.get(&base).map_err(|_| {
-                BuildError::new(format!(
-                    "pull access denied for {base}, repository does not exist or may require 'docker login'"
-                ))
-            })?;
-            st.image = Some(img.id);
+            let platform = platform
+                .as_ref()
+                .map(|p| self.lex.process_word(p, &menv))
+                .transpose()
+                .map_err(|e| step_err(&stage.from, e))?;
+            let platform = platform.or_else(|| self.opts.platform.clone());
+            st.image = Some(self.base_image(&base, platform.as_deref()).await?);
         }
         if let Some(id) = &st.image {
             let img = self.engine.images.get(id)?;

@@ -4,14 +4,13 @@
 
 #![recursion_limit = "256"]
 
-pub mod client;
 pub mod commands;
-pub mod config;
-pub mod context;
-pub mod credentials;
 pub mod format;
-pub mod tls;
 pub mod usage;
+
+// The client side of the API lives in berth-client; the CLI's commands
+// name its modules as their own.
+pub use berth_client::{client, config, context, credentials, tls};
 
 use std::io::{BufRead, Write};
 

@@ -1,5 +1,7 @@
 //! Credentials (`X-Registry-Auth`) and `WWW-Authenticate` challenges.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -25,25 +27,9 @@ impl AuthConfig {
     /// the standard alphabet that some clients use) of a JSON object. An
     /// empty or undecodable header means no credentials, as in dockerd.
     pub fn from_header(h: &str) -> AuthConfig {
-        let h = h.trim();
-        if h.is_empty() {
-            return AuthConfig::default();
-        }
-        let engines = [
-            base64::engine::general_purpose::URL_SAFE,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            base64::engine::general_purpose::STANDARD,
-            base64::engine::general_purpose::STANDARD_NO_PAD,
-        ];
-        for e in engines {
-            if let Ok(bytes) = e.decode(h) {
-                if let Ok(mut a) = serde_json::from_slice::<AuthConfig>(&bytes) {
-                    a.fill_from_auth();
-                    return a;
-                }
-            }
-        }
-        AuthConfig::default()
+        let mut a = decode_header::<AuthConfig>(h).unwrap_or_default();
+        a.fill_from_auth();
+        a
     }
 
     /// `auth` (base64 of `user:password`, as config.json stores it) fills
@@ -72,6 +58,76 @@ impl AuthConfig {
             base64::engine::general_purpose::STANDARD.encode(raw)
         )
     }
+}
+
+/// The index server Docker Hub's credentials are stored under.
+pub const INDEX_SERVER: &str = "https://index.docker.io/v1/";
+
+/// base64url (padded or not, or the standard alphabet that some clients
+/// use) of a JSON value; `None` when empty or undecodable.
+fn decode_header<T: serde::de::DeserializeOwned>(h: &str) -> Option<T> {
+    let h = h.trim();
+    if h.is_empty() {
+        return None;
+    }
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+    ];
+    engines
+        .iter()
+        .filter_map(|e| e.decode(h).ok())
+        .find_map(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
+/// Every registry's credentials, as `POST /build` carries them in
+/// `X-Registry-Config` (the CLI sends all it has: the builder may pull
+/// from any registry).
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfigs(pub HashMap<String, AuthConfig>);
+
+impl AuthConfigs {
+    /// Decodes `X-Registry-Config` (a base64url JSON map of registry to
+    /// credentials); an empty or undecodable header means none, as in
+    /// dockerd.
+    pub fn from_header(h: &str) -> AuthConfigs {
+        let mut map: HashMap<String, AuthConfig> = decode_header(h).unwrap_or_default();
+        for a in map.values_mut() {
+            a.fill_from_auth();
+        }
+        AuthConfigs(map)
+    }
+
+    /// The credentials for a registry host (`docker.io`, `127.0.0.1:5000`),
+    /// as dockerd's `ResolveAuthConfig`: the exact key (Docker Hub's is
+    /// [`INDEX_SERVER`]), else a key that is that host once its scheme
+    /// and path are dropped (`https://127.0.0.1:5000/v1/`), else none.
+    pub fn for_registry(&self, domain: &str) -> AuthConfig {
+        let official = domain == berth_api::reference::DEFAULT_DOMAIN;
+        let key = if official { INDEX_SERVER } else { domain };
+        if let Some(a) = self.0.get(key) {
+            return a.clone();
+        }
+        if official {
+            return AuthConfig::default();
+        }
+        self.0
+            .iter()
+            .find(|(k, _)| to_hostname(k) == domain)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// dockerd's `ConvertToHostname`: `https://host:port/path` -> `host:port`.
+fn to_hostname(url: &str) -> &str {
+    let s = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    s.split('/').next().unwrap_or(s)
 }
 
 /// One `WWW-Authenticate` challenge.
@@ -184,12 +240,34 @@ mod tests {
 
     #[test]
     fn registry_auth_header() {
-        use base64::Engine as _;
         let h = base64::engine::general_purpose::URL_SAFE
             .encode(r#"{"username":"u","password":"p?>","serveraddress":"x"}"#);
         let a = AuthConfig::from_header(&h);
         assert_eq!((a.username.as_str(), a.password.as_str()), ("u", "p?>"));
         assert!(!AuthConfig::from_header("!!!").has_basic());
         assert!(!AuthConfig::from_header("").has_basic());
+    }
+
+    /// `X-Registry-Config` as the docker CLI sends it: keys as config.json
+    /// has them (Docker Hub's index URL, `host:port`, a URL with a path).
+    #[test]
+    fn registry_config_header() {
+        let h = base64::engine::general_purpose::URL_SAFE.encode(
+            r#"{"https://index.docker.io/v1/":{"username":"hub","password":"h"},
+                "127.0.0.1:5000":{"auth":"YWxpY2U6czNjcmV0"},
+                "https://reg.example:443/v1/":{"username":"ex","password":"e"}}"#,
+        );
+        let c = AuthConfigs::from_header(&h);
+        assert_eq!(c.for_registry("docker.io").username, "hub");
+        let local = c.for_registry("127.0.0.1:5000");
+        assert_eq!(
+            (local.username.as_str(), local.password.as_str()),
+            ("alice", "s3cret")
+        );
+        assert_eq!(c.for_registry("reg.example:443").username, "ex");
+        assert!(!c.for_registry("127.0.0.1:5001").has_basic());
+        assert!(!AuthConfigs::from_header("")
+            .for_registry("docker.io")
+            .has_basic());
     }
 }

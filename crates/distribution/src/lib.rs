@@ -24,7 +24,7 @@ mod push;
 mod search;
 mod session;
 
-pub use auth::AuthConfig;
+pub use auth::{AuthConfig, AuthConfigs};
 pub use endpoint::{Endpoints, RegistryOptions};
 pub use pull::{inspect, list_tags, login, pull, resolve, HasStore, Resolved};
 pub use push::push;

@@ -497,9 +497,11 @@ pub async fn push(
         &format!("{tag}: digest: {digest} size: {}", body.len()),
         None,
     );
-    let _ = tx.send(
-        json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": body.len()}}),
-    );
+    let _ = tx.send(berth_api::progress::Message::pushed(
+        tag,
+        digest,
+        body.len() as u64,
+    ));
     Ok(())
 }
 

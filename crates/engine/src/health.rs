@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::types::HealthConfig;
+use berth_runtime::client::{ExecFrame, EXEC_LOST_EXIT_CODE};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{json, Value};
-use tokio::io::AsyncReadExt;
 
 use crate::container::{Handle, Status};
+use crate::exec::{ExecConfig, EXEC_START_FAILED_EXIT_CODE};
 use crate::Engine;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -194,35 +195,32 @@ fn next_interval(
 /// Runs the probe as an exec; returns its exit code and output. A probe
 /// that outlives `timeout` is killed and reported as dockerd does.
 async fn run_probe(engine: &Engine, id: &str, cmd: &[String], timeout: Duration) -> (i64, String) {
-    let body = json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true}).to_string();
-    let exec_id = match engine.exec_create(id, body.as_bytes()) {
+    let config = ExecConfig {
+        cmd: Some(cmd.to_vec()),
+        attach_stdout: true,
+        attach_stderr: true,
+        ..ExecConfig::default()
+    };
+    let exec_id = match engine.exec_create(id, config) {
         Ok(e) => e,
         Err(e) => return (-1, e.message),
     };
-    let mut stream = match engine.exec_start(&exec_id).await {
-        Ok((s, _)) => s,
+    let mut session = match engine.exec_start(&exec_id).await {
+        Ok(s) => s,
         Err(e) => {
-            engine.exec_finished(&exec_id, 126);
+            engine.exec_finished(&exec_id, EXEC_START_FAILED_EXIT_CODE);
             return (-1, e.message);
         }
     };
     let mut out = Vec::new();
     let read = async {
         loop {
-            let mut h = [0u8; 8];
-            if stream.read_exact(&mut h).await.is_err() {
-                return 137;
-            }
-            let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-            let mut data = vec![0u8; len];
-            if stream.read_exact(&mut data).await.is_err() {
-                return 137;
-            }
-            if h[0] == berth_runtime::proto::STREAM_EXIT {
-                return String::from_utf8_lossy(&data).parse().unwrap_or(137);
-            }
-            if out.len() < MAX_OUTPUT {
-                out.extend_from_slice(&data);
+            match session.stream.output.next_frame().await {
+                ExecFrame::Exit(code) => return code,
+                ExecFrame::Output { data, .. } if out.len() < MAX_OUTPUT => {
+                    out.extend_from_slice(&data)
+                }
+                ExecFrame::Output { .. } => {}
             }
         }
     };
@@ -239,7 +237,7 @@ async fn run_probe(engine: &Engine, id: &str, cmd: &[String], timeout: Duration)
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            engine.exec_finished(&exec_id, 137);
+            engine.exec_finished(&exec_id, EXEC_LOST_EXIT_CODE);
             (
                 -1,
                 format!(

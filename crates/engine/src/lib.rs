@@ -10,6 +10,7 @@ pub mod commit;
 pub mod container;
 mod db;
 pub mod devices;
+pub mod distribution;
 pub mod events;
 pub mod exec;
 pub mod health;

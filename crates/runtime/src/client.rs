@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
 use crate::proto::{ExitInfo, Request, Response, ShimConfig};
@@ -180,11 +181,19 @@ impl ShimClient {
         self.call(Request::State).await
     }
 
-    /// Starts an exec'd process; returns its pid and its stream (stdcopy
-    /// frames, then a `STREAM_EXIT` frame with the exit code).
-    pub async fn exec(&self, spec: crate::proto::ExecSpec) -> Result<(i32, UnixStream), ShimError> {
+    /// Starts an exec'd process; returns its pid and its stream: the
+    /// process's output as [`ExecFrame`]s, ending with its exit code, and
+    /// the way to its stdin.
+    pub async fn exec(&self, spec: crate::proto::ExecSpec) -> Result<(i32, ExecStream), ShimError> {
         let (resp, conn) = self.open(&Request::Exec(spec)).await?;
-        Ok((resp.pid.unwrap_or(0), conn))
+        let (read, write) = conn.into_split();
+        Ok((
+            resp.pid.unwrap_or(0),
+            ExecStream {
+                output: ExecOutput { conn: read },
+                stdin: write,
+            },
+        ))
     }
 
     pub async fn resize_exec(
@@ -205,6 +214,60 @@ impl ShimClient {
     /// Opens an output stream (stdcopy frames) that also takes stdin bytes.
     pub async fn attach(&self, stdin: bool) -> Result<UnixStream, ShimError> {
         Ok(self.open(&Request::Attach { stdin }).await?.1)
+    }
+}
+
+/// A running exec's connection to its shim, split so that its stdin can be
+/// fed while its output is read.
+#[derive(Debug)]
+pub struct ExecStream {
+    pub output: ExecOutput,
+    /// Bytes written here reach the process's stdin; shutting it down closes it.
+    pub stdin: OwnedWriteHalf,
+}
+
+/// One piece of an exec's output stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecFrame {
+    /// Output on `stream` ([`crate::proto::STREAM_STDOUT`] or
+    /// [`crate::proto::STREAM_STDERR`]; stdout only with a TTY).
+    Output { stream: u8, data: Vec<u8> },
+    /// The process ended with this code; nothing follows.
+    Exit(i64),
+}
+
+/// The exec's output side: the shim's frames (stdcopy frames, then one
+/// [`crate::proto::STREAM_EXIT`] frame), decoded here and nowhere else.
+#[derive(Debug)]
+pub struct ExecOutput {
+    conn: OwnedReadHalf,
+}
+
+/// The exit code an exec is recorded with when its stream breaks before
+/// the exit frame: the shim is gone, so the process was killed with it.
+pub const EXEC_LOST_EXIT_CODE: i64 = 137;
+
+impl ExecOutput {
+    /// The next frame. A stream cut before the exit frame (the shim died)
+    /// reads as `Exit(137)`, as the process went with it.
+    pub async fn next_frame(&mut self) -> ExecFrame {
+        let mut h = [0u8; 8];
+        if self.conn.read_exact(&mut h).await.is_err() {
+            return ExecFrame::Exit(EXEC_LOST_EXIT_CODE);
+        }
+        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+        let mut data = vec![0u8; len];
+        if self.conn.read_exact(&mut data).await.is_err() {
+            return ExecFrame::Exit(EXEC_LOST_EXIT_CODE);
+        }
+        if h[0] == crate::proto::STREAM_EXIT {
+            let code = std::str::from_utf8(&data)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(EXEC_LOST_EXIT_CODE);
+            return ExecFrame::Exit(code);
+        }
+        ExecFrame::Output { stream: h[0], data }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use berth_runtime::client::{spawn_shim, ShimClient};
+use berth_runtime::client::{spawn_shim, ExecFrame, ExecStream, ShimClient};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, NetNs, SpecParams};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -221,21 +221,17 @@ async fn reports_a_bad_command() {
     assert!(!ShimConfig::netns_path(&f.cfg.state_dir).exists());
 }
 
-/// Reads an exec stream: (stdout, stderr, exit code).
-async fn read_exec(conn: &mut tokio::net::UnixStream) -> (Vec<u8>, Vec<u8>, Option<i32>) {
+/// Reads an exec stream through the client's decoder: (stdout, stderr, exit code).
+async fn read_exec(s: &mut ExecStream) -> (Vec<u8>, Vec<u8>, Option<i64>) {
     let mut out = (Vec::new(), Vec::new(), None);
     loop {
-        let mut h = [0u8; 8];
-        if conn.read_exact(&mut h).await.is_err() {
-            return out;
-        }
-        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        let mut data = vec![0u8; len];
-        conn.read_exact(&mut data).await.unwrap();
-        match h[0] {
-            255 => out.2 = String::from_utf8_lossy(&data).parse().ok(),
-            2 => out.1.extend(data),
-            _ => out.0.extend(data),
+        match s.output.next_frame().await {
+            ExecFrame::Exit(code) => {
+                out.2 = Some(code);
+                return out;
+            }
+            ExecFrame::Output { stream: 2, data } => out.1.extend(data),
+            ExecFrame::Output { data, .. } => out.0.extend(data),
         }
     }
 }
@@ -290,8 +286,8 @@ async fn execs_processes_in_the_running_container() {
         .exec(spec("e2", &["sh", "-c", "cat; echo end"], false, true))
         .await
         .unwrap();
-    s.write_all(b"hello\n").await.unwrap();
-    s.shutdown().await.unwrap();
+    s.stdin.write_all(b"hello\n").await.unwrap();
+    s.stdin.shutdown().await.unwrap();
     let (out, _, code) = read_exec(&mut s).await;
     assert_eq!((out, code), (b"hello\nend\n".to_vec(), Some(0)));
     // A tty.

@@ -31,6 +31,7 @@ pub mod http;
 pub mod leak;
 pub mod net;
 pub mod pty;
+pub mod registry;
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

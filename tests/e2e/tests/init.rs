@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use berth_e2e::Daemon;
+use berth_e2e::{wait_for, Daemon};
 
 /// Zombie (`Z`) processes in the container.
 fn zombies(d: &Daemon, name: &str) -> usize {
@@ -77,6 +77,14 @@ fn init_forwards_sigterm() {
         "1000",
     ])
     .ok();
+    // Until tini has started its child and set up its signal handling, it
+    // is a pid 1 with SIGTERM at its default, which the kernel drops (on a
+    // loaded machine the stop came first: dockerd's window is the same).
+    wait_for(Duration::from_secs(10), || {
+        let top = d.docker(&["top", "bsec-term"]);
+        top.stdout.contains("sleep 1000").then_some(())
+    })
+    .expect("the init's child started");
     let t = Instant::now();
     d.docker(&["stop", "-t", "20", "bsec-term"]).ok();
     assert!(

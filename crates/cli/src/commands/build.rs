@@ -164,8 +164,19 @@ pub async fn build(c: &Client, o: BuildOpts) -> Result<i32, Failure> {
     if !o.quiet {
         eprintln!("Sending build context to Docker daemon  {}B", body.len());
     }
+    // Every registry's credentials: the daemon pulls `FROM` images with them.
+    let creds = crate::credentials::all(&super::distribution::config_dir()).unwrap_or_default();
     let resp = c
-        .send("POST", &path, Some(Bytes::from(body)), "application/x-tar")
+        .send_with(
+            "POST",
+            &path,
+            Some(Bytes::from(body)),
+            "application/x-tar",
+            &[(
+                "X-Registry-Config",
+                crate::credentials::registry_config_header(&creds),
+            )],
+        )
         .await?;
     let mut body = resp.into_body();
     let mut buf = Vec::new();
@@ -186,6 +197,17 @@ pub async fn build(c: &Client, o: BuildOpts) -> Result<i32, Failure> {
             if let Some(s) = v.get("stream").and_then(Value::as_str) {
                 let _ = out.write_all(s.as_bytes());
                 let _ = out.flush();
+            }
+            // A `FROM` image's pull, drawn as the docker CLI does off a
+            // terminal: the layer states, not the byte counts.
+            if let Some(st) = v.get("status").and_then(Value::as_str) {
+                let progress = v.get("progress").and_then(Value::as_str).unwrap_or("");
+                if !o.quiet && progress.is_empty() {
+                    let _ = match v.get("id").and_then(Value::as_str) {
+                        Some(id) => writeln!(out, "{id}: {st}"),
+                        None => writeln!(out, "{st}"),
+                    };
+                }
             }
             if let Some(i) = v.pointer("/aux/ID").and_then(Value::as_str) {
                 id = i.to_string();

@@ -13,7 +13,7 @@ use crate::client::{q, Client};
 use crate::credentials::{self, Creds};
 use crate::Failure;
 
-fn config_dir() -> PathBuf {
+pub(crate) fn config_dir() -> PathBuf {
     crate::config::CONFIG_DIR
         .get()
         .cloned()

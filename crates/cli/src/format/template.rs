@@ -1352,11 +1352,7 @@ pub fn go_json(v: &Value) -> String {
 
 /// Go's JSON encoder escapes `<`, `>` and `&` (in JSON text they only occur
 /// inside strings).
-pub fn go_json_escape(s: &str) -> String {
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
+pub use berth_client::config::go_json_escape;
 
 #[cfg(test)]
 mod tests {

@@ -8,11 +8,12 @@ use axum::extract::{RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
 use berth_builder::driver::{prune_cache, BuildOptions, Builder, PruneOptions};
+use berth_engine::distribution::{AuthConfigs, Message};
 use berth_engine::lifecycle::{parse_time, Filters};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use indexmap::IndexMap;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -119,6 +120,17 @@ pub async fn build(
             .get("rm")
             .is_none_or(|v| !matches!(v, "0" | "false" | "False")),
         force_rm: p.bool("forcerm"),
+        pull: p.bool("pull"),
+        platform: p
+            .get("platform")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        auth_configs: req
+            .headers()
+            .get("X-Registry-Config")
+            .and_then(|v| v.to_str().ok())
+            .map(AuthConfigs::from_header)
+            .unwrap_or_default(),
     };
     let quiet = p.bool("q");
     let ctx = engine
@@ -144,28 +156,31 @@ pub async fn build(
         let _ = std::fs::remove_dir_all(&ctx);
         return Err(e.into());
     }
-    let (tx, mut rx) = mpsc::channel::<Value>(64);
+    let (tx, mut rx) = mpsc::channel::<Message>(64);
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(64);
     let builder = Builder::new(engine.clone(), ctx.clone(), opts, tx);
     let task = tokio::spawn(builder.run());
     tokio::spawn(async move {
-        let line = |v: Value| {
-            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+        // The classic builder's lines end in CRLF (dockerd's streamformatter).
+        let line = |m: Message| {
+            let mut b = serde_json::to_vec(&m).unwrap_or_default();
             b.extend_from_slice(b"\r\n");
             Bytes::from(b)
         };
         loop {
-            let v = tokio::select! {
-                v = rx.recv() => v,
+            let m = tokio::select! {
+                m = rx.recv() => m,
                 // The client went away (hyper dropped the body): dropping
                 // `rx` cancels the build.
                 _ = out_tx.closed() => None,
             };
-            let Some(v) = v else { break };
-            if quiet && v.get("stream").is_some() {
+            let Some(m) = m else { break };
+            // `-q`: only the result (dockerd buffers the rest, pull
+            // progress included).
+            if quiet && m.aux.is_none() {
                 continue;
             }
-            if out_tx.send(line(v)).await.is_err() {
+            if out_tx.send(line(m)).await.is_err() {
                 break;
             }
         }
@@ -176,29 +191,13 @@ pub async fn build(
             std::fs::remove_dir_all(&ctx)
         })
         .await;
-        match result {
-            Ok(Ok(id)) => {
-                if quiet {
-                    let _ = out_tx
-                        .send(line(json!({"stream": format!("{id}\n")})))
-                        .await;
-                }
-            }
-            Ok(Err(e)) => {
-                let mut detail = json!({"message": e.message});
-                if let Some(c) = e.code {
-                    detail["code"] = json!(c);
-                }
-                let _ = out_tx
-                    .send(line(json!({"errorDetail": detail, "error": e.message})))
-                    .await;
-            }
-            Err(e) => {
-                let m = format!("build failed: {e}");
-                let _ = out_tx
-                    .send(line(json!({"errorDetail": {"message": m}, "error": m})))
-                    .await;
-            }
+        let last = match result {
+            Ok(Ok(id)) => quiet.then(|| Message::stream(format!("{id}\n"))),
+            Ok(Err(e)) => Some(Message::error_code(e.message, e.code)),
+            Err(e) => Some(Message::error(format!("build failed: {e}"))),
+        };
+        if let Some(m) = last {
+            let _ = out_tx.send(line(m)).await;
         }
     });
     Ok(Response::builder()

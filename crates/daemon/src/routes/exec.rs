@@ -5,11 +5,11 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::version::ApiVersion;
 use berth_api::Error;
+use berth_engine::exec::ExecConfig;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{json_response, ApiResult, AppState};
 use crate::params::Params;
@@ -20,7 +20,9 @@ pub async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    let exec_id = engine.exec_create(&id, &body)?;
+    let config: ExecConfig = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid(format!("invalid exec config: {e}")))?;
+    let exec_id = engine.exec_create(&id, config)?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": exec_id})))
 }
 
@@ -31,8 +33,9 @@ struct StartBody {
     detach: bool,
 }
 
-/// Runs the exec: detached, it answers at once and records the exit code
-/// in the background; attached, it hijacks the connection like attach.
+/// Runs the exec: detached, it answers at once and the engine records the
+/// exit code in the background; attached, it hijacks the connection like
+/// attach and hands both ends to the engine's exec session.
 pub async fn start(
     State(engine): State<AppState>,
     Path(id): Path<String>,
@@ -53,96 +56,29 @@ pub async fn start(
         serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(format!("invalid exec start body: {e}")))?
     };
-    let inspect = engine.exec_inspect(&id)?;
-    let attached = inspect["OpenStdin"] == true
-        || inspect["OpenStdout"] == true
-        || inspect["OpenStderr"] == true;
-    let tty = inspect["ProcessConfig"]["tty"] == true;
-    if body.detach || !attached {
-        // Nobody reads the output: drain it for the exit code.
-        let (mut stream, tty) = engine.exec_start(&id).await?;
-        let engine2 = engine.clone();
-        tokio::spawn(async move {
-            let code = pump(&mut stream, None::<&mut tokio::io::Sink>, true, true, tty).await;
-            engine2.exec_finished(&id, code);
-        });
+    let streams = engine.exec_streams(&id)?;
+    if body.detach || !streams.attached() {
+        let session = engine.exec_start(&id).await?;
+        tokio::spawn(async move { engine.exec_drain(session).await });
         return Ok(Response::builder()
             .status(StatusCode::OK)
             .body(Body::empty())
             .unwrap_or_default());
     }
-    let want_stdout = inspect["OpenStdout"] == true;
-    let want_stderr = inspect["OpenStderr"] == true;
-    let want_stdin = inspect["OpenStdin"] == true;
     // As dockerd: upgrade first, then start; a start failure is written into
-    // the stream and becomes the exec's exit code (126), which the CLI reads back.
+    // the stream and becomes the exec's exit code, which the CLI reads back.
     tokio::spawn(async move {
         let started = engine.exec_start(&id).await;
         let Ok(upgraded) = upgrade.await else {
-            if let Ok((mut stream, tty)) = started {
-                let code = pump(&mut stream, None::<&mut tokio::io::Sink>, true, true, tty).await;
-                engine.exec_finished(&id, code);
+            if let Ok(session) = started {
+                engine.exec_drain(session).await;
             }
             return;
         };
-        let (client_rd, mut client_wr) = tokio::io::split(TokioIo::new(upgraded));
-        let stream = match started {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // dockerd's words, and its exit code for any failed exec start: 126.
-                let why = e
-                    .message
-                    .trim_start_matches("failed to create task for container: ");
-                let msg = format!("OCI runtime exec failed: exec failed: unable to start container process: {why}\r\n");
-                let code = 126;
-                let _ = if tty {
-                    client_wr.write_all(msg.as_bytes()).await
-                } else {
-                    let h = berth_runtime::proto::frame_header(1, msg.len());
-                    match client_wr.write_all(&h).await {
-                        Ok(()) => client_wr.write_all(msg.as_bytes()).await,
-                        Err(e) => Err(e),
-                    }
-                };
-                // The exit code first: the CLI inspects it as soon as the stream ends.
-                engine.exec_finished(&id, code);
-                let _ = client_wr.shutdown().await;
-                return;
-            }
-        };
-        let (shim_rd, mut shim_wr) = stream.into_split();
-        if want_stdin {
-            tokio::spawn(async move {
-                let mut client_rd = client_rd;
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match client_rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if shim_wr.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                let _ = shim_wr.shutdown().await;
-            });
-        } else {
-            let _ = shim_wr.shutdown().await;
-        }
-        let mut shim_rd = shim_rd;
-        let code = pump(
-            &mut shim_rd,
-            Some(&mut client_wr),
-            want_stdout,
-            want_stderr,
-            tty,
-        )
-        .await;
-        engine.exec_finished(&id, code);
-        let _ = client_wr.shutdown().await;
+        let (client_rd, client_wr) = tokio::io::split(TokioIo::new(upgraded));
+        engine.exec_attach(&id, started, client_rd, client_wr).await;
     });
-    let content_type = if tty || v < ApiVersion(1, 42) {
+    let content_type = if streams.tty || v < ApiVersion(1, 42) {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
@@ -154,51 +90,6 @@ pub async fn start(
         .header("Upgrade", "tcp")
         .body(Body::empty())
         .unwrap_or_default())
-}
-
-/// Copies the shim's exec frames to the client (raw with a TTY) until the
-/// exit frame; returns the exit code.
-async fn pump<R, W>(
-    from: &mut R,
-    mut to: Option<&mut W>,
-    stdout: bool,
-    stderr: bool,
-    tty: bool,
-) -> i64
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        let mut h = [0u8; 8];
-        if from.read_exact(&mut h).await.is_err() {
-            return 137;
-        }
-        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        let mut data = vec![0u8; len];
-        if from.read_exact(&mut data).await.is_err() {
-            return 137;
-        }
-        if h[0] == berth_runtime::proto::STREAM_EXIT {
-            return String::from_utf8_lossy(&data).parse().unwrap_or(137);
-        }
-        if (h[0] == 1 && !stdout) || (h[0] == 2 && !stderr) {
-            continue;
-        }
-        if let Some(w) = to.as_deref_mut() {
-            let ok = if tty {
-                w.write_all(&data).await
-            } else {
-                match w.write_all(&h).await {
-                    Ok(()) => w.write_all(&data).await,
-                    Err(e) => Err(e),
-                }
-            };
-            if ok.is_err() || w.flush().await.is_err() {
-                to = None;
-            }
-        }
-    }
 }
 
 pub async fn inspect(

@@ -6,14 +6,14 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
+use berth_engine::distribution::{AuthConfig, Message, PullOptions, PushOptions};
 use berth_engine::lifecycle::Filters;
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use super::{blocking, json_response, stream_body, ApiResult, AppState};
+use super::{blocking, json_response, progress_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 
 fn params(q: &Option<String>) -> Params {
@@ -27,12 +27,6 @@ fn body_reader(req: Request) -> SyncIoBridge<impl tokio::io::AsyncRead + Unpin> 
         .into_data_stream()
         .map_err(std::io::Error::other);
     SyncIoBridge::new(StreamReader::new(stream))
-}
-
-fn json_line(v: serde_json::Value) -> Bytes {
-    let mut b = serde_json::to_vec(&v).unwrap_or_default();
-    b.push(b'\n');
-    Bytes::from(b)
 }
 
 pub async fn list(
@@ -67,7 +61,7 @@ pub async fn create(
             .headers()
             .get("X-Registry-Auth")
             .and_then(|v| v.to_str().ok())
-            .map(berth_distribution::AuthConfig::from_header)
+            .map(AuthConfig::from_header)
             .unwrap_or_default();
         return pull(
             engine,
@@ -114,7 +108,7 @@ pub async fn create(
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "application/json")
-        .body(Body::from(json_line(json!({"status": img.id}))))
+        .body(Body::from(Message::status(img.id).to_line()))
         .unwrap_or_default())
 }
 
@@ -127,91 +121,23 @@ async fn pull(
     image: &str,
     tag: &str,
     platform: Option<&str>,
-    auth: berth_distribution::AuthConfig,
+    auth: AuthConfig,
 ) -> ApiResult<Response<Body>> {
-    let base = Reference::parse(image)?;
-    let mut refs = Vec::new();
-    if !tag.is_empty() {
-        let name = if tag.starts_with("sha256:") {
-            format!("{image}@{tag}")
-        } else {
-            format!("{image}:{tag}")
-        };
-        refs.push(Reference::parse(&name)?);
-    } else if base.tag.is_some() || base.digest.is_some() {
-        refs.push(base.clone());
+    let reference = if tag.is_empty() {
+        Reference::parse(image)?
+    } else if tag.starts_with("sha256:") {
+        Reference::parse(&format!("{image}@{tag}"))?
     } else {
-        let opts = &engine.config.registry;
-        let mut tags = berth_distribution::list_tags(opts, &base, auth.clone()).await?;
-        tags.sort();
-        for t in tags {
-            refs.push(base.with_tag(&t));
-        }
-    }
-    let platform = platform.filter(|p| !p.is_empty()).map(str::to_string);
-    let first = match refs.first() {
-        Some(r) => {
-            berth_distribution::resolve(
-                &engine.config.registry,
-                r,
-                platform.as_deref(),
-                auth.clone(),
-            )
-            .await?
-        }
-        None => {
-            return Err(Error::not_found(format!(
-                "repository {} has no tags",
-                base.familiar_name()
-            ))
-            .into())
-        }
+        Reference::parse(&format!("{image}:{tag}"))?
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<serde_json::Value>();
-    let (btx, brx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
-        while let Some(v) = rx.recv().await {
-            if btx.send(json_line(v)).await.is_err() {
-                break;
-            }
-        }
-    });
-    tokio::spawn(async move {
-        let mut next = Some(first);
-        let mut rest = refs.into_iter().skip(1);
-        while let Some(resolved) = next.take() {
-            let name = resolved.reference.familiar_string();
-            let owner: std::sync::Arc<dyn berth_distribution::HasStore> = engine.clone();
-            match berth_distribution::pull(owner, resolved, &tx).await {
-                Ok(()) => engine.image_event("pull", &name, &name),
-                Err(e) => {
-                    berth_distribution::progress::error(&tx, &e.message);
-                    return;
-                }
-            }
-            if let Some(r) = rest.next() {
-                match berth_distribution::resolve(
-                    &engine.config.registry,
-                    &r,
-                    platform.as_deref(),
-                    auth.clone(),
-                )
-                .await
-                {
-                    Ok(res) => next = Some(res),
-                    Err(e) => {
-                        berth_distribution::progress::error(&tx, &e.message);
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", "application/json")
-        .body(stream_body(brx))
-        .unwrap_or_default())
+    let opts = PullOptions {
+        all_tags: reference.tag.is_none() && reference.digest.is_none(),
+        reference,
+        platform: platform.map(str::to_string),
+        auth,
+    };
+    let job = engine.start_pull(opts).await?;
+    Ok(progress_response(|tx| async move { job.run(&tx).await }))
 }
 
 pub async fn load(
@@ -238,7 +164,7 @@ pub async fn load(
     for line in &lines {
         let name = line.rsplit(": ").next().unwrap_or("");
         engine.image_event("load", name, name);
-        body.extend_from_slice(&json_line(json!({"stream": format!("{line}\n")})));
+        body.extend_from_slice(&Message::stream(format!("{line}\n")).to_line());
     }
     let _ = quiet;
     Ok(Response::builder()
@@ -331,7 +257,7 @@ pub async fn post_dispatch(
     let auth = headers
         .get("X-Registry-Auth")
         .and_then(|v| v.to_str().ok())
-        .map(berth_distribution::AuthConfig::from_header)
+        .map(AuthConfig::from_header)
         .unwrap_or_default();
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = p.get("repo").unwrap_or("");
@@ -356,75 +282,20 @@ async fn push(
     engine: AppState,
     name: &str,
     tag: &str,
-    auth: berth_distribution::AuthConfig,
+    auth: AuthConfig,
 ) -> ApiResult<Response<Body>> {
-    let base = Reference::parse(name)?;
-    let mut targets = Vec::new();
-    if !tag.is_empty() {
-        targets.push(Reference::parse(&format!("{name}:{tag}"))?);
-    } else if base.tag.is_some() {
-        targets.push(base.clone());
+    let reference = if tag.is_empty() {
+        Reference::parse(name)?
     } else {
-        let engine2 = engine.clone();
-        let images = blocking(move || engine2.images.list()).await?;
-        for img in images {
-            for t in &img.repo_tags {
-                if let Ok(r) = Reference::parse(t) {
-                    if r.domain == base.domain && r.path == base.path {
-                        targets.push(r);
-                    }
-                }
-            }
-        }
-        targets.sort_by_key(|r| r.to_string());
-    }
-    if targets.is_empty() {
-        return Err(Error::not_found(format!(
-            "An image does not exist locally with the tag: {}",
-            base.familiar_name()
-        ))
-        .into());
-    }
-    for t in &targets {
-        if engine.images.get(&t.to_string()).is_err() {
-            return Err(Error::not_found(format!(
-                "An image does not exist locally with the tag: {}",
-                t.familiar_name()
-            ))
-            .into());
-        }
-    }
-    let (tx, mut rx) = mpsc::unbounded_channel::<serde_json::Value>();
-    let (btx, brx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
-        while let Some(v) = rx.recv().await {
-            if btx.send(json_line(v)).await.is_err() {
-                break;
-            }
-        }
-    });
-    let repo_name = format!("{}/{}", base.domain, base.path);
-    tokio::spawn(async move {
-        let _ = tx.send(json!({"status": format!("The push refers to repository [{repo_name}]")}));
-        for t in targets {
-            let owner: std::sync::Arc<dyn berth_distribution::HasStore> = engine.clone();
-            let name = t.familiar_string();
-            match berth_distribution::push(owner, &engine.config.registry, &t, auth.clone(), &tx)
-                .await
-            {
-                Ok(()) => engine.image_event("push", &name, &name),
-                Err(e) => {
-                    berth_distribution::progress::error(&tx, &e.message);
-                    return;
-                }
-            }
-        }
-    });
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .header("Content-Type", "application/json")
-        .body(stream_body(brx))
-        .unwrap_or_default())
+        Reference::parse(&format!("{name}:{tag}"))?
+    };
+    let opts = PushOptions {
+        all_tags: reference.tag.is_none(),
+        reference,
+        auth,
+    };
+    let job = engine.start_push(opts).await?;
+    Ok(progress_response(|tx| async move { job.run(&tx).await }))
 }
 
 pub async fn remove(

@@ -20,6 +20,7 @@ use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, head, post};
 use axum::Router;
+use berth_engine::distribution::{Message, ProgressSink};
 use berth_engine::Engine;
 
 use crate::server::error_response;
@@ -137,6 +138,31 @@ pub fn stream_body(rx: tokio::sync::mpsc::Receiver<bytes::Bytes>) -> Body {
         rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
     });
     Body::from_stream(stream)
+}
+
+/// A `200` streaming what `job` reports as JSON lines, as dockerd's
+/// long operations answer once they began; an error the job returns is
+/// its last line (`errorDetail`), which the CLI prints.
+pub fn progress_response<F>(job: impl FnOnce(ProgressSink) -> F) -> Response<Body>
+where
+    F: std::future::Future<Output = berth_api::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    let run = job(tx.clone());
+    tokio::spawn(async move {
+        if let Err(e) = run.await {
+            let _ = tx.send(Message::error(e.message));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let m = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(m.to_line())), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
 }
 
 /// Runs a blocking engine call (SQLite, file I/O) off the async workers.

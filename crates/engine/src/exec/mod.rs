@@ -1,6 +1,12 @@
 //! `docker exec`: exec instances are created against a running container,
 //! started through its shim (which joins the container's namespaces), and
-//! kept for inspection of their exit code, as dockerd keeps them.
+//! kept for inspection of their exit code, as dockerd keeps them. The
+//! session of a started exec (its streams, its exit-code rules) is in
+//! `session.rs`.
+
+mod session;
+
+pub use session::{ExecSession, ExecStreams, EXEC_START_FAILED_EXIT_CODE};
 
 use std::sync::{Arc, Mutex};
 
@@ -8,9 +14,8 @@ use berth_api::{Error, Result};
 use berth_runtime::client::ShimClient;
 use berth_runtime::proto::ExecSpec;
 use indexmap::IndexMap;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tokio::net::UnixStream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::container::Status;
 use crate::{record_name, resolve, Engine};
@@ -41,6 +46,43 @@ pub struct ExecConfig {
     pub working_dir: String,
     #[serde(default)]
     pub console_size: Option<Vec<u16>>,
+}
+
+/// The answer of `GET /exec/{id}/json`, in dockerd's field order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecInspect {
+    #[serde(rename = "CanRemove")]
+    pub can_remove: bool,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    #[serde(rename = "DetachKeys")]
+    pub detach_keys: String,
+    #[serde(rename = "ExitCode")]
+    pub exit_code: Option<i64>,
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "OpenStderr")]
+    pub open_stderr: bool,
+    #[serde(rename = "OpenStdin")]
+    pub open_stdin: bool,
+    #[serde(rename = "OpenStdout")]
+    pub open_stdout: bool,
+    #[serde(rename = "ProcessConfig")]
+    pub process_config: ExecProcessConfig,
+    #[serde(rename = "Running")]
+    pub running: bool,
+    #[serde(rename = "Pid")]
+    pub pid: i64,
+}
+
+/// `ProcessConfig` of an exec's inspect (lower-case names, as dockerd's).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecProcessConfig {
+    pub arguments: Vec<String>,
+    pub entrypoint: String,
+    pub privileged: bool,
+    pub tty: bool,
+    pub user: String,
 }
 
 #[derive(Debug, Clone)]
@@ -93,9 +135,7 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/exec`.
-    pub fn exec_create(&self, key: &str, body: &[u8]) -> Result<String> {
-        let config: ExecConfig = serde_json::from_slice(body)
-            .map_err(|e| Error::invalid(format!("invalid exec config: {e}")))?;
+    pub fn exec_create(&self, key: &str, config: ExecConfig) -> Result<String> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
         if r.state.status != Status::Running {
@@ -128,9 +168,9 @@ impl Engine {
         Ok(id)
     }
 
-    /// `POST /exec/{id}/start`: runs the process; returns its stream (stdcopy
-    /// frames ending with the exit frame) and whether it has a TTY.
-    pub async fn exec_start(&self, id: &str) -> Result<(UnixStream, bool)> {
+    /// `POST /exec/{id}/start`: runs the process; returns its session, which
+    /// [`Engine::exec_drain`] or [`Engine::exec_attach`] runs to its end.
+    pub async fn exec_start(&self, id: &str) -> Result<ExecSession> {
         let rec = self.exec_record(id)?;
         let (container_id, config) = {
             let r = rec.lock().unwrap_or_else(|e| e.into_inner());
@@ -194,6 +234,7 @@ impl Engine {
                 _ => None,
             }),
         };
+        let streams = ExecStreams::of(&config);
         let client = ShimClient::new(&self.state_dir(&container_id));
         let (pid, stream) = client
             .exec(spec)
@@ -210,7 +251,11 @@ impl Engine {
             &container_id,
             &[("execID", id.to_string())],
         );
-        Ok((stream, config.tty))
+        Ok(ExecSession {
+            id: id.to_string(),
+            streams,
+            stream,
+        })
     }
 
     /// The host pid of a started exec (health probes kill theirs on timeout).
@@ -221,7 +266,7 @@ impl Engine {
     }
 
     /// Records an exec's end (the stream's exit frame).
-    pub fn exec_finished(&self, id: &str, code: i64) {
+    pub(crate) fn exec_finished(&self, id: &str, code: i64) {
         let Ok(rec) = self.exec_record(id) else {
             return;
         };
@@ -239,32 +284,32 @@ impl Engine {
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> Result<Value> {
+    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
         let r = self
             .exec_record(id)?
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let cmd = r.config.cmd.clone().unwrap_or_default();
-        Ok(json!({
-            "CanRemove": false,
-            "ContainerID": r.container_id,
-            "DetachKeys": r.config.detach_keys,
-            "ExitCode": r.exit_code,
-            "ID": r.id,
-            "OpenStderr": r.config.attach_stderr,
-            "OpenStdin": r.config.attach_stdin,
-            "OpenStdout": r.config.attach_stdout,
-            "ProcessConfig": {
-                "arguments": cmd.get(1..).unwrap_or(&[]),
-                "entrypoint": cmd.first().cloned().unwrap_or_default(),
-                "privileged": r.config.privileged,
-                "tty": r.config.tty,
-                "user": r.config.user,
+        let mut cmd = r.config.cmd.clone().unwrap_or_default().into_iter();
+        Ok(ExecInspect {
+            can_remove: false,
+            container_id: r.container_id,
+            detach_keys: r.config.detach_keys,
+            exit_code: r.exit_code,
+            id: r.id,
+            open_stderr: r.config.attach_stderr,
+            open_stdin: r.config.attach_stdin,
+            open_stdout: r.config.attach_stdout,
+            process_config: ExecProcessConfig {
+                entrypoint: cmd.next().unwrap_or_default(),
+                arguments: cmd.collect(),
+                privileged: r.config.privileged,
+                tty: r.config.tty,
+                user: r.config.user,
             },
-            "Running": r.running,
-            "Pid": r.pid,
-        }))
+            running: r.running,
+            pid: r.pid,
+        })
     }
 
     /// `POST /exec/{id}/resize`.

@@ -178,6 +178,41 @@ pub fn erase(dir: &Path, key: &str) -> Result<bool, String> {
     Ok(found)
 }
 
+/// Every stored credential, by `auths` key (the keys of `auths` and
+/// `credHelpers`), as the docker CLI's `GetAllCredentials` gathers them
+/// for a build. A key whose helper fails is left out, as docker does.
+pub fn all(dir: &Path) -> Result<Vec<(String, Creds)>, String> {
+    let cfg = read(dir)?;
+    let mut keys: Vec<String> = Vec::new();
+    for section in ["auths", "credHelpers"] {
+        if let Some(m) = cfg.get(section).and_then(Value::as_object) {
+            keys.extend(
+                m.keys()
+                    .filter(|k| !keys.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| get(dir, &k).ok().flatten().map(|c| (k, c)))
+        .collect())
+}
+
+/// The `X-Registry-Config` header of `POST /build`: base64url of a JSON
+/// map from registry key to credentials.
+pub fn registry_config_header(all: &[(String, Creds)]) -> String {
+    let mut m = Map::new();
+    for (key, c) in all {
+        m.insert(
+            key.clone(),
+            json!({"username": c.username, "password": c.password, "serveraddress": key}),
+        );
+    }
+    base64::engine::general_purpose::URL_SAFE.encode(Value::Object(m).to_string())
+}
+
 /// The `X-Registry-Auth` header value for `key` (empty JSON without creds).
 pub fn registry_auth_header(c: Option<&Creds>, key: &str) -> String {
     let v = match c {
@@ -216,5 +251,26 @@ mod tests {
         assert_eq!(get(dir.path(), "127.0.0.1:5000").expect("get"), None);
         assert_eq!(server_key("docker.io"), INDEX_SERVER);
         assert_eq!(server_key("127.0.0.1:5000"), "127.0.0.1:5000");
+    }
+
+    /// `X-Registry-Config`: every stored registry, as the daemon decodes it.
+    #[test]
+    fn all_for_build() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = |u: &str| Creds {
+            username: u.into(),
+            password: "pw".into(),
+        };
+        store(dir.path(), "127.0.0.1:5000", &c("alice")).expect("store");
+        store(dir.path(), INDEX_SERVER, &c("hub")).expect("store");
+        let all = all(dir.path()).expect("all");
+        assert_eq!(all.len(), 2);
+        let h = registry_config_header(&all);
+        let raw = base64::engine::general_purpose::URL_SAFE
+            .decode(h)
+            .expect("base64url");
+        let v: Value = serde_json::from_slice(&raw).expect("json");
+        assert_eq!(v["127.0.0.1:5000"]["username"], "alice");
+        assert_eq!(v[INDEX_SERVER]["password"], "pw");
     }
 }

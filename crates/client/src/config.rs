@@ -140,7 +140,15 @@ pub fn to_go_json(v: &Value) -> String {
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
     let _ = serde::Serialize::serialize(v, &mut ser);
-    crate::format::template::go_json_escape(&String::from_utf8_lossy(&out))
+    go_json_escape(&String::from_utf8_lossy(&out))
+}
+
+/// Go's `encoding/json` HTML escaping of `<`, `>` and `&`, which the docker
+/// CLI's files and `{{json}}` carry.
+pub fn go_json_escape(s: &str) -> String {
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// Writes a file through a temporary file in the same directory and a

@@ -1,0 +1,20 @@
+//! The distribution service: pull and push as engine operations, so the
+//! HTTP routes and the builder share them. Each operation resolves what it
+//! can before it reports anything ([`Engine::start_pull`],
+//! [`Engine::start_push`]): errors there (bad name, unknown manifest,
+//! denied access, no local image) are the caller's to return as a plain
+//! error, as dockerd answers them with an HTTP status. The returned job
+//! then runs, reporting typed [`Message`]s into a [`ProgressSink`]; an
+//! error it returns comes after progress began (the daemon writes it as an
+//! `errorDetail` line). The engine publishes the `pull` and `push` events.
+
+mod pull;
+mod push;
+
+pub use berth_api::progress::Message;
+pub use berth_distribution::{AuthConfig, AuthConfigs};
+pub use pull::{Pull, PullOptions};
+pub use push::{Push, PushOptions};
+
+/// Where a pull or push reports its progress.
+pub type ProgressSink = tokio::sync::mpsc::UnboundedSender<Message>;

@@ -21,7 +21,8 @@ pub struct ShimConfig {
     pub bundle: PathBuf,
     /// Per-container runtime dir: `shim.sock`, `exit.json`, `netns`, ...
     pub state_dir: PathBuf,
-    /// libcontainer's state root.
+    /// The runtime's state root: libcontainer's, or the external
+    /// runtime's `--root`.
     pub runtime_root: PathBuf,
     /// json-file log; `None` when the log driver is `none`.
     pub log_path: Option<PathBuf>,

@@ -10,12 +10,12 @@ use berth_e2e::Daemon;
 
 /// A `daemon.json` naming `myrunc` (the host's runc, with a runtime arg)
 /// and the daemon started with it.
-fn daemon() -> (Daemon, PathBuf) {
+fn daemon() -> (Daemon, ConfigFile) {
     daemon_with("")
 }
 
 /// [`daemon`], with more `daemon.json` keys (`"key": value, `).
-fn daemon_with(keys: &str) -> (Daemon, PathBuf) {
+fn daemon_with(keys: &str) -> (Daemon, ConfigFile) {
     let file = std::env::temp_dir().join(format!(
         "berth-e2e-runtimes-{}-{}.json",
         std::process::id(),
@@ -32,7 +32,17 @@ fn daemon_with(keys: &str) -> (Daemon, PathBuf) {
         &["--config-file".into(), file.display().to_string()],
         |_| {},
     );
-    (d, file)
+    (d, ConfigFile(file))
+}
+
+/// The test's `daemon.json` (read again at each daemon restart), removed
+/// when the test ends, passed or not.
+struct ConfigFile(PathBuf);
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// What the real runc says of container `id` (`running`, `paused`, ...),
@@ -85,13 +95,9 @@ fn alive(pid: i32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
 }
 
-fn remove(file: &Path) {
-    let _ = std::fs::remove_file(file);
-}
-
 #[test]
 fn run_exec_pause_stop_under_runc() {
-    let (d, file) = daemon();
+    let (d, _file) = daemon();
     // Foreground: output, exit code, stdin, a tty; by both names.
     for cli in d.clis() {
         d.run(
@@ -259,12 +265,11 @@ fn run_exec_pause_stop_under_runc() {
         "2 exited 1"
     );
     d.docker(&["rm", "-f", "rp"]).ok();
-    remove(&file);
 }
 
 #[test]
 fn unknown_runtimes_are_refused_and_info_lists_them() {
-    let (d, file) = daemon();
+    let (d, _file) = daemon();
     let r = d.post_json(
         "/containers/create",
         r#"{"Image": "busybox", "HostConfig": {"Runtime": "nope"}}"#,
@@ -298,12 +303,11 @@ fn unknown_runtimes_are_refused_and_info_lists_them() {
     d.docker(&["info", "--format", "{{json .Runtimes.myrunc}}"])
         .ok()
         .stdout_is("{\"path\":\"/usr/bin/runc\",\"runtimeArgs\":[\"--debug\"]}\n");
-    remove(&file);
 }
 
 #[test]
 fn a_runc_container_survives_a_daemon_crash() {
-    let (mut d, file) = daemon();
+    let (mut d, _file) = daemon();
     let o = d.docker(&[
         "run",
         "-d",
@@ -354,7 +358,6 @@ fn a_runc_container_survives_a_daemon_crash() {
         assert_eq!(d.inspect("lr", "{{.State.Status}}"), "exited");
     }
     d.docker(&["rm", "-f", "lr"]).ok();
-    remove(&file);
 }
 
 /// crun is judged only where it runs: on a hybrid cgroup layout (v1
@@ -381,7 +384,7 @@ fn crun_runs_or_says_why_not() {
 
 #[test]
 fn run_it_under_runc() {
-    let (d, file) = daemon();
+    let (d, _file) = daemon();
     let mut t = d.pty(
         berth_e2e::Cli::Docker,
         &[
@@ -414,12 +417,11 @@ fn run_it_under_runc() {
     t.send(b"exit 5\r").unwrap();
     let st = t.wait(Duration::from_secs(15));
     assert_eq!(st.and_then(|s| s.code()), Some(5), "{}", t.transcript());
-    remove(&file);
 }
 
 #[test]
 fn default_runtime_runs_what_names_none() {
-    let (d, file) = daemon_with(r#""default-runtime": "myrunc", "#);
+    let (d, _file) = daemon_with(r#""default-runtime": "myrunc", "#);
     assert_eq!(d.get("/info").json()["DefaultRuntime"], "myrunc");
     let o = d.docker(&["run", "-d", "--name", "dr", "busybox", "sleep", "1000"]);
     o.ok();
@@ -427,5 +429,4 @@ fn default_runtime_runs_what_names_none() {
     assert_eq!(d.inspect("dr", "{{.HostConfig.Runtime}}"), "myrunc");
     assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("running"));
     d.docker(&["rm", "-f", "dr"]).ok();
-    remove(&file);
 }

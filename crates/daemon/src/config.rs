@@ -2,6 +2,10 @@
 //! with dockerd's rules — an unknown key, or a key given both as a flag and
 //! in the file, is refused at start with dockerd's wording.
 
+// A sibling file, by path: tests/tls.rs includes this file by its path too.
+#[path = "config_runtimes.rs"]
+mod runtimes;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -112,6 +116,12 @@ pub struct Flags {
     /// client.key) under it (berth only; dockerd has it fixed)
     #[arg(long = "registry-certs-dir", default_value = "/etc/docker/certs.d")]
     pub registry_certs_dir: PathBuf,
+    /// Register an additional OCI compatible runtime (NAME=PATH)
+    #[arg(long = "add-runtime")]
+    pub add_runtimes: Vec<String>,
+    /// Default OCI runtime for containers
+    #[arg(long = "default-runtime")]
+    pub default_runtime: Option<String>,
 }
 
 /// TLS on the `tcp://` listeners, when `--tls` or `--tlsverify` is on.
@@ -153,6 +163,8 @@ pub struct Config {
     pub registry_mirrors: Vec<String>,
     /// `--registry-certs-dir` (`/etc/docker/certs.d`).
     pub registry_certs_dir: PathBuf,
+    /// `runtimes` and `default-runtime`.
+    pub runtimes: berth_runtime::runtimes::Runtimes,
 }
 
 /// dockerd's `daemon.json` keys. Those berth does not act on yet are still
@@ -279,7 +291,9 @@ impl Config {
         let tls = tls_settings(flags, &file, &flags.config_file)?;
         let network = network_settings(flags, &file, &flags.config_file)?;
         let (log_driver, log_opts) = log_settings(flags, &file)?;
+        let runtimes = runtimes::settings(flags, &file, &flags.config_file)?;
         Ok(Config {
+            runtimes,
             log_driver,
             log_opts,
             network,
@@ -672,6 +686,11 @@ fn check_conflicts(flags: &Flags, file: &Map<String, Value>, path: &Path) -> any
         "tlskey",
         flags.tlskey.as_ref().map(|p| p.display().to_string()),
     );
+    check(
+        "runtimes",
+        (!flags.add_runtimes.is_empty()).then(|| format!("[{}]", flags.add_runtimes.join(" "))),
+    );
+    check("default-runtime", flags.default_runtime.clone());
     check("log-driver", flags.log_driver.clone());
     check(
         "log-opts",

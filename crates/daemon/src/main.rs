@@ -132,6 +132,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         log_driver: config.log_driver.clone(),
         log_opts: config.log_opts.clone(),
         storage_driver: config.storage_driver.clone(),
+        runtimes: config.runtimes.clone(),
         registry: berth_distribution::RegistryOptions {
             insecure: config.insecure_registries.clone(),
             mirrors: config.registry_mirrors.clone(),

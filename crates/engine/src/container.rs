@@ -85,6 +85,11 @@ pub struct Record {
     /// Volumes, binds and tmpfs, decided at create (`mounts.rs`).
     #[serde(default)]
     pub mount_points: Vec<crate::mounts::MountPoint>,
+    /// `host_config.runtime` names the runtime the container runs with.
+    /// Records written before berth ran external runtimes say `runc` for
+    /// the built-in one; they are read as `berth` (runtimes.rs).
+    #[serde(default)]
+    pub runtime_named: bool,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

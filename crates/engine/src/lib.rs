@@ -24,6 +24,7 @@ mod netdns;
 pub mod networks;
 mod resolve;
 pub mod resources;
+mod runtimes;
 pub mod security;
 pub mod stats;
 pub mod system;
@@ -58,6 +59,8 @@ pub struct EngineConfig {
     pub storage_driver: Option<String>,
     /// `insecure-registries`, `registry-mirrors`, certs.d dirs.
     pub registry: berth_distribution::RegistryOptions,
+    /// `runtimes` and `default-runtime`: the OCI runtimes containers may choose.
+    pub runtimes: berth_runtime::runtimes::Runtimes,
 }
 
 impl berth_distribution::HasStore for Engine {
@@ -101,7 +104,8 @@ impl Engine {
         )?;
         let mut map = HashMap::new();
         let mut in_use = Vec::new();
-        for r in db.load_all()? {
+        for mut r in db.load_all()? {
+            runtimes::name_builtin_runtime(&mut r);
             if r.state.status == Status::Running {
                 in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
             }

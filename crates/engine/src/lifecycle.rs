@@ -50,6 +50,7 @@ impl Engine {
         } = body;
         self.default_log_config(&mut host_config);
         apply_host_defaults(&mut host_config);
+        self.choose_runtime(&mut host_config)?;
         crate::logdriver::validate(
             &host_config.log_config.r#type,
             &host_config.log_config.config,
@@ -163,6 +164,7 @@ impl Engine {
             endpoints,
             published: vec![],
             mount_points,
+            runtime_named: true,
         };
         if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
             let _ = self.images.remove_rw_layer(&id);
@@ -350,11 +352,13 @@ impl Engine {
         )?;
         let log_path = self.log_file(r);
         let log = self.log_spec(r, &r.config.image);
+        let (runtime, runtime_root) = self.runtime_for(&r.host_config.runtime)?;
         let cfg = ShimConfig {
             id: h.id.clone(),
             bundle: state_dir.clone(),
             state_dir: state_dir.clone(),
-            runtime_root: self.config.exec_root.join("runtime"),
+            runtime_root,
+            runtime,
             seccomp_cache: Some(self.config.exec_root.join("seccomp")),
             log_path,
             tty: r.config.tty,
@@ -1055,9 +1059,6 @@ fn apply_host_defaults(hc: &mut berth_api::HostConfig) {
         }
         .into();
     }
-    if hc.runtime.is_empty() {
-        hc.runtime = "runc".into();
-    }
 }
 
 /// Whether the restart policy brings the container back after this exit.
@@ -1104,6 +1105,11 @@ pub(crate) fn exec_message(m: &str) -> String {
     }
     if m.contains("Permission denied") || m.contains("EACCES") {
         return format!("failed to create task for container: {m}: permission denied: unknown");
+    }
+    // An external runtime's cause (runc's `exec: "nope": executable file
+    // not found in $PATH`), already in dockerd's words.
+    if m.starts_with("exec: ") {
+        return format!("failed to create task for container: {m}: unknown");
     }
     m.to_string()
 }
@@ -1454,6 +1460,11 @@ mod tests {
         assert!(
             m.contains("exec: \"nope\": executable file not found in $PATH"),
             "{m}"
+        );
+        // runc's cause, as the shim passes it on.
+        assert_eq!(
+            exec_message("exec: \"nope\": executable file not found in $PATH"),
+            "failed to create task for container: exec: \"nope\": executable file not found in $PATH: unknown"
         );
     }
 }

@@ -153,8 +153,8 @@ impl Engine {
             "Labels": self.config.labels,
             "ExperimentalBuild": false,
             "ServerVersion": VERSION,
-            "Runtimes": {"berth": {"path": self.config.shim_binary}},
-            "DefaultRuntime": "berth",
+            "Runtimes": self.info_runtimes(),
+            "DefaultRuntime": self.config.runtimes.default_name(),
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
             "LiveRestoreEnabled": true,
             "Isolation": "",
@@ -184,4 +184,29 @@ impl Engine {
             "BuildCache": [],
         }))
     }
+
+    /// `/info`'s `Runtimes`: name -> binary and `runtimeArgs`, as dockerd.
+    fn info_runtimes(&self) -> std::collections::BTreeMap<String, InfoRuntime> {
+        self.config
+            .runtimes
+            .list(&self.config.shim_binary)
+            .map(|(name, path, args)| {
+                (
+                    name.to_string(),
+                    InfoRuntime {
+                        path: path.to_path_buf(),
+                        runtime_args: args.to_vec(),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// One runtime in `/info`'s `Runtimes`.
+#[derive(serde::Serialize)]
+struct InfoRuntime {
+    path: std::path::PathBuf,
+    #[serde(rename = "runtimeArgs", skip_serializing_if = "Vec::is_empty")]
+    runtime_args: Vec<String>,
 }

@@ -21,7 +21,8 @@ pub struct ShimConfig {
     pub bundle: PathBuf,
     /// Per-container runtime dir: `shim.sock`, `exit.json`, `netns`, ...
     pub state_dir: PathBuf,
-    /// libcontainer's state root.
+    /// The runtime's state root: libcontainer's, or the external
+    /// runtime's `--root`.
     pub runtime_root: PathBuf,
     /// json-file log; `None` when the log driver is `none`.
     pub log_path: Option<PathBuf>,
@@ -39,6 +40,28 @@ pub struct ShimConfig {
     /// the daemon; `None`: compile in memory only.
     #[serde(default)]
     pub seccomp_cache: Option<PathBuf>,
+    /// The OCI runtime binary to run the container with; `None`: the
+    /// built-in one (libcontainer in the shim). `runtime_root` is then
+    /// that runtime's `--root`.
+    #[serde(default)]
+    pub runtime: Option<ExternalRuntime>,
+}
+
+/// The name of the built-in runtime (libcontainer in the shim), as
+/// `HostConfig.Runtime` and `/info` name it. Not `runc`: `--runtime runc`
+/// means the real runc, as with dockerd.
+pub const BUILTIN_RUNTIME: &str = "berth";
+
+/// An OCI runtime binary speaking runc's command line, from `daemon.json`
+/// `runtimes` or `--add-runtime` (dockerd's `path` and `runtimeArgs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExternalRuntime {
+    /// The name containers choose it by (`--runtime NAME`).
+    pub name: String,
+    pub path: PathBuf,
+    /// Global flags put before the command (`runtimeArgs`).
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// A container's log driver, checked and filled in by the engine.

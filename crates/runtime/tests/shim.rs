@@ -86,6 +86,7 @@ fn fixture(args: &[&str], tty: bool, stdin: bool) -> Fixture {
         new_netns: true,
         log: Default::default(),
         seccomp_cache: None,
+        runtime: None,
     };
     Fixture { _tmp: tmp, cfg }
 }
@@ -309,6 +310,117 @@ async fn execs_processes_in_the_running_container() {
         .exec(spec("e4", &["/nope"], false, false))
         .await
         .is_err());
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait(&f.cfg.state_dir).await.unwrap().exit_code, 137);
+}
+
+/// The fixture run by the real runc binary instead of the built-in runtime.
+fn under_runc(mut f: Fixture) -> Option<Fixture> {
+    let runc = std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("runc"))
+        .find(|p| p.exists())?;
+    f.cfg.runtime = Some(berth_runtime::proto::ExternalRuntime {
+        name: "runc".into(),
+        path: runc,
+        args: vec![],
+    });
+    f.cfg.runtime_root = f._tmp.path().join("runc-root");
+    Some(f)
+}
+
+#[tokio::test]
+async fn runs_execs_and_kills_under_runc() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let Some(f) = under_runc(fixture(
+        &[
+            "sh",
+            "-c",
+            "echo out; echo err >&2; hostname; echo $$; exit 3",
+        ],
+        false,
+        false,
+    )) else {
+        eprintln!("SKIPPED: no runc on PATH");
+        return;
+    };
+    spawn_shim(&shim_bin(), &f.cfg).await.expect("shim starts");
+    // runc holds the container in its own root.
+    assert!(f
+        .cfg
+        .runtime_root
+        .join(&f.cfg.id)
+        .join("state.json")
+        .exists());
+    let client = ShimClient::new(&f.cfg.state_dir);
+    let mut stream = client.attach(false).await.unwrap();
+    client.start().await.unwrap();
+    let (out, err) = read_frames(&mut stream).await;
+    let exit = tokio::time::timeout(Duration::from_secs(10), client.wait(&f.cfg.state_dir))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.exit_code, 3);
+    assert_eq!(String::from_utf8_lossy(&out), "out\nshimtest\n1\n");
+    assert_eq!(String::from_utf8_lossy(&err), "err\n");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!ShimConfig::netns_path(&f.cfg.state_dir).exists());
+    assert!(!f.cfg.runtime_root.join(&f.cfg.id).exists());
+
+    // A tty, then execs with pipes and a tty, then a kill.
+    let f = under_runc(fixture(
+        &["sh", "-c", "test -t 0 && echo isatty; sleep 100"],
+        true,
+        true,
+    ))
+    .unwrap();
+    spawn_shim(&shim_bin(), &f.cfg).await.unwrap();
+    let client = ShimClient::new(&f.cfg.state_dir);
+    let mut stream = client.attach(true).await.unwrap();
+    client.start().await.unwrap();
+    let mut first = [0u8; 8 + 8];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first[8..], b"isatty\r\n");
+    let spec = |id: &str, args: &[&str], tty: bool| berth_runtime::proto::ExecSpec {
+        exec_id: id.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: vec!["PATH=/bin".into()],
+        cwd: "/tmp".into(),
+        uid: 0,
+        gid: 0,
+        additional_gids: vec![],
+        tty,
+        stdin: tty,
+        capabilities: None,
+        console_size: None,
+    };
+    let (_, mut s) = client
+        .exec(spec(
+            "e1",
+            &["sh", "-c", "pwd; cat /proc/1/cmdline; exit 5"],
+            false,
+        ))
+        .await
+        .unwrap();
+    let (out, _, code) = read_exec(&mut s).await;
+    // busybox sh execs its last command: pid 1 is `sleep`.
+    assert_eq!(String::from_utf8_lossy(&out), "/tmp\nsleep\u{0}100\u{0}");
+    assert_eq!(code, Some(5));
+    let (_, mut s) = client
+        .exec(spec("e2", &["sh", "-c", "test -t 1 && echo tty"], true))
+        .await
+        .unwrap();
+    let (out, _, code) = read_exec(&mut s).await;
+    assert_eq!((out, code), (b"tty\r\n".to_vec(), Some(0)));
+    let e = client
+        .exec(spec("e3", &["/nope"], false))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no such file"), "{e}");
+    client.pause().await.unwrap();
+    client.resume().await.unwrap();
     client.kill(9, false).await.unwrap();
     assert_eq!(client.wait(&f.cfg.state_dir).await.unwrap().exit_code, 137);
 }

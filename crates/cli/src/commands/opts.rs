@@ -108,6 +108,9 @@ pub struct CreateOpts {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
+    /// Runtime to use for this container
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Add Linux capabilities
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -660,6 +663,7 @@ pub fn create_body(
             "GroupAdd": if opts.group_add.is_empty() { Value::Null } else { json!(opts.group_add) },
             "Tmpfs": if tmpfs.is_empty() { Value::Null } else { Value::Object(tmpfs) },
             "Init": if opts.init { json!(true) } else { Value::Null },
+            "Runtime": opts.runtime.as_deref().unwrap_or(""),
             "Memory": memory,
             "NanoCpus": opts.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
             "CpuShares": opts.cpu_shares.unwrap_or(0),

@@ -1,5 +1,5 @@
 //! `docker exec` inside the shim: a process joined to the running
-//! container through libcontainer's tenant builder, with its own pipes or
+//! container by its runtime (libcontainer's tenant builder, or `runc exec`), with its own pipes or
 //! pty, streamed over the requesting connection and ended by an exit frame.
 //!
 //! The process description (`exec-<id>.json`) starts from the container's
@@ -10,16 +10,12 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use anyhow::anyhow;
-use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::syscall::syscall::SyscallType;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use super::io::AsyncFdIo;
-use super::seccomp_bpf::{self, Program};
 use super::{reply, Shared};
 use crate::proto::{frame_header, ExecSpec, Response, STREAM_EXIT};
 
@@ -30,8 +26,9 @@ struct Started {
     master: Option<OwnedFd>,
 }
 
-/// Writes the process description and starts it (synchronously: the tenant
-/// builder forks, which is safe here because the shim has one thread).
+/// Builds the process description and has the runtime start it
+/// (synchronously: libcontainer forks, and an external runtime's process
+/// must be waited for before the reaper runs again; the shim has one thread).
 fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     let cfg = &shared.cfg;
     let bundle: Value = serde_json::from_slice(&fs::read(cfg.bundle.join("config.json"))?)?;
@@ -52,41 +49,13 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
     if let Some((h, w)) = spec.console_size {
         process["consoleSize"] = json!({"height": h, "width": w});
     }
-    // The container's filter, loaded by the executor (seccomp_executor.rs).
-    let filter = match bundle.pointer("/linux/seccomp") {
-        Some(s) => Some((
-            seccomp_program(shared, s)?,
-            super::seccomp_executor::lend_admin(&mut process),
-        )),
-        None => None,
-    };
     let process_path = cfg.state_dir.join(format!("exec-{}.json", spec.exec_id));
-    fs::write(&process_path, serde_json::to_vec(&process)?)?;
-
-    let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
-        .with_root_path(&cfg.runtime_root)
-        .map_err(|e| anyhow!("runtime root: {e}"))?;
     let socket_name = format!("exec-{}.sock", spec.exec_id);
-    let (builder, stdio) =
-        super::stdio::wire(builder, spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
-    // The tenant builder drops the container's seccomp filter; the
-    // executor loads it in the exec'd process.
-    let builder = match filter {
-        Some((program, lent_admin)) => {
-            builder.with_executor(super::seccomp_executor::SeccompExecutor {
-                program,
-                lent_admin,
-            })
-        }
-        None => builder,
-    };
-    let result = builder
-        .as_tenant()
-        .with_process(Some(&process_path))
-        .with_detach(true)
-        .build();
-    let _ = fs::remove_file(&process_path);
-    let pid = result.map_err(|e| anyhow!("{e}"))?.as_raw();
+    let (io, stdio) = super::stdio::wire(spec.tty, spec.stdin, &cfg.state_dir, &socket_name)?;
+    let pid = shared
+        .runtime
+        .borrow_mut()
+        .exec(process, &process_path, io)?;
     let super::stdio::Stdio {
         outputs,
         stdin,
@@ -99,20 +68,6 @@ fn start(shared: &Shared, spec: &ExecSpec) -> anyhow::Result<Started> {
         stdin,
         master,
     })
-}
-
-/// The container's compiled filter: the shim's copy, else the shared cache's
-/// or a fresh compile (see seccomp_bpf.rs).
-fn seccomp_program(shared: &Shared, section: &Value) -> anyhow::Result<Rc<Program>> {
-    if let Some(p) = shared.exec_seccomp.borrow().as_ref() {
-        return Ok(p.clone());
-    }
-    let program = Rc::new(seccomp_bpf::cached(
-        section,
-        shared.cfg.seccomp_cache.as_deref(),
-    )?);
-    *shared.exec_seccomp.borrow_mut() = Some(program.clone());
-    Ok(program)
 }
 
 pub(super) async fn run(

@@ -1,5 +1,6 @@
 //! `berth-shim`: one per running container. It creates the container through
-//! libcontainer, holds its stdio (pipes or a pty), writes its json-file log,
+//! its OCI runtime (libcontainer in this process, or a runc-like binary: see
+//! oci.rs), holds its stdio (pipes or a pty), writes its json-file log,
 //! reaps its exit status and serves the daemon over a unix socket. It outlives
 //! the daemon, so containers keep running and logging while berthd restarts.
 //!
@@ -8,11 +9,14 @@
 //! is created before the async loop starts, and that loop is tokio's
 //! current-thread runtime with no blocking pool in use (no `tokio::fs`).
 
+mod builtin;
 mod exec;
+mod external;
 mod io;
 mod log;
 mod logdrv;
 mod netns;
+mod oci;
 mod seccomp_bpf;
 mod seccomp_executor;
 mod stdio;
@@ -26,12 +30,9 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use bytes::Bytes;
-use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::container::Container;
-use libcontainer::syscall::syscall::SyscallType;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -41,6 +42,7 @@ use tokio::sync::{broadcast, watch};
 use crate::proto::{frame_header, ExitInfo, Request, Response, ShimConfig};
 use io::AsyncFdIo;
 use log::{FileSink, Splitter};
+use oci::OciRuntime;
 
 /// Gives every signal the shim has ignored an empty handler instead.
 ///
@@ -190,9 +192,7 @@ pub fn main(config_path: &Path) -> i32 {
 
 /// What `create` leaves for the serving loop.
 struct Created {
-    container: Container,
-    /// The container's compiled seccomp filter, also for its execs.
-    seccomp: Option<Rc<seccomp_bpf::Program>>,
+    runtime: Box<dyn OciRuntime>,
     pid: i32,
     listener: StdUnixListener,
     /// Container stdout/stderr read ends, or the pty master as stdout.
@@ -204,43 +204,23 @@ struct Created {
 }
 
 fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
+    // The shim reaps what its container runs: exec'd processes, and with an
+    // external runtime the init it leaves behind when it exits.
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer argument and touches no memory.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if cfg.new_netns {
         netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
             .context("creating the network namespace")?;
-        // The daemon plugs the interfaces while libcontainer works.
+        // The daemon plugs the interfaces while the runtime works.
         println!("{}", crate::proto::NETNS_READY);
         let _ = std::io::stdout().flush();
     }
-    let builder = ContainerBuilder::new(cfg.id.clone(), SyscallType::default())
-        .with_root_path(&cfg.runtime_root)
-        .map_err(|e| anyhow!("runtime root: {e}"))?;
-    let (builder, stdio) = stdio::wire(
-        builder,
-        cfg.tty,
-        cfg.open_stdin,
-        &cfg.state_dir,
-        "console.sock",
-    )?;
-    let (bundle, filter) = runtime_bundle(cfg)?;
-    let builder = match &filter {
-        Some((program, lent_admin)) => builder.with_executor(seccomp_executor::SeccompExecutor {
-            program: program.clone(),
-            lent_admin: *lent_admin,
-        }),
-        None => builder,
+    let mut runtime: Box<dyn OciRuntime> = match &cfg.runtime {
+        None => Box::new(builtin::Builtin::new(cfg)),
+        Some(rt) => Box::new(external::External::new(cfg, rt)),
     };
-    let container = builder
-        .as_init(&bundle)
-        .with_systemd(false)
-        .with_detach(true)
-        .build()
-        .map_err(|e| anyhow!("{e}"))?;
-    let pid = container
-        .pid()
-        .map(|p| p.as_raw())
-        .ok_or_else(|| anyhow!("container has no pid"))?;
+    let (io, stdio) = stdio::wire(cfg.tty, cfg.open_stdin, &cfg.state_dir, "console.sock")?;
+    let pid = runtime.create(io)?;
     let stdio::Stdio {
         outputs,
         stdin,
@@ -256,47 +236,13 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         std::process::id().to_string(),
     )?;
     Ok(Created {
-        container,
-        seccomp: filter.map(|(p, _)| p),
+        runtime,
         pid,
         listener,
         outputs,
         stdin,
         master,
     })
-}
-
-/// A compiled filter and whether CAP_SYS_ADMIN was lent to load it.
-type Filter = (Rc<seccomp_bpf::Program>, bool);
-
-/// The bundle libcontainer creates the container from, and the filter the
-/// executor loads. With a `linux.seccomp` section the filter is compiled
-/// here (or taken from the cache) and libcontainer gets a copy of the spec
-/// without it, in `<state>/oci`, with CAP_SYS_ADMIN lent for the load (see
-/// seccomp_executor.rs); `config.json` itself stays as the engine wrote it.
-/// A section the compiler refuses is left to libcontainer.
-fn runtime_bundle(cfg: &ShimConfig) -> anyhow::Result<(std::path::PathBuf, Option<Filter>)> {
-    let path = cfg.bundle.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&fs::read(&path).with_context(|| format!("{}", path.display()))?)?;
-    let Some(section) = spec.pointer("/linux/seccomp") else {
-        return Ok((cfg.bundle.clone(), None));
-    };
-    let program = match seccomp_bpf::cached(section, cfg.seccomp_cache.as_deref()) {
-        Ok(p) => Rc::new(p),
-        Err(e) => {
-            eprintln!("shim: seccomp filter left to the runtime: {e}");
-            return Ok((cfg.bundle.clone(), None));
-        }
-    };
-    if let Some(linux) = spec.get_mut("linux").and_then(|l| l.as_object_mut()) {
-        linux.remove("seccomp");
-    }
-    let lent = seccomp_executor::lend_admin(&mut spec["process"]);
-    let dir = cfg.state_dir.join("oci");
-    fs::create_dir_all(&dir)?;
-    fs::write(dir.join("config.json"), serde_json::to_vec(&spec)?)?;
-    Ok((dir, Some((program, lent))))
 }
 
 fn detach_stdout() {
@@ -315,7 +261,7 @@ fn cleanup_netns(cfg: &ShimConfig) {
 pub(super) struct Shared {
     pub(super) cfg: ShimConfig,
     pub(super) pid: i32,
-    pub(super) container: RefCell<Container>,
+    pub(super) runtime: RefCell<Box<dyn OciRuntime>>,
     pub(super) output: RefCell<Option<broadcast::Sender<(u8, Bytes)>>>,
     pub(super) stdin: RefCell<Option<Rc<AsyncFdIo>>>,
     pub(super) master: Option<OwnedFd>,
@@ -324,8 +270,6 @@ pub(super) struct Shared {
     pub(super) reaped: Rc<Reaped>,
     /// TTY masters of running execs, for resizes.
     pub(super) exec_ttys: RefCell<std::collections::HashMap<String, OwnedFd>>,
-    /// The container's seccomp program for execs, compiled on first use.
-    pub(super) exec_seccomp: RefCell<Option<Rc<seccomp_bpf::Program>>>,
 }
 
 async fn serve(cfg: ShimConfig, created: Created) {
@@ -338,7 +282,7 @@ async fn serve(cfg: ShimConfig, created: Created) {
     let shared = Rc::new(Shared {
         cfg,
         pid: created.pid,
-        container: RefCell::new(created.container),
+        runtime: RefCell::new(created.runtime),
         output: RefCell::new(Some(out_tx.clone())),
         stdin: RefCell::new(stdin),
         master: created.master,
@@ -346,7 +290,6 @@ async fn serve(cfg: ShimConfig, created: Created) {
         started: std::cell::Cell::new(false),
         reaped: Rc::new(Reaped::default()),
         exec_ttys: RefCell::new(std::collections::HashMap::new()),
-        exec_seccomp: RefCell::new(created.seccomp),
     });
     let spec = &shared.cfg.log;
     let file = Rc::new(RefCell::new(shared.cfg.log_path.as_ref().and_then(|p| {
@@ -450,7 +393,7 @@ async fn serve(cfg: ShimConfig, created: Created) {
     // once the daemon hears of it, it may start the container again at once.
     // Connections already waiting still get their answer; a later waiter
     // finds no socket and reads exit.json, written above.
-    if let Err(e) = shared.container.borrow_mut().delete(true) {
+    if let Err(e) = shared.runtime.borrow_mut().delete() {
         eprintln!("shim: deleting runtime state: {e}");
     }
     cleanup_netns(&shared.cfg);
@@ -539,7 +482,7 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
                     ..Default::default()
                 }
             } else {
-                match shared.container.borrow_mut().start() {
+                match shared.runtime.borrow_mut().start() {
                     Ok(()) => {
                         shared.started.set(true);
                         Response {
@@ -580,14 +523,7 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
                     error: Some(format!("invalid signal {signal}: {e}")),
                     ..Default::default()
                 },
-                Ok(sig) if all => match shared.container.borrow_mut().kill(sig, true) {
-                    Ok(()) => Response::default(),
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                },
-                Ok(sig) => match kill(Pid::from_raw(shared.pid), sig) {
+                Ok(sig) => match shared.runtime.borrow_mut().kill(sig, all) {
                     Ok(()) => Response::default(),
                     Err(e) => Response {
                         error: Some(e.to_string()),
@@ -617,9 +553,9 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
         Request::Pause | Request::Resume => {
             let pause = matches!(req, Request::Pause);
             let result = if pause {
-                shared.container.borrow_mut().pause()
+                shared.runtime.borrow_mut().pause()
             } else {
-                shared.container.borrow_mut().resume()
+                shared.runtime.borrow_mut().resume()
             };
             let resp = match result {
                 Ok(()) => Response::default(),

@@ -108,7 +108,7 @@ impl Engine {
         }
         volumes.unmount_all_unused(&in_use);
         Ok(Arc::new(Engine {
-            net: networks::Networking::new(config.network.clone()),
+            net: networks::Networking::new(config.network.clone(), &config.data_root),
             config,
             images,
             events: EventBus::default(),

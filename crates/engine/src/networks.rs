@@ -23,6 +23,8 @@ use crate::container::{now_rfc3339, Handle, Record, Status};
 use crate::lifecycle::Filters;
 use crate::{new_id, Engine};
 
+mod share;
+
 /// Networking settings from flags and `daemon.json`.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -143,16 +145,15 @@ pub struct Networking {
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
     pub(crate) dns: crate::netdns::DnsState,
+    /// This daemon's holds on the bridges it brought up, by interface.
+    shares: Mutex<HashMap<String, share::BridgeHold>>,
 }
 
 impl Networking {
-    pub fn new(config: NetConfig) -> Networking {
-        let table = if config.bridge == "berth0" {
-            "berth".to_string()
-        } else {
-            format!("berth-{}", config.bridge)
-        };
+    pub fn new(config: NetConfig, data_root: &Path) -> Networking {
+        let table = share::table_name(&config.bridge, data_root);
         Networking {
+            shares: Mutex::new(HashMap::new()),
             firewall: Arc::new(Firewall::new(&table, config.iptables)),
             rules_lock: tokio::sync::Mutex::new(()),
             config,
@@ -164,6 +165,10 @@ impl Networking {
 
     fn state(&self) -> std::sync::MutexGuard<'_, NetState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shares(&self) -> std::sync::MutexGuard<'_, HashMap<String, share::BridgeHold>> {
+        self.shares.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn host(&self) -> Result<&Netlink> {
@@ -347,14 +352,8 @@ impl Engine {
         .collect();
         let default = default.clone();
         self.db.put_network(&default)?;
-        let host = self.net.host().await?;
         for n in nets.values().filter(|n| n.driver == "bridge") {
-            if let (Some(s), Some(g)) = (n.subnet, n.gateway) {
-                let addr =
-                    Ipv4Net::new(g, s.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
-                host.ensure_bridge(&n.iface, addr, self.net.config.mtu)
-                    .await?;
-            }
+            self.bridge_up(n).await?;
         }
         {
             let mut st = self.net.state();
@@ -460,34 +459,6 @@ impl Engine {
         tokio::task::spawn_blocking(move || fw.apply(&nets, &rules))
             .await
             .map_err(|e| Error::internal(e.to_string()))?
-    }
-
-    /// Removes the bridges and the rules berth made, when the daemon stops
-    /// with no container left running; the next start rebuilds them.
-    pub async fn shutdown_network(&self) {
-        if self
-            .all()
-            .iter()
-            .any(|h| h.with(|r| r.state.status == Status::Running))
-        {
-            return;
-        }
-        let ifaces: Vec<String> = self
-            .net
-            .state()
-            .nets
-            .values()
-            .filter(|n| n.driver == "bridge" && !n.iface.is_empty())
-            .map(|n| n.iface.clone())
-            .collect();
-        if let Ok(host) = self.net.host().await {
-            for i in ifaces {
-                let _ = host.delete(&i).await;
-            }
-        }
-        let _order = self.net.rules_lock.lock().await;
-        let fw = self.net.firewall.clone();
-        let _ = tokio::task::spawn_blocking(move || fw.remove()).await;
     }
 
     /// `POST /networks/create`.
@@ -654,15 +625,7 @@ impl Engine {
         };
         let made = async {
             if record.driver == "bridge" {
-                let s = record.subnet.expect("set above");
-                let g = record.gateway.expect("set above");
-                let addr =
-                    Ipv4Net::new(g, s.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
-                self.net
-                    .host()
-                    .await?
-                    .ensure_bridge(&record.iface, addr, self.net.config.mtu)
-                    .await?;
+                self.bridge_up(&record).await?;
                 self.apply_rules().await?;
             }
             self.db.put_network(&record)
@@ -672,9 +635,7 @@ impl Engine {
             self.net.state().nets.shift_remove(&record.id);
             self.net.state().pools.remove(&record.id);
             if record.driver == "bridge" {
-                if let Ok(h) = self.net.host().await {
-                    let _ = h.delete(&record.iface).await;
-                }
+                let _ = self.bridge_down(&record.iface).await;
                 let _ = self.apply_rules().await;
             }
             return Err(e);
@@ -840,7 +801,7 @@ impl Engine {
         }
         self.dns_forget_network(&n.id);
         if n.driver == "bridge" {
-            self.net.host().await?.delete(&n.iface).await?;
+            self.bridge_down(&n.iface).await?;
             self.apply_rules().await?;
         }
         self.network_event("destroy", &n, None);

@@ -42,13 +42,13 @@ impl Daemon {
     /// containers): the host namespace for berthd, the harness netns for
     /// dockerd.
     pub fn host_sh(&self, script: &str) -> Out {
-        let mut c = match self.flavor {
-            Flavor::Dockerd => {
+        let mut c = match self.netns() {
+            Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", &self.net_name, "/bin/sh", "-c", script]);
+                c.args(["netns", "exec", ns, "/bin/sh", "-c", script]);
                 c
             }
-            Flavor::Berthd => {
+            None => {
                 let mut c = Command::new("/bin/sh");
                 c.args(["-c", script]);
                 c

@@ -85,6 +85,10 @@ pub struct Record {
     /// Volumes, binds and tmpfs, decided at create (`mounts.rs`).
     #[serde(default)]
     pub mount_points: Vec<crate::mounts::MountPoint>,
+    /// A build step's container while its build runs: the daemon's next
+    /// start removes it if the daemon died during the build.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub building: bool,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

@@ -861,38 +861,15 @@ impl Engine {
             }
         }
         for (key, cfg) in wanted {
-            // As dockerd, a network that does not exist (yet) is an error
-            // at start, not at create: the endpoint keeps the name.
-            let n = match self.net.find(&key) {
-                Ok(n) => n,
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    let mut ep = Endpoint::default();
-                    if let Some(c) = cfg {
-                        let probe = NetworkRecord {
-                            id: String::new(),
-                            name: key.clone(),
-                            driver: "bridge".into(),
-                            created: String::new(),
-                            internal: false,
-                            attachable: false,
-                            subnet: None,
-                            gateway: None,
-                            ip_range: None,
-                            user_subnet: true,
-                            user_gateway: false,
-                            options: IndexMap::new(),
-                            labels: IndexMap::new(),
-                            iface: String::new(),
-                            predefined: false,
-                        };
-                        ep = endpoint_from(&probe, Some(c))?;
-                        ep.network_id.clear();
-                    }
-                    out.insert(key.clone(), ep);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            // dockerd takes a network that does not exist and fails at
+            // start; berth says so at create, so nothing is made that can
+            // never run. A 400, not the lookup's 404: the docker CLI takes
+            // any 404 from create for a missing image and pulls (then shows
+            // the pull's error instead of this one).
+            let n = self.net.find(&key).map_err(|e| match e.kind {
+                ErrorKind::NotFound => Error::invalid(e.message),
+                _ => e,
+            })?;
             if (n.name == "host" || n.name == "none") && out.len() + 1 > 1 && !out.is_empty() {
                 return Err(Error::invalid(format!(
                     "container cannot be connected to network endpoints: {}",
@@ -1308,7 +1285,8 @@ impl Engine {
         }
         let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
         for e in r.host_config.extra_hosts.iter().flatten() {
-            if let Some((name, ip)) = e.split_once(':') {
+            // Checked at create (`checks.rs`); `name=ip` and `[v6]` too.
+            if let Ok((name, ip)) = crate::checks::extra_host(e) {
                 let ip = if ip == "host-gateway" {
                     self.net
                         .find("bridge")

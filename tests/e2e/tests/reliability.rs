@@ -414,3 +414,45 @@ fn create_refuses_what_can_never_work_and_makes_nothing() {
         "volumes: {vols}"
     );
 }
+
+/// Many clients doing `run --rm` at once: every run succeeds and nothing is
+/// left (the probe's 20 x 20 is the bench's concurrent run; this is a
+/// bounded slice of it).
+#[test]
+fn concurrent_run_rm_from_many_clients_all_succeed_and_leave_nothing() {
+    let d = Daemon::start();
+    let (clients, each) = (10, 4);
+    let failures: Vec<String> = thread::scope(|s| {
+        let threads: Vec<_> = (0..clients)
+            .map(|i| {
+                let d = &d;
+                s.spawn(move || {
+                    let mut bad = Vec::new();
+                    for j in 0..each {
+                        let word = format!("run-{i}-{j}");
+                        let o = d.docker(&["run", "--rm", "busybox", "echo", &word]);
+                        if o.code != Some(0) || o.stdout.trim() != word {
+                            bad.push(format!("{word}: {o}"));
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().expect("client thread"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} failed runs:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let left = wait_for(Duration::from_secs(10), || {
+        let list = d.get("/containers/json?all=1").json();
+        list.as_array().is_some_and(|a| a.is_empty()).then_some(())
+    });
+    assert!(left.is_some(), "containers left after --rm");
+}

@@ -317,8 +317,16 @@ impl Engine {
         let (subnet, gateway) = match cfg.bip {
             Some(bip) => (bip.trunc(), bip.addr()),
             None => match default.subnet.filter(|_| default.iface == cfg.bridge) {
-                Some(s) => (s, default.gateway.unwrap_or_else(|| ipam::first_host(&s))),
-                None => {
+                Some(s)
+                    if !self.gateway_taken(
+                        &cfg.bridge,
+                        s,
+                        default.gateway.unwrap_or_else(|| ipam::first_host(&s)),
+                    ) =>
+                {
+                    (s, default.gateway.unwrap_or_else(|| ipam::first_host(&s)))
+                }
+                _ => {
                     let s = ipam::next_subnet(&cfg.pools, &in_use)?;
                     (s, ipam::first_host(&s))
                 }

@@ -97,6 +97,18 @@ pub fn hold(key: &str) -> std::io::Result<Share> {
     }
 }
 
+/// Whether another daemon holds `key` now: a look, not a hold (the answer
+/// can change right after).
+pub fn held_elsewhere(key: &str) -> bool {
+    let Ok(dir) = netns_dir() else {
+        return false;
+    };
+    let Ok(file) = File::open(dir.join(file_name(key))) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()
+}
+
 impl Share {
     /// Drops this hold; `Some` when no other daemon holds the resource, and
     /// then nobody can take it until the returned guard is dropped.
@@ -128,12 +140,14 @@ mod tests {
             // Not root (no /run/berth): nothing to test here.
             _ => return,
         };
+        assert!(held_elsewhere(&key));
         assert!(a.release().is_none(), "b still holds it");
         let last = b.release();
         assert!(last.is_some(), "b was the last holder");
         let path = last.as_ref().map(|l| l.path.clone()).unwrap_or_default();
         drop(last);
         assert!(!path.exists(), "the last user removes the lock file");
+        assert!(!held_elsewhere(&key));
         // Taken again after the last user left: a fresh file.
         let c = hold(&key).expect("hold again");
         assert!(c.release().is_some());

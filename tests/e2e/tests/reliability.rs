@@ -91,8 +91,19 @@ fn page(d: &Daemon, port: u16) -> String {
 fn stopping_one_daemon_leaves_another_in_the_same_netns_working() {
     // Dropped last (declared first): the daemons stop before it goes.
     let ns = Netns::new("shared");
-    let a = Daemon::start_in_netns(&ns.name);
+    // B runs alone first and keeps the first pool for its default bridge;
+    // then A takes it, and B, back, must not hand out A's addresses.
     let mut b = Daemon::start_in_netns(&ns.name);
+    b.stop();
+    let a = Daemon::start_in_netns(&ns.name);
+    b.restart();
+    if !a.is_dockerd() {
+        // dockerd has no notion of sharing docker0: both keep 172.17/16.
+        let subnet = |d: &Daemon| {
+            d.inspect("bridge", "{{range .IPAM.Config}}{{.Subnet}}{{end}}")
+        };
+        assert_ne!(subnet(&a), subnet(&b), "two daemons on one bridge, one subnet");
+    }
     a.docker(&[
         "run",
         "-d",

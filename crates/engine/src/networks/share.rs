@@ -17,6 +17,8 @@ use std::path::Path;
 
 use berth_api::{Error, Result};
 use berth_network::shared::{self, Share};
+use std::net::Ipv4Addr;
+
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
@@ -70,6 +72,22 @@ async fn hold(key: String) -> Option<Share> {
 }
 
 impl Engine {
+    /// Whether the default bridge's stored gateway is now another daemon's
+    /// (two daemons that each ran alone first both stored 172.17.0.1/16):
+    /// then this one takes the next free pool rather than hand out addresses
+    /// the other hands out too. Not while containers of ours run on it
+    /// (after a kill -9 they keep theirs).
+    pub(super) fn gateway_taken(&self, iface: &str, subnet: Ipv4Net, gateway: Ipv4Addr) -> bool {
+        let Ok(gw) = Ipv4Net::new(gateway, subnet.prefix_len()) else {
+            return false;
+        };
+        let running = self
+            .all()
+            .iter()
+            .any(|h| h.with(|r| r.state.status == Status::Running));
+        !running && shared::held_elsewhere(&format!("addr-{iface}-{gw}"))
+    }
+
     /// Makes (or joins) the bridge of network `n` with its gateway, holding a
     /// share of both.
     pub(super) async fn bridge_up(&self, n: &NetworkRecord) -> Result<()> {

@@ -269,17 +269,6 @@ impl Daemon {
         Daemon::start_bare_env(extra, &[], setup)
     }
 
-    /// Starts a daemon (busybox imported) inside `netns`, a network
-    /// namespace the test made (named with [`TAG`]) and deletes, with the
-    /// daemon's default network names (berthd's `berth0` and table, dockerd's
-    /// `docker0`): several daemons started so share them, as on one host.
-    #[track_caller]
-    pub fn start_in_netns(netns: &str) -> Daemon {
-        let mut d = Daemon::start_bare_in(&[], &[], Some(netns.to_string()), |_| {});
-        d.import_busybox();
-        d
-    }
-
     #[track_caller]
     fn start_bare_env(
         extra: &[String],
@@ -362,15 +351,6 @@ impl Daemon {
 
     pub fn is_dockerd(&self) -> bool {
         self.flavor == Flavor::Dockerd
-    }
-
-    /// The network namespace the daemon runs in; `None`: the host's.
-    pub fn netns(&self) -> Option<&str> {
-        match (&self.shared_netns, self.flavor) {
-            (Some(ns), _) => Some(ns),
-            (None, Flavor::Dockerd) => Some(&self.net_name),
-            (None, Flavor::Berthd) => None,
-        }
     }
 
     fn make_netns(&self) -> Result<()> {

@@ -99,10 +99,12 @@ fn stopping_one_daemon_leaves_another_in_the_same_netns_working() {
     b.restart();
     if !a.is_dockerd() {
         // dockerd has no notion of sharing docker0: both keep 172.17/16.
-        let subnet = |d: &Daemon| {
-            d.inspect("bridge", "{{range .IPAM.Config}}{{.Subnet}}{{end}}")
-        };
-        assert_ne!(subnet(&a), subnet(&b), "two daemons on one bridge, one subnet");
+        let subnet = |d: &Daemon| d.inspect("bridge", "{{range .IPAM.Config}}{{.Subnet}}{{end}}");
+        assert_ne!(
+            subnet(&a),
+            subnet(&b),
+            "two daemons on one bridge, one subnet"
+        );
     }
     a.docker(&[
         "run",

@@ -82,18 +82,31 @@ fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
 /// next start ([`sweep_contexts`]).
 struct ContextDir(PathBuf);
 
+impl ContextDir {
+    /// Removes it now (blocking), so a build's last message follows the
+    /// removal, as before this guard.
+    fn remove_now(mut self) {
+        let ctx = std::mem::take(&mut self.0);
+        remove_context(&ctx);
+    }
+}
+
+fn remove_context(ctx: &FsPath) {
+    let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
+    let _ = std::fs::remove_dir_all(ctx);
+}
+
 impl Drop for ContextDir {
     fn drop(&mut self) {
         let ctx = std::mem::take(&mut self.0);
-        let remove = move || {
-            let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
-            let _ = std::fs::remove_dir_all(&ctx);
-        };
+        if ctx.as_os_str().is_empty() {
+            return; // removed already
+        }
         // A big context takes a while to delete: off the reactor when there
         // is one.
         match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn_blocking(remove)),
-            Err(_) => remove(),
+            Ok(rt) => drop(rt.spawn_blocking(move || remove_context(&ctx))),
+            Err(_) => remove_context(&ctx),
         }
     }
 }
@@ -212,7 +225,10 @@ pub async fn build(
         }
         drop(rx);
         let result = task.await;
-        drop(guard);
+        // The request and the upload are done: this is the last holder.
+        if let Ok(g) = Arc::try_unwrap(guard) {
+            let _ = tokio::task::spawn_blocking(move || g.remove_now()).await;
+        }
         match result {
             Ok(Ok(id)) => {
                 if quiet {

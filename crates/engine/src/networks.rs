@@ -1005,6 +1005,13 @@ impl Engine {
                 .map_err(|e| Error::internal(format!("opening {}: {e}", netns.display())))?;
             let host = self.net.host().await?;
             if n.driver == "bridge" {
+                // A bridge someone deleted under us (an older berthd sharing
+                // it, an admin) is made again rather than failing every run
+                // with `link NAME not found` until a restart.
+                if host.index_of(&n.iface).await?.is_none() {
+                    tracing::warn!(bridge = %n.iface, "bridge missing; making it again");
+                    self.bridge_up(n).await?;
+                }
                 let host_if = format!("veth{}", &out.endpoint_id[..7]);
                 host.veth_into(&host_if, &n.iface, &file, ifname, mac, self.net.config.mtu)
                     .await?;

@@ -469,3 +469,23 @@ fn concurrent_run_rm_from_many_clients_all_succeed_and_leave_nothing() {
     });
     assert!(left.is_some(), "containers left after --rm");
 }
+
+/// The default bridge deleted under a running daemon (an older berthd that
+/// shared it and stopped, an admin) is made again by the next run rather
+/// than failing every run with `link ... not found` until a restart.
+/// dockerd does not heal this; berth does.
+#[test]
+fn a_bridge_deleted_under_the_daemon_is_made_again_by_the_next_run() {
+    let d = Daemon::start();
+    if d.is_dockerd() {
+        return;
+    }
+    d.docker(&["run", "--rm", "busybox", "true"]).ok();
+    let o = Command::new("ip")
+        .args(["link", "del", &d.net_name])
+        .output()
+        .expect("ip");
+    assert!(o.status.success(), "{o:?}");
+    let o = d.docker(&["run", "--rm", "busybox", "ip", "-4", "addr", "show", "eth0"]);
+    o.ok().stdout_has("inet 172.");
+}

@@ -5,11 +5,14 @@
 #   docker run --rm busybox true         (docker CLI -> berthd, for reference)
 #   docker run --rm busybox true         (docker CLI -> peer dockerd)
 #   crun run / runc run                  (bare OCI bundle, process /bin/true)
+# and the concurrent run: C clients at once, each doing M `run --rm busybox
+# true` (total time, runs/s, failures), against berthd and dockerd alike;
 # then the idle resident memory of berthd (+ shims) against dockerd +
 # containerd. Prints medians, ratios and a small table. Never fails on time;
 # exits non-zero only when it cannot measure anything at all.
 #
-# Usage: bench/run.sh [-n RUNS] [-w WARMUP]
+# Usage: bench/run.sh [-n RUNS] [-w WARMUP] [-c CLIENTS] [-m EACH]
+#        (-c 0 skips the concurrent run; default 20 clients x 20 runs)
 # Env:   BERTH_BIN_DIR   where berthd/berth are (default: target/release,
 #                        else target/debug, under $CARGO_TARGET_DIR or ./target)
 #        BERTHD_ARGS     extra berthd flags (default none; e.g.
@@ -19,10 +22,14 @@ set -uo pipefail
 
 RUNS=30
 WARMUP=3
-while getopts "n:w:h" opt; do
+CLIENTS=20
+EACH=20
+while getopts "n:w:c:m:h" opt; do
     case $opt in
     n) RUNS=$OPTARG ;;
     w) WARMUP=$OPTARG ;;
+    c) CLIENTS=$OPTARG ;;
+    m) EACH=$OPTARG ;;
     *) sed -n '2,20p' "$0"; exit 2 ;;
     esac
 done
@@ -264,6 +271,28 @@ if ((DOCKER_OK)); then
     RUNS=$RUNS_SAVED
 fi
 
+# --- concurrent run --rm (issue 21: no failures, at least 5x dockerd's throughput)
+declare -A CONC_SECS CONC_FAILS
+concurrent() { # key client-command...
+    local key=$1 out
+    shift
+    log "concurrent: $key, $CLIENTS clients x $EACH runs"
+    out=$(concurrent_runs "$CLIENTS" "$EACH" "$@")
+    CONC_SECS[$key]=${out% *}
+    CONC_FAILS[$key]=${out#* }
+}
+if ((CLIENTS > 0 && EACH > 0)); then
+    if ((BERTH_CLI_OK)); then
+        concurrent conc-berth env DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth"
+    fi
+    if ((BERTH_OK)); then
+        concurrent conc-docker-berthd env DOCKER_HOST=unix://$BR/berth.sock "$DOCKER"
+    fi
+    if ((DOCKER_OK)); then
+        concurrent conc-docker-dockerd env DOCKER_HOST=unix://$PEER_SOCK "$DOCKER"
+    fi
+fi
+
 # --- idle memory -------------------------------------------------------------
 log "letting the daemons idle for 5s"
 sleep 5
@@ -323,6 +352,22 @@ printf '%-48s %12s %12s\n' "berth CLI -> berthd" "$(ms stats-berth)" "$(ratio_to
 printf '%-48s %12s %12s\n' "docker CLI -> berthd" "$(ms stats-docker-berthd)" "$(ratio_to stats-docker-berthd stats-docker-dockerd)"
 printf '%-48s %12s %12s\n' "docker CLI -> dockerd (peer)" "$(ms stats-docker-dockerd)" "1.000x"
 echo
+conc_row() { # label key
+    local secs=${CONC_SECS[$2]:-} base=${CONC_SECS[conc-docker-dockerd]:-}
+    if [[ -z $secs ]]; then
+        printf '%-48s %10s %10s %9s %10s\n' "$1" n/a n/a n/a n/a
+        return
+    fi
+    printf '%-48s %10s %10s %9s %10s\n' "$1" "$secs s" \
+        "$(awk -v s="$secs" -v n=$((CLIENTS * EACH)) 'BEGIN { printf "%.1f", n / s }')" \
+        "${CONC_FAILS[$2]}" \
+        "$([[ -n $base ]] && awk -v a="$secs" -v b="$base" 'BEGIN { printf "%.2fx", b / a }' || echo n/a)"
+}
+printf '%-48s %10s %10s %9s %10s\n' "run --rm, $CLIENTS clients x $EACH at once" "total" "runs/s" "failures" "speed-up"
+conc_row "berth CLI -> berthd" conc-berth
+conc_row "docker CLI -> berthd" conc-docker-berthd
+conc_row "docker CLI -> dockerd (peer)" conc-docker-dockerd
+echo
 printf '%-48s %12s\n' "idle RSS" "VmRSS"
 printf '%-48s %12s\n' "berthd + ${NSHIMS:-0} shims" "$(mib "$BERTH_RSS")"
 printf '%-48s %12s\n' "dockerd + containerd" "$(mib "$DOCKER_RSS")"
@@ -352,6 +397,15 @@ if [[ -n ${MEDIAN[$bkey]:-} && -n ${MEDIAN[build-cached-docker-dockerd]:-} ]]; t
     echo "goal: cached rebuild under 50 ms and at least 5x faster than docker's ($bkey): $verdict"
 else
     echo "goal: cached rebuild under 50 ms and 5x faster: not measured"
+fi
+ckey=conc-berth
+[[ -n ${CONC_SECS[conc-berth]:-} ]] || ckey=conc-docker-berthd
+if [[ -n ${CONC_SECS[$ckey]:-} && -n ${CONC_SECS[conc-docker-dockerd]:-} ]]; then
+    verdict=$(awk -v a="${CONC_SECS[$ckey]}" -v b="${CONC_SECS[conc-docker-dockerd]}" -v f="${CONC_FAILS[$ckey]}" \
+        'BEGIN { print (f == 0 && a * 5 <= b) ? "met" : "NOT met" }')
+    echo "goal: concurrent run --rm with no failures and at least 5x docker's throughput ($ckey): $verdict"
+else
+    echo "goal: concurrent run --rm, no failures and 5x docker's throughput: not measured"
 fi
 if [[ -n $BERTH_RSS ]]; then
     echo "goal: idle berthd under 20 MiB resident: $( ((BERTH_RSS < 20480)) && echo met || echo "NOT met")"

@@ -469,6 +469,7 @@ impl Builder {
         let containers = std::mem::take(&mut *lock(&self.containers));
         for c in containers {
             if keep {
+                let _ = self.engine.keep_build_container(&c);
                 continue;
             }
             let _ = self.engine.remove(&c, true, true).await;
@@ -1248,7 +1249,7 @@ impl Builder {
             },
         });
         let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())?;
-        let (cid, _) = self.engine.create(None, body)?;
+        let (cid, _) = self.engine.create_for_build(body)?;
         lock(&self.containers).push(cid.clone());
         self.say(format!(" ---> Running in {}\n", short(&cid)))
             .await;

@@ -143,6 +143,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         },
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
+    routes::build::sweep_contexts(&config.data_root);
     engine
         .restore()
         .await

@@ -90,6 +90,10 @@ pub struct Record {
     /// the built-in one; they are read as `berth` (runtimes.rs).
     #[serde(default)]
     pub runtime_named: bool,
+    /// A build step's container while its build runs: the daemon's next
+    /// start removes it if the daemon died during the build.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub building: bool,
 }
 
 /// Go's zero time, which dockerd prints for a timestamp never set.

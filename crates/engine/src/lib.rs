@@ -6,8 +6,10 @@
 
 pub mod archive;
 pub mod attach;
+mod checks;
 pub mod commit;
 pub mod container;
+mod create;
 mod db;
 pub mod devices;
 pub mod distribution;
@@ -20,6 +22,7 @@ pub mod lifecycle;
 pub mod logdriver;
 pub mod logs;
 pub mod mounts;
+mod names;
 mod netdns;
 pub mod networks;
 mod resolve;
@@ -78,6 +81,8 @@ pub struct Engine {
     pub volumes: volumes::Volumes,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
+    /// Names held by creates in flight.
+    names: names::Reservations,
     /// The daemon's own id, as `/info` shows it.
     pub id: String,
 }
@@ -113,7 +118,7 @@ impl Engine {
         }
         volumes.unmount_all_unused(&in_use);
         Ok(Arc::new(Engine {
-            net: networks::Networking::new(config.network.clone()),
+            net: networks::Networking::new(config.network.clone(), &config.data_root),
             config,
             images,
             events: EventBus::default(),
@@ -121,6 +126,7 @@ impl Engine {
             volumes,
             containers: RwLock::new(map),
             execs: Default::default(),
+            names: Default::default(),
             id,
         }))
     }
@@ -218,10 +224,25 @@ impl Engine {
             }
             lifecycle::adopt(self.clone(), h.clone(), r).await;
         }
+        self.sweep_build_containers().await;
         for h in self.all() {
             lifecycle::start_by_policy(self, h).await;
         }
         Ok(())
+    }
+
+    /// Build step containers of builds the daemon died in: nobody waits for
+    /// them any more (the client's stream went with the daemon), so they go,
+    /// killed first if their step still runs.
+    async fn sweep_build_containers(self: &Arc<Self>) {
+        for h in self.all() {
+            if !h.with(|r| r.building) {
+                continue;
+            }
+            if let Err(e) = self.remove(&h.id, true, true).await {
+                tracing::warn!(container_id = %h.id, "removing a dead build's container: {}", e.message);
+            }
+        }
     }
 }
 

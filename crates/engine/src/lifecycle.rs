@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::types::{ContainerInspect, ContainerSummary, CreateBody, GraphDriver, WaitResponse};
+use berth_api::types::{ContainerInspect, ContainerSummary, GraphDriver, WaitResponse};
 use berth_api::{Error, Result};
 use berth_runtime::client::{read_exit, spawn_shim_with, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 
 use crate::attach::Hub;
 use crate::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
-use crate::{new_id, record_name, resolve, Engine};
+use crate::{record_name, resolve, Engine};
 
 fn shim_err(e: ShimError) -> Error {
     Error::internal(e.to_string())
@@ -39,179 +39,6 @@ impl Engine {
             attrs.insert(k.to_string(), v.clone());
         }
         self.events.publish("container", action, &r.id, attrs);
-    }
-
-    /// `POST /containers/create`.
-    pub fn create(&self, name: Option<&str>, body: CreateBody) -> Result<(String, Vec<String>)> {
-        let CreateBody {
-            mut config,
-            mut host_config,
-            networking_config,
-        } = body;
-        self.default_log_config(&mut host_config);
-        apply_host_defaults(&mut host_config);
-        self.choose_runtime(&mut host_config)?;
-        crate::logdriver::validate(
-            &host_config.log_config.r#type,
-            &host_config.log_config.config,
-        )?;
-        if config.image.is_empty() {
-            return Err(Error::invalid(
-                "config cannot be empty in order to create a container",
-            ));
-        }
-        let image = self.images.get(&config.image).map_err(|e| {
-            if e.kind == berth_api::ErrorKind::NotFound {
-                Error::not_found(format!("No such image: {}", familiar(&config.image)))
-            } else {
-                e
-            }
-        })?;
-        if host_config.auto_remove
-            && !host_config.restart_policy.name.is_empty()
-            && host_config.restart_policy.name != "no"
-        {
-            return Err(Error::invalid(
-                "can't create 'AutoRemove' container with restart policy",
-            ));
-        }
-        validate_restart_policy(&host_config.restart_policy)?;
-        // Checked now so a bad option or profile is a 400 here, not a failed start.
-        container_seccomp(&host_config)?;
-        crate::devices::validate(&host_config)?;
-        crate::security::validate_sysctls(&host_config)?;
-        let warnings =
-            crate::resources::verify(&mut host_config, &crate::resources::HostCaps::read(), false)?;
-        let endpoints = self.endpoints_for_create(
-            &host_config.network_mode,
-            networking_config.endpoints_config.as_ref(),
-        )?;
-        crate::networks::validate_port_bindings(&host_config)?;
-        let id = new_id();
-        let name = match name.filter(|n| !n.is_empty()) {
-            Some(n) => {
-                if !container::valid_name(n) {
-                    return Err(Error::invalid(format!(
-                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-                    )));
-                }
-                format!("/{}", n.trim_start_matches('/'))
-            }
-            None => self.generate_name(),
-        };
-        if let Some(owner) = self.name_owner(&name) {
-            return Err(Error::conflict(format!(
-                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
-            )));
-        }
-        if let Some(run) = &image.config.config {
-            resolve::merge(&mut config, run);
-        }
-        if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "the working directory '{}' is invalid, it needs to be an absolute path",
-                config.working_dir
-            )));
-        }
-        let (path, args) = resolve::entrypoint_and_args(&config)?;
-        crate::health::validate(config.healthcheck.as_ref())?;
-        let host_mode = host_config.network_mode == "host";
-        if config.hostname.is_empty() {
-            config.hostname = if host_mode {
-                nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            } else {
-                id[..12].to_string()
-            };
-        }
-
-        let (mount_points, new_volumes) = self.make_mounts(&config, &host_config)?;
-        let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir)?;
-        let made = (|| -> Result<()> {
-            let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
-            self.populate_volumes(&layer, &mount_points)?;
-            let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
-            write_etc_files(
-                &dir,
-                &config.hostname,
-                &config.domainname,
-                host_mode,
-                &resolv,
-            )?;
-            Ok(())
-        })();
-        if let Err(e) = made {
-            let _ = self.images.remove_rw_layer(&id);
-            let _ = std::fs::remove_dir_all(&dir);
-            self.undo_volumes(&new_volumes);
-            return Err(e);
-        }
-        let record = Record {
-            id: id.clone(),
-            name,
-            created: now_rfc3339(),
-            path,
-            args,
-            config,
-            host_config,
-            image_id: image.id.clone(),
-            state: StateRecord::default(),
-            restart_count: 0,
-            stopped_by_user: false,
-            shutdown_stop: false,
-            endpoints,
-            published: vec![],
-            mount_points,
-            runtime_named: true,
-        };
-        if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
-            let _ = self.images.remove_rw_layer(&id);
-            let _ = std::fs::remove_dir_all(&dir);
-            self.undo_volumes(&new_volumes);
-            return Err(e);
-        }
-        self.event("create", &record, &[]);
-        self.insert(Handle::new(record));
-        Ok((id, warnings))
-    }
-
-    fn generate_name(&self) -> String {
-        const LEFT: &[&str] = &[
-            "brave", "calm", "eager", "fond", "happy", "jolly", "keen", "lucid", "nifty", "quirky",
-            "sharp", "witty", "zen", "bold", "cool", "dreamy",
-        ];
-        const RIGHT: &[&str] = &[
-            "albatross",
-            "beaver",
-            "cormorant",
-            "dolphin",
-            "egret",
-            "falcon",
-            "gannet",
-            "heron",
-            "ibis",
-            "jay",
-            "kestrel",
-            "lapwing",
-            "merlin",
-            "narwhal",
-            "osprey",
-            "puffin",
-        ];
-        loop {
-            let l = LEFT[rand::random_range(0..LEFT.len())];
-            let r = RIGHT[rand::random_range(0..RIGHT.len())];
-            let name = format!("/{l}_{r}");
-            if self.name_owner(&name).is_none() {
-                return name;
-            }
-            let name = format!("/{l}_{r}{}", rand::random_range(0..100));
-            if self.name_owner(&name).is_none() {
-                return name;
-            }
-        }
     }
 
     /// `POST /containers/{id}/start`.
@@ -841,12 +668,7 @@ impl Engine {
                 "Renaming a container with the same name as its current name",
             ));
         }
-        if let Some(owner) = self.name_owner(&name) {
-            return Err(Error::conflict(format!(
-                "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
-            )));
-        }
-        h.with(|r| r.name = name);
+        self.take_name_for_rename(&name, &h)?;
         self.save(&h)?;
         self.dns_refresh();
         self.event("rename", &h.snapshot(), &[("oldName", old)]);
@@ -1038,7 +860,7 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
 /// What dockerd fills in at create when the client left it empty; clients
 /// read some of it back (docker-py reads logs only when `LogConfig.Type` is
 /// `json-file`).
-fn apply_host_defaults(hc: &mut berth_api::HostConfig) {
+pub(crate) fn apply_host_defaults(hc: &mut berth_api::HostConfig) {
     if hc.log_config.r#type.is_empty() {
         hc.log_config.r#type = "json-file".into();
     }
@@ -1114,7 +936,7 @@ pub(crate) fn exec_message(m: &str) -> String {
     m.to_string()
 }
 
-fn familiar(name: &str) -> String {
+pub(crate) fn familiar(name: &str) -> String {
     berth_api::Reference::parse_with_default_tag(name)
         .map(|r| r.familiar_string())
         .unwrap_or_else(|_| name.to_string())
@@ -1122,7 +944,7 @@ fn familiar(name: &str) -> String {
 
 /// `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` for the container, as
 /// dockerd writes them; with the host's network, the host's own files.
-fn write_etc_files(
+pub(crate) fn write_etc_files(
     dir: &Path,
     hostname: &str,
     domainname: &str,
@@ -1239,7 +1061,7 @@ const ALL_CAPS: &[&str] = &[
 
 /// The container's OCI `linux.seccomp` from its `SecurityOpt`, privilege
 /// and capabilities (the profile's rules depend on the bounding set).
-fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
+pub(crate) fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
     let opts = crate::security::parse(hc)?;
     let caps = if hc.privileged {
         host_capabilities()

@@ -23,6 +23,8 @@ use crate::container::{now_rfc3339, Handle, Record, Status};
 use crate::lifecycle::Filters;
 use crate::{new_id, Engine};
 
+mod share;
+
 /// Networking settings from flags and `daemon.json`.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -143,16 +145,15 @@ pub struct Networking {
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
     pub(crate) dns: crate::netdns::DnsState,
+    /// This daemon's holds on the bridges it brought up, by interface.
+    shares: Mutex<HashMap<String, share::BridgeHold>>,
 }
 
 impl Networking {
-    pub fn new(config: NetConfig) -> Networking {
-        let table = if config.bridge == "berth0" {
-            "berth".to_string()
-        } else {
-            format!("berth-{}", config.bridge)
-        };
+    pub fn new(config: NetConfig, data_root: &Path) -> Networking {
+        let table = share::table_name(&config.bridge, data_root);
         Networking {
+            shares: Mutex::new(HashMap::new()),
             firewall: Arc::new(Firewall::new(&table, config.iptables)),
             rules_lock: tokio::sync::Mutex::new(()),
             config,
@@ -164,6 +165,10 @@ impl Networking {
 
     fn state(&self) -> std::sync::MutexGuard<'_, NetState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shares(&self) -> std::sync::MutexGuard<'_, HashMap<String, share::BridgeHold>> {
+        self.shares.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn host(&self) -> Result<&Netlink> {
@@ -312,8 +317,16 @@ impl Engine {
         let (subnet, gateway) = match cfg.bip {
             Some(bip) => (bip.trunc(), bip.addr()),
             None => match default.subnet.filter(|_| default.iface == cfg.bridge) {
-                Some(s) => (s, default.gateway.unwrap_or_else(|| ipam::first_host(&s))),
-                None => {
+                Some(s)
+                    if !self.gateway_taken(
+                        &cfg.bridge,
+                        s,
+                        default.gateway.unwrap_or_else(|| ipam::first_host(&s)),
+                    ) =>
+                {
+                    (s, default.gateway.unwrap_or_else(|| ipam::first_host(&s)))
+                }
+                _ => {
                     let s = ipam::next_subnet(&cfg.pools, &in_use)?;
                     (s, ipam::first_host(&s))
                 }
@@ -347,14 +360,8 @@ impl Engine {
         .collect();
         let default = default.clone();
         self.db.put_network(&default)?;
-        let host = self.net.host().await?;
         for n in nets.values().filter(|n| n.driver == "bridge") {
-            if let (Some(s), Some(g)) = (n.subnet, n.gateway) {
-                let addr =
-                    Ipv4Net::new(g, s.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
-                host.ensure_bridge(&n.iface, addr, self.net.config.mtu)
-                    .await?;
-            }
+            self.bridge_up(n).await?;
         }
         {
             let mut st = self.net.state();
@@ -460,34 +467,6 @@ impl Engine {
         tokio::task::spawn_blocking(move || fw.apply(&nets, &rules))
             .await
             .map_err(|e| Error::internal(e.to_string()))?
-    }
-
-    /// Removes the bridges and the rules berth made, when the daemon stops
-    /// with no container left running; the next start rebuilds them.
-    pub async fn shutdown_network(&self) {
-        if self
-            .all()
-            .iter()
-            .any(|h| h.with(|r| r.state.status == Status::Running))
-        {
-            return;
-        }
-        let ifaces: Vec<String> = self
-            .net
-            .state()
-            .nets
-            .values()
-            .filter(|n| n.driver == "bridge" && !n.iface.is_empty())
-            .map(|n| n.iface.clone())
-            .collect();
-        if let Ok(host) = self.net.host().await {
-            for i in ifaces {
-                let _ = host.delete(&i).await;
-            }
-        }
-        let _order = self.net.rules_lock.lock().await;
-        let fw = self.net.firewall.clone();
-        let _ = tokio::task::spawn_blocking(move || fw.remove()).await;
     }
 
     /// `POST /networks/create`.
@@ -654,15 +633,7 @@ impl Engine {
         };
         let made = async {
             if record.driver == "bridge" {
-                let s = record.subnet.expect("set above");
-                let g = record.gateway.expect("set above");
-                let addr =
-                    Ipv4Net::new(g, s.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
-                self.net
-                    .host()
-                    .await?
-                    .ensure_bridge(&record.iface, addr, self.net.config.mtu)
-                    .await?;
+                self.bridge_up(&record).await?;
                 self.apply_rules().await?;
             }
             self.db.put_network(&record)
@@ -672,9 +643,7 @@ impl Engine {
             self.net.state().nets.shift_remove(&record.id);
             self.net.state().pools.remove(&record.id);
             if record.driver == "bridge" {
-                if let Ok(h) = self.net.host().await {
-                    let _ = h.delete(&record.iface).await;
-                }
+                let _ = self.bridge_down(&record.iface).await;
                 let _ = self.apply_rules().await;
             }
             return Err(e);
@@ -840,7 +809,7 @@ impl Engine {
         }
         self.dns_forget_network(&n.id);
         if n.driver == "bridge" {
-            self.net.host().await?.delete(&n.iface).await?;
+            self.bridge_down(&n.iface).await?;
             self.apply_rules().await?;
         }
         self.network_event("destroy", &n, None);
@@ -900,38 +869,15 @@ impl Engine {
             }
         }
         for (key, cfg) in wanted {
-            // As dockerd, a network that does not exist (yet) is an error
-            // at start, not at create: the endpoint keeps the name.
-            let n = match self.net.find(&key) {
-                Ok(n) => n,
-                Err(e) if e.kind == ErrorKind::NotFound => {
-                    let mut ep = Endpoint::default();
-                    if let Some(c) = cfg {
-                        let probe = NetworkRecord {
-                            id: String::new(),
-                            name: key.clone(),
-                            driver: "bridge".into(),
-                            created: String::new(),
-                            internal: false,
-                            attachable: false,
-                            subnet: None,
-                            gateway: None,
-                            ip_range: None,
-                            user_subnet: true,
-                            user_gateway: false,
-                            options: IndexMap::new(),
-                            labels: IndexMap::new(),
-                            iface: String::new(),
-                            predefined: false,
-                        };
-                        ep = endpoint_from(&probe, Some(c))?;
-                        ep.network_id.clear();
-                    }
-                    out.insert(key.clone(), ep);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            // dockerd takes a network that does not exist and fails at
+            // start; berth says so at create, so nothing is made that can
+            // never run. A 400, not the lookup's 404: the docker CLI takes
+            // any 404 from create for a missing image and pulls (then shows
+            // the pull's error instead of this one).
+            let n = self.net.find(&key).map_err(|e| match e.kind {
+                ErrorKind::NotFound => Error::invalid(e.message),
+                _ => e,
+            })?;
             if (n.name == "host" || n.name == "none") && out.len() + 1 > 1 && !out.is_empty() {
                 return Err(Error::invalid(format!(
                     "container cannot be connected to network endpoints: {}",
@@ -1059,6 +1005,13 @@ impl Engine {
                 .map_err(|e| Error::internal(format!("opening {}: {e}", netns.display())))?;
             let host = self.net.host().await?;
             if n.driver == "bridge" {
+                // A bridge someone deleted under us (an older berthd sharing
+                // it, an admin) is made again rather than failing every run
+                // with `link NAME not found` until a restart.
+                if host.index_of(&n.iface).await?.is_none() {
+                    tracing::warn!(bridge = %n.iface, "bridge missing; making it again");
+                    self.bridge_up(n).await?;
+                }
                 let host_if = format!("veth{}", &out.endpoint_id[..7]);
                 host.veth_into(&host_if, &n.iface, &file, ifname, mac, self.net.config.mtu)
                     .await?;
@@ -1347,7 +1300,8 @@ impl Engine {
         }
         let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
         for e in r.host_config.extra_hosts.iter().flatten() {
-            if let Some((name, ip)) = e.split_once(':') {
+            // Checked at create (`checks.rs`); `name=ip` and `[v6]` too.
+            if let Ok((name, ip)) = crate::checks::extra_host(e) {
                 let ip = if ip == "host-gateway" {
                     self.net
                         .find("bridge")

@@ -40,6 +40,9 @@ impl VolumeRecord {
     }
 }
 
+/// The longest file name Linux takes (`NAME_MAX`), hence volume name.
+const NAME_MAX: usize = 255;
+
 /// Volume names as dockerd's local driver takes them.
 pub fn check_name(name: &str) -> Result<()> {
     let b = name.as_bytes();
@@ -55,6 +58,14 @@ pub fn check_name(name: &str) -> Result<()> {
     if b.len() < 2 {
         return Err(Error::invalid(format!(
             "create {name}: volume name is too short, names should be at least two alphanumeric characters"
+        )));
+    }
+    // The name is a directory's: longer than a file name may be, dockerd
+    // fails with a 500 (`file name too long`) after taking the request.
+    if b.len() > NAME_MAX {
+        return Err(Error::invalid(format!(
+            "create {name}: volume name is too long ({} characters), names can be at most {NAME_MAX} characters",
+            b.len()
         )));
     }
     Ok(())
@@ -578,6 +589,11 @@ mod tests {
         assert!(check_name("a.b_c-d").is_ok());
         assert_eq!(check_name("a/b").unwrap_err().message, "create a/b: \"a/b\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path");
         assert!(check_name("..").is_err());
+        assert!(check_name(&"v".repeat(255)).is_ok());
+        assert!(check_name(&"v".repeat(256))
+            .unwrap_err()
+            .message
+            .contains("volume name is too long (256 characters)"));
         assert!(check_name(".x").is_err());
         assert_eq!(check_name("x").unwrap_err().message, "create x: volume name is too short, names should be at least two alphanumeric characters");
     }

@@ -8,6 +8,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod link;
 pub mod ports;
+pub mod shared;
 
 pub use firewall::{BridgeRules, Firewall, PortRule, Proto};
 pub use ipam::AddressPool;

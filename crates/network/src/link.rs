@@ -135,6 +135,35 @@ impl Netlink {
             .map_err(nl_err(format!("adding {addr}")))
     }
 
+    /// Takes `addr` off the link `name`, if both are there (a daemon leaving
+    /// a bridge another daemon still uses takes back only its gateway).
+    pub async fn remove_address(&self, name: &str, addr: Ipv4Net) -> Result<()> {
+        let Some(idx) = self.index_of(name).await? else {
+            return Ok(());
+        };
+        let mut have = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(idx)
+            .execute();
+        while let Some(m) = have.try_next().await.map_err(nl_err("listing addresses"))? {
+            let found = m.attributes.iter().any(|a| {
+                matches!(a, rtnetlink::packet_route::address::AddressAttribute::Address(IpAddr::V4(ip)) if *ip == addr.addr())
+            });
+            if found && m.header.prefix_len == addr.prefix_len() {
+                return self
+                    .handle
+                    .address()
+                    .del(m)
+                    .execute()
+                    .await
+                    .map_err(nl_err(format!("removing {addr} from {name}")));
+            }
+        }
+        Ok(())
+    }
+
     async fn up(&self, idx: u32) -> Result<()> {
         self.handle
             .link()

@@ -217,6 +217,10 @@ pub struct Daemon {
     extra_args: Vec<String>,
     /// Variables added to the daemon's environment (e.g. `SSL_CERT_FILE`).
     extra_env: Vec<(String, String)>,
+    /// A network namespace the test made and shares between daemons
+    /// ([`Daemon::start_in_netns`]); the daemon keeps its default bridge
+    /// and rules names there.
+    shared_netns: Option<String>,
 }
 
 impl Daemon {
@@ -272,6 +276,16 @@ impl Daemon {
         env: &[(&str, &str)],
         setup: impl FnOnce(Option<&str>),
     ) -> Daemon {
+        Daemon::start_bare_in(extra, env, None, setup)
+    }
+
+    #[track_caller]
+    fn start_bare_in(
+        extra: &[String],
+        env: &[(&str, &str)],
+        shared_netns: Option<String>,
+        setup: impl FnOnce(Option<&str>),
+    ) -> Daemon {
         let flavor = Flavor::from_env();
         let slot = acquire_slot();
         let dir = Path::new(ROOT).join(format!("s{}", slot.idx));
@@ -308,8 +322,11 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            shared_netns,
         };
-        if flavor == Flavor::Dockerd {
+        if let Some(ns) = d.shared_netns.clone() {
+            setup(Some(&ns));
+        } else if flavor == Flavor::Dockerd {
             d.make_netns()
                 .expect("creating the daemon's network namespace");
             setup(Some(&d.net_name));
@@ -364,32 +381,15 @@ impl Daemon {
         match self.flavor {
             Flavor::Dockerd => {
                 c = Command::new("dockerd");
-                c.args(&common).args([
-                    "--bip",
-                    &self.bip,
-                    // Containers outlive a dockerd crash only with this;
-                    // berth always behaves so.
-                    "--live-restore",
-                ]);
+                c.args(&common);
+                if self.shared_netns.is_none() {
+                    c.args(["--bip", &self.bip]);
+                }
+                // Containers outlive a dockerd crash only with this; berth
+                // always behaves so.
+                c.arg("--live-restore");
                 c.args(&self.extra_args);
                 c.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
-                let ns = File::open(Path::new("/run/netns").join(&self.net_name))
-                    .context("opening the daemon's netns")?;
-                let fd = ns.as_raw_fd();
-                // SAFETY: setns/setsid are async-signal-safe syscalls; `ns`
-                // outlives the spawn below.
-                unsafe {
-                    c.pre_exec(move || {
-                        if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        libc::setsid();
-                        Ok(())
-                    });
-                }
-                c.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
-                self.child = Some(c.spawn().context("spawning dockerd")?);
-                drop(ns);
             }
             Flavor::Berthd => {
                 let bin = bin_dir().join("berthd");
@@ -410,25 +410,42 @@ impl Daemon {
                     })
                     .collect();
                 c = Command::new(&bin);
-                c.args(&common)
-                    .args(&net)
-                    .args(&self.extra_args)
+                c.args(&common);
+                if self.shared_netns.is_none() {
+                    c.args(&net);
+                }
+                c.args(&self.extra_args)
                     .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
                     .arg("--debug");
-                // SAFETY: setsid is async-signal-safe.
-                unsafe {
-                    c.pre_exec(|| {
-                        libc::setsid();
-                        Ok(())
-                    });
-                }
-                c.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
-                self.child = Some(
-                    c.spawn()
-                        .with_context(|| format!("spawning {}", bin.display()))?,
-                );
             }
         }
+        let ns = match self.netns() {
+            Some(n) => Some(
+                File::open(Path::new("/run/netns").join(n))
+                    .context("opening the daemon's netns")?,
+            ),
+            None => None,
+        };
+        let fd = ns.as_ref().map(|f| f.as_raw_fd());
+        // SAFETY: setns/setsid are async-signal-safe syscalls; `ns` outlives
+        // the spawn below.
+        unsafe {
+            c.pre_exec(move || {
+                if let Some(fd) = fd {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                libc::setsid();
+                Ok(())
+            });
+        }
+        c.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        self.child = Some(
+            c.spawn()
+                .with_context(|| format!("spawning {}", self.flavor.name()))?,
+        );
+        drop(ns);
         self.wait_ready(Duration::from_secs(60))
     }
 
@@ -691,6 +708,8 @@ impl Daemon {
         self.stop();
         leak::wait_processes_gone(&self.dir, Duration::from_secs(10));
         let names: Vec<&str> = match self.flavor {
+            // The test made the shared netns and deletes it.
+            _ if self.shared_netns.is_some() => vec![],
             // The harness made this netns; the daemon's links live in it.
             Flavor::Dockerd => {
                 let _ = Command::new("ip")

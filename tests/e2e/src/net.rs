@@ -33,6 +33,27 @@ fn ip(args: &[&str]) {
 }
 
 impl Daemon {
+    /// Starts a daemon (busybox imported) inside `netns`, a network
+    /// namespace the test made (named with [`crate::TAG`]) and deletes, with
+    /// the daemon's default network names (berthd's `berth0` and table,
+    /// dockerd's `docker0`): several daemons started so share them, as on
+    /// one host.
+    #[track_caller]
+    pub fn start_in_netns(netns: &str) -> Daemon {
+        let mut d = Daemon::start_bare_in(&[], &[], Some(netns.to_string()), |_| {});
+        d.import_busybox();
+        d
+    }
+
+    /// The network namespace the daemon runs in; `None`: the host's.
+    pub fn netns(&self) -> Option<&str> {
+        match (&self.shared_netns, self.flavor) {
+            (Some(ns), _) => Some(ns),
+            (None, Flavor::Dockerd) => Some(&self.net_name),
+            (None, Flavor::Berthd) => None,
+        }
+    }
+
     /// The slot number of this daemon (0..9), for per-test addresses.
     pub fn slot(&self) -> usize {
         self.slot.idx
@@ -42,13 +63,13 @@ impl Daemon {
     /// containers): the host namespace for berthd, the harness netns for
     /// dockerd.
     pub fn host_sh(&self, script: &str) -> Out {
-        let mut c = match self.flavor {
-            Flavor::Dockerd => {
+        let mut c = match self.netns() {
+            Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", &self.net_name, "/bin/sh", "-c", script]);
+                c.args(["netns", "exec", ns, "/bin/sh", "-c", script]);
                 c
             }
-            Flavor::Berthd => {
+            None => {
                 let mut c = Command::new("/bin/sh");
                 c.args(["-c", script]);
                 c

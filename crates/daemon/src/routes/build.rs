@@ -1,7 +1,8 @@
 //! `POST /build` (the classic builder's API) and `POST /build/prune`.
 
 use std::io::Read;
-use std::path::{Component, Path as FsPath};
+use std::path::{Component, Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
@@ -74,6 +75,59 @@ fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
     Ok(())
 }
 
+/// A build's context directory (and its `.add` scratch sibling), removed
+/// when the last holder lets go: the upload's blocking task, the request's
+/// future, the task that streams the build. So a client that disconnects
+/// mid-upload (hyper drops the request's future) or a build that ends any
+/// way leaves nothing; a daemon killed meanwhile has them swept at its
+/// next start ([`sweep_contexts`]).
+struct ContextDir(PathBuf);
+
+impl ContextDir {
+    /// Removes it now (blocking), so a build's last message follows the
+    /// removal, as before this guard.
+    fn remove_now(mut self) {
+        let ctx = std::mem::take(&mut self.0);
+        remove_context(&ctx);
+    }
+}
+
+fn remove_context(ctx: &FsPath) {
+    let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
+    let _ = std::fs::remove_dir_all(ctx);
+}
+
+impl Drop for ContextDir {
+    fn drop(&mut self) {
+        let ctx = std::mem::take(&mut self.0);
+        if ctx.as_os_str().is_empty() {
+            return; // removed already
+        }
+        // A big context takes a while to delete: off the reactor when there
+        // is one.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || remove_context(&ctx))),
+            Err(_) => remove_context(&ctx),
+        }
+    }
+}
+
+/// At start: contexts of builds a killed daemon was running. The daemon
+/// holds its data root alone, so none of them is in use.
+pub fn sweep_contexts(data_root: &FsPath) {
+    let dir = data_root.join("builder");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with("ctx-") {
+            if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                tracing::warn!("removing {}: {err}", e.path().display());
+            }
+        }
+    }
+}
+
 fn json_map(p: &Params, key: &str) -> berth_api::Result<IndexMap<String, Option<String>>> {
     match p.get(key).filter(|s| !s.is_empty()) {
         None => Ok(IndexMap::new()),
@@ -138,24 +192,24 @@ pub async fn build(
         .data_root
         .join("builder")
         .join(format!("ctx-{:016x}", rand::random::<u64>()));
+    let guard = Arc::new(ContextDir(ctx.clone()));
     let stream = req
         .into_body()
         .into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()));
     let mut reader = SyncIoBridge::new(StreamReader::new(stream));
-    let ctx2 = ctx.clone();
+    let held = guard.clone();
     let unpacked = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&ctx2)?;
-        let r = unpack_context(&mut reader, &ctx2);
+        let ctx = &held.0;
+        std::fs::create_dir_all(ctx)?;
+        let r = unpack_context(&mut reader, ctx);
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
         r
     })
     .await
     .map_err(|e| Error::internal(e.to_string()))?;
-    if let Err(e) = unpacked {
-        let _ = std::fs::remove_dir_all(&ctx);
-        return Err(e.into());
-    }
+    // An error drops `guard` (and the task's clone is gone): removed.
+    unpacked?;
     let (tx, mut rx) = mpsc::channel::<Message>(64);
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(64);
     let builder = Builder::new(engine.clone(), ctx.clone(), opts, tx);
@@ -186,13 +240,17 @@ pub async fn build(
         }
         drop(rx);
         let result = task.await;
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = std::fs::remove_dir_all(ctx.with_extension("add"));
-            std::fs::remove_dir_all(&ctx)
-        })
-        .await;
+        // The request and the upload are done: this is the last holder.
+        if let Ok(g) = Arc::try_unwrap(guard) {
+            let _ = tokio::task::spawn_blocking(move || g.remove_now()).await;
+        }
         let last = match result {
-            Ok(Ok(id)) => quiet.then(|| Message::stream(format!("{id}\n"))),
+            Ok(Ok(id)) => quiet.then(|| {
+                Message::stream(format!(
+                    "{id}
+"
+                ))
+            }),
             Ok(Err(e)) => Some(Message::error_code(e.message, e.code)),
             Err(e) => Some(Message::error(format!("build failed: {e}"))),
         };

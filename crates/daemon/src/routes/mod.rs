@@ -2,7 +2,7 @@
 //! the answer. Error kinds become status codes here and nowhere else.
 
 mod archive;
-mod build;
+pub(crate) mod build;
 mod commit;
 mod containers;
 mod distribution;

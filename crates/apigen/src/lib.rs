@@ -57,6 +57,12 @@ const NULLABLE: &[(&str, &str, bool)] = &[
     ("ContainerConfig", "NetworkDisabled", false),
     ("ContainerConfig", "MacAddress", false),
     ("ContainerConfig", "StopSignal", false),
+    // Pointers in the requests, where a present zero value means something
+    // else than none: a volume with any `ClusterVolumeSpec` is a cluster
+    // volume (swarm only), a network `ConfigFrom` names a config-only
+    // network. The inline `POST /networks/create` body is owner "".
+    ("VolumeCreateOptions", "ClusterVolumeSpec", true),
+    ("", "ConfigFrom", true),
 ];
 
 struct Gen<'a> {

@@ -19,14 +19,12 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OnceCell;
 
-use berth_api::types::{
-    ContainerInspect, ContainerSummary, CreateResponse, ErrorResponse, ImageSummary,
-    VersionResponse, WaitResponse,
-};
+use berth_api::types::ErrorResponse;
 use berth_api::version::{ApiVersion, API_VERSION};
 
 use crate::context::{Endpoint, Resolved, DEFAULT_NAME};
@@ -389,7 +387,7 @@ impl Client {
             .map_err(|e| ClientError::Other(e.to_string()))
     }
 
-    async fn send_raw(
+    pub(crate) async fn send_raw(
         &self,
         method: &str,
         path: &str,
@@ -491,6 +489,29 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
     }
 
+    /// `POST` a typed body (`()` for none) and read a typed answer.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Other(e.to_string()))?;
+        // `()` serialises as `null`: no body at all, as the docker CLI sends.
+        let body = (bytes != b"null").then(|| Bytes::from(bytes));
+        let resp = self.send("POST", path, body, "application/json").await?;
+        read_json(resp).await
+    }
+
+    /// `POST` a typed body whose answer carries nothing (connect, ...).
+    pub async fn post_no_answer<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<()> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Other(e.to_string()))?;
+        let resp = self
+            .send("POST", path, Some(Bytes::from(bytes)), "application/json")
+            .await?;
+        let _ = resp.into_body().collect().await;
+        Ok(())
+    }
+
     /// A request whose answer body is not needed.
     pub async fn call(&self, method: &str, path: &str) -> Result<()> {
         let resp = self.send(method, path, None, "").await?;
@@ -530,139 +551,6 @@ impl Client {
             .map_err(|e| ClientError::Other(format!("attach: {e}")))?;
         Ok((upgraded, multiplexed))
     }
-
-    // Typed calls, for commands and the e2e suite.
-
-    /// `GET /_ping`: the body (`OK`).
-    pub async fn ping(&self) -> Result<String> {
-        let resp = self.send_raw("GET", "/_ping", None, "", None).await?;
-        let resp = check(resp).await?;
-        Ok(String::from_utf8_lossy(&collect(resp).await?).into_owned())
-    }
-
-    pub async fn version(&self) -> Result<VersionResponse> {
-        self.get("/version").await
-    }
-
-    pub async fn info(&self) -> Result<Value> {
-        self.get("/info").await
-    }
-
-    pub async fn list_containers(&self, all: bool) -> Result<Vec<ContainerSummary>> {
-        self.get(&format!("/containers/json?all={}", all as u8))
-            .await
-    }
-
-    /// The inspect document as JSON (every field, whatever the daemon).
-    pub async fn inspect_container_json(&self, id: &str) -> Result<Value> {
-        self.get(&format!("/containers/{}/json", q(id))).await
-    }
-
-    pub async fn inspect_container(&self, id: &str) -> Result<ContainerInspect> {
-        self.get(&format!("/containers/{}/json", q(id))).await
-    }
-
-    /// `POST /containers/create`; the body is the Config fields with
-    /// `HostConfig` and `NetworkingConfig` beside them.
-    pub async fn create_container(
-        &self,
-        name: Option<&str>,
-        body: &Value,
-    ) -> Result<CreateResponse> {
-        let path = match name {
-            Some(n) => format!("/containers/create?name={}", q(n)),
-            None => "/containers/create".into(),
-        };
-        let v = self.post_json(&path, body).await?;
-        serde_json::from_value(v).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
-    }
-
-    pub async fn start_container(&self, id: &str) -> Result<()> {
-        self.call("POST", &format!("/containers/{}/start", q(id)))
-            .await
-    }
-
-    pub async fn stop_container(&self, id: &str, timeout: Option<i64>) -> Result<()> {
-        let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
-        self.call("POST", &format!("/containers/{}/stop{t}", q(id)))
-            .await
-    }
-
-    pub async fn kill_container(&self, id: &str, signal: Option<&str>) -> Result<()> {
-        let s = signal
-            .map(|s| format!("?signal={}", q(s)))
-            .unwrap_or_default();
-        self.call("POST", &format!("/containers/{}/kill{s}", q(id)))
-            .await
-    }
-
-    pub async fn remove_container(&self, id: &str, force: bool) -> Result<()> {
-        self.call(
-            "DELETE",
-            &format!("/containers/{}?force={}", q(id), force as u8),
-        )
-        .await
-    }
-
-    /// `POST /containers/{id}/wait?condition=` (`not-running`, `next-exit`, `removed`).
-    pub async fn wait_container(&self, id: &str, condition: &str) -> Result<WaitResponse> {
-        let v = self
-            .post_json(
-                &format!("/containers/{}/wait?condition={}", q(id), q(condition)),
-                &Value::Null,
-            )
-            .await?;
-        serde_json::from_value(v).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
-    }
-
-    /// The whole log so far, demultiplexed: `(stdout, stderr)`; a TTY
-    /// container's log is all stdout.
-    pub async fn logs(&self, id: &str) -> Result<(Vec<u8>, Vec<u8>)> {
-        let info = self.inspect_container_json(id).await?;
-        let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
-        let resp = self
-            .send(
-                "GET",
-                &format!("/containers/{}/logs?stdout=1&stderr=1", q(id)),
-                None,
-                "",
-            )
-            .await?;
-        let body = collect(resp).await?;
-        if tty {
-            return Ok((body.to_vec(), Vec::new()));
-        }
-        let mut d = Demux::default();
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        for (stream, data) in d.push(&body) {
-            if stream == 2 {
-                err.extend_from_slice(&data);
-            } else {
-                out.extend_from_slice(&data);
-            }
-        }
-        Ok((out, err))
-    }
-
-    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
-        self.get(&format!("/images/json?all={}", all as u8)).await
-    }
-
-    pub async fn inspect_image_json(&self, name: &str) -> Result<Value> {
-        self.get(&format!("/images/{}/json", q(name))).await
-    }
-
-    pub async fn remove_image(&self, name: &str, force: bool) -> Result<Value> {
-        let resp = self
-            .send(
-                "DELETE",
-                &format!("/images/{}?force={}", q(name), force as u8),
-                None,
-                "",
-            )
-            .await?;
-        read_json(resp).await
-    }
 }
 
 /// The version to use: the lower of the daemon's and ours; 1.24 when the
@@ -684,7 +572,7 @@ pub async fn collect(resp: Response<Incoming>) -> Result<Bytes> {
         .map_err(|e| ClientError::Other(e.to_string()))
 }
 
-async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
+pub(crate) async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
     let status = resp.status();
     if status.is_client_error() || status.is_server_error() {
         let bytes = collect(resp).await.unwrap_or_default();
@@ -696,10 +584,65 @@ async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>> {
     Ok(resp)
 }
 
-/// Reads a whole JSON answer.
+/// Reads a whole JSON answer, by Go's rules as the docker CLI reads it
+/// (`null` is the zero value, unknown fields are ignored): a daemon newer
+/// or older than berth's model still answers in a form the client takes.
 pub async fn read_json<T: DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {
     let bytes = collect(resp).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Other(format!("bad answer: {e}")))
+    berth_api::json::from_slice(&bytes)
+        .map_err(|e| ClientError::Other(format!("bad answer: {}", e.message)))
+}
+
+/// A streamed answer of JSON values one after another (pull, push, load,
+/// build progress), read as they come.
+pub struct JsonLines {
+    body: Incoming,
+    pending: Vec<u8>,
+    done: bool,
+}
+
+impl JsonLines {
+    pub fn new(resp: Response<Incoming>) -> JsonLines {
+        JsonLines {
+            body: resp.into_body(),
+            pending: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The next value; `None` at the end of the stream.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        loop {
+            // dockerd ends each value with a newline (CRLF from the builder).
+            if let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=at).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return berth_api::json::from_slice(&line)
+                    .map(Some)
+                    .map_err(|e| ClientError::Other(format!("bad progress line: {}", e.message)));
+            }
+            if self.done {
+                if self.pending.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                let rest = std::mem::take(&mut self.pending);
+                return berth_api::json::from_slice(&rest)
+                    .map(Some)
+                    .map_err(|e| ClientError::Other(format!("bad progress line: {}", e.message)));
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => return Err(ClientError::Other(e.to_string())),
+                None => self.done = true,
+            }
+        }
+    }
 }
 
 /// Percent-encodes a query value.

@@ -6,10 +6,12 @@
 //! `config.json` and registry credentials live here too, since every
 //! client of a daemon reads them the way the docker CLI does.
 
+mod calls;
 pub mod client;
 pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod tls;
 
-pub use client::{Client, ClientError, Transport};
+pub use calls::ExecOutput;
+pub use client::{Client, ClientError, JsonLines, Transport};

@@ -1204,7 +1204,7 @@ pub struct VolumeCreateOptions {
     #[serde(rename = "Labels")]
     pub labels: Option<IndexMap<String, String>>,
     #[serde(rename = "ClusterVolumeSpec")]
-    pub cluster_volume_spec: ClusterVolumeSpec,
+    pub cluster_volume_spec: Option<ClusterVolumeSpec>,
 }
 
 /// Volume list response
@@ -4260,7 +4260,7 @@ pub struct NetworkCreateRequest {
     pub config_only: bool,
     /// Specifies the source which will provide the configuration for this network. The specified network must be an existing config-only network; see ConfigOnly.
     #[serde(rename = "ConfigFrom")]
-    pub config_from: ConfigReference,
+    pub config_from: Option<ConfigReference>,
     /// Optional custom IP scheme for the network.
     #[serde(rename = "IPAM")]
     pub ipam: IPAM,

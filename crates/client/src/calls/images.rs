@@ -1,0 +1,66 @@
+//! `/images/...`: list, inspect, remove, and pull with its progress.
+
+use berth_api::progress::Message;
+use berth_api::types::ImageSummary;
+use serde_json::Value;
+
+use crate::client::{q, read_json, Client, ClientError, Result};
+
+impl Client {
+    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        self.get(&format!("/images/json?all={}", all as u8)).await
+    }
+
+    pub async fn inspect_image_json(&self, name: &str) -> Result<Value> {
+        self.get(&format!("/images/{}/json", q(name))).await
+    }
+
+    pub async fn remove_image(&self, name: &str, force: bool) -> Result<Value> {
+        let resp = self
+            .send(
+                "DELETE",
+                &format!("/images/{}?force={}", q(name), force as u8),
+                None,
+                "",
+            )
+            .await?;
+        read_json(resp).await
+    }
+}
+
+impl Client {
+    /// `POST /images/create?fromImage=`: pulls `reference` (with `auth`, the
+    /// base64url `X-Registry-Auth` header as docker sends it), handing
+    /// every progress line to `progress`. A line with an error ends the
+    /// pull with that error, as the docker CLI reports it.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        auth: Option<&str>,
+        mut progress: impl FnMut(&Message),
+    ) -> Result<()> {
+        let headers: Vec<(&str, String)> = auth
+            .map(|a| vec![("X-Registry-Auth", a.to_string())])
+            .unwrap_or_default();
+        let resp = self
+            .send_with(
+                "POST",
+                &format!("/images/create?fromImage={}", q(reference)),
+                None,
+                "",
+                &headers,
+            )
+            .await?;
+        let mut lines = crate::client::JsonLines::new(resp);
+        while let Some(m) = lines.next::<Message>().await? {
+            if let Some(e) = m.error.clone() {
+                return Err(ClientError::Daemon(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    e,
+                ));
+            }
+            progress(&m);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! `/_ping`, `/version`, `/info`.
+
+use berth_api::types::VersionResponse;
+use serde_json::Value;
+
+use crate::client::{check, collect, Client, Result};
+
+impl Client {
+    /// `GET /_ping`: the body (`OK`).
+    pub async fn ping(&self) -> Result<String> {
+        let resp = self.send_raw("GET", "/_ping", None, "", None).await?;
+        let resp = check(resp).await?;
+        Ok(String::from_utf8_lossy(&collect(resp).await?).into_owned())
+    }
+
+    pub async fn version(&self) -> Result<VersionResponse> {
+        self.get("/version").await
+    }
+
+    pub async fn info(&self) -> Result<Value> {
+        self.get("/info").await
+    }
+}

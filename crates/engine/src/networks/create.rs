@@ -1,0 +1,254 @@
+//! `network create`, `network rm` and `network prune`.
+
+use berth_api::{Error, ErrorKind, Result};
+use berth_network::ipam;
+use ipnet::Ipv4Net;
+
+use crate::container::now_rfc3339;
+use crate::lifecycle::Filters;
+use crate::Engine;
+
+use super::*;
+
+impl Engine {
+    /// `POST /networks/create`.
+    pub async fn network_create(&self, body: CreateNetwork) -> Result<(String, String)> {
+        let name = body.name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::invalid("network name cannot be empty"));
+        }
+        if !crate::container::valid_name(&name) && name.len() >= 2 || name.contains('/') {
+            return Err(Error::invalid(format!(
+                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        if ["bridge", "host", "none"].contains(&name.as_str()) {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("{name} is a pre-defined network and cannot be created"),
+            ));
+        }
+        let driver = if body.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            body.driver.clone()
+        };
+        if !["bridge", "macvlan"].contains(&driver.as_str()) {
+            return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
+        }
+        if body.enable_ipv6 == Some(true) {
+            return Err(Error::invalid(
+                "IPv6 networks are not supported by berth yet",
+            ));
+        }
+        let options = body.options.clone().unwrap_or_default();
+        let configs = body.ipam.as_ref().and_then(|i| i.config.as_ref());
+        if configs.is_some_and(|c| c.len() > 1) {
+            return Err(Error::invalid("berth supports one IPv4 subnet per network"));
+        }
+        let cfg = configs.and_then(|c| c.first());
+        // An empty string is "not given", as the API's Go structs read it.
+        let given = |f: fn(&IpamConfigBody) -> Option<&String>| {
+            cfg.and_then(f)
+                .map(String::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let cidr = |s: &str, what: &str| {
+            ipam::parse_subnet(s).map_err(|_| {
+                Error::invalid(format!("invalid {what} {s}: invalid CIDR address: {s}"))
+            })
+        };
+        let subnet = given(|c| c.subnet.as_ref())
+            .map(|s| cidr(s, "subnet"))
+            .transpose()?;
+        let ip_range = given(|c| c.ip_range.as_ref())
+            .map(|s| cidr(s, "ip-range"))
+            .transpose()?;
+        let gateway = given(|c| c.gateway.as_ref())
+            .map(|s| {
+                ipam::parse_addr(s)
+                    .map_err(|_| Error::invalid(format!("invalid gateway address {s}")))
+            })
+            .transpose()?;
+        if subnet.is_none() && (ip_range.is_some() || gateway.is_some()) {
+            return Err(Error::invalid("ip-range and gateway need a subnet"));
+        }
+        if let Some(s) = subnet {
+            if let Some(r) = ip_range {
+                if !s.contains(&r) {
+                    return Err(Error::invalid(format!(
+                        "ip-range {r} is not inside subnet {s}"
+                    )));
+                }
+            }
+            if let Some(g) = gateway {
+                if !s.contains(&g) {
+                    return Err(Error::invalid(format!(
+                        "gateway address {g} does not belong to the subnet {s}"
+                    )));
+                }
+            }
+        }
+        let iface;
+        let id = net_id();
+        if driver == "macvlan" {
+            iface = options
+                .get("parent")
+                .cloned()
+                .unwrap_or_else(|| "eth0".into());
+            if self.net.host().await?.index_of(&iface).await?.is_none() {
+                return Err(Error::invalid(format!(
+                    "-o parent interface was not found on the host: {iface}"
+                )));
+            }
+        } else {
+            iface = options
+                .get("com.docker.network.bridge.name")
+                .cloned()
+                .unwrap_or_else(|| format!("br-{}", &id[..12]));
+            if iface.len() > 15 {
+                return Err(Error::invalid(format!(
+                    "bridge name {iface:?} is longer than 15 characters"
+                )));
+            }
+        }
+        let record = {
+            let mut st = self.net.state();
+            // Names are unique whatever `CheckDuplicate` says (API 1.44+ ignores it).
+            if st.nets.values().any(|n| n.name == name) {
+                return Err(Error::conflict(format!(
+                    "network with name {name} already exists"
+                )));
+            }
+            if driver == "bridge"
+                && st
+                    .nets
+                    .values()
+                    .any(|n| n.driver == "bridge" && n.iface == iface)
+            {
+                return Err(Error::conflict(format!(
+                    "bridge name {iface} is already in use by another network"
+                )));
+            }
+            let in_use: Vec<Ipv4Net> = st
+                .nets
+                .values()
+                .filter(|n| n.driver == "bridge" || n.driver == "macvlan")
+                .filter_map(|n| n.subnet)
+                .collect();
+            let subnet = match subnet {
+                Some(s) => {
+                    if driver == "bridge" && in_use.iter().any(|u| ipam::overlaps(u, &s)) {
+                        return Err(Error::new(
+                            ErrorKind::Forbidden,
+                            "Pool overlaps with other one on this address space",
+                        ));
+                    }
+                    s.trunc()
+                }
+                None => ipam::next_subnet(&self.net.config.pools, &in_use)?,
+            };
+            let n = NetworkRecord {
+                id: id.clone(),
+                name: name.clone(),
+                driver: driver.clone(),
+                created: now_rfc3339(),
+                internal: body.internal,
+                attachable: body.attachable,
+                subnet: Some(subnet),
+                gateway: Some(gateway.unwrap_or_else(|| ipam::first_host(&subnet))),
+                ip_range,
+                user_subnet: cfg
+                    .and_then(|c| c.subnet.as_deref())
+                    .is_some_and(|s| !s.is_empty()),
+                user_gateway: gateway.is_some(),
+                options,
+                labels: body.labels.clone().unwrap_or_default(),
+                iface: iface.clone(),
+                predefined: false,
+            };
+            if let Some(p) = pool_for(&n) {
+                st.pools.insert(n.id.clone(), p);
+            }
+            st.nets.insert(n.id.clone(), n.clone());
+            n
+        };
+        let made = async {
+            if record.driver == "bridge" {
+                self.bridge_up(&record).await?;
+                self.apply_rules().await?;
+            }
+            self.db.put_network(&record)
+        }
+        .await;
+        if let Err(e) = made {
+            self.net.state().nets.shift_remove(&record.id);
+            self.net.state().pools.remove(&record.id);
+            if record.driver == "bridge" {
+                let _ = self.bridge_down(&record.iface).await;
+                let _ = self.apply_rules().await;
+            }
+            return Err(e);
+        }
+        self.network_event("create", &record, None);
+        Ok((record.id, String::new()))
+    }
+
+    /// `DELETE /networks/{id}`.
+    pub async fn network_remove(&self, key: &str) -> Result<()> {
+        let n = self.net.find(key)?;
+        if n.predefined {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!("{} is a pre-defined network and cannot be removed", n.name),
+            ));
+        }
+        let users = self.network_users(&n.id);
+        if !users.is_empty() {
+            let list: Vec<String> = users
+                .iter()
+                .map(|(id, name, _)| format!("name:{name:?} id:{:?}", &id[..12]))
+                .collect();
+            return Err(Error::conflict(format!(
+                "error while removing network: network {} has active endpoints ({})",
+                n.name,
+                list.join(", ")
+            )));
+        }
+        self.db.delete_network(&n.id)?;
+        {
+            let mut st = self.net.state();
+            st.nets.shift_remove(&n.id);
+            st.pools.remove(&n.id);
+        }
+        self.dns_forget_network(&n.id);
+        if n.driver == "bridge" {
+            self.bridge_down(&n.iface).await?;
+            self.apply_rules().await?;
+        }
+        self.network_event("destroy", &n, None);
+        Ok(())
+    }
+
+    /// `POST /networks/prune`: user networks no running container uses.
+    pub async fn network_prune(&self, filters: &Filters) -> Result<Vec<String>> {
+        filters.validate(&["label", "label!", "until"])?;
+        let nets: Vec<NetworkRecord> = self.net.state().nets.values().cloned().collect();
+        let mut gone = Vec::new();
+        for n in nets {
+            if n.predefined || !self.network_users(&n.id).is_empty() {
+                continue;
+            }
+            if filters.has("label") && !labels_match(&n.labels, filters.get("label")) {
+                continue;
+            }
+            if filters.has("label!") && labels_match(&n.labels, filters.get("label!")) {
+                continue;
+            }
+            if self.network_remove(&n.id).await.is_ok() {
+                gone.push(n.name.clone());
+            }
+        }
+        Ok(gone)
+    }
+}

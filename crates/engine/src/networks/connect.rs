@@ -1,8 +1,8 @@
 //! `network connect` and `network disconnect`.
 
+use berth_api::model::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
 use berth_network::Netlink;
-use serde_json::Value;
 
 use crate::container::Status;
 use crate::Engine;
@@ -15,7 +15,7 @@ impl Engine {
         &self,
         key: &str,
         container: &str,
-        cfg: Option<&Value>,
+        cfg: Option<&EndpointSettings>,
     ) -> Result<()> {
         let n = self.net.find(key)?;
         let h = self.lookup(container)?;

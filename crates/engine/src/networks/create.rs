@@ -1,5 +1,8 @@
 //! `network create`, `network rm` and `network prune`.
 
+use std::net::Ipv4Addr;
+
+use berth_api::model::{IPAMConfig, NetworkCreateRequest, NetworkCreateResponse, IPAM};
 use berth_api::{Error, ErrorKind, Result};
 use berth_network::ipam;
 use ipnet::Ipv4Net;
@@ -12,7 +15,10 @@ use super::*;
 
 impl Engine {
     /// `POST /networks/create`.
-    pub async fn network_create(&self, body: CreateNetwork) -> Result<(String, String)> {
+    pub async fn network_create(
+        &self,
+        body: NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse> {
         let name = body.name.trim().to_string();
         if name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
@@ -36,59 +42,14 @@ impl Engine {
         if !["bridge", "macvlan"].contains(&driver.as_str()) {
             return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
         }
-        if body.enable_ipv6 == Some(true) {
+        if body.enable_i_pv6 {
             return Err(Error::invalid(
                 "IPv6 networks are not supported by berth yet",
             ));
         }
         let options = body.options.clone().unwrap_or_default();
-        let configs = body.ipam.as_ref().and_then(|i| i.config.as_ref());
-        if configs.is_some_and(|c| c.len() > 1) {
-            return Err(Error::invalid("berth supports one IPv4 subnet per network"));
-        }
-        let cfg = configs.and_then(|c| c.first());
-        // An empty string is "not given", as the API's Go structs read it.
-        let given = |f: fn(&IpamConfigBody) -> Option<&String>| {
-            cfg.and_then(f)
-                .map(String::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let cidr = |s: &str, what: &str| {
-            ipam::parse_subnet(s).map_err(|_| {
-                Error::invalid(format!("invalid {what} {s}: invalid CIDR address: {s}"))
-            })
-        };
-        let subnet = given(|c| c.subnet.as_ref())
-            .map(|s| cidr(s, "subnet"))
-            .transpose()?;
-        let ip_range = given(|c| c.ip_range.as_ref())
-            .map(|s| cidr(s, "ip-range"))
-            .transpose()?;
-        let gateway = given(|c| c.gateway.as_ref())
-            .map(|s| {
-                ipam::parse_addr(s)
-                    .map_err(|_| Error::invalid(format!("invalid gateway address {s}")))
-            })
-            .transpose()?;
-        if subnet.is_none() && (ip_range.is_some() || gateway.is_some()) {
-            return Err(Error::invalid("ip-range and gateway need a subnet"));
-        }
-        if let Some(s) = subnet {
-            if let Some(r) = ip_range {
-                if !s.contains(&r) {
-                    return Err(Error::invalid(format!(
-                        "ip-range {r} is not inside subnet {s}"
-                    )));
-                }
-            }
-            if let Some(g) = gateway {
-                if !s.contains(&g) {
-                    return Err(Error::invalid(format!(
-                        "gateway address {g} does not belong to the subnet {s}"
-                    )));
-                }
-            }
-        }
+        let req = ipam_request(&body.ipam)?;
+        let (subnet, ip_range, gateway) = (req.subnet, req.ip_range, req.gateway);
         let iface;
         let id = net_id();
         if driver == "macvlan" {
@@ -158,9 +119,7 @@ impl Engine {
                 subnet: Some(subnet),
                 gateway: Some(gateway.unwrap_or_else(|| ipam::first_host(&subnet))),
                 ip_range,
-                user_subnet: cfg
-                    .and_then(|c| c.subnet.as_deref())
-                    .is_some_and(|s| !s.is_empty()),
+                user_subnet: req.subnet.is_some(),
                 user_gateway: gateway.is_some(),
                 options,
                 labels: body.labels.clone().unwrap_or_default(),
@@ -191,7 +150,10 @@ impl Engine {
             return Err(e);
         }
         self.network_event("create", &record, None);
-        Ok((record.id, String::new()))
+        Ok(NetworkCreateResponse {
+            id: record.id,
+            warning: String::new(),
+        })
     }
 
     /// `DELETE /networks/{id}`.
@@ -251,4 +213,62 @@ impl Engine {
         }
         Ok(gone)
     }
+}
+
+/// The address space a create asks for; `None` where IPAM chooses.
+struct IpamRequest {
+    subnet: Option<Ipv4Net>,
+    ip_range: Option<Ipv4Net>,
+    gateway: Option<Ipv4Addr>,
+}
+
+/// Reads and checks `IPAM.Config` of a create, as dockerd words its refusals.
+fn ipam_request(ipam: &IPAM) -> Result<IpamRequest> {
+    let configs = ipam.config.as_ref();
+    if configs.is_some_and(|c| c.len() > 1) {
+        return Err(Error::invalid("berth supports one IPv4 subnet per network"));
+    }
+    let cfg = configs.and_then(|c| c.first());
+    // An empty string is "not given", as the API's Go structs read it.
+    let given =
+        |f: fn(&IPAMConfig) -> &String| cfg.map(f).map(String::as_str).filter(|s| !s.is_empty());
+    let cidr = |s: &str, what: &str| {
+        ipam::parse_subnet(s)
+            .map_err(|_| Error::invalid(format!("invalid {what} {s}: invalid CIDR address: {s}")))
+    };
+    let subnet = given(|c| &c.subnet)
+        .map(|s| cidr(s, "subnet"))
+        .transpose()?;
+    let ip_range = given(|c| &c.ip_range)
+        .map(|s| cidr(s, "ip-range"))
+        .transpose()?;
+    let gateway = given(|c| &c.gateway)
+        .map(|s| {
+            ipam::parse_addr(s).map_err(|_| Error::invalid(format!("invalid gateway address {s}")))
+        })
+        .transpose()?;
+    if subnet.is_none() && (ip_range.is_some() || gateway.is_some()) {
+        return Err(Error::invalid("ip-range and gateway need a subnet"));
+    }
+    if let Some(s) = subnet {
+        if let Some(r) = ip_range {
+            if !s.contains(&r) {
+                return Err(Error::invalid(format!(
+                    "ip-range {r} is not inside subnet {s}"
+                )));
+            }
+        }
+        if let Some(g) = gateway {
+            if !s.contains(&g) {
+                return Err(Error::invalid(format!(
+                    "gateway address {g} does not belong to the subnet {s}"
+                )));
+            }
+        }
+    }
+    Ok(IpamRequest {
+        subnet,
+        ip_range,
+        gateway,
+    })
 }

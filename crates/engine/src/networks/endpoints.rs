@@ -5,11 +5,11 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+use berth_api::model::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
 use berth_network::{ipam, Netlink};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
-use serde_json::Value;
 
 use crate::container::{Handle, Record};
 use crate::{new_id, Engine};
@@ -23,7 +23,7 @@ impl Engine {
     pub(crate) fn endpoints_for_create(
         &self,
         mode: &str,
-        endpoints_config: Option<&IndexMap<String, Value>>,
+        endpoints_config: Option<&IndexMap<String, EndpointSettings>>,
     ) -> Result<IndexMap<String, Endpoint>> {
         let mut out = IndexMap::new();
         if let Some(other) = mode.strip_prefix("container:") {
@@ -34,7 +34,8 @@ impl Engine {
             "" | "default" => "bridge",
             m => m,
         };
-        let mut wanted: Vec<(String, Option<&Value>)> = vec![(primary.to_string(), None)];
+        let mut wanted: Vec<(String, Option<&EndpointSettings>)> =
+            vec![(primary.to_string(), None)];
         if let Some(cfgs) = endpoints_config {
             for (k, v) in cfgs {
                 let same = match (self.net.find(k), self.net.find(primary)) {
@@ -289,37 +290,17 @@ pub(super) fn clear_runtime(e: &mut Endpoint) {
     e.host_ifname.clear();
 }
 
-pub(super) fn endpoint_from(n: &NetworkRecord, cfg: Option<&Value>) -> Result<Endpoint> {
+pub(super) fn endpoint_from(n: &NetworkRecord, cfg: Option<&EndpointSettings>) -> Result<Endpoint> {
     let mut ep = Endpoint {
         network_id: n.id.clone(),
         ..Default::default()
     };
     if let Some(c) = cfg {
-        let strs = |v: Option<&Value>| -> Vec<String> {
-            v.and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        ep.aliases = strs(c.get("Aliases"));
-        ep.links = strs(c.get("Links"));
-        ep.ipv4_request = c
-            .get("IPAMConfig")
-            .and_then(|i| i.get("IPv4Address"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        ep.mac_request = c
-            .get("MacAddress")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        ep.driver_opts = c
-            .get("DriverOpts")
-            .and_then(|d| serde_json::from_value(d.clone()).ok());
+        ep.aliases = c.aliases.clone().unwrap_or_default();
+        ep.links = c.links.clone().unwrap_or_default();
+        ep.ipv4_request = c.ipam_config.i_pv4_address.clone();
+        ep.mac_request = c.mac_address.clone();
+        ep.driver_opts = c.driver_opts.clone();
     }
     if !ep.mac_request.is_empty() && parse_mac(&ep.mac_request).is_none() {
         return Err(Error::invalid(format!(

@@ -14,7 +14,6 @@ use berth_network::{ipam, AddressPool, Firewall, Netlink, PortAllocator};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::container::Status;
 use crate::{new_id, Engine};
@@ -214,60 +213,6 @@ fn find_in(nets: &IndexMap<String, NetworkRecord>, key: &str) -> Result<NetworkR
 
 fn net_id() -> String {
     new_id()
-}
-
-/// The `POST /networks/create` body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CreateNetwork {
-    pub name: String,
-    #[serde(default)]
-    pub driver: String,
-    #[serde(default)]
-    pub internal: bool,
-    #[serde(default)]
-    pub attachable: bool,
-    #[serde(default)]
-    pub ingress: bool,
-    #[serde(default, rename = "EnableIPv6")]
-    pub enable_ipv6: Option<bool>,
-    #[serde(default, rename = "IPAM")]
-    pub ipam: Option<IpamBody>,
-    #[serde(default)]
-    pub options: Option<IndexMap<String, String>>,
-    #[serde(default)]
-    pub labels: Option<IndexMap<String, String>>,
-    #[serde(default)]
-    pub check_duplicate: Option<bool>,
-    #[serde(default)]
-    pub scope: Option<String>,
-    #[serde(default)]
-    pub config_only: Option<bool>,
-    #[serde(default)]
-    pub config_from: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IpamBody {
-    #[serde(default)]
-    pub driver: Option<String>,
-    #[serde(default)]
-    pub config: Option<Vec<IpamConfigBody>>,
-    #[serde(default)]
-    pub options: Option<IndexMap<String, String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct IpamConfigBody {
-    #[serde(default, rename = "Subnet")]
-    pub subnet: Option<String>,
-    #[serde(default, rename = "IPRange")]
-    pub ip_range: Option<String>,
-    #[serde(default, rename = "Gateway")]
-    pub gateway: Option<String>,
-    #[serde(default, rename = "AuxiliaryAddresses")]
-    pub aux: Option<IndexMap<String, String>>,
 }
 
 impl Engine {

@@ -2,9 +2,9 @@
 
 use std::net::Ipv4Addr;
 
+use berth_api::types::{Port, PortBinding, PortMap};
 use berth_api::{Error, Result};
 use berth_network::{ipam, Proto};
-use serde_json::{json, Value};
 
 use crate::container::{Record, Status};
 use crate::Engine;
@@ -89,28 +89,28 @@ impl Engine {
     }
 
     /// `NetworkSettings.Ports`: every exposed port, with its bindings while running.
-    pub fn ports_view(&self, r: &Record) -> Value {
-        let mut m = serde_json::Map::new();
+    pub fn ports_view(&self, r: &Record) -> PortMap {
+        let mut m = PortMap::new();
         if r.state.status != Status::Running {
-            return json!(m);
+            return m;
         }
         for p in exposed_ports(r) {
-            m.insert(p, Value::Null);
+            m.insert(p, None);
         }
         for p in &r.published {
-            let entry = m.entry(p.port.clone()).or_insert(Value::Null);
-            if entry.is_null() {
-                *entry = json!([]);
-            }
-            if let Some(a) = entry.as_array_mut() {
-                a.push(json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()}));
-            }
+            m.entry(p.port.clone())
+                .or_insert(None)
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: p.host_ip.clone(),
+                    host_port: p.host_port.to_string(),
+                });
         }
-        json!(m)
+        m
     }
 
     /// `Ports` of `docker ps`.
-    pub fn ports_summary(&self, r: &Record) -> Vec<Value> {
+    pub fn ports_summary(&self, r: &Record) -> Vec<Port> {
         let mut out = Vec::new();
         let running = r.state.status == Status::Running;
         let published: Vec<&Published> = if running {
@@ -123,10 +123,19 @@ impl Engine {
             let private: u16 = num.parse().unwrap_or(0);
             let mine: Vec<&&Published> = published.iter().filter(|x| x.port == p).collect();
             if mine.is_empty() {
-                out.push(json!({"PrivatePort": private, "Type": proto}));
+                out.push(Port {
+                    private_port: private,
+                    r#type: proto.to_string(),
+                    ..Default::default()
+                });
             }
             for x in mine {
-                out.push(json!({"IP": x.host_ip, "PrivatePort": private, "PublicPort": x.host_port, "Type": proto}));
+                out.push(Port {
+                    ip: x.host_ip.clone(),
+                    private_port: private,
+                    public_port: Some(x.host_port),
+                    r#type: proto.to_string(),
+                });
             }
         }
         out

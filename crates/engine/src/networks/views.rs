@@ -1,7 +1,12 @@
 //! What the API shows of networks and of a container's endpoints.
 
+use berth_api::model::{ConfigReference, NetworkContainer};
+use berth_api::network::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkSettings,
+    SummaryNetworkSettings,
+};
 use berth_api::Result;
-use serde_json::{json, Value};
+use indexmap::IndexMap;
 
 use crate::container::{Record, Status};
 use crate::lifecycle::Filters;
@@ -11,60 +16,69 @@ use super::*;
 
 impl Engine {
     /// The API's view of a network; `containers` for inspect, not for list.
-    pub fn network_view(&self, n: &NetworkRecord, containers: bool) -> Value {
-        let config = match n.subnet {
-            Some(s) => {
-                let mut c = serde_json::Map::new();
-                c.insert("Subnet".into(), json!(s.to_string()));
-                if let Some(r) = n.ip_range {
-                    c.insert("IPRange".into(), json!(r.to_string()));
-                }
-                if n.predefined || n.user_gateway || !n.user_subnet {
-                    if let Some(g) = n.gateway {
-                        c.insert("Gateway".into(), json!(g.to_string()));
-                    }
-                }
-                json!([c])
-            }
-            None => json!([]),
-        };
-        let mut cmap = serde_json::Map::new();
+    pub fn network_view(&self, n: &NetworkRecord, containers: bool) -> Network {
+        let config = n
+            .subnet
+            .map(|s| IpamConfig {
+                subnet: s.to_string(),
+                ip_range: n.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+                // Shown when set, or chosen by IPAM with the subnet, as dockerd.
+                gateway: n
+                    .gateway
+                    .filter(|_| n.predefined || n.user_gateway || !n.user_subnet)
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
+                auxiliary_addresses: None,
+            })
+            .into_iter()
+            .collect();
+        let mut cmap = IndexMap::new();
         if containers {
             for (id, name, ep) in self.network_users(&n.id) {
+                let ipv4 = if ep.ip.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/{}", ep.ip, ep.prefix)
+                };
                 cmap.insert(
                     id,
-                    json!({
-                        "Name": name,
-                        "EndpointID": ep.endpoint_id,
-                        "MacAddress": ep.mac,
-                        "IPv4Address": if ep.ip.is_empty() { String::new() } else { format!("{}/{}", ep.ip, ep.prefix) },
-                        "IPv6Address": "",
-                    }),
+                    NetworkContainer {
+                        name,
+                        endpoint_id: ep.endpoint_id,
+                        mac_address: ep.mac,
+                        i_pv4_address: ipv4,
+                        i_pv6_address: String::new(),
+                    },
                 );
             }
         }
-        json!({
-            "Name": n.name,
-            "Id": n.id,
-            "Created": n.created,
-            "Scope": "local",
-            "Driver": n.driver,
-            "EnableIPv4": true,
-            "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": if n.predefined { Value::Null } else { json!({}) }, "Config": config},
-            "Internal": n.internal,
-            "Attachable": n.attachable,
-            "Ingress": false,
-            "ConfigFrom": {"Network": ""},
-            "ConfigOnly": false,
-            "Containers": cmap,
-            "Options": n.options,
-            "Labels": n.labels,
-        })
+        Network {
+            name: n.name.clone(),
+            id: n.id.clone(),
+            created: n.created.clone(),
+            scope: "local".into(),
+            driver: n.driver.clone(),
+            enable_ipv4: true,
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default".into(),
+                options: (!n.predefined).then(IndexMap::new),
+                config,
+            },
+            internal: n.internal,
+            attachable: n.attachable,
+            ingress: false,
+            config_from: ConfigReference::default(),
+            config_only: false,
+            containers: cmap,
+            options: n.options.clone(),
+            labels: n.labels.clone(),
+            peers: None,
+        }
     }
 
     /// `GET /networks`.
-    pub fn network_list(&self, filters: &Filters) -> Result<Vec<Value>> {
+    pub fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
         filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
         let nets: Vec<NetworkRecord> = self.net.state().nets.values().cloned().collect();
         let mut out = Vec::new();
@@ -116,78 +130,83 @@ impl Engine {
     }
 
     /// `GET /networks/{id}`.
-    pub fn network_inspect(&self, key: &str) -> Result<Value> {
+    pub fn network_inspect(&self, key: &str) -> Result<Network> {
         let n = self.net.find(key)?;
         Ok(self.network_view(&n, true))
     }
 
     /// `NetworkSettings` of container inspect.
-    pub fn network_settings(&self, r: &Record) -> Value {
+    pub fn network_settings(&self, r: &Record) -> NetworkSettings {
         let mode = crate::container::network_mode(&r.host_config);
         let running = r.state.status == Status::Running;
-        let mut nets = serde_json::Map::new();
-        for (name, ep) in &r.endpoints {
-            nets.insert(name.clone(), self.endpoint_view(name, ep, r));
-        }
         let bridge_ep = r.endpoints.get("bridge").filter(|_| running);
         let s = |f: fn(&Endpoint) -> String| bridge_ep.map(f).unwrap_or_default();
-        json!({
-            "Bridge": "",
-            "SandboxID": if running && mode != "host" { hex_of(&r.id) } else { String::new() },
-            "SandboxKey": if running && mode != "host" { self.state_dir(&r.id).join("netns").display().to_string() } else { String::new() },
-            "Ports": self.ports_view(r),
-            "HairpinMode": false,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "EndpointID": s(|e| e.endpoint_id.clone()),
-            "Gateway": s(|e| e.gateway.clone()),
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPAddress": s(|e| e.ip.clone()),
-            "IPPrefixLen": bridge_ep.map(|e| e.prefix).unwrap_or(0),
-            "IPv6Gateway": "",
-            "MacAddress": s(|e| e.mac.clone()),
-            "Networks": nets,
-        })
+        let sandbox = running && mode != "host";
+        NetworkSettings {
+            sandbox_id: if sandbox {
+                hex_of(&r.id)
+            } else {
+                String::new()
+            },
+            sandbox_key: if sandbox {
+                self.state_dir(&r.id).join("netns").display().to_string()
+            } else {
+                String::new()
+            },
+            ports: self.ports_view(r),
+            endpoint_id: s(|e| e.endpoint_id.clone()),
+            gateway: s(|e| e.gateway.clone()),
+            ip_address: s(|e| e.ip.clone()),
+            ip_prefix_len: bridge_ep.map(|e| i64::from(e.prefix)).unwrap_or(0),
+            mac_address: s(|e| e.mac.clone()),
+            networks: self.endpoint_views(r),
+            ..Default::default()
+        }
     }
 
-    pub(super) fn endpoint_view(&self, name: &str, ep: &Endpoint, r: &Record) -> Value {
-        let user_net = !["bridge", "host", "none"].contains(&name);
-        let dns_names = if user_net {
-            let mut v = vec![crate::record_name(r)];
-            v.extend(ep.aliases.iter().cloned());
-            v.push(r.id[..12].to_string());
-            json!(v)
-        } else {
-            Value::Null
-        };
-        json!({
-            "IPAMConfig": if ep.ipv4_request.is_empty() { Value::Null } else { json!({"IPv4Address": ep.ipv4_request}) },
-            "Links": if ep.links.is_empty() { Value::Null } else { json!(ep.links) },
-            "Aliases": if ep.aliases.is_empty() { Value::Null } else { json!(ep.aliases) },
-            "MacAddress": ep.mac,
-            "DriverOpts": ep.driver_opts,
-            "NetworkID": ep.network_id,
-            "EndpointID": ep.endpoint_id,
-            "Gateway": ep.gateway,
-            "IPAddress": ep.ip,
-            "IPPrefixLen": ep.prefix,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "DNSNames": dns_names,
-        })
+    /// Every endpoint of a container, as inspect and `docker ps` show them.
+    fn endpoint_views(&self, r: &Record) -> IndexMap<String, EndpointSettings> {
+        r.endpoints
+            .iter()
+            .map(|(name, ep)| (name.clone(), endpoint_view(name, ep, r)))
+            .collect()
     }
 
     /// `NetworkSettings.Networks` of `docker ps`.
-    pub fn networks_summary(&self, r: &Record) -> Value {
-        let mut nets = serde_json::Map::new();
-        for (name, ep) in &r.endpoints {
-            nets.insert(name.clone(), self.endpoint_view(name, ep, r));
+    pub fn networks_summary(&self, r: &Record) -> SummaryNetworkSettings {
+        SummaryNetworkSettings {
+            networks: self.endpoint_views(r),
         }
-        json!({ "Networks": nets })
+    }
+}
+
+/// One endpoint as the API shows it.
+fn endpoint_view(name: &str, ep: &Endpoint, r: &Record) -> EndpointSettings {
+    let user_net = !["bridge", "host", "none"].contains(&name);
+    // The names the embedded DNS server answers for, on user networks.
+    let dns_names = user_net.then(|| {
+        let mut v = vec![crate::record_name(r)];
+        v.extend(ep.aliases.iter().cloned());
+        v.push(r.id[..12].to_string());
+        v
+    });
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    EndpointSettings {
+        ipam_config: (!ep.ipv4_request.is_empty()).then(|| EndpointIpamConfig {
+            ipv4_address: ep.ipv4_request.clone(),
+            ..Default::default()
+        }),
+        links: some(&ep.links),
+        aliases: some(&ep.aliases),
+        mac_address: ep.mac.clone(),
+        driver_opts: ep.driver_opts.clone(),
+        network_id: ep.network_id.clone(),
+        endpoint_id: ep.endpoint_id.clone(),
+        gateway: ep.gateway.clone(),
+        ip_address: ep.ip.clone(),
+        ip_prefix_len: i64::from(ep.prefix),
+        dns_names,
+        ..Default::default()
     }
 }
 

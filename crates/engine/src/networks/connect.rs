@@ -2,7 +2,7 @@
 
 use berth_api::model::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
-use berth_network::Netlink;
+use berth_network::Unplug;
 
 use crate::container::Status;
 use crate::Engine;
@@ -58,7 +58,7 @@ impl Engine {
                         .state()
                         .nets
                         .get(&e.network_id)
-                        .is_some_and(|n| n.driver == "bridge" || n.driver == "macvlan")
+                        .is_some_and(|n| self.net.driver(&n.driver).is_some())
                 })
                 .count();
             let ifname = format!("eth{idx}");
@@ -105,14 +105,15 @@ impl Engine {
             ));
         }
         if r.state.status == Status::Running && !ep.ip.is_empty() {
-            if !ep.host_ifname.is_empty() {
-                self.net.host().await?.delete(&ep.host_ifname).await?;
-            } else {
-                // A macvlan lives only in the container's netns.
+            if let Some(drv) = self.net.driver(&n.driver) {
                 let netns = self.state_dir(&r.id).join("netns");
-                let inner = Netlink::in_netns(&netns).await?;
                 let idx = r.endpoints.keys().position(|k| *k == n.name).unwrap_or(0);
-                let _ = inner.delete(&format!("eth{idx}")).await;
+                let unplug = Unplug {
+                    host_ifname: &ep.host_ifname,
+                    netns: Some(&netns),
+                    ifname: &format!("eth{idx}"),
+                };
+                drv.unplug(self.net.host().await?, unplug).await?;
             }
             if let (Some(pool), Ok(ip)) = (self.net.state().pools.get_mut(&n.id), ep.ip.parse()) {
                 pool.release(ip);

@@ -35,13 +35,13 @@ impl Engine {
             ));
         }
         let driver = if body.driver.is_empty() {
-            "bridge".to_string()
+            "bridge"
         } else {
-            body.driver.clone()
+            body.driver.as_str()
         };
-        if !["bridge", "macvlan"].contains(&driver.as_str()) {
+        let Some(drv) = self.net.driver(driver) else {
             return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
-        }
+        };
         if body.enable_i_pv6 {
             return Err(Error::invalid(
                 "IPv6 networks are not supported by berth yet",
@@ -49,92 +49,29 @@ impl Engine {
         }
         let options = body.options.clone().unwrap_or_default();
         let req = ipam_request(&body.ipam)?;
-        let (subnet, ip_range, gateway) = (req.subnet, req.ip_range, req.gateway);
-        let iface;
         let id = net_id();
-        if driver == "macvlan" {
-            iface = options
-                .get("parent")
-                .cloned()
-                .unwrap_or_else(|| "eth0".into());
-            if self.net.host().await?.index_of(&iface).await?.is_none() {
-                return Err(Error::invalid(format!(
-                    "-o parent interface was not found on the host: {iface}"
-                )));
-            }
-        } else {
-            iface = options
-                .get("com.docker.network.bridge.name")
-                .cloned()
-                .unwrap_or_else(|| format!("br-{}", &id[..12]));
-            if iface.len() > 15 {
-                return Err(Error::invalid(format!(
-                    "bridge name {iface:?} is longer than 15 characters"
-                )));
-            }
-        }
-        let record = {
-            let mut st = self.net.state();
-            // Names are unique whatever `CheckDuplicate` says (API 1.44+ ignores it).
-            if st.nets.values().any(|n| n.name == name) {
-                return Err(Error::conflict(format!(
-                    "network with name {name} already exists"
-                )));
-            }
-            if driver == "bridge"
-                && st
-                    .nets
-                    .values()
-                    .any(|n| n.driver == "bridge" && n.iface == iface)
-            {
-                return Err(Error::conflict(format!(
-                    "bridge name {iface} is already in use by another network"
-                )));
-            }
-            let in_use: Vec<Ipv4Net> = st
-                .nets
-                .values()
-                .filter(|n| n.driver == "bridge" || n.driver == "macvlan")
-                .filter_map(|n| n.subnet)
-                .collect();
-            let subnet = match subnet {
-                Some(s) => {
-                    if driver == "bridge" && in_use.iter().any(|u| ipam::overlaps(u, &s)) {
-                        return Err(Error::new(
-                            ErrorKind::Forbidden,
-                            "Pool overlaps with other one on this address space",
-                        ));
-                    }
-                    s.trunc()
-                }
-                None => ipam::next_subnet(&self.net.config.pools, &in_use)?,
-            };
-            let n = NetworkRecord {
-                id: id.clone(),
-                name: name.clone(),
-                driver: driver.clone(),
-                created: now_rfc3339(),
-                internal: body.internal,
-                attachable: body.attachable,
-                subnet: Some(subnet),
-                gateway: Some(gateway.unwrap_or_else(|| ipam::first_host(&subnet))),
-                ip_range,
-                user_subnet: req.subnet.is_some(),
-                user_gateway: gateway.is_some(),
-                options,
-                labels: body.labels.clone().unwrap_or_default(),
-                iface: iface.clone(),
-                predefined: false,
-            };
-            if let Some(p) = pool_for(&n) {
-                st.pools.insert(n.id.clone(), p);
-            }
-            st.nets.insert(n.id.clone(), n.clone());
-            n
+        let iface = drv.iface(self.net.host().await?, &id, &options).await?;
+        let record = NetworkRecord {
+            id,
+            name,
+            driver: driver.to_string(),
+            created: now_rfc3339(),
+            internal: body.internal,
+            attachable: body.attachable,
+            subnet: None,
+            gateway: None,
+            ip_range: req.ip_range,
+            user_subnet: req.subnet.is_some(),
+            user_gateway: req.gateway.is_some(),
+            options,
+            labels: body.labels.clone().unwrap_or_default(),
+            iface,
+            predefined: false,
         };
+        let record = self.register_network(drv, record, &req)?;
         let made = async {
-            if record.driver == "bridge" {
-                self.bridge_up(&record).await?;
+            self.net_setup(&record).await?;
+            if drv.routed() {
                 self.apply_rules().await?;
             }
             self.db.put_network(&record)
@@ -143,8 +80,8 @@ impl Engine {
         if let Err(e) = made {
             self.net.state().nets.shift_remove(&record.id);
             self.net.state().pools.remove(&record.id);
-            if record.driver == "bridge" {
-                let _ = self.bridge_down(&record.iface).await;
+            let _ = self.net_teardown(&record).await;
+            if drv.routed() {
                 let _ = self.apply_rules().await;
             }
             return Err(e);
@@ -154,6 +91,61 @@ impl Engine {
             id: record.id,
             warning: String::new(),
         })
+    }
+
+    /// Checks a new network against the others and gives it its subnet
+    /// and address pool, under one lock so two creates cannot both pass.
+    fn register_network(
+        &self,
+        drv: &dyn NetworkDriver,
+        mut n: NetworkRecord,
+        req: &IpamRequest,
+    ) -> Result<NetworkRecord> {
+        let mut st = self.net.state();
+        // Names are unique whatever `CheckDuplicate` says (API 1.44+ ignores it).
+        let name = &n.name;
+        if st.nets.values().any(|o| o.name == *name) {
+            return Err(Error::conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        let iface = &n.iface;
+        if drv.exclusive()
+            && st
+                .nets
+                .values()
+                .any(|o| o.driver == n.driver && o.iface == *iface)
+        {
+            return Err(Error::conflict(format!(
+                "{} name {iface} is already in use by another network",
+                n.driver
+            )));
+        }
+        let in_use: Vec<Ipv4Net> = st
+            .nets
+            .values()
+            .filter(|o| self.net.driver(&o.driver).is_some())
+            .filter_map(|o| o.subnet)
+            .collect();
+        let subnet = match req.subnet {
+            Some(s) => {
+                if drv.exclusive() && in_use.iter().any(|u| ipam::overlaps(u, &s)) {
+                    return Err(Error::new(
+                        ErrorKind::Forbidden,
+                        "Pool overlaps with other one on this address space",
+                    ));
+                }
+                s.trunc()
+            }
+            None => ipam::next_subnet(&self.net.config.pools, &in_use)?,
+        };
+        n.subnet = Some(subnet);
+        n.gateway = Some(req.gateway.unwrap_or_else(|| ipam::first_host(&subnet)));
+        if let Some(p) = pool_for(&n) {
+            st.pools.insert(n.id.clone(), p);
+        }
+        st.nets.insert(n.id.clone(), n.clone());
+        Ok(n)
     }
 
     /// `DELETE /networks/{id}`.
@@ -184,12 +176,19 @@ impl Engine {
             st.pools.remove(&n.id);
         }
         self.dns_forget_network(&n.id);
-        if n.driver == "bridge" {
-            self.bridge_down(&n.iface).await?;
-            self.apply_rules().await?;
+        // The rules are rewritten even if the teardown failed; both
+        // failures are reported.
+        let mut errors = Vec::new();
+        if let Err(e) = self.net_teardown(&n).await {
+            errors.push(e);
+        }
+        if self.net.driver(&n.driver).is_some_and(|d| d.routed()) {
+            if let Err(e) = self.apply_rules().await {
+                errors.push(e);
+            }
         }
         self.network_event("destroy", &n, None);
-        Ok(())
+        berth_network::driver::all_of(errors)
     }
 
     /// `POST /networks/prune`: user networks no running container uses.

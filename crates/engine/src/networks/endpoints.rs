@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use berth_api::model::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
-use berth_network::{ipam, Netlink};
+use berth_network::{ipam, Netlink, Plug, Unplug};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
@@ -116,7 +116,8 @@ impl Engine {
                 network_id: n.id.clone(),
                 ..ep
             };
-            if n.driver != "bridge" && n.driver != "macvlan" {
+            // `host` and `none`: nothing to plug.
+            if self.net.driver(&n.driver).is_none() {
                 continue;
             }
             let ifname = format!("eth{idx}");
@@ -152,7 +153,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn plug(
         &self,
-        h: &Arc<Handle>,
+        _h: &Arc<Handle>,
         cid: &str,
         name: &str,
         n: &NetworkRecord,
@@ -161,7 +162,6 @@ impl Engine {
         ifname: &str,
         give_gateway: bool,
     ) -> Result<Endpoint> {
-        let _ = h;
         let want = if ep.ipv4_request.is_empty() {
             None
         } else {
@@ -186,24 +186,23 @@ impl Engine {
         out.gateway = n.gateway.map(|g| g.to_string()).unwrap_or_default();
         out.mac = ipam::mac_string(&mac);
         out.endpoint_id = new_id();
+        let drv = self
+            .net
+            .driver(&n.driver)
+            .ok_or_else(|| Error::internal(format!("network {name} has no driver")))?;
+        let net = spec(n);
         let plugged = async {
             let file = File::open(netns)
                 .map_err(|e| Error::internal(format!("opening {}: {e}", netns.display())))?;
             let host = self.net.host().await?;
-            if n.driver == "bridge" {
-                // A bridge someone deleted under us (an older berthd sharing
-                // it, an admin) is made again rather than failing every run
-                // with `link NAME not found` until a restart.
-                if host.index_of(&n.iface).await?.is_none() {
-                    tracing::warn!(bridge = %n.iface, "bridge missing; making it again");
-                    self.bridge_up(n).await?;
-                }
-                let host_if = format!("veth{}", &out.endpoint_id[..7]);
-                host.veth_into(&host_if, &n.iface, &file, ifname, mac, self.net.config.mtu)
-                    .await?;
+            let plug = Plug {
+                netns: &file,
+                ifname,
+                mac,
+                endpoint_id: &out.endpoint_id,
+            };
+            if let Some(host_if) = drv.plug(host, &net, plug).await? {
                 out.host_ifname = host_if;
-            } else {
-                host.macvlan_into(&n.iface, &file, ifname, mac).await?;
             }
             let inner = Netlink::in_netns(netns).await?;
             let addr = Ipv4Net::new(ip, subnet.prefix_len())
@@ -217,10 +216,13 @@ impl Engine {
             if let Some(p) = self.net.state().pools.get_mut(&n.id) {
                 p.release(ip);
             }
-            if !out.host_ifname.is_empty() {
-                if let Ok(host) = self.net.host().await {
-                    let _ = host.delete(&out.host_ifname).await;
-                }
+            if let Ok(host) = self.net.host().await {
+                let unplug = Unplug {
+                    host_ifname: &out.host_ifname,
+                    netns: None,
+                    ifname,
+                };
+                let _ = drv.unplug(host, unplug).await;
             }
             return Err(e);
         }
@@ -240,8 +242,8 @@ impl Engine {
                 if let (Some(pool), Ok(ip)) = (st.pools.get_mut(&ep.network_id), ep.ip.parse()) {
                     pool.release(ip);
                 }
-                if !ep.host_ifname.is_empty() {
-                    host_ifs.push(ep.host_ifname.clone());
+                if let Some(n) = st.nets.get(&ep.network_id) {
+                    host_ifs.push((n.driver.clone(), ep.host_ifname.clone()));
                 }
             }
             for p in &r.published {
@@ -261,9 +263,21 @@ impl Engine {
         });
         let _ = self.save(h);
         self.dns_refresh();
+        // What is inside the namespace goes with it; the drivers take out
+        // what they made on the host, each whatever the others did.
         if let Ok(host) = self.net.host().await {
-            for i in host_ifs {
-                let _ = host.delete(&i).await;
+            for (driver, host_ifname) in host_ifs {
+                let Some(drv) = self.net.driver(&driver) else {
+                    continue;
+                };
+                let unplug = Unplug {
+                    host_ifname: &host_ifname,
+                    netns: None,
+                    ifname: "",
+                };
+                if let Err(e) = drv.unplug(host, unplug).await {
+                    tracing::debug!("removing {host_ifname}: {}", e.message);
+                }
             }
         }
         if had_any {

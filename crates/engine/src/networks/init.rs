@@ -109,8 +109,8 @@ impl Engine {
         .collect();
         let default = default.clone();
         self.db.put_network(&default)?;
-        for n in nets.values().filter(|n| n.driver == "bridge") {
-            self.bridge_up(n).await?;
+        for n in nets.values() {
+            self.net_setup(n).await?;
         }
         {
             let mut st = self.net.state();
@@ -160,7 +160,7 @@ impl Engine {
             let nets: Vec<BridgeRules> = st
                 .nets
                 .values()
-                .filter(|n| n.driver == "bridge")
+                .filter(|n| self.net.driver(&n.driver).is_some_and(|d| d.routed()))
                 .filter_map(|n| {
                     Some(BridgeRules {
                         bridge: n.iface.clone(),

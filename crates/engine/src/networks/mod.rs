@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use berth_api::{Error, Result};
-use berth_network::{ipam, AddressPool, Firewall, Netlink, PortAllocator};
+use berth_network::{ipam, AddressPool, Firewall, NetSpec, Netlink, NetworkDriver, PortAllocator};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -149,15 +149,16 @@ pub struct Networking {
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
     pub(crate) dns: crate::netdns::DnsState,
-    /// This daemon's holds on the bridges it brought up, by interface.
-    shares: Mutex<HashMap<String, share::BridgeHold>>,
+    /// The network drivers (`bridge`, `macvlan`); `host` and `null`
+    /// networks have none.
+    drivers: Vec<Box<dyn NetworkDriver>>,
 }
 
 impl Networking {
     pub fn new(config: NetConfig, data_root: &Path) -> Networking {
         let table = share::table_name(&config.bridge, data_root);
         Networking {
-            shares: Mutex::new(HashMap::new()),
+            drivers: berth_network::driver::drivers(config.mtu),
             firewall: Arc::new(Firewall::new(&table, config.iptables)),
             rules_lock: tokio::sync::Mutex::new(()),
             config,
@@ -171,8 +172,12 @@ impl Networking {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn shares(&self) -> std::sync::MutexGuard<'_, HashMap<String, share::BridgeHold>> {
-        self.shares.lock().unwrap_or_else(|e| e.into_inner())
+    /// The driver of networks of kind `name`.
+    fn driver(&self, name: &str) -> Option<&dyn NetworkDriver> {
+        self.drivers
+            .iter()
+            .find(|d| d.name() == name)
+            .map(|d| d.as_ref())
     }
 
     async fn host(&self) -> Result<&Netlink> {
@@ -185,6 +190,16 @@ impl Networking {
     /// them up.
     pub fn find(&self, key: &str) -> Result<NetworkRecord> {
         find_in(&self.state().nets, key)
+    }
+}
+
+/// What a driver needs to know of a network.
+fn spec(n: &NetworkRecord) -> NetSpec {
+    NetSpec {
+        id: n.id.clone(),
+        iface: n.iface.clone(),
+        subnet: n.subnet,
+        gateway: n.gateway,
     }
 }
 

@@ -121,3 +121,65 @@ pub fn all_of(errors: Vec<Error>) -> Result<()> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(kv: &[(&str, &str)]) -> IndexMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_driver_reads_its_interface_from_the_options() {
+        let host = Netlink::host().expect("netlink");
+        let ds = drivers(None);
+        let bridge = ds.iter().find(|d| d.name() == "bridge").unwrap();
+        let id = "0123456789abcdef";
+        assert_eq!(
+            bridge.iface(&host, id, &opts(&[])).await.unwrap(),
+            "br-0123456789ab"
+        );
+        let named = opts(&[("com.docker.network.bridge.name", "mybr")]);
+        assert_eq!(bridge.iface(&host, id, &named).await.unwrap(), "mybr");
+        let long = opts(&[("com.docker.network.bridge.name", "a-name-too-long-x")]);
+        let e = bridge.iface(&host, id, &long).await.unwrap_err();
+        assert_eq!(
+            e.message,
+            "bridge name \"a-name-too-long-x\" is longer than 15 characters"
+        );
+
+        let macvlan = ds.iter().find(|d| d.name() == "macvlan").unwrap();
+        assert_eq!(
+            macvlan
+                .iface(&host, id, &opts(&[("parent", "lo")]))
+                .await
+                .unwrap(),
+            "lo"
+        );
+        let e = macvlan
+            .iface(&host, id, &opts(&[("parent", "nosuchlink0")]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "-o parent interface was not found on the host: nosuchlink0"
+        );
+        assert!(bridge.exclusive() && bridge.routed());
+        assert!(!macvlan.exclusive() && !macvlan.routed());
+    }
+
+    #[test]
+    fn all_of_reports_every_failure() {
+        assert!(all_of(vec![]).is_ok());
+        let one = all_of(vec![Error::invalid("a")]).unwrap_err();
+        assert_eq!(
+            (one.kind, one.message.as_str()),
+            (berth_api::ErrorKind::InvalidArgument, "a")
+        );
+        let two = all_of(vec![Error::invalid("a"), Error::internal("b")]).unwrap_err();
+        assert_eq!(two.message, "a; b");
+    }
+}

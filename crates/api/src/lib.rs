@@ -6,6 +6,7 @@ pub mod detach;
 pub mod error;
 pub mod json;
 pub mod model;
+pub mod network;
 pub mod progress;
 pub mod reference;
 pub mod types;

@@ -104,7 +104,7 @@ pub type PortMap = IndexMap<String, Option<Vec<PortBinding>>>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetworkingConfig {
     #[serde(rename = "EndpointsConfig", default, deserialize_with = "nullable")]
-    pub endpoints_config: Option<IndexMap<String, Value>>,
+    pub endpoints_config: Option<IndexMap<String, crate::model::EndpointSettings>>,
 }
 
 /// The body of `POST /containers/create`: the `Config` fields at top level
@@ -143,19 +143,7 @@ impl CreateBody {
         };
         let wrapper: ContainerConfigWrapper = crate::json::from_value(&value)?;
         let config = crate::json::from_value(&value)?;
-        let mut networking_config = wrapper.networking_config.unwrap_or_default();
-        // The endpoint settings are read by their canonical names: decoding
-        // them through the typed model gives those names whatever case the
-        // client sent, and checks their types.
-        for cfg in networking_config
-            .endpoints_config
-            .iter_mut()
-            .flat_map(|m| m.values_mut())
-        {
-            let typed: crate::model::EndpointSettings = crate::json::from_value(cfg)?;
-            *cfg = serde_json::to_value(typed)
-                .map_err(|e| crate::Error::internal(format!("endpoint settings: {e}")))?;
-        }
+        let networking_config = wrapper.networking_config.unwrap_or_default();
         Ok(CreateBody {
             config,
             host_config: wrapper.host_config.unwrap_or_default(),
@@ -242,7 +230,7 @@ pub struct ContainerSummary {
     #[serde(rename = "HostConfig", default)]
     pub host_config: Value,
     #[serde(rename = "NetworkSettings", default)]
-    pub network_settings: Value,
+    pub network_settings: crate::network::SummaryNetworkSettings,
     #[serde(rename = "Mounts", default, deserialize_with = "nullable")]
     pub mounts: Vec<Value>,
 }
@@ -331,7 +319,7 @@ pub struct ContainerInspect {
     #[serde(rename = "Config")]
     pub config: ContainerConfig,
     #[serde(rename = "NetworkSettings")]
-    pub network_settings: Value,
+    pub network_settings: crate::network::NetworkSettings,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

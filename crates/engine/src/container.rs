@@ -234,7 +234,7 @@ pub fn summary(r: &Record, image_name: String) -> ContainerSummary {
         },
         status: status_text(r),
         host_config: json!({"NetworkMode": mode}),
-        network_settings: json!({"Networks": {}}),
+        network_settings: Default::default(),
         mounts: vec![],
     }
 }

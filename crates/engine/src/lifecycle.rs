@@ -721,11 +721,7 @@ impl Engine {
                 continue;
             }
             let mut s = container::summary(&r, self.image_display_name(&r));
-            s.ports = self
-                .ports_summary(&r)
-                .into_iter()
-                .filter_map(|p| serde_json::from_value(p).ok())
-                .collect();
+            s.ports = self.ports_summary(&r);
             s.network_settings = self.networks_summary(&r);
             s.mounts = crate::mounts::inspect_view(&r.mount_points);
             if size {

@@ -4,12 +4,14 @@
 //! table. The engine (`berth-engine`'s `networks` module) decides what to
 //! build; this crate builds it.
 
+pub mod driver;
 pub mod firewall;
 pub mod ipam;
 pub mod link;
 pub mod ports;
 pub mod shared;
 
+pub use driver::{NetSpec, NetworkDriver, Plug, Unplug};
 pub use firewall::{BridgeRules, Firewall, PortRule, Proto};
 pub use ipam::AddressPool;
 pub use link::Netlink;

@@ -3,10 +3,9 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
-use berth_api::model::{NetworkConnectRequest, NetworkDisconnectRequest};
+use berth_api::model::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 use berth_api::Error;
 use berth_engine::lifecycle::Filters;
-use berth_engine::networks::CreateNetwork;
 use bytes::Bytes;
 use serde_json::json;
 
@@ -56,12 +55,9 @@ pub async fn inspect(
 }
 
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<Response<Body>> {
-    let req: CreateNetwork = body_json(&body)?;
-    let (id, warning) = engine.network_create(req).await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"Id": id, "Warning": warning}),
-    ))
+    let req: NetworkCreateRequest = body_json(&body)?;
+    let created = engine.network_create(req).await?;
+    Ok(json_response(StatusCode::CREATED, &created))
 }
 
 pub async fn remove(
@@ -82,12 +78,8 @@ pub async fn connect(
 ) -> ApiResult<Response<Body>> {
     let req: NetworkConnectRequest = body_json(&body)?;
     no_container(&req.container)?;
-    // The engine reads the endpoint settings by their canonical names:
-    // the typed value gives it those, whatever case the client used.
-    let cfg = serde_json::to_value(&req.endpoint_config)
-        .map_err(|e| Error::internal(format!("endpoint config: {e}")))?;
     engine
-        .network_connect(&id, &req.container, Some(&cfg))
+        .network_connect(&id, &req.container, Some(&req.endpoint_config))
         .await?;
     Ok(ok_empty())
 }

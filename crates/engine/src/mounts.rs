@@ -15,7 +15,7 @@ use berth_api::{ContainerConfig, Error, HostConfig, Result};
 use berth_runtime::spec::SpecMount;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::container::{Record, Status};
 use crate::Engine;
@@ -649,26 +649,25 @@ fn dir_is_empty(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Inspect's `Mounts`, sorted by destination as dockerd prints them.
-pub fn inspect_view(points: &[MountPoint]) -> Vec<Value> {
+/// Inspect's `Mounts`, sorted by destination as dockerd prints them; the
+/// name and driver are a volume's only.
+pub fn inspect_view(points: &[MountPoint]) -> Vec<berth_api::views::MountPoint> {
     let mut v: Vec<&MountPoint> = points.iter().filter(|m| m.listed).collect();
     v.sort_by(|a, b| a.destination.cmp(&b.destination));
     v.into_iter()
         .map(|m| {
-            let mut o = serde_json::Map::new();
-            o.insert("Type".into(), json!(m.kind.as_str()));
-            if m.kind == Kind::Volume {
-                o.insert("Name".into(), json!(m.name));
+            let volume = m.kind == Kind::Volume;
+            let only_volume = |s: &str| if volume { s.to_string() } else { String::new() };
+            berth_api::views::MountPoint {
+                r#type: m.kind.as_str().to_string(),
+                name: only_volume(&m.name),
+                source: m.source.clone(),
+                destination: m.destination.clone(),
+                driver: only_volume(&m.driver),
+                mode: m.mode.clone(),
+                rw: m.rw,
+                propagation: m.propagation.clone(),
             }
-            o.insert("Source".into(), json!(m.source));
-            o.insert("Destination".into(), json!(m.destination));
-            if m.kind == Kind::Volume {
-                o.insert("Driver".into(), json!(m.driver));
-            }
-            o.insert("Mode".into(), json!(m.mode));
-            o.insert("RW".into(), json!(m.rw));
-            o.insert("Propagation".into(), json!(m.propagation));
-            Value::Object(o)
         })
         .collect()
 }
@@ -959,6 +958,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn binds_like_dockerd() {

@@ -12,6 +12,7 @@ pub mod reference;
 pub mod types;
 pub mod units;
 pub mod version;
+pub mod views;
 
 pub use container_config::{ContainerConfig, HostConfig};
 pub use error::{Error, ErrorKind, Result};

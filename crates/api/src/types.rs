@@ -9,7 +9,9 @@
 //! `Port`, `ContainerState`'s `Health`, `ImageDeleteItem` and
 //! `EventMessage` (absent, not `null`) would change what clients see; the
 //! engine fills `ContainerSummary`/`ContainerInspect`/`VersionResponse` with
-//! `Value` parts and `Mount` keeps its option blocks as `Value`. Where a
+//! `Value` parts and `Mount` keeps its option blocks as `Value`. Their
+//! `Mounts` are [`crate::views::MountPoint`]s and `State.Health` the
+//! generated [`crate::model::Health`] (its encoding is dockerd's). Where a
 //! generated type has the exact shape it is used instead (`RestartPolicy`,
 //! `PortBinding`).
 
@@ -232,7 +234,7 @@ pub struct ContainerSummary {
     #[serde(rename = "NetworkSettings", default)]
     pub network_settings: crate::network::SummaryNetworkSettings,
     #[serde(rename = "Mounts", default, deserialize_with = "nullable")]
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<crate::views::MountPoint>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -260,7 +262,7 @@ pub struct ContainerState {
     #[serde(rename = "FinishedAt")]
     pub finished_at: String,
     #[serde(rename = "Health", default, skip_serializing_if = "Option::is_none")]
-    pub health: Option<Value>,
+    pub health: Option<crate::model::Health>,
 }
 
 /// `GET /containers/{id}/json`.
@@ -315,7 +317,7 @@ pub struct ContainerInspect {
     )]
     pub size_root_fs: Option<i64>,
     #[serde(rename = "Mounts")]
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<crate::views::MountPoint>,
     #[serde(rename = "Config")]
     pub config: ContainerConfig,
     #[serde(rename = "NetworkSettings")]

@@ -18,39 +18,12 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+use berth_api::views::ContainerPathStat;
 use berth_api::{Error, Result};
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
-use serde_json::json;
 
 use crate::container::Status;
-
-/// What the `X-Docker-Container-Path-Stat` header carries (moby's
-/// `types.ContainerPathStat`), with Go's `os.FileMode` bits.
-#[derive(Debug, Clone)]
-pub struct PathStat {
-    pub name: String,
-    pub size: i64,
-    pub mode: u32,
-    pub mtime: String,
-    pub link_target: String,
-}
-
-impl PathStat {
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "name": self.name,
-            "size": self.size,
-            "mode": self.mode,
-            "mtime": self.mtime,
-            "linkTarget": self.link_target,
-        })
-    }
-
-    pub fn is_dir(&self) -> bool {
-        self.mode & GO_MODE_DIR != 0
-    }
-}
 
 const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
@@ -184,7 +157,7 @@ impl Root {
     }
 
     /// `lstat` of `path`'s last component inside the root.
-    pub fn stat(&self, path: &str) -> Result<(PathStat, FileStat)> {
+    pub fn stat(&self, path: &str) -> Result<(ContainerPathStat, FileStat)> {
         let (dir, last, parent) = self.parent_of(path)?;
         let st = match &last {
             Some(n) => fstatat(
@@ -223,7 +196,7 @@ impl Root {
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
             .unwrap_or_default();
         Ok((
-            PathStat {
+            ContainerPathStat {
                 name,
                 size: st.st_size,
                 mode: go_mode(&st),
@@ -713,7 +686,7 @@ impl crate::Engine {
     }
 
     /// `HEAD .../archive`.
-    pub fn archive_stat(&self, key: &str, path: &str) -> Result<PathStat> {
+    pub fn archive_stat(&self, key: &str, path: &str) -> Result<ContainerPathStat> {
         let (root, _) = self.archive_root(key)?;
         root.stat(path)
             .map(|(s, _)| s)
@@ -725,7 +698,7 @@ impl crate::Engine {
         &self,
         key: &str,
         path: &str,
-        before: impl FnOnce(&PathStat) -> bool,
+        before: impl FnOnce(&ContainerPathStat) -> bool,
         out: impl Write,
     ) -> Result<()> {
         let (root, _) = self.archive_root(key)?;

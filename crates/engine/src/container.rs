@@ -48,9 +48,10 @@ pub struct StateRecord {
     pub oom_killed: bool,
     pub started_at: String,
     pub finished_at: String,
-    /// `State.Health` (see `health.rs`); reset at each start.
+    /// `State.Health` (see `health.rs`); reset at each start. Stored as the
+    /// API prints it (`{"Status", "FailingStreak", "Log"}`).
     #[serde(default)]
-    pub health: Option<serde_json::Value>,
+    pub health: Option<berth_api::views::Health>,
 }
 
 /// What the state store keeps of a container.

@@ -6,7 +6,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use berth_api::{Error, HostConfig, Result};
-use serde_json::{json, Value};
+use berth_runtime::spec::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use serde_json::Value;
 
 /// Devices every container gets from the runtime; never listed twice.
 const RUNTIME_DEVICES: &[&str] = &[
@@ -81,34 +82,54 @@ fn valid_mode(m: &str) -> bool {
         })
 }
 
+/// An allowing device cgroup rule; `None` numbers are `*`.
+fn allow(
+    kind: Option<LinuxDeviceType>,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut r = LinuxDeviceCgroup::default();
+    r.set_allow(true)
+        .set_typ(kind)
+        .set_major(major)
+        .set_minor(minor)
+        .set_access(Some(access.to_string()));
+    r
+}
+
+fn device_type(kind: &str) -> Option<LinuxDeviceType> {
+    match kind {
+        "a" => Some(LinuxDeviceType::A),
+        "b" => Some(LinuxDeviceType::B),
+        "c" => Some(LinuxDeviceType::C),
+        _ => None,
+    }
+}
+
 /// A `--device-cgroup-rule` (`c 1:3 rwm`, `b *:* m`, `a`) as an OCI rule.
-fn cgroup_rule(rule: &str) -> Result<Value> {
+fn cgroup_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
     let bad = || Error::invalid(format!("invalid device cgroup rule format: '{rule}'"));
     if rule == "a" {
-        return Ok(json!({"allow": true, "type": "a", "access": "rwm"}));
+        return Ok(allow(Some(LinuxDeviceType::A), None, None, "rwm"));
     }
     let parts: Vec<&str> = rule.split(' ').collect();
     let [kind, nums, access] = parts[..] else {
         return Err(bad());
     };
-    if !matches!(kind, "a" | "b" | "c") || !valid_mode(access) {
+    let kind = device_type(kind).ok_or_else(bad)?;
+    if !valid_mode(access) {
         return Err(bad());
     }
     let (maj, min) = nums.split_once(':').ok_or_else(bad)?;
-    let num = |n: &str| -> Result<Value> {
+    let num = |n: &str| -> Result<Option<i64>> {
         if n == "*" {
-            Ok(Value::Null)
+            Ok(None)
         } else {
-            n.parse::<i64>().map(|v| json!(v)).map_err(|_| bad())
+            n.parse::<i64>().map(Some).map_err(|_| bad())
         }
     };
-    let mut r = json!({"allow": true, "type": kind, "access": access});
-    for (k, v) in [("major", num(maj)?), ("minor", num(min)?)] {
-        if !v.is_null() {
-            r[k] = v;
-        }
-    }
-    Ok(r)
+    Ok(allow(Some(kind), num(maj)?, num(min)?, access))
 }
 
 /// Checks `Devices` and `DeviceCgroupRules` at create.
@@ -121,28 +142,26 @@ pub fn validate(hc: &HostConfig) -> Result<()> {
 }
 
 /// One device node as an OCI `linux.devices` entry at `path`.
-fn node(host: &Path, path: &str) -> Option<(Value, &'static str, i64, i64)> {
+fn node(host: &Path, path: &str) -> Option<LinuxDevice> {
     let md = std::fs::symlink_metadata(host).ok()?;
     let ft = md.file_type();
     let kind = if ft.is_char_device() {
-        "c"
+        LinuxDeviceType::C
     } else if ft.is_block_device() {
-        "b"
+        LinuxDeviceType::B
     } else {
         return None;
     };
     let rdev = md.rdev();
-    let (maj, min) = (
-        nix::sys::stat::major(rdev) as i64,
-        nix::sys::stat::minor(rdev) as i64,
-    );
-    Some((
-        json!({"path": path, "type": kind, "major": maj, "minor": min,
-               "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid()}),
-        kind,
-        maj,
-        min,
-    ))
+    let mut d = LinuxDevice::default();
+    d.set_path(path.into())
+        .set_typ(kind)
+        .set_major(nix::sys::stat::major(rdev) as i64)
+        .set_minor(nix::sys::stat::minor(rdev) as i64)
+        .set_file_mode(Some(md.mode() & 0o7777))
+        .set_uid(Some(md.uid()))
+        .set_gid(Some(md.gid()));
+    Some(d)
 }
 
 /// Device nodes under `dir` (recursively), skipping what runc skips.
@@ -169,7 +188,7 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// The OCI `linux.devices` and extra device cgroup rules for a container.
-pub fn for_container(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
+pub fn for_container(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>)> {
     let mut devices = Vec::new();
     let mut rules = Vec::new();
     if hc.privileged {
@@ -181,11 +200,11 @@ pub fn for_container(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
             if RUNTIME_DEVICES.contains(&s.as_str()) {
                 continue;
             }
-            if let Some((d, ..)) = node(&p, &s) {
+            if let Some(d) = node(&p, &s) {
                 devices.push(d);
             }
         }
-        rules.push(json!({"allow": true, "access": "rwm"}));
+        rules.push(allow(None, None, None, "rwm"));
     }
     for m in mappings(hc)? {
         let host = Path::new(&m.host);
@@ -215,13 +234,16 @@ pub fn for_container(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
             found
                 .push(node(&real, &m.container).ok_or_else(|| gather("not a device node".into()))?);
         }
-        for (d, kind, maj, min) in found {
+        for d in found {
+            rules.push(allow(
+                Some(d.typ()),
+                Some(d.major()),
+                Some(d.minor()),
+                &m.perms,
+            ));
             if !hc.privileged {
                 devices.push(d);
             }
-            rules.push(
-                json!({"allow": true, "type": kind, "major": maj, "minor": min, "access": m.perms}),
-            );
         }
     }
     for r in hc.device_cgroup_rules.iter().flatten() {
@@ -242,16 +264,22 @@ pub(crate) fn io_text(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cgroup_rules() {
+        let rule = |r: &str| serde_json::to_value(cgroup_rule(r).unwrap()).unwrap();
         assert_eq!(
-            cgroup_rule("c 1:3 rwm").unwrap(),
+            rule("c 1:3 rwm"),
             json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
         );
         assert_eq!(
-            cgroup_rule("b *:* m").unwrap(),
+            rule("b *:* m"),
             json!({"allow": true, "type": "b", "access": "m"})
+        );
+        assert_eq!(
+            rule("a"),
+            json!({"allow": true, "type": "a", "access": "rwm"})
         );
         for bad in [
             "",
@@ -277,10 +305,11 @@ mod tests {
             ..Default::default()
         };
         let (d, r) = for_container(&hc(json!({"PathOnHost": "/dev/null", "PathInContainer": "/dev/xnull", "CgroupPermissions": "rw"}))).unwrap();
-        assert_eq!(d[0]["path"], "/dev/xnull");
-        assert_eq!(d[0]["major"], 1);
-        assert_eq!(d[0]["minor"], 3);
-        assert_eq!(r[0]["access"], "rw");
+        assert_eq!(d[0].path(), Path::new("/dev/xnull"));
+        assert_eq!((d[0].major(), d[0].minor()), (1, 3));
+        assert_eq!(d[0].typ(), LinuxDeviceType::C);
+        assert_eq!(r[0].access().as_deref(), Some("rw"));
+        assert_eq!((r[0].major(), r[0].minor()), (Some(1), Some(3)));
         let e = for_container(&hc(json!({"PathOnHost": "/dev/bsec-nope"}))).unwrap_err();
         assert_eq!(
             e.message,

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::types::HealthConfig;
+use berth_api::views::{Health, HealthcheckResult};
 use berth_runtime::client::{ExecFrame, EXEC_LOST_EXIT_CODE};
 use chrono::{SecondsFormat, Utc};
-use serde_json::{json, Value};
 
 use crate::container::{Handle, Status};
 use crate::exec::{ExecConfig, EXEC_START_FAILED_EXIT_CODE};
@@ -49,6 +49,18 @@ fn dur(ns: i64, default: Duration) -> Duration {
         default
     }
 }
+
+/// `State.Health` before the first probe. `Log` is `[]`, not `null`:
+/// stored records have always had it so.
+fn fresh_health() -> Health {
+    Health {
+        status: STARTING.into(),
+        failing_streak: 0,
+        log: Some(vec![]),
+    }
+}
+
+const STARTING: &str = "starting";
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
@@ -89,7 +101,7 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
     // A restored container keeps its health; a started one begins again.
     h.with(|r| {
         if r.state.health.is_none() {
-            r.state.health = Some(json!({"Status": "starting", "FailingStreak": 0, "Log": []}));
+            r.state.health = Some(fresh_health());
         }
     });
     let _ = engine.save(&h);
@@ -116,7 +128,7 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
                 .state
                 .health
                 .as_ref()
-                .is_none_or(|v| v["Status"] == "starting");
+                .is_none_or(|v| v.status == STARTING);
             tokio::time::sleep(next_interval(
                 began.elapsed(),
                 start_period,
@@ -144,28 +156,28 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
                 break;
             }
             let (old, new) = h.with(|r| {
-                let health = r.state.health.get_or_insert_with(
-                    || json!({"Status": "starting", "FailingStreak": 0, "Log": []}),
-                );
-                let old = health["Status"].as_str().unwrap_or("starting").to_string();
-                let mut streak = health["FailingStreak"].as_i64().unwrap_or(0);
-                let mut status = old.clone();
+                let health = r.state.health.get_or_insert_with(fresh_health);
+                let old = health.status.clone();
                 if code == 0 {
-                    streak = 0;
-                    status = "healthy".into();
-                } else if !(in_start_period && old == "starting") {
-                    streak += 1;
-                    if streak >= retries {
-                        status = "unhealthy".into();
+                    health.failing_streak = 0;
+                    health.status = "healthy".into();
+                } else if !(in_start_period && old == STARTING) {
+                    health.failing_streak += 1;
+                    if health.failing_streak >= retries {
+                        health.status = "unhealthy".into();
                     }
                 }
-                let mut log: Vec<Value> = health["Log"].as_array().cloned().unwrap_or_default();
-                log.push(json!({"Start": start, "End": end, "ExitCode": code, "Output": output}));
+                let log = health.log.get_or_insert_with(Vec::new);
+                log.push(HealthcheckResult {
+                    start,
+                    end,
+                    exit_code: code,
+                    output,
+                });
                 if log.len() > MAX_LOG {
                     log.drain(..log.len() - MAX_LOG);
                 }
-                *health = json!({"Status": status, "FailingStreak": streak, "Log": log});
-                (old, status)
+                (old, health.status.clone())
             });
             let _ = engine.save(&h);
             if old != new {
@@ -262,8 +274,8 @@ fn humantime_secs(d: Duration) -> String {
 }
 
 /// The `(healthy)` suffix of `docker ps`'s STATUS.
-pub fn ps_suffix(health: Option<&Value>) -> String {
-    match health.and_then(|h| h["Status"].as_str()) {
+pub fn ps_suffix(health: Option<&Health>) -> String {
+    match health.map(|h| h.status.as_str()) {
         Some("starting") => " (health: starting)".into(),
         Some(s) if !s.is_empty() => format!(" ({s})"),
         _ => String::new(),
@@ -271,9 +283,8 @@ pub fn ps_suffix(health: Option<&Value>) -> String {
 }
 
 /// `docker ps --filter health=...`: `starting`, `healthy`, `unhealthy`, `none`.
-pub fn matches_filter(health: Option<&Value>, want: &str) -> bool {
-    let status = health.and_then(|h| h["Status"].as_str()).unwrap_or("none");
-    status == want
+pub fn matches_filter(health: Option<&Health>, want: &str) -> bool {
+    health.map_or("none", |h| h.status.as_str()) == want
 }
 
 #[cfg(test)]
@@ -298,12 +309,16 @@ mod tests {
         assert_eq!(probe_cmd(&h(&[])), None);
         assert_eq!(humantime_secs(Duration::from_secs(1)), "1s");
         assert_eq!(humantime_secs(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(ps_suffix(Some(&json!({"Status": "healthy"}))), " (healthy)");
-        assert_eq!(
-            ps_suffix(Some(&json!({"Status": "starting"}))),
-            " (health: starting)"
-        );
+        let with = |s: &str| Health {
+            status: s.into(),
+            ..fresh_health()
+        };
+        assert_eq!(ps_suffix(Some(&with("healthy"))), " (healthy)");
+        assert_eq!(ps_suffix(Some(&fresh_health())), " (health: starting)");
         assert_eq!(ps_suffix(None), "");
+        assert!(matches_filter(Some(&with("unhealthy")), "unhealthy"));
+        assert!(matches_filter(None, "none"));
+        assert!(!matches_filter(Some(&fresh_health()), "none"));
         assert!(validate(Some(&HealthConfig {
             interval: 10,
             ..Default::default()

@@ -32,6 +32,7 @@ pub mod security;
 pub mod stats;
 pub mod system;
 mod top;
+pub mod update;
 pub mod volumes;
 
 use std::collections::HashMap;

@@ -2,9 +2,13 @@
 //! counters and its netns' interface counters, in dockerd's JSON (moby's
 //! `types.StatsJSON`), on cgroup v1/hybrid and on pure cgroup2.
 
+use berth_api::views::{
+    BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
+    StatsResponse, StorageStats, ThrottlingData,
+};
 use berth_api::{Error, Result};
 use berth_runtime::cgroups::{Cgroup, Layout};
-use serde_json::{json, Map, Value};
+use indexmap::IndexMap;
 
 use crate::container::Status;
 
@@ -18,71 +22,42 @@ const NS_PER_TICK: u64 = 10_000_000;
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub read: String,
-    pub cpu: Value,
-    pub memory: Value,
-    pub pids: Value,
-    pub blkio: Value,
-    pub networks: Option<Value>,
+    pub cpu: CpuStats,
+    pub memory: MemoryStats,
+    pub pids: PidsStats,
+    pub blkio: BlkioStats,
+    pub networks: Option<IndexMap<String, NetworkStats>>,
 }
 
 impl Sample {
     /// The stats document, with `pre` as the previous sample (`precpu_stats`).
-    pub fn document(&self, pre: Option<&Sample>, name: &str, id: &str) -> Value {
-        let mut v = json!({
-            "read": self.read,
-            "preread": pre.map(|p| p.read.as_str()).unwrap_or(ZERO_TIME),
-            "pids_stats": self.pids,
-            "blkio_stats": self.blkio,
-            "num_procs": 0,
-            "storage_stats": {},
-            "cpu_stats": self.cpu,
-            "precpu_stats": pre.map(|p| p.cpu.clone()).unwrap_or_else(empty_cpu),
-            "memory_stats": self.memory,
-            "name": name,
-            "id": id,
-        });
-        if let Some(n) = &self.networks {
-            v["networks"] = n.clone();
+    pub fn document(&self, pre: Option<&Sample>, name: &str, id: &str) -> StatsResponse {
+        StatsResponse {
+            read: self.read.clone(),
+            preread: pre.map_or(ZERO_TIME, |p| p.read.as_str()).to_string(),
+            pids_stats: self.pids.clone(),
+            blkio_stats: self.blkio.clone(),
+            num_procs: 0,
+            storage_stats: StorageStats {},
+            cpu_stats: self.cpu.clone(),
+            precpu_stats: pre.map(|p| p.cpu.clone()).unwrap_or_default(),
+            memory_stats: self.memory.clone(),
+            name: name.to_string(),
+            id: id.to_string(),
+            networks: self.networks.clone(),
         }
-        v
     }
 }
 
-fn empty_cpu() -> Value {
-    json!({
-        "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
-        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
-    })
-}
-
-fn empty_blkio() -> Value {
-    json!({
-        "io_service_bytes_recursive": null,
-        "io_serviced_recursive": null,
-        "io_queue_recursive": null,
-        "io_service_time_recursive": null,
-        "io_wait_time_recursive": null,
-        "io_merged_recursive": null,
-        "io_time_recursive": null,
-        "sectors_recursive": null,
-    })
-}
-
 /// dockerd's document for a container that is not running: zeros.
-pub fn not_running(name: &str, id: &str) -> Value {
-    json!({
-        "read": ZERO_TIME,
-        "preread": ZERO_TIME,
-        "pids_stats": {},
-        "blkio_stats": empty_blkio(),
-        "num_procs": 0,
-        "storage_stats": {},
-        "cpu_stats": empty_cpu(),
-        "precpu_stats": empty_cpu(),
-        "memory_stats": {},
-        "name": name,
-        "id": id,
-    })
+pub fn not_running(name: &str, id: &str) -> StatsResponse {
+    StatsResponse {
+        read: ZERO_TIME.into(),
+        preread: ZERO_TIME.into(),
+        name: name.to_string(),
+        id: id.to_string(),
+        ..StatsResponse::default()
+    }
 }
 
 /// The host's CPU time in nanoseconds (the `cpu` line of `/proc/stat`), as
@@ -108,19 +83,19 @@ fn online_cpus() -> u64 {
         .unwrap_or(1)
 }
 
-fn kv(cg: &Cgroup, ctrl: &str, file: &str) -> Map<String, Value> {
-    cg.read_kv(ctrl, file)
-        .into_iter()
-        .map(|(k, v)| (k, json!(v)))
-        .collect()
+fn kv(cg: &Cgroup, ctrl: &str, file: &str) -> IndexMap<String, u64> {
+    cg.read_kv(ctrl, file).into_iter().collect()
+}
+
+/// A list as Go prints a nil slice when empty: `null`.
+fn non_empty(v: Vec<BlkioStatEntry>) -> Option<Vec<BlkioStatEntry>> {
+    (!v.is_empty()).then_some(v)
 }
 
 /// `blkio.throttle.*` (v1) lines `MAJ:MIN Op VALUE` as dockerd's entries.
-fn blkio_v1(cg: &Cgroup, file: &str) -> Value {
-    let Some(text) = cg.read("blkio", file) else {
-        return Value::Null;
-    };
-    let entries: Vec<Value> = text
+fn blkio_v1(cg: &Cgroup, file: &str) -> Option<Vec<BlkioStatEntry>> {
+    let text = cg.read("blkio", file)?;
+    let entries = text
         .lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
@@ -128,23 +103,19 @@ fn blkio_v1(cg: &Cgroup, file: &str) -> Value {
             let op = it.next()?;
             let value: u64 = it.next()?.parse().ok()?;
             let (maj, min) = dev.split_once(':')?;
-            Some(json!({
-                "major": maj.parse::<u64>().ok()?,
-                "minor": min.parse::<u64>().ok()?,
-                "op": op,
-                "value": value,
-            }))
+            Some(BlkioStatEntry {
+                major: maj.parse().ok()?,
+                minor: min.parse().ok()?,
+                op: op.to_string(),
+                value,
+            })
         })
         .collect();
-    if entries.is_empty() {
-        Value::Null
-    } else {
-        Value::Array(entries)
-    }
+    non_empty(entries)
 }
 
 /// `io.stat` (v2) lines `MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=..`.
-fn blkio_v2(cg: &Cgroup) -> (Value, Value) {
+fn blkio_v2(cg: &Cgroup) -> BlkioStats {
     let text = cg.read("io", "io.stat").unwrap_or_default();
     let mut bytes = Vec::new();
     let mut ios = Vec::new();
@@ -168,23 +139,25 @@ fn blkio_v2(cg: &Cgroup) -> (Value, Value) {
                 "wios" => (&mut ios, "write"),
                 _ => continue,
             };
-            list.push(json!({"major": maj, "minor": min, "op": op, "value": v}));
+            list.push(BlkioStatEntry {
+                major: maj,
+                minor: min,
+                op: op.to_string(),
+                value: v,
+            });
         }
     }
-    let wrap = |v: Vec<Value>| {
-        if v.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(v)
-        }
-    };
-    (wrap(bytes), wrap(ios))
+    BlkioStats {
+        io_service_bytes_recursive: non_empty(bytes),
+        io_serviced_recursive: non_empty(ios),
+        ..BlkioStats::default()
+    }
 }
 
 /// `/proc/<pid>/net/dev` of the container's init: its netns' interfaces.
-fn networks(pid: i64) -> Option<Value> {
+fn networks(pid: i64) -> Option<IndexMap<String, NetworkStats>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
-    let mut out = Map::new();
+    let mut out = IndexMap::new();
     for l in text.lines().skip(2) {
         let Some((name, rest)) = l.split_once(':') else {
             continue;
@@ -202,17 +175,19 @@ fn networks(pid: i64) -> Option<Value> {
         }
         out.insert(
             name.to_string(),
-            json!({
-                "rx_bytes": f[0], "rx_packets": f[1], "rx_errors": f[2], "rx_dropped": f[3],
-                "tx_bytes": f[8], "tx_packets": f[9], "tx_errors": f[10], "tx_dropped": f[11],
-            }),
+            NetworkStats {
+                rx_bytes: f[0],
+                rx_packets: f[1],
+                rx_errors: f[2],
+                rx_dropped: f[3],
+                tx_bytes: f[8],
+                tx_packets: f[9],
+                tx_errors: f[10],
+                tx_dropped: f[11],
+            },
         );
     }
-    if out.is_empty() {
-        None
-    } else {
-        Some(Value::Object(out))
-    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Takes one sample of `cg`, with `machine_memory` standing in for "no limit".
@@ -227,10 +202,10 @@ pub fn sample(cg: &Cgroup, pid: i64, machine_memory: u64) -> Sample {
             limit
         }
     };
-    let (cpu, memory, pids, blkio) = match cg.layout {
+    let (cpu, memory, blkio) = match cg.layout {
         Layout::V1 => {
             let acct = kv(cg, "cpuacct", "cpuacct.stat");
-            let ticks = |k: &str| acct.get(k).and_then(Value::as_u64).unwrap_or(0) * NS_PER_TICK;
+            let ticks = |k: &str| acct.get(k).copied().unwrap_or(0) * NS_PER_TICK;
             let percpu: Vec<u64> = cg
                 .read("cpuacct", "cpuacct.usage_percpu")
                 .unwrap_or_default()
@@ -238,99 +213,90 @@ pub fn sample(cg: &Cgroup, pid: i64, machine_memory: u64) -> Sample {
                 .filter_map(|x| x.parse().ok())
                 .collect();
             let throttle = kv(cg, "cpu", "cpu.stat");
-            let t = |k: &str| throttle.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let cpu = json!({
-                "cpu_usage": {
-                    "total_usage": cg.read_u64("cpuacct", "cpuacct.usage").unwrap_or(0),
-                    "percpu_usage": percpu,
-                    "usage_in_kernelmode": ticks("system"),
-                    "usage_in_usermode": ticks("user"),
+            let t = |k: &str| throttle.get(k).copied().unwrap_or(0);
+            let cpu = CpuStats {
+                cpu_usage: CpuUsage {
+                    total_usage: cg.read_u64("cpuacct", "cpuacct.usage").unwrap_or(0),
+                    percpu_usage: Some(percpu),
+                    usage_in_kernelmode: ticks("system"),
+                    usage_in_usermode: ticks("user"),
                 },
-                "system_cpu_usage": system,
-                "online_cpus": online,
-                "throttling_data": {
-                    "periods": t("nr_periods"),
-                    "throttled_periods": t("nr_throttled"),
-                    "throttled_time": t("throttled_time"),
+                system_cpu_usage: Some(system),
+                online_cpus: Some(online),
+                throttling_data: ThrottlingData {
+                    periods: t("nr_periods"),
+                    throttled_periods: t("nr_throttled"),
+                    throttled_time: t("throttled_time"),
                 },
-            });
+            };
             let stats = kv(cg, "memory", "memory.stat");
             let limit = stats
                 .get("hierarchical_memory_limit")
-                .and_then(Value::as_u64)
+                .copied()
                 .or_else(|| cg.read_u64("memory", "memory.limit_in_bytes"))
                 .unwrap_or(u64::MAX);
-            let memory = json!({
-                "usage": cg.read_u64("memory", "memory.usage_in_bytes").unwrap_or(0),
-                "max_usage": cg.read_u64("memory", "memory.max_usage_in_bytes").unwrap_or(0),
-                "stats": stats,
-                "limit": cap(limit),
-            });
-            let blkio = json!({
-                "io_service_bytes_recursive": blkio_v1(cg, "blkio.throttle.io_service_bytes_recursive"),
-                "io_serviced_recursive": blkio_v1(cg, "blkio.throttle.io_serviced_recursive"),
-                "io_queue_recursive": null,
-                "io_service_time_recursive": null,
-                "io_wait_time_recursive": null,
-                "io_merged_recursive": null,
-                "io_time_recursive": null,
-                "sectors_recursive": null,
-            });
-            (cpu, memory, pids_stats(cg), blkio)
+            let memory = MemoryStats {
+                usage: Some(cg.read_u64("memory", "memory.usage_in_bytes").unwrap_or(0)),
+                max_usage: Some(
+                    cg.read_u64("memory", "memory.max_usage_in_bytes")
+                        .unwrap_or(0),
+                ),
+                stats: Some(stats),
+                limit: Some(cap(limit)),
+            };
+            let blkio = BlkioStats {
+                io_service_bytes_recursive: blkio_v1(
+                    cg,
+                    "blkio.throttle.io_service_bytes_recursive",
+                ),
+                io_serviced_recursive: blkio_v1(cg, "blkio.throttle.io_serviced_recursive"),
+                ..BlkioStats::default()
+            };
+            (cpu, memory, blkio)
         }
         Layout::V2 => {
             let st = kv(cg, "cpu", "cpu.stat");
-            let us = |k: &str| st.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let cpu = json!({
-                "cpu_usage": {
-                    "total_usage": us("usage_usec") * 1000,
-                    "usage_in_kernelmode": us("system_usec") * 1000,
-                    "usage_in_usermode": us("user_usec") * 1000,
+            let us = |k: &str| st.get(k).copied().unwrap_or(0);
+            let cpu = CpuStats {
+                cpu_usage: CpuUsage {
+                    total_usage: us("usage_usec") * 1000,
+                    percpu_usage: None,
+                    usage_in_kernelmode: us("system_usec") * 1000,
+                    usage_in_usermode: us("user_usec") * 1000,
                 },
-                "system_cpu_usage": system,
-                "online_cpus": online,
-                "throttling_data": {
-                    "periods": us("nr_periods"),
-                    "throttled_periods": us("nr_throttled"),
-                    "throttled_time": us("throttled_usec") * 1000,
+                system_cpu_usage: Some(system),
+                online_cpus: Some(online),
+                throttling_data: ThrottlingData {
+                    periods: us("nr_periods"),
+                    throttled_periods: us("nr_throttled"),
+                    throttled_time: us("throttled_usec") * 1000,
                 },
-            });
+            };
             let limit = cg.read_u64("memory", "memory.max").unwrap_or(u64::MAX);
-            let memory = json!({
-                "usage": cg.read_u64("memory", "memory.current").unwrap_or(0),
-                "stats": kv(cg, "memory", "memory.stat"),
-                "limit": cap(limit),
-            });
-            let (bytes, ios) = blkio_v2(cg);
-            let blkio = json!({
-                "io_service_bytes_recursive": bytes,
-                "io_serviced_recursive": ios,
-                "io_queue_recursive": null,
-                "io_service_time_recursive": null,
-                "io_wait_time_recursive": null,
-                "io_merged_recursive": null,
-                "io_time_recursive": null,
-                "sectors_recursive": null,
-            });
-            (cpu, memory, pids_stats(cg), blkio)
+            let memory = MemoryStats {
+                usage: Some(cg.read_u64("memory", "memory.current").unwrap_or(0)),
+                max_usage: None,
+                stats: Some(kv(cg, "memory", "memory.stat")),
+                limit: Some(cap(limit)),
+            };
+            (cpu, memory, blkio_v2(cg))
         }
     };
     Sample {
         read,
         cpu,
         memory,
-        pids,
+        pids: pids_stats(cg),
         blkio,
         networks: networks(pid),
     }
 }
 
-fn pids_stats(cg: &Cgroup) -> Value {
-    let mut v = json!({"current": cg.read_u64("pids", "pids.current").unwrap_or(0)});
-    if let Some(l) = cg.read_u64("pids", "pids.max") {
-        v["limit"] = json!(l);
+fn pids_stats(cg: &Cgroup) -> PidsStats {
+    PidsStats {
+        current: Some(cg.read_u64("pids", "pids.current").unwrap_or(0)),
+        limit: cg.read_u64("pids", "pids.max"),
     }
-    v
 }
 
 fn machine_memory() -> u64 {
@@ -375,31 +341,43 @@ mod tests {
     fn documents_have_dockerds_keys() {
         let s = Sample {
             read: "2026-01-01T00:00:00Z".into(),
-            cpu: empty_cpu(),
-            memory: json!({"usage": 1}),
-            pids: json!({"current": 1}),
-            blkio: empty_blkio(),
+            cpu: CpuStats::default(),
+            memory: MemoryStats {
+                usage: Some(1),
+                ..Default::default()
+            },
+            pids: PidsStats {
+                current: Some(1),
+                limit: None,
+            },
+            blkio: BlkioStats::default(),
             networks: None,
         };
-        let d = s.document(None, "/web", "abc");
-        for k in [
-            "read",
-            "preread",
-            "pids_stats",
-            "blkio_stats",
-            "num_procs",
-            "storage_stats",
-            "cpu_stats",
-            "precpu_stats",
-            "memory_stats",
-            "name",
-            "id",
-        ] {
-            assert!(d.get(k).is_some(), "{k}");
-        }
+        let d = serde_json::to_value(s.document(None, "/web", "abc")).unwrap();
+        let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "read",
+                "preread",
+                "pids_stats",
+                "blkio_stats",
+                "num_procs",
+                "storage_stats",
+                "cpu_stats",
+                "precpu_stats",
+                "memory_stats",
+                "name",
+                "id",
+            ]
+        );
         assert_eq!(d["preread"], ZERO_TIME);
-        assert!(d.get("networks").is_none());
+        assert_eq!(d["pids_stats"], serde_json::json!({"current": 1}));
         let n = not_running("/web", "abc");
-        assert_eq!(n["read"], ZERO_TIME);
+        assert_eq!(n.read, ZERO_TIME);
+        assert_eq!(
+            serde_json::to_value(n).unwrap()["memory_stats"],
+            serde_json::json!({})
+        );
     }
 }

@@ -1,9 +1,16 @@
 //! `/info`, `/version` and `/system/df`: what the daemon and host really are.
 
+use std::collections::BTreeMap;
+
 use berth_api::types::VersionResponse;
 use berth_api::version::{API_VERSION, MIN_API_VERSION};
+use berth_api::views::{
+    Commit, DiskUsage, IndexInfo, InfoRuntime, PluginsInfo, RegistryServiceConfig, SwarmInfo,
+    SystemInfo,
+};
 use berth_api::Result;
-use serde_json::{json, Value};
+use indexmap::IndexMap;
+use serde_json::json;
 
 use crate::container::Status;
 use crate::Engine;
@@ -82,7 +89,8 @@ impl Engine {
         }
     }
 
-    pub fn info(&self) -> Result<Value> {
+    /// `GET /info`.
+    pub fn info(&self) -> Result<SystemInfo> {
         let records: Vec<_> = self.all().iter().map(|h| h.snapshot()).collect();
         let running = records
             .iter()
@@ -97,78 +105,101 @@ impl Engine {
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Ok(json!({
-            "ID": self.id,
-            "Containers": records.len(),
-            "ContainersRunning": running - paused,
-            "ContainersPaused": paused,
-            "ContainersStopped": stopped,
-            "Images": images,
-            "Driver": self.images.driver_name(),
-            "DriverStatus": self.images.driver_status(),
-            "Plugins": {
-                "Volume": ["local"],
-                "Network": ["host", "null"],
-                "Authorization": null,
-                "Log": ["json-file", "none"],
+        let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect());
+        let no_commit = Commit::default;
+        Ok(SystemInfo {
+            id: self.id.clone(),
+            containers: records.len() as i64,
+            containers_running: (running - paused) as i64,
+            containers_paused: paused as i64,
+            containers_stopped: stopped as i64,
+            images: images as i64,
+            driver: self.images.driver_name().to_string(),
+            driver_status: self.images.driver_status(),
+            plugins: PluginsInfo {
+                volume: strings(&["local"]),
+                network: strings(&["host", "null"]),
+                authorization: None,
+                log: strings(&["json-file", "none"]),
             },
-            "MemoryLimit": true,
-            "SwapLimit": std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() || cgroup_version() == "2",
-            "CpuCfsPeriod": true,
-            "CpuCfsQuota": true,
-            "CPUShares": true,
-            "CPUSet": true,
-            "PidsLimit": true,
-            "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").map(|s| s.trim() == "1").unwrap_or(false),
-            "Debug": tracing::enabled!(tracing::Level::DEBUG),
-            "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
-            "OomKillDisable": cgroup_version() == "1",
-            "NGoroutines": 0,
-            "SystemTime": berth_api::units::go_rfc3339_nano(&chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)),
-            "LoggingDriver": "json-file",
-            "CgroupDriver": "cgroupfs",
-            "CgroupVersion": cgroup_version(),
-            "NEventsListener": 0,
-            "KernelVersion": kernel_version(),
-            "OperatingSystem": os_release("PRETTY_NAME"),
-            "OSVersion": os_release("VERSION_ID"),
-            "OSType": "linux",
-            "Architecture": std::env::consts::ARCH,
-            "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "AllowNondistributableArtifactsCIDRs": null,
-                "AllowNondistributableArtifactsHostnames": null,
-                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true}},
-                "Mirrors": null
+            memory_limit: true,
+            swap_limit: std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+                .exists()
+                || cgroup_version() == "2",
+            cpu_cfs_period: true,
+            cpu_cfs_quota: true,
+            cpu_shares: true,
+            cpu_set: true,
+            pids_limit: true,
+            ipv4_forwarding: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false),
+            debug: tracing::enabled!(tracing::Level::DEBUG),
+            n_fd: std::fs::read_dir("/proc/self/fd")
+                .map(|d| d.count())
+                .unwrap_or(0) as i64,
+            oom_kill_disable: cgroup_version() == "1",
+            n_goroutines: 0,
+            system_time: berth_api::units::go_rfc3339_nano(
+                &chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+            ),
+            logging_driver: "json-file".into(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: cgroup_version().into(),
+            n_events_listener: 0,
+            kernel_version: kernel_version(),
+            operating_system: os_release("PRETTY_NAME"),
+            os_version: os_release("VERSION_ID"),
+            os_type: "linux".into(),
+            architecture: std::env::consts::ARCH.into(),
+            index_server_address: "https://index.docker.io/v1/".into(),
+            registry_config: RegistryServiceConfig {
+                allow_nondistributable_artifacts_cid_rs: None,
+                allow_nondistributable_artifacts_hostnames: None,
+                insecure_registry_cid_rs: strings(&["127.0.0.0/8"]),
+                index_configs: Some(IndexMap::from([(
+                    "docker.io".to_string(),
+                    IndexInfo {
+                        name: "docker.io".into(),
+                        mirrors: Some(vec![]),
+                        secure: true,
+                        official: true,
+                    },
+                )])),
+                mirrors: None,
             },
-            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            "MemTotal": mem_total(),
-            "GenericResources": null,
-            "DockerRootDir": self.config.data_root,
-            "HttpProxy": "",
-            "HttpsProxy": "",
-            "NoProxy": "",
-            "Name": hostname,
-            "Labels": self.config.labels,
-            "ExperimentalBuild": false,
-            "ServerVersion": VERSION,
-            "Runtimes": self.info_runtimes(),
-            "DefaultRuntime": self.config.runtimes.default_name(),
-            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
-            "LiveRestoreEnabled": true,
-            "Isolation": "",
-            "InitBinary": "docker-init",
-            "ContainerdCommit": {"ID": ""},
-            "RuncCommit": {"ID": ""},
-            "InitCommit": {"ID": ""},
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
-            "Warnings": []
-        }))
+            ncpu: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as i64,
+            mem_total: mem_total(),
+            generic_resources: None,
+            docker_root_dir: self.config.data_root.display().to_string(),
+            http_proxy: String::new(),
+            https_proxy: String::new(),
+            no_proxy: String::new(),
+            name: hostname,
+            labels: self.config.labels.clone(),
+            experimental_build: false,
+            server_version: VERSION.into(),
+            runtimes: self.info_runtimes(),
+            default_runtime: self.config.runtimes.default_name().to_string(),
+            swarm: SwarmInfo {
+                local_node_state: "inactive".into(),
+                ..SwarmInfo::default()
+            },
+            live_restore_enabled: true,
+            isolation: String::new(),
+            init_binary: "docker-init".into(),
+            containerd_commit: no_commit(),
+            runc_commit: no_commit(),
+            init_commit: no_commit(),
+            security_options: vec!["name=seccomp,profile=builtin".into()],
+            warnings: vec![],
+        })
     }
 
     /// `GET /system/df`.
-    pub fn disk_usage(&self) -> Result<Value> {
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
         let filters = crate::lifecycle::Filters::default();
         let mut images = self.list_images(true, &filters)?;
         let shared = self.images.shared_sizes()?;
@@ -176,17 +207,17 @@ impl Engine {
             i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
         }
         let containers = self.list(true, None, true, &filters)?;
-        Ok(json!({
-            "LayersSize": self.images.layers_size()?,
-            "Images": images,
-            "Containers": containers,
-            "Volumes": self.volume_usage()?,
-            "BuildCache": [],
-        }))
+        Ok(DiskUsage {
+            layers_size: self.images.layers_size()?,
+            images,
+            containers,
+            volumes: self.volume_usage()?,
+            build_cache: vec![],
+        })
     }
 
     /// `/info`'s `Runtimes`: name -> binary and `runtimeArgs`, as dockerd.
-    fn info_runtimes(&self) -> std::collections::BTreeMap<String, InfoRuntime> {
+    fn info_runtimes(&self) -> BTreeMap<String, InfoRuntime> {
         self.config
             .runtimes
             .list(&self.config.shim_binary)
@@ -194,19 +225,11 @@ impl Engine {
                 (
                     name.to_string(),
                     InfoRuntime {
-                        path: path.to_path_buf(),
+                        path: path.display().to_string(),
                         runtime_args: args.to_vec(),
                     },
                 )
             })
             .collect()
     }
-}
-
-/// One runtime in `/info`'s `Runtimes`.
-#[derive(serde::Serialize)]
-struct InfoRuntime {
-    path: std::path::PathBuf,
-    #[serde(rename = "runtimeArgs", skip_serializing_if = "Vec::is_empty")]
-    runtime_args: Vec<String>,
 }

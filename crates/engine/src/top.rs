@@ -4,15 +4,15 @@
 
 use std::collections::HashSet;
 
+use berth_api::views::ContainerTopResponse;
 use berth_api::{Error, Result};
-use serde_json::{json, Value};
 
 use crate::container::Status;
 use crate::Engine;
 
 impl Engine {
     /// `GET /containers/{id}/top?ps_args=`.
-    pub fn top(&self, key: &str, ps_args: &str) -> Result<Value> {
+    pub fn top(&self, key: &str, ps_args: &str) -> Result<ContainerTopResponse> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
         if r.state.status != Status::Running {
@@ -59,7 +59,7 @@ fn namespace_pids(init: i32) -> Result<HashSet<i32>> {
 
 /// Splits `ps` output into titles and the rows whose PID is in `pids`; the
 /// last column keeps its spaces (the command line).
-fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<Value> {
+fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<ContainerTopResponse> {
     let mut lines = output.lines();
     let header = lines.next().unwrap_or("");
     let titles: Vec<&str> = header.split_whitespace().collect();
@@ -85,7 +85,10 @@ fn parse_ps(output: &str, pids: &HashSet<i32>) -> Result<Value> {
             processes.push(fields);
         }
     }
-    Ok(json!({"Titles": titles, "Processes": processes}))
+    Ok(ContainerTopResponse {
+        titles: Some(titles.iter().map(|t| t.to_string()).collect()),
+        processes: Some(processes),
+    })
 }
 
 #[cfg(test)]
@@ -98,9 +101,10 @@ mod tests {
                    root           1       0  0 10:00 ?        00:00:01 /sbin/init\n\
                    root        4242    4200  0 10:01 ?        00:00:00 sleep 1000 --flag x\n";
         let v = parse_ps(out, &HashSet::from([4242])).unwrap();
-        assert_eq!(v["Titles"][1], "PID");
-        assert_eq!(v["Processes"].as_array().unwrap().len(), 1);
-        assert_eq!(v["Processes"][0][7], "sleep 1000 --flag x");
+        assert_eq!(v.titles.unwrap()[1], "PID");
+        let processes = v.processes.unwrap();
+        assert_eq!(processes.len(), 1);
+        assert_eq!(processes[0][7], "sleep 1000 --flag x");
         assert!(parse_ps("USER COMMAND\nroot x\n", &HashSet::new()).is_err());
     }
 }

@@ -7,11 +7,11 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use berth_api::views::{Volume, VolumeListResponse, VolumePruneResponse, VolumeUsageData};
 use berth_api::{Error, Result};
 use indexmap::IndexMap;
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::lifecycle::Filters;
 use crate::Engine;
@@ -400,22 +400,19 @@ fn dir_size(p: &Path) -> i64 {
 }
 
 impl Engine {
-    /// The API's `Volume` object.
-    pub fn volume_view(&self, v: &VolumeRecord, usage: Option<(i64, i64)>) -> Value {
-        let mut o = json!({
-            "CreatedAt": v.created_at,
-            "Driver": v.driver,
-            // Go prints maps with sorted keys.
-            "Labels": if v.labels.is_empty() { Value::Null } else { json!(sorted(&v.labels)) },
-            "Mountpoint": self.volumes.data_path(&v.name),
-            "Name": v.name,
-            "Options": if v.options.is_empty() { Value::Null } else { json!(sorted(&v.options)) },
-            "Scope": "local",
-        });
-        if let Some((size, refs)) = usage {
-            o["UsageData"] = json!({"RefCount": refs, "Size": size});
+    /// The API's `Volume` object; `usage` (size, reference count) for
+    /// `/system/df` only.
+    pub fn volume_view(&self, v: &VolumeRecord, usage: Option<(i64, i64)>) -> Volume {
+        Volume {
+            created_at: v.created_at.clone(),
+            driver: v.driver.clone(),
+            labels: sorted(&v.labels),
+            mountpoint: self.volumes.data_path(&v.name).display().to_string(),
+            name: v.name.clone(),
+            options: sorted(&v.options),
+            scope: "local".into(),
+            usage_data: usage.map(|(size, ref_count)| VolumeUsageData { ref_count, size }),
         }
-        o
     }
 
     /// `POST /volumes/create`.
@@ -425,7 +422,7 @@ impl Engine {
         driver: Option<&str>,
         labels: IndexMap<String, String>,
         options: IndexMap<String, String>,
-    ) -> Result<Value> {
+    ) -> Result<Volume> {
         let driver = driver.filter(|d| !d.is_empty()).unwrap_or("local");
         if driver != "local" {
             let prefix = name.map(|n| format!("create {n}: ")).unwrap_or_default();
@@ -449,13 +446,13 @@ impl Engine {
     }
 
     /// `GET /volumes/{name}`.
-    pub fn volume_inspect(&self, name: &str) -> Result<Value> {
+    pub fn volume_inspect(&self, name: &str) -> Result<Volume> {
         let v = self.volumes.get(name)?;
         Ok(self.volume_view(&v, None))
     }
 
     /// `GET /volumes?filters=`: `dangling`, `name`, `label`, `driver`.
-    pub fn volume_list(&self, filters: &Filters) -> Result<Value> {
+    pub fn volume_list(&self, filters: &Filters) -> Result<VolumeListResponse> {
         filters
             .validate(&["dangling", "name", "label", "driver"])
             .map_err(|e| Error::invalid(e.message.replace("invalid filter", "Invalid filter")))?;
@@ -465,7 +462,10 @@ impl Engine {
                 out.push(self.volume_view(&v, None));
             }
         }
-        Ok(json!({"Volumes": out, "Warnings": null}))
+        Ok(VolumeListResponse {
+            volumes: out,
+            warnings: None,
+        })
     }
 
     fn volume_matches(&self, v: &VolumeRecord, f: &Filters) -> Result<bool> {
@@ -512,7 +512,11 @@ impl Engine {
 
     /// `POST /volumes/prune`: unused anonymous volumes, or every unused
     /// one with `all=true` (always below API 1.42, as dockerd).
-    pub fn volume_prune(&self, filters: &Filters, all_by_default: bool) -> Result<Value> {
+    pub fn volume_prune(
+        &self,
+        filters: &Filters,
+        all_by_default: bool,
+    ) -> Result<VolumePruneResponse> {
         filters
             .validate(&["label", "label!", "all"])
             .map_err(|e| Error::invalid(e.message.replace("invalid filter", "Invalid filter")))?;
@@ -549,14 +553,14 @@ impl Engine {
             "",
             IndexMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
         );
-        Ok(json!({
-            "VolumesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
-            "SpaceReclaimed": reclaimed,
-        }))
+        Ok(VolumePruneResponse {
+            volumes_deleted: (!deleted.is_empty()).then_some(deleted),
+            space_reclaimed: reclaimed,
+        })
     }
 
     /// The `Volumes` list of `/system/df`, with sizes and reference counts.
-    pub fn volume_usage(&self) -> Result<Vec<Value>> {
+    pub fn volume_usage(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
         for v in self.volumes.list()? {
             let refs = self.volume_users(&v.name).len() as i64;
@@ -566,8 +570,10 @@ impl Engine {
     }
 }
 
-fn sorted(m: &IndexMap<String, String>) -> std::collections::BTreeMap<&str, &str> {
-    m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+/// A stored map as the API prints it: sorted (Go's map order), `null`
+/// when empty (a nil Go map).
+fn sorted(m: &IndexMap<String, String>) -> Option<std::collections::BTreeMap<String, String>> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// `label=k`, `label=k=v`, `label!=k`, `label!=k=v`.

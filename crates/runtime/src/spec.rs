@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+/// The typed OCI device entries the engine hands in ([`SpecParams`]).
+pub use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 use serde_json::{json, Value};
 
 /// Docker's default capabilities (moby `oci/caps/defaults.go`).
@@ -121,10 +123,10 @@ pub struct SpecParams {
     /// `--security-opt no-new-privileges`.
     pub no_new_privileges: bool,
     /// OCI `linux.devices`: `--device`s, or the host's for `--privileged`.
-    pub devices: Vec<Value>,
+    pub devices: Vec<LinuxDevice>,
     /// Device cgroup rules after the default deny-all (`--device`,
     /// `--device-cgroup-rule`, allow-all for `--privileged`).
-    pub device_rules: Vec<Value>,
+    pub device_rules: Vec<LinuxDeviceCgroup>,
     /// `--sysctl`s (namespaced ones, checked by the engine).
     pub sysctl: Vec<(String, String)>,
     pub resources: Resources,
@@ -187,7 +189,7 @@ pub fn build_spec(p: &SpecParams) -> Value {
         "cgroupsPath": p.cgroups_path,
         "resources": {
             "devices": std::iter::once(json!({"allow": false, "access": "rwm"}))
-                .chain(p.device_rules.iter().cloned())
+                .chain(p.device_rules.iter().map(|r| json!(r)))
                 .collect::<Vec<_>>()
         },
     });

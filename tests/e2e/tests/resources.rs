@@ -213,6 +213,15 @@ fn update_changes_a_running_containers_limits() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert!(v["Warnings"].is_array() || v["Warnings"].is_null(), "{v}");
+    // Fields the update does not take are ignored, as dockerd's Go decoder
+    // ignores them (`Init` is in the spec's `Resources`, not in moby's);
+    // names match in any case.
+    d.post_json(
+        "/containers/upd/update",
+        r#"{"Init": true, "Bogus": 1, "cpushares": 256}"#,
+    )
+    .status_is(200);
+    assert_eq!(d.inspect("upd", "{{.HostConfig.CpuShares}}"), "256");
     // Bad values change nothing.
     d.docker(&["update", "--memory", "1m", "upd"])
         .fails()

@@ -7,8 +7,9 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use base64::Engine as _;
+use berth_api::views::ContainerPathStat;
 use berth_api::Error;
-use berth_engine::archive::{PathStat, PutOptions};
+use berth_engine::archive::PutOptions;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
@@ -26,8 +27,8 @@ fn path_param(q: &Option<String>) -> ApiResult<(Params, String)> {
     Ok((p, path))
 }
 
-fn stat_header(st: &PathStat) -> String {
-    base64::engine::general_purpose::STANDARD.encode(st.to_json().to_string())
+fn stat_header(st: &ContainerPathStat) -> String {
+    base64::engine::general_purpose::STANDARD.encode(serde_json::to_string(st).unwrap_or_default())
 }
 
 pub async fn head(
@@ -51,7 +52,8 @@ pub async fn get(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let (_, path) = path_param(&q)?;
-    let (stat_tx, stat_rx) = tokio::sync::oneshot::channel::<berth_api::Result<PathStat>>();
+    let (stat_tx, stat_rx) =
+        tokio::sync::oneshot::channel::<berth_api::Result<ContainerPathStat>>();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     tokio::task::spawn_blocking(move || {
         let mut stat_tx = Some(stat_tx);

@@ -3,7 +3,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
-use berth_api::model::ContainerUpdateBody;
+use berth_api::views::{ContainerUpdateBody, ContainerUpdateResponse};
 use berth_api::Error;
 
 use super::{blocking, json_response, ApiError, ApiResult, AppState};
@@ -13,19 +13,15 @@ pub async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
-    // Decoded by Go's rules into the typed body (unknown fields ignored,
-    // keys in any case, `null` as zero), then handed to the engine by the
-    // canonical names, zero meaning "unchanged" as in moby's update.
+    // Decoded by Go's rules (unknown fields ignored, keys in any case,
+    // `null` as zero); the engine reads zero as "unchanged", as moby does.
     let req: ContainerUpdateBody = berth_api::json::from_body(&body)?;
-    let mut obj = match serde_json::to_value(&req) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => return Err(ApiError(Error::internal("encoding the update body"))),
-    };
-    obj.retain(|_, v| !v.is_null());
-    let warnings = blocking(move || engine.update(&id, &obj)).await?;
+    let warnings = blocking(move || engine.update(&id, &req)).await?;
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "Warnings": warnings }),
+        &ContainerUpdateResponse {
+            warnings: Some(warnings),
+        },
     ))
 }
 

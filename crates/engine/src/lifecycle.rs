@@ -203,7 +203,10 @@ impl Engine {
         let netns = ShimConfig::netns_path(&state_dir);
         let attach = async {
             match ready_rx.await {
-                Ok(()) if plug => Some(self.attach_endpoints(h, &netns).await),
+                Ok(()) if plug => {
+                    berth_store::crash::point("start.netns-ready");
+                    Some(self.attach_endpoints(h, &netns).await)
+                }
                 _ => None,
             }
         };

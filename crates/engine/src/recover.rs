@@ -16,10 +16,12 @@
 //! (`ImageStore::open`).
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_runtime::client::ShimClient;
+use berth_runtime::proto::ShimConfig;
 
 use crate::container::Status;
 use crate::Engine;
@@ -68,12 +70,13 @@ impl Engine {
     }
 
     /// A container not recorded as running whose start was cut short:
-    /// its shim (if any) killed, its interfaces, ports and mounts let go.
+    /// its shim (if any) made to end, its interfaces, ports and mounts let
+    /// go.
     async fn undo_interrupted_start(self: &Arc<Self>, h: &Arc<crate::container::Handle>) {
         let r = h.snapshot();
         let state_dir = self.state_dir(&h.id);
-        let client = ShimClient::new(&state_dir);
-        let shim = client.state().await.is_ok();
+        let netns = state_dir.join("netns");
+        let shim = !shim_pids(&state_dir).is_empty();
         let mounted = self
             .images
             .rw_layer(&h.id)
@@ -81,13 +84,17 @@ impl Engine {
             .unwrap_or(false);
         let plugged =
             !r.published.is_empty() || r.endpoints.values().any(|e| !e.host_ifname.is_empty());
-        if !(shim || mounted || plugged) {
+        let cgroup = berth_runtime::cgroups::Cgroup::new(&format!(
+            "{}/{}",
+            self.config.cgroup_parent.trim_end_matches('/'),
+            h.id
+        ));
+        if !(shim || mounted || plugged || netns.exists() || cgroup.exists()) {
             return;
         }
         tracing::info!(container_id = %h.id, shim, mounted, plugged, "undoing an interrupted start");
         if shim {
-            let _ = client.kill(libc::SIGKILL, true).await;
-            let _ = tokio::time::timeout(Duration::from_secs(10), client.wait(&state_dir)).await;
+            self.end_shim(&state_dir).await;
         }
         self.release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
@@ -95,6 +102,60 @@ impl Engine {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
             }
         }
+        // What a shim that could not clean up leaves of its netns.
+        if netns.exists() {
+            let _ = nix::mount::umount2(&netns, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&netns);
+        }
+        // A shim killed above (or dead before) left the runtime's cgroup.
+        if cgroup.exists() {
+            let cg = cgroup.clone();
+            let _ = tokio::task::spawn_blocking(move || cg.kill_and_remove()).await;
+        }
         self.release_mounts(&r);
     }
+
+    /// Ends the shim of a container that never ran. A shim still creating
+    /// the container answers only once it has; then it either serves (and
+    /// is told to kill the container, which it reaps and cleans up after)
+    /// or, finding the daemon that spawned it gone, undoes the container
+    /// and ends by itself. One that does neither in time is killed.
+    async fn end_shim(&self, state_dir: &Path) {
+        let client = ShimClient::new(state_dir);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut told = false;
+        while !shim_pids(state_dir).is_empty() && Instant::now() < deadline {
+            if !told && client.state().await.is_ok() {
+                let _ = client.kill(libc::SIGKILL, true).await;
+                let _ = tokio::time::timeout(Duration::from_secs(10), client.wait(state_dir)).await;
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for pid in shim_pids(state_dir) {
+            tracing::warn!(pid, "killing a shim that does not answer");
+            // SAFETY: kill(2) of a process whose command line names this
+            // container's shim config.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// Pids of the shims of `state_dir`: their command line names its config.
+fn shim_pids(state_dir: &Path) -> Vec<i32> {
+    let cfg = ShimConfig::config_path(state_dir);
+    let want = cfg.as_os_str().as_encoded_bytes();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.split(|b| *b == 0).nth(1) == Some(want))
+                .unwrap_or(false)
+        })
+        .collect()
 }

@@ -17,6 +17,8 @@
 //!   container not yet removed;
 //! - `create.rw-layer`: a container's rw layer made, no record yet;
 //! - `start.mounted`: the rootfs mounted and the bundle written, no shim;
+//! - `start.netns-ready`: the shim made the netns and still creates the
+//!   container (it will find the daemon gone when it reports);
 //! - `start.created`: the shim made the container and its network is
 //!   plugged, the process not started;
 //! - `rm.rw-layer-removed`: the rw layer removed, the record not yet.

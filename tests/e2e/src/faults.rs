@@ -136,7 +136,7 @@ pub fn half_made(d: &Daemon) -> Vec<String> {
         }
     }
     for id in &known {
-        if !running.contains(id) && Path::new("/sys/fs/cgroup/berth").join(id).exists() {
+        if !running.contains(id) && has_cgroup(id) {
             bad.push(format!("cgroup of {id}, which does not run"));
         }
     }
@@ -149,6 +149,19 @@ pub fn half_made(d: &Daemon) -> Vec<String> {
         ));
     }
     bad
+}
+
+/// Whether a cgroup of container `id` exists: cgroup v1 controllers or
+/// the v2 tree, under berthd's `/berth` or dockerd's `/docker` parent.
+pub fn has_cgroup(id: &str) -> bool {
+    let roots = [
+        "", "memory/", "pids/", "cpu/", "devices/", "freezer/", "unified/",
+    ];
+    roots.iter().any(|r| {
+        ["berth", "docker"]
+            .iter()
+            .any(|p| Path::new(&format!("/sys/fs/cgroup/{r}{p}/{id}")).exists())
+    })
 }
 
 /// Links enslaved to the daemon's default bridge (the host ends of veths).

@@ -127,6 +127,18 @@ fn create_start_and_remove_killed_midway_leave_nothing_half_made_and_work_again(
     assert_eq!(d.inspect("fc", "{{.State.Running}}"), "true");
     d.docker(&["rm", "-f", "fc"]).ok();
 
+    // Start, the shim still creating the container: it finds its daemon
+    // gone when it reports, and undoes the container by itself.
+    d.docker(&[
+        "create", "--name", "fc", "-p", "18080:80", "busybox", "sleep", "300",
+    ])
+    .ok();
+    crash_at(&mut d, "start.netns-ready", |d| d.docker(&["start", "fc"]));
+    assert_eq!(d.inspect("fc", "{{.State.Status}}"), "created");
+    let log = std::fs::read_to_string(&d.log).expect("daemon log");
+    assert!(!log.contains("killing a shim"), "the shim had to be killed");
+    d.docker(&["rm", "fc"]).ok();
+
     // Start, the container made and plugged but not started.
     crash_at(&mut d, "start.created", |d| d.docker(&sleeper));
     assert_ne!(d.inspect("fc", "{{.State.Status}}"), "running");
@@ -143,4 +155,73 @@ fn create_start_and_remove_killed_midway_leave_nothing_half_made_and_work_again(
     d.docker(&sleeper).ok();
     d.docker(&["rm", "-f", "fc"]).ok();
     assert_eq!(half_made(&d), Vec::<String>::new());
+}
+
+/// One client's loop until `stop`: unnamed and named runs, detached ones
+/// removed by force; failures are expected once the daemon is gone.
+fn churn(d: &Daemon, w: usize, stop: &std::sync::atomic::AtomicBool) {
+    let mut i = 0;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let name = format!("load{w}x{i}");
+        match i % 3 {
+            0 => {
+                d.docker(&["run", "--rm", "busybox", "true"]);
+            }
+            1 => {
+                d.docker(&[
+                    "run", "-d", "--name", &name, "-p", "80", "busybox", "sleep", "2",
+                ]);
+                d.docker(&["rm", "-f", &name]);
+            }
+            _ => {
+                d.docker(&["create", "--name", &name, "busybox", "true"]);
+                d.docker(&["start", &name]);
+                d.docker(&["rm", "-f", &name]);
+            }
+        }
+        i += 1;
+    }
+}
+
+/// A `kill -9` at whatever moment, while four clients create, start and
+/// remove containers: restarted, berthd holds nothing half-made, and every
+/// container it lists can be removed (what ran exits and is reaped).
+#[test]
+fn a_daemon_killed_under_load_holds_nothing_half_made() {
+    let Some(mut d) = berthd() else { return };
+    for round in 0..3 {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for w in 0..4 {
+                let (d, stop) = (&d, &stop);
+                s.spawn(move || churn(d, w, stop));
+            }
+            std::thread::sleep(Duration::from_millis(2000 + 700 * round));
+            // SAFETY: kill(2) of the daemon the harness started.
+            unsafe {
+                libc::kill(d.pid().expect("pid"), libc::SIGKILL);
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        assert!(d.wait_crashed(Duration::from_secs(10)));
+        d.restart_crashing_at(None);
+        // Containers that ran at the crash were adopted; let them finish.
+        let quiet = berth_e2e::wait_for(Duration::from_secs(20), || {
+            d.docker(&["ps", "-q"])
+                .stdout
+                .trim()
+                .is_empty()
+                .then_some(())
+        });
+        assert!(quiet.is_some(), "{}", d.docker(&["ps"]));
+        let bad = half_made(&d);
+        assert!(bad.is_empty(), "round {round}:\n{}", bad.join("\n"));
+        let all = d.docker(&["ps", "-aq"]);
+        for id in all.ok().stdout.split_whitespace() {
+            d.docker(&["rm", "-f", id]).ok();
+        }
+        assert_eq!(half_made(&d), Vec::<String>::new());
+        d.docker(&["run", "--rm", "-p", "80", "busybox", "true"])
+            .ok();
+    }
 }

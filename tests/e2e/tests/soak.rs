@@ -8,12 +8,12 @@
 //! three minutes for a debug berthd on two cores).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use berth_e2e::faults::has_cgroup;
 use berth_e2e::{leak, Daemon};
 
 const WORKERS: usize = 4;
@@ -55,19 +55,6 @@ fn proc_status(pid: i32, key: &str) -> usize {
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
-}
-
-/// Whether a cgroup of container `id` exists: cgroup v1 controllers or
-/// the v2 tree, under berthd's `/berth` or dockerd's `/docker` parent.
-fn has_cgroup(id: &str) -> bool {
-    let roots = [
-        "", "memory/", "pids/", "cpu/", "devices/", "freezer/", "unified/",
-    ];
-    roots.iter().any(|r| {
-        ["berth", "docker"]
-            .iter()
-            .any(|p| Path::new(&format!("/sys/fs/cgroup/{r}{p}/{id}")).exists())
-    })
 }
 
 /// Processes in the cgroup of one of the containers `ids` (a container's

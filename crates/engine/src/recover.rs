@@ -55,6 +55,8 @@ impl Engine {
                 }
             }
         }
+        // One look at /proc for every container's shim, not one per container.
+        let shims = shim_configs();
         for h in self.all() {
             if self.images.rw_layer(&h.id).is_err() {
                 tracing::info!(container_id = %h.id, "finishing an interrupted removal");
@@ -64,7 +66,7 @@ impl Engine {
                 continue;
             }
             if h.snapshot().state.status != Status::Running {
-                self.undo_interrupted_start(&h).await;
+                self.undo_interrupted_start(&h, &shims).await;
             }
         }
     }
@@ -72,11 +74,16 @@ impl Engine {
     /// A container not recorded as running whose start was cut short:
     /// its shim (if any) made to end, its interfaces, ports and mounts let
     /// go.
-    async fn undo_interrupted_start(self: &Arc<Self>, h: &Arc<crate::container::Handle>) {
+    async fn undo_interrupted_start(
+        self: &Arc<Self>,
+        h: &Arc<crate::container::Handle>,
+        shims: &HashSet<Vec<u8>>,
+    ) {
         let r = h.snapshot();
         let state_dir = self.state_dir(&h.id);
         let netns = state_dir.join("netns");
-        let shim = !shim_pids(&state_dir).is_empty();
+        let config = ShimConfig::config_path(&state_dir);
+        let shim = shims.contains(config.as_os_str().as_encoded_bytes());
         let mounted = self
             .images
             .rw_layer(&h.id)
@@ -143,19 +150,36 @@ impl Engine {
     }
 }
 
-/// Pids of the shims of `state_dir`: their command line names its config.
-fn shim_pids(state_dir: &Path) -> Vec<i32> {
-    let cfg = ShimConfig::config_path(state_dir);
-    let want = cfg.as_os_str().as_encoded_bytes();
+/// Every process's first argument, with its pid (a shim's is its config).
+fn first_args() -> Vec<(i32, Vec<u8>)> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     rd.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| c.split(|b| *b == 0).nth(1) == Some(want))
-                .unwrap_or(false)
+        .filter_map(|pid| {
+            let c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((pid, c.split(|b| *b == 0).nth(1)?.to_vec()))
         })
+        .collect()
+}
+
+/// The configs (`shim.json` paths) of the shims that run.
+fn shim_configs() -> HashSet<Vec<u8>> {
+    first_args()
+        .into_iter()
+        .map(|(_, a)| a)
+        .filter(|a| a.ends_with(b"/shim.json"))
+        .collect()
+}
+
+/// Pids of the shims of `state_dir`: their command line names its config.
+fn shim_pids(state_dir: &Path) -> Vec<i32> {
+    let cfg = ShimConfig::config_path(state_dir);
+    let want = cfg.as_os_str().as_encoded_bytes();
+    first_args()
+        .into_iter()
+        .filter(|(_, a)| a.as_slice() == want)
+        .map(|(pid, _)| pid)
         .collect()
 }

@@ -1304,6 +1304,7 @@ impl Builder {
         .await
         .map_err(|e| BuildError::new(e.to_string()))??
         .id;
+        berth_store::crash::point("build.step-committed");
         if self.opts.rm || self.opts.force_rm {
             self.say(format!("Removing intermediate container {}\n", short(&cid)))
                 .await;

@@ -526,6 +526,7 @@ pub async fn pull(owner: Arc<dyn HasStore>, r: Resolved, tx: &Sink) -> Result<()
         tx.clone(),
         present.clone(),
     );
+    berth_store::crash::point("pull.staged");
     let img = tokio::task::spawn_blocking(move || {
         store2
             .image_store()

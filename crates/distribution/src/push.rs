@@ -456,6 +456,7 @@ pub async fn push(
         )
         .await?;
     }
+    berth_store::crash::point("push.blobs-uploaded");
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MEDIA_SCHEMA2,

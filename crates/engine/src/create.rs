@@ -123,6 +123,7 @@ impl Engine {
         std::fs::create_dir_all(&dir)?;
         let made = (|| -> Result<()> {
             let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
+            berth_store::crash::point("create.rw-layer");
             self.populate_volumes(&layer, &mount_points)?;
             let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
             write_etc_files(

@@ -25,6 +25,7 @@ pub mod mounts;
 mod names;
 mod netdns;
 pub mod networks;
+mod recover;
 mod resolve;
 pub mod resources;
 mod runtimes;
@@ -225,6 +226,7 @@ impl Engine {
             }
             lifecycle::adopt(self.clone(), h.clone(), r).await;
         }
+        self.recover_interrupted().await;
         self.sweep_build_containers().await;
         for h in self.all() {
             lifecycle::start_by_policy(self, h).await;

@@ -203,10 +203,14 @@ impl Engine {
         let netns = ShimConfig::netns_path(&state_dir);
         let attach = async {
             match ready_rx.await {
-                Ok(()) if plug => Some(self.attach_endpoints(h, &netns).await),
+                Ok(()) if plug => {
+                    berth_store::crash::point("start.netns-ready");
+                    Some(self.attach_endpoints(h, &netns).await)
+                }
                 _ => None,
             }
         };
+        berth_store::crash::point("start.mounted");
         let spawn = spawn_shim_with(&self.config.shim_binary, &cfg, plug.then_some(ready_tx));
         let (spawned, attached) = tokio::join!(spawn, attach);
         let client = ShimClient::new(&state_dir);
@@ -248,6 +252,7 @@ impl Engine {
                     .await;
             }
         }
+        berth_store::crash::point("start.created");
         let hub = h.hub();
         let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
         hub.clone()
@@ -640,6 +645,7 @@ impl Engine {
         }
         let r = h.snapshot();
         self.images.remove_rw_layer(&h.id)?;
+        berth_store::crash::point("rm.rw-layer-removed");
         let _ = std::fs::remove_dir_all(self.container_dir(&h.id));
         let _ = std::fs::remove_dir_all(self.state_dir(&h.id));
         self.db.delete(&h.id)?;

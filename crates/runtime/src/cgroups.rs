@@ -103,6 +103,33 @@ impl Cgroup {
             .unwrap_or(0)
     }
 
+    /// Kills what is left in the cgroup and removes its directories (every
+    /// v1 hierarchy, or the v2 one), for a container whose runtime never
+    /// got to delete it (its shim was killed). Best effort.
+    pub fn kill_and_remove(&self) {
+        for pid in self.procs() {
+            // SAFETY: kill(2) of a pid listed in this container's cgroup.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        let dirs: Vec<PathBuf> = match self.layout {
+            Layout::V2 => vec![self.dir("")],
+            Layout::V1 => std::fs::read_dir(ROOT)
+                .map(|rd| rd.flatten().map(|e| e.path().join(&self.rel)).collect())
+                .unwrap_or_default(),
+        };
+        for d in dirs.into_iter().filter(|d| d.is_dir()) {
+            // A killed process leaves its cgroup a moment after the signal.
+            for _ in 0..20 {
+                if std::fs::remove_dir(&d).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+        }
+    }
+
     /// The pids in the cgroup (`cgroup.procs` of the pids controller).
     pub fn procs(&self) -> Vec<i32> {
         self.read("pids", "cgroup.procs")

@@ -233,6 +233,7 @@ fn load_spooled(
                 )));
             }
             parent = Some(store.register_layer(spooled, parent.as_deref(), holds)?);
+            crate::crash::point("load.layer-registered");
         }
     }
     let mut messages = Vec::new();

@@ -19,6 +19,7 @@
 
 mod archive;
 pub mod config;
+pub mod crash;
 pub mod diff;
 mod layers;
 pub use layers::StagedLayer;
@@ -641,6 +642,9 @@ impl ImageStore {
                     self.register_staged(staged, parent.as_deref(), &mut holds)?;
                 }
                 placed(i);
+                if !have {
+                    crash::point("pull.layer-registered");
+                }
                 parent = Some(chain);
             }
             self.commit_image(raw_config, tags)

@@ -240,6 +240,21 @@ impl ImageStore {
         self.root().join("vfs").join("dir")
     }
 
+    /// The ids of every container that has a read-write layer (recorded
+    /// or with a layer directory), so the engine can sweep those of
+    /// containers a crash left without a record.
+    pub fn rw_layer_ids(&self) -> Result<Vec<String>> {
+        let mut ids = self.column("SELECT container_id FROM rw_layers")?;
+        for e in fs::read_dir(self.overlay())?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Only rw layers have `merged`; image layers never do.
+            if e.path().join("merged").is_dir() && !ids.contains(&name) {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
     /// The read-write layer of a container.
     pub fn rw_layer(&self, container_id: &str) -> Result<RwLayer> {
         let known: Option<String> = self

@@ -151,7 +151,10 @@ pub fn main(config_path: &Path) -> i32 {
     {
         Ok(c) => c,
         Err(e) => {
-            println!("error: reading shim config {}: {e}", config_path.display());
+            let _ = report(&format!(
+                "error: reading shim config {}: {e}",
+                config_path.display()
+            ));
             return 1;
         }
     };
@@ -159,7 +162,7 @@ pub fn main(config_path: &Path) -> i32 {
     match logdrv::Driver::new(&cfg.log, &cfg.id).and_then(|d| d.map_or(Ok(()), |d| d.check())) {
         Ok(()) => {}
         Err(e) => {
-            println!("error: {e:#}");
+            let _ = report(&format!("error: {e:#}"));
             return 1;
         }
     }
@@ -167,12 +170,14 @@ pub fn main(config_path: &Path) -> i32 {
         Ok(c) => c,
         Err(e) => {
             cleanup_netns(&cfg);
-            println!("error: {e:#}");
+            let _ = report(&format!("error: {e:#}"));
             return 1;
         }
     };
-    println!("ok {}", created.pid);
-    let _ = std::io::stdout().flush();
+    if let Err(e) = report(&format!("ok {}", created.pid)) {
+        abandon(&cfg, created, e);
+        return 1;
+    }
     detach_stdout();
 
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -212,8 +217,7 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         netns::create_with_loopback(&ShimConfig::netns_path(&cfg.state_dir))
             .context("creating the network namespace")?;
         // The daemon plugs the interfaces while the runtime works.
-        println!("{}", crate::proto::NETNS_READY);
-        let _ = std::io::stdout().flush();
+        report(crate::proto::NETNS_READY).context("reporting to the daemon")?;
     }
     let mut runtime: Box<dyn OciRuntime> = match &cfg.runtime {
         None => Box::new(builtin::Builtin::new(cfg)),
@@ -243,6 +247,32 @@ fn create(cfg: &ShimConfig) -> anyhow::Result<Created> {
         stdin,
         master,
     })
+}
+
+/// Writes one line of the start-up report on stdout, the daemon's pipe;
+/// an error (not println's panic) when the daemon is gone.
+fn report(line: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+/// The daemon died before it heard that the container was created (its
+/// end of the report pipe is closed): nobody will start, wait on or remove
+/// this container, so the shim undoes it and ends, rather than keep its
+/// netns, runtime state and a waiting init for good.
+fn abandon(cfg: &ShimConfig, mut created: Created, e: std::io::Error) {
+    eprintln!("shim: the daemon is gone ({e}); removing the container");
+    if created.runtime.kill(Signal::SIGKILL, true).is_ok() {
+        // Ours to reap (a child, or reparented to this subreaper).
+        let _ = waitpid(Pid::from_raw(created.pid), None);
+    }
+    if let Err(e) = created.runtime.delete() {
+        eprintln!("shim: deleting runtime state: {e}");
+    }
+    cleanup_netns(cfg);
+    let _ = fs::remove_file(ShimConfig::socket_path(&cfg.state_dir));
+    let _ = fs::remove_file(cfg.state_dir.join("shim.pid"));
 }
 
 fn detach_stdout() {

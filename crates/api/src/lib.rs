@@ -12,6 +12,9 @@ pub mod types;
 pub mod units;
 pub mod version;
 
+#[cfg(test)]
+mod props;
+
 pub use container_config::{ContainerConfig, HostConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use reference::Reference;

@@ -193,14 +193,21 @@ fn valid_path_component(c: &str) -> bool {
 }
 
 fn valid_domain(d: &str) -> bool {
-    let host = match d.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || d.starts_with('[') => {
+    // A bracketed IPv6 host has colons of its own: the port, if any, is
+    // after the closing bracket (`[::1]`, `[::1]:5000`).
+    let port_at = match d.rfind(']') {
+        Some(close) if d.starts_with('[') => d[close..].find(':').map(|i| close + i),
+        _ => d.rfind(':'),
+    };
+    let host = match port_at {
+        Some(i) => {
+            let port = &d[i + 1..];
             if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
                 return false;
             }
-            h
+            &d[..i]
         }
-        _ => d,
+        None => d,
     };
     if host.starts_with('[') {
         return host.ends_with(']')
@@ -234,6 +241,18 @@ pub fn validate_digest(d: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests: `[::1]` (no port) was refused, its
+    /// colons taken for a port separator.
+    #[test]
+    fn ipv6_domain_without_port() {
+        let r = Reference::parse("[::1]/app").unwrap();
+        assert_eq!((r.domain.as_str(), r.path.as_str()), ("[::1]", "app"));
+        let r = Reference::parse("[fe80::1]:5000/app:v1").unwrap();
+        assert_eq!(r.domain, "[fe80::1]:5000");
+        assert!(Reference::parse("[::1]:/app").is_err());
+        assert!(Reference::parse("[::1]x/app").is_err());
+    }
 
     #[test]
     fn normalises_like_docker() {

@@ -34,6 +34,9 @@ pub mod system;
 mod top;
 pub mod volumes;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

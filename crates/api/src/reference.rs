@@ -69,6 +69,13 @@ impl Reference {
         if !valid_domain(&domain) {
             return Err(bad());
         }
+        // distribution/reference's NameTotalLengthMax, on the repository
+        // path once normalised (`library/` counts, the domain does not).
+        if path.len() > 255 {
+            return Err(Error::invalid(
+                "repository name must not be more than 255 characters",
+            ));
+        }
         Ok(Reference {
             domain,
             path,
@@ -241,6 +248,24 @@ pub fn validate_digest(d: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests: names of any length up to 4096 were
+    /// taken; docker refuses a repository path over 255 characters
+    /// (`library/` counted, the domain not).
+    #[test]
+    fn repository_name_length() {
+        let long = |prefix: &str, n: usize| format!("{prefix}{}", "a".repeat(n));
+        assert!(Reference::parse(&long("", 247)).is_ok());
+        let e = Reference::parse(&long("", 248)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "repository name must not be more than 255 characters"
+        );
+        assert!(Reference::parse(&long("a/", 253)).is_ok());
+        assert!(Reference::parse(&long("a/", 254)).is_err());
+        assert!(Reference::parse(&long("localhost:5000/", 255)).is_ok());
+        assert!(Reference::parse(&long("localhost:5000/", 256)).is_err());
+    }
 
     /// Found by the property tests: `[::1]` (no port) was refused, its
     /// colons taken for a port separator.

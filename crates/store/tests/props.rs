@@ -270,3 +270,61 @@ fn manifest_json() -> impl Strategy<Value = String> {
         "\\PC{0,20}",
     ]
 }
+
+/// `docker import -c` / `commit -c` changes: Dockerfile instructions that
+/// touch only the config.
+fn change_text() -> impl Strategy<Value = String> {
+    let token = prop::sample::select(
+        &[
+            "CMD ",
+            "ENTRYPOINT ",
+            "ENV ",
+            "LABEL ",
+            "EXPOSE ",
+            "VOLUME ",
+            "USER ",
+            "WORKDIR ",
+            "STOPSIGNAL ",
+            "RUN ",
+            "env ",
+            "a",
+            "=",
+            "\"",
+            "'",
+            "\\",
+            " ",
+            "[\"x\"]",
+            "[",
+            "80",
+            "/udp",
+            "k=v",
+            "é",
+        ][..],
+    );
+    prop_oneof![
+        "\\PC{0,30}",
+        prop::collection::vec(token, 0..10).prop_map(|t| t.concat())
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn changes_never_panic(changes in prop::collection::vec(change_text(), 0..4)) {
+        let mut c = berth_store::config::RunConfig::default();
+        if let Err(e) = berth_store::config::apply_changes(&mut c, &changes) {
+            prop_assert_eq!(e.kind, ErrorKind::InvalidArgument);
+            prop_assert!(e.message.ends_with(" is not a valid change command"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn env_changes_apply(vars in prop::collection::btree_map("[A-Z_]{1,6}", "[a-z0-9]{0,6}", 1..4)) {
+        let changes: Vec<String> = vars.iter().map(|(k, v)| format!("ENV {k}={v}")).collect();
+        let mut c = berth_store::config::RunConfig::default();
+        berth_store::config::apply_changes(&mut c, &changes).unwrap();
+        let want: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        prop_assert_eq!(c.env.unwrap_or_default(), want);
+    }
+}

@@ -269,3 +269,42 @@ fn template_text() -> impl Strategy<Value = String> {
     );
     prop::collection::vec(token, 0..24).prop_map(|t| t.concat())
 }
+
+/// Actions that are valid Go templates against [`document`], to check that
+/// well-formed templates are accepted and rendered.
+fn action() -> impl Strategy<Value = String> {
+    prop::sample::select(
+        &[
+            "{{.Name}}",
+            "{{.Config.Image}}",
+            "{{json .Config.Labels}}",
+            "{{range .Config.Env}}[{{.}}]{{end}}",
+            "{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}",
+            "{{if .State.Running}}up{{else}}down{{end}}",
+            "{{with .State}}{{.Pid}}{{end}}",
+            "{{index .Config.Labels \"a\"}}",
+            "{{len .Config.Env}}",
+            "{{printf \"%s:%d\" .Name .State.Pid}}",
+            "{{upper .Name}}",
+            "{{join .Config.Env \",\"}}",
+            "{{range $p, $b := .NetworkSettings.Ports}}{{$p}}->{{(index $b 0).HostPort}}{{end}}",
+            "{{- \" trimmed \" -}}",
+            "{{/* a comment */}}",
+            "{{$x := .Id}}{{$x}}",
+            "{{if and .State.Running (eq .State.ExitCode 0)}}ok{{end}}",
+            " text ",
+        ][..],
+    )
+    .prop_map(str::to_string)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn well_formed_templates_render(parts in prop::collection::vec(action(), 1..6)) {
+        let src = parts.concat();
+        let t = Template::parse(&src).map_err(|e| TestCaseError::fail(format!("{src}: {e}")))?;
+        t.render(&document()).map_err(|e| TestCaseError::fail(format!("{src}: {e}")))?;
+    }
+}

@@ -14,6 +14,9 @@ pub mod units;
 pub mod version;
 pub mod views;
 
+#[cfg(test)]
+mod props;
+
 pub use container_config::{ContainerConfig, HostConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use reference::Reference;

@@ -69,6 +69,13 @@ impl Reference {
         if !valid_domain(&domain) {
             return Err(bad());
         }
+        // distribution/reference's NameTotalLengthMax, on the repository
+        // path once normalised (`library/` counts, the domain does not).
+        if path.len() > 255 {
+            return Err(Error::invalid(
+                "repository name must not be more than 255 characters",
+            ));
+        }
         Ok(Reference {
             domain,
             path,
@@ -193,14 +200,21 @@ fn valid_path_component(c: &str) -> bool {
 }
 
 fn valid_domain(d: &str) -> bool {
-    let host = match d.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || d.starts_with('[') => {
+    // A bracketed IPv6 host has colons of its own: the port, if any, is
+    // after the closing bracket (`[::1]`, `[::1]:5000`).
+    let port_at = match d.rfind(']') {
+        Some(close) if d.starts_with('[') => d[close..].find(':').map(|i| close + i),
+        _ => d.rfind(':'),
+    };
+    let host = match port_at {
+        Some(i) => {
+            let port = &d[i + 1..];
             if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
                 return false;
             }
-            h
+            &d[..i]
         }
-        _ => d,
+        None => d,
     };
     if host.starts_with('[') {
         return host.ends_with(']')
@@ -234,6 +248,36 @@ pub fn validate_digest(d: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests: names of any length up to 4096 were
+    /// taken; docker refuses a repository path over 255 characters
+    /// (`library/` counted, the domain not).
+    #[test]
+    fn repository_name_length() {
+        let long = |prefix: &str, n: usize| format!("{prefix}{}", "a".repeat(n));
+        assert!(Reference::parse(&long("", 247)).is_ok());
+        let e = Reference::parse(&long("", 248)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "repository name must not be more than 255 characters"
+        );
+        assert!(Reference::parse(&long("a/", 253)).is_ok());
+        assert!(Reference::parse(&long("a/", 254)).is_err());
+        assert!(Reference::parse(&long("localhost:5000/", 255)).is_ok());
+        assert!(Reference::parse(&long("localhost:5000/", 256)).is_err());
+    }
+
+    /// Found by the property tests: `[::1]` (no port) was refused, its
+    /// colons taken for a port separator.
+    #[test]
+    fn ipv6_domain_without_port() {
+        let r = Reference::parse("[::1]/app").unwrap();
+        assert_eq!((r.domain.as_str(), r.path.as_str()), ("[::1]", "app"));
+        let r = Reference::parse("[fe80::1]:5000/app:v1").unwrap();
+        assert_eq!(r.domain, "[fe80::1]:5000");
+        assert!(Reference::parse("[::1]:/app").is_err());
+        assert!(Reference::parse("[::1]x/app").is_err());
+    }
 
     #[test]
     fn normalises_like_docker() {

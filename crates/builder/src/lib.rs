@@ -13,6 +13,9 @@ pub mod dockerignore;
 pub mod driver;
 pub mod shell;
 
+#[cfg(test)]
+mod props;
+
 pub use dockerfile::{
     parse, ArgDecl, Cmd, Command, Dockerfile, Healthcheck, Heredoc, Instruction, ParseError, Stage,
 };

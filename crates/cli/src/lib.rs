@@ -8,6 +8,9 @@ pub mod commands;
 pub mod format;
 pub mod usage;
 
+#[cfg(test)]
+mod props;
+
 // The client side of the API lives in berth-client; the CLI's commands
 // name its modules as their own.
 pub use berth_client::{client, config, context, credentials, tls};

@@ -4,6 +4,8 @@
 mod config;
 mod memory;
 mod params;
+#[cfg(test)]
+mod props;
 mod routes;
 mod server;
 mod tls;

@@ -19,6 +19,8 @@
 mod auth;
 mod endpoint;
 pub mod progress;
+#[cfg(test)]
+mod props;
 mod pull;
 mod push;
 mod search;

@@ -73,7 +73,7 @@ pub struct Resolved {
 }
 
 /// `os/arch[/variant]` as `--platform` gives it; empty parts are the host's.
-fn wanted_platform(platform: Option<&str>) -> Result<Platform> {
+pub(crate) fn wanted_platform(platform: Option<&str>) -> Result<Platform> {
     let host_arch = berth_store::arch().to_string();
     let host_variant = (host_arch == "arm64").then(|| "v8".to_string());
     let Some(p) = platform.map(str::trim).filter(|p| !p.is_empty()) else {

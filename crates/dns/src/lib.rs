@@ -46,6 +46,8 @@
 
 mod names;
 mod netns;
+#[cfg(test)]
+mod props;
 mod query;
 mod resolv;
 mod server;

@@ -175,7 +175,7 @@ fn error_reply(query: &Message, code: ResponseCode) -> Message {
 
 /// FORMERR for a packet whose header is readable but whose body is not:
 /// the header's ID, opcode and RD, no sections.
-fn formerr_from_header(packet: &[u8]) -> Vec<u8> {
+pub(crate) fn formerr_from_header(packet: &[u8]) -> Vec<u8> {
     let opcode_rd = packet[2] & 0x79; // opcode bits and RD
     vec![
         packet[0],
@@ -220,7 +220,7 @@ fn encode(resp: &Message, query: &Message, transport: Transport) -> Option<Vec<u
 /// An upstream's answer as the client may receive it: verbatim when it
 /// fits, else truncated (TC set, sections dropped) so the client retries
 /// over TCP.
-fn fit(bytes: Vec<u8>, query: &Message, transport: Transport) -> Option<Vec<u8>> {
+pub(crate) fn fit(bytes: Vec<u8>, query: &Message, transport: Transport) -> Option<Vec<u8>> {
     if bytes.len() <= limit(query, transport) {
         return Some(bytes);
     }

@@ -121,6 +121,16 @@ fn split(path: &str) -> (PathBuf, Option<String>) {
 }
 
 impl Root {
+    /// A root over a plain directory (the property tests' temp roots).
+    #[cfg(test)]
+    pub(crate) fn for_dir(dir: &Path) -> Root {
+        let fd = std::fs::File::open(dir).expect("open the root");
+        Root {
+            fd: fd.into(),
+            unmount: None,
+        }
+    }
+
     /// Opens `path` inside the root, following symlinks (clamped), as `flags`.
     fn open(&self, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
         let rel = path.strip_prefix("/").unwrap_or(path);

@@ -36,6 +36,9 @@ mod top;
 pub mod update;
 pub mod volumes;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

@@ -6,6 +6,8 @@ pub mod config;
 pub mod error;
 pub mod gc;
 pub mod names;
+#[cfg(test)]
+mod props;
 pub mod server;
 pub mod storage;
 pub mod tls;

@@ -163,7 +163,7 @@ pub async fn serve(reg: Arc<Registry>, listener: TcpListener, tls: Option<TlsAcc
 // ---- routing -------------------------------------------------------------------
 
 #[derive(Debug, PartialEq, Eq)]
-enum Route {
+pub(crate) enum Route {
     Base,
     Catalog,
     /// `/v1/_ping` and `/v1/search`: the two v1 calls `docker search`
@@ -180,7 +180,7 @@ enum Route {
     NotFound,
 }
 
-fn route(path: &str) -> Route {
+pub(crate) fn route(path: &str) -> Route {
     if path == "/v2" || path == "/v2/" {
         return Route::Base;
     }
@@ -578,9 +578,9 @@ fn token_endpoint(
 // ---- catalog and tags -------------------------------------------------------------
 
 /// A page of names, and the `n` and `last` of the next page if any.
-type Page = (Vec<String>, Option<(usize, String)>);
+pub(crate) type Page = (Vec<String>, Option<(usize, String)>);
 
-fn paginate(all: Vec<String>, q: &[(String, String)]) -> Result<Page> {
+pub(crate) fn paginate(all: Vec<String>, q: &[(String, String)]) -> Result<Page> {
     let n = match query(q, "n") {
         None | Some("") => None,
         Some(s) => Some(s.parse::<usize>().map_err(|_| {
@@ -728,7 +728,7 @@ async fn blocking<T: Send + 'static>(
 
 // ---- manifests -------------------------------------------------------------------
 
-fn parse_reference(reference: &str, for_put: bool) -> Result<Reference> {
+pub(crate) fn parse_reference(reference: &str, for_put: bool) -> Result<Reference> {
     if reference.contains(':') {
         return Digest::parse(reference)
             .map(Reference::Digest)
@@ -784,7 +784,7 @@ async fn get_manifest(
 
 /// The digests a manifest names: (blobs that must be in the repository,
 /// manifests that must be in the repository, subject).
-struct ManifestRefs {
+pub(crate) struct ManifestRefs {
     blobs: Vec<Digest>,
     manifests: Vec<Digest>,
     subject: Option<Digest>,
@@ -818,7 +818,7 @@ fn is_foreign(d: &Value) -> bool {
 }
 
 /// Reads what a manifest of `media_type` references, refusing malformed ones.
-fn manifest_refs(media_type: &str, v: &Value) -> Result<ManifestRefs> {
+pub(crate) fn manifest_refs(media_type: &str, v: &Value) -> Result<ManifestRefs> {
     let invalid = |m: &str| err(Code::ManifestInvalid, m.to_string());
     if !v.is_object() {
         return Err(invalid("manifest is not a JSON object"));
@@ -1110,7 +1110,7 @@ async fn referrers(
 
 // ---- blobs ---------------------------------------------------------------------
 
-fn parse_digest(s: &str) -> Result<Digest> {
+pub(crate) fn parse_digest(s: &str) -> Result<Digest> {
     Digest::parse(s).map_err(|e| match e {
         DigestError::Unsupported(_) => err(Code::Unsupported, e.to_string()),
         DigestError::Invalid(_) => err(Code::DigestInvalid, e.to_string()),
@@ -1119,7 +1119,7 @@ fn parse_digest(s: &str) -> Result<Digest> {
 
 /// A `Range: bytes=...` header against a blob of `size`: the inclusive
 /// range, or None for a range that cannot be served.
-fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
+pub(crate) fn parse_range(h: &str, size: u64) -> Option<(u64, u64)> {
     let spec = h.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
@@ -1572,11 +1572,15 @@ async fn upload_status(
 
 /// Checks a `Content-Range: START-END` against the upload's size.
 fn check_content_range(req: &Request<Incoming>, size: u64) -> Result<()> {
-    let Some(h) = req
-        .headers()
-        .get("Content-Range")
-        .and_then(|h| h.to_str().ok())
-    else {
+    let header = |name: &str| req.headers().get(name).and_then(|h| h.to_str().ok());
+    content_range(header("Content-Range"), header("Content-Length"), size)
+}
+
+/// [`check_content_range`] on the header values: a missing range is fine;
+/// one that is malformed, does not continue the upload at `size`, or
+/// disagrees with the length is `RANGE_INVALID`.
+pub(crate) fn content_range(range: Option<&str>, length: Option<&str>, size: u64) -> Result<()> {
+    let Some(h) = range else {
         return Ok(());
     };
     let h = h
@@ -1599,13 +1603,10 @@ fn check_content_range(req: &Request<Incoming>, size: u64) -> Result<()> {
             format!("Content-Range {start}-{end} does not continue the upload at {size}"),
         ));
     }
-    if let Some(len) = req
-        .headers()
-        .get("Content-Length")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        if len != end - start + 1 {
+    if let Some(len) = length.and_then(|s| s.parse::<u64>().ok()) {
+        // `end - start + 1` overflows for `0-18446744073709551615`: compare
+        // without adding.
+        if len.checked_sub(1) != Some(end - start) {
             return Err(err(
                 Code::RangeInvalid,
                 "Content-Range and Content-Length disagree",
@@ -1727,6 +1728,18 @@ mod tests {
         );
         assert_eq!(route("/v2/manifests/x"), Route::NotFound);
         assert_eq!(route("/other"), Route::NotFound);
+    }
+
+    /// Found by the property tests: a `Content-Range` ending at
+    /// u64::MAX overflowed `end - start + 1` (a panic in debug builds, a
+    /// range taken for empty in release ones).
+    #[test]
+    fn content_range_at_the_end_of_u64() {
+        let e = content_range(Some("0-18446744073709551615"), Some("0"), 0).unwrap_err();
+        assert_eq!(e.code, Code::RangeInvalid);
+        assert!(content_range(Some("0-18446744073709551615"), None, 0).is_ok());
+        assert!(content_range(Some("bytes 10-19"), Some("10"), 10).is_ok());
+        assert!(content_range(Some("10-19"), Some("9"), 10).is_err());
     }
 
     #[test]

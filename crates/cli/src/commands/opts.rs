@@ -371,10 +371,16 @@ pub fn parse_ports(specs: &[String]) -> Result<PortMaps, Failure> {
         let bad = || {
             Failure::usage(format!("invalid argument \"{spec}\" for \"-p, --publish\" flag: Invalid containerPort: {spec}"))
         };
+        // As go-connections' ParsePortSpec: an empty protocol is tcp, the
+        // protocol is lower-cased and must be one the daemon knows.
         let (rest, proto) = match spec.rsplit_once('/') {
-            Some((r, p)) => (r, p.to_string()),
+            Some((r, p)) if !p.is_empty() => (r, p.to_ascii_lowercase()),
+            Some((r, _)) => (r, "tcp".to_string()),
             None => (spec.as_str(), "tcp".to_string()),
         };
+        if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(Failure::usage(format!("invalid proto: {proto}")));
+        }
         // An IPv6 address is bracketed: [::1]:8080:80.
         let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
             let (ip, r) = r.split_once("]:").ok_or_else(bad)?;
@@ -727,7 +733,7 @@ fn security_opts(opts: &[String]) -> Result<Vec<String>, Failure> {
 }
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]` (the docker CLI's `parseDevice`).
-fn parse_device(d: &str) -> Result<Value, Failure> {
+pub(crate) fn parse_device(d: &str) -> Result<Value, Failure> {
     let valid_mode =
         |m: &str| !m.is_empty() && m.len() <= 3 && m.chars().all(|c| matches!(c, 'r' | 'w' | 'm'));
     let bad = || {
@@ -754,7 +760,7 @@ fn parse_device(d: &str) -> Result<Value, Failure> {
 
 /// `--device-{read,write}-{bps,iops} PATH:RATE` (the docker CLI's
 /// `ValidateThrottle{Bps,IOps}Device`, its words).
-fn parse_throttle_device(v: &str, iops: bool) -> Result<Value, String> {
+pub(crate) fn parse_throttle_device(v: &str, iops: bool) -> Result<Value, String> {
     let (path, rate) = device_pair(v)?;
     let rate = if iops {
         rate.parse::<u64>().map_err(|_| {
@@ -772,7 +778,7 @@ fn parse_throttle_device(v: &str, iops: bool) -> Result<Value, String> {
 }
 
 /// `--blkio-weight-device PATH:WEIGHT` (the docker CLI's `validateWeightDevice`).
-fn parse_weight_device(v: &str) -> Result<Value, String> {
+pub(crate) fn parse_weight_device(v: &str) -> Result<Value, String> {
     let (path, weight) = device_pair(v)?;
     match weight.parse::<u16>() {
         Ok(w) if w == 0 || (10..=1000).contains(&w) => Ok(json!({"Path": path, "Weight": w})),
@@ -926,6 +932,16 @@ mod tests {
             env_list(&o).unwrap(),
             vec!["A=1", "EMPTY=", "BERTH_TEST_UNSET_VAR2"]
         );
+    }
+
+    /// Found by the property tests: an unknown protocol (`80/foo`) was
+    /// sent to the daemon; docker refuses it in the CLI.
+    #[test]
+    fn port_protocols() {
+        let err = parse_ports(&["80/foo".into()]).unwrap_err();
+        assert_eq!(err.message, "invalid proto: foo");
+        let (exp, _) = parse_ports(&["80/UDP".into(), "81/".into()]).unwrap();
+        assert!(exp.contains_key("80/udp") && exp.contains_key("81/tcp"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ const MAX_CONTEXT: u64 = 8 << 30;
 
 /// Unpacks the context tar (plain or gzip) into `dir`, refusing entries
 /// that would land outside it.
-fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
+pub(crate) fn unpack_context(src: &mut dyn Read, dir: &FsPath) -> berth_api::Result<()> {
     let mut src = std::io::BufReader::new(src.take(MAX_CONTEXT));
     let gz = {
         use std::io::BufRead;
@@ -128,7 +128,10 @@ pub fn sweep_contexts(data_root: &FsPath) {
     }
 }
 
-fn json_map(p: &Params, key: &str) -> berth_api::Result<IndexMap<String, Option<String>>> {
+pub(crate) fn json_map(
+    p: &Params,
+    key: &str,
+) -> berth_api::Result<IndexMap<String, Option<String>>> {
     match p.get(key).filter(|s| !s.is_empty()) {
         None => Ok(IndexMap::new()),
         Some(s) => berth_api::json::from_str(s)

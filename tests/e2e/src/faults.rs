@@ -57,7 +57,23 @@ fn names(dir: &Path) -> Vec<String> {
 /// cannot be read back (`docker save`), containers without a record or an
 /// rw layer, and mounts, processes, cgroups or bridge ports of containers
 /// that do not run. Empty means consistent.
+///
+/// Asked again for up to 10 s until it is empty: a container that just
+/// ended is let go in steps (its shim exits after answering the daemon,
+/// its cgroup goes after that), so a moment after `run --rm` returns can
+/// still show them; what is really left over stays and is reported.
 pub fn half_made(d: &Daemon) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let bad = half_made_now(d);
+        if bad.is_empty() || std::time::Instant::now() > deadline {
+            return bad;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn half_made_now(d: &Daemon) -> Vec<String> {
     let mut bad = Vec::new();
     let tmp = d.data_root.join("image/tmp");
     for n in names(&tmp) {

@@ -4,22 +4,16 @@
 //! panic; a refusal is an `invalid` error naming the parameter or the
 //! entry; nothing is written outside the context. Cases are bounded.
 
-use std::fs;
 use std::io::Write;
 
 use berth_api::ErrorKind;
+use berth_testkit::hostile_tar::{
+    hostile_entries, proptest_config as config, HostileEntry, Sandbox,
+};
 use proptest::prelude::*;
 
 use crate::params::Params;
 use crate::routes::build::{json_map, unpack_context};
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 fn query() -> impl Strategy<Value = String> {
     let token = prop::sample::select(
@@ -52,74 +46,10 @@ fn query() -> impl Strategy<Value = String> {
     ]
 }
 
-#[derive(Debug, Clone)]
-struct Spec {
-    kind: tar::EntryType,
-    name: String,
-    link: String,
-}
-
-fn path_text() -> impl Strategy<Value = String> {
-    let part = prop::sample::select(
-        &[
-            "a",
-            "b",
-            "..",
-            ".",
-            "",
-            "@OUT",
-            "@UP@OUT",
-            "@OUT/secret",
-            "Dockerfile",
-        ][..],
-    );
-    (any::<bool>(), prop::collection::vec(part, 1..5)).prop_map(|(abs, parts)| {
-        let p = parts.join("/");
-        if abs && !p.starts_with('@') {
-            format!("/{p}")
-        } else {
-            p
-        }
-    })
-}
-
-fn entries() -> impl Strategy<Value = Vec<Spec>> {
-    let kind = prop::sample::select(
-        &[
-            tar::EntryType::Regular,
-            tar::EntryType::Directory,
-            tar::EntryType::Symlink,
-            tar::EntryType::Link,
-        ][..],
-    );
-    let entry =
-        (kind, path_text(), path_text()).prop_map(|(kind, name, link)| Spec { kind, name, link });
-    prop::collection::vec(entry, 1..8)
-}
-
-fn raw_tar(specs: &[Spec], outside: &str) -> Vec<u8> {
-    let fill = |s: &str| {
-        let s = s.replace("@UP", &"../".repeat(12)).replace("@OUT", outside);
-        s.replace("//", "/").chars().take(99).collect::<String>()
-    };
-    let mut b = tar::Builder::new(Vec::new());
-    for s in specs {
-        let data: &[u8] = if s.kind == tar::EntryType::Regular {
-            b"evil"
-        } else {
-            b""
-        };
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(s.kind);
-        h.set_mode(0o755);
-        h.set_size(data.len() as u64);
-        let (name, link) = (fill(&s.name), fill(&s.link));
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_cksum();
-        b.append(&h, data).unwrap();
-    }
-    b.into_inner().unwrap()
+/// Build contexts: hostile names, and the file a build reads first.
+fn entries() -> impl Strategy<Value = Vec<HostileEntry>> {
+    use tar::EntryType::*;
+    hostile_entries(&["Dockerfile"], &[Regular, Directory, Symlink, Link])
 }
 
 proptest! {
@@ -163,12 +93,9 @@ proptest! {
 
     #[test]
     fn contexts_stay_inside(specs in entries(), gzip in any::<bool>()) {
-        let tmp = tempfile::tempdir().unwrap();
-        let (ctx, outside) = (tmp.path().join("ctx"), tmp.path().join("outside"));
-        fs::create_dir(&ctx).unwrap();
-        fs::create_dir(&outside).unwrap();
-        fs::write(outside.join("secret"), b"keep").unwrap();
-        let mut tar = raw_tar(&specs, outside.to_str().unwrap());
+        let sb = Sandbox::new("ctx");
+        let ctx = sb.root();
+        let mut tar = sb.tar(&specs);
         if gzip {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             gz.write_all(&tar).unwrap();
@@ -178,12 +105,7 @@ proptest! {
             prop_assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
             prop_assert!(e.message.starts_with("invalid build context: "), "{}", e.message);
         }
-        let mut top: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        top.sort();
-        prop_assert_eq!(top, vec!["ctx", "outside"]);
-        let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
-        prop_assert_eq!(names, vec!["secret"]);
-        prop_assert_eq!(fs::read(outside.join("secret")).unwrap(), b"keep".to_vec());
+        sb.check_outside()?;
     }
 
     #[test]

@@ -7,112 +7,22 @@
 use std::fs;
 
 use berth_api::ErrorKind;
+use berth_testkit::hostile_tar::{
+    hostile_entries, proptest_config as config, HostileEntry, Sandbox,
+};
 use proptest::prelude::*;
 
 use crate::archive::{extract, PutOptions, Root};
 use crate::lifecycle::{parse_signal, Filters};
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Spec {
-    kind: tar::EntryType,
-    name: String,
-    link: String,
-}
-
-/// Names with `..`, absolute paths and `@OUT` (the outside directory's
-/// absolute path), `@UP` (enough `..` to reach `/` from anywhere).
-fn path_text() -> impl Strategy<Value = String> {
-    let part = prop::sample::select(
-        &[
-            "a",
-            "b",
-            "..",
-            ".",
-            "",
-            "@OUT",
-            "@UP@OUT",
-            "@OUT/secret",
-            "secret",
-            "link",
-        ][..],
-    );
-    (any::<bool>(), prop::collection::vec(part, 1..5)).prop_map(|(abs, parts)| {
-        let p = parts.join("/");
-        if abs && !p.starts_with('@') {
-            format!("/{p}")
-        } else {
-            p
-        }
-    })
-}
-
-fn entries() -> impl Strategy<Value = Vec<Spec>> {
-    let kind = prop::sample::select(
-        &[
-            tar::EntryType::Regular,
-            tar::EntryType::Directory,
-            tar::EntryType::Symlink,
-            tar::EntryType::Link,
-            tar::EntryType::Fifo,
-        ][..],
-    );
-    let entry =
-        (kind, path_text(), path_text()).prop_map(|(kind, name, link)| Spec { kind, name, link });
-    prop::collection::vec(entry, 1..8)
-}
-
-/// The tar as written, header by header (the tar crate's builder refuses
-/// hostile names).
-fn raw_tar(specs: &[Spec], outside: &str) -> Vec<u8> {
-    let fill = |s: &str| {
-        let s = s.replace("@UP", &"../".repeat(12)).replace("@OUT", outside);
-        s.replace("//", "/").chars().take(99).collect::<String>()
-    };
-    let mut b = tar::Builder::new(Vec::new());
-    for s in specs {
-        let data: &[u8] = if s.kind == tar::EntryType::Regular {
-            b"evil"
-        } else {
-            b""
-        };
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(s.kind);
-        h.set_mode(0o755);
-        h.set_size(data.len() as u64);
-        let (name, link) = (fill(&s.name), fill(&s.link));
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_cksum();
-        b.append(&h, data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn check_outside(tmp: &std::path::Path) -> Result<(), TestCaseError> {
-    let mut top: Vec<_> = fs::read_dir(tmp)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    top.sort();
-    prop_assert_eq!(top, vec!["outside", "root"]);
-    let names: Vec<_> = fs::read_dir(tmp.join("outside"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    prop_assert_eq!(names, vec!["secret"]);
-    prop_assert_eq!(
-        fs::read(tmp.join("outside/secret")).unwrap(),
-        b"keep".to_vec()
-    );
-    Ok(())
+/// `docker cp` archives: hostile names, including through the container's
+/// own symlink `link`, in every kind an archive may hold.
+fn entries() -> impl Strategy<Value = Vec<HostileEntry>> {
+    use tar::EntryType::*;
+    hostile_entries(
+        &["secret", "link"],
+        &[Regular, Directory, Symlink, Link, Fifo],
+    )
 }
 
 proptest! {
@@ -124,21 +34,19 @@ proptest! {
         into in prop::sample::select(&["/", "/dst", "/dst/.", "/link", "/../dst"][..]),
         no_overwrite in any::<bool>(),
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let (rootdir, outside) = (tmp.path().join("root"), tmp.path().join("outside"));
+        let sb = Sandbox::new("root");
+        let rootdir = sb.root();
         fs::create_dir_all(rootdir.join("dst")).unwrap();
-        fs::create_dir(&outside).unwrap();
-        fs::write(outside.join("secret"), b"keep").unwrap();
         // A symlink in the container pointing out of it, as an image may have.
-        std::os::unix::fs::symlink(&outside, rootdir.join("link")).unwrap();
-        let tar = raw_tar(&specs, outside.to_str().unwrap());
+        std::os::unix::fs::symlink(sb.outside(), rootdir.join("link")).unwrap();
+        let tar = sb.tar(&specs);
         let root = Root::for_dir(&rootdir);
         let opts = PutOptions { no_overwrite_dir_non_dir: no_overwrite, ..PutOptions::default() };
         if let Err(e) = extract(&root, into, &tar[..], opts) {
             prop_assert!(matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::NotFound | ErrorKind::Internal), "{:?}", e);
             prop_assert!(e.message.len() > 5, "{}", e.message);
         }
-        check_outside(tmp.path())?;
+        sb.check_outside()?;
     }
 
     #[test]

@@ -7,144 +7,23 @@
 
 mod common;
 
-use std::fs;
 use std::path::Path;
 
 use berth_api::ErrorKind;
 use berth_store::ImageStore;
+use berth_testkit::hostile_tar::{
+    hostile_entries, proptest_config as config, HostileEntry, Sandbox,
+};
 use common::*;
 use proptest::prelude::*;
 
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// One generated entry: kind, name and link target, with `@OUT` standing
-/// for the absolute path of a directory outside the store and `@UP` for
-/// enough `..` to climb from anywhere in it to `/`.
-#[derive(Debug, Clone)]
-struct Spec {
-    kind: tar::EntryType,
-    name: String,
-    link: String,
-}
-
-fn path_text() -> impl Strategy<Value = String> {
-    let part = prop::sample::select(
-        &[
-            "a",
-            "b",
-            "..",
-            ".",
-            "",
-            ".wh.a",
-            ".wh..wh..opq",
-            ".wh.",
-            "@OUT",
-            "@UP@OUT",
-            "@OUT/secret",
-            "secret",
-        ][..],
-    );
-    (any::<bool>(), prop::collection::vec(part, 1..5)).prop_map(|(abs, parts)| {
-        let p = parts.join("/");
-        if abs && !p.starts_with('@') {
-            format!("/{p}")
-        } else {
-            p
-        }
-    })
-}
-
-fn entries() -> impl Strategy<Value = Vec<Spec>> {
-    let kind = prop::sample::select(
-        &[
-            tar::EntryType::Regular,
-            tar::EntryType::Directory,
-            tar::EntryType::Symlink,
-            tar::EntryType::Link,
-            tar::EntryType::Char,
-            tar::EntryType::Fifo,
-        ][..],
-    );
-    let entry =
-        (kind, path_text(), path_text()).prop_map(|(kind, name, link)| Spec { kind, name, link });
-    prop::collection::vec(entry, 1..8)
-}
-
-/// A directory holding the store (`root`) beside one that must stay as it
-/// is (`outside`, with a file `secret`).
-struct Sandbox {
-    tmp: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        let tmp = tempfile::tempdir().unwrap();
-        fs::create_dir(tmp.path().join("root")).unwrap();
-        fs::create_dir(tmp.path().join("outside")).unwrap();
-        fs::write(tmp.path().join("outside/secret"), b"keep").unwrap();
-        Sandbox { tmp }
-    }
-    fn root(&self) -> std::path::PathBuf {
-        self.tmp.path().join("root")
-    }
-    fn outside(&self) -> std::path::PathBuf {
-        self.tmp.path().join("outside")
-    }
-
-    /// The specs as a raw tar (names as written, `..` and `/` kept).
-    fn tar(&self, specs: &[Spec]) -> Vec<u8> {
-        let out = self.outside();
-        let out = out.to_str().unwrap();
-        let fill = |s: &str| {
-            let s = s.replace("@UP", &"../".repeat(12)).replace("@OUT", out);
-            s.replace("//", "/").chars().take(99).collect::<String>()
-        };
-        let names: Vec<(String, String)> = specs
-            .iter()
-            .map(|s| (fill(&s.name), fill(&s.link)))
-            .collect();
-        let entries: Vec<Entry<'_>> = specs
-            .iter()
-            .zip(&names)
-            .map(|(s, (name, link))| Entry {
-                name,
-                kind: s.kind,
-                data: if s.kind == tar::EntryType::Regular {
-                    b"evil"
-                } else {
-                    b""
-                },
-                link,
-            })
-            .collect();
-        raw_tar(&entries)
-    }
-
-    /// Nothing was written outside the data root.
-    fn check_outside(&self) -> Result<(), TestCaseError> {
-        let mut top: Vec<_> = fs::read_dir(self.tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        top.sort();
-        prop_assert_eq!(top, vec!["outside", "root"]);
-        let names: Vec<_> = fs::read_dir(self.outside())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        prop_assert_eq!(names, vec!["secret"]);
-        prop_assert_eq!(
-            fs::read(self.outside().join("secret")).unwrap(),
-            b"keep".to_vec()
-        );
-        Ok(())
-    }
+/// Layers: hostile names, whiteouts, and every kind a layer may hold.
+fn entries() -> impl Strategy<Value = Vec<HostileEntry>> {
+    use tar::EntryType::*;
+    hostile_entries(
+        &[".wh.a", ".wh..wh..opq", ".wh.", "secret"],
+        &[Regular, Directory, Symlink, Link, Char, Fifo],
+    )
 }
 
 fn check_refusal(e: &berth_api::Error) -> Result<(), TestCaseError> {
@@ -175,7 +54,7 @@ proptest! {
         if !need_root() {
             return Ok(());
         }
-        let sb = Sandbox::new();
+        let sb = Sandbox::new("root");
         let store = ImageStore::open(&sb.root()).unwrap();
         let before = tree(&sb.root());
         let layer = sb.tar(&specs);
@@ -194,7 +73,7 @@ proptest! {
         if !need_root() {
             return Ok(());
         }
-        let sb = Sandbox::new();
+        let sb = Sandbox::new("root");
         let store = ImageStore::open(&sb.root()).unwrap();
         let before = tree(&sb.root());
         let (archive, _) = docker_archive(&[sb.tar(&specs)], tag.as_deref());
@@ -207,7 +86,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        let sb = Sandbox::new();
+        let sb = Sandbox::new("root");
         let store = ImageStore::open(&sb.root()).unwrap();
         if let Err(e) = store.load(&mut &bytes[..], &mut |_| {}) {
             check_refusal(&e)?;
@@ -220,7 +99,7 @@ proptest! {
 
     #[test]
     fn hostile_load_manifests(manifest in manifest_json()) {
-        let sb = Sandbox::new();
+        let sb = Sandbox::new("root");
         let store = ImageStore::open(&sb.root()).unwrap();
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in [("manifest.json", manifest.as_bytes()), ("index.json", manifest.as_bytes()), ("a/layer.tar", b"")] {

@@ -1,6 +1,8 @@
 //! Dev-only helpers shared by the crates' tests: image fixtures built from
 //! the host, so tests need no network and no registry.
 
+pub mod hostile_tar;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

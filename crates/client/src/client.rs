@@ -433,17 +433,7 @@ impl Client {
         body: Option<Bytes>,
         content_type: &str,
     ) -> Result<Response<Incoming>> {
-        let v = match self.api_version().await {
-            Ok(v) => v,
-            // As the docker CLI, a failed ping does not name itself: the
-            // request itself fails and its URL is the one reported.
-            Err(ClientError::During(_)) => API_VERSION.to_string(),
-            Err(e) => return Err(e),
-        };
-        let resp = self
-            .send_raw(method, path, body, content_type, Some(&v))
-            .await?;
-        check(resp).await
+        self.send_with(method, path, body, content_type, &[]).await
     }
 
     /// [`Client::send`] with extra headers (`X-Registry-Auth`).
@@ -457,6 +447,8 @@ impl Client {
     ) -> Result<Response<Incoming>> {
         let v = match self.api_version().await {
             Ok(v) => v,
+            // As the docker CLI, a failed ping does not name itself: the
+            // request itself fails and its URL is the one reported.
             Err(ClientError::During(_)) => API_VERSION.to_string(),
             Err(e) => return Err(e),
         };

@@ -2,7 +2,6 @@
 //! collecting the output, inspect.
 
 use berth_api::model::{ExecConfig, ExecInspectResponse, ExecStartConfig, IdResponse};
-use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncReadExt;
 
@@ -67,17 +66,8 @@ impl Client {
             detach: true,
             ..ExecStartConfig::default()
         };
-        let bytes = serde_json::to_vec(&start).map_err(|e| ClientError::Other(e.to_string()))?;
-        let resp = self
-            .send(
-                "POST",
-                &format!("/exec/{}/start", q(id)),
-                Some(bytes.into()),
-                "application/json",
-            )
-            .await?;
-        let _ = resp.into_body().collect().await;
-        Ok(())
+        self.post_no_answer(&format!("/exec/{}/start", q(id)), &start)
+            .await
     }
 
     /// `GET /exec/{id}/json`.

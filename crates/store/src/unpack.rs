@@ -106,8 +106,12 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
             if hidden.is_empty() || hidden == "." || hidden == ".." {
                 return Err(bad(&shown, "is a whiteout of nothing"));
             }
+            // A later entry wins (tar order): whatever this layer already
+            // put at the name goes, a directory too.
             let target = parent.join(hidden);
-            let _ = fs::remove_file(&target);
+            if let Ok(m) = fs::symlink_metadata(&target) {
+                remove_existing(&target, &m)?;
+            }
             mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0)
                 .map_err(|e| Error::internal(format!("whiteout {}: {e}", target.display())))?;
             continue;
@@ -117,11 +121,7 @@ pub fn unpack_layer(src: impl Read, dest: &Path) -> Result<i64> {
         // An existing non-directory is replaced; an existing directory is kept for a directory.
         if let Ok(m) = fs::symlink_metadata(&full) {
             if !(m.is_dir() && kind.is_dir()) {
-                if m.is_dir() {
-                    fs::remove_dir_all(&full)?;
-                } else {
-                    fs::remove_file(&full)?;
-                }
+                remove_existing(&full, &m)?;
             }
         }
         match kind {
@@ -299,6 +299,16 @@ fn xattr_set(path: &Path, name: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Removes what a layer's earlier entry left at `path` (`m` is its
+/// metadata), so the later entry takes its place.
+fn remove_existing(path: &Path, m: &fs::Metadata) -> std::io::Result<()> {
+    if m.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +367,24 @@ mod tests {
         );
         use std::os::unix::fs::FileTypeExt;
         assert!(fs::symlink_metadata(dir.path().join("etc/gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+
+    /// Found by the store's property tests: a whiteout of a directory the
+    /// same layer made was a 500 (`EEXIST`); the later entry wins.
+    #[test]
+    fn a_whiteout_replaces_a_directory_of_the_same_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_of(&[
+            ("a/", tar::EntryType::Directory, ""),
+            ("a/f", tar::EntryType::Regular, "x"),
+            (".wh.a", tar::EntryType::Regular, ""),
+        ]);
+        unpack_layer(&t[..], dir.path()).unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata(dir.path().join("a"))
             .unwrap()
             .file_type()
             .is_char_device());

@@ -22,7 +22,7 @@ use crate::ErrorKind;
 /// parser rather than in a regressions file.
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // cases: PROPTEST_CASES, 256 when unset (proptest's default)
         failure_persistence: None,
         ..ProptestConfig::default()
     }

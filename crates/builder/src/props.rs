@@ -13,7 +13,7 @@ use crate::shell::Lex;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // cases: PROPTEST_CASES, 256 when unset (proptest's default)
         failure_persistence: None,
         ..ProptestConfig::default()
     }

@@ -15,7 +15,7 @@ use crate::format::template::{sprintf, Missing, Template};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // cases: PROPTEST_CASES, 256 when unset (proptest's default)
         failure_persistence: None,
         ..ProptestConfig::default()
     }

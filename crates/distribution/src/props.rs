@@ -14,7 +14,7 @@ use crate::search::split_term;
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // cases: PROPTEST_CASES, 256 when unset (proptest's default)
         failure_persistence: None,
         ..ProptestConfig::default()
     }

@@ -16,7 +16,7 @@ use crate::server::{
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // cases: PROPTEST_CASES, 256 when unset (proptest's default)
         failure_persistence: None,
         ..ProptestConfig::default()
     }

@@ -13,6 +13,12 @@ use proptest::prelude::*;
 /// The case count for a property, without failure files: a failure in CI
 /// is a finding to keep as a unit test, not a file to commit.
 pub fn proptest_config(cases: u32) -> ProptestConfig {
+    // PROPTEST_CASES, when set, wins over the property's own count, so
+    // scripts/explore-props.sh can ask every property for more cases.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
     ProptestConfig {
         cases,
         failure_persistence: None,

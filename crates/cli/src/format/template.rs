@@ -805,11 +805,14 @@ impl State<'_> {
                 ))
             }
             t => {
-                if cmd.len() > 1 {
-                    return Err("can't give argument to non-function".into());
-                }
-                if piped.is_some() {
-                    return Err("can't give argument to non-function".into());
+                if cmd.len() > 1 || piped.is_some() {
+                    // Go's wording, under the template prefix every error
+                    // from a template carries.
+                    let (value, _) = self.term(t, dot)?;
+                    return Err(format!(
+                        "template: :1: executing \"\": can't give argument to non-function {}",
+                        to_text(&value)
+                    ));
                 }
                 self.term(t, dot)
             }
@@ -1449,6 +1452,15 @@ mod tests {
             "template: :1: unclosed action"
         );
         assert!(Template::parse("{{if .A}}x").is_err());
+        // A constant given an argument: the proptests found this one without
+        // the template prefix.
+        assert_eq!(
+            Template::parse("{{\"a,b\".}}")
+                .unwrap()
+                .render(&doc())
+                .unwrap_err(),
+            "template: :1: executing \"\": can't give argument to non-function a,b"
+        );
         assert!(Template::parse("{{nope .A}}")
             .unwrap()
             .render(&doc())

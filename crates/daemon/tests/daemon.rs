@@ -45,11 +45,22 @@ fn ping(sock: &Path) -> bool {
     out.starts_with("HTTP/1.1 200") && out.ends_with("OK")
 }
 
-/// Kills the daemon when a test ends, pass or fail, so none is left running.
+/// Stops the daemon when a test ends, pass or fail, so none is left running.
+/// SIGTERM first: these daemons run in the host's network namespace with the
+/// default bridge, and only a daemon that shuts down removes its link and
+/// its nftables table (`berth-<digest>`); a SIGKILL left both behind.
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

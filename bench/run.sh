@@ -39,54 +39,16 @@ done
 default_bin_dir berthd
 BR=${BENCH_ROOT:-/tmp/berth-bench}
 BERTHD_ARGS=${BERTHD_ARGS:-}
-DOCKER=/usr/local/bin/docker
-[[ -x $DOCKER ]] || DOCKER=$(command -v docker)
-
-# The peer dockerd, as TESTING.md prescribes: its own everything.
-PEER_DATA=/var/lib/docker-peer
-PEER_EXEC=/run/docker-peer
-PEER_SOCK=/run/docker-peer.sock
-PEER_PID=/run/docker-peer.pid
-# It runs in a network namespace of its own, so its docker0 and iptables
-# rules vanish with it (and never meet the host's or berth's).
-PEER_NETNS=berthbench-peer
 
 BERTHD_PID=
 DOCKERD_PID=
 
 cleanup() {
     set +e
-    if [[ -n $BERTHD_PID ]]; then
-        DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" rm -f $(DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" ps -aq 2>/dev/null) >/dev/null 2>&1
-    fi
-    if [[ -n $DOCKERD_PID ]]; then
-        DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" rm -f $(DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" ps -aq 2>/dev/null) >/dev/null 2>&1
-    fi
-    stop_pid "$BERTHD_PID" berthd
-    stop_pid "$DOCKERD_PID" dockerd
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "${BERTHD_PID:-0}" 2>/dev/null || kill -0 "${DOCKERD_PID:-0}" 2>/dev/null || break
-        sleep 0.1
-    done
-    umount_under "$BR"
-    umount_under "$PEER_DATA"
-    umount_under "$PEER_EXEC"
-    rm -rf "$BR" "$PEER_DATA" "$PEER_EXEC" "$PEER_SOCK" "$PEER_PID"
-    [[ -e /run/netns/$PEER_NETNS ]] && ip netns del "$PEER_NETNS"
+    stop_daemons "$BR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_ping() { # sock pid name
-    local i
-    for ((i = 0; i < 600; i++)); do
-        kill -0 "$2" 2>/dev/null || { log "$3 exited during start-up"; return 1; }
-        [[ $(curl -s --max-time 1 --unix-socket "$1" http://d/_ping 2>/dev/null) == OK ]] && return 0
-        sleep 0.1
-    done
-    log "$3 did not answer /_ping in 60s"
-    return 1
-}
 
 rss_kib() { # sum of VmRSS (kB) of the given pids
     local total=0 p v
@@ -100,7 +62,7 @@ rss_kib() { # sum of VmRSS (kB) of the given pids
 pids_with() { # pids whose command line contains $1
     local p
     for p in /proc/[0-9]*; do
-        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
+        tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$1" && echo "${p#/proc/}"
     done
 }
 
@@ -108,37 +70,12 @@ rm -rf "$BR" && mkdir -p "$BR"
 
 # --- the busybox rootfs, once, for all ------------------------------------
 log "building the busybox rootfs"
-RFS=$BR/bundle/rootfs
-mkdir -p "$RFS"/{bin,dev,etc,home,proc,root,sys,tmp,usr,var}
-chmod 1777 "$RFS/tmp"
-cp /bin/busybox "$RFS/bin/busybox"
-for a in $(/bin/busybox --list); do [[ $a == busybox ]] || ln -sf busybox "$RFS/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$RFS/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$RFS/etc/group"
-tar -C "$RFS" --numeric-owner -cf "$BR/busybox.tar" .
-
-import_busybox() { # sock
-    DOCKER_HOST=unix://$1 "$DOCKER" import --change 'CMD ["sh"]' "$BR/busybox.tar" busybox:latest >/dev/null
-}
+busybox_rootfs "$BR"
 
 # --- berthd --------------------------------------------------------------
 BERTH_OK=0
-if [[ -x $BERTH_BIN_DIR/berthd ]]; then
-    log "starting berthd from $BERTH_BIN_DIR"
-    # shellcheck disable=SC2086
-    setsid "$BERTH_BIN_DIR/berthd" --data-root "$BR/berth/d" --exec-root "$BR/berth/x" \
-        -H "unix://$BR/berth.sock" --pidfile "$BR/berth.pid" $BERTHD_ARGS \
-        >"$BR/berthd.log" 2>&1 </dev/null &
-    BERTHD_PID=$!
-    if wait_ping "$BR/berth.sock" "$BERTHD_PID" berthd && import_busybox "$BR/berth.sock" &&
-        DOCKER_HOST=unix://$BR/berth.sock "$DOCKER" run --rm busybox true; then
-        BERTH_OK=1
-    else
-        log "berthd is not usable; its log:"; tail -20 "$BR/berthd.log" >&2
-    fi
-else
-    log "no berthd in $BERTH_BIN_DIR (build with: cargo build --release --workspace --bins)"
-fi
+# shellcheck disable=SC2086
+start_berthd "$BR" $BERTHD_ARGS && BERTH_OK=1
 BERTH_CLI_OK=0
 if ((BERTH_OK)) && [[ -x $BERTH_BIN_DIR/berth ]] &&
     DOCKER_HOST=unix://$BR/berth.sock "$BERTH_BIN_DIR/berth" run --rm busybox true >/dev/null 2>&1; then
@@ -147,19 +84,7 @@ fi
 
 # --- peer dockerd ----------------------------------------------------------
 DOCKER_OK=0
-log "starting the peer dockerd on $PEER_SOCK"
-rm -rf "$PEER_DATA" "$PEER_EXEC"
-[[ -e /run/netns/$PEER_NETNS ]] && ip netns del "$PEER_NETNS"
-ip netns add "$PEER_NETNS" && ip -n "$PEER_NETNS" link set lo up
-setsid nsenter --net="/run/netns/$PEER_NETNS" dockerd --data-root "$PEER_DATA" --exec-root "$PEER_EXEC" -H "unix://$PEER_SOCK" \
-    --pidfile "$PEER_PID" --bip 172.29.0.1/16 >"$BR/dockerd.log" 2>&1 </dev/null &
-DOCKERD_PID=$!
-if wait_ping "$PEER_SOCK" "$DOCKERD_PID" dockerd && import_busybox "$PEER_SOCK" &&
-    DOCKER_HOST=unix://$PEER_SOCK "$DOCKER" run --rm busybox true; then
-    DOCKER_OK=1
-else
-    log "the peer dockerd is not usable; its log:"; tail -20 "$BR/dockerd.log" >&2
-fi
+start_peer_dockerd "$BR" && DOCKER_OK=1
 
 # --- the bare bundle ---------------------------------------------------------
 B=$BR/bundle

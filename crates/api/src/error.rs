@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// 403: the operation is refused.
     Forbidden,
+    /// 503: the service the request needs is not there in this state
+    /// (dockerd's errdefs.Unavailable: swarm calls on a node not in one).
+    Unavailable,
     /// 500: anything else.
     Internal,
 }
@@ -31,6 +34,7 @@ impl ErrorKind {
             ErrorKind::NotModified => 304,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
+            ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }
     }
@@ -62,6 +66,9 @@ impl Error {
     }
     pub fn not_modified() -> Error {
         Error::new(ErrorKind::NotModified, "")
+    }
+    pub fn unavailable(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unavailable, message)
     }
     pub fn internal(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Internal, message)

@@ -10,6 +10,7 @@ mod exec;
 mod images;
 mod networks;
 mod resources;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -121,6 +122,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/containers/{id}/archive",
             head(archive::head).get(archive::get).put(archive::put),
         )
+        .merge(swarm::router())
         .fallback(fallback)
         .with_state(engine)
 }

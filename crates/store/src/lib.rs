@@ -23,9 +23,9 @@ pub mod crash;
 pub mod diff;
 mod layers;
 pub use layers::StagedLayer;
+pub mod driver;
 mod rwlayer;
 mod unpack;
-pub mod vfs;
 
 use std::collections::HashMap;
 use std::fs;
@@ -53,8 +53,8 @@ pub struct ImageStore {
     db: Mutex<Connection>,
     /// Chains held by in-flight imports and loads (see `layers`).
     holds: Mutex<layers::HeldMap>,
-    /// How containers' root filesystems are made (`vfs.rs`).
-    driver: vfs::Driver,
+    /// How containers' root filesystems are made (`driver/`).
+    driver: &'static dyn driver::StorageDriver,
 }
 
 /// An image as the engine sees it.
@@ -215,7 +215,7 @@ impl ImageStore {
     /// [`ImageStore::open`] with a storage driver by name (`overlay2`,
     /// `vfs`); `None` picks overlay2 where the kernel has overlayfs.
     pub fn open_with_driver(root: &Path, driver: Option<&str>) -> Result<ImageStore> {
-        let driver = vfs::Driver::choose(driver)?;
+        let driver = driver::choose(driver)?;
         let root = root.to_path_buf();
         for d in ["image/blobs/sha256", "image/tmp", "overlay2/l"] {
             fs::create_dir_all(root.join(d))?;
@@ -316,7 +316,7 @@ impl ImageStore {
                 continue;
             }
             let merged = e.path().join("merged");
-            if rwlayer::is_mount_point(&merged) {
+            if driver::is_mount_point(&merged) {
                 let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
             }
             tracing::info!(dir = %name, "removing unreferenced layer dir");
@@ -387,34 +387,10 @@ impl ImageStore {
         self.driver.name()
     }
 
-    /// `DriverStatus` for `/info`, as dockerd's overlay2 reports it.
+    /// `DriverStatus` for `/info`, as dockerd's driver of that name
+    /// reports it.
     pub fn driver_status(&self) -> Vec<[String; 2]> {
-        if self.driver == vfs::Driver::Vfs {
-            return vec![];
-        }
-        use nix::sys::statfs;
-        let backing = match statfs::statfs(&self.root).map(|s| s.filesystem_type()) {
-            Ok(t) if t == statfs::EXT4_SUPER_MAGIC => "extfs",
-            Ok(t) if t == statfs::XFS_SUPER_MAGIC => "xfs",
-            Ok(t) if t == statfs::BTRFS_SUPER_MAGIC => "btrfs",
-            Ok(t) if t == statfs::TMPFS_MAGIC => "tmpfs",
-            Ok(t) if t == statfs::OVERLAYFS_SUPER_MAGIC => "overlayfs",
-            Ok(t) if t.0 == 0x2fc1_2fc1 => "zfs",
-            _ => "<unknown>",
-        };
-        let metacopy = fs::read_to_string("/sys/module/overlay/parameters/metacopy")
-            .map(|s| s.trim() == "Y")
-            .unwrap_or(false);
-        [
-            ("Backing Filesystem", backing),
-            ("Supports d_type", "true"),
-            ("Using metacopy", if metacopy { "true" } else { "false" }),
-            ("Native Overlay Diff", "true"),
-            ("userxattr", "false"),
-        ]
-        .iter()
-        .map(|(k, v)| [k.to_string(), v.to_string()])
-        .collect()
+        self.driver.status(&self.root)
     }
 
     /// Stores an image config whose layers are registered (and held by
@@ -1165,7 +1141,7 @@ impl ImageStore {
         obj.insert("Size".into(), json!(img.size));
         obj.insert(
             "GraphDriver".into(),
-            json!({"Data": if self.driver == vfs::Driver::Vfs { serde_json::Value::Null } else { self.image_graph_data(img) }, "Name": self.driver.name()}),
+            json!({"Data": self.image_graph_data(img), "Name": self.driver.name()}),
         );
         obj.insert(
             "RootFS".into(),
@@ -1181,8 +1157,8 @@ impl ImageStore {
         v
     }
 
-    /// `GraphDriver.Data` of an image: its top layer's dirs, the others as
-    /// `LowerDir` (keys sorted, as Go prints a map).
+    /// `GraphDriver.Data` of an image, from its layers' dirs (the
+    /// driver's words).
     fn image_graph_data(&self, img: &Image) -> serde_json::Value {
         let Some(top) = chain_ids(&img.diff_ids).pop() else {
             return serde_json::Value::Null;
@@ -1194,18 +1170,7 @@ impl ImageStore {
             .iter()
             .map(|(_, cache, _)| self.overlay().join(cache))
             .collect();
-        let mut data = serde_json::Map::new();
-        if dirs.len() > 1 {
-            let lower: Vec<String> = dirs[1..]
-                .iter()
-                .map(|d| d.join("diff").display().to_string())
-                .collect();
-            data.insert("LowerDir".into(), json!(lower.join(":")));
-        }
-        data.insert("MergedDir".into(), json!(dirs[0].join("merged")));
-        data.insert("UpperDir".into(), json!(dirs[0].join("diff")));
-        data.insert("WorkDir".into(), json!(dirs[0].join("work")));
-        serde_json::Value::Object(data)
+        json!(self.driver.image_data(&dirs))
     }
 
     /// One `GET /images/json` entry.

@@ -298,7 +298,7 @@ pub async fn push(
     let session =
         Arc::new(Session::open(opts, &target.domain, &target.path, "pull,push", creds).await?);
     // Other repositories of this registry that hold some layer: a token
-    // must grant pull on them for the mounts below.
+    // must grant pull on them for the mounts `push_layer` tries.
     let mut sources: Vec<String> = Vec::new();
     for d in &img.diff_ids {
         for (_, _, repo) in owner.image_store().blob_sources(d, &target.domain) {
@@ -308,24 +308,63 @@ pub async fn push(
         }
     }
     session.add_pull_scopes(&sources).await;
+    let layers = push_layers(&owner, &session, &img.diff_ids, &target.domain, tx).await?;
+    if !blob_exists(&session, &img.id).await? {
+        upload(
+            &session,
+            &img.id,
+            reqwest::Body::from(img.raw_config.clone()),
+            img.raw_config.len() as u64,
+            None,
+        )
+        .await?;
+    }
+    berth_store::crash::point("push.blobs-uploaded");
+    let (digest, size) = put_manifest(&session, &tag, &img, &layers).await?;
+    let mut by_digest = target.clone();
+    by_digest.tag = None;
+    by_digest.digest = Some(digest.clone());
+    {
+        let o = owner.clone();
+        let id = img.id.clone();
+        let _ = tokio::task::spawn_blocking(move || o.image_store().tag(&id, &by_digest)).await;
+    }
+    progress::status(tx, &format!("{tag}: digest: {digest} size: {size}"), None);
+    let _ = tx.send(berth_api::progress::Message::pushed(tag, digest, size));
+    Ok(())
+}
+
+/// A layer as the manifest names it: (digest, size, media type).
+type Pushed = (String, u64, String);
+
+/// Pushes every layer (top first, at most [`MAX_UPLOADS`] at a time, as
+/// dockerd reports them); answers them bottom first, or the first error
+/// once all ended.
+async fn push_layers(
+    owner: &Arc<dyn HasStore>,
+    session: &Arc<Session>,
+    diff_ids: &[String],
+    domain: &str,
+    tx: &Sink,
+) -> Result<Vec<Pushed>> {
     let tmp = owner.image_store().root().join("image/tmp");
     let mut tasks = Vec::new();
     let sem = Arc::new(tokio::sync::Semaphore::new(MAX_UPLOADS));
-    for d in img.diff_ids.iter().rev() {
+    for d in diff_ids.iter().rev() {
         progress::status(tx, "Preparing", Some(&short(d)));
     }
-    for (i, d) in img.diff_ids.iter().enumerate().rev() {
-        if img.diff_ids.len() - i > MAX_UPLOADS {
+    for (i, d) in diff_ids.iter().enumerate().rev() {
+        if diff_ids.len() - i > MAX_UPLOADS {
             progress::status(tx, "Waiting", Some(&short(d)));
         }
-        let (s, sem, tx, o, d, domain) = (
-            session.clone(),
-            sem.clone(),
-            tx.clone(),
-            owner.clone(),
-            d.clone(),
-            target.domain.clone(),
-        );
+        let layer = Layer {
+            session: session.clone(),
+            owner: owner.clone(),
+            diff_id: d.clone(),
+            domain: domain.to_string(),
+            tx: tx.clone(),
+        };
+        let sem = sem.clone();
         let dst = tmp.join(format!("push-{:016x}", rand::random::<u64>()));
         tasks.push((
             i,
@@ -334,102 +373,11 @@ pub async fn push(
                     .acquire_owned()
                     .await
                     .map_err(|e| Error::internal(e.to_string()))?;
-                let id = short(&d);
-                let record = |digest: &str, size: u64| {
-                    o.image_store()
-                        .add_blob_source(&d, digest, size, &domain, &s.repo)
-                };
-                // As dockerd: blobs this layer is known by on this registry
-                // are looked for in the target repository (HEAD), then
-                // mounted from where they are; only then uploaded.
-                let known = o.image_store().blob_sources(&d, &domain);
-                let mut seen = Vec::new();
-                for (digest, size, _) in &known {
-                    if seen.contains(digest) {
-                        continue;
-                    }
-                    seen.push(digest.clone());
-                    if blob_exists(&s, digest).await? {
-                        progress::status(&tx, "Layer already exists", Some(&id));
-                        record(digest, *size);
-                        return Ok::<_, Error>((digest.clone(), *size, LAYER_GZIP.to_string()));
-                    }
-                }
-                let mut open_upload = None;
-                for (digest, size, from) in known.iter().filter(|k| k.2 != s.repo) {
-                    match mount(&s, digest, from).await? {
-                        Mount::Done => {
-                            progress::status(&tx, &format!("Mounted from {from}"), Some(&id));
-                            record(digest, *size);
-                            return Ok((digest.clone(), *size, LAYER_GZIP.to_string()));
-                        }
-                        Mount::Upload(loc) => {
-                            open_upload = Some(loc);
-                            break;
-                        }
-                        Mount::Refused => {}
-                    }
-                }
-                // The blob a pull brought, byte for byte; else gzip the layer.
-                // Docker schema2 knows gzip layers only: a kept zstd blob
-                // is not reused.
-                let kept = o
-                    .image_store()
-                    .compressed_for(&d)
-                    .filter(|k| k.3.is_empty() || k.3.contains("gzip"));
-                let (c, media) = match kept {
-                    Some((path, digest, size, _)) => (
-                        Compressed {
-                            path,
-                            digest,
-                            size,
-                            keep: true,
-                        },
-                        LAYER_GZIP.to_string(),
-                    ),
-                    None => {
-                        let src = o.image_store().layer_tar(&d);
-                        let c = tokio::task::spawn_blocking(move || compress(src, dst))
-                            .await
-                            .map_err(|e| Error::internal(e.to_string()))??;
-                        (c, LAYER_GZIP.to_string())
-                    }
-                };
-                if !seen.contains(&c.digest) && blob_exists(&s, &c.digest).await? {
-                    progress::status(&tx, "Layer already exists", Some(&id));
-                    record(&c.digest, c.size);
-                    return Ok((c.digest.clone(), c.size, media));
-                }
-                progress::bytes(&tx, "Pushing", &id, 0, c.size);
-                let f = tokio::fs::File::open(&c.path).await?;
-                let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                    f,
-                    1 << 20,
-                ));
-                upload(&s, &c.digest, body, c.size, open_upload).await?;
-                record(&c.digest, c.size);
-                if !c.keep {
-                    // Kept (fsynced in the background, off the push's
-                    // path), so a push elsewhere sends it without gzip.
-                    let mut c = c;
-                    c.keep = true;
-                    let (o, path, digest, diff) =
-                        (o.clone(), c.path.clone(), c.digest.clone(), d.clone());
-                    tokio::task::spawn_blocking(move || {
-                        o.image_store()
-                            .keep_compressed_blob(&path, &digest, LAYER_GZIP, &diff)
-                    });
-                    progress::bytes(&tx, "Pushing", &id, c.size, c.size);
-                    progress::status(&tx, "Pushed", Some(&id));
-                    return Ok((c.digest.clone(), c.size, media));
-                }
-                progress::bytes(&tx, "Pushing", &id, c.size, c.size);
-                progress::status(&tx, "Pushed", Some(&id));
-                Ok((c.digest.clone(), c.size, media))
+                layer.push(dst).await
             }),
         ));
     }
-    let mut layers = vec![(String::new(), 0u64, String::new()); img.diff_ids.len()];
+    let mut layers = vec![(String::new(), 0u64, String::new()); diff_ids.len()];
     let mut first_err = None;
     for (i, t) in tasks {
         match t
@@ -443,20 +391,156 @@ pub async fn push(
             }
         }
     }
-    if let Some(e) = first_err {
-        return Err(e);
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(layers),
     }
-    if !blob_exists(&session, &img.id).await? {
-        upload(
-            &session,
-            &img.id,
-            reqwest::Body::from(img.raw_config.clone()),
-            img.raw_config.len() as u64,
-            None,
+}
+
+/// One layer's push, in its own task.
+struct Layer {
+    session: Arc<Session>,
+    owner: Arc<dyn HasStore>,
+    diff_id: String,
+    domain: String,
+    tx: Sink,
+}
+
+/// Where [`Layer::find`] left a layer.
+enum Found {
+    /// In the target repository already, or mounted there.
+    Done(Pushed),
+    /// To upload, into this upload when a mount opened one; with the
+    /// digests already looked for.
+    Upload(Option<String>, Vec<String>),
+}
+
+impl Layer {
+    fn id(&self) -> String {
+        short(&self.diff_id)
+    }
+
+    /// Records that the registry has this layer as `digest` in the target
+    /// repository, for later mounts.
+    fn record(&self, digest: &str, size: u64) {
+        self.owner.image_store().add_blob_source(
+            &self.diff_id,
+            digest,
+            size,
+            &self.domain,
+            &self.session.repo,
         )
-        .await?;
     }
-    berth_store::crash::point("push.blobs-uploaded");
+
+    /// Finds the layer on the registry, else gzips (or reuses the blob a
+    /// pull kept) and uploads it; `dst` is the temp file to gzip into.
+    async fn push(self, dst: PathBuf) -> Result<Pushed> {
+        let (open_upload, seen) = match self.find().await? {
+            Found::Done(p) => return Ok(p),
+            Found::Upload(loc, seen) => (loc, seen),
+        };
+        let (s, tx, id) = (&self.session, &self.tx, self.id());
+        let c = self.compressed(dst).await?;
+        let media = LAYER_GZIP.to_string();
+        if !seen.contains(&c.digest) && blob_exists(s, &c.digest).await? {
+            progress::status(tx, "Layer already exists", Some(&id));
+            self.record(&c.digest, c.size);
+            return Ok((c.digest.clone(), c.size, media));
+        }
+        progress::bytes(tx, "Pushing", &id, 0, c.size);
+        let f = tokio::fs::File::open(&c.path).await?;
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(f, 1 << 20));
+        upload(s, &c.digest, body, c.size, open_upload).await?;
+        self.record(&c.digest, c.size);
+        let mut c = c;
+        if !c.keep {
+            // Kept (fsynced in the background, off the push's path), so a
+            // push elsewhere sends it without gzip.
+            c.keep = true;
+            let (o, path, digest, diff) = (
+                self.owner.clone(),
+                c.path.clone(),
+                c.digest.clone(),
+                self.diff_id.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                o.image_store()
+                    .keep_compressed_blob(&path, &digest, LAYER_GZIP, &diff)
+            });
+        }
+        progress::bytes(tx, "Pushing", &id, c.size, c.size);
+        progress::status(tx, "Pushed", Some(&id));
+        Ok((c.digest.clone(), c.size, media))
+    }
+
+    /// As dockerd: blobs this layer is known by on this registry are
+    /// looked for in the target repository (HEAD), then mounted from
+    /// where they are; only then is it uploaded.
+    async fn find(&self) -> Result<Found> {
+        let (s, tx, id) = (&self.session, &self.tx, self.id());
+        let known = self
+            .owner
+            .image_store()
+            .blob_sources(&self.diff_id, &self.domain);
+        let mut seen = Vec::new();
+        for (digest, size, _) in &known {
+            if seen.contains(digest) {
+                continue;
+            }
+            seen.push(digest.clone());
+            if blob_exists(s, digest).await? {
+                progress::status(tx, "Layer already exists", Some(&id));
+                self.record(digest, *size);
+                return Ok(Found::Done((digest.clone(), *size, LAYER_GZIP.to_string())));
+            }
+        }
+        for (digest, size, from) in known.iter().filter(|k| k.2 != s.repo) {
+            match mount(s, digest, from).await? {
+                Mount::Done => {
+                    progress::status(tx, &format!("Mounted from {from}"), Some(&id));
+                    self.record(digest, *size);
+                    return Ok(Found::Done((digest.clone(), *size, LAYER_GZIP.to_string())));
+                }
+                Mount::Upload(loc) => return Ok(Found::Upload(Some(loc), seen)),
+                Mount::Refused => {}
+            }
+        }
+        Ok(Found::Upload(None, seen))
+    }
+
+    /// The blob a pull brought, byte for byte; else the layer gzipped into
+    /// `dst`. Docker schema2 knows gzip layers only: a kept zstd blob is
+    /// not reused.
+    async fn compressed(&self, dst: PathBuf) -> Result<Compressed> {
+        let kept = self
+            .owner
+            .image_store()
+            .compressed_for(&self.diff_id)
+            .filter(|k| k.3.is_empty() || k.3.contains("gzip"));
+        if let Some((path, digest, size, _)) = kept {
+            return Ok(Compressed {
+                path,
+                digest,
+                size,
+                keep: true,
+            });
+        }
+        let src = self.owner.image_store().layer_tar(&self.diff_id);
+        tokio::task::spawn_blocking(move || compress(src, dst))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?
+    }
+}
+
+/// PUTs the Docker schema2 manifest of `img` and `layers` under `tag`;
+/// answers its digest and size.
+async fn put_manifest(
+    session: &Session,
+    tag: &str,
+    img: &berth_store::Image,
+    layers: &[Pushed],
+) -> Result<(String, u64)> {
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MEDIA_SCHEMA2,
@@ -485,25 +569,7 @@ pub async fn push(
         let f = failure(r).await;
         return Err(Error::internal(f.describe()));
     }
-    let mut by_digest = target.clone();
-    by_digest.tag = None;
-    by_digest.digest = Some(digest.clone());
-    {
-        let o = owner.clone();
-        let id = img.id.clone();
-        let _ = tokio::task::spawn_blocking(move || o.image_store().tag(&id, &by_digest)).await;
-    }
-    progress::status(
-        tx,
-        &format!("{tag}: digest: {digest} size: {}", body.len()),
-        None,
-    );
-    let _ = tx.send(berth_api::progress::Message::pushed(
-        tag,
-        digest,
-        body.len() as u64,
-    ));
-    Ok(())
+    Ok((digest, body.len() as u64))
 }
 
 #[cfg(test)]

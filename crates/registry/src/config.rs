@@ -259,201 +259,15 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let mut root: Value = if text.trim().is_empty() {
-            Value::Mapping(Mapping::new())
-        } else {
-            serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?
-        };
-        if !root.is_mapping() {
-            return Err(invalid("the configuration must be a YAML mapping".into()));
-        }
-        let mut overrides: Vec<(Vec<String>, String)> = env
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let rest = k.strip_prefix("REGISTRY_")?;
-                let path: Vec<String> = rest.split('_').map(|s| s.to_ascii_lowercase()).collect();
-                if path.iter().any(|s| s.is_empty()) || !TOP_KEYS.contains(&path[0].as_str()) {
-                    return None;
-                }
-                Some((path, v))
-            })
-            .collect();
-        // Shallow first, so REGISTRY_AUTH=htpasswd lands before
-        // REGISTRY_AUTH_HTPASSWD_REALM.
-        overrides.sort_by_key(|(p, _)| p.len());
-        for (p, v) in overrides {
-            set_path(&mut root, &p, &v);
-        }
-
-        let file: File = serde_path_to_error::deserialize(root).map_err(|e| {
-            let at = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            if at == "." || at.is_empty() {
-                invalid(inner)
-            } else {
-                invalid(format!("{at}: {inner}"))
-            }
-        })?;
-        match &file.version {
-            Some(Value::Number(n)) if n.as_f64() == Some(0.1) => {}
-            Some(Value::String(s)) if s == "0.1" => {}
-            Some(v) => {
-                return Err(invalid(format!(
-                    "unsupported version {}: only 0.1 is supported",
-                    serde_yaml_ng::to_string(v).unwrap_or_default().trim()
-                )))
-            }
-            None => return Err(invalid("version is missing (version: 0.1)".into())),
-        }
-
-        let log_level = file
-            .log
-            .as_ref()
-            .and_then(|l| l.level.clone())
-            .or(file.loglevel.clone())
-            .unwrap_or_else(|| "info".into())
-            .to_ascii_lowercase();
-        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            return Err(invalid(format!(
-                "invalid log.level {log_level:?}: use error, warn, info or debug"
-            )));
-        }
-
-        let storage = file.storage.ok_or_else(|| {
-            invalid("storage is missing (storage.filesystem.rootdirectory)".into())
-        })?;
-        let fs = storage.filesystem.ok_or_else(|| {
-            invalid("no storage driver: only storage.filesystem is supported".into())
-        })?;
-        let root_dir = fs
-            .rootdirectory
-            .unwrap_or_else(|| PathBuf::from("/var/lib/registry"));
-        if !root_dir.is_absolute() {
-            return Err(invalid(format!(
-                "storage.filesystem.rootdirectory {} must be an absolute path",
-                root_dir.display()
-            )));
-        }
-        let delete_enabled = storage.delete.and_then(|d| d.enabled).unwrap_or(false);
-        let readonly = storage
-            .maintenance
-            .and_then(|m| m.readonly)
-            .and_then(|r| r.enabled)
-            .unwrap_or(false);
-
-        let http = file.http;
-        let raw_addr = http
-            .as_ref()
-            .and_then(|h| h.addr.clone())
-            .unwrap_or_else(|| ":5000".into());
-        let addr = listen_address(&raw_addr).map_err(invalid)?;
-        if let Some(net) = http.as_ref().and_then(|h| h.net.as_deref()) {
-            if net != "tcp" {
-                return Err(invalid(format!(
-                    "http.net {net:?} is not supported: only tcp"
-                )));
-            }
-        }
-        if let Some(prefix) = http.as_ref().and_then(|h| h.prefix.as_deref()) {
-            if !prefix.is_empty() && prefix != "/" {
-                return Err(invalid(format!("http.prefix {prefix:?} is not supported")));
-            }
-        }
-        let tls = match http.and_then(|h| h.tls) {
-            None => None,
-            Some(t) => {
-                if t.letsencrypt.is_some() {
-                    return Err(invalid("http.tls.letsencrypt is not supported".into()));
-                }
-                let tls13_only = match t.minimumtls.as_deref() {
-                    None | Some("" | "tls1.0" | "tls1.1" | "tls1.2") => false,
-                    Some("tls1.3") => true,
-                    Some(other) => {
-                        return Err(invalid(format!(
-                            "http.tls.minimumtls {other:?}: use tls1.2 or tls1.3"
-                        )))
-                    }
-                };
-                match (t.certificate, t.key) {
-                    (None, None) => None,
-                    (Some(certificate), Some(key)) => Some(TlsConfig {
-                        certificate,
-                        key,
-                        clientcas: t.clientcas.unwrap_or_default(),
-                        tls13_only,
-                    }),
-                    (Some(_), None) => {
-                        return Err(invalid(
-                            "http.tls.certificate is set but http.tls.key is not".into(),
-                        ))
-                    }
-                    (None, Some(_)) => {
-                        return Err(invalid(
-                            "http.tls.key is set but http.tls.certificate is not".into(),
-                        ))
-                    }
-                }
-            }
-        };
-
-        let auth = match file.auth {
-            None => None,
-            Some(a) => {
-                let n =
-                    a.htpasswd.is_some() as u8 + a.token.is_some() as u8 + a.silly.is_some() as u8;
-                if n > 1 {
-                    return Err(invalid("more than one auth scheme is configured".into()));
-                }
-                if a.silly.is_some() {
-                    return Err(invalid(
-                        "auth.silly is not supported: use htpasswd or token".into(),
-                    ));
-                }
-                if let Some(h) = a.htpasswd {
-                    Some(AuthConfig::Htpasswd {
-                        realm: h
-                            .realm
-                            .ok_or_else(|| invalid("auth.htpasswd.realm is missing".into()))?,
-                        path: h
-                            .path
-                            .ok_or_else(|| invalid("auth.htpasswd.path is missing".into()))?,
-                    })
-                } else if let Some(t) = a.token {
-                    if t.jwks.is_some() {
-                        return Err(invalid(
-                            "auth.token.jwks is not supported: use rootcertbundle".into(),
-                        ));
-                    }
-                    let need = |v: Option<String>, k: &str| {
-                        v.filter(|s| !s.is_empty())
-                            .ok_or_else(|| invalid(format!("auth.token.{k} is missing")))
-                    };
-                    let signingkey = t.signingkey;
-                    let htpasswd = t.htpasswd;
-                    if signingkey.is_some() != htpasswd.is_some() {
-                        return Err(invalid(
-                            "the token service needs both auth.token.signingkey and auth.token.htpasswd".into(),
-                        ));
-                    }
-                    Some(AuthConfig::Token {
-                        realm: need(t.realm, "realm")?,
-                        service: need(t.service, "service")?,
-                        issuer: need(t.issuer, "issuer")?,
-                        rootcertbundle: t.rootcertbundle.ok_or_else(|| {
-                            invalid("auth.token.rootcertbundle is missing".into())
-                        })?,
-                        signingkey,
-                        htpasswd,
-                    })
-                } else {
-                    None
-                }
-            }
-        };
-
+        let file = read_file(text, env).map_err(invalid)?;
+        check_version(file.version.as_ref()).map_err(invalid)?;
+        let log_level = log_level(file.log.as_ref(), file.loglevel.as_deref()).map_err(invalid)?;
+        let (root, delete_enabled, readonly) = storage(file.storage).map_err(invalid)?;
+        let (addr, tls) = http(file.http).map_err(invalid)?;
+        let auth = file.auth.map(auth).transpose().map_err(invalid)?.flatten();
         Ok(Config {
             log_level,
-            root: root_dir,
+            root,
             delete_enabled,
             readonly,
             addr,
@@ -461,6 +275,191 @@ impl Config {
             auth,
         })
     }
+}
+
+// Each section below is read as distribution reads it; an error is the
+// message `ConfigError::Invalid` carries with the file's path.
+
+/// The YAML with the `REGISTRY_*` environment overrides applied.
+fn read_file(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<File, String> {
+    let mut root: Value = if text.trim().is_empty() {
+        Value::Mapping(Mapping::new())
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?
+    };
+    if !root.is_mapping() {
+        return Err("the configuration must be a YAML mapping".into());
+    }
+    let mut overrides: Vec<(Vec<String>, String)> = env
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix("REGISTRY_")?;
+            let path: Vec<String> = rest.split('_').map(|s| s.to_ascii_lowercase()).collect();
+            if path.iter().any(|s| s.is_empty()) || !TOP_KEYS.contains(&path[0].as_str()) {
+                return None;
+            }
+            Some((path, v))
+        })
+        .collect();
+    // Shallow first, so REGISTRY_AUTH=htpasswd lands before
+    // REGISTRY_AUTH_HTPASSWD_REALM.
+    overrides.sort_by_key(|(p, _)| p.len());
+    for (p, v) in overrides {
+        set_path(&mut root, &p, &v);
+    }
+    serde_path_to_error::deserialize(root).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if at == "." || at.is_empty() {
+            inner
+        } else {
+            format!("{at}: {inner}")
+        }
+    })
+}
+
+fn check_version(version: Option<&Value>) -> Result<(), String> {
+    match version {
+        Some(Value::Number(n)) if n.as_f64() == Some(0.1) => Ok(()),
+        Some(Value::String(s)) if s == "0.1" => Ok(()),
+        Some(v) => Err(format!(
+            "unsupported version {}: only 0.1 is supported",
+            serde_yaml_ng::to_string(v).unwrap_or_default().trim()
+        )),
+        None => Err("version is missing (version: 0.1)".into()),
+    }
+}
+
+/// `log.level`, else the old top-level `loglevel`, else `info`.
+fn log_level(log: Option<&LogSection>, loglevel: Option<&str>) -> Result<String, String> {
+    let level = log
+        .and_then(|l| l.level.clone())
+        .or(loglevel.map(str::to_string))
+        .unwrap_or_else(|| "info".into())
+        .to_ascii_lowercase();
+    if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+        return Err(format!(
+            "invalid log.level {level:?}: use error, warn, info or debug"
+        ));
+    }
+    Ok(level)
+}
+
+/// The root directory, whether deletes are enabled, whether read-only.
+fn storage(storage: Option<StorageSection>) -> Result<(PathBuf, bool, bool), String> {
+    let storage =
+        storage.ok_or("storage is missing (storage.filesystem.rootdirectory)".to_string())?;
+    let fs = storage
+        .filesystem
+        .ok_or("no storage driver: only storage.filesystem is supported".to_string())?;
+    let root_dir = fs
+        .rootdirectory
+        .unwrap_or_else(|| PathBuf::from("/var/lib/registry"));
+    if !root_dir.is_absolute() {
+        return Err(format!(
+            "storage.filesystem.rootdirectory {} must be an absolute path",
+            root_dir.display()
+        ));
+    }
+    let delete_enabled = storage.delete.and_then(|d| d.enabled).unwrap_or(false);
+    let readonly = storage
+        .maintenance
+        .and_then(|m| m.readonly)
+        .and_then(|r| r.enabled)
+        .unwrap_or(false);
+    Ok((root_dir, delete_enabled, readonly))
+}
+
+/// The listen address and TLS.
+fn http(http: Option<HttpSection>) -> Result<(String, Option<TlsConfig>), String> {
+    let raw_addr = http
+        .as_ref()
+        .and_then(|h| h.addr.clone())
+        .unwrap_or_else(|| ":5000".into());
+    let addr = listen_address(&raw_addr)?;
+    if let Some(net) = http.as_ref().and_then(|h| h.net.as_deref()) {
+        if net != "tcp" {
+            return Err(format!("http.net {net:?} is not supported: only tcp"));
+        }
+    }
+    if let Some(prefix) = http.as_ref().and_then(|h| h.prefix.as_deref()) {
+        if !prefix.is_empty() && prefix != "/" {
+            return Err(format!("http.prefix {prefix:?} is not supported"));
+        }
+    }
+    let tls = http.and_then(|h| h.tls).map(tls).transpose()?.flatten();
+    Ok((addr, tls))
+}
+
+/// `http.tls`: none without a certificate and key.
+fn tls(t: TlsSection) -> Result<Option<TlsConfig>, String> {
+    if t.letsencrypt.is_some() {
+        return Err("http.tls.letsencrypt is not supported".into());
+    }
+    let tls13_only = match t.minimumtls.as_deref() {
+        None | Some("" | "tls1.0" | "tls1.1" | "tls1.2") => false,
+        Some("tls1.3") => true,
+        Some(other) => {
+            return Err(format!(
+                "http.tls.minimumtls {other:?}: use tls1.2 or tls1.3"
+            ))
+        }
+    };
+    match (t.certificate, t.key) {
+        (None, None) => Ok(None),
+        (Some(certificate), Some(key)) => Ok(Some(TlsConfig {
+            certificate,
+            key,
+            clientcas: t.clientcas.unwrap_or_default(),
+            tls13_only,
+        })),
+        (Some(_), None) => Err("http.tls.certificate is set but http.tls.key is not".into()),
+        (None, Some(_)) => Err("http.tls.key is set but http.tls.certificate is not".into()),
+    }
+}
+
+/// `auth`: one scheme at most; none for an empty section.
+fn auth(a: AuthSection) -> Result<Option<AuthConfig>, String> {
+    let n = a.htpasswd.is_some() as u8 + a.token.is_some() as u8 + a.silly.is_some() as u8;
+    if n > 1 {
+        return Err("more than one auth scheme is configured".into());
+    }
+    if a.silly.is_some() {
+        return Err("auth.silly is not supported: use htpasswd or token".into());
+    }
+    if let Some(h) = a.htpasswd {
+        return Ok(Some(AuthConfig::Htpasswd {
+            realm: h
+                .realm
+                .ok_or("auth.htpasswd.realm is missing".to_string())?,
+            path: h.path.ok_or("auth.htpasswd.path is missing".to_string())?,
+        }));
+    }
+    let Some(t) = a.token else {
+        return Ok(None);
+    };
+    if t.jwks.is_some() {
+        return Err("auth.token.jwks is not supported: use rootcertbundle".into());
+    }
+    let need = |v: Option<String>, k: &str| {
+        v.filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("auth.token.{k} is missing"))
+    };
+    if t.signingkey.is_some() != t.htpasswd.is_some() {
+        return Err(
+            "the token service needs both auth.token.signingkey and auth.token.htpasswd".into(),
+        );
+    }
+    Ok(Some(AuthConfig::Token {
+        realm: need(t.realm, "realm")?,
+        service: need(t.service, "service")?,
+        issuer: need(t.issuer, "issuer")?,
+        rootcertbundle: t
+            .rootcertbundle
+            .ok_or("auth.token.rootcertbundle is missing".to_string())?,
+        signingkey: t.signingkey,
+        htpasswd: t.htpasswd,
+    }))
 }
 
 /// `:5000` -> `0.0.0.0:5000`, as Go's listener reads an empty host.

@@ -306,7 +306,14 @@ fn token_auth_checks_scopes_signatures_and_issuers() {
     );
     assert_eq!(r.status, 401);
     // A tampered token, and garbage.
-    let mut bad = token.clone().into_bytes();
+    refuses_bad_tokens(&s, &token);
+    // A token from another issuer (its own RSA key, not in our bundle).
+    refuses_another_issuers_token(&s, &users, &d);
+}
+
+/// A tampered token, a malformed one and basic credentials get 401s.
+fn refuses_bad_tokens(s: &Server, token: &str) {
+    let mut bad = token.as_bytes().to_vec();
     let i = bad.len() - 5;
     bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).expect("utf8");
@@ -335,13 +342,17 @@ fn token_auth_checks_scopes_signatures_and_issuers() {
         curl("GET", &s.url("/v2/"), &["-u", "alice:s3cret"], None).status,
         401
     );
+}
 
-    // A token from another issuer (its own RSA key, not in our bundle).
+/// A token signed by another issuer's key (RSA, not in `s`'s bundle) is
+/// refused by `s`, though its own registry takes it; `d` is a blob in
+/// `team/a` on `s`.
+fn refuses_another_issuers_token(s: &Server, users: &Path, d: &str) {
     let dir2 = Scratch::new("auth-token2");
     let (crt2, key2) = token_key(&dir2.0, "other", true);
     let s2 = Server::start(
         &dir2.0,
-        &token_config("http://x/auth/token", &crt2, &key2, &users),
+        &token_config("http://x/auth/token", &crt2, &key2, users),
     );
     let t2 = get_token(&s2, "alice:s3cret", "repository:team/a:pull,push");
     assert_eq!(t2.status, 200, "{}", t2.text());

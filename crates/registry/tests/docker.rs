@@ -254,39 +254,7 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
     );
 
     // Token auth: docker fetches tokens from the built-in token service.
-    let (tcrt, tkey) = (dir.path("token.crt"), dir.path("token.key"));
-    let mut c = Command::new("openssl");
-    c.args([
-        "req",
-        "-x509",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=breg token",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-keyout",
-    ])
-    .arg(&tkey)
-    .arg("-out")
-    .arg(&tcrt);
-    assert!(run(&mut c).0);
-    let token_dir = dir.path("token");
-    std::fs::create_dir_all(&token_dir).expect("dir");
-    let ts = Server::start_with(
-        &token_dir,
-        &format!(
-            "{tls}auth:\n  token:\n    realm: https://127.0.0.1:{{PORT}}/auth/token\n    service: breg-service\n    issuer: breg-issuer\n    rootcertbundle: {}\n    signingkey: {}\n    htpasswd: {}\n",
-            tcrt.display(),
-            tkey.display(),
-            users.display()
-        ),
-        &[],
-        "https",
-    );
+    let ts = token_server(&dir, &tls, &users);
     let thost = ts.addr();
     let _tcerts = CertsD::install(&thost, &ca);
     let (ok, _, err) = d.login(&thost, "alice", "wrong");
@@ -311,7 +279,51 @@ fn docker_login_push_rmi_pull_over_tls_with_htpasswd_and_tokens() {
 
     // dockerd and its containerd are gone, nothing stays mounted.
     drop(d);
-    let prefix = dd_dir.display().to_string();
+    assert_nothing_left_under(&dd_dir);
+}
+
+/// A registry with token auth whose built-in token service signs with a
+/// fresh EC key and checks `users`.
+fn token_server(dir: &Scratch, tls: &str, users: &Path) -> Server {
+    let (tcrt, tkey) = (dir.path("token.crt"), dir.path("token.key"));
+    let mut c = Command::new("openssl");
+    c.args([
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=breg token",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-keyout",
+    ])
+    .arg(&tkey)
+    .arg("-out")
+    .arg(&tcrt);
+    assert!(run(&mut c).0);
+    let token_dir = dir.path("token");
+    std::fs::create_dir_all(&token_dir).expect("dir");
+    Server::start_with(
+        &token_dir,
+        &format!(
+            "{tls}auth:\n  token:\n    realm: https://127.0.0.1:{{PORT}}/auth/token\n    service: breg-service\n    issuer: breg-issuer\n    rootcertbundle: {}\n    signingkey: {}\n    htpasswd: {}\n",
+            tcrt.display(),
+            tkey.display(),
+            users.display()
+        ),
+        &[],
+        "https",
+    )
+}
+
+/// No mount and no process is left under `dir` (dockerd's and its
+/// containerd's).
+fn assert_nothing_left_under(dir: &Path) {
+    let prefix = dir.display().to_string();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     assert!(!mounts.contains(&prefix), "mounts left under {prefix}");
     for e in std::fs::read_dir("/proc").expect("proc").flatten() {

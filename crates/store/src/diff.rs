@@ -104,12 +104,13 @@ impl RwLayer {
     /// directory with any change inside is modified. Paths come in sorted
     /// order (dockerd's order is Go's random map order). The daemon's own
     /// files (`/etc/hosts`, ...) are not changes.
+    /// The storage driver decides how (vfs keeps no record of changes).
     pub fn changes(&self) -> Result<Vec<Change>> {
-        if self.vfs {
-            return Err(Error::internal(
-                "docker diff is not supported with the vfs storage driver",
-            ));
-        }
+        self.driver.changes(self)
+    }
+
+    /// [`RwLayer::changes`] read from an overlay upper dir.
+    pub(crate) fn upper_changes(&self) -> Result<Vec<Change>> {
         let mut out = Vec::new();
         self.walk_changes(&self.upperdir.clone(), "", &mut out)?;
         Ok(out)
@@ -188,11 +189,11 @@ impl RwLayer {
     /// `.wh..wh..opq`. The daemon's own files are left out.
     /// Returns the number of entries written (0: nothing changed).
     pub fn write_layer_diff(&self, dst: &mut dyn Write) -> Result<usize> {
-        if self.vfs {
-            return Err(Error::internal(
-                "docker commit is not supported with the vfs storage driver",
-            ));
-        }
+        self.driver.write_diff(self, dst)
+    }
+
+    /// [`RwLayer::write_layer_diff`] from an overlay upper dir.
+    pub(crate) fn upper_diff_tar(&self, dst: &mut dyn Write) -> Result<usize> {
         let mut b = tar::Builder::new(dst);
         b.follow_symlinks(false);
         b.mode(tar::HeaderMode::Complete);

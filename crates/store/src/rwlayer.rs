@@ -2,13 +2,14 @@
 //! over the image's read-only layers.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth_api::{Error, Result};
 use indexmap::IndexMap;
 use rusqlite::{params, OptionalExtension};
 
-use crate::{db_err, unpack, ImageStore};
+use crate::driver::{self, StorageDriver};
+use crate::{db_err, ImageStore};
 
 /// A container's read-write layer over its image's layers.
 #[derive(Debug, Clone)]
@@ -20,19 +21,12 @@ pub struct RwLayer {
     /// The container's rootfs: the overlay's mount point, or with the vfs
     /// driver the plain directory `vfs/dir/<container-id>`.
     pub merged: PathBuf,
-    /// Made by the vfs driver (a copy, nothing to mount).
+    /// Made by the vfs driver (a copy, nothing to mount). Kept for the
+    /// engine's callers; [`RwLayer::driver_name`] says the same.
     pub vfs: bool,
-}
-
-/// Whether `target` is a mount point (per `/proc/self/mountinfo`).
-pub(crate) fn is_mount_point(target: &Path) -> bool {
-    let target = target.display().to_string();
-    fs::read_to_string("/proc/self/mountinfo")
-        .map(|m| {
-            m.lines()
-                .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
-        })
-        .unwrap_or(false)
+    /// The driver that made it, which every driver-specific step below
+    /// goes through.
+    pub(crate) driver: &'static dyn StorageDriver,
 }
 
 impl RwLayer {
@@ -55,92 +49,34 @@ impl RwLayer {
         )
     }
 
+    /// The storage driver's name (`overlay2`, `vfs`).
+    pub fn driver_name(&self) -> &'static str {
+        self.driver.name()
+    }
+
     pub fn is_mounted(&self) -> bool {
-        if self.vfs {
-            return self.merged.is_dir();
-        }
-        is_mount_point(&self.merged)
+        self.driver.is_mounted(self)
     }
 
-    /// Mounts the overlay at `merged`; does nothing when already mounted.
+    /// Makes the rootfs at `merged` usable (overlay2 mounts it); does
+    /// nothing when it already is.
     pub fn mount(&self) -> Result<()> {
-        if self.vfs {
-            // The copy is made at create; a missing one (a crash between
-            // create's steps) is made again from the layers.
-            if !self.merged.is_dir() {
-                crate::vfs::build_rootfs(&self.lowerdirs, &self.merged)?;
-            }
-            return Ok(());
-        }
-        if self.is_mounted() {
-            return Ok(());
-        }
-        fs::create_dir_all(&self.merged)?;
-        nix::mount::mount(
-            Some("overlay"),
-            &self.merged,
-            Some("overlay"),
-            nix::mount::MsFlags::empty(),
-            Some(self.mount_data().as_str()),
-        )
-        .map_err(|e| {
-            Error::internal(format!(
-                "mounting the container rootfs at {}: {e}",
-                self.merged.display()
-            ))
-        })
+        self.driver.mount(self)
     }
 
-    /// Detaches the overlay at `merged`; does nothing when not mounted.
+    /// Undoes [`RwLayer::mount`]; does nothing when not mounted.
     pub fn unmount(&self) -> Result<()> {
-        if self.vfs || !self.is_mounted() {
-            return Ok(());
-        }
-        nix::mount::umount2(&self.merged, nix::mount::MntFlags::MNT_DETACH)
-            .map_err(|e| Error::internal(format!("unmounting {}: {e}", self.merged.display())))
+        self.driver.unmount(self)
     }
 
-    /// `GraphDriver.Data` as dockerd prints it: the lower layers' `diff`
-    /// dirs (resolved), and the container's own dirs.
+    /// `GraphDriver.Data` as dockerd prints it.
     pub fn graph_driver_data(&self) -> IndexMap<String, String> {
-        if self.vfs {
-            return IndexMap::new();
-        }
-        let lower: Vec<String> = self
-            .lowerdirs
-            .iter()
-            .map(|p| {
-                fs::canonicalize(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            })
-            .collect();
-        let mut data = IndexMap::new();
-        // dockerd lists the rw layer's `-init` layer first; berth has none.
-        data.insert("LowerDir".to_string(), lower.join(":"));
-        data.insert("MergedDir".to_string(), self.merged.display().to_string());
-        data.insert("UpperDir".to_string(), self.upperdir.display().to_string());
-        data.insert("WorkDir".to_string(), self.workdir.display().to_string());
-        data
-    }
-
-    /// Where the vfs driver keeps the size of a fresh copy.
-    fn vfs_base_file(&self) -> PathBuf {
-        self.upperdir.with_file_name("vfs-base-size")
+        self.driver.container_data(self)
     }
 
     /// The size of the container's changes (dockerd's `SizeRw`).
     pub fn size_rw(&self) -> Result<i64> {
-        if self.vfs {
-            // A copy has no upper dir: its growth over the size it had when made.
-            let base: i64 = fs::read_to_string(self.vfs_base_file())
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-            return Ok((unpack::tree_size(&self.merged) - base).max(0));
-        }
-        Ok(unpack::tree_size(&self.upperdir))
+        self.driver.size_rw(self)
     }
 }
 
@@ -204,28 +140,12 @@ impl ImageStore {
                 .map_err(db_err)?;
             Ok(())
         })();
-        let result = result.and_then(|()| {
-            if self.driver != crate::vfs::Driver::Vfs {
-                return Ok(());
-            }
-            let layer = self.rw_layer(container_id)?;
-            let lowers: Vec<PathBuf> = layer
-                .lowerdirs
-                .iter()
-                .filter(|l| !l.ends_with("empty"))
-                .cloned()
-                .collect();
-            fs::create_dir_all(self.vfs_dir())?;
-            crate::vfs::build_rootfs(&lowers, &layer.merged)?;
-            let base = unpack::tree_size(&layer.merged);
-            fs::write(layer.vfs_base_file(), base.to_string())?;
-            Ok(())
-        });
+        let result = result.and_then(|()| self.driver.prepare(&self.rw_layer(container_id)?));
         match result {
             Ok(()) => self.rw_layer(container_id),
             Err(e) => {
+                let _ = self.driver.remove(self.root(), &dir, container_id);
                 let _ = fs::remove_dir_all(&dir);
-                let _ = fs::remove_dir_all(self.vfs_dir().join(container_id));
                 let _ = self.conn().execute(
                     "DELETE FROM rw_layers WHERE container_id = ?1",
                     params![container_id],
@@ -233,11 +153,6 @@ impl ImageStore {
                 Err(e)
             }
         }
-    }
-
-    /// `vfs/dir`: the vfs driver's container root filesystems.
-    fn vfs_dir(&self) -> PathBuf {
-        self.root().join("vfs").join("dir")
     }
 
     /// The ids of every container that has a read-write layer (recorded
@@ -283,17 +198,13 @@ impl ImageStore {
             fs::create_dir_all(&empty)?;
             lowerdirs.push(empty);
         }
-        let vfs = self.driver == crate::vfs::Driver::Vfs;
         Ok(RwLayer {
             lowerdirs,
             upperdir: dir.join("diff"),
             workdir: dir.join("work"),
-            merged: if vfs {
-                self.vfs_dir().join(container_id)
-            } else {
-                dir.join("merged")
-            },
-            vfs,
+            merged: self.driver.rootfs_dir(self.root(), &dir, container_id),
+            vfs: self.driver.name() == "vfs",
+            driver: self.driver,
         })
     }
 
@@ -307,16 +218,10 @@ impl ImageStore {
                 "invalid container id for a layer: {container_id:?}"
             )));
         }
-        let merged = dir.join("merged");
-        if is_mount_point(&merged) {
-            nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH)
-                .map_err(|e| Error::internal(format!("unmounting {}: {e}", merged.display())))?;
-        }
-        let copy = self.vfs_dir().join(container_id);
-        if let Err(e) = fs::remove_dir_all(&copy) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(Error::internal(format!("removing {}: {e}", copy.display())));
-            }
+        // Every driver's, not only the current one's: see
+        // `StorageDriver::remove`.
+        for driver in driver::all() {
+            driver.remove(self.root(), &dir, container_id)?;
         }
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}

@@ -382,3 +382,10 @@ pub fn make_htpasswd(path: &Path, user: &str, password: &str) {
     let mut f = std::fs::File::create(path).expect("htpasswd file");
     f.write_all(out.as_bytes()).expect("write");
 }
+
+/// `n` bytes that differ by `seed`.
+pub fn blob(seed: u8, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}

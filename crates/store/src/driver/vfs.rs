@@ -1,60 +1,115 @@
-//! Storage drivers. `overlay2` (the default where the kernel has overlayfs)
-//! mounts the image's layers under the container's own upper dir. `vfs`
-//! (`storage-driver: vfs`, or when overlayfs is missing) mounts nothing: a
-//! container's rootfs is a plain directory, `vfs/dir/<container-id>`,
-//! made at create by copying the image's layers bottom-up and applying
-//! their whiteouts, as dockerd's vfs driver copies its parent layer.
-//!
-//! The image layers themselves stay unpacked once under `overlay2/` in
-//! overlay's format (whiteouts as 0/0 character devices, opaque dirs by
-//! the `trusted.overlay.opaque` attribute) with either driver, so one store
-//! serves both and switching drivers keeps the images. Written by hand: no
-//! crate applies overlay-format diffs onto a directory.
+//! The `vfs` driver (`storage-driver: vfs`, or when overlayfs is missing)
+//! mounts nothing: a container's rootfs is a plain directory,
+//! `vfs/dir/<container-id>`, made at create by copying the image's layers
+//! bottom-up and applying their whiteouts, as dockerd's vfs driver copies
+//! its parent layer. Written by hand: no crate applies overlay-format
+//! diffs onto a directory.
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_api::{Error, Result};
+use indexmap::IndexMap;
 
-/// Which driver makes containers' root filesystems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driver {
-    Overlay2,
-    Vfs,
+use super::{remove_tree, StorageDriver};
+use crate::{unpack, Change, RwLayer};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Vfs;
+
+/// Where the vfs driver keeps the size of a fresh copy (in the record
+/// dir), so `SizeRw` is the copy's growth.
+fn base_size_file(layer: &RwLayer) -> PathBuf {
+    layer.upperdir.with_file_name("vfs-base-size")
 }
 
-impl Driver {
-    /// The driver named (`overlay2`, `vfs`), or the best one this kernel
-    /// has when none is named.
-    pub fn choose(name: Option<&str>) -> Result<Driver> {
-        match name.filter(|n| !n.is_empty()) {
-            Some("overlay2") => Ok(Driver::Overlay2),
-            Some("vfs") => Ok(Driver::Vfs),
-            Some(other) => Err(Error::invalid(format!(
-                "storage driver {other:?} is not supported (supported: overlay2, vfs)"
-            ))),
-            None if overlay_supported() => Ok(Driver::Overlay2),
-            None => Ok(Driver::Vfs),
-        }
+impl StorageDriver for Vfs {
+    fn name(&self) -> &'static str {
+        "vfs"
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Driver::Overlay2 => "overlay2",
-            Driver::Vfs => "vfs",
-        }
+    /// dockerd's vfs driver reports no status lines.
+    fn status(&self, _root: &Path) -> Vec<[String; 2]> {
+        vec![]
     }
-}
 
-/// Whether the kernel knows overlayfs (`/proc/filesystems`).
-pub fn overlay_supported() -> bool {
-    fs::read_to_string("/proc/filesystems")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.split_whitespace().last() == Some("overlay"))
-        })
-        .unwrap_or(false)
+    fn rootfs_dir(&self, root: &Path, _layer_dir: &Path, container_id: &str) -> PathBuf {
+        root.join("vfs").join("dir").join(container_id)
+    }
+
+    /// Copies the layers (without the empty stand-in for `scratch`) and
+    /// records the copy's size.
+    fn prepare(&self, layer: &RwLayer) -> Result<()> {
+        let lowers: Vec<PathBuf> = layer
+            .lowerdirs
+            .iter()
+            .filter(|l| !l.ends_with("empty"))
+            .cloned()
+            .collect();
+        if let Some(dir) = layer.merged.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        build_rootfs(&lowers, &layer.merged)?;
+        let base = unpack::tree_size(&layer.merged);
+        fs::write(base_size_file(layer), base.to_string())?;
+        Ok(())
+    }
+
+    /// The copy is made at create; a missing one (a crash between
+    /// create's steps) is made again from the layers.
+    fn mount(&self, layer: &RwLayer) -> Result<()> {
+        if !layer.merged.is_dir() {
+            build_rootfs(&layer.lowerdirs, &layer.merged)?;
+        }
+        Ok(())
+    }
+
+    /// Nothing is mounted.
+    fn unmount(&self, _layer: &RwLayer) -> Result<()> {
+        Ok(())
+    }
+
+    fn is_mounted(&self, layer: &RwLayer) -> bool {
+        layer.merged.is_dir()
+    }
+
+    /// A copy has no upper dir: its growth over the size it had when made.
+    fn size_rw(&self, layer: &RwLayer) -> Result<i64> {
+        let base: i64 = fs::read_to_string(base_size_file(layer))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        Ok((unpack::tree_size(&layer.merged) - base).max(0))
+    }
+
+    /// A copy keeps no record of what changed.
+    fn changes(&self, _layer: &RwLayer) -> Result<Vec<Change>> {
+        Err(Error::internal(
+            "docker diff is not supported with the vfs storage driver",
+        ))
+    }
+
+    fn write_diff(&self, _layer: &RwLayer, _dst: &mut dyn Write) -> Result<usize> {
+        Err(Error::internal(
+            "docker commit is not supported with the vfs storage driver",
+        ))
+    }
+
+    /// dockerd's vfs driver prints no data.
+    fn container_data(&self, _layer: &RwLayer) -> IndexMap<String, String> {
+        IndexMap::new()
+    }
+
+    fn image_data(&self, _layer_dirs: &[PathBuf]) -> Option<IndexMap<String, String>> {
+        None
+    }
+
+    /// The copy.
+    fn remove(&self, root: &Path, layer_dir: &Path, container_id: &str) -> Result<()> {
+        remove_tree(&self.rootfs_dir(root, layer_dir, container_id))
+    }
 }
 
 /// Makes `dst` the union of `lowers` (top first, overlay-format diffs):
@@ -227,12 +282,52 @@ mod tests {
         assert!(!dst.with_extension("tmp").exists());
     }
 
+    /// A real copy: nothing is mounted, writes stay in the copy and count
+    /// as its size, a lost copy is made again, diff and commit are
+    /// refused, and removal deletes the copy.
     #[test]
-    fn drivers_by_name() {
-        assert_eq!(Driver::choose(Some("vfs")).unwrap(), Driver::Vfs);
-        assert_eq!(Driver::choose(Some("overlay2")).unwrap(), Driver::Overlay2);
-        assert!(Driver::choose(Some("aufs")).is_err());
-        let auto = Driver::choose(None).unwrap();
-        assert_eq!(auto == Driver::Overlay2, overlay_supported());
+    fn copies_the_layers_and_mounts_nothing() {
+        if !berth_testkit::is_root() {
+            eprintln!("SKIPPED: copying layers keeps owners only as root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let layer = crate::driver::test_layer(tmp.path(), &Vfs);
+        let dir = tmp.path().join("overlay2/c1");
+        assert_eq!(layer.merged, tmp.path().join("vfs/dir/c1"));
+        assert!(Vfs.status(tmp.path()).is_empty());
+        assert!(!Vfs.is_mounted(&layer));
+
+        Vfs.prepare(&layer).unwrap();
+        assert!(Vfs.is_mounted(&layer));
+        Vfs.mount(&layer).unwrap();
+        let root = &layer.merged;
+        assert_eq!(
+            fs::read_to_string(root.join("etc/image-file")).unwrap(),
+            "from the image\n"
+        );
+        assert!(!fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&tmp.path().display().to_string()));
+        assert_eq!(Vfs.size_rw(&layer).unwrap(), 0);
+        fs::write(root.join("new"), vec![1u8; 3000]).unwrap();
+        assert!(Vfs.size_rw(&layer).unwrap() >= 3000);
+        assert!(!tmp.path().join("overlay2/img/diff/new").exists());
+
+        assert!(Vfs.changes(&layer).is_err());
+        assert!(Vfs.write_diff(&layer, &mut Vec::new()).is_err());
+        assert!(Vfs.container_data(&layer).is_empty());
+        assert!(Vfs.image_data(std::slice::from_ref(&dir)).is_none());
+
+        // A copy a crash lost is made again from the layers at mount.
+        fs::remove_dir_all(root).unwrap();
+        Vfs.mount(&layer).unwrap();
+        assert!(root.join("keep").is_file());
+        Vfs.unmount(&layer).unwrap();
+        assert!(root.is_dir(), "unmount keeps the copy");
+
+        Vfs.remove(tmp.path(), &dir, "c1").unwrap();
+        assert!(!root.exists());
+        Vfs.remove(tmp.path(), &dir, "c1").unwrap(); // gone: not an error
     }
 }

@@ -9,4 +9,5 @@ mod networks;
 mod system;
 mod volumes;
 
+pub use containers::CreateRequest;
 pub use exec::ExecOutput;

@@ -1,9 +1,9 @@
 //! `/networks/...`: create, list, inspect, connect, disconnect, remove.
 
 use berth_api::model::{
-    Network, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest,
+    Network, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest,
 };
+use serde::Serialize;
 
 use crate::client::{q, Client, Result};
 
@@ -26,8 +26,9 @@ impl Client {
         self.get(&format!("/networks/{}", q(id))).await
     }
 
-    /// `POST /networks/{id}/connect`.
-    pub async fn connect_network(&self, id: &str, request: &NetworkConnectRequest) -> Result<()> {
+    /// `POST /networks/{id}/connect`: a `NetworkConnectRequest`, or a body
+    /// that encodes its endpoint as the docker CLI does (the CLI's).
+    pub async fn connect_network(&self, id: &str, request: &impl Serialize) -> Result<()> {
         self.post_no_answer(&format!("/networks/{}/connect", q(id)), request)
             .await
     }

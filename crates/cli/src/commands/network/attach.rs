@@ -1,7 +1,8 @@
 //! `run`/`create`'s `--network` flags: the attachments and the
 //! `EndpointsConfig` they make.
 
-use serde_json::{json, Map, Value};
+use berth_api::network::{EndpointIpamConfig, EndpointSettings};
+use indexmap::IndexMap;
 
 use crate::Failure;
 
@@ -15,7 +16,7 @@ pub struct Attachment {
     pub ipv6: String,
     pub mac: String,
     pub link_local: Vec<String>,
-    pub driver_opts: Map<String, Value>,
+    pub driver_opts: IndexMap<String, String>,
     pub gw_priority: i64,
 }
 
@@ -53,7 +54,7 @@ pub fn parse_attachment(value: &str) -> Result<Attachment, String> {
                     format!("invalid key value pair format in driver options: {val}")
                 })?;
                 a.driver_opts
-                    .insert(k.trim().to_lowercase(), json!(v.trim()));
+                    .insert(k.trim().to_lowercase(), v.trim().to_string());
             }
             "gw-priority" => {
                 a.gw_priority = val
@@ -88,9 +89,8 @@ pub(super) fn valid_mac(s: &str) -> bool {
     matches!(parts.len(), 3 | 4 | 10) && parts.iter().all(|p| hex(p, 4))
 }
 
-/// docker's `EndpointSettings` JSON for an attachment (the CLI 28 sends
-/// every field), or `None` when it carries nothing.
-pub(super) fn endpoint_settings(a: &Attachment) -> Result<Value, String> {
+/// docker's `EndpointSettings` for an attachment, after docker's checks.
+pub(super) fn endpoint_settings(a: &Attachment) -> Result<EndpointSettings, String> {
     if a.target.trim().is_empty() {
         return Err("no name set for network".into());
     }
@@ -100,45 +100,27 @@ pub(super) fn endpoint_settings(a: &Attachment) -> Result<Value, String> {
     if !a.mac.is_empty() && !valid_mac(&a.mac) {
         return Err(format!("{} is not a valid mac address", a.mac));
     }
-    Ok(endpoint_json(a))
+    Ok(endpoint(a))
 }
 
-/// The `EndpointSettings` JSON of an attachment, every field as docker
-/// sends it (`IPAMConfig` only when an address is asked, its fields
-/// `omitempty`).
-pub(super) fn endpoint_json(a: &Attachment) -> Value {
-    let ipam = if !a.ipv4.is_empty() || !a.ipv6.is_empty() || !a.link_local.is_empty() {
-        let mut m = Map::new();
-        if !a.ipv4.is_empty() {
-            m.insert("IPv4Address".into(), json!(a.ipv4));
-        }
-        if !a.ipv6.is_empty() {
-            m.insert("IPv6Address".into(), json!(a.ipv6));
-        }
-        if !a.link_local.is_empty() {
-            m.insert("LinkLocalIPs".into(), json!(a.link_local));
-        }
-        Value::Object(m)
-    } else {
-        Value::Null
-    };
-    json!({
-        "IPAMConfig": ipam,
-        "Links": null,
-        "Aliases": if a.aliases.is_empty() { Value::Null } else { json!(a.aliases) },
-        "MacAddress": a.mac,
-        "DriverOpts": if a.driver_opts.is_empty() { Value::Null } else { Value::Object(a.driver_opts.clone()) },
-        "GwPriority": a.gw_priority,
-        "NetworkID": "",
-        "EndpointID": "",
-        "Gateway": "",
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": null,
-    })
+/// The `EndpointSettings` of an attachment as docker encodes it:
+/// `IPAMConfig` only when an address is asked (its fields `omitempty`).
+/// docker 28 also sends `GwPriority`, which API 1.47 (what berth speaks)
+/// does not have; dockerd below 1.48 ignores it.
+pub(super) fn endpoint(a: &Attachment) -> EndpointSettings {
+    let ipam = !a.ipv4.is_empty() || !a.ipv6.is_empty() || !a.link_local.is_empty();
+    let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    EndpointSettings {
+        ipam_config: ipam.then(|| EndpointIpamConfig {
+            ipv4_address: a.ipv4.clone(),
+            ipv6_address: a.ipv6.clone(),
+            link_local_ips: non_empty(&a.link_local),
+        }),
+        aliases: non_empty(&a.aliases),
+        mac_address: a.mac.clone(),
+        driver_opts: (!a.driver_opts.is_empty()).then(|| a.driver_opts.clone()),
+        ..EndpointSettings::default()
+    }
 }
 
 /// `HostConfig.NetworkMode` and `NetworkingConfig.EndpointsConfig` for
@@ -149,7 +131,7 @@ pub(super) fn endpoint_json(a: &Attachment) -> Value {
 /// no `--network` means an entry for `default`.
 pub fn endpoints_config(
     o: &crate::commands::opts::CreateOpts,
-) -> Result<(String, Map<String, Value>), Failure> {
+) -> Result<(String, IndexMap<String, EndpointSettings>), Failure> {
     let bad = |m: String| Failure::usage(m);
     let mut nets = Vec::new();
     for n in &o.network {
@@ -195,7 +177,7 @@ pub fn endpoints_config(
         }
         Ok(())
     };
-    let mut endpoints = Map::new();
+    let mut endpoints = IndexMap::new();
     if nets.is_empty() {
         let mut a = Attachment {
             target: "default".into(),

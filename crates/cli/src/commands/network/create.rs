@@ -234,12 +234,11 @@ pub async fn create(c: &Client, a: CreateArgs) -> Result<i32, Failure> {
 
 /// The docker client's refusal of a per-network MAC address (which is
 /// where `--mac-address` goes) before API 1.44.
-pub async fn check_create_version(c: &Client, body: &Value) -> Result<(), Failure> {
-    let has_mac = body["NetworkingConfig"]["EndpointsConfig"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .any(|(_, e)| e["MacAddress"].as_str().is_some_and(|m| !m.is_empty()));
+pub async fn check_create_version(
+    c: &Client,
+    body: &berth_client::CreateRequest,
+) -> Result<(), Failure> {
+    let has_mac = body.endpoints.values().any(|e| !e.mac_address.is_empty());
     if has_mac {
         if let Some(v) = api_below(c, "1.44").await? {
             return Err(Failure::msg(format!(

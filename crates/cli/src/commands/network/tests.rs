@@ -167,7 +167,7 @@ fn connect_and_disconnect_flags() {
         "connect", "--alias", "a,b", "--alias", "c", "--ip", "10.0.0.9", "n", "ctr",
     ]) {
         Ok(NetworkCmd::Connect(a)) => {
-            let b = connect_body(&a);
+            let b = serde_json::to_value(connect_body(&a)).unwrap();
             assert_eq!(b["Container"], "ctr");
             assert_eq!(b["EndpointConfig"]["Aliases"], json!(["a", "b", "c"]));
             assert_eq!(b["EndpointConfig"]["IPAMConfig"]["IPv4Address"], "10.0.0.9");
@@ -176,7 +176,8 @@ fn connect_and_disconnect_flags() {
     }
     match parse(&["connect", "n", "ctr"]) {
         Ok(NetworkCmd::Connect(a)) => {
-            let ep = &connect_body(&a)["EndpointConfig"];
+            let b = serde_json::to_value(connect_body(&a)).unwrap();
+            let ep = &b["EndpointConfig"];
             assert_eq!(
                 (
                     &ep["IPAMConfig"],
@@ -291,20 +292,27 @@ fn create_opts(args: &[&str]) -> crate::commands::opts::CreateOpts {
         .expect("create flags parse")
 }
 
+/// `endpoints_config` with the endpoints as the JSON they are sent as.
+fn endpoints_json(
+    o: &crate::commands::opts::CreateOpts,
+) -> Result<(String, Value), crate::Failure> {
+    endpoints_config(o).map(|(mode, eps)| (mode, serde_json::to_value(eps).unwrap()))
+}
+
 #[test]
 fn run_network_flags_as_docker_sends_them() {
     // No --network: an entry for `default`, carrying the MAC address.
     let (mode, eps) =
-        endpoints_config(&create_opts(&["--mac-address", "02:42:aa:bb:cc:01"])).unwrap();
+        endpoints_json(&create_opts(&["--mac-address", "02:42:aa:bb:cc:01"])).unwrap();
     assert_eq!(mode, "default");
     assert_eq!(eps["default"]["MacAddress"], "02:42:aa:bb:cc:01");
     assert_eq!(eps["default"]["IPAMConfig"], Value::Null);
     // A lone network with nothing set: no entry.
-    let (mode, eps) = endpoints_config(&create_opts(&["--network", "bridge"])).unwrap();
+    let (mode, eps) = endpoints_json(&create_opts(&["--network", "bridge"])).unwrap();
     assert_eq!(mode, "bridge");
-    assert!(eps.is_empty());
+    assert_eq!(eps, json!({}));
     // The container-wide flags land on the first network.
-    let (mode, eps) = endpoints_config(&create_opts(&[
+    let (mode, eps) = endpoints_json(&create_opts(&[
         "--net",
         "n1",
         "--network-alias",
@@ -323,11 +331,11 @@ fn run_network_flags_as_docker_sends_them() {
     );
     // The long form, lower-cased as docker does.
     let (_, eps) =
-        endpoints_config(&create_opts(&["--network", "name=N1,alias=ZZ,ip=10.0.0.6"])).unwrap();
+        endpoints_json(&create_opts(&["--network", "name=N1,alias=ZZ,ip=10.0.0.6"])).unwrap();
     assert_eq!(eps["n1"]["Aliases"], json!(["zz"]));
-    let (_, eps) = endpoints_config(&create_opts(&["--network", "n1", "--network", "n2"])).unwrap();
-    assert_eq!(eps.len(), 2);
-    let err = |args: &[&str]| endpoints_config(&create_opts(args)).unwrap_err();
+    let (_, eps) = endpoints_json(&create_opts(&["--network", "n1", "--network", "n2"])).unwrap();
+    assert_eq!(eps.as_object().map(|m| m.len()), Some(2));
+    let err = |args: &[&str]| endpoints_json(&create_opts(args)).unwrap_err();
     let e = err(&["--network-alias", "x"]);
     assert_eq!(
         (e.code, e.message.as_str()),
@@ -368,7 +376,8 @@ fn run_network_flags_as_docker_sends_them() {
         "--dns-option",
         "x",
     ]);
-    let b = crate::commands::opts::create_body(&o, false, None).unwrap();
+    let b =
+        serde_json::to_value(crate::commands::opts::create_body(&o, false, None).unwrap()).unwrap();
     assert_eq!(b["HostConfig"]["DnsSearch"], json!(["ex.test"]));
     assert_eq!(b["HostConfig"]["DnsOptions"], json!(["ndots:2", "x"]));
 }

@@ -11,3 +11,4 @@ mod volumes;
 
 pub use containers::CreateRequest;
 pub use exec::ExecOutput;
+pub use networks::NetworkCreate;

@@ -1,6 +1,9 @@
 //! `network create`: the IPAM checks and the body the docker CLI 28 sends.
 
-use serde_json::{json, Map, Value};
+use berth_api::model::ConfigReference;
+use berth_api::network::{Ipam, IpamConfig};
+use berth_client::NetworkCreate;
+use indexmap::IndexMap;
 
 use super::*;
 use crate::client::Client;
@@ -71,15 +74,15 @@ pub(super) fn subnet_contains(subnet: &str, data: &str) -> Result<bool, String> 
 /// The `IPAM` of `network create`, as the docker CLI 28 builds it from
 /// `--subnet`, `--ip-range`, `--gateway`, `--aux-address`, with its checks
 /// (values are sent as typed; the daemon judges a lone subnet).
-pub fn ipam_config(a: &CreateArgs) -> Result<Value, Failure> {
+pub fn ipam_config(a: &CreateArgs) -> Result<Ipam, Failure> {
     if a.subnet.len() < a.ip_range.len() || a.subnet.len() < a.gateway.len() {
         return Err(Failure::msg(
             "every ip-range or gateway must have a corresponding subnet",
         ));
     }
-    let mut configs: Vec<(String, Map<String, Value>)> = Vec::new();
+    let mut configs: Vec<IpamConfig> = Vec::new();
     for s in &a.subnet {
-        for (k, _) in &configs {
+        for k in configs.iter().map(|c| &c.subnet) {
             if subnet_contains(s, k).map_err(Failure::msg)?
                 || subnet_contains(k, s).map_err(Failure::msg)?
             {
@@ -88,25 +91,27 @@ pub fn ipam_config(a: &CreateArgs) -> Result<Value, Failure> {
                 ));
             }
         }
-        let mut m = Map::new();
-        m.insert("Subnet".into(), json!(s));
-        configs.push((s.clone(), m));
+        configs.push(IpamConfig {
+            subnet: s.clone(),
+            ..IpamConfig::default()
+        });
     }
     for r in &a.ip_range {
         let mut matched = false;
-        for (s, m) in configs.iter_mut() {
+        for m in configs.iter_mut() {
             if parse_cidr(r).is_none() {
                 return Err(Failure::msg(format!("invalid CIDR address: {r}")));
             }
-            if !subnet_contains(s, r).map_err(Failure::msg)? {
+            if !subnet_contains(&m.subnet, r).map_err(Failure::msg)? {
                 continue;
             }
-            if let Some(old) = m.get("IPRange").and_then(Value::as_str) {
+            if !m.ip_range.is_empty() {
                 return Err(Failure::msg(format!(
-                    "cannot configure multiple ranges ({r}, {old}) on the same subnet ({s})"
+                    "cannot configure multiple ranges ({r}, {}) on the same subnet ({})",
+                    m.ip_range, m.subnet
                 )));
             }
-            m.insert("IPRange".into(), json!(r));
+            m.ip_range = r.clone();
             matched = true;
         }
         if !matched {
@@ -115,16 +120,17 @@ pub fn ipam_config(a: &CreateArgs) -> Result<Value, Failure> {
     }
     for g in &a.gateway {
         let mut matched = false;
-        for (s, m) in configs.iter_mut() {
-            if !subnet_contains(s, g).map_err(Failure::msg)? {
+        for m in configs.iter_mut() {
+            if !subnet_contains(&m.subnet, g).map_err(Failure::msg)? {
                 continue;
             }
-            if let Some(old) = m.get("Gateway").and_then(Value::as_str) {
+            if !m.gateway.is_empty() {
                 return Err(Failure::msg(format!(
-                    "cannot configure multiple gateways ({g}, {old}) for the same subnet ({s})"
+                    "cannot configure multiple gateways ({g}, {}) for the same subnet ({})",
+                    m.gateway, m.subnet
                 )));
             }
-            m.insert("Gateway".into(), json!(g));
+            m.gateway = g.clone();
             matched = true;
         }
         if !matched {
@@ -132,19 +138,14 @@ pub fn ipam_config(a: &CreateArgs) -> Result<Value, Failure> {
         }
     }
     for (key, addr) in kv_map(&a.aux_address) {
-        let addr = addr.as_str().unwrap_or("").to_string();
         let mut matched = false;
-        for (s, m) in configs.iter_mut() {
-            if !subnet_contains(s, &addr).map_err(Failure::msg)? {
+        for m in configs.iter_mut() {
+            if !subnet_contains(&m.subnet, &addr).map_err(Failure::msg)? {
                 continue;
             }
-            if let Some(aux) = m
-                .entry("AuxiliaryAddresses")
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-            {
-                aux.insert(key.clone(), json!(addr));
-            }
+            m.auxiliary_addresses
+                .get_or_insert_with(IndexMap::new)
+                .insert(key.clone(), addr.clone());
             matched = true;
         }
         if !matched {
@@ -153,11 +154,11 @@ pub fn ipam_config(a: &CreateArgs) -> Result<Value, Failure> {
             )));
         }
     }
-    Ok(json!({
-        "Driver": a.ipam_driver,
-        "Options": kv_map(&a.ipam_opt),
-        "Config": configs.into_iter().map(|(_, m)| Value::Object(m)).collect::<Vec<_>>(),
-    }))
+    Ok(Ipam {
+        driver: a.ipam_driver.clone(),
+        options: Some(kv_map(&a.ipam_opt)),
+        config: configs,
+    })
 }
 
 /// docker's label check: the key must not be empty.
@@ -175,35 +176,29 @@ pub(super) fn check_labels(labels: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The body of `POST /networks/create`, in the docker CLI 28's field order.
-pub fn create_body(a: &CreateArgs) -> Result<Value, Failure> {
+/// The body of `POST /networks/create`, as the docker CLI 28 sends it.
+pub fn create_body(a: &CreateArgs) -> Result<NetworkCreate, Failure> {
     check_labels(&a.label)?;
-    let ipam = ipam_config(a)?;
-    let mut b = Map::new();
-    b.insert("Driver".into(), json!(a.driver));
-    b.insert("Scope".into(), json!(a.scope.clone().unwrap_or_default()));
-    if let Some(v) = a.ipv4 {
-        b.insert("EnableIPv4".into(), json!(v));
-    }
-    if let Some(v) = a.ipv6 {
-        b.insert("EnableIPv6".into(), json!(v));
-    }
-    b.insert("IPAM".into(), ipam);
-    b.insert("Internal".into(), json!(a.internal));
-    b.insert("Attachable".into(), json!(a.attachable));
-    b.insert("Ingress".into(), json!(a.ingress));
-    b.insert("ConfigOnly".into(), json!(a.config_only));
-    b.insert(
-        "ConfigFrom".into(),
-        match &a.config_from {
-            Some(n) if !n.is_empty() => json!({"Network": n}),
-            _ => Value::Null,
-        },
-    );
-    b.insert("Options".into(), Value::Object(kv_map(&a.opt)));
-    b.insert("Labels".into(), Value::Object(kv_map(&a.label)));
-    b.insert("Name".into(), json!(a.name));
-    Ok(Value::Object(b))
+    Ok(NetworkCreate {
+        driver: a.driver.clone(),
+        scope: a.scope.clone().unwrap_or_default(),
+        enable_ipv4: a.ipv4,
+        enable_ipv6: a.ipv6,
+        ipam: ipam_config(a)?,
+        internal: a.internal,
+        attachable: a.attachable,
+        ingress: a.ingress,
+        config_only: a.config_only,
+        config_from: a
+            .config_from
+            .clone()
+            .filter(|n| !n.is_empty())
+            .map(|network| ConfigReference { network }),
+        options: kv_map(&a.opt),
+        labels: kv_map(&a.label),
+        name: a.name.clone(),
+        check_duplicate: None,
+    })
 }
 
 /// Whether the negotiated API version is below `min` (`1.44`...).
@@ -222,13 +217,10 @@ pub async fn create(c: &Client, a: CreateArgs) -> Result<i32, Failure> {
     // Before API 1.44 the daemon makes duplicates unless asked not to; the
     // docker client asks.
     if api_below(c, "1.44").await?.is_some() {
-        if let Some(m) = body.as_object_mut() {
-            m.insert("CheckDuplicate".into(), json!(true));
-        }
+        body.check_duplicate = Some(true);
     }
     // The docker CLI prints the ID only (no `Warning`).
-    let v = c.post_json("/networks/create", &body).await?;
-    println!("{}", v["Id"].as_str().unwrap_or(""));
+    println!("{}", c.create_network(&body).await?.id);
     Ok(0)
 }
 

@@ -21,7 +21,7 @@ pub use port::port;
 pub use remove::{prune, rm};
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use indexmap::IndexMap;
 
 use crate::client::Client;
 use crate::Failure;
@@ -218,12 +218,12 @@ pub async fn dispatch(c: &Client, cmd: NetworkCmd) -> Result<i32, Failure> {
 
 /// `k=v` / `k` flags into a map (docker's `MapOpts` and
 /// `ConvertKVStringsToMap`: a bare key maps to "").
-pub(super) fn kv_map(items: &[String]) -> Map<String, Value> {
+pub(super) fn kv_map(items: &[String]) -> IndexMap<String, String> {
     items
         .iter()
         .map(|i| match i.split_once('=') {
-            Some((k, v)) => (k.to_string(), json!(v)),
-            None => (i.clone(), json!("")),
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (i.clone(), String::new()),
         })
         .collect()
 }

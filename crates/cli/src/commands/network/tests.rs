@@ -3,6 +3,7 @@
 use super::*;
 use super::{attach::*, connect::*, create::*, inspect::*, ls::*, port::*};
 use clap::Parser;
+use serde_json::{json, Value};
 
 #[derive(Parser)]
 struct T {
@@ -23,6 +24,11 @@ fn create_args(args: &[&str]) -> CreateArgs {
         Ok(NetworkCmd::Create(a)) => a,
         other => panic!("not a create: {other:?}"),
     }
+}
+
+/// The create body for these flags, as the JSON sent.
+fn body_json(args: &[&str]) -> Value {
+    serde_json::to_value(create_body(&create_args(args)).unwrap()).unwrap()
 }
 
 #[test]
@@ -54,19 +60,19 @@ fn create_flags_build_dockers_body() {
         r#"{"Driver":"bridge","Scope":"","IPAM":{"Driver":"default","Options":{},"Config":[{"Subnet":"10.9.0.0/24","IPRange":"10.9.0.130/25","Gateway":"10.9.0.254","AuxiliaryAddresses":{"host":"10.9.0.5"}}]},"Internal":true,"Attachable":true,"Ingress":false,"ConfigOnly":false,"ConfigFrom":null,"Options":{"com.docker.network.bridge.name":"bcnx"},"Labels":{"a":"b","flag":""},"Name":"n1"}"#
     );
     // Defaults: bridge, the default IPAM driver, no config.
-    let d = create_body(&create_args(&["plain"])).unwrap();
+    let d = body_json(&["plain"]);
     assert_eq!(d["Driver"], "bridge");
     assert_eq!(
         d["IPAM"],
         json!({"Driver": "default", "Options": {}, "Config": []})
     );
     assert!(d.get("EnableIPv6").is_none());
-    let v6 = create_body(&create_args(&["--ipv6", "x"])).unwrap();
+    let v6 = body_json(&["--ipv6", "x"]);
     assert_eq!(v6["EnableIPv6"], json!(true));
-    let no6 = create_body(&create_args(&["--ipv6=false", "x"])).unwrap();
+    let no6 = body_json(&["--ipv6=false", "x"]);
     assert_eq!(no6["EnableIPv6"], json!(false));
     // Comma-separated slices, as pflag's StringSlice.
-    let two = create_body(&create_args(&["--subnet", "10.1.0.0/24,10.2.0.0/24", "x"])).unwrap();
+    let two = body_json(&["--subnet", "10.1.0.0/24,10.2.0.0/24", "x"]);
     assert_eq!(two["IPAM"]["Config"].as_array().unwrap().len(), 2);
 }
 
@@ -95,7 +101,7 @@ fn create_rejects_what_docker_rejects() {
     );
     // A lone subnet goes to the daemon as typed.
     assert_eq!(
-        create_body(&create_args(&["--subnet", "nope", "x"])).unwrap()["IPAM"]["Config"],
+        body_json(&["--subnet", "nope", "x"])["IPAM"]["Config"],
         json!([{"Subnet": "nope"}])
     );
     assert_eq!(

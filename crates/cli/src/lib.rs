@@ -4,7 +4,9 @@
 
 #![recursion_limit = "256"]
 
+pub mod args;
 pub mod commands;
+pub mod dispatch;
 pub mod format;
 pub mod usage;
 

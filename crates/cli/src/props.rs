@@ -71,7 +71,7 @@ proptest! {
             let key = format!("{port}/{proto}");
             prop_assert!(exposed.contains_key(&key));
             let want = host.map(|h| (h + i as u32).to_string()).unwrap_or_default();
-            prop_assert_eq!(&bindings[&key][0]["HostPort"], &json!(want));
+            prop_assert_eq!(&bindings[&key].as_deref().unwrap_or_default()[0].host_port, &want);
         }
     }
 

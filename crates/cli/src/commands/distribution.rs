@@ -228,9 +228,13 @@ pub async fn login(
     if username.is_empty() {
         return Err(Failure::msg("Error: Non-null Username Required"));
     }
-    let body =
-        serde_json::json!({"username": username, "password": password, "serveraddress": key});
-    let v = c.post_json("/auth", &body).await?;
+    let auth = berth_api::model::AuthConfig {
+        username: username.clone(),
+        password: password.clone(),
+        email: String::new(),
+        serveraddress: key.clone(),
+    };
+    let answer = c.auth(&auth).await?;
     let creds = Creds { username, password };
     let helper = credentials::store(&dir, &key, &creds).map_err(Failure::msg)?;
     if !helper {
@@ -239,7 +243,9 @@ pub async fn login(
             dir.join(crate::config::CONFIG_FILE).display()
         );
     }
-    println!("{}", v["Status"].as_str().unwrap_or("Login Succeeded"));
+    // A daemon that words no status gets docker's.
+    let status = Some(answer.status).filter(|s| !s.is_empty());
+    println!("{}", status.as_deref().unwrap_or("Login Succeeded"));
     Ok(0)
 }
 

@@ -92,7 +92,7 @@ pub async fn update(c: &Client, o: UpdateOpts) -> Result<i32, Failure> {
     if let Some(r) = &o.restart {
         put(
             "RestartPolicy",
-            Some(crate::commands::opts::restart_policy(Some(r))?),
+            Some(json!(crate::commands::opts::restart_policy(Some(r))?)),
         );
     }
     if body.is_empty() {

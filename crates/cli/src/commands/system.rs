@@ -195,8 +195,37 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
     let images = v["Images"].as_array().cloned().unwrap_or_default();
     let containers = v["Containers"].as_array().cloned().unwrap_or_default();
     let volumes = v["Volumes"].as_array().cloned().unwrap_or_default();
-    let vol_size = |v: &Value| v["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0);
-    let vol_refs = |v: &Value| v["UsageData"]["RefCount"].as_i64().unwrap_or(0);
+    if format.is_some() || !verbose {
+        let rows = df_rows(&v, &images, &containers, &volumes);
+        let text = render_rows(
+            format.as_deref(),
+            "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+            &json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}),
+            &rows,
+            "*formatter.diskUsageImagesContext",
+        )
+        .map_err(Failure::msg)?;
+        print!("{text}");
+        return Ok(0);
+    }
+    df_images(&images);
+    df_containers(&containers);
+    df_volumes_and_cache(&volumes);
+    Ok(0)
+}
+
+fn vol_size(v: &Value) -> f64 {
+    v["UsageData"]["Size"].as_f64().unwrap_or(0.0).max(0.0)
+}
+
+fn vol_refs(v: &Value) -> i64 {
+    v["UsageData"]["RefCount"].as_i64().unwrap_or(0)
+}
+
+/// The summary rows of `system df` (one per kind of object). Rows over
+/// JSON because `--format` templates run over them, as docker's formatter
+/// runs over its context's dynamic fields.
+fn df_rows(v: &Value, images: &[Value], containers: &[Value], volumes: &[Value]) -> Vec<Value> {
     let vols_total: f64 = volumes.iter().map(vol_size).sum();
     let vols_reclaim: f64 = volumes
         .iter()
@@ -236,43 +265,16 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
             String::new()
         }
     };
-    let rows = vec![
+    vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size_prec(total_images, 4), "Reclaimable": format!("{}{}", human_size((total_images - used).max(0.0)), if total_images > 0.0 { pct((total_images - used).max(0.0), total_images) } else { " (0%)".into() })}),
         json!({"Type": "Containers", "TotalCount": containers.len(), "Active": active_ctr, "Size": human_size_prec(ctr_size, 4), "Reclaimable": format!("{}{}", human_size_prec(ctr_reclaim, 4), pct(ctr_reclaim, ctr_size))}),
         json!({"Type": "Local Volumes", "TotalCount": volumes.len(), "Active": vols_active, "Size": human_size_prec(vols_total, 4), "Reclaimable": format!("{}{}", human_size_prec(vols_reclaim, 4), pct(vols_reclaim, vols_total))}),
         json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
-    ];
-    if format.is_some() || !verbose {
-        let text = render_rows(
-            format.as_deref(),
-            "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
-            &json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}),
-            &rows,
-            "*formatter.diskUsageImagesContext",
-        )
-        .map_err(Failure::msg)?;
-        print!("{text}");
-        return Ok(0);
-    }
-    if !verbose {
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r["Type"].as_str().unwrap_or("").into(),
-                    r["TotalCount"].to_string(),
-                    r["Active"].to_string(),
-                    r["Size"].as_str().unwrap_or("").into(),
-                    r["Reclaimable"].as_str().unwrap_or("").into(),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &cells)
-        );
-        return Ok(0);
-    }
+    ]
+}
+
+/// `system df -v`: the images' section.
+fn df_images(images: &[Value]) {
     println!("Images space usage:\n");
     let cells: Vec<Vec<String>> = images
         .iter()
@@ -317,6 +319,10 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
             &cells
         )
     );
+}
+
+/// `system df -v`: the containers' section.
+fn df_containers(containers: &[Value]) {
     println!("\nContainers space usage:\n");
     let cells: Vec<Vec<String>> = containers
         .iter()
@@ -350,6 +356,10 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
             &cells
         )
     );
+}
+
+/// `system df -v`: the volumes' section, and the (empty) build cache's.
+fn df_volumes_and_cache(volumes: &[Value]) {
     println!("\nLocal Volumes space usage:\n");
     let cells: Vec<Vec<String>> = volumes
         .iter()
@@ -378,7 +388,6 @@ pub async fn df(c: &Client, verbose: bool, format: Option<String>) -> Result<i32
             &[]
         )
     );
-    Ok(0)
 }
 
 pub async fn events(

@@ -1,6 +1,8 @@
 //! `berth volume create|ls|inspect|rm|prune`, as docker 28 prints them.
 
-use serde_json::{json, Map, Value};
+use berth_api::model::VolumeCreateOptions;
+use indexmap::IndexMap;
+use serde_json::{json, Value};
 
 use crate::client::{q, Client};
 use crate::commands::container::{each, filters_json};
@@ -10,15 +12,15 @@ use crate::format::{human_size_prec, render_rows};
 use crate::Failure;
 
 /// `-o key=value` into the driver options (docker's `map` flag).
-pub fn parse_opts(opts: &[String]) -> Result<Map<String, Value>, Failure> {
-    let mut out = Map::new();
+pub fn parse_opts(opts: &[String]) -> Result<IndexMap<String, String>, Failure> {
+    let mut out = IndexMap::new();
     for o in opts {
         let (k, v) = o.split_once('=').ok_or_else(|| {
             Failure::usage(format!(
                 "invalid argument \"{o}\" for \"-o, --opt\" flag: bad format for opt: {o}"
             ))
         })?;
-        out.insert(k.to_string(), json!(v));
+        out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
 }
@@ -30,14 +32,14 @@ pub async fn create(
     labels: Vec<String>,
     opts: Vec<String>,
 ) -> Result<i32, Failure> {
-    let body = json!({
-        "Name": name.unwrap_or_default(),
-        "Driver": driver.unwrap_or_else(|| "local".into()),
-        "DriverOpts": parse_opts(&opts)?,
-        "Labels": parse_labels(&labels),
-    });
-    let v = c.post_json("/volumes/create", &body).await?;
-    println!("{}", v["Name"].as_str().unwrap_or_default());
+    let options = VolumeCreateOptions {
+        name: name.unwrap_or_default(),
+        driver: driver.unwrap_or_else(|| "local".into()),
+        driver_opts: Some(parse_opts(&opts)?),
+        labels: Some(parse_labels(&labels)),
+        cluster_volume_spec: None,
+    };
+    println!("{}", c.create_volume(&options).await?.name);
     Ok(0)
 }
 
@@ -211,7 +213,7 @@ mod tests {
     fn opts_and_rows() {
         let o = parse_opts(&["type=tmpfs".into(), "o=size=1m,uid=0".into()]).unwrap();
         assert_eq!(
-            Value::Object(o),
+            serde_json::to_value(o).unwrap(),
             json!({"type": "tmpfs", "o": "size=1m,uid=0"})
         );
         assert!(parse_opts(&["novalue".into()]).is_err());

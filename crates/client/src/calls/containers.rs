@@ -1,11 +1,58 @@
 //! `/containers/...`: list, inspect, create, start, stop, kill, remove,
 //! wait, logs.
 
+use berth_api::container_config::{ContainerConfig, HostConfig};
+use berth_api::network::EndpointSettings;
 use berth_api::types::{ContainerInspect, ContainerSummary, CreateResponse, WaitResponse};
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::{collect, q, Client, Demux, Result};
+
+/// The body of `POST /containers/create` as a client sends it: the
+/// `Config` fields at the top level beside `HostConfig` and
+/// `NetworkingConfig` (Go's `ContainerConfigWrapper`).
+///
+/// Not `berth_api::types::CreateBody`, which is the daemon's decoding of
+/// the same body: its endpoints are the generated `EndpointSettings`, whose
+/// `IPAMConfig` is never `null`, and dockerd keeps what it is sent (inspect
+/// would show `"IPAMConfig": {}` where docker shows `null`). The hand-kept
+/// `berth_api::network::EndpointSettings` encodes as the docker CLI does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateRequest {
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// `NetworkingConfig.EndpointsConfig`, by network name.
+    pub endpoints: IndexMap<String, EndpointSettings>,
+}
+
+impl Serialize for CreateRequest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Networking<'a> {
+            #[serde(rename = "EndpointsConfig")]
+            endpoints_config: &'a IndexMap<String, EndpointSettings>,
+        }
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(flatten)]
+            config: &'a ContainerConfig,
+            #[serde(rename = "HostConfig")]
+            host_config: &'a HostConfig,
+            #[serde(rename = "NetworkingConfig")]
+            networking_config: Networking<'a>,
+        }
+        Wire {
+            config: &self.config,
+            host_config: &self.host_config,
+            networking_config: Networking {
+                endpoints_config: &self.endpoints,
+            },
+        }
+        .serialize(s)
+    }
+}
 
 impl Client {
     pub async fn list_containers(&self, all: bool) -> Result<Vec<ContainerSummary>> {
@@ -23,7 +70,8 @@ impl Client {
     }
 
     /// `POST /containers/create`; the body is the Config fields with
-    /// `HostConfig` and `NetworkingConfig` beside them.
+    /// `HostConfig` and `NetworkingConfig` beside them: a [`CreateRequest`]
+    /// (as the docker CLI encodes it) or the generated `ContainerCreateBody`.
     pub async fn create_container(
         &self,
         name: Option<&str>,

@@ -9,4 +9,6 @@ mod networks;
 mod system;
 mod volumes;
 
+pub use containers::CreateRequest;
 pub use exec::ExecOutput;
+pub use networks::NetworkCreate;

@@ -1,5 +1,6 @@
-//! `/_ping`, `/version`, `/info`.
+//! `/_ping`, `/version`, `/info`, `/auth`.
 
+use berth_api::model::{AuthConfig, SystemAuthResponse};
 use berth_api::types::VersionResponse;
 use serde_json::Value;
 
@@ -19,5 +20,10 @@ impl Client {
 
     pub async fn info(&self) -> Result<Value> {
         self.get("/info").await
+    }
+
+    /// `POST /auth`: checks the credentials with the registry.
+    pub async fn auth(&self, config: &AuthConfig) -> Result<SystemAuthResponse> {
+        self.post("/auth", config).await
     }
 }

@@ -4,6 +4,33 @@
 
 #![recursion_limit = "256"]
 
+/// Declares a service: a named view of the engine for one kind of object.
+/// It borrows the engine's `Arc` (so its long operations can hand an owned
+/// engine to the tasks they spawn) and derefs to it, so a service's methods
+/// reach the shared state (`self.images`, `self.config`, `self.lookup(..)`)
+/// as `Engine`'s own methods did, and a sibling service as
+/// `self.networks()`. Making one costs a pointer copy.
+macro_rules! service {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy)]
+        pub struct $name<'e>(&'e std::sync::Arc<$crate::Engine>);
+
+        impl<'e> $name<'e> {
+            pub(crate) fn new(engine: &'e std::sync::Arc<$crate::Engine>) -> Self {
+                $name(engine)
+            }
+        }
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = std::sync::Arc<$crate::Engine>;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+    };
+}
+
 pub mod archive;
 pub mod attach;
 mod checks;
@@ -13,7 +40,6 @@ mod create;
 mod db;
 pub mod devices;
 pub mod distribution;
-pub mod events;
 pub mod exec;
 mod filters;
 pub mod health;
@@ -49,7 +75,7 @@ use berth_api::{Error, Result};
 use berth_store::ImageStore;
 
 use crate::container::{Handle, Record, Status};
-use crate::events::EventBus;
+use crate::system::events::EventBus;
 
 /// Where things live and how containers run; from flags and `daemon.json`.
 #[derive(Debug, Clone)]
@@ -136,6 +162,11 @@ impl Engine {
             names: Default::default(),
             id,
         }))
+    }
+
+    /// `/info`, `/version`, `/system/df`, `/events`.
+    pub fn system(self: &Arc<Self>) -> system::System<'_> {
+        system::System::new(self)
     }
 
     pub fn container_dir(&self, id: &str) -> PathBuf {

@@ -1,4 +1,7 @@
-//! `/info`, `/version` and `/system/df`: what the daemon and host really are.
+//! The system service: `/info`, `/version` and `/system/df` (what the
+//! daemon and host really are), and the event bus behind `/events`.
+
+pub mod events;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +16,6 @@ use indexmap::IndexMap;
 use serde_json::json;
 
 use crate::container::Status;
-use crate::Engine;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -57,7 +59,24 @@ pub fn arch() -> &'static str {
     }
 }
 
-impl Engine {
+service! {
+    /// `engine.system()`: the daemon as a whole.
+    System
+}
+
+impl System<'_> {
+    /// `/events`: the events kept so far with time >= `since_nanos`, and a
+    /// receiver for every later one.
+    pub fn events(
+        &self,
+        since_nanos: i64,
+    ) -> (
+        Vec<berth_api::types::EventMessage>,
+        tokio::sync::broadcast::Receiver<berth_api::types::EventMessage>,
+    ) {
+        self.events.subscribe(since_nanos)
+    }
+
     pub fn version(&self) -> VersionResponse {
         let kernel = kernel_version();
         VersionResponse {

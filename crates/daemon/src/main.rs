@@ -191,7 +191,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
     tracing::info!("processing signal 'terminated'");
     if !config.live_restore {
         stop_all(&engine).await;
-        engine.shutdown_network().await;
+        engine.networks().shutdown().await;
     }
     for s in &sockets {
         let _ = std::fs::remove_file(s);

@@ -76,7 +76,7 @@ impl Engine {
         crate::security::validate_sysctls(&host_config)?;
         let warnings =
             crate::resources::verify(&mut host_config, &crate::resources::HostCaps::read(), false)?;
-        let endpoints = self.endpoints_for_create(
+        let endpoints = self.networks().endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
         )?;
@@ -125,7 +125,9 @@ impl Engine {
             let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
             berth_store::crash::point("create.rw-layer");
             self.populate_volumes(&layer, &mount_points)?;
-            let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
+            let resolv = self
+                .networks()
+                .resolv_conf(&container::network_mode(&host_config), &host_config);
             write_etc_files(
                 &dir,
                 &config.hostname,
@@ -160,7 +162,11 @@ impl Engine {
             runtime_named: true,
             building,
         };
-        if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
+        if let Err(e) = self
+            .networks()
+            .write_hosts(&record)
+            .and_then(|_| self.db.put(&record))
+        {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
             self.undo_volumes(&new_volumes);

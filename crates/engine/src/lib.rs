@@ -5,25 +5,24 @@
 #![recursion_limit = "256"]
 
 /// Declares a service: a named view of the engine for one kind of object.
-/// It borrows the engine's `Arc` (so its long operations can hand an owned
-/// engine to the tasks they spawn) and derefs to it, so a service's methods
-/// reach the shared state (`self.images`, `self.config`, `self.lookup(..)`)
-/// as `Engine`'s own methods did, and a sibling service as
-/// `self.networks()`. Making one costs a pointer copy.
+/// It borrows the engine and derefs to it, so a service's methods reach the
+/// shared state (`self.images`, `self.config`, `self.lookup(..)`) as
+/// `Engine`'s own methods do, and a sibling service as `self.networks()`.
+/// Making one costs a pointer copy; any `&Engine` can make one.
 macro_rules! service {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
         #[derive(Clone, Copy)]
-        pub struct $name<'e>(&'e std::sync::Arc<$crate::Engine>);
+        pub struct $name<'e>(&'e $crate::Engine);
 
         impl<'e> $name<'e> {
-            pub(crate) fn new(engine: &'e std::sync::Arc<$crate::Engine>) -> Self {
+            pub(crate) fn new(engine: &'e $crate::Engine) -> Self {
                 $name(engine)
             }
         }
 
         impl std::ops::Deref for $name<'_> {
-            type Target = std::sync::Arc<$crate::Engine>;
+            type Target = $crate::Engine;
             fn deref(&self) -> &Self::Target {
                 self.0
             }
@@ -50,7 +49,6 @@ pub mod logdriver;
 pub mod logs;
 pub mod mounts;
 mod names;
-mod netdns;
 pub mod networks;
 mod recover;
 mod resolve;
@@ -111,7 +109,7 @@ pub struct Engine {
     pub events: EventBus,
     pub net: networks::Networking,
     db: db::Db,
-    pub volumes: volumes::Volumes,
+    pub volumes: volumes::VolumeStore,
     containers: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
     /// Names held by creates in flight.
@@ -136,7 +134,7 @@ impl Engine {
             ImageStore::open_with_driver(&config.data_root, config.storage_driver.as_deref())?;
         let db = db::Db::open(&config.data_root.join("containers.db"))?;
         let id = engine_id(&config.data_root)?;
-        let volumes = volumes::Volumes::open(
+        let volumes = volumes::VolumeStore::open(
             &config.data_root.join("containers.db"),
             &config.data_root.join("volumes"),
         )?;
@@ -165,8 +163,23 @@ impl Engine {
     }
 
     /// `/info`, `/version`, `/system/df`, `/events`.
-    pub fn system(self: &Arc<Self>) -> system::System<'_> {
+    pub fn system(&self) -> system::System<'_> {
         system::System::new(self)
+    }
+
+    /// `/containers/{id}/exec` and `/exec`.
+    pub fn exec(&self) -> exec::Exec<'_> {
+        exec::Exec::new(self)
+    }
+
+    /// `/networks`, and containers' endpoints.
+    pub fn networks(&self) -> networks::Networks<'_> {
+        networks::Networks::new(self)
+    }
+
+    /// `/volumes`.
+    pub fn volumes(&self) -> volumes::Volumes<'_> {
+        volumes::Volumes::new(self)
     }
 
     pub fn container_dir(&self, id: &str) -> PathBuf {
@@ -254,7 +267,7 @@ impl Engine {
     /// Reconciles after a start: containers whose shim still runs are adopted
     /// (live restore); the others are marked exited with what their shim left.
     pub async fn restore(self: &Arc<Self>) -> Result<()> {
-        self.init_networks().await?;
+        self.networks().init().await?;
         for h in self.all() {
             let r = h.snapshot();
             if r.state.status != Status::Running {

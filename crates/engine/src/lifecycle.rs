@@ -71,7 +71,7 @@ impl Engine {
             Some(e) => (e.exit_code as i64, e.finished_at, e.oom_killed),
             None => (255, now_rfc3339(), false),
         };
-        self.release_endpoints(h).await;
+        self.networks().release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
             if let Err(e) = layer.unmount() {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
@@ -406,7 +406,7 @@ impl Engine {
         let _ = std::fs::remove_dir_all(self.state_dir(&h.id));
         self.db.delete(&h.id)?;
         self.forget(&h.id);
-        self.forget_execs(&h.id);
+        self.exec().forget(&h.id);
         if volumes || r.host_config.auto_remove {
             self.remove_anonymous_volumes(&r);
         }
@@ -432,7 +432,7 @@ impl Engine {
         }
         self.take_name_for_rename(&name, &h)?;
         self.save(&h)?;
-        self.dns_refresh();
+        self.networks().dns_refresh();
         self.event("rename", &h.snapshot(), &[("oldName", old)]);
         Ok(())
     }
@@ -483,8 +483,8 @@ impl Engine {
                 continue;
             }
             let mut s = container::summary(&r, self.image_display_name(&r));
-            s.ports = self.ports_summary(&r);
-            s.network_settings = self.networks_summary(&r);
+            s.ports = self.networks().ports_summary(&r);
+            s.network_settings = self.networks().summary(&r);
             s.mounts = crate::mounts::inspect_view(&r.mount_points);
             if size {
                 let layer = self.images.rw_layer(&r.id).ok();
@@ -548,7 +548,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: self.exec_ids(&r.id),
+            exec_ids: self.exec().ids(&r.id),
             host_config: hc,
             graph_driver: GraphDriver {
                 data: layer.map(|l| l.graph_driver_data()).unwrap_or_default(),
@@ -558,7 +558,7 @@ impl Engine {
             size_root_fs: size_root,
             mounts: crate::mounts::inspect_view(&r.mount_points),
             config: r.config.clone(),
-            network_settings: self.network_settings(&r),
+            network_settings: self.networks().settings(&r),
         })
     }
 

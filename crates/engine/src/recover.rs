@@ -103,7 +103,7 @@ impl Engine {
         if shim {
             self.end_shim(&state_dir).await;
         }
-        self.release_endpoints(h).await;
+        self.networks().release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
             if let Err(e) = layer.unmount() {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");

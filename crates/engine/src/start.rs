@@ -25,7 +25,7 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
-                self.release_endpoints(&h).await;
+                self.networks().release_endpoints(&h).await;
                 self.release_mounts(&h.snapshot());
                 h.with(|r| {
                     r.state.error = e.message.clone();
@@ -177,7 +177,7 @@ impl Engine {
             match ready_rx.await {
                 Ok(()) if plug => {
                     berth_store::crash::point("start.netns-ready");
-                    Some(self.attach_endpoints(h, &netns).await)
+                    Some(self.networks().attach_endpoints(h, &netns).await)
                 }
                 _ => None,
             }
@@ -190,7 +190,7 @@ impl Engine {
             Ok(pid) => pid,
             Err(e) => {
                 if let Some(Ok(())) = attached {
-                    self.release_endpoints(h).await;
+                    self.networks().release_endpoints(h).await;
                 }
                 return Err(match e {
                     ShimError::Failed(m) => Error::invalid(exec_message(&m)),
@@ -201,7 +201,7 @@ impl Engine {
         let attached = match attached {
             // A shim that made the netns without saying so (never: it
             // reports before `ok`); plug now rather than start unplugged.
-            None if plug => Some(self.attach_endpoints(h, &netns).await),
+            None if plug => Some(self.networks().attach_endpoints(h, &netns).await),
             a => a,
         };
         if let Some(Err(e)) = attached {

@@ -313,7 +313,7 @@ impl Engine {
                         made.push(v.name.clone());
                     }
                     // dockerd sends `create` for every volume a container names.
-                    self.volume_event("create", &v.name);
+                    self.volumes().event("create", &v.name);
                     let mp = &mut plan.points[*i];
                     mp.name = v.name.clone();
                     mp.source = self.volumes.data_path(&v.name).display().to_string();

@@ -2,10 +2,10 @@
 
 use berth_api::Result;
 
+use super::Networks;
 use crate::container::Record;
-use crate::Engine;
 
-impl Engine {
+impl Networks<'_> {
     /// `/etc/hosts` with the container's own addresses, as dockerd writes it.
     pub(crate) fn write_hosts(&self, r: &Record) -> Result<()> {
         let mode = crate::container::network_mode(&r.host_config);

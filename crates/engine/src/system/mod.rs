@@ -230,7 +230,7 @@ impl System<'_> {
             layers_size: self.images.layers_size()?,
             images,
             containers,
-            volumes: self.volume_usage()?,
+            volumes: self.volumes().usage()?,
             build_cache: vec![],
         })
     }

@@ -116,7 +116,7 @@ impl Engine {
             ],
         );
         if let Some(name) = img.repo_tags.first() {
-            self.image_event("tag", &img.id, name);
+            self.images().event("tag", &img.id, name);
         }
         Ok(img.id)
     }

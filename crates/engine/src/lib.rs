@@ -104,8 +104,12 @@ impl berth_distribution::HasStore for Engine {
 }
 
 pub struct Engine {
+    /// The engine's own `Arc`, for the operations that hand an owned engine
+    /// to a task they spawn (a container's monitor, a pull) while called
+    /// through a service that only borrows it.
+    me: std::sync::Weak<Engine>,
     pub config: EngineConfig,
-    pub images: ImageStore,
+    pub(crate) images: ImageStore,
     pub events: EventBus,
     pub net: networks::Networking,
     db: db::Db,
@@ -148,7 +152,8 @@ impl Engine {
             map.insert(r.id.clone(), Handle::new(r));
         }
         volumes.unmount_all_unused(&in_use);
-        Ok(Arc::new(Engine {
+        Ok(Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             net: networks::Networking::new(config.network.clone(), &config.data_root),
             config,
             images,
@@ -160,6 +165,25 @@ impl Engine {
             names: Default::default(),
             id,
         }))
+    }
+
+    /// An owned handle on this engine (see `me`).
+    pub(crate) fn arc(&self) -> Arc<Engine> {
+        // An `&Engine` is only ever reached through its `Arc`, which
+        // therefore still holds it.
+        self.me
+            .upgrade()
+            .expect("the engine is alive while borrowed")
+    }
+
+    /// `/images`.
+    pub fn images(&self) -> images::Images<'_> {
+        images::Images::new(self)
+    }
+
+    /// Pull and push.
+    pub fn distribution(&self) -> distribution::Distribution<'_> {
+        distribution::Distribution::new(self)
     }
 
     /// `/info`, `/version`, `/system/df`, `/events`.

@@ -175,7 +175,8 @@ impl Builder {
                 .ok_or_else(|| step_err(c, format!("stage {from} was not built")))?,
             None => {
                 self.engine
-                    .images
+                    .images()
+                    .store()
                     .get(&from)
                     .map_err(|_| {
                         step_err(c, format!("invalid from flag value {from}: No such image"))
@@ -184,7 +185,11 @@ impl Builder {
             }
         };
         let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-        let layer = self.engine.images.create_rw_layer(&lid, Some(&image))?;
+        let layer = self
+            .engine
+            .images()
+            .store()
+            .create_rw_layer(&lid, Some(&image))?;
         layer.mount()?;
         Ok((layer.merged.clone(), lid))
     }
@@ -340,7 +345,10 @@ impl Builder {
         let cb = created_by.clone();
         let id = tokio::task::spawn_blocking(move || -> R<String> {
             let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-            let layer = engine.images.create_rw_layer(&lid, parent.as_deref())?;
+            let layer = engine
+                .images()
+                .store()
+                .create_rw_layer(&lid, parent.as_deref())?;
             let result = (|| -> R<String> {
                 layer.mount()?;
                 let root = layer.merged.clone();
@@ -359,7 +367,8 @@ impl Builder {
                 let _ = layer.unmount();
                 filled?;
                 Ok(engine
-                    .images
+                    .images()
+                    .store()
                     .commit_container(
                         &lid,
                         CommitOptions {
@@ -370,7 +379,7 @@ impl Builder {
                     )?
                     .id)
             })();
-            let _ = engine.images.remove_rw_layer(&lid);
+            let _ = engine.images().store().remove_rw_layer(&lid);
             result
         })
         .await
@@ -383,10 +392,10 @@ impl Builder {
 
     pub(super) fn release_from(&self, from_root: FromRoot) {
         if let Some((_, lid)) = from_root {
-            if let Ok(l) = self.engine.images.rw_layer(&lid) {
+            if let Ok(l) = self.engine.images().store().rw_layer(&lid) {
                 let _ = l.unmount();
             }
-            let _ = self.engine.images.remove_rw_layer(&lid);
+            let _ = self.engine.images().store().remove_rw_layer(&lid);
         }
     }
 
@@ -402,7 +411,7 @@ impl Builder {
                 return String::new();
             };
             let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-            let Ok(layer) = self.engine.images.create_rw_layer(&lid, Some(id)) else {
+            let Ok(layer) = self.engine.images().store().create_rw_layer(&lid, Some(id)) else {
                 return String::new();
             };
             let mut s = String::new();
@@ -412,7 +421,7 @@ impl Builder {
                 }
                 let _ = layer.unmount();
             }
-            let _ = self.engine.images.remove_rw_layer(&lid);
+            let _ = self.engine.images().store().remove_rw_layer(&lid);
             s
         };
         let lookup = |name: &str, file: &str, idx: usize| -> R<(u32, Option<u32>)> {

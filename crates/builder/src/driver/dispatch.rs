@@ -178,7 +178,8 @@ impl Builder {
         let parent = parent.map(str::to_string);
         let id = tokio::task::spawn_blocking(move || {
             engine
-                .images
+                .images()
+                .store()
                 .child_image(parent.as_deref(), None, config, &created_by)
         })
         .await

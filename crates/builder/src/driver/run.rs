@@ -192,7 +192,7 @@ impl Builder {
         let cid2 = cid.to_string();
         let cb = created_by.to_string();
         let id = tokio::task::spawn_blocking(move || {
-            engine.images.commit_container(
+            engine.images().store().commit_container(
                 &cid2,
                 CommitOptions {
                     config,

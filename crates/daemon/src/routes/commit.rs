@@ -30,7 +30,7 @@ pub async fn export(
 ) -> ApiResult<Response<Body>> {
     // Errors before the first byte get a status code.
     let h = engine.lookup(&id)?;
-    engine.images.rw_layer(&h.id)?;
+    engine.images().store().rw_layer(&h.id)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, super::ChannelWriter(tx));

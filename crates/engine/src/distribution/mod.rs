@@ -1,7 +1,7 @@
 //! The distribution service: pull and push as engine operations, so the
 //! HTTP routes and the builder share them. Each operation resolves what it
-//! can before it reports anything ([`Engine::start_pull`],
-//! [`Engine::start_push`]): errors there (bad name, unknown manifest,
+//! can before it reports anything ([`Distribution::start_pull`],
+//! [`Distribution::start_push`]): errors there (bad name, unknown manifest,
 //! denied access, no local image) are the caller's to return as a plain
 //! error, as dockerd answers them with an HTTP status. The returned job
 //! then runs, reporting typed [`Message`]s into a [`ProgressSink`]; an
@@ -15,6 +15,11 @@ pub use berth_api::progress::Message;
 pub use berth_distribution::{AuthConfig, AuthConfigs};
 pub use pull::{Pull, PullOptions};
 pub use push::{Push, PushOptions};
+
+service! {
+    /// `engine.distribution()`: pull and push.
+    Distribution
+}
 
 /// Where a pull or push reports its progress.
 pub type ProgressSink = tokio::sync::mpsc::UnboundedSender<Message>;

@@ -220,7 +220,7 @@ impl System<'_> {
     /// `GET /system/df`.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
         let filters = crate::lifecycle::Filters::default();
-        let mut images = self.list_images(true, &filters)?;
+        let mut images = self.images().list(true, &filters)?;
         let shared = self.images.shared_sizes()?;
         for i in &mut images {
             i.shared_size = shared.get(&i.id).copied().unwrap_or(0);

@@ -205,10 +205,10 @@ impl Builder {
         let containers = std::mem::take(&mut *lock(&self.containers));
         for c in containers {
             if keep {
-                let _ = self.engine.keep_build_container(&c);
+                let _ = self.engine.containers().keep_build_container(&c);
                 continue;
             }
-            let _ = self.engine.remove(&c, true, true).await;
+            let _ = self.engine.containers().remove(&c, true, true).await;
         }
         result
     }

@@ -30,37 +30,17 @@ macro_rules! service {
     };
 }
 
-pub mod archive;
-pub mod attach;
-mod checks;
-pub mod commit;
-pub mod container;
-mod create;
+pub mod containers;
 mod db;
-pub mod devices;
 pub mod distribution;
 pub mod exec;
-mod filters;
-pub mod health;
+pub mod filters;
 pub mod images;
-pub mod init;
-pub mod lifecycle;
-pub mod logdriver;
-pub mod logs;
-pub mod mounts;
-mod names;
 pub mod networks;
-mod recover;
-mod resolve;
-pub mod resources;
-mod runtimes;
-pub mod security;
-mod start;
-pub mod stats;
 pub mod system;
-mod top;
-pub mod update;
 pub mod volumes;
+
+pub use filters::{parse_time, Filters};
 
 #[cfg(test)]
 mod props;
@@ -72,7 +52,7 @@ use std::sync::{Arc, RwLock};
 use berth_api::{Error, Result};
 use berth_store::ImageStore;
 
-use crate::container::{Handle, Record, Status};
+use crate::containers::container::{Handle, Record, Status};
 use crate::system::events::EventBus;
 
 /// Where things live and how containers run; from flags and `daemon.json`.
@@ -108,18 +88,19 @@ pub struct Engine {
     /// to a task they spawn (a container's monitor, a pull) while called
     /// through a service that only borrows it.
     me: std::sync::Weak<Engine>,
-    pub config: EngineConfig,
+    pub(crate) config: EngineConfig,
     pub(crate) images: ImageStore,
-    pub events: EventBus,
-    pub net: networks::Networking,
+    pub(crate) events: EventBus,
+    pub(crate) net: networks::Networking,
     db: db::Db,
-    pub volumes: volumes::VolumeStore,
-    containers: RwLock<HashMap<String, Arc<Handle>>>,
+    pub(crate) volumes: volumes::VolumeStore,
+    /// Every container by id.
+    table: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
     /// Names held by creates in flight.
-    names: names::Reservations,
+    names: containers::names::Reservations,
     /// The daemon's own id, as `/info` shows it.
-    pub id: String,
+    pub(crate) id: String,
 }
 
 impl Engine {
@@ -145,7 +126,7 @@ impl Engine {
         let mut map = HashMap::new();
         let mut in_use = Vec::new();
         for mut r in db.load_all()? {
-            runtimes::name_builtin_runtime(&mut r);
+            containers::runtimes::name_builtin_runtime(&mut r);
             if r.state.status == Status::Running {
                 in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
             }
@@ -160,7 +141,7 @@ impl Engine {
             events: EventBus::default(),
             db,
             volumes,
-            containers: RwLock::new(map),
+            table: RwLock::new(map),
             execs: Default::default(),
             names: Default::default(),
             id,
@@ -174,6 +155,11 @@ impl Engine {
         self.me
             .upgrade()
             .expect("the engine is alive while borrowed")
+    }
+
+    /// `/containers`.
+    pub fn containers(&self) -> containers::Containers<'_> {
+        containers::Containers::new(self)
     }
 
     /// `/images`.
@@ -206,15 +192,21 @@ impl Engine {
         volumes::Volumes::new(self)
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
+    /// The daemon's data root, where other parts (the builder's cache) keep
+    /// their own files.
+    pub fn data_root(&self) -> &std::path::Path {
+        &self.config.data_root
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
         self.config.data_root.join("containers").join(id)
     }
 
-    pub fn state_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn state_dir(&self, id: &str) -> PathBuf {
         self.config.exec_root.join("containers").join(id)
     }
 
-    pub fn log_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
     }
 
@@ -223,7 +215,7 @@ impl Engine {
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Handle>> {
-        self.containers
+        self.table
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
@@ -233,7 +225,7 @@ impl Engine {
 
     /// Finds a container by full id, name (with or without `/`), or unique id prefix.
     pub fn lookup(&self, key: &str) -> Result<Arc<Handle>> {
-        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.table.read().unwrap_or_else(|e| e.into_inner());
         if key.is_empty() {
             return Err(Error::not_found("No such container: "));
         }
@@ -255,21 +247,21 @@ impl Engine {
     }
 
     pub(crate) fn insert(&self, h: Arc<Handle>) {
-        self.containers
+        self.table
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(h.id.clone(), h);
     }
 
     pub(crate) fn forget(&self, id: &str) {
-        self.containers
+        self.table
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
     }
 
     pub(crate) fn name_owner(&self, name: &str) -> Option<String> {
-        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.table.read().unwrap_or_else(|e| e.into_inner());
         map.values()
             .find(|h| h.with(|r| r.name == name))
             .map(|h| h.id.clone())
@@ -297,12 +289,12 @@ impl Engine {
             if r.state.status != Status::Running {
                 continue;
             }
-            lifecycle::adopt(self.clone(), h.clone(), r).await;
+            containers::lifecycle::adopt(self.clone(), h.clone(), r).await;
         }
-        self.recover_interrupted().await;
+        self.containers().recover_interrupted().await;
         self.sweep_build_containers().await;
         for h in self.all() {
-            lifecycle::start_by_policy(self, h).await;
+            containers::lifecycle::start_by_policy(self, h).await;
         }
         Ok(())
     }
@@ -315,7 +307,7 @@ impl Engine {
             if !h.with(|r| r.building) {
                 continue;
             }
-            if let Err(e) = self.remove(&h.id, true, true).await {
+            if let Err(e) = self.containers().remove(&h.id, true, true).await {
                 tracing::warn!(container_id = %h.id, "removing a dead build's container: {}", e.message);
             }
         }

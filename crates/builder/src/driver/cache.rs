@@ -39,7 +39,7 @@ struct CacheEntry {
 type CacheMap = HashMap<String, CacheEntry>;
 
 fn cache_path(engine: &Engine) -> PathBuf {
-    engine.config.data_root.join("builder").join("cache.json")
+    engine.data_root().join("builder").join("cache.json")
 }
 
 /// The map (also from the first format, key -> image id).

@@ -298,7 +298,7 @@ impl Builder {
             }
             let found = match from_root {
                 Some(root) => {
-                    let p = berth_engine::mounts::resolve_in_root(root, s)?;
+                    let p = berth_engine::containers::mounts::resolve_in_root(root, s)?;
                     if !p.exists() && fs::symlink_metadata(&p).is_err() {
                         return Err(copy_fail(kw, format!("stat {s}: file does not exist")));
                     }
@@ -354,7 +354,10 @@ impl Builder {
                 let root = layer.merged.clone();
                 let filled = (|| -> R<()> {
                     if !cfg.working_dir.is_empty() {
-                        let wd = berth_engine::mounts::resolve_in_root(&root, &cfg.working_dir)?;
+                        let wd = berth_engine::containers::mounts::resolve_in_root(
+                            &root,
+                            &cfg.working_dir,
+                        )?;
                         if !wd.exists() {
                             fs::create_dir_all(&wd)?;
                         }
@@ -416,7 +419,9 @@ impl Builder {
             };
             let mut s = String::new();
             if layer.mount().is_ok() {
-                if let Ok(p) = berth_engine::mounts::resolve_in_root(&layer.merged, file) {
+                if let Ok(p) =
+                    berth_engine::containers::mounts::resolve_in_root(&layer.merged, file)
+                {
                     s = fs::read_to_string(p).unwrap_or_default();
                 }
                 let _ = layer.unmount();

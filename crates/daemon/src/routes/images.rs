@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
 use berth_engine::distribution::{AuthConfig, Message, PullOptions, PushOptions};
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use futures_util::TryStreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;

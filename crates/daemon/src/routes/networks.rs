@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
 use berth_api::model::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 use berth_api::Error;
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use bytes::Bytes;
 use serde_json::json;
 

@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{Method, Response, StatusCode};
 use berth_api::types::EventMessage;
 use berth_api::version::API_VERSION;
-use berth_engine::lifecycle::{parse_time, Filters};
+use berth_engine::{parse_time, Filters};
 use bytes::Bytes;
 
 use super::{blocking, json_response, stream_body, ApiResult, AppState};

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::version::ApiVersion;
 use berth_api::Error;
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use serde::Deserialize;

@@ -21,5 +21,34 @@ service! {
     Distribution
 }
 
+impl Distribution<'_> {
+    /// `POST /auth`: checks the credentials against their registry, with
+    /// the daemon's registry options (mirrors, insecure registries, certs).
+    pub async fn login(&self, creds: AuthConfig) -> berth_api::Result<()> {
+        berth_distribution::login(&self.config.registry, creds).await
+    }
+
+    /// `GET /distribution/{name}/json`: the registry's descriptor and
+    /// platforms of a reference.
+    pub async fn inspect(
+        &self,
+        reference: &berth_api::Reference,
+        creds: AuthConfig,
+    ) -> berth_api::Result<serde_json::Value> {
+        berth_distribution::inspect(&self.config.registry, reference, creds).await
+    }
+
+    /// `GET /images/search`: the registry's answer, before the daemon's
+    /// filters.
+    pub async fn search(
+        &self,
+        term: &str,
+        limit: i64,
+        creds: &AuthConfig,
+    ) -> berth_api::Result<Vec<berth_distribution::SearchResult>> {
+        berth_distribution::search(&self.config.registry, term, limit, creds).await
+    }
+}
+
 /// Where a pull or push reports its progress.
 pub type ProgressSink = tokio::sync::mpsc::UnboundedSender<Message>;

@@ -22,8 +22,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::container::Status;
-use crate::{record_name, resolve};
+use crate::containers::container::Status;
+use crate::containers::resolve;
+use crate::record_name;
 
 /// The body of `POST /containers/{id}/exec`: the generated model's,
 /// decoded by Go's rules ([`berth_api::json`]).
@@ -211,7 +212,9 @@ impl Exec<'_> {
             additional_gids,
             tty: config.tty,
             stdin: config.attach_stdin,
-            capabilities: config.privileged.then(crate::lifecycle::host_capabilities),
+            capabilities: config
+                .privileged
+                .then(crate::containers::lifecycle::host_capabilities),
             console_size: config.console_size.as_deref().and_then(|s| match s {
                 [h, w] => Some((u16::try_from(*h).ok()?, u16::try_from(*w).ok()?))
                     .filter(|(h, w)| *h > 0 && *w > 0),
@@ -220,10 +223,9 @@ impl Exec<'_> {
         };
         let streams = ExecStreams::of(&config);
         let client = ShimClient::new(&self.state_dir(&container_id));
-        let (pid, stream) = client
-            .exec(spec)
-            .await
-            .map_err(|e| Error::invalid(crate::lifecycle::exec_message(&e.to_string())))?;
+        let (pid, stream) = client.exec(spec).await.map_err(|e| {
+            Error::invalid(crate::containers::lifecycle::exec_message(&e.to_string()))
+        })?;
         {
             let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
             r.running = true;

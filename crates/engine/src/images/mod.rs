@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use berth_store::{Image, ImageStore};
 use indexmap::IndexMap;
 
-use crate::lifecycle::{parse_time, Filters};
+use crate::{parse_time, Filters};
 
 service! {
     /// `engine.images()`: local images.

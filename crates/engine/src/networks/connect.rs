@@ -5,7 +5,7 @@ use berth_api::{Error, ErrorKind, Result};
 use berth_network::Unplug;
 
 use super::Networks;
-use crate::container::Status;
+use crate::containers::container::Status;
 
 use super::endpoints::endpoint_from;
 
@@ -21,7 +21,7 @@ impl Networks<'_> {
         let h = self.lookup(container)?;
         let _op = h.op.lock().await;
         let r = h.snapshot();
-        let mode = crate::container::network_mode(&r.host_config);
+        let mode = crate::containers::container::network_mode(&r.host_config);
         if mode == "host" || n.name == "host" {
             return Err(Error::new(
                 ErrorKind::Forbidden,

@@ -8,8 +8,8 @@ use berth_network::ipam;
 use ipnet::Ipv4Net;
 
 use super::Networks;
-use crate::container::now_rfc3339;
-use crate::lifecycle::Filters;
+use crate::containers::container::now_rfc3339;
+use crate::Filters;
 
 use super::*;
 
@@ -20,7 +20,8 @@ impl Networks<'_> {
         if name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
         }
-        if !crate::container::valid_name(&name) && name.len() >= 2 || name.contains('/') {
+        if !crate::containers::container::valid_name(&name) && name.len() >= 2 || name.contains('/')
+        {
             return Err(Error::invalid(format!(
                 "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use berth_dns::{ContainerDns, ResolvConf};
 
 use super::Networks;
-use crate::container::{Handle, Record};
+use crate::containers::container::{Handle, Record};
 
 /// The server and the containers attached to it.
 #[derive(Default)]

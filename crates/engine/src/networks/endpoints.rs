@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::Networks;
-use crate::container::{Handle, Record};
+use crate::containers::container::{Handle, Record};
 use crate::new_id;
 
 use super::ports::proto_of;

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
 use super::Networks;
-use crate::container::{now_rfc3339, Status};
+use crate::containers::container::{now_rfc3339, Status};
 
 use super::ports::proto_of;
 use super::*;

@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::container::Status;
+use crate::containers::container::Status;
 use crate::new_id;
 
 mod connect;

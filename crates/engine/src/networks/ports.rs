@@ -7,7 +7,7 @@ use berth_api::{Error, Result};
 use berth_network::{ipam, Proto};
 
 use super::Networks;
-use crate::container::{Record, Status};
+use crate::containers::container::{Record, Status};
 
 use super::*;
 

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::Networks;
 use super::{spec, NetworkRecord};
-use crate::container::Status;
+use crate::containers::container::Status;
 
 /// The data root a daemon has unless told otherwise.
 const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";

@@ -9,8 +9,8 @@ use berth_api::Result;
 use indexmap::IndexMap;
 
 use super::Networks;
-use crate::container::{Record, Status};
-use crate::lifecycle::Filters;
+use crate::containers::container::{Record, Status};
+use crate::Filters;
 
 use super::*;
 
@@ -137,7 +137,7 @@ impl Networks<'_> {
 
     /// `NetworkSettings` of container inspect.
     pub fn settings(&self, r: &Record) -> NetworkSettings {
-        let mode = crate::container::network_mode(&r.host_config);
+        let mode = crate::containers::container::network_mode(&r.host_config);
         let running = r.state.status == Status::Running;
         let bridge_ep = r.endpoints.get("bridge").filter(|_| running);
         let s = |f: fn(&Endpoint) -> String| bridge_ep.map(f).unwrap_or_default();

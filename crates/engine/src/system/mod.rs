@@ -15,7 +15,7 @@ use berth_api::Result;
 use indexmap::IndexMap;
 use serde_json::json;
 
-use crate::container::Status;
+use crate::containers::container::Status;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -219,13 +219,13 @@ impl System<'_> {
 
     /// `GET /system/df`.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
-        let filters = crate::lifecycle::Filters::default();
+        let filters = crate::Filters::default();
         let mut images = self.images().list(true, &filters)?;
         let shared = self.images.shared_sizes()?;
         for i in &mut images {
             i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
         }
-        let containers = self.list(true, None, true, &filters)?;
+        let containers = self.containers().list(true, None, true, &filters)?;
         Ok(DiskUsage {
             layers_size: self.images.layers_size()?,
             images,

@@ -11,7 +11,7 @@ use berth_api::views::{Volume, VolumeListResponse, VolumePruneResponse, VolumeUs
 use berth_api::{Error, Result};
 use indexmap::IndexMap;
 
-use crate::lifecycle::Filters;
+use crate::Filters;
 
 service! {
     /// `engine.volumes()`: named and anonymous volumes.
@@ -94,7 +94,7 @@ impl Volumes<'_> {
                 "false" | "0" => false,
                 other => return Err(Error::invalid(format!("invalid filter 'dangling={other}'"))),
             };
-            if self.volume_users(&v.name).is_empty() != want {
+            if self.containers().volume_users(&v.name).is_empty() != want {
                 return Ok(false);
             }
         }
@@ -117,7 +117,7 @@ impl Volumes<'_> {
             }
             return Err(Error::not_found(format!("get {name}: no such volume")));
         }
-        let users = self.volume_users(name);
+        let users = self.containers().volume_users(name);
         if !users.is_empty() {
             return Err(Error::conflict(format!(
                 "remove {name}: volume is in use - [{}]",
@@ -153,7 +153,9 @@ impl Volumes<'_> {
             if !all && !v.anonymous() {
                 continue;
             }
-            if !labels_match(&v.labels, filters) || !self.volume_users(&v.name).is_empty() {
+            if !labels_match(&v.labels, filters)
+                || !self.containers().volume_users(&v.name).is_empty()
+            {
                 continue;
             }
             let size = self.volumes.size(&v.name);
@@ -178,7 +180,7 @@ impl Volumes<'_> {
     pub fn usage(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
         for v in self.volumes.list()? {
-            let refs = self.volume_users(&v.name).len() as i64;
+            let refs = self.containers().volume_users(&v.name).len() as i64;
             out.push(self.view(&v, Some((self.volumes.size(&v.name), refs))));
         }
         Ok(out)

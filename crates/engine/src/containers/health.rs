@@ -16,7 +16,7 @@ use berth_api::views::{Health, HealthcheckResult};
 use berth_runtime::client::{ExecFrame, EXEC_LOST_EXIT_CODE};
 use chrono::{SecondsFormat, Utc};
 
-use crate::container::{Handle, Status};
+use crate::containers::container::{Handle, Status};
 use crate::exec::{ExecConfig, EXEC_START_FAILED_EXIT_CODE};
 use crate::Engine;
 
@@ -181,7 +181,9 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
             });
             let _ = engine.save(&h);
             if old != new {
-                engine.container_event(&h.id, &format!("health_status: {new}"));
+                engine
+                    .containers()
+                    .event(&h.id, &format!("health_status: {new}"));
             }
         }
     });

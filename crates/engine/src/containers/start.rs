@@ -3,18 +3,19 @@
 //! profile, the shim spawned and the network plugged while it creates the
 //! container, then the monitor that hears its exit.
 
-use crate::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
-use crate::lifecycle::{exec_message, shim_err};
-use crate::{resolve, Engine};
+use crate::containers::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
+use crate::containers::lifecycle::{exec_message, shim_err};
+use crate::containers::resolve;
+use crate::containers::Containers;
 use berth_api::{Error, Result};
 use berth_runtime::client::{spawn_shim_with, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
 use std::sync::Arc;
 
-impl Engine {
+impl Containers<'_> {
     /// `POST /containers/{id}/start`.
-    pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+    pub async fn start(&self, key: &str) -> Result<()> {
         let h = self.lookup(key)?;
         let _op = h.op.lock().await;
         let r = h.snapshot();
@@ -41,10 +42,10 @@ impl Engine {
                 // dockerd removes an AutoRemove container whose start failed;
                 // `docker run --rm` waits for that removal.
                 if h.snapshot().host_config.auto_remove {
-                    let engine = self.clone();
+                    let engine = self.arc();
                     let id = h.id.clone();
                     tokio::spawn(async move {
-                        let _ = engine.remove(&id, true, false).await;
+                        let _ = engine.containers().remove(&id, true, false).await;
                     });
                 }
                 Err(e)
@@ -52,7 +53,7 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<Handle>, r: &Record) -> Result<()> {
+    pub(crate) async fn start_locked(&self, h: &Arc<Handle>, r: &Record) -> Result<()> {
         let layer = self.images.rw_layer(&h.id)?;
         layer.mount()?;
         let rootfs = layer.merged.clone();
@@ -87,19 +88,19 @@ impl Engine {
         let with_init = r.host_config.init == Some(true);
         if with_init {
             binds.push(BindMount {
-                source: crate::init::binary()?,
-                destination: crate::init::CONTAINER_PATH.into(),
+                source: crate::containers::init::binary()?,
+                destination: crate::containers::init::CONTAINER_PATH.into(),
                 read_only: true,
             });
         }
         // Copy-up can be long: off the async workers.
         let mounts = {
-            let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
-            tokio::task::spawn_blocking(move || engine.setup_mounts(&r, &rootfs))
+            let (engine, r, rootfs) = (self.arc(), r.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || engine.containers().setup_mounts(&r, &rootfs))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??
         };
-        let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
+        let (devices, device_rules) = crate::containers::devices::for_container(&r.host_config)?;
         let spec = build_spec(&SpecParams {
             rootfs,
             readonly_rootfs: r.host_config.readonly_rootfs,
@@ -108,7 +109,7 @@ impl Engine {
                     .chain(r.args.iter().cloned())
                     .collect();
                 if with_init {
-                    crate::init::wrap(args)
+                    crate::containers::init::wrap(args)
                 } else {
                     args
                 }
@@ -139,11 +140,12 @@ impl Engine {
             capabilities: Some(capabilities(&r.host_config)?),
             shm_size: r.host_config.shm_size,
             seccomp: container_seccomp(&r.host_config)?,
-            no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
+            no_new_privileges: crate::containers::security::parse(&r.host_config)?
+                .no_new_privileges,
             devices,
             device_rules,
-            sysctl: crate::security::validate_sysctls(&r.host_config)?,
-            resources: crate::resources::oci(&r.host_config)?,
+            sysctl: crate::containers::security::validate_sysctls(&r.host_config)?,
+            resources: crate::containers::resources::oci(&r.host_config)?,
         });
         std::fs::write(
             state_dir.join("config.json"),
@@ -253,7 +255,7 @@ impl Engine {
         });
         self.save(h)?;
         h.watch.send_modify(|w| w.running = true);
-        self.event("start", &h.snapshot(), &[]);
+        self.record_event("start", &h.snapshot(), &[]);
         self.spawn_monitor(h.clone(), client);
         Ok(())
     }
@@ -354,13 +356,13 @@ const ALL_CAPS: &[&str] = &[
 /// The container's OCI `linux.seccomp` from its `SecurityOpt`, privilege
 /// and capabilities (the profile's rules depend on the bounding set).
 pub(crate) fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
-    let opts = crate::security::parse(hc)?;
+    let opts = crate::containers::security::parse(hc)?;
     let caps = if hc.privileged {
         host_capabilities()
     } else {
         capabilities(hc)?
     };
-    crate::security::seccomp_for(&opts, hc.privileged, &caps)
+    crate::containers::security::seccomp_for(&opts, hc.privileged, &caps)
 }
 
 /// The capabilities in this process's bounding set, by OCI name.

@@ -14,8 +14,8 @@ use berth_runtime::spec::SpecMount;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::container::{Record, Status};
-use crate::Engine;
+use crate::containers::container::{Record, Status};
+use crate::containers::Containers;
 
 mod parse;
 
@@ -266,7 +266,7 @@ pub fn inspect_view(points: &[MountPoint]) -> Vec<berth_api::views::MountPoint> 
         .collect()
 }
 
-impl Engine {
+impl Containers<'_> {
     /// The mount points of a new container: checks everything first (a
     /// bad spec changes nothing), then makes the volumes and the missing
     /// bind sources. Returns the points and the anonymous volumes made, for

@@ -138,8 +138,12 @@ where
 /// dockerd resolves it at start (`stat` of the path; its error text).
 fn device_number(path: &str) -> Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path)
-        .map_err(|e| Error::internal(format!("stat {path}: {}", crate::devices::io_text(&e))))?;
+    let md = std::fs::metadata(path).map_err(|e| {
+        Error::internal(format!(
+            "stat {path}: {}",
+            crate::containers::devices::io_text(&e)
+        ))
+    })?;
     let rdev = md.rdev();
     Ok((
         nix::sys::stat::major(rdev) as u64,
@@ -518,7 +522,7 @@ pub fn oci(hc: &HostConfig) -> Result<Resources> {
     Ok(Resources { cgroup, rlimits })
 }
 
-impl crate::Engine {
+impl super::Containers<'_> {
     /// The cgroup of container `id` (`<cgroup-parent>/<id>`).
     pub fn cgroup(&self, id: &str) -> Cgroup {
         Cgroup::new(&format!(

@@ -23,7 +23,7 @@ use berth_api::{Error, Result};
 use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
 
-use crate::container::Status;
+use crate::containers::container::Status;
 
 const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
@@ -622,7 +622,7 @@ fn ensure_dirs(root: &Root, dest: &Path, rel: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-impl crate::Engine {
+impl super::Containers<'_> {
     /// Opens the container's root: its live `/proc/<pid>/root` while it
     /// runs, else its rootfs, mounted for the operation.
     pub fn archive_root(&self, key: &str) -> Result<(Root, String)> {
@@ -687,7 +687,7 @@ impl crate::Engine {
         let layer = self.images.rw_layer(&h.id)?;
         let was = layer.is_mounted();
         layer.mount()?;
-        let r = crate::resolve::user(&layer.merged, user);
+        let r = crate::containers::resolve::user(&layer.merged, user);
         if !was {
             let _ = layer.unmount();
         }

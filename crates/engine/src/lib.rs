@@ -1,6 +1,17 @@
 //! The engine core: containers and images as objects with state machines,
 //! events, and the typed operations the API serves. It knows no HTTP: the
 //! daemon turns requests into calls here and errors' kinds into status codes.
+//!
+//! [`Engine`] is the root: it holds the shared state (configuration, image
+//! store, container table and records, volume store, networking, exec
+//! table, event bus), private to this crate, and hands out one service per
+//! kind of object, each in its folder: [`Engine::containers`],
+//! [`Engine::exec`], [`Engine::images`], [`Engine::distribution`],
+//! [`Engine::networks`], [`Engine::volumes`], [`Engine::system`]. A service
+//! is a view (a borrowed `&Engine` that derefs to it, see `service!`), not
+//! an owner: most operations cross objects (a start touches the image
+//! store, mounts, volumes, networks and events), so the state stays in one
+//! place and services call one another (`self.networks()`).
 
 #![recursion_limit = "256"]
 

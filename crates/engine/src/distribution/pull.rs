@@ -73,7 +73,7 @@ impl Distribution<'_> {
         })
     }
 
-    /// [`Engine::start_pull`] and [`Pull::run`] in one: for callers that
+    /// [`Distribution::start_pull`] and [`Pull::run`] in one: for callers that
     /// report every error the same way (the builder).
     pub async fn pull(&self, opts: PullOptions, sink: &ProgressSink) -> Result<()> {
         self.start_pull(opts).await?.run(sink).await

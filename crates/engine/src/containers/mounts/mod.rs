@@ -270,7 +270,7 @@ impl Containers<'_> {
     /// The mount points of a new container: checks everything first (a
     /// bad spec changes nothing), then makes the volumes and the missing
     /// bind sources. Returns the points and the anonymous volumes made, for
-    /// [`Engine::undo_volumes`] if the create fails later.
+    /// [`Containers::undo_volumes`] if the create fails later.
     pub(crate) fn make_mounts(
         &self,
         config: &ContainerConfig,

@@ -11,6 +11,7 @@ use berth_api::{Error, Result};
 use berth_runtime::client::{spawn_shim_with, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 impl Containers<'_> {
@@ -54,6 +55,63 @@ impl Containers<'_> {
     }
 
     pub(crate) async fn start_locked(&self, h: &Arc<Handle>, r: &Record) -> Result<()> {
+        let bundle = self.write_bundle(h, r).await?;
+        let cfg = self.shim_config(h, r, &bundle)?;
+        let (pid, client) = self.spawn_plugged(h, &cfg).await?;
+        // The size the client's terminal had at create, before the process looks at it.
+        if let Some([height, width]) = r
+            .host_config
+            .console_size
+            .as_deref()
+            .and_then(|s| <[u64; 2]>::try_from(s).ok())
+        {
+            if r.config.tty && height > 0 && width > 0 {
+                let _ = client
+                    .resize(
+                        height.min(u16::MAX as u64) as u16,
+                        width.min(u16::MAX as u64) as u16,
+                    )
+                    .await;
+            }
+        }
+        berth_store::crash::point("start.created");
+        let hub = h.hub();
+        let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
+        hub.clone()
+            .connect(stream, r.config.stdin_once && !r.config.tty);
+        if let Err(e) = client.start().await {
+            let _ = client.kill(9, false).await;
+            return Err(Error::invalid(exec_message(&e.to_string())));
+        }
+        let restart_count = r.restart_count;
+        h.with(|r| {
+            r.state = StateRecord {
+                status: Status::Running,
+                restarting: false,
+                paused: false,
+                pid: pid as i64,
+                exit_code: 0,
+                error: String::new(),
+                oom_killed: false,
+                started_at: now_rfc3339(),
+                finished_at: r.state.finished_at.clone(),
+                health: None,
+            };
+            r.restart_count = restart_count;
+            r.stopped_by_user = false;
+            r.shutdown_stop = false;
+        });
+        self.save(h)?;
+        h.watch.send_modify(|w| w.running = true);
+        self.record_event("start", &h.snapshot(), &[]);
+        self.spawn_monitor(h.clone(), client);
+        Ok(())
+    }
+
+    /// Mounts the rootfs and writes the OCI bundle (`config.json` in the
+    /// container's state dir): the process, its user, mounts, devices,
+    /// capabilities, seccomp and resources.
+    async fn write_bundle(&self, h: &Arc<Handle>, r: &Record) -> Result<Bundle> {
         let layer = self.images.rw_layer(&h.id)?;
         layer.mount()?;
         let rootfs = layer.merged.clone();
@@ -63,36 +121,9 @@ impl Containers<'_> {
         std::fs::create_dir_all(&state_dir)?;
         let mode = container::network_mode(&r.host_config);
         let host_mode = mode == "host";
-        // `container:NAME` joins that container's netns, which must be live.
-        let shared_netns = match mode.strip_prefix("container:") {
-            Some(other) => {
-                let o = self.lookup(other)?;
-                if o.id == h.id || o.snapshot().state.status != Status::Running {
-                    return Err(Error::conflict(format!(
-                        "cannot join network of a non running container: {other}"
-                    )));
-                }
-                Some(self.state_dir(&o.id).join("netns"))
-            }
-            None => None,
-        };
-        let dir = self.container_dir(&h.id);
-        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
-            .iter()
-            .map(|f| BindMount {
-                source: dir.join(f),
-                destination: format!("/etc/{f}"),
-                read_only: false,
-            })
-            .collect();
+        let shared_netns = self.shared_netns(h, &mode)?;
         let with_init = r.host_config.init == Some(true);
-        if with_init {
-            binds.push(BindMount {
-                source: crate::containers::init::binary()?,
-                destination: crate::containers::init::CONTAINER_PATH.into(),
-                read_only: true,
-            });
-        }
+        let binds = self.etc_binds(h, with_init)?;
         // Copy-up can be long: off the async workers.
         let mounts = {
             let (engine, r, rootfs) = (self.arc(), r.clone(), rootfs.clone());
@@ -151,13 +182,56 @@ impl Containers<'_> {
             state_dir.join("config.json"),
             serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?,
         )?;
+        Ok(Bundle {
+            state_dir,
+            new_netns: !host_mode && shared_netns.is_none(),
+        })
+    }
+
+    /// `container:NAME` joins that container's netns, which must be live.
+    fn shared_netns(&self, h: &Handle, mode: &str) -> Result<Option<PathBuf>> {
+        let Some(other) = mode.strip_prefix("container:") else {
+            return Ok(None);
+        };
+        let o = self.lookup(other)?;
+        if o.id == h.id || o.snapshot().state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "cannot join network of a non running container: {other}"
+            )));
+        }
+        Ok(Some(self.state_dir(&o.id).join("netns")))
+    }
+
+    /// The files the engine keeps for the container in `/etc`, and the
+    /// init binary with `--init`.
+    fn etc_binds(&self, h: &Handle, with_init: bool) -> Result<Vec<BindMount>> {
+        let dir = self.container_dir(&h.id);
+        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
+            .iter()
+            .map(|f| BindMount {
+                source: dir.join(f),
+                destination: format!("/etc/{f}"),
+                read_only: false,
+            })
+            .collect();
+        if with_init {
+            binds.push(BindMount {
+                source: crate::containers::init::binary()?,
+                destination: crate::containers::init::CONTAINER_PATH.into(),
+                read_only: true,
+            });
+        }
+        Ok(binds)
+    }
+
+    fn shim_config(&self, h: &Handle, r: &Record, bundle: &Bundle) -> Result<ShimConfig> {
         let log_path = self.log_file(r);
         let log = self.log_spec(r, &r.config.image);
         let (runtime, runtime_root) = self.runtime_for(&r.host_config.runtime)?;
-        let cfg = ShimConfig {
+        Ok(ShimConfig {
             id: h.id.clone(),
-            bundle: state_dir.clone(),
-            state_dir: state_dir.clone(),
+            bundle: bundle.state_dir.clone(),
+            state_dir: bundle.state_dir.clone(),
             runtime_root,
             runtime,
             seccomp_cache: Some(self.config.exec_root.join("seccomp")),
@@ -165,16 +239,20 @@ impl Containers<'_> {
             tty: r.config.tty,
             open_stdin: r.config.open_stdin,
             stdin_once: r.config.stdin_once,
-            new_netns: !host_mode && shared_netns.is_none(),
+            new_netns: bundle.new_netns,
             log,
-        };
-        // Interfaces go in before the process starts, as a prestart hook
-        // would put them: as soon as the shim has made the netns, while
-        // libcontainer still builds the container (the two take about the
-        // same time, so a start waits for one of them, not both).
+        })
+    }
+
+    /// Spawns the shim, which creates the container. Interfaces go in
+    /// before the process starts, as a prestart hook would put them: as
+    /// soon as the shim has made the netns, while libcontainer still builds
+    /// the container (the two take about the same time, so a start waits
+    /// for one of them, not both).
+    async fn spawn_plugged(&self, h: &Arc<Handle>, cfg: &ShimConfig) -> Result<(i32, ShimClient)> {
         let plug = cfg.new_netns;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let netns = ShimConfig::netns_path(&state_dir);
+        let netns = ShimConfig::netns_path(&cfg.state_dir);
         let attach = async {
             match ready_rx.await {
                 Ok(()) if plug => {
@@ -185,9 +263,9 @@ impl Containers<'_> {
             }
         };
         berth_store::crash::point("start.mounted");
-        let spawn = spawn_shim_with(&self.config.shim_binary, &cfg, plug.then_some(ready_tx));
+        let spawn = spawn_shim_with(&self.config.shim_binary, cfg, plug.then_some(ready_tx));
         let (spawned, attached) = tokio::join!(spawn, attach);
-        let client = ShimClient::new(&state_dir);
+        let client = ShimClient::new(&cfg.state_dir);
         let pid = match spawned {
             Ok(pid) => pid,
             Err(e) => {
@@ -210,55 +288,15 @@ impl Containers<'_> {
             let _ = client.kill(9, false).await;
             return Err(e);
         }
-        // The size the client's terminal had at create, before the process looks at it.
-        if let Some([height, width]) = r
-            .host_config
-            .console_size
-            .as_deref()
-            .and_then(|s| <[u64; 2]>::try_from(s).ok())
-        {
-            if r.config.tty && height > 0 && width > 0 {
-                let _ = client
-                    .resize(
-                        height.min(u16::MAX as u64) as u16,
-                        width.min(u16::MAX as u64) as u16,
-                    )
-                    .await;
-            }
-        }
-        berth_store::crash::point("start.created");
-        let hub = h.hub();
-        let stream = client.attach(r.config.open_stdin).await.map_err(shim_err)?;
-        hub.clone()
-            .connect(stream, r.config.stdin_once && !r.config.tty);
-        if let Err(e) = client.start().await {
-            let _ = client.kill(9, false).await;
-            return Err(Error::invalid(exec_message(&e.to_string())));
-        }
-        let restart_count = r.restart_count;
-        h.with(|r| {
-            r.state = StateRecord {
-                status: Status::Running,
-                restarting: false,
-                paused: false,
-                pid: pid as i64,
-                exit_code: 0,
-                error: String::new(),
-                oom_killed: false,
-                started_at: now_rfc3339(),
-                finished_at: r.state.finished_at.clone(),
-                health: None,
-            };
-            r.restart_count = restart_count;
-            r.stopped_by_user = false;
-            r.shutdown_stop = false;
-        });
-        self.save(h)?;
-        h.watch.send_modify(|w| w.running = true);
-        self.record_event("start", &h.snapshot(), &[]);
-        self.spawn_monitor(h.clone(), client);
-        Ok(())
+        Ok((pid, client))
     }
+}
+
+/// What `write_bundle` made: the state dir (the bundle), and whether the
+/// shim makes the container a netns of its own.
+struct Bundle {
+    state_dir: PathBuf,
+    new_netns: bool,
 }
 
 /// Docker's default set with `--cap-add` / `--cap-drop` applied (`ALL` too).

@@ -205,10 +205,10 @@ impl Builder {
         let containers = std::mem::take(&mut *lock(&self.containers));
         for c in containers {
             if keep {
-                let _ = self.engine.keep_build_container(&c);
+                let _ = self.engine.containers().keep_build_container(&c);
                 continue;
             }
-            let _ = self.engine.remove(&c, true, true).await;
+            let _ = self.engine.containers().remove(&c, true, true).await;
         }
         result
     }
@@ -280,7 +280,7 @@ impl Builder {
         }
         // Labels from the request go on the final image as one more step.
         if !self.opts.labels.is_empty() {
-            let img = self.engine.images.get(&last_id)?;
+            let img = self.engine.images().get(&last_id)?;
             let mut config = img.config.config.clone().unwrap_or_default();
             let mut labels = config.labels.clone().unwrap_or_default();
             for (k, v) in &self.opts.labels {
@@ -301,9 +301,10 @@ impl Builder {
         self.say(format!("Successfully built {}\n", short(&last_id)))
             .await;
         for t in self.opts.tags.clone() {
-            self.engine.images.tag(&last_id, &t)?;
+            self.engine.images().store().tag(&last_id, &t)?;
             self.engine
-                .image_event("tag", &last_id, &t.familiar_string());
+                .images()
+                .event("tag", &last_id, &t.familiar_string());
             self.say(format!("Successfully tagged {}\n", t.familiar_string()))
                 .await;
         }

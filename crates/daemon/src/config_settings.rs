@@ -208,7 +208,7 @@ pub(super) fn log_settings(
     }
     let as_map: indexmap::IndexMap<String, String> =
         opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    berth_engine::logdriver::validate(&driver, &as_map)
+    berth_engine::containers::logdriver::validate(&driver, &as_map)
         .map_err(|e| anyhow::anyhow!("failed to set log opts: {}", e.message))?;
     Ok((driver, opts))
 }

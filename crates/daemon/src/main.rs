@@ -191,7 +191,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
     tracing::info!("processing signal 'terminated'");
     if !config.live_restore {
         stop_all(&engine).await;
-        engine.shutdown_network().await;
+        engine.networks().shutdown().await;
     }
     for s in &sockets {
         let _ = std::fs::remove_file(s);
@@ -224,7 +224,10 @@ fn dump_state(engine: &Arc<berth_engine::Engine>) {
         alive_tasks = metrics.num_alive_tasks(),
         "=== BEGIN state dump ==="
     );
-    match engine.list(true, None, false, &Default::default()) {
+    match engine
+        .containers()
+        .list(true, None, false, &Default::default())
+    {
         Ok(list) => {
             for c in list {
                 tracing::info!(container_id = %c.id, name = ?c.names, state = %c.state, status = %c.status, "container");
@@ -237,14 +240,17 @@ fn dump_state(engine: &Arc<berth_engine::Engine>) {
 
 /// Without live restore, dockerd stops its containers on shutdown; so do we.
 async fn stop_all(engine: &Arc<berth_engine::Engine>) {
-    let Ok(list) = engine.list(false, None, false, &Default::default()) else {
+    let Ok(list) = engine
+        .containers()
+        .list(false, None, false, &Default::default())
+    else {
         return;
     };
     let mut tasks = Vec::new();
     for c in list {
         let engine = engine.clone();
         tasks.push(tokio::spawn(async move {
-            let _ = engine.stop_for_shutdown(&c.id).await;
+            let _ = engine.containers().stop_for_shutdown(&c.id).await;
         }));
     }
     for t in tasks {

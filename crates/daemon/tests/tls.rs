@@ -105,24 +105,43 @@ fn generate() -> HashMap<String, Vec<u8>> {
     let d = tmp.path();
     // The CA (Docker's recipe, with 2048-bit keys to keep the test fast).
     openssl(d, &["genrsa", "-out", "ca-key.pem", "2048"]);
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-x509",
-            "-days",
-            "365",
-            "-key",
-            "ca-key.pem",
-            "-sha256",
-            "-subj",
-            "/CN=berth test CA",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    // Server: RSA key in PKCS#1 ("BEGIN RSA PRIVATE KEY").
+    self_signed_ca(d, "ca-key.pem", "berth test CA", "ca.pem");
+    server_certs(d);
+    client_certs(d);
+    expired_client(d);
+    let mut files = HashMap::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".pem") {
+            files.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    files
+}
+
+fn self_signed_ca(d: &Path, key: &str, cn: &str, out: &str) {
+    let subj = format!("/CN={cn}");
+    let args = [
+        "req", "-new", "-x509", "-days", "365", "-key", key, "-sha256",
+    ];
+    openssl(d, &[&args[..], &["-subj", &subj, "-out", out]].concat());
+}
+
+/// A P-256 key in SEC1 form ("BEGIN EC PRIVATE KEY"), after an EC
+/// PARAMETERS block unless `bare`.
+fn ec_key(d: &Path, out: &str, bare: bool) {
+    let mut args = vec!["ecparam", "-genkey", "-name", "prime256v1"];
+    if bare {
+        args.push("-noout");
+    }
+    args.extend(["-out", out]);
+    openssl(d, &args);
+}
+
+/// Server certificates for a key in each form a daemon may be given.
+fn server_certs(d: &Path) {
+    // RSA key in PKCS#1 ("BEGIN RSA PRIVATE KEY").
     openssl(
         d,
         &["genrsa", "-traditional", "-out", "server-key.pem", "2048"],
@@ -135,63 +154,30 @@ fn generate() -> HashMap<String, Vec<u8>> {
         SERVER_EXT,
         "server-cert.pem",
     );
-    // Server: EC P-256 key in PKCS#8 ("BEGIN PRIVATE KEY").
-    openssl(
-        d,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "server-ec-key.pem",
-        ],
-    );
-    sign(
-        d,
-        "ca",
-        "server-ec-key.pem",
-        "localhost",
-        SERVER_EXT,
-        "server-ec-cert.pem",
-    );
-    // Server: EC key in SEC1 ("BEGIN EC PRIVATE KEY", after EC PARAMETERS).
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-out",
-            "server-sec1-key.pem",
-        ],
-    );
-    sign(
-        d,
-        "ca",
-        "server-sec1-key.pem",
-        "localhost",
-        SERVER_EXT,
-        "server-sec1-cert.pem",
-    );
-    // Client: RSA key in PKCS#8, clientAuth.
+    // EC P-256 key in PKCS#8 ("BEGIN PRIVATE KEY").
+    let ec = [
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+    ];
+    openssl(d, &[&ec[..], &["-out", "server-ec-key.pem"]].concat());
+    let (key, cert) = ("server-ec-key.pem", "server-ec-cert.pem");
+    sign(d, "ca", key, "localhost", SERVER_EXT, cert);
+    // EC key in SEC1, after EC PARAMETERS.
+    ec_key(d, "server-sec1-key.pem", false);
+    let (key, cert) = ("server-sec1-key.pem", "server-sec1-cert.pem");
+    sign(d, "ca", key, "localhost", SERVER_EXT, cert);
+}
+
+/// Client certificates of the CA (RSA and EC), and one of another CA.
+fn client_certs(d: &Path) {
+    // RSA key in PKCS#8, clientAuth.
     openssl(d, &["genrsa", "-out", "key.pem", "2048"]);
     sign(d, "ca", "key.pem", "client", CLIENT_EXT, "cert.pem");
-    // Client: EC key, clientAuth.
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-            "ec-key.pem",
-        ],
-    );
+    // EC key, clientAuth.
+    ec_key(d, "ec-key.pem", true);
     sign(
         d,
         "ca",
@@ -202,70 +188,25 @@ fn generate() -> HashMap<String, Vec<u8>> {
     );
     // A client of another CA.
     openssl(d, &["genrsa", "-out", "other-ca-key.pem", "2048"]);
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-x509",
-            "-days",
-            "365",
-            "-key",
-            "other-ca-key.pem",
-            "-sha256",
-            "-subj",
-            "/CN=another CA",
-            "-out",
-            "other-ca.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-            "other-key.pem",
-        ],
-    );
-    sign(
-        d,
-        "other-ca",
-        "other-key.pem",
-        "client",
-        CLIENT_EXT,
-        "other-cert.pem",
-    );
-    // An expired client certificate from the right CA: `openssl ca` takes
-    // explicit dates.
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-noout",
-            "-out",
-            "expired-key.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-subj",
-            "/CN=expired",
-            "-new",
-            "-key",
-            "expired-key.pem",
-            "-out",
-            "expired.csr",
-        ],
-    );
+    self_signed_ca(d, "other-ca-key.pem", "another CA", "other-ca.pem");
+    ec_key(d, "other-key.pem", true);
+    let (key, cert) = ("other-key.pem", "other-cert.pem");
+    sign(d, "other-ca", key, "client", CLIENT_EXT, cert);
+}
+
+/// An expired client certificate from the right CA: `openssl ca` takes
+/// explicit dates.
+fn expired_client(d: &Path) {
+    ec_key(d, "expired-key.pem", true);
+    let csr = [
+        "req",
+        "-subj",
+        "/CN=expired",
+        "-new",
+        "-key",
+        "expired-key.pem",
+    ];
+    openssl(d, &[&csr[..], &["-out", "expired.csr"]].concat());
     std::fs::create_dir(d.join("newcerts")).unwrap();
     std::fs::write(d.join("index.txt"), "").unwrap();
     std::fs::write(d.join("serial"), "1000\n").unwrap();
@@ -279,39 +220,27 @@ fn generate() -> HashMap<String, Vec<u8>> {
         ),
     )
     .unwrap();
+    let ca = [
+        "ca", "-batch", "-notext", "-config", "ca.cnf", "-cert", "ca.pem",
+    ];
+    let input = [
+        "-keyfile",
+        "ca-key.pem",
+        "-in",
+        "expired.csr",
+        "-out",
+        "expired-cert.pem",
+    ];
+    let dates = [
+        "-startdate",
+        "20200101000000Z",
+        "-enddate",
+        "20200201000000Z",
+    ];
     openssl(
         d,
-        &[
-            "ca",
-            "-batch",
-            "-notext",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.pem",
-            "-keyfile",
-            "ca-key.pem",
-            "-in",
-            "expired.csr",
-            "-out",
-            "expired-cert.pem",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200201000000Z",
-            "-extensions",
-            "client",
-        ],
+        &[&ca[..], &input, &dates, &["-extensions", "client"]].concat(),
     );
-    let mut files = HashMap::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".pem") {
-            files.insert(name, std::fs::read(e.path()).unwrap());
-        }
-    }
-    files
 }
 
 fn pem(name: &str) -> &'static [u8] {

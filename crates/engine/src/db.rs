@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use berth_api::{Error, Result};
 use rusqlite::{params, Connection};
 
-use crate::container::Record;
+use crate::containers::container::Record;
 use crate::networks::NetworkRecord;
 
 pub struct Db {

@@ -1,7 +1,7 @@
 //! Docker's filter query (`{"status":["running"]}` or
 //! `{"status":{"running":true}}`) and how containers match it.
 
-use crate::container::{Record, Status};
+use crate::containers::container::{Record, Status};
 use crate::Engine;
 use berth_api::{Error, Result};
 use indexmap::IndexMap;
@@ -104,7 +104,7 @@ impl Filters {
             && any("publish", &|v| port_filter(v, r, true))
             && any("expose", &|v| port_filter(v, r, false))
             && any("health", &|v| {
-                crate::health::matches_filter(r.state.health.as_ref(), v)
+                crate::containers::health::matches_filter(r.state.health.as_ref(), v)
             })
             && self.matches_labels(&labels)
     }

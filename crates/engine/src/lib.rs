@@ -1,42 +1,57 @@
 //! The engine core: containers and images as objects with state machines,
 //! events, and the typed operations the API serves. It knows no HTTP: the
 //! daemon turns requests into calls here and errors' kinds into status codes.
+//!
+//! [`Engine`] is the root: it holds the shared state (configuration, image
+//! store, container table and records, volume store, networking, exec
+//! table, event bus), private to this crate, and hands out one service per
+//! kind of object, each in its folder: [`Engine::containers`],
+//! [`Engine::exec`], [`Engine::images`], [`Engine::distribution`],
+//! [`Engine::networks`], [`Engine::volumes`], [`Engine::system`]. A service
+//! is a view (a borrowed `&Engine` that derefs to it, see `service!`), not
+//! an owner: most operations cross objects (a start touches the image
+//! store, mounts, volumes, networks and events), so the state stays in one
+//! place and services call one another (`self.networks()`).
 
 #![recursion_limit = "256"]
 
-pub mod archive;
-pub mod attach;
-mod checks;
-pub mod commit;
-pub mod container;
-mod create;
+/// Declares a service: a named view of the engine for one kind of object.
+/// It borrows the engine and derefs to it, so a service's methods reach the
+/// shared state (`self.images`, `self.config`, `self.lookup(..)`) as
+/// `Engine`'s own methods do, and a sibling service as `self.networks()`.
+/// Making one costs a pointer copy; any `&Engine` can make one.
+macro_rules! service {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Clone, Copy)]
+        pub struct $name<'e>(&'e $crate::Engine);
+
+        impl<'e> $name<'e> {
+            pub(crate) fn new(engine: &'e $crate::Engine) -> Self {
+                $name(engine)
+            }
+        }
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = $crate::Engine;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+    };
+}
+
+pub mod containers;
 mod db;
-pub mod devices;
 pub mod distribution;
-pub mod events;
 pub mod exec;
-mod filters;
-pub mod health;
+pub mod filters;
 pub mod images;
-pub mod init;
-pub mod lifecycle;
-pub mod logdriver;
-pub mod logs;
-pub mod mounts;
-mod names;
-mod netdns;
 pub mod networks;
-mod recover;
-mod resolve;
-pub mod resources;
-mod runtimes;
-pub mod security;
-mod start;
-pub mod stats;
 pub mod system;
-mod top;
-pub mod update;
 pub mod volumes;
+
+pub use filters::{parse_time, Filters};
 
 #[cfg(test)]
 mod props;
@@ -48,8 +63,8 @@ use std::sync::{Arc, RwLock};
 use berth_api::{Error, Result};
 use berth_store::ImageStore;
 
-use crate::container::{Handle, Record, Status};
-use crate::events::EventBus;
+use crate::containers::container::{Handle, Record, Status};
+use crate::system::events::EventBus;
 
 /// Where things live and how containers run; from flags and `daemon.json`.
 #[derive(Debug, Clone)]
@@ -80,18 +95,23 @@ impl berth_distribution::HasStore for Engine {
 }
 
 pub struct Engine {
-    pub config: EngineConfig,
-    pub images: ImageStore,
-    pub events: EventBus,
-    pub net: networks::Networking,
+    /// The engine's own `Arc`, for the operations that hand an owned engine
+    /// to a task they spawn (a container's monitor, a pull) while called
+    /// through a service that only borrows it.
+    me: std::sync::Weak<Engine>,
+    pub(crate) config: EngineConfig,
+    pub(crate) images: ImageStore,
+    pub(crate) events: EventBus,
+    pub(crate) net: networks::Networking,
     db: db::Db,
-    pub volumes: volumes::Volumes,
-    containers: RwLock<HashMap<String, Arc<Handle>>>,
+    pub(crate) volumes: volumes::VolumeStore,
+    /// Every container by id.
+    table: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
     /// Names held by creates in flight.
-    names: names::Reservations,
+    names: containers::names::Reservations,
     /// The daemon's own id, as `/info` shows it.
-    pub id: String,
+    pub(crate) id: String,
 }
 
 impl Engine {
@@ -110,43 +130,94 @@ impl Engine {
             ImageStore::open_with_driver(&config.data_root, config.storage_driver.as_deref())?;
         let db = db::Db::open(&config.data_root.join("containers.db"))?;
         let id = engine_id(&config.data_root)?;
-        let volumes = volumes::Volumes::open(
+        let volumes = volumes::VolumeStore::open(
             &config.data_root.join("containers.db"),
             &config.data_root.join("volumes"),
         )?;
         let mut map = HashMap::new();
         let mut in_use = Vec::new();
         for mut r in db.load_all()? {
-            runtimes::name_builtin_runtime(&mut r);
+            containers::runtimes::name_builtin_runtime(&mut r);
             if r.state.status == Status::Running {
                 in_use.extend(r.mount_points.iter().map(|m| m.name.clone()));
             }
             map.insert(r.id.clone(), Handle::new(r));
         }
         volumes.unmount_all_unused(&in_use);
-        Ok(Arc::new(Engine {
+        Ok(Arc::new_cyclic(|me| Engine {
+            me: me.clone(),
             net: networks::Networking::new(config.network.clone(), &config.data_root),
             config,
             images,
             events: EventBus::default(),
             db,
             volumes,
-            containers: RwLock::new(map),
+            table: RwLock::new(map),
             execs: Default::default(),
             names: Default::default(),
             id,
         }))
     }
 
-    pub fn container_dir(&self, id: &str) -> PathBuf {
+    /// An owned handle on this engine (see `me`).
+    pub(crate) fn arc(&self) -> Arc<Engine> {
+        // An `&Engine` is only ever reached through its `Arc`, which
+        // therefore still holds it.
+        self.me
+            .upgrade()
+            .expect("the engine is alive while borrowed")
+    }
+
+    /// `/containers`.
+    pub fn containers(&self) -> containers::Containers<'_> {
+        containers::Containers::new(self)
+    }
+
+    /// `/images`.
+    pub fn images(&self) -> images::Images<'_> {
+        images::Images::new(self)
+    }
+
+    /// Pull and push.
+    pub fn distribution(&self) -> distribution::Distribution<'_> {
+        distribution::Distribution::new(self)
+    }
+
+    /// `/info`, `/version`, `/system/df`, `/events`.
+    pub fn system(&self) -> system::System<'_> {
+        system::System::new(self)
+    }
+
+    /// `/containers/{id}/exec` and `/exec`.
+    pub fn exec(&self) -> exec::Exec<'_> {
+        exec::Exec::new(self)
+    }
+
+    /// `/networks`, and containers' endpoints.
+    pub fn networks(&self) -> networks::Networks<'_> {
+        networks::Networks::new(self)
+    }
+
+    /// `/volumes`.
+    pub fn volumes(&self) -> volumes::Volumes<'_> {
+        volumes::Volumes::new(self)
+    }
+
+    /// The daemon's data root, where other parts (the builder's cache) keep
+    /// their own files.
+    pub fn data_root(&self) -> &std::path::Path {
+        &self.config.data_root
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
         self.config.data_root.join("containers").join(id)
     }
 
-    pub fn state_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn state_dir(&self, id: &str) -> PathBuf {
         self.config.exec_root.join("containers").join(id)
     }
 
-    pub fn log_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
     }
 
@@ -155,7 +226,7 @@ impl Engine {
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<Handle>> {
-        self.containers
+        self.table
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
@@ -165,7 +236,7 @@ impl Engine {
 
     /// Finds a container by full id, name (with or without `/`), or unique id prefix.
     pub fn lookup(&self, key: &str) -> Result<Arc<Handle>> {
-        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.table.read().unwrap_or_else(|e| e.into_inner());
         if key.is_empty() {
             return Err(Error::not_found("No such container: "));
         }
@@ -187,21 +258,21 @@ impl Engine {
     }
 
     pub(crate) fn insert(&self, h: Arc<Handle>) {
-        self.containers
+        self.table
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(h.id.clone(), h);
     }
 
     pub(crate) fn forget(&self, id: &str) {
-        self.containers
+        self.table
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
     }
 
     pub(crate) fn name_owner(&self, name: &str) -> Option<String> {
-        let map = self.containers.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.table.read().unwrap_or_else(|e| e.into_inner());
         map.values()
             .find(|h| h.with(|r| r.name == name))
             .map(|h| h.id.clone())
@@ -223,18 +294,18 @@ impl Engine {
     /// Reconciles after a start: containers whose shim still runs are adopted
     /// (live restore); the others are marked exited with what their shim left.
     pub async fn restore(self: &Arc<Self>) -> Result<()> {
-        self.init_networks().await?;
+        self.networks().init().await?;
         for h in self.all() {
             let r = h.snapshot();
             if r.state.status != Status::Running {
                 continue;
             }
-            lifecycle::adopt(self.clone(), h.clone(), r).await;
+            containers::lifecycle::adopt(self.clone(), h.clone(), r).await;
         }
-        self.recover_interrupted().await;
+        self.containers().recover_interrupted().await;
         self.sweep_build_containers().await;
         for h in self.all() {
-            lifecycle::start_by_policy(self, h).await;
+            containers::lifecycle::start_by_policy(self, h).await;
         }
         Ok(())
     }
@@ -247,7 +318,7 @@ impl Engine {
             if !h.with(|r| r.building) {
                 continue;
             }
-            if let Err(e) = self.remove(&h.id, true, true).await {
+            if let Err(e) = self.containers().remove(&h.id, true, true).await {
                 tracing::warn!(container_id = %h.id, "removing a dead build's container: {}", e.message);
             }
         }

@@ -12,8 +12,8 @@ use berth_testkit::hostile_tar::{
 };
 use proptest::prelude::*;
 
-use crate::archive::{extract, PutOptions, Root};
-use crate::lifecycle::{parse_signal, Filters};
+use crate::containers::archive::{extract, PutOptions, Root};
+use crate::containers::lifecycle::{parse_signal, Filters};
 
 /// `docker cp` archives: hostile names, including through the container's
 /// own symlink `link`, in every kind an archive may hold.

@@ -15,7 +15,7 @@ impl Builder {
     /// or always with `--pull`.
     pub(super) async fn base_image(&self, base: &str, platform: Option<&str>) -> R<String> {
         if !self.opts.pull {
-            if let Ok(img) = self.engine.images.get(base) {
+            if let Ok(img) = self.engine.images().get(base) {
                 return Ok(img.id);
             }
         }
@@ -32,7 +32,7 @@ impl Builder {
         let engine = self.engine.clone();
         // The pull runs on its own so that a client gone away stops the
         // build at once; the pull itself completes, as `docker pull` does.
-        let pull = tokio::spawn(async move { engine.pull(opts, &tx).await });
+        let pull = tokio::spawn(async move { engine.distribution().pull(opts, &tx).await });
         loop {
             let m = tokio::select! {
                 m = rx.recv() => m,
@@ -46,7 +46,7 @@ impl Builder {
         pull.await
             .map_err(|e| BuildError::new(format!("pulling {base}: {e}")))??;
         // By digest the pull tags nothing but the digest: look it up as named.
-        let img = self.engine.images.get(&reference.to_string())?;
+        let img = self.engine.images().get(&reference.to_string())?;
         Ok(img.id)
     }
 }

@@ -39,7 +39,7 @@ struct CacheEntry {
 type CacheMap = HashMap<String, CacheEntry>;
 
 fn cache_path(engine: &Engine) -> PathBuf {
-    engine.config.data_root.join("builder").join("cache.json")
+    engine.data_root().join("builder").join("cache.json")
 }
 
 /// The map (also from the first format, key -> image id).
@@ -88,7 +88,7 @@ pub(super) fn cache_get(engine: &Engine, key: &str) -> Option<String> {
     let _g = lock(&CACHE_LOCK);
     let mut map = cache_load(engine);
     let id = map.get(key)?.id.clone();
-    match engine.images.get(&id) {
+    match engine.images().get(&id) {
         Ok(img) => {
             if let Some(e) = map.get_mut(key) {
                 e.used = now_unix();
@@ -155,7 +155,8 @@ pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)
     let _g = lock(&CACHE_LOCK);
     let mut map = cache_load(engine);
     let images: HashMap<String, berth_store::Image> = engine
-        .images
+        .images()
+        .store()
         .list()?
         .into_iter()
         .map(|i| (i.id.clone(), i))
@@ -206,7 +207,7 @@ pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)
         cand.push((e.id.clone(), e.used, (size - parent_size).max(0)));
     }
     let mut left: i64 = cand.iter().map(|c| c.2).sum();
-    let before = engine.images.layers_size().unwrap_or(0);
+    let before = engine.images().store().layers_size().unwrap_or(0);
     let mut deleted = Vec::new();
     // A step image goes only after its children (dockerd's rule), so the
     // candidates are walked again while a pass deletes something.
@@ -218,11 +219,11 @@ pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)
             if opts.keep_storage > 0 && left <= opts.keep_storage {
                 break 'passes;
             }
-            if !engine.images.children(&id)?.is_empty() {
+            if !engine.images().store().children(&id)?.is_empty() {
                 rest.push((id, used, size));
                 continue;
             }
-            match engine.delete_image(&id, false, false) {
+            match engine.images().delete(&id, false, false) {
                 Ok(_) => {
                     left -= size;
                     map.retain(|_, e| e.id != id);
@@ -237,7 +238,7 @@ pub fn prune_cache(engine: &Engine, opts: &PruneOptions) -> R<(Vec<String>, i64)
         pending = rest;
     }
     cache_store(engine, &map);
-    let after = engine.images.layers_size().unwrap_or(0);
+    let after = engine.images().store().layers_size().unwrap_or(0);
     Ok((deleted, (before - after).max(0)))
 }
 

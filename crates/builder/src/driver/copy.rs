@@ -175,7 +175,8 @@ impl Builder {
                 .ok_or_else(|| step_err(c, format!("stage {from} was not built")))?,
             None => {
                 self.engine
-                    .images
+                    .images()
+                    .store()
                     .get(&from)
                     .map_err(|_| {
                         step_err(c, format!("invalid from flag value {from}: No such image"))
@@ -184,7 +185,11 @@ impl Builder {
             }
         };
         let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-        let layer = self.engine.images.create_rw_layer(&lid, Some(&image))?;
+        let layer = self
+            .engine
+            .images()
+            .store()
+            .create_rw_layer(&lid, Some(&image))?;
         layer.mount()?;
         Ok((layer.merged.clone(), lid))
     }
@@ -293,7 +298,7 @@ impl Builder {
             }
             let found = match from_root {
                 Some(root) => {
-                    let p = berth_engine::mounts::resolve_in_root(root, s)?;
+                    let p = berth_engine::containers::mounts::resolve_in_root(root, s)?;
                     if !p.exists() && fs::symlink_metadata(&p).is_err() {
                         return Err(copy_fail(kw, format!("stat {s}: file does not exist")));
                     }
@@ -340,13 +345,19 @@ impl Builder {
         let cb = created_by.clone();
         let id = tokio::task::spawn_blocking(move || -> R<String> {
             let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-            let layer = engine.images.create_rw_layer(&lid, parent.as_deref())?;
+            let layer = engine
+                .images()
+                .store()
+                .create_rw_layer(&lid, parent.as_deref())?;
             let result = (|| -> R<String> {
                 layer.mount()?;
                 let root = layer.merged.clone();
                 let filled = (|| -> R<()> {
                     if !cfg.working_dir.is_empty() {
-                        let wd = berth_engine::mounts::resolve_in_root(&root, &cfg.working_dir)?;
+                        let wd = berth_engine::containers::mounts::resolve_in_root(
+                            &root,
+                            &cfg.working_dir,
+                        )?;
                         if !wd.exists() {
                             fs::create_dir_all(&wd)?;
                         }
@@ -359,7 +370,8 @@ impl Builder {
                 let _ = layer.unmount();
                 filled?;
                 Ok(engine
-                    .images
+                    .images()
+                    .store()
                     .commit_container(
                         &lid,
                         CommitOptions {
@@ -370,7 +382,7 @@ impl Builder {
                     )?
                     .id)
             })();
-            let _ = engine.images.remove_rw_layer(&lid);
+            let _ = engine.images().store().remove_rw_layer(&lid);
             result
         })
         .await
@@ -383,10 +395,10 @@ impl Builder {
 
     pub(super) fn release_from(&self, from_root: FromRoot) {
         if let Some((_, lid)) = from_root {
-            if let Ok(l) = self.engine.images.rw_layer(&lid) {
+            if let Ok(l) = self.engine.images().store().rw_layer(&lid) {
                 let _ = l.unmount();
             }
-            let _ = self.engine.images.remove_rw_layer(&lid);
+            let _ = self.engine.images().store().remove_rw_layer(&lid);
         }
     }
 
@@ -402,17 +414,19 @@ impl Builder {
                 return String::new();
             };
             let lid = format!("build-{}", hex::encode(rand::random::<[u8; 16]>()));
-            let Ok(layer) = self.engine.images.create_rw_layer(&lid, Some(id)) else {
+            let Ok(layer) = self.engine.images().store().create_rw_layer(&lid, Some(id)) else {
                 return String::new();
             };
             let mut s = String::new();
             if layer.mount().is_ok() {
-                if let Ok(p) = berth_engine::mounts::resolve_in_root(&layer.merged, file) {
+                if let Ok(p) =
+                    berth_engine::containers::mounts::resolve_in_root(&layer.merged, file)
+                {
                     s = fs::read_to_string(p).unwrap_or_default();
                 }
                 let _ = layer.unmount();
             }
-            let _ = self.engine.images.remove_rw_layer(&lid);
+            let _ = self.engine.images().store().remove_rw_layer(&lid);
             s
         };
         let lookup = |name: &str, file: &str, idx: usize| -> R<(u32, Option<u32>)> {

@@ -74,7 +74,7 @@ impl Builder {
             Instruction::Volume(vs) => self.volume_instruction(c, vs, &env, &mut config)?,
             Instruction::Stopsignal(s) => {
                 let s = self.word(c, &env, s)?;
-                berth_engine::lifecycle::parse_signal(&s)
+                berth_engine::containers::lifecycle::parse_signal(&s)
                     .map_err(|_| step_err(c, format!("Invalid signal: {s}")))?;
                 config.stop_signal = Some(s.clone());
                 format!("STOPSIGNAL {s}")
@@ -128,7 +128,7 @@ impl Builder {
                 w
             )
         };
-        config.working_dir = berth_engine::mounts::clean_path(&dir);
+        config.working_dir = berth_engine::containers::mounts::clean_path(&dir);
         let comment = format!("WORKDIR {}", config.working_dir);
         self.layer_step(c, st, config, comment, None).await
     }
@@ -178,7 +178,8 @@ impl Builder {
         let parent = parent.map(str::to_string);
         let id = tokio::task::spawn_blocking(move || {
             engine
-                .images
+                .images()
+                .store()
                 .child_image(parent.as_deref(), None, config, &created_by)
         })
         .await

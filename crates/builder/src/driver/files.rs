@@ -15,7 +15,8 @@ use crate::dockerignore::Ignore;
 pub(super) fn copy_items(root: &Path, job: &CopyJob) -> R<()> {
     let (items, dest, owner, chmod) = (&job.items, job.dest.as_str(), job.owner, job.chmod);
     let dest_is_dir = dest.ends_with('/');
-    let target = berth_engine::mounts::resolve_in_root(root, dest.trim_end_matches('/'))?;
+    let target =
+        berth_engine::containers::mounts::resolve_in_root(root, dest.trim_end_matches('/'))?;
     for item in items {
         let md = fs::symlink_metadata(&item.src)?;
         if item.extract {

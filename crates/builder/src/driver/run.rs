@@ -67,7 +67,7 @@ impl Builder {
         if self.opts.rm || self.opts.force_rm {
             self.say(format!("Removing intermediate container {}\n", short(&cid)))
                 .await;
-            let _ = self.engine.remove(&cid, true, true).await;
+            let _ = self.engine.containers().remove(&cid, true, true).await;
             lock(&self.containers).retain(|x| x != &cid);
         }
         cache_put(&self.engine, &key, &id, Some(&parent));
@@ -148,7 +148,7 @@ impl Builder {
             },
         });
         let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())?;
-        let (cid, _) = self.engine.create_for_build(body)?;
+        let (cid, _) = self.engine.containers().create_for_build(body)?;
         lock(&self.containers).push(cid.clone());
         self.say(format!(" ---> Running in {}\n", short(&cid)))
             .await;
@@ -160,14 +160,14 @@ impl Builder {
     async fn stream_run(&self, cid: &str) -> R<i64> {
         let h = self.engine.lookup(cid)?;
         let sub = h.hub().subscribe();
-        self.engine.start(cid).await?;
+        self.engine.containers().start(cid).await?;
         if let Some(mut rx) = sub {
             loop {
                 let msg = tokio::select! {
                     m = rx.recv() => m,
                     _ = cancelled(&self.tx, &self.cancel) => {
                         // Cancelled: stop the step's container now.
-                        let _ = self.engine.kill(cid, Some("KILL")).await;
+                        let _ = self.engine.containers().kill(cid, Some("KILL")).await;
                         return Err(BuildError::new("build cancelled"));
                     }
                 };
@@ -180,7 +180,7 @@ impl Builder {
                 }
             }
         }
-        let w = self.engine.wait(cid, "not-running").await?;
+        let w = self.engine.containers().wait(cid, "not-running").await?;
         Ok(w.status_code)
     }
 
@@ -192,7 +192,7 @@ impl Builder {
         let cid2 = cid.to_string();
         let cb = created_by.to_string();
         let id = tokio::task::spawn_blocking(move || {
-            engine.images.commit_container(
+            engine.images().store().commit_container(
                 &cid2,
                 CommitOptions {
                     config,

@@ -172,7 +172,7 @@ impl Builder {
             st.image = Some(self.base_image(&base, platform.as_deref()).await?);
         }
         if let Some(id) = &st.image {
-            let img = self.engine.images.get(id)?;
+            let img = self.engine.images().get(id)?;
             st.config = img.config.config.clone().unwrap_or_default();
         }
         // Build args reach the stage's proxy args without a declaration.

@@ -1,5 +1,5 @@
 //! `HEAD/GET/PUT /containers/{id}/archive?path=` (`docker cp`). The engine
-//! resolves paths inside the container's root (`berth_engine::archive`);
+//! resolves paths inside the container's root (`berth_engine::containers::archive`);
 //! here the stat goes into `X-Docker-Container-Path-Stat` (base64 JSON, as
 //! dockerd) and the tar streams through a channel from a blocking thread.
 
@@ -9,7 +9,7 @@ use axum::http::{Response, StatusCode};
 use base64::Engine as _;
 use berth_api::views::ContainerPathStat;
 use berth_api::Error;
-use berth_engine::archive::PutOptions;
+use berth_engine::containers::archive::PutOptions;
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
@@ -37,7 +37,7 @@ pub async fn head(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let (_, path) = path_param(&q)?;
-    let st = blocking(move || engine.archive_stat(&id, &path)).await?;
+    let st = blocking(move || engine.containers().archive_stat(&id, &path)).await?;
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(STAT_HEADER, stat_header(&st))
@@ -58,7 +58,7 @@ pub async fn get(
     tokio::task::spawn_blocking(move || {
         let mut stat_tx = Some(stat_tx);
         let out = std::io::BufWriter::with_capacity(64 * 1024, super::ChannelWriter(tx));
-        let r = engine.archive_get(
+        let r = engine.containers().archive_get(
             &id,
             &path,
             |st| {
@@ -109,7 +109,9 @@ pub async fn put(
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     blocking(move || {
         let mut reader = reader;
-        let done = engine.archive_put(&id, &path, &mut reader, opts);
+        let done = engine
+            .containers()
+            .archive_put(&id, &path, &mut reader, opts);
         // The tar reader stops at the end-of-archive blocks; tar(1) pads its
         // last record beyond them. Read the rest (bounded) so the client
         // never writes into a closed connection (EPIPE) after a success.

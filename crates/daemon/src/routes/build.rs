@@ -10,7 +10,7 @@ use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
 use berth_builder::driver::{prune_cache, BuildOptions, Builder, PruneOptions};
 use berth_engine::distribution::{AuthConfigs, Message};
-use berth_engine::lifecycle::{parse_time, Filters};
+use berth_engine::{parse_time, Filters};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use indexmap::IndexMap;
@@ -191,8 +191,7 @@ pub async fn build(
     };
     let quiet = p.bool("q");
     let ctx = engine
-        .config
-        .data_root
+        .data_root()
         .join("builder")
         .join(format!("ctx-{:016x}", rand::random::<u64>()));
     let guard = Arc::new(ContextDir(ctx.clone()));

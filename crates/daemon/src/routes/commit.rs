@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
-use berth_engine::commit::CommitRequest;
+use berth_engine::containers::commit::CommitRequest;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -16,7 +16,7 @@ pub async fn changes(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    let changes = blocking(move || engine.container_changes(&id)).await?;
+    let changes = blocking(move || engine.containers().changes(&id)).await?;
     let list: Vec<_> = changes
         .iter()
         .map(|c| json!({"Path": c.path, "Kind": c.kind as u8}))
@@ -30,11 +30,11 @@ pub async fn export(
 ) -> ApiResult<Response<Body>> {
     // Errors before the first byte get a status code.
     let h = engine.lookup(&id)?;
-    engine.images.rw_layer(&h.id)?;
+    engine.images().store().rw_layer(&h.id)?;
     let (tx, rx) = mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, super::ChannelWriter(tx));
-        if let Err(e) = engine.container_export(&h.id, &mut w) {
+        if let Err(e) = engine.containers().export(&h.id, &mut w) {
             tracing::warn!(container_id = %h.id, "export: {e}");
             return;
         }
@@ -79,6 +79,6 @@ pub async fn commit(
             .is_none_or(|v| !matches!(v, "0" | "false" | "False")),
         changes: p.all("changes"),
     };
-    let id = engine.commit(req).await?;
+    let id = engine.containers().commit(req).await?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": id})))
 }

@@ -6,9 +6,9 @@ use axum::http::{Response, StatusCode};
 use berth_api::types::CreateBody;
 use berth_api::version::ApiVersion;
 use berth_api::Error;
-use berth_engine::attach::{DetachKeys, StdinMsg};
-use berth_engine::lifecycle::Filters;
-use berth_engine::logs::LogOptions;
+use berth_engine::containers::attach::{DetachKeys, StdinMsg};
+use berth_engine::containers::logs::LogOptions;
+use berth_engine::Filters;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
@@ -71,7 +71,7 @@ pub async fn list(
     let size = p.bool("size");
     let engine2 = engine.clone();
     let all = p.bool("all");
-    let list = blocking(move || engine2.list(all, limit, size, &filters)).await?;
+    let list = blocking(move || engine2.containers().list(all, limit, size, &filters)).await?;
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -91,7 +91,8 @@ pub async fn create(
     }
     let name = p.get("name").map(str::to_string);
     let engine2 = engine.clone();
-    let (id, warnings) = blocking(move || engine2.create(name.as_deref(), body)).await?;
+    let (id, warnings) =
+        blocking(move || engine2.containers().create(name.as_deref(), body)).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"Id": id, "Warnings": warnings}),
@@ -104,14 +105,17 @@ pub async fn inspect(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let size = params(&q).bool("size");
-    Ok(json_response(StatusCode::OK, &engine.inspect(&id, size)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &engine.containers().inspect(&id, size)?,
+    ))
 }
 
 pub async fn start(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    engine.start(&id).await?;
+    engine.containers().start(&id).await?;
     Ok(no_content())
 }
 
@@ -121,7 +125,10 @@ pub async fn stop(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
-    engine.stop(&id, p.int("t")?, p.get("signal")).await?;
+    engine
+        .containers()
+        .stop(&id, p.int("t")?, p.get("signal"))
+        .await?;
     Ok(no_content())
 }
 
@@ -131,7 +138,10 @@ pub async fn restart(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
-    engine.restart(&id, p.int("t")?, p.get("signal")).await?;
+    engine
+        .containers()
+        .restart(&id, p.int("t")?, p.get("signal"))
+        .await?;
     Ok(no_content())
 }
 
@@ -141,7 +151,7 @@ pub async fn top(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let args = params(&q).get("ps_args").unwrap_or("").to_string();
-    let v = blocking(move || engine.top(&id, &args)).await?;
+    let v = blocking(move || engine.containers().top(&id, &args)).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -149,7 +159,7 @@ pub async fn pause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    engine.set_paused(&id, true).await?;
+    engine.containers().set_paused(&id, true).await?;
     Ok(no_content())
 }
 
@@ -157,7 +167,7 @@ pub async fn unpause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    engine.set_paused(&id, false).await?;
+    engine.containers().set_paused(&id, false).await?;
     Ok(no_content())
 }
 
@@ -166,7 +176,10 @@ pub async fn kill(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
-    engine.kill(&id, params(&q).get("signal")).await?;
+    engine
+        .containers()
+        .kill(&id, params(&q).get("signal"))
+        .await?;
     Ok(no_content())
 }
 
@@ -186,7 +199,7 @@ pub async fn wait(
     }
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
-        let body = match engine.wait(&id, &condition).await {
+        let body = match engine.containers().wait(&id, &condition).await {
             Ok(w) => serde_json::to_vec(&w).unwrap_or_default(),
             Err(e) => {
                 serde_json::to_vec(&json!({"StatusCode": -1, "Error": {"Message": e.message}}))
@@ -213,7 +226,10 @@ pub async fn remove(
     if p.bool("link") {
         return Err(Error::invalid("links are not supported by berth").into());
     }
-    engine.remove(&id, p.bool("force"), p.bool("v")).await?;
+    engine
+        .containers()
+        .remove(&id, p.bool("force"), p.bool("v"))
+        .await?;
     Ok(no_content())
 }
 
@@ -224,7 +240,7 @@ pub async fn rename(
 ) -> ApiResult<Response<Body>> {
     let p = params(&q);
     let name = p.get("name").unwrap_or("").to_string();
-    engine.rename(&id, &name)?;
+    engine.containers().rename(&id, &name)?;
     Ok(no_content())
 }
 
@@ -236,7 +252,7 @@ pub async fn resize(
     let p = params(&q);
     let h = p.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     let w = p.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
-    engine.resize(&id, h, w).await?;
+    engine.containers().resize(&id, h, w).await?;
     Ok(json_response(StatusCode::OK, &json!({})))
 }
 
@@ -246,7 +262,7 @@ pub async fn prune(
 ) -> ApiResult<Response<Body>> {
     let filters = Filters::parse(params(&q).get("filters"))?;
     filters.validate(&["until", "label", "label!"])?;
-    let (deleted, reclaimed) = engine.prune(&filters).await?;
+    let (deleted, reclaimed) = engine.containers().prune(&filters).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}),
@@ -266,7 +282,7 @@ pub async fn logs(
             Some(v) => v
                 .parse::<f64>()
                 .ok()
-                .or_else(|| berth_engine::lifecycle::parse_time(v).map(|t| t as f64))
+                .or_else(|| berth_engine::parse_time(v).map(|t| t as f64))
                 .map(Some)
                 .ok_or_else(|| Error::invalid(format!("invalid value for {k}: {v}"))),
         }
@@ -288,7 +304,7 @@ pub async fn logs(
         timestamps: p.bool("timestamps"),
         tail,
     };
-    let (tty, rx) = engine.logs(&id, opts)?;
+    let (tty, rx) = engine.containers().logs(&id, opts)?;
     let v = req
         .extensions()
         .get::<RequestVersion>()
@@ -339,6 +355,7 @@ pub async fn attach(
     let history = if logs {
         Some(
             engine
+                .containers()
                 .logs(
                     &id,
                     LogOptions {
@@ -354,7 +371,7 @@ pub async fn attach(
     };
     let upgrade = hyper::upgrade::on(&mut req);
     let stdin_tx = hub.stdin();
-    engine.container_event(&id, "attach");
+    engine.containers().event(&id, "attach");
     let engine2 = engine.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
@@ -383,7 +400,7 @@ pub async fn attach(
                                 let _ = stdin_tx.send(StdinMsg::Data(Bytes::from(fwd)));
                             }
                             if hit {
-                                engine2.container_event(&id, "detach");
+                                engine2.containers().event(&id, "detach");
                                 let _ = detached_tx.try_send(());
                                 return;
                             }

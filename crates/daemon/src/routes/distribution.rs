@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, ErrorKind, Reference};
 use berth_distribution::AuthConfig;
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -25,15 +25,13 @@ pub async fn auth(State(engine): State<AppState>, req: Request) -> ApiResult<Res
     let mut creds: AuthConfig = berth_api::json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("invalid auth configuration: {}", e.message)))?;
     creds.fill_from_auth();
-    berth_distribution::login(&engine.config.registry, creds)
-        .await
-        .map_err(|e| {
-            if e.kind() == ErrorKind::Unauthorized {
-                e
-            } else {
-                Error::new(ErrorKind::Unauthorized, e.message)
-            }
-        })?;
+    engine.distribution().login(creds).await.map_err(|e| {
+        if e.kind() == ErrorKind::Unauthorized {
+            e
+        } else {
+            Error::new(ErrorKind::Unauthorized, e.message)
+        }
+    })?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"Status": "Login Succeeded", "IdentityToken": ""}),
@@ -55,7 +53,7 @@ pub async fn inspect(
         .map(AuthConfig::from_header)
         .unwrap_or_default();
     let r = Reference::parse_with_default_tag(name)?;
-    let v = berth_distribution::inspect(&engine.config.registry, &r, creds).await?;
+    let v = engine.distribution().inspect(&r, creds).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -112,13 +110,10 @@ pub async fn search(
     if automated == Some(true) {
         return Ok(json_response(StatusCode::OK, &json!([])));
     }
-    let results = berth_distribution::search(
-        &engine.config.registry,
-        p.get("term").unwrap_or(""),
-        limit,
-        &creds,
-    )
-    .await?;
+    let results = engine
+        .distribution()
+        .search(p.get("term").unwrap_or(""), limit, &creds)
+        .await?;
     let out: Vec<_> = results
         .into_iter()
         .filter(|r| automated.is_none_or(|a| a == r.is_automated))

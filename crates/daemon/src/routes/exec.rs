@@ -21,7 +21,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let config: ExecConfig = berth_api::json::from_slice(&body)?;
-    let exec_id = engine.exec_create(&id, config)?;
+    let exec_id = engine.exec().create(&id, config)?;
     Ok(json_response(StatusCode::CREATED, &json!({"Id": exec_id})))
 }
 
@@ -43,10 +43,10 @@ pub async fn start(
         .await
         .map_err(|e| Error::invalid(e.to_string()))?;
     let body: ExecStartConfig = berth_api::json::from_body(&bytes)?;
-    let streams = engine.exec_streams(&id)?;
+    let streams = engine.exec().streams(&id)?;
     if body.detach || !streams.attached() {
-        let session = engine.exec_start(&id).await?;
-        tokio::spawn(async move { engine.exec_drain(session).await });
+        let session = engine.exec().start(&id).await?;
+        tokio::spawn(async move { engine.exec().drain(session).await });
         return Ok(Response::builder()
             .status(StatusCode::OK)
             .body(Body::empty())
@@ -55,15 +55,18 @@ pub async fn start(
     // As dockerd: upgrade first, then start; a start failure is written into
     // the stream and becomes the exec's exit code, which the CLI reads back.
     tokio::spawn(async move {
-        let started = engine.exec_start(&id).await;
+        let started = engine.exec().start(&id).await;
         let Ok(upgraded) = upgrade.await else {
             if let Ok(session) = started {
-                engine.exec_drain(session).await;
+                engine.exec().drain(session).await;
             }
             return;
         };
         let (client_rd, client_wr) = tokio::io::split(TokioIo::new(upgraded));
-        engine.exec_attach(&id, started, client_rd, client_wr).await;
+        engine
+            .exec()
+            .attach(&id, started, client_rd, client_wr)
+            .await;
     });
     let content_type = if streams.tty || v < ApiVersion(1, 42) {
         "application/vnd.docker.raw-stream"
@@ -83,7 +86,7 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    Ok(json_response(StatusCode::OK, &engine.exec_inspect(&id)?))
+    Ok(json_response(StatusCode::OK, &engine.exec().inspect(&id)?))
 }
 
 pub async fn resize(
@@ -94,6 +97,6 @@ pub async fn resize(
     let p = Params::from_query(q.as_deref());
     let h = p.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     let w = p.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
-    engine.exec_resize(&id, h, w).await?;
+    engine.exec().resize(&id, h, w).await?;
     Ok(json_response(StatusCode::OK, &json!({})))
 }

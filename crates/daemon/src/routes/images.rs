@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::{Error, Reference};
 use berth_engine::distribution::{AuthConfig, Message, PullOptions, PushOptions};
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use futures_util::TryStreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -45,7 +45,7 @@ pub async fn list(
     }
     let all = p.bool("all");
     let engine2 = engine.clone();
-    let list = blocking(move || engine2.list_images(all, &filters)).await?;
+    let list = blocking(move || engine2.images().list(all, &filters)).await?;
     Ok(json_response(StatusCode::OK, &list))
 }
 
@@ -98,13 +98,11 @@ pub async fn create(
     let engine2 = engine.clone();
     let img = tokio::task::spawn_blocking(move || {
         engine2
-            .images
+            .images()
             .import(&mut reader, reference.as_ref(), &message, &changes)
     })
     .await
     .map_err(|e| Error::internal(e.to_string()))??;
-    let name = img.repo_tags.first().cloned().unwrap_or_default();
-    engine.image_event("import", &img.id, &name);
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "application/json")
@@ -136,7 +134,7 @@ async fn pull(
         platform: platform.map(str::to_string),
         auth,
     };
-    let job = engine.start_pull(opts).await?;
+    let job = engine.distribution().start_pull(opts).await?;
     Ok(progress_response(|tx| async move { job.run(&tx).await }))
 }
 
@@ -148,22 +146,16 @@ pub async fn load(
     let quiet = params(&q).bool("quiet");
     let mut reader = body_reader(req);
     let engine2 = engine.clone();
-    let (result, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        let r = engine2
-            .images
-            .load(&mut reader, &mut |line| lines.push(line));
+    let lines = tokio::task::spawn_blocking(move || {
+        let r = engine2.images().load(&mut reader);
         // Drain what the client still sends so it sees our answer.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        (r, lines)
+        r
     })
     .await
-    .map_err(|e| Error::internal(e.to_string()))?;
-    result?;
+    .map_err(|e| Error::internal(e.to_string()))??;
     let mut body = Vec::new();
     for line in &lines {
-        let name = line.rsplit(": ").next().unwrap_or("");
-        engine.image_event("load", name, name);
         body.extend_from_slice(&Message::stream(format!("{line}\n")).to_line());
     }
     let _ = quiet;
@@ -179,21 +171,14 @@ async fn save(engine: AppState, names: Vec<String>) -> ApiResult<Response<Body>>
         return Err(Error::invalid("no image names given").into());
     }
     for n in &names {
-        engine.images.get(n)?;
+        engine.images().get(n)?;
     }
     let (tx, rx) = mpsc::channel(16);
     let engine2 = engine.clone();
     tokio::task::spawn_blocking(move || {
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, super::ChannelWriter(tx));
-        if let Err(e) = engine2.images.save(&names, &mut w) {
+        if let Err(e) = engine2.images().save(&names, &mut w) {
             tracing::warn!("save: {e}");
-            return;
-        }
-        let _ = std::io::Write::flush(&mut w);
-        for n in &names {
-            if let Ok(img) = engine2.images.get(n) {
-                engine2.image_event("save", &img.id, n);
-            }
         }
     });
     Ok(Response::builder()
@@ -216,7 +201,7 @@ pub async fn prune(
 ) -> ApiResult<Response<Body>> {
     let filters = Filters::parse(params(&q).get("filters"))?;
     let engine2 = engine.clone();
-    let (deleted, reclaimed) = blocking(move || engine2.prune_images(&filters)).await?;
+    let (deleted, reclaimed) = blocking(move || engine2.images().prune(&filters)).await?;
     let deleted = if deleted.is_empty() {
         serde_json::Value::Null
     } else {
@@ -234,11 +219,16 @@ pub async fn get_dispatch(
     Path(rest): Path<String>,
 ) -> ApiResult<Response<Body>> {
     if let Some(name) = rest.strip_suffix("/json") {
-        let img = engine.images.get(name)?;
-        return Ok(json_response(StatusCode::OK, &engine.images.inspect(&img)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &engine.images().inspect(name)?,
+        ));
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        return Ok(json_response(StatusCode::OK, &engine.image_history(name)?));
+        return Ok(json_response(
+            StatusCode::OK,
+            &engine.images().history(name)?,
+        ));
     }
     if let Some(name) = rest.strip_suffix("/get") {
         return save(engine, vec![name.to_string()]).await;
@@ -264,7 +254,9 @@ pub async fn post_dispatch(
         if repo.is_empty() {
             return Err(Error::invalid("repository name must have at least one component").into());
         }
-        engine.tag_image(name, repo, p.get("tag").unwrap_or(""))?;
+        engine
+            .images()
+            .tag(name, repo, p.get("tag").unwrap_or(""))?;
         return Ok(Response::builder()
             .status(StatusCode::CREATED)
             .body(Body::empty())
@@ -294,7 +286,7 @@ async fn push(
         reference,
         auth,
     };
-    let job = engine.start_push(opts).await?;
+    let job = engine.distribution().start_push(opts).await?;
     Ok(progress_response(|tx| async move { job.run(&tx).await }))
 }
 
@@ -307,6 +299,6 @@ pub async fn remove(
     let force = p.bool("force");
     let prune = !p.bool("noprune");
     let engine2 = engine.clone();
-    let items = blocking(move || engine2.delete_image(&name, force, prune)).await?;
+    let items = blocking(move || engine2.images().delete(&name, force, prune)).await?;
     Ok(json_response(StatusCode::OK, &items))
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Response, StatusCode};
 use berth_api::model::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 use berth_api::Error;
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use bytes::Bytes;
 use serde_json::json;
 
@@ -43,7 +43,7 @@ pub async fn list(
     let filters = Filters::parse(p.get("filters"))?;
     Ok(json_response(
         StatusCode::OK,
-        &engine.network_list(&filters)?,
+        &engine.networks().list(&filters)?,
     ))
 }
 
@@ -51,12 +51,15 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    Ok(json_response(StatusCode::OK, &engine.network_inspect(&id)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &engine.networks().inspect(&id)?,
+    ))
 }
 
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<Response<Body>> {
     let req: NetworkCreateRequest = body_json(&body)?;
-    let created = engine.network_create(req).await?;
+    let created = engine.networks().create(req).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }
 
@@ -64,7 +67,7 @@ pub async fn remove(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    engine.network_remove(&id).await?;
+    engine.networks().remove(&id).await?;
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(Body::empty())
@@ -79,7 +82,8 @@ pub async fn connect(
     let req: NetworkConnectRequest = body_json(&body)?;
     no_container(&req.container)?;
     engine
-        .network_connect(&id, &req.container, Some(&req.endpoint_config))
+        .networks()
+        .connect(&id, &req.container, Some(&req.endpoint_config))
         .await?;
     Ok(ok_empty())
 }
@@ -92,7 +96,8 @@ pub async fn disconnect(
     let req: NetworkDisconnectRequest = body_json(&body)?;
     no_container(&req.container)?;
     engine
-        .network_disconnect(&id, &req.container, req.force)
+        .networks()
+        .disconnect(&id, &req.container, req.force)
         .await?;
     Ok(ok_empty())
 }
@@ -103,7 +108,7 @@ pub async fn prune(
 ) -> ApiResult<Response<Body>> {
     let p = Params::from_query(q.as_deref());
     let filters = Filters::parse(p.get("filters"))?;
-    let gone = engine.network_prune(&filters).await?;
+    let gone = engine.networks().prune(&filters).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"NetworksDeleted": gone}),

@@ -16,7 +16,7 @@ pub async fn update(
     // Decoded by Go's rules (unknown fields ignored, keys in any case,
     // `null` as zero); the engine reads zero as "unchanged", as moby does.
     let req: ContainerUpdateBody = berth_api::json::from_body(&body)?;
-    let warnings = blocking(move || engine.update(&id, &req)).await?;
+    let warnings = blocking(move || engine.containers().update(&id, &req)).await?;
     Ok(json_response(
         StatusCode::OK,
         &ContainerUpdateResponse {
@@ -44,11 +44,11 @@ pub async fn stats(
     }
     let e = engine.clone();
     let key = id.clone();
-    let (name, full, first) = blocking(move || e.stats_sample(&key)).await?;
+    let (name, full, first) = blocking(move || e.containers().stats_sample(&key)).await?;
     let Some(first) = first else {
         return Ok(json_response(
             StatusCode::OK,
-            &berth_engine::stats::not_running(&name, &full),
+            &berth_engine::containers::stats::not_running(&name, &full),
         ));
     };
     if !stream {
@@ -60,16 +60,16 @@ pub async fn stats(
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let e = engine.clone();
-        let (_, _, second) = blocking(move || e.stats_sample(&id)).await?;
+        let (_, _, second) = blocking(move || e.containers().stats_sample(&id)).await?;
         let doc = match second {
             Some(s) => s.document(Some(&first), &name, &full),
-            None => berth_engine::stats::not_running(&name, &full),
+            None => berth_engine::containers::stats::not_running(&name, &full),
         };
         return Ok(json_response(StatusCode::OK, &doc));
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
     tokio::spawn(async move {
-        let mut pre: Option<berth_engine::stats::Sample> = None;
+        let mut pre: Option<berth_engine::containers::stats::Sample> = None;
         let mut cur = Some(first);
         while let Some(s) = cur.take() {
             let mut line =
@@ -81,7 +81,8 @@ pub async fn stats(
             pre = Some(s);
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             let (e, key) = (engine.clone(), id.clone());
-            cur = match tokio::task::spawn_blocking(move || e.stats_sample(&key)).await {
+            cur = match tokio::task::spawn_blocking(move || e.containers().stats_sample(&key)).await
+            {
                 Ok(Ok((_, _, s))) => s,
                 _ => None,
             };

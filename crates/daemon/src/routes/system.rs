@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{Method, Response, StatusCode};
 use berth_api::types::EventMessage;
 use berth_api::version::API_VERSION;
-use berth_engine::lifecycle::{parse_time, Filters};
+use berth_engine::{parse_time, Filters};
 use bytes::Bytes;
 
 use super::{blocking, json_response, stream_body, ApiResult, AppState};
@@ -33,16 +33,16 @@ pub async fn ping(method: Method) -> Response<Body> {
 }
 
 pub async fn version(State(engine): State<AppState>) -> Response<Body> {
-    json_response(StatusCode::OK, &engine.version())
+    json_response(StatusCode::OK, &engine.system().version())
 }
 
 pub async fn info(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
-    Ok(json_response(StatusCode::OK, &engine.info()?))
+    Ok(json_response(StatusCode::OK, &engine.system().info()?))
 }
 
 pub async fn df(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
     let engine2 = engine.clone();
-    let v = blocking(move || engine2.disk_usage()).await?;
+    let v = blocking(move || engine2.system().disk_usage()).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -84,7 +84,7 @@ pub async fn events(
     let since = parse("since")?;
     let until = parse("until")?;
     let since_nanos = since.map(|s| (s * 1e9) as i64).unwrap_or(i64::MAX);
-    let (past, mut live) = engine.events.subscribe(since_nanos);
+    let (past, mut live) = engine.system().events(since_nanos);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let until_nanos = until.map(|u| (u * 1e9) as i64);
     tokio::spawn(async move {

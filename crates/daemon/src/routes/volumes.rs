@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Response, StatusCode};
 use berth_api::version::ApiVersion;
 use berth_api::Error;
-use berth_engine::lifecycle::Filters;
+use berth_engine::Filters;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let filters = Filters::parse(Params::from_query(q.as_deref()).get("filters"))?;
-    let v = blocking(move || engine.volume_list(&filters)).await?;
+    let v = blocking(move || engine.volumes().list(&filters)).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -52,7 +52,7 @@ pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<Re
         );
     }
     let v = blocking(move || {
-        engine.volume_create(
+        engine.volumes().create(
             opts.name.as_deref(),
             opts.driver.as_deref(),
             opts.labels.unwrap_or_default(),
@@ -67,7 +67,7 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Response<Body>> {
-    let v = blocking(move || engine.volume_inspect(&name)).await?;
+    let v = blocking(move || engine.volumes().inspect(&name)).await?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -77,7 +77,7 @@ pub async fn remove(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response<Body>> {
     let force = Params::from_query(q.as_deref()).bool("force");
-    blocking(move || engine.volume_remove(&name, force)).await?;
+    blocking(move || engine.volumes().remove(&name, force)).await?;
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(Body::empty())
@@ -97,6 +97,6 @@ pub async fn prune(
         .unwrap_or(ApiVersion::CURRENT);
     // Before API 1.42 a prune took every unused volume, named ones too.
     let all_by_default = version < ApiVersion(1, 42);
-    let v = blocking(move || engine.volume_prune(&filters, all_by_default)).await?;
+    let v = blocking(move || engine.volumes().prune(&filters, all_by_default)).await?;
     Ok(json_response(StatusCode::OK, &v))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use berth_api::{Error, Reference, Result};
 use berth_distribution::{HasStore, Resolved};
 
-use super::{AuthConfig, ProgressSink};
+use super::{AuthConfig, Distribution, ProgressSink};
 use crate::Engine;
 
 /// What to pull.
@@ -32,10 +32,10 @@ pub struct Pull {
     auth: AuthConfig,
 }
 
-impl Engine {
+impl Distribution<'_> {
     /// Resolves what `opts` names: the tags (for `all_tags`) and the first
     /// image's manifest. Errors here come before any progress.
-    pub async fn start_pull(self: &Arc<Self>, opts: PullOptions) -> Result<Pull> {
+    pub async fn start_pull(&self, opts: PullOptions) -> Result<Pull> {
         let base = opts.reference;
         let mut refs = Vec::new();
         if base.tag.is_some() || base.digest.is_some() {
@@ -65,7 +65,7 @@ impl Engine {
         )
         .await?;
         Ok(Pull {
-            engine: self.clone(),
+            engine: self.arc(),
             first,
             rest: refs.collect(),
             platform,
@@ -73,9 +73,9 @@ impl Engine {
         })
     }
 
-    /// [`Engine::start_pull`] and [`Pull::run`] in one: for callers that
+    /// [`Distribution::start_pull`] and [`Pull::run`] in one: for callers that
     /// report every error the same way (the builder).
-    pub async fn pull(self: &Arc<Self>, opts: PullOptions, sink: &ProgressSink) -> Result<()> {
+    pub async fn pull(&self, opts: PullOptions, sink: &ProgressSink) -> Result<()> {
         self.start_pull(opts).await?.run(sink).await
     }
 }
@@ -96,7 +96,7 @@ impl Pull {
             let name = resolved.reference.familiar_string();
             let owner: Arc<dyn HasStore> = engine.clone();
             berth_distribution::pull(owner, resolved, sink).await?;
-            engine.image_event("pull", &name, &name);
+            engine.images().event("pull", &name, &name);
             if let Some(r) = rest.next() {
                 next = Some(
                     berth_distribution::resolve(

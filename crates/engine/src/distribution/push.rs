@@ -6,7 +6,7 @@ use berth_api::progress::Message;
 use berth_api::{Error, Reference, Result};
 use berth_distribution::HasStore;
 
-use super::{AuthConfig, ProgressSink};
+use super::{AuthConfig, Distribution, ProgressSink};
 use crate::Engine;
 
 /// What to push.
@@ -29,10 +29,10 @@ pub struct Push {
     auth: AuthConfig,
 }
 
-impl Engine {
+impl Distribution<'_> {
     /// Finds the local images `opts` names; a missing one is an error
     /// before any progress, in dockerd's words.
-    pub async fn start_push(self: &Arc<Self>, opts: PushOptions) -> Result<Push> {
+    pub async fn start_push(&self, opts: PushOptions) -> Result<Push> {
         let base = opts.reference;
         let mut targets = Vec::new();
         if base.tag.is_some() {
@@ -40,7 +40,7 @@ impl Engine {
         } else if !opts.all_tags {
             targets.push(base.with_tag("latest"));
         } else {
-            let engine = self.clone();
+            let engine = self.arc();
             let images = tokio::task::spawn_blocking(move || engine.images.list())
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??;
@@ -64,7 +64,7 @@ impl Engine {
             }
         }
         Ok(Push {
-            engine: self.clone(),
+            engine: self.arc(),
             repository: format!("{}/{}", base.domain, base.path),
             targets,
             auth: opts.auth,
@@ -97,7 +97,7 @@ impl Push {
                 sink,
             )
             .await?;
-            self.engine.image_event("push", &name, &name);
+            self.engine.images().event("push", &name, &name);
         }
         Ok(())
     }

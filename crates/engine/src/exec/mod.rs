@@ -1,4 +1,4 @@
-//! `docker exec`: exec instances are created against a running container,
+//! The exec service, `docker exec`: exec instances are created against a running container,
 //! started through its shim (which joins the container's namespaces), and
 //! kept for inspection of their exit code, as dockerd keeps them. The
 //! session of a started exec (its streams, its exit-code rules) is in
@@ -7,6 +7,11 @@
 mod session;
 
 pub use session::{ExecSession, ExecStreams, EXEC_START_FAILED_EXIT_CODE};
+
+service! {
+    /// `engine.exec()`: exec instances in running containers.
+    Exec
+}
 
 use std::sync::{Arc, Mutex};
 
@@ -17,8 +22,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::container::Status;
-use crate::{record_name, resolve, Engine};
+use crate::containers::container::Status;
+use crate::containers::resolve;
+use crate::record_name;
 
 /// The body of `POST /containers/{id}/exec`: the generated model's,
 /// decoded by Go's rules ([`berth_api::json`]).
@@ -89,8 +95,8 @@ fn init_user(state_dir: &std::path::Path) -> Option<(u32, u32, Vec<u32>)> {
     Some((id(&u["uid"])?, id(&u["gid"])?, gids))
 }
 
-impl Engine {
-    fn exec_record(&self, id: &str) -> Result<Arc<Mutex<ExecRecord>>> {
+impl Exec<'_> {
+    fn record(&self, id: &str) -> Result<Arc<Mutex<ExecRecord>>> {
         self.execs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -99,7 +105,7 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
     }
 
-    fn exec_event(&self, action: &str, container_id: &str, extra: &[(&str, String)]) {
+    fn event(&self, action: &str, container_id: &str, extra: &[(&str, String)]) {
         if let Ok(h) = self.lookup(container_id) {
             let r = h.snapshot();
             let mut attrs = IndexMap::new();
@@ -113,7 +119,7 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/exec`.
-    pub fn exec_create(&self, key: &str, config: ExecConfig) -> Result<String> {
+    pub fn create(&self, key: &str, config: ExecConfig) -> Result<String> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
         if r.state.status != Status::Running {
@@ -138,7 +144,7 @@ impl Engine {
                 pid: 0,
             })),
         );
-        self.exec_event(
+        self.event(
             &format!("exec_create: {cmd}"),
             &r.id,
             &[("execID", id.clone())],
@@ -147,9 +153,9 @@ impl Engine {
     }
 
     /// `POST /exec/{id}/start`: runs the process; returns its session, which
-    /// [`Engine::exec_drain`] or [`Engine::exec_attach`] runs to its end.
-    pub async fn exec_start(&self, id: &str) -> Result<ExecSession> {
-        let rec = self.exec_record(id)?;
+    /// [`Exec::drain`] or [`Exec::attach`] runs to its end.
+    pub async fn start(&self, id: &str) -> Result<ExecSession> {
+        let rec = self.record(id)?;
         let (container_id, config) = {
             let r = rec.lock().unwrap_or_else(|e| e.into_inner());
             if r.running || r.exit_code.is_some() {
@@ -206,7 +212,9 @@ impl Engine {
             additional_gids,
             tty: config.tty,
             stdin: config.attach_stdin,
-            capabilities: config.privileged.then(crate::lifecycle::host_capabilities),
+            capabilities: config
+                .privileged
+                .then(crate::containers::lifecycle::host_capabilities),
             console_size: config.console_size.as_deref().and_then(|s| match s {
                 [h, w] => Some((u16::try_from(*h).ok()?, u16::try_from(*w).ok()?))
                     .filter(|(h, w)| *h > 0 && *w > 0),
@@ -215,17 +223,16 @@ impl Engine {
         };
         let streams = ExecStreams::of(&config);
         let client = ShimClient::new(&self.state_dir(&container_id));
-        let (pid, stream) = client
-            .exec(spec)
-            .await
-            .map_err(|e| Error::invalid(crate::lifecycle::exec_message(&e.to_string())))?;
+        let (pid, stream) = client.exec(spec).await.map_err(|e| {
+            Error::invalid(crate::containers::lifecycle::exec_message(&e.to_string()))
+        })?;
         {
             let mut r = rec.lock().unwrap_or_else(|e| e.into_inner());
             r.running = true;
             r.pid = pid as i64;
         }
         let cmd = config.cmd.unwrap_or_default().join(" ");
-        self.exec_event(
+        self.event(
             &format!("exec_start: {cmd}"),
             &container_id,
             &[("execID", id.to_string())],
@@ -238,15 +245,15 @@ impl Engine {
     }
 
     /// The host pid of a started exec (health probes kill theirs on timeout).
-    pub fn exec_pid(&self, id: &str) -> Option<i64> {
-        let rec = self.exec_record(id).ok()?;
+    pub fn pid(&self, id: &str) -> Option<i64> {
+        let rec = self.record(id).ok()?;
         let pid = rec.lock().unwrap_or_else(|e| e.into_inner()).pid;
         Some(pid)
     }
 
     /// Records an exec's end (the stream's exit frame).
-    pub(crate) fn exec_finished(&self, id: &str, code: i64) {
-        let Ok(rec) = self.exec_record(id) else {
+    pub(crate) fn finished(&self, id: &str, code: i64) {
+        let Ok(rec) = self.record(id) else {
             return;
         };
         let container_id = {
@@ -255,7 +262,7 @@ impl Engine {
             r.exit_code = Some(code);
             r.container_id.clone()
         };
-        self.exec_event(
+        self.event(
             "exec_die",
             &container_id,
             &[("execID", id.to_string()), ("exitCode", code.to_string())],
@@ -263,9 +270,9 @@ impl Engine {
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect> {
+    pub fn inspect(&self, id: &str) -> Result<ExecInspect> {
         let r = self
-            .exec_record(id)?
+            .record(id)?
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
@@ -292,9 +299,9 @@ impl Engine {
     }
 
     /// `POST /exec/{id}/resize`.
-    pub async fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
+    pub async fn resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         let r = self
-            .exec_record(id)?
+            .record(id)?
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
@@ -305,7 +312,7 @@ impl Engine {
     }
 
     /// Exec ids of a container, for its inspect.
-    pub fn exec_ids(&self, container_id: &str) -> Option<Vec<String>> {
+    pub fn ids(&self, container_id: &str) -> Option<Vec<String>> {
         let ids: Vec<String> = self
             .execs
             .lock()
@@ -320,7 +327,7 @@ impl Engine {
     }
 
     /// Forgets the exec instances of a container that is gone.
-    pub(crate) fn forget_execs(&self, container_id: &str) {
+    pub(crate) fn forget(&self, container_id: &str) {
         self.execs
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -9,8 +9,7 @@ use berth_runtime::client::{ExecFrame, ExecStream};
 use berth_runtime::proto::{frame_header, STREAM_STDERR, STREAM_STDOUT};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::ExecConfig;
-use crate::Engine;
+use super::{Exec, ExecConfig};
 
 /// dockerd's exit code for an exec whose process could not be started.
 pub const EXEC_START_FAILED_EXIT_CODE: i64 = 126;
@@ -64,17 +63,17 @@ impl ExecSession {
     }
 }
 
-impl Engine {
+impl Exec<'_> {
     /// Which streams exec `id` attaches (its create body's choice).
-    pub fn exec_streams(&self, id: &str) -> berth_api::Result<ExecStreams> {
-        let rec = self.exec_record(id)?;
+    pub fn streams(&self, id: &str) -> berth_api::Result<ExecStreams> {
+        let rec = self.record(id)?;
         let r = rec.lock().unwrap_or_else(|e| e.into_inner());
         Ok(ExecStreams::of(&r.config))
     }
 
     /// Runs a started exec with nobody reading it: its output is dropped,
     /// its exit code recorded and returned.
-    pub async fn exec_drain(&self, session: ExecSession) -> i64 {
+    pub async fn drain(&self, session: ExecSession) -> i64 {
         let ExecSession { id, stream, .. } = session;
         let ExecStream { mut output, stdin } = stream;
         drop(stdin);
@@ -83,19 +82,19 @@ impl Engine {
                 break code;
             }
         };
-        self.exec_finished(&id, code);
+        self.finished(&id, code);
         code
     }
 
     /// Runs exec `id` for an attached client: `started` is what
-    /// [`Engine::exec_start`] answered (a failure is written into the
+    /// [`Exec::start`] answered (a failure is written into the
     /// client's stream in dockerd's words and recorded as exit code 126),
     /// `stdin` feeds the process when the exec attached stdin, and `client`
     /// gets the output (stdcopy frames, or raw with a TTY). A client that
     /// goes away stops getting output; the process runs on to its end.
     /// Returns the exit code, recorded before `client` is shut down, since
     /// the docker CLI inspects it as soon as the stream ends.
-    pub async fn exec_attach<I, O>(
+    pub async fn attach<I, O>(
         &self,
         id: &str,
         started: berth_api::Result<ExecSession>,
@@ -109,9 +108,9 @@ impl Engine {
         let session = match started {
             Ok(s) => s,
             Err(e) => {
-                let tty = self.exec_streams(id).map(|s| s.tty).unwrap_or(false);
+                let tty = self.streams(id).map(|s| s.tty).unwrap_or(false);
                 let _ = write_output(&mut client, tty, STREAM_STDOUT, &start_failure(&e)).await;
-                self.exec_finished(id, EXEC_START_FAILED_EXIT_CODE);
+                self.finished(id, EXEC_START_FAILED_EXIT_CODE);
                 let _ = client.shutdown().await;
                 return EXEC_START_FAILED_EXIT_CODE;
             }
@@ -146,7 +145,7 @@ impl Engine {
                 ExecFrame::Output { .. } => {}
             }
         };
-        self.exec_finished(&id, code);
+        self.finished(&id, code);
         let _ = client.shutdown().await;
         code
     }

@@ -4,14 +4,14 @@ use berth_api::model::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
 use berth_network::Unplug;
 
-use crate::container::Status;
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::Status;
 
 use super::endpoints::endpoint_from;
 
-impl Engine {
+impl Networks<'_> {
     /// `POST /networks/{id}/connect`.
-    pub async fn network_connect(
+    pub async fn connect(
         &self,
         key: &str,
         container: &str,
@@ -21,7 +21,7 @@ impl Engine {
         let h = self.lookup(container)?;
         let _op = h.op.lock().await;
         let r = h.snapshot();
-        let mode = crate::container::network_mode(&r.host_config);
+        let mode = crate::containers::container::network_mode(&r.host_config);
         if mode == "host" || n.name == "host" {
             return Err(Error::new(
                 ErrorKind::Forbidden,
@@ -87,7 +87,7 @@ impl Engine {
     }
 
     /// `POST /networks/{id}/disconnect`.
-    pub async fn network_disconnect(&self, key: &str, container: &str, _force: bool) -> Result<()> {
+    pub async fn disconnect(&self, key: &str, container: &str, _force: bool) -> Result<()> {
         let n = self.net.find(key)?;
         let h = self.lookup(container)?;
         let _op = h.op.lock().await;
@@ -118,7 +118,7 @@ impl Engine {
             if let (Some(pool), Ok(ip)) = (self.net.state().pools.get_mut(&n.id), ep.ip.parse()) {
                 pool.release(ip);
             }
-            self.network_event("disconnect", &n, Some(&r.id));
+            self.event("disconnect", &n, Some(&r.id));
         }
         h.with(|rec| {
             rec.endpoints.shift_remove(&n.name);

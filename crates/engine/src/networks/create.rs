@@ -7,23 +7,21 @@ use berth_api::{Error, ErrorKind, Result};
 use berth_network::ipam;
 use ipnet::Ipv4Net;
 
-use crate::container::now_rfc3339;
-use crate::lifecycle::Filters;
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::now_rfc3339;
+use crate::Filters;
 
 use super::*;
 
-impl Engine {
+impl Networks<'_> {
     /// `POST /networks/create`.
-    pub async fn network_create(
-        &self,
-        body: NetworkCreateRequest,
-    ) -> Result<NetworkCreateResponse> {
+    pub async fn create(&self, body: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
         let name = body.name.trim().to_string();
         if name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
         }
-        if !crate::container::valid_name(&name) && name.len() >= 2 || name.contains('/') {
+        if !crate::containers::container::valid_name(&name) && name.len() >= 2 || name.contains('/')
+        {
             return Err(Error::invalid(format!(
                 "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
@@ -86,7 +84,7 @@ impl Engine {
             }
             return Err(e);
         }
-        self.network_event("create", &record, None);
+        self.event("create", &record, None);
         Ok(NetworkCreateResponse {
             id: record.id,
             warning: String::new(),
@@ -149,7 +147,7 @@ impl Engine {
     }
 
     /// `DELETE /networks/{id}`.
-    pub async fn network_remove(&self, key: &str) -> Result<()> {
+    pub async fn remove(&self, key: &str) -> Result<()> {
         let n = self.net.find(key)?;
         if n.predefined {
             return Err(Error::new(
@@ -157,7 +155,7 @@ impl Engine {
                 format!("{} is a pre-defined network and cannot be removed", n.name),
             ));
         }
-        let users = self.network_users(&n.id);
+        let users = self.users(&n.id);
         if !users.is_empty() {
             let list: Vec<String> = users
                 .iter()
@@ -187,17 +185,17 @@ impl Engine {
                 errors.push(e);
             }
         }
-        self.network_event("destroy", &n, None);
+        self.event("destroy", &n, None);
         berth_network::driver::all_of(errors)
     }
 
     /// `POST /networks/prune`: user networks no running container uses.
-    pub async fn network_prune(&self, filters: &Filters) -> Result<Vec<String>> {
+    pub async fn prune(&self, filters: &Filters) -> Result<Vec<String>> {
         filters.validate(&["label", "label!", "until"])?;
         let nets: Vec<NetworkRecord> = self.net.state().nets.values().cloned().collect();
         let mut gone = Vec::new();
         for n in nets {
-            if n.predefined || !self.network_users(&n.id).is_empty() {
+            if n.predefined || !self.users(&n.id).is_empty() {
                 continue;
             }
             if filters.has("label") && !labels_match(&n.labels, filters.get("label")) {
@@ -206,7 +204,7 @@ impl Engine {
             if filters.has("label!") && labels_match(&n.labels, filters.get("label!")) {
                 continue;
             }
-            if self.network_remove(&n.id).await.is_ok() {
+            if self.remove(&n.id).await.is_ok() {
                 gone.push(n.name.clone());
             }
         }

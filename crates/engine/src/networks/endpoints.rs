@@ -11,13 +11,14 @@ use berth_network::{ipam, Netlink, Plug, Unplug};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
-use crate::container::{Handle, Record};
-use crate::{new_id, Engine};
+use super::Networks;
+use crate::containers::container::{Handle, Record};
+use crate::new_id;
 
 use super::ports::proto_of;
 use super::*;
 
-impl Engine {
+impl Networks<'_> {
     /// The endpoints a new container gets from its `NetworkMode` and
     /// `EndpointsConfig`, checked as dockerd checks them at create.
     pub(crate) fn endpoints_for_create(
@@ -227,7 +228,7 @@ impl Engine {
             return Err(e);
         }
         tracing::debug!(container_id = %cid, network = %name, ip = %ip, "endpoint up");
-        self.network_event("connect", n, Some(cid));
+        self.event("connect", n, Some(cid));
         Ok(out)
     }
 
@@ -283,7 +284,7 @@ impl Engine {
         if had_any {
             for ep in r.endpoints.values() {
                 if let Some(n) = self.net.state().nets.get(&ep.network_id).cloned() {
-                    self.network_event("disconnect", &n, Some(&r.id));
+                    self.event("disconnect", &n, Some(&r.id));
                 }
             }
         }

@@ -2,20 +2,20 @@
 
 use berth_api::Result;
 
-use crate::container::Record;
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::Record;
 
-impl Engine {
+impl Networks<'_> {
     /// `/etc/hosts` with the container's own addresses, as dockerd writes it.
     pub(crate) fn write_hosts(&self, r: &Record) -> Result<()> {
-        let mode = crate::container::network_mode(&r.host_config);
+        let mode = crate::containers::container::network_mode(&r.host_config);
         if mode == "host" || mode.starts_with("container:") {
             return Ok(());
         }
         let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
         for e in r.host_config.extra_hosts.iter().flatten() {
             // Checked at create (`checks.rs`); `name=ip` and `[v6]` too.
-            if let Ok((name, ip)) = crate::checks::extra_host(e) {
+            if let Ok((name, ip)) = crate::containers::checks::extra_host(e) {
                 let ip = if ip == "host-gateway" {
                     self.net
                         .find("bridge")

@@ -8,16 +8,16 @@ use berth_network::{ipam, BridgeRules, PortRule};
 use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 
-use crate::container::{now_rfc3339, Status};
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::{now_rfc3339, Status};
 
 use super::ports::proto_of;
 use super::*;
 
-impl Engine {
+impl Networks<'_> {
     /// Loads the networks, makes the predefined ones, brings their bridges up
     /// and takes back what running containers hold; then writes the rules.
-    pub(crate) async fn init_networks(&self) -> Result<()> {
+    pub(crate) async fn init(&self) -> Result<()> {
         let cfg = self.net.config.clone();
         if cfg.ip_forward {
             berth_network::link::set_sysctl("net/ipv4/ip_forward", "1");

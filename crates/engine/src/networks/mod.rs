@@ -1,8 +1,10 @@
-//! Networks as engine objects: the predefined `bridge`, `host` and `none`,
+//! The networks service: networks as engine objects, the predefined `bridge`, `host` and `none`,
 //! user-defined bridge and macvlan networks, and each container's endpoints
 //! on them. The records live in the state store; what the kernel holds
 //! (bridges, veths, rules) is built by `berth-network` from them, at the
-//! container's start, and rebuilt from them when the daemon starts.
+//! container's start, and rebuilt from them when the daemon starts. The
+//! embedded DNS server's wiring (`dns.rs`) is here too: its tables follow
+//! the networks' endpoints.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -15,11 +17,12 @@ use indexmap::IndexMap;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use crate::container::Status;
-use crate::{new_id, Engine};
+use crate::containers::container::Status;
+use crate::new_id;
 
 mod connect;
 mod create;
+mod dns;
 mod endpoints;
 mod files;
 mod init;
@@ -28,6 +31,11 @@ mod share;
 mod views;
 
 pub(crate) use ports::{exposed_ports, validate_port_bindings};
+
+service! {
+    /// `engine.networks()`: networks and containers' endpoints on them.
+    Networks
+}
 
 /// Networking settings from flags and `daemon.json`.
 #[derive(Debug, Clone)]
@@ -148,7 +156,7 @@ pub struct Networking {
     rules_lock: tokio::sync::Mutex<()>,
     state: Mutex<NetState>,
     host_nl: tokio::sync::OnceCell<Netlink>,
-    pub(crate) dns: crate::netdns::DnsState,
+    pub(crate) dns: dns::DnsState,
     /// The network drivers (`bridge`, `macvlan`); `host` and `null`
     /// networks have none.
     drivers: Vec<Box<dyn NetworkDriver>>,
@@ -230,14 +238,14 @@ fn net_id() -> String {
     new_id()
 }
 
-impl Engine {
+impl Networks<'_> {
     /// Every network record.
     pub(crate) fn net_records(&self) -> Vec<NetworkRecord> {
         self.net.state().nets.values().cloned().collect()
     }
 
     /// Running containers attached to a network: (id, name, endpoint).
-    pub(super) fn network_users(&self, net_id: &str) -> Vec<(String, String, Endpoint)> {
+    pub(super) fn users(&self, net_id: &str) -> Vec<(String, String, Endpoint)> {
         self.all()
             .iter()
             .filter_map(|h| {
@@ -254,9 +262,9 @@ impl Engine {
     }
 }
 
-impl Engine {
+impl Networks<'_> {
     /// A `network` event with dockerd's attributes.
-    pub(super) fn network_event(&self, action: &str, n: &NetworkRecord, container: Option<&str>) {
+    pub(super) fn event(&self, action: &str, n: &NetworkRecord, container: Option<&str>) {
         let mut attrs = IndexMap::new();
         if let Some(c) = container {
             attrs.insert("container".to_string(), c.to_string());

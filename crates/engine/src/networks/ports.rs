@@ -6,12 +6,12 @@ use berth_api::types::{Port, PortBinding, PortMap};
 use berth_api::{Error, Result};
 use berth_network::{ipam, Proto};
 
-use crate::container::{Record, Status};
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::{Record, Status};
 
 use super::*;
 
-impl Engine {
+impl Networks<'_> {
     /// Host ports for `PortBindings` and, with `-P`, every exposed port.
     pub(super) fn publish_ports(&self, r: &Record) -> Result<Vec<Published>> {
         let hc = &r.host_config;

@@ -21,9 +21,9 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 
+use super::Networks;
 use super::{spec, NetworkRecord};
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
 
 /// The data root a daemon has unless told otherwise.
 const DEFAULT_DATA_ROOT: &str = "/var/lib/berth";
@@ -45,7 +45,7 @@ pub(crate) fn table_name(bridge: &str, data_root: &Path) -> String {
     format!("{base}-{}", &hex::encode(digest)[..8])
 }
 
-impl Engine {
+impl Networks<'_> {
     /// Whether the default bridge's stored gateway is now another daemon's
     /// (two daemons that each ran alone first both stored 172.17.0.1/16):
     /// then this one takes the next free pool rather than hand out addresses
@@ -82,7 +82,7 @@ impl Engine {
     /// At a clean stop with nothing left running: this daemon's table goes,
     /// and each bridge it used goes unless another daemon still uses it.
     /// The next start rebuilds them.
-    pub async fn shutdown_network(&self) {
+    pub async fn shutdown(&self) {
         if self
             .all()
             .iter()

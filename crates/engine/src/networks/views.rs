@@ -8,15 +8,15 @@ use berth_api::network::{
 use berth_api::Result;
 use indexmap::IndexMap;
 
-use crate::container::{Record, Status};
-use crate::lifecycle::Filters;
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::{Record, Status};
+use crate::Filters;
 
 use super::*;
 
-impl Engine {
+impl Networks<'_> {
     /// The API's view of a network; `containers` for inspect, not for list.
-    pub fn network_view(&self, n: &NetworkRecord, containers: bool) -> Network {
+    pub fn view(&self, n: &NetworkRecord, containers: bool) -> Network {
         let config = n
             .subnet
             .map(|s| IpamConfig {
@@ -34,7 +34,7 @@ impl Engine {
             .collect();
         let mut cmap = IndexMap::new();
         if containers {
-            for (id, name, ep) in self.network_users(&n.id) {
+            for (id, name, ep) in self.users(&n.id) {
                 let ipv4 = if ep.ip.is_empty() {
                     String::new()
                 } else {
@@ -78,7 +78,7 @@ impl Engine {
     }
 
     /// `GET /networks`.
-    pub fn network_list(&self, filters: &Filters) -> Result<Vec<Network>> {
+    pub fn list(&self, filters: &Filters) -> Result<Vec<Network>> {
         filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
         let nets: Vec<NetworkRecord> = self.net.state().nets.values().cloned().collect();
         let mut out = Vec::new();
@@ -119,25 +119,25 @@ impl Engine {
                     .get("dangling")
                     .iter()
                     .any(|f| f == "true" || f == "1");
-                let dangling = !n.predefined && self.network_users(&n.id).is_empty();
+                let dangling = !n.predefined && self.users(&n.id).is_empty();
                 if want != dangling {
                     continue;
                 }
             }
-            out.push(self.network_view(&n, false));
+            out.push(self.view(&n, false));
         }
         Ok(out)
     }
 
     /// `GET /networks/{id}`.
-    pub fn network_inspect(&self, key: &str) -> Result<Network> {
+    pub fn inspect(&self, key: &str) -> Result<Network> {
         let n = self.net.find(key)?;
-        Ok(self.network_view(&n, true))
+        Ok(self.view(&n, true))
     }
 
     /// `NetworkSettings` of container inspect.
-    pub fn network_settings(&self, r: &Record) -> NetworkSettings {
-        let mode = crate::container::network_mode(&r.host_config);
+    pub fn settings(&self, r: &Record) -> NetworkSettings {
+        let mode = crate::containers::container::network_mode(&r.host_config);
         let running = r.state.status == Status::Running;
         let bridge_ep = r.endpoints.get("bridge").filter(|_| running);
         let s = |f: fn(&Endpoint) -> String| bridge_ep.map(f).unwrap_or_default();
@@ -173,7 +173,7 @@ impl Engine {
     }
 
     /// `NetworkSettings.Networks` of `docker ps`.
-    pub fn networks_summary(&self, r: &Record) -> SummaryNetworkSettings {
+    pub fn summary(&self, r: &Record) -> SummaryNetworkSettings {
         SummaryNetworkSettings {
             networks: self.endpoint_views(r),
         }

@@ -493,41 +493,11 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
     let req: Request = match serde_json::from_str(&line) {
         Ok(r) => r,
         Err(e) => {
-            let _ = reply(
-                &mut write,
-                Response {
-                    error: Some(format!("bad request: {e}")),
-                    ..Default::default()
-                },
-            )
-            .await;
+            let _ = reply(&mut write, failure(format!("bad request: {e}"))).await;
             return;
         }
     };
     match req {
-        Request::Start => {
-            let resp = if shared.started.get() {
-                Response {
-                    pid: Some(shared.pid),
-                    ..Default::default()
-                }
-            } else {
-                match shared.runtime.borrow_mut().start() {
-                    Ok(()) => {
-                        shared.started.set(true);
-                        Response {
-                            pid: Some(shared.pid),
-                            ..Default::default()
-                        }
-                    }
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                }
-            };
-            let _ = reply(&mut write, resp).await;
-        }
         Request::Wait => {
             let mut rx = shared.exit.subscribe();
             let info = loop {
@@ -547,75 +517,48 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
             )
             .await;
         }
-        Request::Kill { signal, all } => {
-            let resp = match Signal::try_from(signal) {
-                Err(e) => Response {
-                    error: Some(format!("invalid signal {signal}: {e}")),
-                    ..Default::default()
-                },
-                Ok(sig) => match shared.runtime.borrow_mut().kill(sig, all) {
-                    Ok(()) => Response::default(),
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                },
-            };
-            let _ = reply(&mut write, resp).await;
-        }
-        Request::Resize { height, width } => {
-            let resp = match &shared.master {
-                Some(m) => match io::set_winsize(m, height, width) {
-                    Ok(()) => Response::default(),
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                },
-                None => Response {
-                    error: Some("the container has no tty".into()),
-                    ..Default::default()
-                },
-            };
-            let _ = reply(&mut write, resp).await;
-        }
         Request::Exec(spec) => exec::run(shared, spec, read, write).await,
-        Request::Pause | Request::Resume => {
-            let pause = matches!(req, Request::Pause);
-            let result = if pause {
-                shared.runtime.borrow_mut().pause()
-            } else {
-                shared.runtime.borrow_mut().resume()
-            };
-            let resp = match result {
-                Ok(()) => Response::default(),
-                Err(e) => Response {
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                },
-            };
+        Request::Attach { stdin } => attach(shared, stdin, read, write).await,
+        req => {
+            let resp = control(&shared, req);
             let _ = reply(&mut write, resp).await;
         }
+    }
+}
+
+/// A request answered at once: start, kill, resize, pause, resume, state.
+fn control(shared: &Shared, req: Request) -> Response {
+    match req {
+        Request::Start => {
+            if !shared.started.get() {
+                if let Err(e) = shared.runtime.borrow_mut().start() {
+                    return failure(e);
+                }
+                shared.started.set(true);
+            }
+            Response {
+                pid: Some(shared.pid),
+                ..Default::default()
+            }
+        }
+        Request::Kill { signal, all } => match Signal::try_from(signal) {
+            Err(e) => failure(format!("invalid signal {signal}: {e}")),
+            Ok(sig) => answer(shared.runtime.borrow_mut().kill(sig, all)),
+        },
+        Request::Resize { height, width } => match &shared.master {
+            Some(m) => answer(io::set_winsize(m, height, width)),
+            None => failure("the container has no tty"),
+        },
+        Request::Pause => answer(shared.runtime.borrow_mut().pause()),
+        Request::Resume => answer(shared.runtime.borrow_mut().resume()),
         Request::ResizeExec {
             exec_id,
             height,
             width,
-        } => {
-            let resp = match shared.exec_ttys.borrow().get(&exec_id) {
-                Some(m) => match io::set_winsize(m, height, width) {
-                    Ok(()) => Response::default(),
-                    Err(e) => Response {
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                },
-                None => Response {
-                    error: Some(format!("exec {exec_id} has no tty")),
-                    ..Default::default()
-                },
-            };
-            let _ = reply(&mut write, resp).await;
-        }
+        } => match shared.exec_ttys.borrow().get(&exec_id) {
+            Some(m) => answer(io::set_winsize(m, height, width)),
+            None => failure(format!("exec {exec_id} has no tty")),
+        },
         Request::State => {
             let status = if shared.exit.borrow().is_some() {
                 "stopped"
@@ -624,70 +567,87 @@ async fn handle(shared: Rc<Shared>, conn: UnixStream) {
             } else {
                 "created"
             };
-            let resp = Response {
+            Response {
                 pid: Some(shared.pid),
                 status: Some(status.into()),
                 exit: shared.exit.borrow().clone(),
                 ..Default::default()
-            };
-            let _ = reply(&mut write, resp).await;
+            }
         }
-        Request::Attach { stdin } => {
-            let rx = shared.output.borrow().as_ref().map(|tx| tx.subscribe());
-            let Some(mut rx) = rx else {
-                let _ = reply(
-                    &mut write,
-                    Response {
-                        error: Some("container has exited".into()),
-                        ..Default::default()
-                    },
-                )
-                .await;
-                return;
-            };
-            if reply(&mut write, Response::default()).await.is_err() {
-                return;
-            }
-            if stdin {
-                let shared2 = shared.clone();
-                tokio::task::spawn_local(async move {
-                    let mut buf = vec![0u8; 32 * 1024];
-                    loop {
-                        match read.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                // Look the target up per write: it is dropped (closed) on EOF.
-                                let target = shared2.stdin.borrow().clone();
-                                let Some(target) = target else { break };
-                                if target.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    if shared2.cfg.stdin_once && !shared2.cfg.tty {
-                        // Dropping the only handle on the pipe gives the process EOF.
-                        shared2.stdin.borrow_mut().take();
-                    }
-                });
-            }
+        // Served by `handle` itself.
+        Request::Wait | Request::Exec(_) | Request::Attach { .. } => {
+            failure("not a control request")
+        }
+    }
+}
+
+fn failure(e: impl std::fmt::Display) -> Response {
+    Response {
+        error: Some(e.to_string()),
+        ..Default::default()
+    }
+}
+
+fn answer<E: std::fmt::Display>(r: Result<(), E>) -> Response {
+    match r {
+        Ok(()) => Response::default(),
+        Err(e) => failure(e),
+    }
+}
+
+/// `attach`: the container's output as stream frames, and with `stdin`
+/// what the client sends into the process's stdin.
+async fn attach(
+    shared: Rc<Shared>,
+    stdin: bool,
+    mut read: BufReader<tokio::net::unix::OwnedReadHalf>,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+) {
+    let rx = shared.output.borrow().as_ref().map(|tx| tx.subscribe());
+    let Some(mut rx) = rx else {
+        let _ = reply(&mut write, failure("container has exited")).await;
+        return;
+    };
+    if reply(&mut write, Response::default()).await.is_err() {
+        return;
+    }
+    if stdin {
+        let shared2 = shared.clone();
+        tokio::task::spawn_local(async move {
+            let mut buf = vec![0u8; 32 * 1024];
             loop {
-                match rx.recv().await {
-                    Ok((stream, data)) => {
-                        let header = frame_header(stream, data.len());
-                        if write.write_all(&header).await.is_err()
-                            || write.write_all(&data).await.is_err()
-                        {
+                match read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        // Look the target up per write: it is dropped (closed) on EOF.
+                        let target = shared2.stdin.borrow().clone();
+                        let Some(target) = target else { break };
+                        if target.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
                 }
             }
-            let _ = write.shutdown().await;
+            if shared2.cfg.stdin_once && !shared2.cfg.tty {
+                // Dropping the only handle on the pipe gives the process EOF.
+                shared2.stdin.borrow_mut().take();
+            }
+        });
+    }
+    loop {
+        match rx.recv().await {
+            Ok((stream, data)) => {
+                let header = frame_header(stream, data.len());
+                if write.write_all(&header).await.is_err() || write.write_all(&data).await.is_err()
+                {
+                    break;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
         }
     }
+    let _ = write.shutdown().await;
 }
 
 pub(super) async fn reply(

@@ -10,7 +10,7 @@ use berth_api::{Error, Result};
 use berth_runtime::cgroups::{Cgroup, Layout};
 use indexmap::IndexMap;
 
-use crate::container::Status;
+use crate::containers::container::Status;
 
 /// Go's zero time, which dockerd writes for a sample that was not taken.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -308,7 +308,7 @@ fn machine_memory() -> u64 {
         .unwrap_or(0)
 }
 
-impl crate::Engine {
+impl super::Containers<'_> {
     /// One sample of a running container, or `None` when it is not running;
     /// with the name (`/web`) and full id for the document.
     pub fn stats_sample(&self, key: &str) -> Result<(String, String, Option<Sample>)> {

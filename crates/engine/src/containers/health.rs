@@ -16,7 +16,7 @@ use berth_api::views::{Health, HealthcheckResult};
 use berth_runtime::client::{ExecFrame, EXEC_LOST_EXIT_CODE};
 use chrono::{SecondsFormat, Utc};
 
-use crate::container::{Handle, Status};
+use crate::containers::container::{Handle, Status};
 use crate::exec::{ExecConfig, EXEC_START_FAILED_EXIT_CODE};
 use crate::Engine;
 
@@ -181,7 +181,9 @@ pub(crate) fn spawn(engine: Arc<Engine>, h: Arc<Handle>) {
             });
             let _ = engine.save(&h);
             if old != new {
-                engine.container_event(&h.id, &format!("health_status: {new}"));
+                engine
+                    .containers()
+                    .event(&h.id, &format!("health_status: {new}"));
             }
         }
     });
@@ -213,14 +215,16 @@ async fn run_probe(engine: &Engine, id: &str, cmd: &[String], timeout: Duration)
         attach_stderr: true,
         ..ExecConfig::default()
     };
-    let exec_id = match engine.exec_create(id, config) {
+    let exec_id = match engine.exec().create(id, config) {
         Ok(e) => e,
         Err(e) => return (-1, e.message),
     };
-    let mut session = match engine.exec_start(&exec_id).await {
+    let mut session = match engine.exec().start(&exec_id).await {
         Ok(s) => s,
         Err(e) => {
-            engine.exec_finished(&exec_id, EXEC_START_FAILED_EXIT_CODE);
+            engine
+                .exec()
+                .finished(&exec_id, EXEC_START_FAILED_EXIT_CODE);
             return (-1, e.message);
         }
     };
@@ -238,18 +242,18 @@ async fn run_probe(engine: &Engine, id: &str, cmd: &[String], timeout: Duration)
     };
     match tokio::time::timeout(timeout, read).await {
         Ok(code) => {
-            engine.exec_finished(&exec_id, code);
+            engine.exec().finished(&exec_id, code);
             out.truncate(MAX_OUTPUT);
             (code, String::from_utf8_lossy(&out).into_owned())
         }
         Err(_) => {
-            if let Some(pid) = engine.exec_pid(&exec_id).filter(|p| *p > 0) {
+            if let Some(pid) = engine.exec().pid(&exec_id).filter(|p| *p > 0) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(pid as i32),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
-            engine.exec_finished(&exec_id, EXEC_LOST_EXIT_CODE);
+            engine.exec().finished(&exec_id, EXEC_LOST_EXIT_CODE);
             (
                 -1,
                 format!(

@@ -197,7 +197,7 @@ pub fn process_user(
     let mut gids = vec![gid];
     for g in sgids
         .into_iter()
-        .chain(crate::security::group_add(rootfs, hc)?)
+        .chain(crate::containers::security::group_add(rootfs, hc)?)
     {
         if !gids.contains(&g) {
             gids.push(g);

@@ -144,7 +144,7 @@ const IPC_SYSCTLS: &[&str] = &[
 /// (runc's rules and wording, which dockerd passes on).
 pub fn validate_sysctls(hc: &HostConfig) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let net = crate::container::network_mode(hc);
+    let net = crate::containers::container::network_mode(hc);
     for (k, v) in hc.sysctls.iter().flatten() {
         if k.is_empty() || k.contains('/') || k.contains("..") || k.contains('\0') {
             return Err(Error::invalid(format!("invalid sysctl {k:?}")));

@@ -2,15 +2,14 @@
 //! rw layer read through the store (`berth_store::diff`).
 
 use std::io::Write;
-use std::sync::Arc;
 
 use berth_api::reference::Reference;
 use berth_api::{Error, Result};
 use berth_runtime::client::ShimClient;
 use berth_store::{Change, CommitOptions, RunConfig};
 
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
+use crate::containers::Containers;
 
 /// `POST /commit`'s query, parsed.
 #[derive(Debug, Clone, Default)]
@@ -26,9 +25,9 @@ pub struct CommitRequest {
     pub changes: Vec<String>,
 }
 
-impl Engine {
+impl Containers<'_> {
     /// `GET /containers/{id}/changes`.
-    pub fn container_changes(&self, key: &str) -> Result<Vec<Change>> {
+    pub fn changes(&self, key: &str) -> Result<Vec<Change>> {
         let h = self.lookup(key)?;
         let layer = self.images.rw_layer(&h.id)?;
         layer.changes()
@@ -37,7 +36,7 @@ impl Engine {
     /// `GET /containers/{id}/export`: the merged rootfs as a tar, written to
     /// `dst` (blocking; run it off the async threads). A stopped
     /// container's rootfs is mounted for the copy and unmounted after.
-    pub fn container_export(&self, key: &str, dst: &mut dyn Write) -> Result<()> {
+    pub fn export(&self, key: &str, dst: &mut dyn Write) -> Result<()> {
         let h = self.lookup(key)?;
         let layer = self.images.rw_layer(&h.id)?;
         let was_mounted = layer.is_mounted();
@@ -47,14 +46,14 @@ impl Engine {
             let _ = layer.unmount();
         }
         if result.is_ok() {
-            self.event("export", &h.snapshot(), &[]);
+            self.record_event("export", &h.snapshot(), &[]);
         }
         result
     }
 
     /// `POST /commit`: a new image from the container's changes, its config
     /// the container's with `changes` applied. Returns the image id.
-    pub async fn commit(self: &Arc<Self>, req: CommitRequest) -> Result<String> {
+    pub async fn commit(&self, req: CommitRequest) -> Result<String> {
         let h = self.lookup(&req.container)?;
         let r = h.snapshot();
         // The config first: bad `changes` change nothing.
@@ -91,7 +90,7 @@ impl Engine {
                 .pause()
                 .await
                 .is_ok();
-        let engine = self.clone();
+        let engine = self.arc();
         let id = h.id.clone();
         let result = tokio::task::spawn_blocking(move || engine.images.commit_container(&id, opts))
             .await
@@ -100,7 +99,7 @@ impl Engine {
             let _ = ShimClient::new(&self.state_dir(&h.id)).resume().await;
         }
         let img = result??;
-        self.event(
+        self.record_event(
             "commit",
             &h.snapshot(),
             &[
@@ -116,7 +115,7 @@ impl Engine {
             ],
         );
         if let Some(name) = img.repo_tags.first() {
-            self.image_event("tag", &img.id, name);
+            self.images().event("tag", &img.id, name);
         }
         Ok(img.id)
     }

@@ -4,13 +4,15 @@
 use berth_api::types::CreateBody;
 use berth_api::{Error, Result};
 
-use crate::container::{self, now_rfc3339, Handle, Record, StateRecord};
-use crate::lifecycle::{
+use crate::containers::container::{self, now_rfc3339, Handle, Record, StateRecord};
+use crate::containers::lifecycle::{
     apply_host_defaults, container_seccomp, familiar, validate_restart_policy, write_etc_files,
 };
-use crate::{new_id, resolve, Engine};
+use crate::containers::resolve;
+use crate::containers::Containers;
+use crate::new_id;
 
-impl Engine {
+impl Containers<'_> {
     /// `POST /containers/create`.
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> Result<(String, Vec<String>)> {
         self.create_as(name, body, false)
@@ -44,11 +46,11 @@ impl Engine {
         self.default_log_config(&mut host_config);
         apply_host_defaults(&mut host_config);
         self.choose_runtime(&mut host_config)?;
-        crate::logdriver::validate(
+        crate::containers::logdriver::validate(
             &host_config.log_config.r#type,
             &host_config.log_config.config,
         )?;
-        crate::checks::create_request(&config, &host_config)?;
+        crate::containers::checks::create_request(&config, &host_config)?;
         if config.image.is_empty() {
             return Err(Error::invalid(
                 "config cannot be empty in order to create a container",
@@ -72,11 +74,14 @@ impl Engine {
         validate_restart_policy(&host_config.restart_policy)?;
         // Checked now so a bad option or profile is a 400 here, not a failed start.
         container_seccomp(&host_config)?;
-        crate::devices::validate(&host_config)?;
-        crate::security::validate_sysctls(&host_config)?;
-        let warnings =
-            crate::resources::verify(&mut host_config, &crate::resources::HostCaps::read(), false)?;
-        let endpoints = self.endpoints_for_create(
+        crate::containers::devices::validate(&host_config)?;
+        crate::containers::security::validate_sysctls(&host_config)?;
+        let warnings = crate::containers::resources::verify(
+            &mut host_config,
+            &crate::containers::resources::HostCaps::read(),
+            false,
+        )?;
+        let endpoints = self.networks().endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
         )?;
@@ -106,7 +111,7 @@ impl Engine {
             )));
         }
         let (path, args) = resolve::entrypoint_and_args(&config)?;
-        crate::health::validate(config.healthcheck.as_ref())?;
+        crate::containers::health::validate(config.healthcheck.as_ref())?;
         let host_mode = host_config.network_mode == "host";
         if config.hostname.is_empty() {
             config.hostname = if host_mode {
@@ -125,7 +130,9 @@ impl Engine {
             let layer = self.images.create_rw_layer(&id, Some(&image.id))?;
             berth_store::crash::point("create.rw-layer");
             self.populate_volumes(&layer, &mount_points)?;
-            let resolv = self.resolv_conf(&container::network_mode(&host_config), &host_config);
+            let resolv = self
+                .networks()
+                .resolv_conf(&container::network_mode(&host_config), &host_config);
             write_etc_files(
                 &dir,
                 &config.hostname,
@@ -160,13 +167,17 @@ impl Engine {
             runtime_named: true,
             building,
         };
-        if let Err(e) = self.write_hosts(&record).and_then(|_| self.db.put(&record)) {
+        if let Err(e) = self
+            .networks()
+            .write_hosts(&record)
+            .and_then(|_| self.db.put(&record))
+        {
             let _ = self.images.remove_rw_layer(&id);
             let _ = std::fs::remove_dir_all(&dir);
             self.undo_volumes(&new_volumes);
             return Err(e);
         }
-        self.event("create", &record, &[]);
+        self.record_event("create", &record, &[]);
         self.insert(Handle::new(record));
         drop(reserved);
         Ok((id, warnings))

@@ -8,6 +8,7 @@ use std::sync::{LazyLock, Mutex};
 
 use berth_api::{Error, Result};
 
+use crate::containers::Containers;
 use crate::Engine;
 
 /// Our own lists (not moby's file: any two large lists give the space),
@@ -73,7 +74,7 @@ pub(crate) fn conflict(name: &str, owner: &str) -> Error {
     ))
 }
 
-impl Engine {
+impl Containers<'_> {
     /// Takes `name` (with its `/`) for container `id`, or answers dockerd's
     /// 409 naming the holder.
     pub(crate) fn reserve_name(&self, name: &str, id: &str) -> Result<Reserved<'_>> {
@@ -104,7 +105,7 @@ impl Engine {
     pub(crate) fn take_name_for_rename(
         &self,
         name: &str,
-        h: &crate::container::Handle,
+        h: &crate::containers::container::Handle,
     ) -> Result<()> {
         let held = self.names.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(owner) = held.get(name).cloned().or_else(|| self.name_owner(name)) {
@@ -137,7 +138,7 @@ mod tests {
         for retry in [0, 1] {
             let n = random_name(retry);
             assert!(
-                crate::container::valid_name(n.trim_start_matches('/')),
+                crate::containers::container::valid_name(n.trim_start_matches('/')),
                 "{n}"
             );
         }

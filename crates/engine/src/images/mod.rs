@@ -1,21 +1,87 @@
-//! Image operations that need the engine's view: removal policy against the
-//! containers that use an image, filters, and image events.
+//! The images service: the image store (`berth-store`) as the engine
+//! serves it, with what needs the engine's view: removal policy against
+//! the containers that use an image, filters, and image events.
 
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
 use berth_api::{Error, Reference, Result};
-use berth_store::Image;
+use std::io::{Read, Write};
+
+use berth_store::{Image, ImageStore};
 use indexmap::IndexMap;
 
-use crate::lifecycle::{parse_time, Filters};
-use crate::Engine;
+use crate::{parse_time, Filters};
+
+service! {
+    /// `engine.images()`: local images.
+    Images
+}
 
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
 }
 
-impl Engine {
-    pub fn image_event(&self, action: &str, id: &str, name: &str) {
+impl Images<'_> {
+    /// The store itself, for the builder's layer work (rw layers, commits)
+    /// and the store's own reports; image operations go through the
+    /// methods here, which publish their events.
+    pub fn store(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// An image by name, reference, id or id prefix.
+    pub fn get(&self, name: &str) -> Result<Image> {
+        self.images.get(name)
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
+        let img = self.images.get(name)?;
+        Ok(self.images.inspect(&img))
+    }
+
+    /// `POST /images/create?fromSrc=-`: a tar becomes a one-layer image.
+    pub fn import(
+        &self,
+        src: &mut dyn Read,
+        reference: Option<&Reference>,
+        message: &str,
+        changes: &[String],
+    ) -> Result<Image> {
+        let img = self.images.import(src, reference, message, changes)?;
+        let name = img.repo_tags.first().cloned().unwrap_or_default();
+        self.event("import", &img.id, &name);
+        Ok(img)
+    }
+
+    /// `POST /images/load`: the lines the store reported (`Loaded image:
+    /// name`), each published as a `load` event.
+    pub fn load(&self, src: &mut dyn Read) -> Result<Vec<String>> {
+        let mut lines = Vec::new();
+        self.images.load(src, &mut |line| lines.push(line))?;
+        for line in &lines {
+            let name = line.rsplit(": ").next().unwrap_or("");
+            self.event("load", name, name);
+        }
+        Ok(lines)
+    }
+
+    /// `GET /images/get`: the images as a tar into `dst`; a `save` event
+    /// for each once all is written.
+    pub fn save(&self, names: &[String], dst: &mut dyn Write) -> Result<()> {
+        self.images.save(names, dst)?;
+        // As before the move: a failed flush is the client gone, which the
+        // events do not depend on.
+        let _ = dst.flush();
+        for n in names {
+            if let Ok(img) = self.images.get(n) {
+                self.event("save", &img.id, n);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn event(&self, action: &str, id: &str, name: &str) {
         let mut attrs = IndexMap::new();
         if !name.is_empty() {
             attrs.insert("name".to_string(), name.to_string());
@@ -27,7 +93,7 @@ impl Engine {
     /// images with children (a build's step images) are left out;
     /// `dangling=true` lists only untagged images without children; the
     /// `reference` filter keeps only the matching tags and digests.
-    pub fn list_images(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>> {
+    pub fn list(&self, all: bool, filters: &Filters) -> Result<Vec<ImageSummary>> {
         filters.validate(&["dangling", "reference", "label", "before", "since", "until"])?;
         let dangling_only = match filters.get("dangling").first().map(String::as_str) {
             None => None,
@@ -96,12 +162,7 @@ impl Engine {
     /// be deleted, those with a stopped container or several repositories
     /// only with `force`. With `prune` (the API's default, `noprune=0`)
     /// the untagged parents nothing else needs go too.
-    pub fn delete_image(
-        &self,
-        name: &str,
-        force: bool,
-        prune: bool,
-    ) -> Result<Vec<ImageDeleteItem>> {
+    pub fn delete(&self, name: &str, force: bool, prune: bool) -> Result<Vec<ImageDeleteItem>> {
         let img = self.images.get(name)?;
         let mut out = Vec::new();
         let quiet = if !is_id_like(name, &img.id) {
@@ -168,7 +229,7 @@ impl Engine {
     ) -> Result<()> {
         if self.images.untag(r)? {
             let name = r.familiar_string();
-            self.image_event("untag", id, &name);
+            self.event("untag", id, &name);
             out.push(ImageDeleteItem {
                 untagged: Some(name),
                 deleted: None,
@@ -205,11 +266,11 @@ impl Engine {
         }
         for item in self.images.delete(&img.id)? {
             if let Some(t) = &item.untagged {
-                self.image_event("untag", &img.id, t);
+                self.event("untag", &img.id, t);
             }
             out.push(item);
         }
-        self.image_event("delete", &img.id, "");
+        self.event("delete", &img.id, "");
         match img.parent {
             Some(parent) if prune && self.images.get(&parent).is_ok() => {
                 self.delete_image_and_parents(&parent, out, false, true, true)
@@ -268,7 +329,7 @@ impl Engine {
     /// children that are untagged (all unused ones with `dangling=false`),
     /// each deleted with its untagged parents; the space is that of the
     /// layers deleted.
-    pub fn prune_images(&self, filters: &Filters) -> Result<(Vec<ImageDeleteItem>, i64)> {
+    pub fn prune(&self, filters: &Filters) -> Result<(Vec<ImageDeleteItem>, i64)> {
         filters.validate(&["dangling", "label", "label!", "until"])?;
         let only_dangling = filters
             .get("dangling")
@@ -304,7 +365,7 @@ impl Engine {
                 continue;
             };
             for name in names {
-                match self.delete_image(&name, false, true) {
+                match self.delete(&name, false, true) {
                     Ok(items) => deleted.extend(items),
                     Err(e)
                         if matches!(
@@ -329,11 +390,11 @@ impl Engine {
         Ok((deleted, reclaimed))
     }
 
-    pub fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>> {
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryItem>> {
         self.images.history(name)
     }
 
-    pub fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
+    pub fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<()> {
         let target = if tag.is_empty() {
             repo.to_string()
         } else {
@@ -347,7 +408,7 @@ impl Engine {
         }
         let img = self.images.get(source)?;
         self.images.tag(source, &r)?;
-        self.image_event("tag", &img.id, &r.familiar_string());
+        self.event("tag", &img.id, &r.familiar_string());
         Ok(())
     }
 }

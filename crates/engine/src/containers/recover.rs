@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use berth_runtime::client::ShimClient;
 use berth_runtime::proto::ShimConfig;
 
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
+use crate::containers::Containers;
 
-impl Engine {
-    pub(crate) async fn recover_interrupted(self: &Arc<Self>) {
+impl Containers<'_> {
+    pub(crate) async fn recover_interrupted(&self) {
         let known: HashSet<String> = self.all().iter().map(|h| h.id.clone()).collect();
         match self.images.rw_layer_ids() {
             Ok(ids) => {
@@ -75,8 +75,8 @@ impl Engine {
     /// its shim (if any) made to end, its interfaces, ports and mounts let
     /// go.
     async fn undo_interrupted_start(
-        self: &Arc<Self>,
-        h: &Arc<crate::container::Handle>,
+        &self,
+        h: &Arc<crate::containers::container::Handle>,
         shims: &HashSet<Vec<u8>>,
     ) {
         let r = h.snapshot();
@@ -103,7 +103,7 @@ impl Engine {
         if shim {
             self.end_shim(&state_dir).await;
         }
-        self.release_endpoints(h).await;
+        self.networks().release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
             if let Err(e) = layer.unmount() {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");

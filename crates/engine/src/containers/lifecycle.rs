@@ -10,26 +10,27 @@ use berth_api::{Error, Result};
 use berth_runtime::client::{read_exit, ShimClient, ShimError};
 use indexmap::IndexMap;
 
-use crate::attach::Hub;
-use crate::container::{self, now_rfc3339, Handle, Record, Status};
+use crate::containers::attach::Hub;
+use crate::containers::container::{self, now_rfc3339, Handle, Record, Status};
+use crate::containers::Containers;
 use crate::{record_name, Engine};
 
-pub use crate::filters::{parse_time, Filters};
-pub(crate) use crate::start::{container_seccomp, host_capabilities};
+pub(crate) use crate::containers::start::{container_seccomp, host_capabilities};
+pub use crate::{parse_time, Filters};
 
 pub(crate) fn shim_err(e: ShimError) -> Error {
     Error::internal(e.to_string())
 }
 
-impl Engine {
+impl Containers<'_> {
     /// Publishes a container event (`attach`, `detach`, ...) by key.
-    pub fn container_event(&self, key: &str, action: &str) {
+    pub fn event(&self, key: &str, action: &str) {
         if let Ok(h) = self.lookup(key) {
-            self.event(action, &h.snapshot(), &[]);
+            self.record_event(action, &h.snapshot(), &[]);
         }
     }
 
-    pub(crate) fn event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
+    pub(crate) fn record_event(&self, action: &str, r: &Record, extra: &[(&str, String)]) {
         let mut attrs = IndexMap::new();
         attrs.insert("image".to_string(), r.config.image.clone());
         attrs.insert("name".to_string(), record_name(r));
@@ -42,9 +43,9 @@ impl Engine {
         self.events.publish("container", action, &r.id, attrs);
     }
 
-    pub(crate) fn spawn_monitor(self: &Arc<Self>, h: Arc<Handle>, client: ShimClient) {
-        crate::health::spawn(self.clone(), h.clone());
-        let engine = self.clone();
+    pub(crate) fn spawn_monitor(&self, h: Arc<Handle>, client: ShimClient) {
+        crate::containers::health::spawn(self.arc(), h.clone());
+        let engine = self.arc();
         tokio::spawn(async move {
             let state_dir = engine.state_dir(&h.id);
             let exit = loop {
@@ -57,21 +58,17 @@ impl Engine {
                     }
                 }
             };
-            engine.on_exit(&h, exit).await;
+            engine.containers().on_exit(&h, exit).await;
         });
     }
 
     /// Records an exit, ends the run's attach streams, and applies `--rm`.
-    async fn on_exit(
-        self: &Arc<Self>,
-        h: &Arc<Handle>,
-        exit: Option<berth_runtime::proto::ExitInfo>,
-    ) {
+    async fn on_exit(&self, h: &Arc<Handle>, exit: Option<berth_runtime::proto::ExitInfo>) {
         let (code, finished, oom) = match exit {
             Some(e) => (e.exit_code as i64, e.finished_at, e.oom_killed),
             None => (255, now_rfc3339(), false),
         };
-        self.release_endpoints(h).await;
+        self.networks().release_endpoints(h).await;
         if let Ok(layer) = self.images.rw_layer(&h.id) {
             if let Err(e) = layer.unmount() {
                 tracing::warn!(container_id = %h.id, "unmounting the rootfs: {e}");
@@ -94,7 +91,7 @@ impl Engine {
         );
         old.close();
         let r = h.snapshot();
-        self.event("die", &r, &[("exitCode", code.to_string())]);
+        self.record_event("die", &r, &[("exitCode", code.to_string())]);
         h.watch.send_modify(|w| {
             w.running = false;
             w.exits += 1;
@@ -109,7 +106,7 @@ impl Engine {
 
     /// Restarts a container after docker's back-off: 100 ms doubling per
     /// restart, back to 100 ms once a run lasted 10 s, at most a minute.
-    fn schedule_restart(self: &Arc<Self>, h: Arc<Handle>, r: &Record) {
+    fn schedule_restart(&self, h: Arc<Handle>, r: &Record) {
         let ran = match (
             chrono::DateTime::parse_from_rfc3339(&r.state.started_at),
             chrono::DateTime::parse_from_rfc3339(&r.state.finished_at),
@@ -125,13 +122,13 @@ impl Engine {
         let delay =
             Duration::from_millis(100u64.saturating_mul(1 << step)).min(Duration::from_secs(60));
         h.with(|r| r.state.restarting = true);
-        let engine = self.clone();
+        let engine = self.arc();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _op = h.op.lock().await;
             let r = h.snapshot();
             let gone = !engine
-                .containers
+                .table
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .contains_key(&h.id);
@@ -144,7 +141,7 @@ impl Engine {
             // the count also sees the new StartedAt.
             let mut next = h.snapshot();
             next.restart_count += 1;
-            if let Err(e) = engine.start_locked(&h, &next).await {
+            if let Err(e) = engine.containers().start_locked(&h, &next).await {
                 h.with(|r| {
                     r.restart_count = next.restart_count;
                     r.state.restarting = false;
@@ -156,23 +153,18 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout.
-    pub async fn stop(
-        self: &Arc<Self>,
-        key: &str,
-        timeout: Option<i64>,
-        signal: Option<&str>,
-    ) -> Result<()> {
+    pub async fn stop(&self, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
         self.stop_inner(key, timeout, signal, true).await
     }
 
     /// The daemon's own shutdown stop: not a user's stop, so `unless-stopped`
     /// containers start again with the daemon, as with dockerd.
-    pub async fn stop_for_shutdown(self: &Arc<Self>, key: &str) -> Result<()> {
+    pub async fn stop_for_shutdown(&self, key: &str) -> Result<()> {
         self.stop_inner(key, None, None, false).await
     }
 
     async fn stop_inner(
-        self: &Arc<Self>,
+        &self,
         key: &str,
         timeout: Option<i64>,
         signal: Option<&str>,
@@ -190,7 +182,7 @@ impl Engine {
                     r.state.restarting = false;
                 });
                 self.save(&h)?;
-                self.event("stop", &h.snapshot(), &[]);
+                self.record_event("stop", &h.snapshot(), &[]);
                 return Ok(());
             }
             return Err(Error::not_modified());
@@ -232,12 +224,12 @@ impl Engine {
                 }
             }
         }
-        self.event("stop", &h.snapshot(), &[]);
+        self.record_event("stop", &h.snapshot(), &[]);
         Ok(())
     }
 
     /// `POST /containers/{id}/pause` and `/unpause`: the cgroup freezer.
-    pub async fn set_paused(self: &Arc<Self>, key: &str, pause: bool) -> Result<()> {
+    pub async fn set_paused(&self, key: &str, pause: bool) -> Result<()> {
         let h = self.lookup(key)?;
         let _op = h.op.lock().await;
         let r = h.snapshot();
@@ -265,7 +257,7 @@ impl Engine {
         done.map_err(shim_err)?;
         h.with(|r| r.state.paused = pause);
         self.save(&h)?;
-        self.event(if pause { "pause" } else { "unpause" }, &h.snapshot(), &[]);
+        self.record_event(if pause { "pause" } else { "unpause" }, &h.snapshot(), &[]);
         Ok(())
     }
 
@@ -279,7 +271,7 @@ impl Engine {
     }
 
     /// `POST /containers/{id}/kill`.
-    pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
+    pub async fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
         let sig = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
@@ -297,7 +289,7 @@ impl Engine {
             .kill(sig, false)
             .await
             .map_err(shim_err)?;
-        self.event("kill", &r, &[("signal", sig.to_string())]);
+        self.record_event("kill", &r, &[("signal", sig.to_string())]);
         if sig == libc::SIGKILL {
             // As dockerd: a SIGKILL answers once the container has exited.
             let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -314,7 +306,7 @@ impl Engine {
 
     /// `POST /containers/{id}/restart`.
     pub async fn restart(
-        self: &Arc<Self>,
+        &self,
         key: &str,
         timeout: Option<i64>,
         signal: Option<&str>,
@@ -329,7 +321,7 @@ impl Engine {
             Err(e) if e.kind == berth_api::ErrorKind::NotModified => {}
             Err(e) => return Err(e),
         }
-        self.event("restart", &self.lookup(key)?.snapshot(), &[]);
+        self.record_event("restart", &self.lookup(key)?.snapshot(), &[]);
         Ok(())
     }
 
@@ -367,7 +359,7 @@ impl Engine {
     }
 
     /// `DELETE /containers/{id}?force=&v=`.
-    pub async fn remove(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
+    pub async fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let h = self.lookup(key)?;
         if h.snapshot().state.status == Status::Running {
             if !force {
@@ -392,7 +384,7 @@ impl Engine {
         }
         let _op = h.op.lock().await;
         if !self
-            .containers
+            .table
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(&h.id)
@@ -406,11 +398,11 @@ impl Engine {
         let _ = std::fs::remove_dir_all(self.state_dir(&h.id));
         self.db.delete(&h.id)?;
         self.forget(&h.id);
-        self.forget_execs(&h.id);
+        self.exec().forget(&h.id);
         if volumes || r.host_config.auto_remove {
             self.remove_anonymous_volumes(&r);
         }
-        self.event("destroy", &r, &[]);
+        self.record_event("destroy", &r, &[]);
         h.watch.send_modify(|w| w.removed = true);
         Ok(())
     }
@@ -432,13 +424,13 @@ impl Engine {
         }
         self.take_name_for_rename(&name, &h)?;
         self.save(&h)?;
-        self.dns_refresh();
-        self.event("rename", &h.snapshot(), &[("oldName", old)]);
+        self.networks().dns_refresh();
+        self.record_event("rename", &h.snapshot(), &[("oldName", old)]);
         Ok(())
     }
 
     /// `POST /containers/prune`: removes every stopped container.
-    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> Result<(Vec<String>, i64)> {
+    pub async fn prune(&self, filters: &Filters) -> Result<(Vec<String>, i64)> {
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
         for h in self.all() {
@@ -483,9 +475,9 @@ impl Engine {
                 continue;
             }
             let mut s = container::summary(&r, self.image_display_name(&r));
-            s.ports = self.ports_summary(&r);
-            s.network_settings = self.networks_summary(&r);
-            s.mounts = crate::mounts::inspect_view(&r.mount_points);
+            s.ports = self.networks().ports_summary(&r);
+            s.network_settings = self.networks().summary(&r);
+            s.mounts = crate::containers::mounts::inspect_view(&r.mount_points);
             if size {
                 let layer = self.images.rw_layer(&r.id).ok();
                 s.size_rw = Some(layer.as_ref().and_then(|l| l.size_rw().ok()).unwrap_or(0));
@@ -548,7 +540,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: self.exec_ids(&r.id),
+            exec_ids: self.exec().ids(&r.id),
             host_config: hc,
             graph_driver: GraphDriver {
                 data: layer.map(|l| l.graph_driver_data()).unwrap_or_default(),
@@ -556,9 +548,9 @@ impl Engine {
             },
             size_rw,
             size_root_fs: size_root,
-            mounts: crate::mounts::inspect_view(&r.mount_points),
+            mounts: crate::containers::mounts::inspect_view(&r.mount_points),
             config: r.config.clone(),
-            network_settings: self.network_settings(&r),
+            network_settings: self.networks().settings(&r),
         })
     }
 
@@ -589,7 +581,7 @@ pub(crate) async fn start_by_policy(engine: &Arc<Engine>, h: Arc<Handle>) {
         _ => false,
     };
     if wanted && r.state.status != Status::Running {
-        if let Err(e) = engine.start(&r.id).await {
+        if let Err(e) = engine.containers().start(&r.id).await {
             tracing::warn!(container_id = %r.id, "start by restart policy: {e}");
         }
     }
@@ -606,11 +598,11 @@ pub(crate) async fn adopt(engine: Arc<Engine>, h: Arc<Handle>, r: Record) {
                     .connect(stream, r.config.stdin_once && !r.config.tty);
             }
             tracing::info!(container_id = %r.id, "restored running container");
-            engine.spawn_monitor(h, client);
+            engine.containers().spawn_monitor(h, client);
         }
         _ => {
             let exit = read_exit(&state_dir);
-            engine.on_exit(&h, exit).await;
+            engine.containers().on_exit(&h, exit).await;
         }
     }
 }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use berth_api::{Error, Result};
 use berth_runtime::proto::LogSpec;
 
-use crate::container::Record;
-use crate::Engine;
+use crate::containers::container::Record;
+use crate::containers::Containers;
 
 const COMMON: &[&str] = &["mode", "max-buffer-size"];
 const ATTRS: &[&str] = &["tag", "labels", "labels-regex", "env", "env-regex"];
@@ -226,7 +226,7 @@ pub fn render_tag(template: &str, r: &Record, image_name: &str) -> String {
     out
 }
 
-impl Engine {
+impl Containers<'_> {
     /// The daemon's default driver when the client named none.
     pub(crate) fn default_log_config(&self, hc: &mut berth_api::HostConfig) {
         if hc.log_config.r#type.is_empty() {
@@ -329,7 +329,7 @@ impl Engine {
             container_name: r.name.clone(),
             image_id: r.image_id.clone(),
             image_name: image_name.to_string(),
-            command: crate::container::command_string(r),
+            command: crate::containers::container::command_string(r),
             created: r.created.clone(),
             file_max_size: max_size,
             file_max_count: max_count,

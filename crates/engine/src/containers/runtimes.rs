@@ -5,11 +5,11 @@ use berth_api::{Error, Result};
 use berth_runtime::proto::ExternalRuntime;
 use berth_runtime::runtimes::{unknown_runtime, Chosen, Runtimes, BUILTIN_RUNTIME, RUNC};
 
-use crate::container::Record;
+use crate::containers::container::Record;
 
-use crate::Engine;
+use crate::containers::Containers;
 
-impl Engine {
+impl Containers<'_> {
     /// At create: an empty `Runtime` gets the daemon's default; an unknown
     /// one is refused, as dockerd refuses it.
     pub(crate) fn choose_runtime(&self, hc: &mut berth_api::HostConfig) -> Result<()> {
@@ -62,7 +62,7 @@ mod tests {
         let mut old: Record = serde_json::from_value(serde_json::json!({
             "id": "x", "name": "/x", "created": "", "path": "sh", "args": [],
             "config": {}, "host_config": {"Runtime": "runc"}, "image_id": "",
-            "state": crate::container::StateRecord::default(), "restart_count": 0
+            "state": crate::containers::container::StateRecord::default(), "restart_count": 0
         }))
         .unwrap();
         name_builtin_runtime(&mut old);

@@ -1,4 +1,7 @@
-//! `/info`, `/version` and `/system/df`: what the daemon and host really are.
+//! The system service: `/info`, `/version` and `/system/df` (what the
+//! daemon and host really are), and the event bus behind `/events`.
+
+pub mod events;
 
 use std::collections::BTreeMap;
 
@@ -12,8 +15,7 @@ use berth_api::Result;
 use indexmap::IndexMap;
 use serde_json::json;
 
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -57,7 +59,24 @@ pub fn arch() -> &'static str {
     }
 }
 
-impl Engine {
+service! {
+    /// `engine.system()`: the daemon as a whole.
+    System
+}
+
+impl System<'_> {
+    /// `/events`: the events kept so far with time >= `since_nanos`, and a
+    /// receiver for every later one.
+    pub fn events(
+        &self,
+        since_nanos: i64,
+    ) -> (
+        Vec<berth_api::types::EventMessage>,
+        tokio::sync::broadcast::Receiver<berth_api::types::EventMessage>,
+    ) {
+        self.events.subscribe(since_nanos)
+    }
+
     pub fn version(&self) -> VersionResponse {
         let kernel = kernel_version();
         VersionResponse {
@@ -200,18 +219,18 @@ impl Engine {
 
     /// `GET /system/df`.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
-        let filters = crate::lifecycle::Filters::default();
-        let mut images = self.list_images(true, &filters)?;
+        let filters = crate::Filters::default();
+        let mut images = self.images().list(true, &filters)?;
         let shared = self.images.shared_sizes()?;
         for i in &mut images {
             i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
         }
-        let containers = self.list(true, None, true, &filters)?;
+        let containers = self.containers().list(true, None, true, &filters)?;
         Ok(DiskUsage {
             layers_size: self.images.layers_size()?,
             images,
             containers,
-            volumes: self.volume_usage()?,
+            volumes: self.volumes().usage()?,
             build_cache: vec![],
         })
     }

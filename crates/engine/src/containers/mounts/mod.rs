@@ -14,8 +14,8 @@ use berth_runtime::spec::SpecMount;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::container::{Record, Status};
-use crate::Engine;
+use crate::containers::container::{Record, Status};
+use crate::containers::Containers;
 
 mod parse;
 
@@ -266,11 +266,11 @@ pub fn inspect_view(points: &[MountPoint]) -> Vec<berth_api::views::MountPoint> 
         .collect()
 }
 
-impl Engine {
+impl Containers<'_> {
     /// The mount points of a new container: checks everything first (a
     /// bad spec changes nothing), then makes the volumes and the missing
     /// bind sources. Returns the points and the anonymous volumes made, for
-    /// [`Engine::undo_volumes`] if the create fails later.
+    /// [`Containers::undo_volumes`] if the create fails later.
     pub(crate) fn make_mounts(
         &self,
         config: &ContainerConfig,
@@ -313,7 +313,7 @@ impl Engine {
                         made.push(v.name.clone());
                     }
                     // dockerd sends `create` for every volume a container names.
-                    self.volume_event("create", &v.name);
+                    self.volumes().event("create", &v.name);
                     let mp = &mut plan.points[*i];
                     mp.name = v.name.clone();
                     mp.source = self.volumes.data_path(&v.name).display().to_string();

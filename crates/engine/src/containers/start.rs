@@ -3,18 +3,20 @@
 //! profile, the shim spawned and the network plugged while it creates the
 //! container, then the monitor that hears its exit.
 
-use crate::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
-use crate::lifecycle::{exec_message, shim_err};
-use crate::{resolve, Engine};
+use crate::containers::container::{self, now_rfc3339, Handle, Record, StateRecord, Status};
+use crate::containers::lifecycle::{exec_message, shim_err};
+use crate::containers::resolve;
+use crate::containers::Containers;
 use berth_api::{Error, Result};
 use berth_runtime::client::{spawn_shim_with, ShimClient, ShimError};
 use berth_runtime::proto::ShimConfig;
 use berth_runtime::spec::{build_spec, BindMount, NetNs, SpecParams};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-impl Engine {
+impl Containers<'_> {
     /// `POST /containers/{id}/start`.
-    pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+    pub async fn start(&self, key: &str) -> Result<()> {
         let h = self.lookup(key)?;
         let _op = h.op.lock().await;
         let r = h.snapshot();
@@ -25,7 +27,7 @@ impl Engine {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.images.rw_layer(&h.id).and_then(|l| l.unmount());
-                self.release_endpoints(&h).await;
+                self.networks().release_endpoints(&h).await;
                 self.release_mounts(&h.snapshot());
                 h.with(|r| {
                     r.state.error = e.message.clone();
@@ -41,10 +43,10 @@ impl Engine {
                 // dockerd removes an AutoRemove container whose start failed;
                 // `docker run --rm` waits for that removal.
                 if h.snapshot().host_config.auto_remove {
-                    let engine = self.clone();
+                    let engine = self.arc();
                     let id = h.id.clone();
                     tokio::spawn(async move {
-                        let _ = engine.remove(&id, true, false).await;
+                        let _ = engine.containers().remove(&id, true, false).await;
                     });
                 }
                 Err(e)
@@ -52,162 +54,10 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<Handle>, r: &Record) -> Result<()> {
-        let layer = self.images.rw_layer(&h.id)?;
-        layer.mount()?;
-        let rootfs = layer.merged.clone();
-        let (uid, gid, groups) = resolve::process_user(&rootfs, &r.config.user, &r.host_config)?;
-        let state_dir = self.state_dir(&h.id);
-        let _ = std::fs::remove_dir_all(&state_dir);
-        std::fs::create_dir_all(&state_dir)?;
-        let mode = container::network_mode(&r.host_config);
-        let host_mode = mode == "host";
-        // `container:NAME` joins that container's netns, which must be live.
-        let shared_netns = match mode.strip_prefix("container:") {
-            Some(other) => {
-                let o = self.lookup(other)?;
-                if o.id == h.id || o.snapshot().state.status != Status::Running {
-                    return Err(Error::conflict(format!(
-                        "cannot join network of a non running container: {other}"
-                    )));
-                }
-                Some(self.state_dir(&o.id).join("netns"))
-            }
-            None => None,
-        };
-        let dir = self.container_dir(&h.id);
-        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
-            .iter()
-            .map(|f| BindMount {
-                source: dir.join(f),
-                destination: format!("/etc/{f}"),
-                read_only: false,
-            })
-            .collect();
-        let with_init = r.host_config.init == Some(true);
-        if with_init {
-            binds.push(BindMount {
-                source: crate::init::binary()?,
-                destination: crate::init::CONTAINER_PATH.into(),
-                read_only: true,
-            });
-        }
-        // Copy-up can be long: off the async workers.
-        let mounts = {
-            let (engine, r, rootfs) = (self.clone(), r.clone(), rootfs.clone());
-            tokio::task::spawn_blocking(move || engine.setup_mounts(&r, &rootfs))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??
-        };
-        let (devices, device_rules) = crate::devices::for_container(&r.host_config)?;
-        let spec = build_spec(&SpecParams {
-            rootfs,
-            readonly_rootfs: r.host_config.readonly_rootfs,
-            args: {
-                let args: Vec<String> = std::iter::once(r.path.clone())
-                    .chain(r.args.iter().cloned())
-                    .collect();
-                if with_init {
-                    crate::init::wrap(args)
-                } else {
-                    args
-                }
-            },
-            env: resolve::process_env(&r.config),
-            cwd: r.config.working_dir.clone(),
-            uid,
-            gid,
-            additional_gids: groups,
-            hostname: r.config.hostname.clone(),
-            terminal: r.config.tty,
-            netns: if host_mode {
-                NetNs::Host
-            } else if let Some(p) = &shared_netns {
-                NetNs::Path(p.clone())
-            } else {
-                NetNs::Path(ShimConfig::netns_path(&state_dir))
-            },
-            binds,
-            mounts,
-            cgroups_path: format!(
-                "{}/{}",
-                self.config.cgroup_parent.trim_end_matches('/'),
-                h.id
-            ),
-            privileged: r.host_config.privileged,
-            host_capabilities: host_capabilities(),
-            capabilities: Some(capabilities(&r.host_config)?),
-            shm_size: r.host_config.shm_size,
-            seccomp: container_seccomp(&r.host_config)?,
-            no_new_privileges: crate::security::parse(&r.host_config)?.no_new_privileges,
-            devices,
-            device_rules,
-            sysctl: crate::security::validate_sysctls(&r.host_config)?,
-            resources: crate::resources::oci(&r.host_config)?,
-        });
-        std::fs::write(
-            state_dir.join("config.json"),
-            serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?,
-        )?;
-        let log_path = self.log_file(r);
-        let log = self.log_spec(r, &r.config.image);
-        let (runtime, runtime_root) = self.runtime_for(&r.host_config.runtime)?;
-        let cfg = ShimConfig {
-            id: h.id.clone(),
-            bundle: state_dir.clone(),
-            state_dir: state_dir.clone(),
-            runtime_root,
-            runtime,
-            seccomp_cache: Some(self.config.exec_root.join("seccomp")),
-            log_path,
-            tty: r.config.tty,
-            open_stdin: r.config.open_stdin,
-            stdin_once: r.config.stdin_once,
-            new_netns: !host_mode && shared_netns.is_none(),
-            log,
-        };
-        // Interfaces go in before the process starts, as a prestart hook
-        // would put them: as soon as the shim has made the netns, while
-        // libcontainer still builds the container (the two take about the
-        // same time, so a start waits for one of them, not both).
-        let plug = cfg.new_netns;
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let netns = ShimConfig::netns_path(&state_dir);
-        let attach = async {
-            match ready_rx.await {
-                Ok(()) if plug => {
-                    berth_store::crash::point("start.netns-ready");
-                    Some(self.attach_endpoints(h, &netns).await)
-                }
-                _ => None,
-            }
-        };
-        berth_store::crash::point("start.mounted");
-        let spawn = spawn_shim_with(&self.config.shim_binary, &cfg, plug.then_some(ready_tx));
-        let (spawned, attached) = tokio::join!(spawn, attach);
-        let client = ShimClient::new(&state_dir);
-        let pid = match spawned {
-            Ok(pid) => pid,
-            Err(e) => {
-                if let Some(Ok(())) = attached {
-                    self.release_endpoints(h).await;
-                }
-                return Err(match e {
-                    ShimError::Failed(m) => Error::invalid(exec_message(&m)),
-                    e => shim_err(e),
-                });
-            }
-        };
-        let attached = match attached {
-            // A shim that made the netns without saying so (never: it
-            // reports before `ok`); plug now rather than start unplugged.
-            None if plug => Some(self.attach_endpoints(h, &netns).await),
-            a => a,
-        };
-        if let Some(Err(e)) = attached {
-            let _ = client.kill(9, false).await;
-            return Err(e);
-        }
+    pub(crate) async fn start_locked(&self, h: &Arc<Handle>, r: &Record) -> Result<()> {
+        let bundle = self.write_bundle(h, r).await?;
+        let cfg = self.shim_config(h, r, &bundle)?;
+        let (pid, client) = self.spawn_plugged(h, &cfg).await?;
         // The size the client's terminal had at create, before the process looks at it.
         if let Some([height, width]) = r
             .host_config
@@ -253,10 +103,200 @@ impl Engine {
         });
         self.save(h)?;
         h.watch.send_modify(|w| w.running = true);
-        self.event("start", &h.snapshot(), &[]);
+        self.record_event("start", &h.snapshot(), &[]);
         self.spawn_monitor(h.clone(), client);
         Ok(())
     }
+
+    /// Mounts the rootfs and writes the OCI bundle (`config.json` in the
+    /// container's state dir): the process, its user, mounts, devices,
+    /// capabilities, seccomp and resources.
+    async fn write_bundle(&self, h: &Arc<Handle>, r: &Record) -> Result<Bundle> {
+        let layer = self.images.rw_layer(&h.id)?;
+        layer.mount()?;
+        let rootfs = layer.merged.clone();
+        let (uid, gid, groups) = resolve::process_user(&rootfs, &r.config.user, &r.host_config)?;
+        let state_dir = self.state_dir(&h.id);
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir)?;
+        let mode = container::network_mode(&r.host_config);
+        let host_mode = mode == "host";
+        let shared_netns = self.shared_netns(h, &mode)?;
+        let with_init = r.host_config.init == Some(true);
+        let binds = self.etc_binds(h, with_init)?;
+        // Copy-up can be long: off the async workers.
+        let mounts = {
+            let (engine, r, rootfs) = (self.arc(), r.clone(), rootfs.clone());
+            tokio::task::spawn_blocking(move || engine.containers().setup_mounts(&r, &rootfs))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??
+        };
+        let (devices, device_rules) = crate::containers::devices::for_container(&r.host_config)?;
+        let spec = build_spec(&SpecParams {
+            rootfs,
+            readonly_rootfs: r.host_config.readonly_rootfs,
+            args: {
+                let args: Vec<String> = std::iter::once(r.path.clone())
+                    .chain(r.args.iter().cloned())
+                    .collect();
+                if with_init {
+                    crate::containers::init::wrap(args)
+                } else {
+                    args
+                }
+            },
+            env: resolve::process_env(&r.config),
+            cwd: r.config.working_dir.clone(),
+            uid,
+            gid,
+            additional_gids: groups,
+            hostname: r.config.hostname.clone(),
+            terminal: r.config.tty,
+            netns: if host_mode {
+                NetNs::Host
+            } else if let Some(p) = &shared_netns {
+                NetNs::Path(p.clone())
+            } else {
+                NetNs::Path(ShimConfig::netns_path(&state_dir))
+            },
+            binds,
+            mounts,
+            cgroups_path: format!(
+                "{}/{}",
+                self.config.cgroup_parent.trim_end_matches('/'),
+                h.id
+            ),
+            privileged: r.host_config.privileged,
+            host_capabilities: host_capabilities(),
+            capabilities: Some(capabilities(&r.host_config)?),
+            shm_size: r.host_config.shm_size,
+            seccomp: container_seccomp(&r.host_config)?,
+            no_new_privileges: crate::containers::security::parse(&r.host_config)?
+                .no_new_privileges,
+            devices,
+            device_rules,
+            sysctl: crate::containers::security::validate_sysctls(&r.host_config)?,
+            resources: crate::containers::resources::oci(&r.host_config)?,
+        });
+        std::fs::write(
+            state_dir.join("config.json"),
+            serde_json::to_vec(&spec).map_err(|e| Error::internal(e.to_string()))?,
+        )?;
+        Ok(Bundle {
+            state_dir,
+            new_netns: !host_mode && shared_netns.is_none(),
+        })
+    }
+
+    /// `container:NAME` joins that container's netns, which must be live.
+    fn shared_netns(&self, h: &Handle, mode: &str) -> Result<Option<PathBuf>> {
+        let Some(other) = mode.strip_prefix("container:") else {
+            return Ok(None);
+        };
+        let o = self.lookup(other)?;
+        if o.id == h.id || o.snapshot().state.status != Status::Running {
+            return Err(Error::conflict(format!(
+                "cannot join network of a non running container: {other}"
+            )));
+        }
+        Ok(Some(self.state_dir(&o.id).join("netns")))
+    }
+
+    /// The files the engine keeps for the container in `/etc`, and the
+    /// init binary with `--init`.
+    fn etc_binds(&self, h: &Handle, with_init: bool) -> Result<Vec<BindMount>> {
+        let dir = self.container_dir(&h.id);
+        let mut binds: Vec<BindMount> = ["hosts", "hostname", "resolv.conf"]
+            .iter()
+            .map(|f| BindMount {
+                source: dir.join(f),
+                destination: format!("/etc/{f}"),
+                read_only: false,
+            })
+            .collect();
+        if with_init {
+            binds.push(BindMount {
+                source: crate::containers::init::binary()?,
+                destination: crate::containers::init::CONTAINER_PATH.into(),
+                read_only: true,
+            });
+        }
+        Ok(binds)
+    }
+
+    fn shim_config(&self, h: &Handle, r: &Record, bundle: &Bundle) -> Result<ShimConfig> {
+        let log_path = self.log_file(r);
+        let log = self.log_spec(r, &r.config.image);
+        let (runtime, runtime_root) = self.runtime_for(&r.host_config.runtime)?;
+        Ok(ShimConfig {
+            id: h.id.clone(),
+            bundle: bundle.state_dir.clone(),
+            state_dir: bundle.state_dir.clone(),
+            runtime_root,
+            runtime,
+            seccomp_cache: Some(self.config.exec_root.join("seccomp")),
+            log_path,
+            tty: r.config.tty,
+            open_stdin: r.config.open_stdin,
+            stdin_once: r.config.stdin_once,
+            new_netns: bundle.new_netns,
+            log,
+        })
+    }
+
+    /// Spawns the shim, which creates the container. Interfaces go in
+    /// before the process starts, as a prestart hook would put them: as
+    /// soon as the shim has made the netns, while libcontainer still builds
+    /// the container (the two take about the same time, so a start waits
+    /// for one of them, not both).
+    async fn spawn_plugged(&self, h: &Arc<Handle>, cfg: &ShimConfig) -> Result<(i32, ShimClient)> {
+        let plug = cfg.new_netns;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let netns = ShimConfig::netns_path(&cfg.state_dir);
+        let attach = async {
+            match ready_rx.await {
+                Ok(()) if plug => {
+                    berth_store::crash::point("start.netns-ready");
+                    Some(self.networks().attach_endpoints(h, &netns).await)
+                }
+                _ => None,
+            }
+        };
+        berth_store::crash::point("start.mounted");
+        let spawn = spawn_shim_with(&self.config.shim_binary, cfg, plug.then_some(ready_tx));
+        let (spawned, attached) = tokio::join!(spawn, attach);
+        let client = ShimClient::new(&cfg.state_dir);
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(e) => {
+                if let Some(Ok(())) = attached {
+                    self.networks().release_endpoints(h).await;
+                }
+                return Err(match e {
+                    ShimError::Failed(m) => Error::invalid(exec_message(&m)),
+                    e => shim_err(e),
+                });
+            }
+        };
+        let attached = match attached {
+            // A shim that made the netns without saying so (never: it
+            // reports before `ok`); plug now rather than start unplugged.
+            None if plug => Some(self.networks().attach_endpoints(h, &netns).await),
+            a => a,
+        };
+        if let Some(Err(e)) = attached {
+            let _ = client.kill(9, false).await;
+            return Err(e);
+        }
+        Ok((pid, client))
+    }
+}
+
+/// What `write_bundle` made: the state dir (the bundle), and whether the
+/// shim makes the container a netns of its own.
+struct Bundle {
+    state_dir: PathBuf,
+    new_netns: bool,
 }
 
 /// Docker's default set with `--cap-add` / `--cap-drop` applied (`ALL` too).
@@ -354,13 +394,13 @@ const ALL_CAPS: &[&str] = &[
 /// The container's OCI `linux.seccomp` from its `SecurityOpt`, privilege
 /// and capabilities (the profile's rules depend on the bounding set).
 pub(crate) fn container_seccomp(hc: &berth_api::HostConfig) -> Result<Option<serde_json::Value>> {
-    let opts = crate::security::parse(hc)?;
+    let opts = crate::containers::security::parse(hc)?;
     let caps = if hc.privileged {
         host_capabilities()
     } else {
         capabilities(hc)?
     };
-    crate::security::seccomp_for(&opts, hc.privileged, &caps)
+    crate::containers::security::seccomp_for(&opts, hc.privileged, &caps)
 }
 
 /// The capabilities in this process's bounding set, by OCI name.

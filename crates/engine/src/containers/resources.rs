@@ -138,8 +138,12 @@ where
 /// dockerd resolves it at start (`stat` of the path; its error text).
 fn device_number(path: &str) -> Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(path)
-        .map_err(|e| Error::internal(format!("stat {path}: {}", crate::devices::io_text(&e))))?;
+    let md = std::fs::metadata(path).map_err(|e| {
+        Error::internal(format!(
+            "stat {path}: {}",
+            crate::containers::devices::io_text(&e)
+        ))
+    })?;
     let rdev = md.rdev();
     Ok((
         nix::sys::stat::major(rdev) as u64,
@@ -243,6 +247,29 @@ fn ulimits(hc: &HostConfig) -> Result<Vec<Ulimit>> {
 /// values are adapted as dockerd adapts them; the answer is the warnings.
 pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
+    verify_memory(hc, host, update, &mut warnings)?;
+    verify_cpu(hc, host)?;
+    verify_blkio(hc, host, &mut warnings)?;
+    if let Some(p) = hc.pids_limit {
+        // API 1.40+: 0 and negatives mean unlimited; dockerd keeps 0 as null.
+        if p == 0 {
+            hc.pids_limit = None;
+        }
+    }
+    if hc.shm_size < 0 {
+        return Err(Error::invalid("SHM size can not be less than 0"));
+    }
+    ulimits(hc)?;
+    Ok(warnings)
+}
+
+/// Memory, swap, swappiness, reservation and the OOM killer.
+fn verify_memory(
+    hc: &mut HostConfig,
+    host: &HostCaps,
+    update: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     if hc.memory != 0 && hc.memory < MIN_MEMORY {
         return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
     }
@@ -301,6 +328,11 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
             "OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into(),
         );
     }
+    Ok(())
+}
+
+/// CPUs, CFS period and quota, shares, cpusets.
+fn verify_cpu(hc: &mut HostConfig, host: &HostCaps) -> Result<()> {
     if hc.nano_cpus > 0 && hc.cpu_period > 0 {
         return Err(Error::invalid(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
@@ -346,6 +378,11 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
         "mems",
         "Requested memory nodes are not available",
     )?;
+    Ok(())
+}
+
+/// Block I/O weight and per-device limits.
+fn verify_blkio(hc: &mut HostConfig, host: &HostCaps, warnings: &mut Vec<String>) -> Result<()> {
     if hc.blkio_weight > 0 && !host.blkio_weight {
         warnings.push(
             "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into(),
@@ -394,17 +431,7 @@ pub fn verify(hc: &mut HostConfig, host: &HostCaps, update: bool) -> Result<Vec<
             *list = Some(vec![]);
         }
     }
-    if let Some(p) = hc.pids_limit {
-        // API 1.40+: 0 and negatives mean unlimited; dockerd keeps 0 as null.
-        if p == 0 {
-            hc.pids_limit = None;
-        }
-    }
-    if hc.shm_size < 0 {
-        return Err(Error::invalid("SHM size can not be less than 0"));
-    }
-    ulimits(hc)?;
-    Ok(warnings)
+    Ok(())
 }
 
 /// `linux.resources` (besides devices) and `process.rlimits` for the spec.
@@ -518,7 +545,7 @@ pub fn oci(hc: &HostConfig) -> Result<Resources> {
     Ok(Resources { cgroup, rlimits })
 }
 
-impl crate::Engine {
+impl super::Containers<'_> {
     /// The cgroup of container `id` (`<cgroup-parent>/<id>`).
     pub fn cgroup(&self, id: &str) -> Cgroup {
         Cgroup::new(&format!(

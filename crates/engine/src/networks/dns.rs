@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use berth_dns::{ContainerDns, ResolvConf};
 
-use crate::container::{Handle, Record};
-use crate::Engine;
+use super::Networks;
+use crate::containers::container::{Handle, Record};
 
 /// The server and the containers attached to it.
 #[derive(Default)]
@@ -41,7 +41,7 @@ impl DnsState {
     }
 }
 
-impl Engine {
+impl Networks<'_> {
     /// Rebuilds the name tables of the user-defined networks.
     pub(crate) fn dns_refresh(&self) {
         let nets: Vec<_> = self

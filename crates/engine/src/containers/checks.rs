@@ -1,6 +1,6 @@
 //! Create-time checks of what a container asks for that can never work,
 //! so a bad request is a 400 naming the problem before anything is made,
-//! for every caller of `Engine::create` (the API, the builder).
+//! for every caller of `Containers::create` (the API, the builder).
 //!
 //! `ExtraHosts` is checked as dockerd checks it (moby `opts.ValidateExtraHost`,
 //! with its words). dockerd 20.10 takes a bad `Dns` entry or `ExposedPorts`

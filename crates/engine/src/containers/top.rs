@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use berth_api::views::ContainerTopResponse;
 use berth_api::{Error, Result};
 
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
+use crate::containers::Containers;
 
-impl Engine {
+impl Containers<'_> {
     /// `GET /containers/{id}/top?ps_args=`.
     pub fn top(&self, key: &str, ps_args: &str) -> Result<ContainerTopResponse> {
         let h = self.lookup(key)?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::attach::Hub;
+use crate::containers::attach::Hub;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -85,7 +85,7 @@ pub struct Record {
     pub published: Vec<crate::networks::Published>,
     /// Volumes, binds and tmpfs, decided at create (`mounts.rs`).
     #[serde(default)]
-    pub mount_points: Vec<crate::mounts::MountPoint>,
+    pub mount_points: Vec<crate::containers::mounts::MountPoint>,
     /// `host_config.runtime` names the runtime the container runs with.
     /// Records written before berth ran external runtimes say `runc` for
     /// the built-in one; they are read as `berth` (runtimes.rs).
@@ -182,7 +182,7 @@ pub fn status_text(r: &Record) -> String {
         Status::Running => format!(
             "Up {}{}",
             since(&r.state.started_at),
-            crate::health::ps_suffix(r.state.health.as_ref())
+            crate::containers::health::ps_suffix(r.state.health.as_ref())
         ),
         Status::Exited if r.state.finished_at.is_empty() || r.state.finished_at == ZERO_TIME => {
             format!("Exited ({})", r.state.exit_code)

@@ -1,6 +1,6 @@
 //! `POST /containers/{id}/update` (moby's `container.UpdateContainer`): the
 //! typed update body merged onto the recorded `HostConfig` (only what is
-//! set changes), checked as create checks it ([`crate::resources::verify`]),
+//! set changes), checked as create checks it ([`crate::containers::resources::verify`]),
 //! written into a running container's cgroup, then recorded.
 
 use berth_api::views::ContainerUpdateBody;
@@ -201,7 +201,7 @@ fn cpu_quota(hc: &HostConfig) -> (Option<i64>, Option<i64>) {
     (period, quota)
 }
 
-impl crate::Engine {
+impl super::Containers<'_> {
     /// `POST /containers/{id}/update`: checks the new values as create
     /// does, writes them into a running container's cgroup, then records
     /// them; a failed write changes nothing recorded. Returns the warnings.
@@ -217,12 +217,15 @@ impl crate::Engine {
                     "Restart policy cannot be updated because AutoRemove is enabled for the container",
                 ));
             }
-            crate::lifecycle::validate_restart_policy(policy)?;
+            crate::containers::lifecycle::validate_restart_policy(policy)?;
             hc.restart_policy = policy.clone();
         }
-        let warnings =
-            crate::resources::verify(&mut hc, &crate::resources::HostCaps::read(), true)?;
-        if r.state.status == crate::container::Status::Running {
+        let warnings = crate::containers::resources::verify(
+            &mut hc,
+            &crate::containers::resources::HostCaps::read(),
+            true,
+        )?;
+        if r.state.status == crate::containers::container::Status::Running {
             let cg = self.cgroup(&r.id);
             apply(&cg, &hc)
                 .map_err(|e| Error::internal(format!("Cannot update container {}: {e}", r.id)))?;

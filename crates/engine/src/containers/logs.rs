@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::{Error, Result};
@@ -12,8 +11,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::container::Status;
-use crate::Engine;
+use crate::containers::container::Status;
+use crate::containers::Containers;
 
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
@@ -35,13 +34,9 @@ struct Entry {
     time: String,
 }
 
-impl Engine {
+impl Containers<'_> {
     /// Returns whether the stream is raw (TTY) and a channel of the output.
-    pub fn logs(
-        self: &Arc<Self>,
-        key: &str,
-        opts: LogOptions,
-    ) -> Result<(bool, mpsc::Receiver<Bytes>)> {
+    pub fn logs(&self, key: &str, opts: LogOptions) -> Result<(bool, mpsc::Receiver<Bytes>)> {
         let h = self.lookup(key)?;
         let r = h.snapshot();
         let Some(path) = self.log_file(&r) else {
@@ -56,7 +51,7 @@ impl Engine {
         }
         let tty = r.config.tty;
         let (tx, rx) = mpsc::channel(64);
-        let engine = self.clone();
+        let engine = self.arc();
         let id = r.id.clone();
         tokio::task::spawn_blocking(move || {
             let file = match std::fs::File::open(&path) {
@@ -71,7 +66,7 @@ impl Engine {
                         if let Ok(f) = std::fs::File::open(&path) {
                             break f;
                         }
-                        if !engine.is_running(&id) || tx.is_closed() {
+                        if !engine.containers().is_running(&id) || tx.is_closed() {
                             return;
                         }
                     }
@@ -114,7 +109,7 @@ impl Engine {
             // its handle can still read.
             let mut held: Option<std::fs::File> = None;
             loop {
-                let running = engine.is_running(&id);
+                let running = engine.containers().is_running(&id);
                 // Gone: one last pass over the held handle.
                 let (file, gone) = match std::fs::File::open(&path) {
                     Ok(f) => (f, false),

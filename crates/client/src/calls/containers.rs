@@ -2,6 +2,7 @@
 //! wait, logs.
 
 use berth_api::container_config::{ContainerConfig, HostConfig};
+use berth_api::model::{ContainerUpdateBody, ContainerUpdateResponse};
 use berth_api::network::EndpointSettings;
 use berth_api::types::{ContainerInspect, ContainerSummary, CreateResponse, WaitResponse};
 use indexmap::IndexMap;
@@ -82,6 +83,16 @@ impl Client {
             None => "/containers/create".into(),
         };
         self.post(&path, body).await
+    }
+
+    /// `POST /containers/{id}/update`: the answer carries the warnings.
+    pub async fn update_container(
+        &self,
+        id: &str,
+        body: &ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse> {
+        self.post(&format!("/containers/{}/update", q(id)), body)
+            .await
     }
 
     pub async fn start_container(&self, id: &str) -> Result<()> {

@@ -270,16 +270,7 @@ pub async fn tag(c: &Client, source: &str, target: &str) -> Result<i32, Failure>
     let r = berth_api::Reference::parse(target).map_err(|e| Failure::msg(e.message))?;
     let repo = r.familiar_name();
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
-    c.call(
-        "POST",
-        &format!(
-            "/images/{}/tag?repo={}&tag={}",
-            q(source),
-            q(&repo),
-            q(&tag)
-        ),
-    )
-    .await?;
+    c.tag_image(source, &repo, &tag).await?;
     Ok(0)
 }
 

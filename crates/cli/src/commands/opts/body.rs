@@ -103,11 +103,7 @@ fn host_config(opts: &CreateOpts, console: Option<(u16, u16)>) -> Result<HostCon
     let mounts = opts
         .mount
         .iter()
-        .map(|m| {
-            let v = crate::commands::mount::parse_mount(m).map_err(|e| invalid(m, "--mount", e))?;
-            // The mount's option blocks are `Value` in the API type too.
-            serde_json::from_value::<Mount>(v).map_err(|e| invalid(m, "--mount", e))
-        })
+        .map(|m| crate::commands::mount::parse_mount(m).map_err(|e| invalid(m, "--mount", e)))
         .collect::<Result<Vec<Mount>, Failure>>()?;
     let mut hc = HostConfig::default();
     resources(opts, &mut hc)?;

@@ -1,5 +1,6 @@
 //! Image commands: images/ls, inspect, history, rm, prune, tag, import, save, load.
 
+use berth_api::model::ImagePruneResponse;
 use std::io::{IsTerminal, Read, Write};
 
 use bytes::Bytes;
@@ -383,26 +384,28 @@ pub async fn prune(
     if all {
         filters.push("dangling=false".into());
     }
-    let Some(v) = super::prune_post(c, "images", warning, force, || filters_json(&filters)).await?
+    let Some(v): Option<ImagePruneResponse> =
+        super::prune_post(c, "images", warning, force, || filters_json(&filters)).await?
     else {
         return Ok(0);
     };
-    let deleted = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
+    let deleted = v.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted Images:");
+        // Each item has one of the two (dockerd leaves the other out).
         for d in deleted {
-            if let Some(u) = d["Untagged"].as_str() {
-                println!("untagged: {u}");
+            if !d.untagged.is_empty() {
+                println!("untagged: {}", d.untagged);
             }
-            if let Some(x) = d["Deleted"].as_str() {
-                println!("deleted: {x}");
+            if !d.deleted.is_empty() {
+                println!("deleted: {}", d.deleted);
             }
         }
         println!();
     }
     println!(
         "Total reclaimed space: {}",
-        human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        human_size(v.space_reclaimed as f64)
     );
     Ok(0)
 }

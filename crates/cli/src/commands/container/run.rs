@@ -7,7 +7,7 @@ use std::io::Write;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::*;
+use super::{run_failure, DEFAULT_DETACH_KEYS};
 use crate::client::{q, Client, ClientError};
 use crate::commands::opts::{create_body, CreateOpts};
 use crate::commands::stream::{

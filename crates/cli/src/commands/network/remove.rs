@@ -1,6 +1,6 @@
 //! `network rm` and `network prune`.
 
-use super::*;
+use super::{with_usage, PruneArgs, RmArgs};
 use crate::client::{q, Client};
 use crate::commands::container::filters_json;
 use crate::Failure;

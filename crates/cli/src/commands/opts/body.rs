@@ -11,7 +11,11 @@ use berth_client::CreateRequest;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::*;
+use super::{
+    env_list, healthcheck, parse_device, parse_labels, parse_ports, parse_throttle_device,
+    parse_ulimit, parse_volumes, parse_weight_device, ram_in_bytes, restart_policy, security_opts,
+    CreateOpts,
+};
 use crate::Failure;
 
 /// The create request for these flags. `attach`: the streams the CLI will

@@ -107,8 +107,8 @@ proptest! {
             s.push_str(",readonly");
         }
         let m = parse_mount(&s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
-        prop_assert_eq!(&m["Type"], &json!(kind));
-        prop_assert_eq!(&m["Target"], &json!(dst));
+        prop_assert_eq!(&m.r#type, &kind);
+        prop_assert_eq!(&m.target, &dst);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! sent as a tar to `POST /build`; the JSON stream is printed as docker's
 //! classic builder output.
 
+use berth_api::model::BuildPruneResponse;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -254,11 +255,11 @@ pub async fn prune(
     if keep > 0 {
         path.push_str(&format!("&keep-storage={keep}"));
     }
-    let v = c.post_json(&path, &Value::Null).await?;
-    super::print_deleted("Deleted build cache objects:", &v["CachesDeleted"]);
+    let v: BuildPruneResponse = c.post(&path, &()).await?;
+    super::print_deleted("Deleted build cache objects:", &v.caches_deleted);
     println!(
         "Total reclaimed space: {}",
-        crate::format::human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        crate::format::human_size(v.space_reclaimed as f64)
     );
     Ok(0)
 }

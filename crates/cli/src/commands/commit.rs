@@ -1,9 +1,9 @@
 //! `berth diff`, `berth export`, `berth commit`.
 
+use berth_api::model::IdResponse;
 use std::io::{IsTerminal, Write};
 
 use http_body_util::BodyExt;
-use serde_json::Value;
 
 use crate::client::{q, Client};
 use crate::Failure;
@@ -85,7 +85,7 @@ pub async fn commit(
     for ch in changes {
         path.push_str(&format!("&changes={}", q(&ch)));
     }
-    let v = c.post_json(&path, &Value::Null).await?;
-    println!("{}", v["Id"].as_str().unwrap_or(""));
+    let created: IdResponse = c.post(&path, &()).await?;
+    println!("{}", created.id);
     Ok(0)
 }

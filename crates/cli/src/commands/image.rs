@@ -1,5 +1,6 @@
 //! Image commands: images/ls, inspect, history, rm, prune, tag, import, save, load.
 
+use berth_api::model::ImagePruneResponse;
 use std::io::{IsTerminal, Read, Write};
 
 use bytes::Bytes;
@@ -270,16 +271,7 @@ pub async fn tag(c: &Client, source: &str, target: &str) -> Result<i32, Failure>
     let r = berth_api::Reference::parse(target).map_err(|e| Failure::msg(e.message))?;
     let repo = r.familiar_name();
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
-    c.call(
-        "POST",
-        &format!(
-            "/images/{}/tag?repo={}&tag={}",
-            q(source),
-            q(&repo),
-            q(&tag)
-        ),
-    )
-    .await?;
+    c.tag_image(source, &repo, &tag).await?;
     Ok(0)
 }
 
@@ -392,26 +384,28 @@ pub async fn prune(
     if all {
         filters.push("dangling=false".into());
     }
-    let Some(v) = super::prune_post(c, "images", warning, force, || filters_json(&filters)).await?
+    let Some(v): Option<ImagePruneResponse> =
+        super::prune_post(c, "images", warning, force, || filters_json(&filters)).await?
     else {
         return Ok(0);
     };
-    let deleted = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
+    let deleted = v.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
         println!("Deleted Images:");
+        // Each item has one of the two (dockerd leaves the other out).
         for d in deleted {
-            if let Some(u) = d["Untagged"].as_str() {
-                println!("untagged: {u}");
+            if !d.untagged.is_empty() {
+                println!("untagged: {}", d.untagged);
             }
-            if let Some(x) = d["Deleted"].as_str() {
-                println!("deleted: {x}");
+            if !d.deleted.is_empty() {
+                println!("deleted: {}", d.deleted);
             }
         }
         println!();
     }
     println!(
         "Total reclaimed space: {}",
-        human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        human_size(v.space_reclaimed as f64)
     );
     Ok(0)
 }

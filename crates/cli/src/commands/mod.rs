@@ -17,30 +17,26 @@ pub mod system;
 pub mod volume;
 
 /// The part every `* prune` shares: docker's prompt unless `-f`, then
-/// `POST /<kind>/prune?filters=`. `filters` runs after the prompt, as
-/// docker checks the filter flags there. `None`: the user said no.
-pub async fn prune_post(
+/// `POST /<kind>/prune?filters=` (no body), its answer as the API's prune
+/// response `T`. `filters` runs after the prompt, as docker checks the
+/// filter flags there. `None`: the user said no.
+pub async fn prune_post<T: serde::de::DeserializeOwned>(
     c: &crate::client::Client,
     kind: &str,
     warning: &str,
     force: bool,
     filters: impl FnOnce() -> Result<String, crate::Failure>,
-) -> Result<Option<serde_json::Value>, crate::Failure> {
+) -> Result<Option<T>, crate::Failure> {
     if !force && !crate::confirm(warning) {
         return Ok(None);
     }
     let path = format!("/{kind}/prune?filters={}", crate::client::q(&filters()?));
-    Ok(Some(c.post_json(&path, &serde_json::Value::Null).await?))
+    Ok(Some(c.post(&path, &()).await?))
 }
 
 /// `Deleted Containers:` and the names, then a blank line; nothing when empty.
-pub fn print_deleted(title: &str, v: &serde_json::Value) {
-    let names: Vec<&str> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(serde_json::Value::as_str)
-        .collect();
+pub fn print_deleted(title: &str, names: &Option<Vec<String>>) {
+    let names = names.as_deref().unwrap_or_default();
     if !names.is_empty() {
         println!("{title}");
         for n in names {

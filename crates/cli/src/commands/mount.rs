@@ -3,6 +3,7 @@
 
 use std::path::{Component, Path};
 
+use berth_api::types::Mount;
 use serde_json::{json, Map, Value};
 
 /// Lexically cleans an absolute path (Go's `filepath.Clean`).
@@ -76,7 +77,7 @@ fn set_kv(map: &mut Map<String, Value>, kv: &str) {
 }
 
 /// Parses one `--mount` value into the API's `Mount` object.
-pub fn parse_mount(value: &str) -> Result<Value, String> {
+pub fn parse_mount(value: &str) -> Result<Mount, String> {
     let mut kind = "volume".to_string();
     let (mut source, mut target) = (String::new(), String::new());
     let mut read_only = false;
@@ -193,56 +194,45 @@ pub fn parse_mount(value: &str) -> Result<Value, String> {
             "cannot mix 'tmpfs-*' options with mount type '{kind}'"
         ));
     }
-    let mut m = Map::new();
-    m.insert("Type".into(), json!(kind));
-    if !source.is_empty() {
-        m.insert("Source".into(), json!(source));
-    }
-    m.insert("Target".into(), json!(target));
-    if read_only {
-        m.insert("ReadOnly".into(), json!(true));
-    }
-    if !consistency.is_empty() {
-        m.insert("Consistency".into(), json!(consistency));
-    }
-    if let Some(b) = bind {
-        m.insert("BindOptions".into(), Value::Object(b));
-    }
-    if let Some(v) = vol {
-        m.insert("VolumeOptions".into(), Value::Object(v));
-    }
-    if let Some(t) = tmpfs {
-        m.insert("TmpfsOptions".into(), Value::Object(t));
-    }
-    Ok(Value::Object(m))
+    // The option blocks are `Value` in the API's `Mount` too.
+    Ok(Mount {
+        target,
+        source,
+        r#type: kind,
+        read_only,
+        consistency,
+        bind_options: bind.map(Value::Object),
+        volume_options: vol.map(Value::Object),
+        image_options: None,
+        tmpfs_options: tmpfs.map(Value::Object),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The mount as the JSON sent.
+    fn mount_json(value: &str) -> Value {
+        serde_json::to_value(parse_mount(value).unwrap()).unwrap()
+    }
+
     #[test]
     fn mounts_like_the_docker_cli() {
         assert_eq!(
-            parse_mount("type=bind,source=/h,target=/c,readonly,bind-propagation=rslave").unwrap(),
+            mount_json("type=bind,source=/h,target=/c,readonly,bind-propagation=rslave"),
             json!({"Type": "bind", "Source": "/h", "Target": "/c", "ReadOnly": true, "BindOptions": {"Propagation": "rslave"}})
         );
         assert_eq!(
-            parse_mount("src=v,dst=/d,volume-nocopy,volume-opt=type=tmpfs,volume-opt=o=size=1m,volume-label=a=b").unwrap(),
+            mount_json("src=v,dst=/d,volume-nocopy,volume-opt=type=tmpfs,volume-opt=o=size=1m,volume-label=a=b"),
             json!({"Type": "volume", "Source": "v", "Target": "/d", "VolumeOptions": {"NoCopy": true, "DriverConfig": {"Options": {"type": "tmpfs", "o": "size=1m"}}, "Labels": {"a": "b"}}})
         );
         assert_eq!(
-            parse_mount("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770").unwrap(),
+            mount_json("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770"),
             json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}})
         );
-        assert_eq!(
-            parse_mount("\"type=volume\",target=/q").unwrap()["Target"],
-            "/q"
-        );
-        assert_eq!(
-            parse_mount("ro=false,target=/x").unwrap().get("ReadOnly"),
-            None
-        );
+        assert_eq!(mount_json("\"type=volume\",target=/q")["Target"], "/q");
+        assert_eq!(mount_json("ro=false,target=/x").get("ReadOnly"), None);
         assert_eq!(
             parse_mount("type=volume").unwrap_err(),
             "target is required"

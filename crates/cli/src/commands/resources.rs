@@ -2,8 +2,9 @@
 
 use std::io::Write;
 
+use berth_api::model::{ContainerUpdateBody, RestartPolicy};
 use berth_api::units::ram_in_bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::client::{q, Client};
 use crate::format::{human_size_prec, render_rows};
@@ -63,53 +64,51 @@ fn bytes_flag(v: &Option<String>, flag: &str) -> Result<Option<i64>, Failure> {
 }
 
 pub async fn update(c: &Client, o: UpdateOpts) -> Result<i32, Failure> {
-    let mut body = Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            body.insert(k.into(), v);
-        }
+    // docker's check is on the flags given, whatever their values.
+    let given = o.memory.is_some()
+        || o.memory_swap.is_some()
+        || o.memory_reservation.is_some()
+        || o.cpus.is_some()
+        || o.cpu_shares.is_some()
+        || o.cpu_period.is_some()
+        || o.cpu_quota.is_some()
+        || o.cpuset_cpus.is_some()
+        || o.cpuset_mems.is_some()
+        || o.pids_limit.is_some()
+        || o.blkio_weight.is_some()
+        || o.restart.is_some();
+    // The whole update config, zero values meaning "unchanged" (as the
+    // docker CLI sends it and dockerd reads it); only `PidsLimit` is a
+    // pointer, left `null` unless given.
+    let body = ContainerUpdateBody {
+        memory: bytes_flag(&o.memory, "-m, --memory")?.unwrap_or(0),
+        memory_swap: bytes_flag(&o.memory_swap, "--memory-swap")?.unwrap_or(0),
+        memory_reservation: bytes_flag(&o.memory_reservation, "--memory-reservation")?.unwrap_or(0),
+        nano_cpus: o.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+        cpu_shares: o.cpu_shares.unwrap_or(0),
+        cpu_period: o.cpu_period.unwrap_or(0),
+        cpu_quota: o.cpu_quota.unwrap_or(0),
+        cpuset_cpus: o.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: o.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit: o.pids_limit,
+        blkio_weight: o.blkio_weight.unwrap_or(0),
+        restart_policy: match &o.restart {
+            Some(r) => crate::commands::opts::restart_policy(Some(r))?,
+            None => RestartPolicy::default(),
+        },
+        ..ContainerUpdateBody::default()
     };
-    put(
-        "Memory",
-        bytes_flag(&o.memory, "-m, --memory")?.map(Value::from),
-    );
-    put(
-        "MemorySwap",
-        bytes_flag(&o.memory_swap, "--memory-swap")?.map(Value::from),
-    );
-    put(
-        "MemoryReservation",
-        bytes_flag(&o.memory_reservation, "--memory-reservation")?.map(Value::from),
-    );
-    put("NanoCpus", o.cpus.map(|c| json!((c * 1e9) as i64)));
-    put("CpuShares", o.cpu_shares.map(Value::from));
-    put("CpuPeriod", o.cpu_period.map(Value::from));
-    put("CpuQuota", o.cpu_quota.map(Value::from));
-    put("CpusetCpus", o.cpuset_cpus.clone().map(Value::from));
-    put("CpusetMems", o.cpuset_mems.clone().map(Value::from));
-    put("PidsLimit", o.pids_limit.map(Value::from));
-    put("BlkioWeight", o.blkio_weight.map(Value::from));
-    if let Some(r) = &o.restart {
-        put(
-            "RestartPolicy",
-            Some(json!(crate::commands::opts::restart_policy(Some(r))?)),
-        );
-    }
-    if body.is_empty() {
+    if !given {
         return Err(Failure::msg(
             "you must provide one or more flags when using this command",
         ));
     }
-    let body = Value::Object(body);
     let mut errors = Vec::new();
     for id in &o.containers {
-        match c
-            .post_json(&format!("/containers/{}/update", q(id)), &body)
-            .await
-        {
-            Ok(v) => {
-                for w in v["Warnings"].as_array().into_iter().flatten() {
-                    eprintln!("{}", w.as_str().unwrap_or(""));
+        match c.update_container(id, &body).await {
+            Ok(answer) => {
+                for w in answer.warnings.into_iter().flatten() {
+                    eprintln!("{w}");
                 }
                 println!("{id}");
             }

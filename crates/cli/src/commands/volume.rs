@@ -1,6 +1,6 @@
 //! `berth volume create|ls|inspect|rm|prune`, as docker 28 prints them.
 
-use berth_api::model::VolumeCreateOptions;
+use berth_api::model::{VolumeCreateOptions, VolumePruneResponse};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
@@ -191,16 +191,16 @@ pub async fn prune(
     if all {
         filters.push("all=true".into());
     }
-    let Some(v) =
+    let Some(v): Option<VolumePruneResponse> =
         crate::commands::prune_post(c, "volumes", warning, force, || filters_json(&filters))
             .await?
     else {
         return Ok(0);
     };
-    crate::commands::print_deleted("Deleted Volumes:", &v["VolumesDeleted"]);
+    crate::commands::print_deleted("Deleted Volumes:", &v.volumes_deleted);
     println!(
         "Total reclaimed space: {}",
-        human_size_prec(v["SpaceReclaimed"].as_f64().unwrap_or(0.0), 4)
+        human_size_prec(v.space_reclaimed as f64, 4)
     );
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! wait, logs.
 
 use berth_api::container_config::{ContainerConfig, HostConfig};
+use berth_api::model::{ContainerUpdateBody, ContainerUpdateResponse};
 use berth_api::network::EndpointSettings;
 use berth_api::types::{ContainerInspect, ContainerSummary, CreateResponse, WaitResponse};
 use indexmap::IndexMap;
@@ -84,6 +85,16 @@ impl Client {
         self.post(&path, body).await
     }
 
+    /// `POST /containers/{id}/update`: the answer carries the warnings.
+    pub async fn update_container(
+        &self,
+        id: &str,
+        body: &ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse> {
+        self.post(&format!("/containers/{}/update", q(id)), body)
+            .await
+    }
+
     pub async fn start_container(&self, id: &str) -> Result<()> {
         self.call("POST", &format!("/containers/{}/start", q(id)))
             .await
@@ -147,5 +158,50 @@ impl Client {
             }
         }
         Ok((out, err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire shape dockerd decodes (Go's `ContainerConfigWrapper`):
+    /// `Config` members at the top, an endpoint without an address has a
+    /// `null` `IPAMConfig` (dockerd keeps what it is sent, and inspect
+    /// shows it).
+    #[test]
+    fn create_request_encodes_as_the_docker_cli() {
+        let mut endpoints = IndexMap::new();
+        endpoints.insert(
+            "n1".to_string(),
+            EndpointSettings {
+                aliases: Some(vec!["a".into()]),
+                ..EndpointSettings::default()
+            },
+        );
+        let req = CreateRequest {
+            config: ContainerConfig {
+                image: "busybox".into(),
+                cmd: Some(vec!["true".into()]),
+                ..ContainerConfig::default()
+            },
+            host_config: HostConfig {
+                network_mode: "n1".into(),
+                ..HostConfig::default()
+            },
+            endpoints,
+        };
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(v["Image"], "busybox");
+        assert_eq!(v["Cmd"], serde_json::json!(["true"]));
+        assert!(v.get("Config").is_none());
+        assert_eq!(v["HostConfig"]["NetworkMode"], "n1");
+        let ep = &v["NetworkingConfig"]["EndpointsConfig"]["n1"];
+        assert_eq!(ep["Aliases"], serde_json::json!(["a"]));
+        assert_eq!(ep["IPAMConfig"], Value::Null);
+        // And the daemon's decoder reads it back to the same values.
+        let back = berth_api::types::CreateBody::parse(&serde_json::to_vec(&req).unwrap()).unwrap();
+        assert_eq!(back.config, req.config);
+        assert_eq!(back.host_config.network_mode, "n1");
     }
 }

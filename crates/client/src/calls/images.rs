@@ -1,4 +1,4 @@
-//! `/images/...`: list, inspect, remove, and pull with its progress.
+//! `/images/...`: list, inspect, tag, remove, and pull with its progress.
 
 use berth_api::progress::Message;
 use berth_api::types::ImageSummary;
@@ -13,6 +13,15 @@ impl Client {
 
     pub async fn inspect_image_json(&self, name: &str) -> Result<Value> {
         self.get(&format!("/images/{}/json", q(name))).await
+    }
+
+    /// `POST /images/{name}/tag?repo=&tag=`.
+    pub async fn tag_image(&self, name: &str, repo: &str, tag: &str) -> Result<()> {
+        self.call(
+            "POST",
+            &format!("/images/{}/tag?repo={}&tag={}", q(name), q(repo), q(tag)),
+        )
+        .await
     }
 
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<Value> {

@@ -2,7 +2,7 @@
 
 use berth_api::model::{ExecConfig, ExecStartConfig};
 
-use super::*;
+use super::DEFAULT_DETACH_KEYS;
 use crate::client::Client;
 use crate::commands::stream::{parse_detach_keys, relay, term_size, watch_size, RawTerminal};
 use crate::Failure;

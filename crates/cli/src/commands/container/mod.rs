@@ -17,6 +17,7 @@ pub use run::{attach, create, pull, run, start};
 use crate::client::{q, Client, ClientError};
 use crate::format::human_size;
 use crate::Failure;
+use berth_api::model::ContainerPruneResponse;
 
 const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
@@ -135,15 +136,15 @@ pub async fn wait(c: &Client, ids: Vec<String>) -> Result<i32, Failure> {
 
 pub async fn prune(c: &Client, force: bool, filters: Vec<String>) -> Result<i32, Failure> {
     let warning = "WARNING! This will remove all stopped containers.";
-    let Some(v) =
+    let Some(v): Option<ContainerPruneResponse> =
         super::prune_post(c, "containers", warning, force, || filters_json(&filters)).await?
     else {
         return Ok(0);
     };
-    super::print_deleted("Deleted Containers:", &v["ContainersDeleted"]);
+    super::print_deleted("Deleted Containers:", &v.containers_deleted);
     println!(
         "Total reclaimed space: {}",
-        human_size(v["SpaceReclaimed"].as_f64().unwrap_or(0.0))
+        human_size(v.space_reclaimed as f64)
     );
     Ok(0)
 }

@@ -1,12 +1,13 @@
 //! `create`, `run`, `start` and `attach`: the create request, the
 //! image pull when it is missing, and the attached streams.
 
+use berth_api::types::WaitResponse;
 use std::io::Write;
 
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::*;
+use super::{run_failure, DEFAULT_DETACH_KEYS};
 use crate::client::{q, Client, ClientError};
 use crate::commands::opts::{create_body, CreateOpts};
 use crate::commands::stream::{
@@ -293,9 +294,7 @@ pub async fn attach(
     if detached {
         return Err(Failure::msg("read escape sequence"));
     }
-    let v = c
-        .post_json(&format!("/containers/{id}/wait"), &Value::Null)
-        .await
-        .unwrap_or(Value::Null);
-    Ok(v["StatusCode"].as_i64().unwrap_or(0) as i32)
+    // A wait that fails (the daemon went away) reads as exit 0, as before.
+    let waited: Option<WaitResponse> = c.post(&format!("/containers/{id}/wait"), &()).await.ok();
+    Ok(waited.map_or(0, |w| w.status_code as i32))
 }

@@ -5,7 +5,7 @@ use berth_api::network::{EndpointIpamConfig, EndpointSettings};
 use indexmap::IndexMap;
 
 use super::attach::endpoint;
-use super::*;
+use super::{Attachment, ConnectArgs, DisconnectArgs};
 use crate::client::Client;
 use crate::Failure;
 

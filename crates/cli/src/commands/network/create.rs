@@ -5,7 +5,7 @@ use berth_api::network::{Ipam, IpamConfig};
 use berth_client::NetworkCreate;
 use indexmap::IndexMap;
 
-use super::*;
+use super::{flag_error, kv_map, CreateArgs};
 use crate::client::Client;
 use crate::Failure;
 

@@ -4,7 +4,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
 
 use super::ls::go_rfc3339_nano;
-use super::*;
+use super::InspectArgs;
 use crate::client::{q, Client, ClientError};
 use crate::format::Template;
 use crate::Failure;

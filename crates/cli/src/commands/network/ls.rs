@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::*;
+use super::{with_usage, LsArgs};
 use crate::client::{q, Client};
 use crate::commands::container::{filters_json, headers};
 use crate::format::render_rows;

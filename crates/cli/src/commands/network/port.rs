@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::ls::natural_sort;
-use super::*;
+use super::PortArgs;
 use crate::client::Client;
 use crate::Failure;
 

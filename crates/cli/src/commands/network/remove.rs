@@ -1,9 +1,10 @@
 //! `network rm` and `network prune`.
 
-use super::*;
+use super::{with_usage, PruneArgs, RmArgs};
 use crate::client::{q, Client};
 use crate::commands::container::filters_json;
 use crate::Failure;
+use berth_api::model::NetworkPruneResponse;
 
 pub async fn rm(c: &Client, a: RmArgs) -> Result<i32, Failure> {
     let mut code = 0;
@@ -33,11 +34,11 @@ pub async fn prune(c: &Client, a: PruneArgs) -> Result<i32, Failure> {
         e.message = e.message.replacen("\"-f, --filter\"", "\"--filter\"", 1);
         e
     })?;
-    let Some(v) =
+    let Some(v): Option<NetworkPruneResponse> =
         crate::commands::prune_post(c, "networks", PRUNE_WARNING, a.force, || Ok(filters)).await?
     else {
         return Ok(0);
     };
-    crate::commands::print_deleted("Deleted Networks:", &v["NetworksDeleted"]);
+    crate::commands::print_deleted("Deleted Networks:", &v.networks_deleted);
     Ok(0)
 }

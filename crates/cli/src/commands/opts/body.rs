@@ -11,7 +11,11 @@ use berth_client::CreateRequest;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::*;
+use super::{
+    env_list, healthcheck, parse_device, parse_labels, parse_ports, parse_throttle_device,
+    parse_ulimit, parse_volumes, parse_weight_device, ram_in_bytes, restart_policy, security_opts,
+    CreateOpts,
+};
 use crate::Failure;
 
 /// The create request for these flags. `attach`: the streams the CLI will
@@ -103,11 +107,7 @@ fn host_config(opts: &CreateOpts, console: Option<(u16, u16)>) -> Result<HostCon
     let mounts = opts
         .mount
         .iter()
-        .map(|m| {
-            let v = crate::commands::mount::parse_mount(m).map_err(|e| invalid(m, "--mount", e))?;
-            // The mount's option blocks are `Value` in the API type too.
-            serde_json::from_value::<Mount>(v).map_err(|e| invalid(m, "--mount", e))
-        })
+        .map(|m| crate::commands::mount::parse_mount(m).map_err(|e| invalid(m, "--mount", e)))
         .collect::<Result<Vec<Mount>, Failure>>()?;
     let mut hc = HostConfig::default();
     resources(opts, &mut hc)?;

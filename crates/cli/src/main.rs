@@ -8,6 +8,13 @@ use berth_cli::dispatch::{self, Group};
 use clap::Parser;
 
 fn main() {
+    // Output piped into `head` ends quietly when the reader goes, as the
+    // docker CLI's does (Go dies of SIGPIPE on stdout); Rust ignores
+    // SIGPIPE, so println! would panic on the closed pipe instead.
+    // SAFETY: setting a signal's disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -63,6 +63,13 @@ const NULLABLE: &[(&str, &str, bool)] = &[
     // network. The inline `POST /networks/create` body is owner "".
     ("VolumeCreateOptions", "ClusterVolumeSpec", true),
     ("", "ConfigFrom", true),
+    // `*bool` in the network create request: unset is the daemon's default
+    // (IPv4 on), which a present `false` would override.
+    ("", "EnableIPv4", true),
+    ("", "EnableIPv6", true),
+    // `*EndpointIPAMConfig`: the docker CLI sends `null` and dockerd keeps
+    // what it got, so inspect shows `null` rather than an empty object.
+    ("EndpointSettings", "IPAMConfig", true),
 ];
 
 struct Gen<'a> {
@@ -199,6 +206,13 @@ impl<'a> Gen<'a> {
     fn ty(&mut self, s: &Value, ctx: &str) -> Result<String> {
         if let Some(r) = str_of(s, "$ref") {
             return Self::ref_name(r);
+        }
+        // `allOf: [$ref]` alone only attaches a description to the type it
+        // names (Mount.Type is a MountType string): use that type.
+        if let Some([only]) = get(s, "allOf").and_then(Value::as_sequence).map(Vec::as_slice) {
+            if get(s, "properties").is_none() {
+                return self.ty(only, ctx);
+            }
         }
         if get(s, "allOf").is_some() || get(s, "properties").is_some() {
             let name = self.fresh(ctx);

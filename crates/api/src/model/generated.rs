@@ -53,18 +53,13 @@ pub struct Port {
 /// The mount type. Available types:
 pub type MountType = String;
 
-/// The mount type:
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MountPointType {}
-
 /// MountPoint represents a mount point configuration inside the container. This is used for reporting the mountpoints in use by a container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MountPoint {
     /// The mount type:
     #[serde(rename = "Type")]
-    pub r#type: MountPointType,
+    pub r#type: MountType,
     /// Name is the name reference to the underlying data defined by `Source` e.g., the volume name.
     #[serde(rename = "Name")]
     pub name: String,
@@ -128,11 +123,6 @@ pub struct ThrottleDevice {
     #[serde(rename = "Rate")]
     pub rate: i64,
 }
-
-/// The mount type. Available types:
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MountType2 {}
 
 /// Optional configuration for the `bind` type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -211,7 +201,7 @@ pub struct Mount {
     pub source: String,
     /// The mount type. Available types:
     #[serde(rename = "Type")]
-    pub r#type: MountType2,
+    pub r#type: MountType,
     /// Whether the mount should be read-only.
     #[serde(rename = "ReadOnly")]
     pub read_only: bool,
@@ -1483,7 +1473,7 @@ pub struct IdResponse {
 #[serde(default)]
 pub struct EndpointSettings {
     #[serde(rename = "IPAMConfig")]
-    pub ipam_config: EndpointIPAMConfig,
+    pub ipam_config: Option<EndpointIPAMConfig>,
     #[serde(rename = "Links")]
     pub links: Option<Vec<String>>,
     /// MAC address for the endpoint on this network. The network driver might ignore this parameter.
@@ -4266,10 +4256,10 @@ pub struct NetworkCreateRequest {
     pub ipam: IPAM,
     /// Enable IPv4 on the network. To disable IPv4, the daemon must be started with experimental features enabled.
     #[serde(rename = "EnableIPv4")]
-    pub enable_i_pv4: bool,
+    pub enable_i_pv4: Option<bool>,
     /// Enable IPv6 on the network.
     #[serde(rename = "EnableIPv6")]
-    pub enable_i_pv6: bool,
+    pub enable_i_pv6: Option<bool>,
     /// Network specific options to be used by the drivers.
     #[serde(rename = "Options")]
     pub options: Option<IndexMap<String, String>>,

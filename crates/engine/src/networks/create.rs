@@ -40,7 +40,7 @@ impl Networks<'_> {
         let Some(drv) = self.net.driver(driver) else {
             return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
         };
-        if body.enable_i_pv6 {
+        if body.enable_i_pv6 == Some(true) {
             return Err(Error::invalid(
                 "IPv6 networks are not supported by berth yet",
             ));

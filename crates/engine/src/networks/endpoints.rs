@@ -313,7 +313,11 @@ pub(super) fn endpoint_from(n: &NetworkRecord, cfg: Option<&EndpointSettings>) -
     if let Some(c) = cfg {
         ep.aliases = c.aliases.clone().unwrap_or_default();
         ep.links = c.links.clone().unwrap_or_default();
-        ep.ipv4_request = c.ipam_config.i_pv4_address.clone();
+        ep.ipv4_request = c
+            .ipam_config
+            .as_ref()
+            .map(|ipam| ipam.i_pv4_address.clone())
+            .unwrap_or_default();
         ep.mac_request = c.mac_address.clone();
         ep.driver_opts = c.driver_opts.clone();
     }

@@ -1,1 +1,4 @@
 pub mod ca;
+pub mod raft;
+pub mod store;
+pub mod transport;

@@ -1,0 +1,183 @@
+//! TLS configurations for the cluster port. Two ALPN protocols share it:
+//! `berth-swarm/1` (everything between nodes holding a cluster
+//! certificate) whose server side *requires* a client certificate signed
+//! by the cluster root, so a peer without one fails the handshake; and
+//! `berth-swarm-join/1` for a node that has no certificate yet, on which
+//! only the root CA and the token-guarded join are served. The server picks
+//! its configuration from the ClientHello (tokio-rustls' LazyConfigAcceptor).
+
+use std::sync::Arc;
+
+use berth_api::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+use crate::ca::{NodeCert, RootCa};
+
+pub const ALPN_CLUSTER: &[u8] = b"berth-swarm/1";
+pub const ALPN_JOIN: &[u8] = b"berth-swarm-join/1";
+/// The name clients verify: every manager certificate carries it as a DNS
+/// SAN (as swarmkit's certificates carry "swarm-manager").
+pub const MANAGER_SERVER_NAME: &str = "swarm-manager";
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    // Our own provider for every config, so the library does not depend on
+    // a process-wide default being installed by the daemon.
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_err(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("tls: {e}"))
+}
+
+fn roots(ca: &RootCa) -> Result<RootCertStore, Error> {
+    let mut store = RootCertStore::empty();
+    store
+        .add(CertificateDer::from(ca.cert_der()?))
+        .map_err(tls_err)?;
+    Ok(store)
+}
+
+fn cert_chain(
+    node: &NodeCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let certs = rustls_pemfile::certs(&mut node.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(tls_err)?;
+    let key = rustls_pemfile::private_key(&mut node.key_pem.as_bytes())
+        .map_err(tls_err)?
+        .ok_or_else(|| Error::internal("no private key in the node key PEM"))?;
+    Ok((certs, key))
+}
+
+/// The server configs of a manager: (cluster, join).
+pub fn server_configs(
+    ca: &RootCa,
+    node: &NodeCert,
+) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), Error> {
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
+        .build()
+        .map_err(tls_err)?;
+    let (certs, key) = cert_chain(node)?;
+    let mut cluster = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs.clone(), key.clone_key())
+        .map_err(tls_err)?;
+    cluster.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
+    let mut join = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(tls_err)?;
+    join.alpn_protocols = vec![ALPN_JOIN.to_vec()];
+    Ok((Arc::new(cluster), Arc::new(join)))
+}
+
+/// A node's client config for the cluster protocol: it presents its node
+/// certificate and trusts only the cluster root.
+pub fn cluster_client_config(ca: &RootCa, node: &NodeCert) -> Result<Arc<ClientConfig>, Error> {
+    let (certs, key) = cert_chain(node)?;
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_root_certificates(roots(ca)?)
+        .with_client_auth_cert(certs, key)
+        .map_err(tls_err)?;
+    config.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The join client config: the joining node does not know the root yet,
+/// so the handshake accepts the server's certificate provisionally; the
+/// joiner then fetches the root, checks its digest against the token and
+/// verifies the recorded server certificate against it
+/// (`verify_server_against`) before it sends the token.
+pub fn join_client_config() -> Result<Arc<ClientConfig>, Error> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(DeferredVerifier(provider())))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![ALPN_JOIN.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Verify `chain` (the join server's certificates) against `ca`, as a
+/// manager's certificate.
+pub fn verify_server_against(ca: &RootCa, chain: &[CertificateDer<'static>]) -> Result<(), Error> {
+    let (leaf, rest) = chain
+        .split_first()
+        .ok_or_else(|| Error::invalid("the remote presented no certificate"))?;
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(ca)?),
+        provider(),
+    )
+    .build()
+    .map_err(tls_err)?;
+    let name = ServerName::try_from(MANAGER_SERVER_NAME).map_err(tls_err)?;
+    verifier
+        .verify_server_cert(leaf, rest, &name, &[], UnixTime::now())
+        .map_err(|e| {
+            Error::invalid(format!(
+                "the remote's certificate is not from the swarm's CA: {e}"
+            ))
+        })?;
+    Ok(())
+}
+
+#[derive(Debug)]
+struct DeferredVerifier(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for DeferredVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // Checked after the handshake against the token-pinned root.
+        Ok(ServerCertVerified::assertion())
+    }
+
+    // The handshake signatures are still checked: the server proves it
+    // holds the key of the certificate verified later.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -54,6 +54,16 @@ pub struct JoinResponse {
     pub raft_id: u64,
 }
 
+/// Raft membership changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MembershipOp {
+    /// A joined manager adds itself: learner first, then voter once it has
+    /// caught up.
+    Add { raft_id: u64, peer: Peer },
+    /// Demote or remove a manager: it stops being a voter and is dropped.
+    Remove { raft_id: u64 },
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
@@ -61,11 +71,10 @@ pub enum Request {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// A write forwarded to the leader.
     Propose(Command),
-    /// A joined manager asking the leader to add it to Raft.
-    AddManager {
-        raft_id: u64,
-        peer: Peer,
-    },
+    /// A Raft membership change, done by the leader.
+    Membership(MembershipOp),
+    /// The leader's view of the managers (`node ls` on a follower).
+    ManagerStatus,
     /// Served on the join protocol too.
     GetRootCa,
     /// Served on the join protocol too.
@@ -135,7 +144,8 @@ pub enum Response {
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     Propose(CommandResult),
-    AddManager,
+    Membership,
+    ManagerStatus(Vec<crate::manager::ManagerStatus>),
     RootCa(String),
     Join(JoinResponse),
     Error(WireError),

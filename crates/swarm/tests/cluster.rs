@@ -1,0 +1,150 @@
+//! Three managers on 127.0.0.1: election, replication, failover, rejoin,
+//! quorum loss.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use berth_swarm::{Reachability, LOST_QUORUM};
+use common::{leader_index, wait_until, TestNode};
+
+/// Snapshot often so the third manager joins from a snapshot and the log is compacted.
+const SNAPSHOT_EVERY: u64 = 20;
+
+fn three_managers() -> Vec<TestNode> {
+    let a = TestNode::init(SNAPSHOT_EVERY);
+    // Enough writes that a snapshot is taken and the log purged before C joins.
+    let a_id = a.mgr().node_id().to_string();
+    for i in 0..30 {
+        a.set_label(&a_id, "seq", &i.to_string())
+            .expect("write on a one-manager swarm");
+    }
+    let (b, took_b) = TestNode::join(&a, SNAPSHOT_EVERY);
+    let (c, took_c) = TestNode::join(&a, SNAPSHOT_EVERY);
+    eprintln!("join times: {took_b:?} {took_c:?}");
+    let nodes = vec![a, b, c];
+    assert!(
+        wait_until(Duration::from_secs(5), || nodes
+            .iter()
+            .all(|n| n.managers_in_store() == 3)),
+        "every manager should see 3 managers in its store"
+    );
+    nodes
+}
+
+#[test]
+fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
+    let mut nodes = three_managers();
+    let a_id = nodes[0].mgr().node_id().to_string();
+
+    // One leader, all agree, all reachable.
+    let leader = leader_index(&nodes).expect("a leader");
+    let leader_raft = nodes[leader].mgr().raft_id();
+    assert!(nodes.iter().all(|n| n.mgr().leader() == Some(leader_raft)));
+    let seen = nodes[(leader + 1) % 3].block_on(nodes[(leader + 1) % 3].mgr().managers());
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen.iter().filter(|m| m.leader).count(), 1, "{seen:?}");
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            let s = nodes[leader].block_on(nodes[leader].mgr().managers());
+            s.iter().all(|m| m.reachability == Reachability::Reachable)
+        }),
+        "all managers reachable from the leader"
+    );
+    // The joined node got the state from a snapshot: the writes before it joined are there.
+    assert_eq!(nodes[2].label(&a_id, "seq").as_deref(), Some("29"));
+
+    // A write on a follower is forwarded and replicated everywhere.
+    let follower = (leader + 1) % 3;
+    nodes[follower]
+        .set_label(&a_id, "from", "follower")
+        .expect("forwarded write");
+    assert!(wait_until(Duration::from_secs(3), || nodes
+        .iter()
+        .all(|n| n.label(&a_id, "from").as_deref() == Some("follower"))));
+
+    // Kill the leader: a new one within ~2 s and writes accepted.
+    nodes[leader].crash();
+    let survivor = (leader + 1) % 3;
+    let start = Instant::now();
+    let mut attempt = 0;
+    let failover = loop {
+        attempt += 1;
+        if nodes[survivor]
+            .set_label(&a_id, "after", "failover")
+            .is_ok()
+        {
+            break start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no write accepted 10 s after the leader died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eprintln!(
+        "failover: first write accepted {failover:?} after the leader died ({attempt} attempts)"
+    );
+    assert!(
+        failover < Duration::from_secs(2),
+        "failover took {failover:?}"
+    );
+    let new_leader = leader_index(&nodes).expect("a new leader");
+    assert_ne!(new_leader, leader);
+    assert!(
+        wait_until(Duration::from_secs(3), || {
+            let s = nodes[new_leader].block_on(nodes[new_leader].mgr().managers());
+            s.iter().any(|m| {
+                m.raft_id == leader_raft && m.reachability == Reachability::Unreachable && !m.leader
+            })
+        }),
+        "the dead leader is shown unreachable"
+    );
+
+    // The old leader restarts from its directory and follows, with the new write.
+    nodes[leader].restart();
+    assert!(
+        wait_until(Duration::from_secs(5), || nodes[leader]
+            .label(&a_id, "after")
+            .as_deref()
+            == Some("failover")),
+        "the restarted manager catches up"
+    );
+    assert!(
+        !nodes[leader].mgr().is_leader(),
+        "the restarted manager follows"
+    );
+    assert_eq!(
+        nodes[leader].mgr().leader(),
+        nodes[new_leader].mgr().leader()
+    );
+
+    // Two of three down: writes refused with dockerd's message, reads answer.
+    let last = (0..3).find(|&i| i != new_leader && i != leader).unwrap();
+    nodes[new_leader].crash();
+    nodes[leader].crash();
+    let err = nodes[last]
+        .set_label(&a_id, "quorum", "lost")
+        .expect_err("a write without quorum");
+    assert_eq!(err.message, LOST_QUORUM);
+    assert_eq!(nodes[last].managers_in_store(), 3, "reads still answer");
+    assert_eq!(
+        nodes[last].label(&a_id, "after").as_deref(),
+        Some("failover")
+    );
+    // Still refused a moment later (no leader can be elected alone).
+    std::thread::sleep(Duration::from_millis(800));
+    let err = nodes[last]
+        .set_label(&a_id, "quorum", "lost")
+        .expect_err("a write without quorum");
+    assert_eq!(err.message, LOST_QUORUM);
+
+    // One comes back: quorum again, writes accepted.
+    nodes[leader].restart();
+    assert!(
+        wait_until(Duration::from_secs(5), || nodes[last]
+            .set_label(&a_id, "quorum", "back")
+            .is_ok()),
+        "writes accepted again with 2 of 3 managers"
+    );
+}

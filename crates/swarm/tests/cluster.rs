@@ -68,7 +68,16 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
     let survivor = (leader + 1) % 3;
     let start = Instant::now();
     let mut attempt = 0;
+    let mut elected = None;
     let failover = loop {
+        if elected.is_none()
+            && nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| i != leader && n.mgr().is_leader())
+        {
+            elected = Some(start.elapsed());
+        }
         attempt += 1;
         if nodes[survivor]
             .set_label(&a_id, "after", "failover")
@@ -83,7 +92,7 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
         std::thread::sleep(Duration::from_millis(20));
     };
     eprintln!(
-        "failover: first write accepted {failover:?} after the leader died ({attempt} attempts)"
+        "failover: new leader after {elected:?}, first write accepted {failover:?} after the leader died ({attempt} attempts)"
     );
     assert!(
         failover < Duration::from_secs(2),

@@ -55,8 +55,12 @@ impl ManagerConfig {
             listen_addr,
             advertise_addr: None,
             hostname: "localhost".into(),
+            // openraft's leader lease is election_timeout_max: a follower
+            // refuses votes until then, so failover takes about the max
+            // plus one more random timeout. 300..450 ms gives ~0.8 s and
+            // still tolerates two lost heartbeats.
             heartbeat_ms: 100,
-            election_timeout_ms: (400, 700),
+            election_timeout_ms: (300, 450),
             snapshot_every: 1000,
         }
     }

@@ -61,3 +61,88 @@ fn a_second_init_on_the_same_state_is_refused() {
         err.message
     );
 }
+
+/// Set by the parent of `kill9_child`: the state directory to write in.
+const CHILD_DIR: &str = "BERTH_SWARM_KILL9_DIR";
+
+/// Run only as the child of `acknowledged_writes_survive_kill_9`: init a
+/// one-manager swarm and write labels, printing each acknowledged one.
+#[test]
+#[ignore = "run by acknowledged_writes_survive_kill_9 in a child process"]
+fn kill9_child() {
+    use std::io::Write;
+    let Ok(dir) = std::env::var(CHILD_DIR) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = berth_swarm::ManagerConfig::new(
+        std::path::PathBuf::from(dir),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    let mut cfg = cfg;
+    cfg.snapshot_every = 25;
+    let mgr = rt
+        .block_on(berth_swarm::Manager::init(cfg, Default::default(), None))
+        .unwrap();
+    let id = mgr.node_id().to_string();
+    let mut out = std::io::stdout();
+    for i in 0.. {
+        let mut node = mgr.nodes().get(&id).cloned().unwrap();
+        node.spec.labels.insert(format!("k{i}"), i.to_string());
+        rt.block_on(mgr.propose(Command::UpdateNode(Box::new(node))))
+            .unwrap();
+        writeln!(out, "ACK {i}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("swarm");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "kill9_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, &state)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_ack = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("ACK ") {
+            last_ack = Some(n.parse::<u32>().unwrap());
+            if last_ack == Some(80) {
+                break;
+            }
+        }
+    }
+    // SIGKILL mid-stream: the child is writing its next labels.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let last_ack = last_ack.expect("the child acknowledged writes");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = berth_swarm::ManagerConfig::new(state, "127.0.0.1:0".parse().unwrap());
+    let mgr = rt.block_on(berth_swarm::Manager::open(cfg)).unwrap();
+    assert!(rt
+        .block_on(mgr.wait_for_leader(Duration::from_secs(5)))
+        .is_some());
+    let nodes = mgr.nodes();
+    let node = nodes.values().next().expect("the node survived");
+    for i in 0..=last_ack {
+        assert_eq!(
+            node.spec.labels.get(&format!("k{i}")),
+            Some(&i.to_string()),
+            "acknowledged write {i} lost"
+        );
+    }
+    rt.block_on(mgr.shutdown());
+}

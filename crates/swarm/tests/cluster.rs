@@ -157,3 +157,61 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
         "writes accepted again with 2 of 3 managers"
     );
 }
+
+#[test]
+fn demote_removes_a_manager_from_raft_and_node_rm_follows_swarmkits_rules() {
+    let mut nodes = three_managers();
+    let leader = leader_index(&nodes).expect("a leader");
+    let victim = (leader + 1) % 3;
+    let victim_id = nodes[victim].mgr().node_id().to_string();
+    let l = &nodes[leader];
+
+    // A manager cannot be removed before it is demoted.
+    let err = l
+        .block_on(l.mgr().remove_node(&victim_id, true))
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("must be demoted to worker before removal"),
+        "{}",
+        err.message
+    );
+
+    l.block_on(l.mgr().demote(&victim_id)).expect("demote");
+    let managers = l.block_on(l.mgr().managers());
+    assert_eq!(managers.len(), 2, "{managers:?}");
+    assert!(managers.iter().all(|m| m.node_id != victim_id));
+    assert_eq!(l.managers_in_store(), 2);
+
+    // The demoted node goes away: two voters are both up, so writes go on.
+    nodes[victim].crash();
+    let l = &nodes[leader];
+    let a_id = l.mgr().node_id().to_string();
+    l.set_label(&a_id, "after", "demote")
+        .expect("write with 2 of 2 managers");
+
+    // node rm: refused while the node is Ready, done with --force.
+    let err = l
+        .block_on(l.mgr().remove_node(&victim_id, false))
+        .unwrap_err();
+    assert_eq!(err.message, format!("rpc error: code = FailedPrecondition desc = node {victim_id} is not down and can't be removed"));
+    l.block_on(l.mgr().remove_node(&victim_id, true))
+        .expect("node rm --force");
+    assert!(!l.mgr().nodes().contains_key(&victim_id));
+
+    // The last two: demoting one leaves one; the last is never demoted.
+    let other = (0..3).find(|&i| i != leader && i != victim).unwrap();
+    let other_id = nodes[other].mgr().node_id().to_string();
+    let l = &nodes[leader];
+    l.block_on(l.mgr().demote(&other_id))
+        .expect("demote to one manager");
+    let err = l.block_on(l.mgr().demote(l.mgr().node_id())).unwrap_err();
+    assert!(
+        err.message
+            .ends_with("attempting to demote the last manager of the swarm"),
+        "{}",
+        err.message
+    );
+    l.set_label(&a_id, "alone", "yes")
+        .expect("a single manager has its own quorum");
+}

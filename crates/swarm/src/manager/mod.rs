@@ -8,6 +8,7 @@
 
 mod handler;
 mod join;
+mod nodes;
 mod propose;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use crate::store::{Cluster, Node};
 use crate::transport::network::{NetworkFactory, Peers};
 use crate::transport::{serve, tls, Request, Response};
 
+pub use join::{request_certificate, ALREADY_IN_SWARM};
 pub use propose::LOST_QUORUM;
 
 /// How a manager runs.

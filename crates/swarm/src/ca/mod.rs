@@ -139,10 +139,11 @@ impl RootCa {
         let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| Error::invalid(format!("invalid certificate signing request: {e}")))?;
         let params = &mut csr.params;
+        // In dockerd's order: O, OU, CN.
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, node.node_id.as_str());
-        dn.push(DnType::OrganizationalUnitName, node.role.ou());
         dn.push(DnType::OrganizationName, node.cluster_id.as_str());
+        dn.push(DnType::OrganizationalUnitName, node.role.ou());
+        dn.push(DnType::CommonName, node.node_id.as_str());
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![
@@ -153,17 +154,15 @@ impl RootCa {
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
-        // swarmkit's SANs: the role, the node ID and "swarm-<role>" names
-        // that peers verify against (we verify the node ID name below).
-        params.subject_alt_names = vec![
-            rcgen::SanType::DnsName(node.role.ou().try_into().map_err(|e| internal("SAN", e))?),
-            rcgen::SanType::DnsName(
-                node.node_id
-                    .as_str()
-                    .try_into()
-                    .map_err(|e| internal("SAN", e))?,
-            ),
-        ];
+        // The SANs dockerd's node certificates carry: the role's OU, the
+        // node ID and "swarm-ca" (peers verify managers as "swarm-manager").
+        let san = |name: &str| {
+            name.try_into()
+                .map(rcgen::SanType::DnsName)
+                .map_err(|e| internal("SAN", e))
+        };
+        params.subject_alt_names =
+            vec![san(node.role.ou())?, san(&node.node_id)?, san("swarm-ca")?];
         let now = OffsetDateTime::now_utc();
         params.not_before = now - BACKDATE;
         params.not_after = now + expiry;

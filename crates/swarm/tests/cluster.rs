@@ -52,6 +52,10 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
         "all managers reachable from the leader"
     );
     // The joined node got the state from a snapshot: the writes before it joined are there.
+    assert!(
+        nodes[2].mgr().metrics().snapshot.is_some(),
+        "the third manager installed a snapshot"
+    );
     assert_eq!(nodes[2].label(&a_id, "seq").as_deref(), Some("29"));
 
     // A write on a follower is forwarded and replicated everywhere.

@@ -209,3 +209,47 @@ fn join_tokens_pin_the_ca_and_need_the_secret() {
     // Only the failed joins left nothing in the store: the two managers.
     assert_eq!(a.managers_in_store(), 2);
 }
+
+#[test]
+fn a_worker_token_gets_a_worker_certificate_and_no_manager_rpcs() {
+    let a = TestNode::init(1000);
+    let token = a.worker_token();
+    let (ca, cert, resp) = a
+        .block_on(berth_swarm::manager::request_certificate(
+            a.mgr().addr(),
+            &token,
+            "127.0.0.1:4000",
+            "worker-1",
+        ))
+        .expect("worker join");
+    assert_eq!(ca.digest(), a.mgr().root_ca().digest());
+    assert_eq!(cert.identity.role, Role::Worker);
+    assert_eq!(cert.identity.cluster_id, a.mgr().cluster_id());
+    assert_eq!(resp.raft_id, 0, "a worker has no raft ID");
+    let node = a
+        .mgr()
+        .nodes()
+        .get(&cert.identity.node_id)
+        .cloned()
+        .expect("the worker is in the store");
+    assert_eq!(node.spec.role, Role::Worker);
+    assert_eq!(node.hostname, "worker-1");
+    assert!(node.manager.is_none());
+
+    // Its certificate is from the cluster CA (the handshake passes) but it
+    // is refused what only managers may call.
+    let config = tls::cluster_client_config(&ca, &cert).unwrap();
+    let resp = a
+        .block_on(PeerClient::new(a.mgr().addr().into(), config).call(&Request::ManagerStatus, T))
+        .unwrap();
+    assert!(
+        matches!(resp, Response::Error(ref e) if e.message.contains("not a swarm manager")),
+        "{resp:?}"
+    );
+
+    // And the manager-only join path refuses a worker token.
+    let err = TestNode::try_join(a.mgr().addr(), &token, 1000)
+        .err()
+        .expect("refused");
+    assert!(err.message.contains("worker join token"), "{}", err.message);
+}

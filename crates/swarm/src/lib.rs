@@ -42,7 +42,10 @@
 //!   reads from the local store (they answer without quorum), `managers`
 //!   (MANAGER STATUS: Leader, Reachable/Unreachable as the leader sees
 //!   its replication RPCs answered), `demote`, `remove_node`,
-//!   `update_node`, `rotate_join_token`.
+//!   `update_node`, `rotate_join_token`, `renew_certificate` (also done
+//!   by a task at a random 50-80% of the certificate's life, as swarmkit;
+//!   the TLS configs resolve the node key per handshake, so a renewed
+//!   certificate is served without restarting the listener).
 //!
 //! # State directory (`<data-root>/swarm`)
 //!

@@ -61,7 +61,7 @@ fn cluster_port_refuses_clients_without_a_cluster_certificate() {
     let ca = a.mgr().root_ca().clone();
 
     // Positive control: the node's own certificate is served.
-    let own = tls::cluster_client_config(&ca, a.mgr().node_cert()).unwrap();
+    let own = tls::cluster_client_config(&ca, &a.mgr().node_cert()).unwrap();
     let resp = a
         .block_on(PeerClient::new(addr.clone(), own).call(&Request::ManagerStatus, T))
         .expect("a manager cert is served");
@@ -252,4 +252,37 @@ fn a_worker_token_gets_a_worker_certificate_and_no_manager_rpcs() {
         .err()
         .expect("refused");
     assert!(err.message.contains("worker join token"), "{}", err.message);
+}
+
+#[test]
+fn a_renewed_certificate_is_served_at_once_and_kept_on_disk() {
+    let a = TestNode::init(1000);
+    let (b, _) = TestNode::join(&a, 1000);
+    let old = a.mgr().node_cert();
+    std::thread::sleep(Duration::from_millis(1100)); // a later not_after, to the second
+    let new = a.mgr().renew_certificate().expect("renew");
+    assert_ne!(new.cert_pem, old.cert_pem);
+    assert_eq!(new.identity, old.identity);
+    assert!(new.not_after().unwrap() > old.not_after().unwrap());
+
+    // A new connection sees the new certificate, without a restart.
+    let join = PeerClient::new(a.mgr().addr().into(), tls::join_client_config().unwrap());
+    let chain = a.block_on(join.peer_chain()).unwrap();
+    assert_eq!(
+        chain[0].as_ref(),
+        berth_swarm::ca::first_cert_der(&new.cert_pem)
+            .unwrap()
+            .as_slice()
+    );
+
+    // The cluster keeps working across the swap (b's writes reach the leader).
+    let b_id = b.mgr().node_id().to_string();
+    assert!(common::wait_until(Duration::from_secs(3), || b
+        .set_label(&b_id, "renewed", "yes")
+        .is_ok()));
+
+    // On disk for the next start.
+    let on_disk =
+        std::fs::read_to_string(a.dir.path().join("swarm/certificates/swarm-node.crt")).unwrap();
+    assert_eq!(on_disk, new.cert_pem);
 }

@@ -227,6 +227,24 @@ impl NodeCert {
         Ok((key.serialize_pem(), csr))
     }
 
+    /// A CSR for an existing key (renewal keeps the key, so the key and
+    /// certificate files on disk never disagree after a crash).
+    pub fn csr_for(key_pem: &str) -> Result<String, Error> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| internal("loading the node key", e))?;
+        CertificateParams::default()
+            .serialize_request(&key)
+            .and_then(|c| c.pem())
+            .map_err(|e| internal("writing the CSR", e))
+    }
+
+    /// When the certificate became valid.
+    pub fn not_before(&self) -> Result<i64, Error> {
+        let der = first_cert_der(&self.cert_pem)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| internal("parsing the node certificate", e))?;
+        Ok(cert.validity().not_before.timestamp())
+    }
+
     /// Issue a certificate for a new key locally (the first manager at init).
     pub fn issue_local(
         ca: &RootCa,

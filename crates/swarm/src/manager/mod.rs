@@ -6,6 +6,7 @@
 //! - `raft/raft-log.db`, `raft/raft-state.db` (see `crate::raft`)
 //! - `state.json`: this node's Raft ID and cluster address.
 
+mod certs;
 mod handler;
 mod join;
 mod nodes;
@@ -96,7 +97,10 @@ pub(crate) struct Inner {
     reader: StoreReader,
     peers: Arc<Peers>,
     ca: RootCa,
-    node: NodeCert,
+    /// Fixed for the node's life; the certificate below is renewed.
+    identity: crate::ca::NodeIdentity,
+    node: std::sync::RwLock<NodeCert>,
+    keys: Arc<tls::NodeKeys>,
     raft_id: u64,
     addr: String,
     config: ManagerConfig,
@@ -106,11 +110,13 @@ pub(crate) struct Inner {
 pub struct Manager {
     inner: Arc<Inner>,
     server: JoinHandle<()>,
+    renewer: JoinHandle<()>,
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
         self.server.abort();
+        self.renewer.abort();
     }
 }
 
@@ -192,7 +198,8 @@ impl Manager {
         let sm = StateMachine::open(&paths.raft.join("raft-state.db"))
             .map_err(|e| Error::internal(e.to_string()))?;
         let reader = sm.reader();
-        let peers = Peers::new(tls::cluster_client_config(&ca, &node)?);
+        let keys = tls::NodeKeys::new(&node)?;
+        let peers = Peers::new(tls::client_config_with(&ca, keys.clone())?);
         let raft_config = openraft::Config {
             cluster_name: "berth-swarm".into(),
             heartbeat_interval: config.heartbeat_ms,
@@ -215,19 +222,26 @@ impl Manager {
         )
         .await
         .map_err(|e| Error::internal(format!("starting raft: {e}")))?;
-        let (cluster_cfg, join_cfg) = tls::server_configs(&ca, &node)?;
+        let (cluster_cfg, join_cfg) = tls::server_configs(&ca, keys.clone())?;
         let inner = Arc::new(Inner {
             raft,
             reader,
             peers,
             ca,
-            node,
+            identity: node.identity.clone(),
+            node: std::sync::RwLock::new(node),
+            keys,
             raft_id: state.raft_id,
             addr: state.addr,
             config,
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
-        Ok(Manager { inner, server })
+        let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
+        Ok(Manager {
+            inner,
+            server,
+            renewer,
+        })
     }
 
     async fn bind(config: &ManagerConfig) -> Result<(TcpListener, String), Error> {
@@ -259,11 +273,11 @@ impl Manager {
     }
 
     pub fn node_id(&self) -> &str {
-        &self.inner.node.identity.node_id
+        &self.inner.identity.node_id
     }
 
     pub fn cluster_id(&self) -> &str {
-        &self.inner.node.identity.cluster_id
+        &self.inner.identity.cluster_id
     }
 
     pub fn raft_id(&self) -> u64 {
@@ -280,8 +294,13 @@ impl Manager {
         &self.inner.ca
     }
 
-    pub fn node_cert(&self) -> &NodeCert {
-        &self.inner.node
+    /// This node's current certificate and key.
+    pub fn node_cert(&self) -> NodeCert {
+        self.inner
+            .node
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Read the local copy of the store (answers without quorum).
@@ -327,6 +346,7 @@ impl Manager {
     /// the runtime).
     pub async fn shutdown(self) {
         self.server.abort();
+        self.renewer.abort();
         let _ = self.inner.raft.shutdown().await;
     }
 

@@ -6,12 +6,15 @@
 //! only the root CA and the token-guarded join are served. The server picks
 //! its configuration from the ClientHello (tokio-rustls' LazyConfigAcceptor).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use berth_api::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ResolvesServerCert;
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::ca::{NodeCert, RootCa};
@@ -40,40 +43,76 @@ fn roots(ca: &RootCa) -> Result<RootCertStore, Error> {
     Ok(store)
 }
 
-fn cert_chain(
-    node: &NodeCert,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+/// This node's certificate and key as TLS uses them, swappable while
+/// serving: a renewed certificate is used by the next handshake, on both
+/// the server and the client side, without restarting the listener.
+#[derive(Debug)]
+pub struct NodeKeys(RwLock<Arc<CertifiedKey>>);
+
+fn certified_key(node: &NodeCert) -> Result<Arc<CertifiedKey>, Error> {
     let certs = rustls_pemfile::certs(&mut node.cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(tls_err)?;
     let key = rustls_pemfile::private_key(&mut node.key_pem.as_bytes())
         .map_err(tls_err)?
         .ok_or_else(|| Error::internal("no private key in the node key PEM"))?;
-    Ok((certs, key))
+    Ok(Arc::new(
+        CertifiedKey::from_der(certs, key, &provider()).map_err(tls_err)?,
+    ))
+}
+
+impl NodeKeys {
+    pub fn new(node: &NodeCert) -> Result<Arc<NodeKeys>, Error> {
+        Ok(Arc::new(NodeKeys(RwLock::new(certified_key(node)?))))
+    }
+
+    /// Use `node` from the next handshake on.
+    pub fn replace(&self, node: &NodeCert) -> Result<(), Error> {
+        let key = certified_key(node)?;
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = key;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl ResolvesServerCert for NodeKeys {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl ResolvesClientCert for NodeKeys {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// The server configs of a manager: (cluster, join).
 pub fn server_configs(
     ca: &RootCa,
-    node: &NodeCert,
+    keys: Arc<NodeKeys>,
 ) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), Error> {
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
         .build()
         .map_err(tls_err)?;
-    let (certs, key) = cert_chain(node)?;
     let mut cluster = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(certs.clone(), key.clone_key())
-        .map_err(tls_err)?;
+        .with_cert_resolver(keys.clone());
     cluster.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
     let mut join = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(tls_err)?;
+        .with_cert_resolver(keys);
     join.alpn_protocols = vec![ALPN_JOIN.to_vec()];
     Ok((Arc::new(cluster), Arc::new(join)))
 }
@@ -81,13 +120,16 @@ pub fn server_configs(
 /// A node's client config for the cluster protocol: it presents its node
 /// certificate and trusts only the cluster root.
 pub fn cluster_client_config(ca: &RootCa, node: &NodeCert) -> Result<Arc<ClientConfig>, Error> {
-    let (certs, key) = cert_chain(node)?;
+    client_config_with(ca, NodeKeys::new(node)?)
+}
+
+/// As `cluster_client_config`, presenting whatever `keys` holds at each handshake.
+pub fn client_config_with(ca: &RootCa, keys: Arc<NodeKeys>) -> Result<Arc<ClientConfig>, Error> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .with_root_certificates(roots(ca)?)
-        .with_client_auth_cert(certs, key)
-        .map_err(tls_err)?;
+        .with_client_cert_resolver(keys);
     config.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
     Ok(Arc::new(config))
 }

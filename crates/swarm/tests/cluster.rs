@@ -15,10 +15,20 @@ fn three_managers() -> Vec<TestNode> {
     let a = TestNode::init(SNAPSHOT_EVERY);
     // Enough writes that a snapshot is taken and the log purged before C joins.
     let a_id = a.mgr().node_id().to_string();
-    for i in 0..30 {
+    for i in 0..50 {
         a.set_label(&a_id, "seq", &i.to_string())
             .expect("write on a one-manager swarm");
     }
+    // Compaction runs in the background: wait for it, so the joiners must
+    // get a snapshot (the first entries are gone from the log).
+    assert!(
+        wait_until(Duration::from_secs(5), || a
+            .mgr()
+            .metrics()
+            .purged
+            .is_some()),
+        "the log was compacted"
+    );
     let (b, took_b) = TestNode::join(&a, SNAPSHOT_EVERY);
     let (c, took_c) = TestNode::join(&a, SNAPSHOT_EVERY);
     eprintln!("join times: {took_b:?} {took_c:?}");
@@ -56,7 +66,7 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
         nodes[2].mgr().metrics().snapshot.is_some(),
         "the third manager installed a snapshot"
     );
-    assert_eq!(nodes[2].label(&a_id, "seq").as_deref(), Some("29"));
+    assert_eq!(nodes[2].label(&a_id, "seq").as_deref(), Some("49"));
 
     // A write on a follower is forwarded and replicated everywhere.
     let follower = (leader + 1) % 3;

@@ -33,6 +33,8 @@ use crate::store::{Command, CommandResult};
 
 /// Largest frame accepted (a snapshot chunk is far smaller).
 const MAX_FRAME: usize = 64 << 20;
+/// Largest frame from a client without a certificate (a CSR and a token).
+const MAX_JOIN_FRAME: usize = 64 << 10;
 
 /// A joining node's request for a certificate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,11 +176,12 @@ async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
 
 async fn read_frame<R: AsyncRead + Unpin, T: serde::de::DeserializeOwned>(
     r: &mut R,
+    max: usize,
 ) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(std::io::Error::other(format!(
             "frame of {len} bytes is over the limit"
         )));
@@ -197,8 +200,14 @@ pub async fn serve<H: Handler>(
     handler: Arc<H>,
 ) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            continue;
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of descriptors and the like: do not spin on it.
+                tracing::warn!("swarm: accepting on the cluster port: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let _ = tcp.set_nodelay(true);
         let (cluster, join, handler) = (cluster.clone(), join.clone(), handler.clone());
@@ -249,7 +258,12 @@ async fn serve_conn<H: Handler>(
         }
     };
     loop {
-        let req: Request = match read_frame(&mut stream).await {
+        let max = if peer.is_some() {
+            MAX_FRAME
+        } else {
+            MAX_JOIN_FRAME
+        };
+        let req: Request = match read_frame(&mut stream, max).await {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
@@ -324,7 +338,7 @@ impl PeerClient {
                 .as_mut()
                 .ok_or_else(|| std::io::Error::other("not connected"))?;
             write_frame(stream, req).await?;
-            read_frame::<_, Response>(stream).await
+            read_frame::<_, Response>(stream, MAX_FRAME).await
         })
         .await
         .unwrap_or_else(|_| {

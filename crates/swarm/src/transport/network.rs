@@ -49,6 +49,16 @@ impl Peers {
             .clone()
     }
 
+    /// A client with a connection of its own.
+    pub fn new_client(&self, addr: &str) -> PeerClient {
+        let config = self
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        PeerClient::new(addr.to_string(), config)
+    }
+
     fn record(&self, raft_id: u64) {
         self.contact
             .lock()
@@ -78,7 +88,10 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: u64, node: &Peer) -> Network {
         Network {
             target,
-            client: self.0.client(&node.addr),
+            // Its own connection per Raft stream: a snapshot being sent
+            // to a peer never holds up heartbeats, votes or forwarded
+            // writes to it, which use other connections.
+            client: Arc::new(self.0.new_client(&node.addr)),
             peers: self.0.clone(),
         }
     }

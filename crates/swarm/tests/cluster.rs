@@ -229,3 +229,28 @@ fn demote_removes_a_manager_from_raft_and_node_rm_follows_swarmkits_rules() {
     l.set_label(&a_id, "alone", "yes")
         .expect("a single manager has its own quorum");
 }
+
+#[test]
+fn a_leader_left_alone_refuses_writes_and_shows_the_others_unreachable() {
+    let mut nodes = three_managers();
+    let leader = leader_index(&nodes).expect("a leader");
+    let a_id = nodes[0].mgr().node_id().to_string();
+    for i in 0..3 {
+        if i != leader {
+            nodes[i].crash();
+        }
+    }
+    let l = &nodes[leader];
+    let start = Instant::now();
+    let err = l.set_label(&a_id, "alone", "yes").expect_err("no quorum");
+    eprintln!("alone leader refused a write after {:?}", start.elapsed());
+    assert_eq!(err.message, LOST_QUORUM);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let seen = l.block_on(l.mgr().managers());
+    let unreachable = seen
+        .iter()
+        .filter(|m| m.reachability == Reachability::Unreachable)
+        .count();
+    assert_eq!(unreachable, 2, "{seen:?}");
+    assert_eq!(l.managers_in_store(), 3, "reads answer");
+}

@@ -235,9 +235,9 @@ fn a_leader_left_alone_refuses_writes_and_shows_the_others_unreachable() {
     let mut nodes = three_managers();
     let leader = leader_index(&nodes).expect("a leader");
     let a_id = nodes[0].mgr().node_id().to_string();
-    for i in 0..3 {
+    for (i, node) in nodes.iter_mut().enumerate() {
         if i != leader {
-            nodes[i].crash();
+            node.crash();
         }
     }
     let l = &nodes[leader];

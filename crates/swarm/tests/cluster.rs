@@ -254,3 +254,26 @@ fn a_leader_left_alone_refuses_writes_and_shows_the_others_unreachable() {
     assert_eq!(unreachable, 2, "{seen:?}");
     assert_eq!(l.managers_in_store(), 3, "reads answer");
 }
+
+#[test]
+fn managers_joining_at_the_same_time_all_get_in() {
+    let a = TestNode::init(1000);
+    let addr = a.mgr().addr().to_string();
+    let token = a.manager_token();
+    let joins: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || TestNode::try_join(&addr, &token, 1000))
+        })
+        .collect();
+    let joined: Vec<TestNode> = joins
+        .into_iter()
+        .map(|j| j.join().unwrap().expect("concurrent join").0)
+        .collect();
+    assert!(wait_until(Duration::from_secs(5), || {
+        let s = a.block_on(a.mgr().managers());
+        s.len() == 3 && s.iter().all(|m| m.reachability == Reachability::Reachable)
+    }));
+    assert!(joined.iter().all(|n| n.managers_in_store() == 3
+        || wait_until(Duration::from_secs(3), || n.managers_in_store() == 3)));
+}

@@ -104,6 +104,7 @@ pub(crate) struct Inner {
     raft_id: u64,
     addr: String,
     config: ManagerConfig,
+    membership_lock: tokio::sync::Mutex<()>,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -234,6 +235,7 @@ impl Manager {
             raft_id: state.raft_id,
             addr: state.addr,
             config,
+            membership_lock: tokio::sync::Mutex::new(()),
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));

@@ -33,12 +33,15 @@ fn into_error(r: CommandResult) -> Result<u64, Error> {
 }
 
 impl Inner {
-    /// Whether this leader heard from a majority recently; a leader cut off
-    /// from the others keeps its role in openraft, so this is what tells.
-    fn quorum_fresh(&self, m: &RaftMetrics) -> bool {
+    /// Whether this leader has clearly lost its majority: a leader cut off
+    /// from the others keeps its role in openraft, and its last quorum
+    /// acknowledgement ages. Unknown (None, as right after a membership
+    /// change) is not lost: the write itself then decides, within
+    /// `WRITE_TIMEOUT`.
+    fn quorum_lost(&self, m: &RaftMetrics) -> bool {
         let voters = m.membership_config.membership().voter_ids().count();
         let limit = self.config.election_timeout_ms.1 * 2;
-        voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms <= limit)
+        voters > 1 && m.millis_since_quorum_ack.is_some_and(|ms| ms > limit)
     }
 
     fn leader_addr(&self, m: &RaftMetrics) -> Option<String> {
@@ -53,7 +56,7 @@ impl Inner {
     /// a quorum (forwarded writes land here; they are never re-forwarded).
     pub(crate) async fn propose_local(&self, cmd: Command) -> Result<CommandResult, Error> {
         let m = self.raft.metrics().borrow().clone();
-        if m.current_leader != Some(self.raft_id) || !self.quorum_fresh(&m) {
+        if m.current_leader != Some(self.raft_id) || self.quorum_lost(&m) {
             return Err(lost_quorum());
         }
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
@@ -92,9 +95,12 @@ impl Inner {
     /// A membership change on the leader.
     pub(crate) async fn membership_local(&self, op: MembershipOp) -> Result<(), Error> {
         let m = self.raft.metrics().borrow().clone();
-        if m.current_leader != Some(self.raft_id) || !self.quorum_fresh(&m) {
+        if m.current_leader != Some(self.raft_id) || self.quorum_lost(&m) {
             return Err(lost_quorum());
         }
+        // One change at a time: openraft refuses a change while another is
+        // in progress, and managers joining together must both get in.
+        let _serial = self.membership_lock.lock().await;
         let raft_err = |e: RaftError<u64, ClientWriteError<u64, crate::raft::Peer>>| match e {
             RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => lost_quorum(),
             e => Error::internal(format!("raft membership change: {e}")),

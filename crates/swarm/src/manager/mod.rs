@@ -270,6 +270,19 @@ impl Manager {
             read(&paths.certs.join("swarm-node.crt"))?,
             read(&paths.certs.join("swarm-node.key"))?,
         )?;
+        let mut config = config;
+        // Peers know this manager by the address it advertised: with no
+        // port given, listen on that port again (dockerd keeps its
+        // listen address in the swarm state too).
+        if config.listen_addr.port() == 0 {
+            if let Some(port) = state
+                .addr
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse().ok())
+            {
+                config.listen_addr.set_port(port);
+            }
+        }
         let (listener, _) = Self::bind(&config).await?;
         Self::start(config, listener, ca, node, state).await
     }

@@ -26,6 +26,17 @@ const JOIN_RPC_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ALREADY_IN_SWARM: &str =
     "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm and join another one.";
 
+/// What `bootstrap` needs to make a new swarm's first objects.
+struct FirstManager {
+    identity: NodeIdentity,
+    hostname: String,
+    addr: String,
+    raft_id: u64,
+    cluster_id: String,
+    spec: ClusterSpec,
+    ca: RootCa,
+}
+
 fn new_raft_id() -> u64 {
     // 0 is never a Raft ID (swarmkit's raft.None).
     loop {
@@ -224,7 +235,44 @@ impl Manager {
         let paths = Paths::new(&config.state_dir);
         save_identity(&paths, &ca, &node, &state)?;
         let hostname = config.hostname.clone();
-        let manager = Self::start(config, listener, ca.clone(), node, state.clone()).await?;
+        let manager = match Self::start(config, listener, ca.clone(), node, state.clone()).await {
+            Ok(m) => m,
+            Err(e) => return Err(paths.undo(e)),
+        };
+        let first = FirstManager {
+            identity,
+            hostname,
+            addr,
+            raft_id: state.raft_id,
+            cluster_id,
+            spec,
+            ca,
+        };
+        match manager.bootstrap(first).await {
+            Ok(()) => Ok(manager),
+            Err(e) => {
+                manager.shutdown().await;
+                Err(paths.undo(e))
+            }
+        }
+    }
+
+    /// Make the one-voter Raft and the first objects of a new swarm.
+    async fn bootstrap(&self, first: FirstManager) -> Result<(), Error> {
+        let FirstManager {
+            identity,
+            hostname,
+            addr,
+            raft_id,
+            cluster_id,
+            spec,
+            ca,
+        } = first;
+        let manager = self;
+        let state = LocalState {
+            raft_id,
+            addr: addr.clone(),
+        };
         let members = BTreeMap::from([(
             state.raft_id,
             Peer {
@@ -261,7 +309,7 @@ impl Manager {
             .await?;
         let me = node_object(&identity, &hostname, &addr, state.raft_id);
         manager.propose(Command::CreateNode(Box::new(me))).await?;
-        Ok(manager)
+        Ok(())
     }
 
     /// `swarm join --token <manager token> <remote>`: get a manager
@@ -280,8 +328,12 @@ impl Manager {
             raft_id: resp.raft_id,
             addr: addr.clone(),
         };
-        save_identity(&Paths::new(&config.state_dir), &ca, &node, &state)?;
-        let manager = Self::start(config, listener, ca, node, state.clone()).await?;
+        let paths = Paths::new(&config.state_dir);
+        save_identity(&paths, &ca, &node, &state)?;
+        let manager = match Self::start(config, listener, ca, node, state.clone()).await {
+            Ok(m) => m,
+            Err(e) => return Err(paths.undo(e)),
+        };
         let peer = Peer {
             addr,
             node_id: resp.node_id.clone(),
@@ -290,27 +342,29 @@ impl Manager {
             raft_id: state.raft_id,
             peer,
         });
-        match manager
+        let added = match manager
             .inner
             .peers
             .client(remote)
             .call(&op, JOIN_RPC_TIMEOUT * 2)
             .await
         {
-            Ok(Response::Membership) => {}
-            Ok(Response::Error(e)) => return Err(e.into()),
-            Ok(other) => {
-                return Err(Error::internal(format!(
-                    "unexpected answer from {remote}: {other:?}"
-                )))
-            }
+            Ok(Response::Membership) => Ok(()),
+            Ok(Response::Error(e)) => Err(e.into()),
+            Ok(other) => Err(Error::internal(format!(
+                "unexpected answer from {remote}: {other:?}"
+            ))),
+            Err(e) => Err(Error::internal(format!(
+                "could not reach the manager at {remote}: {e}"
+            ))),
+        };
+        match added {
+            Ok(()) => Ok(manager),
             Err(e) => {
-                return Err(Error::internal(format!(
-                    "could not reach the manager at {remote}: {e}"
-                )))
+                manager.shutdown().await;
+                Err(paths.undo(e))
             }
         }
-        Ok(manager)
     }
 
     /// Replace a join token (`swarm join-token --rotate`).

@@ -140,6 +140,15 @@ impl Paths {
         }
     }
 
+    /// Remove what a failed init or join wrote, so the node is not left
+    /// "already part of a swarm"; returns `e` for the caller to pass on.
+    fn undo(&self, e: Error) -> Error {
+        let _ = std::fs::remove_file(&self.state);
+        let _ = std::fs::remove_dir_all(&self.certs);
+        let _ = std::fs::remove_dir_all(&self.raft);
+        e
+    }
+
     fn create(&self) -> Result<(), Error> {
         for d in [&self.certs, &self.raft] {
             std::fs::create_dir_all(d).map_err(|e| io("creating", d, e))?;

@@ -32,8 +32,9 @@
 //!   a certificate yet. RPCs other than those two need a manager's
 //!   certificate (OU `swarm-manager`).
 //! - [`manager`]: [`Manager`] ties it together: `init`, `join` (the joiner
-//!   fetches the root, checks it hashes to the token's digest and that the
-//!   remote holds a certificate from it, then sends the token and its CSR;
+//!   fetches the root on a provisional handshake, checks it hashes to the
+//!   token's digest, then sends the token and its CSR over a connection
+//!   that requires the remote's certificate to be from that root;
 //!   a manager then starts Raft empty and asks the leader to add it as a
 //!   learner and promote it to voter once caught up), `open` (restart from
 //!   the state dir), `propose` (on the leader, forwarded there from a

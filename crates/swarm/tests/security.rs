@@ -116,6 +116,19 @@ fn cluster_port_refuses_clients_without_a_cluster_certificate() {
         "{resp:?}"
     );
 
+    // Once the root is known, the join client insists on it: a server
+    // whose certificate is from another root is refused at the handshake.
+    let pinned_elsewhere = tls::join_client_config_pinned(&RootCa::generate().unwrap()).unwrap();
+    let err = a
+        .block_on(PeerClient::new(addr.clone(), pinned_elsewhere).call(&Request::GetRootCa, T))
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    let pinned = tls::join_client_config_pinned(&ca).unwrap();
+    assert!(matches!(
+        a.block_on(PeerClient::new(addr.clone(), pinned).call(&Request::GetRootCa, T)),
+        Ok(Response::RootCa(_))
+    ));
+
     // A worker's certificate cannot call what only managers may.
     let worker = NodeCert::issue_local(
         &RootCa::from_pem(

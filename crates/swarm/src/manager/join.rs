@@ -177,7 +177,8 @@ pub async fn request_certificate(
             "remote CA does not match fingerprint. Expected: {expected}"
         )));
     }
-    tls::verify_server_against(&ca, &client.peer_chain().await.map_err(unreachable)?)?;
+    // The token goes only to a server proven to hold a certificate from that root.
+    let client = PeerClient::new(remote.to_string(), tls::join_client_config_pinned(&ca)?);
     let (key_pem, csr_pem) = NodeCert::new_key_and_csr()?;
     let req = JoinRequest {
         token: token.to_string(),

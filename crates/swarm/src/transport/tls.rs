@@ -134,11 +134,11 @@ pub fn client_config_with(ca: &RootCa, keys: Arc<NodeKeys>) -> Result<Arc<Client
     Ok(Arc::new(config))
 }
 
-/// The join client config: the joining node does not know the root yet,
-/// so the handshake accepts the server's certificate provisionally; the
-/// joiner then fetches the root, checks its digest against the token and
-/// verifies the recorded server certificate against it
-/// (`verify_server_against`) before it sends the token.
+/// The join client config for fetching the root: the joining node does
+/// not know it yet, so the handshake accepts the server's certificate
+/// provisionally (its handshake signature is still checked). Nothing
+/// secret is sent on it: the joiner checks the root against the token's
+/// digest, then sends the token over `join_client_config_pinned`.
 pub fn join_client_config() -> Result<Arc<ClientConfig>, Error> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -150,27 +150,17 @@ pub fn join_client_config() -> Result<Arc<ClientConfig>, Error> {
     Ok(Arc::new(config))
 }
 
-/// Verify `chain` (the join server's certificates) against `ca`, as a
-/// manager's certificate.
-pub fn verify_server_against(ca: &RootCa, chain: &[CertificateDer<'static>]) -> Result<(), Error> {
-    let (leaf, rest) = chain
-        .split_first()
-        .ok_or_else(|| Error::invalid("the remote presented no certificate"))?;
-    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots(ca)?),
-        provider(),
-    )
-    .build()
-    .map_err(tls_err)?;
-    let name = ServerName::try_from(MANAGER_SERVER_NAME).map_err(tls_err)?;
-    verifier
-        .verify_server_cert(leaf, rest, &name, &[], UnixTime::now())
-        .map_err(|e| {
-            Error::invalid(format!(
-                "the remote's certificate is not from the swarm's CA: {e}"
-            ))
-        })?;
-    Ok(())
+/// The join client config once the root is known and checked: the server
+/// must hold a manager certificate from `ca` (every handshake, so a
+/// reconnect cannot land on someone else).
+pub fn join_client_config_pinned(ca: &RootCa) -> Result<Arc<ClientConfig>, Error> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_root_certificates(roots(ca)?)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![ALPN_JOIN.to_vec()];
+    Ok(Arc::new(config))
 }
 
 #[derive(Debug)]

@@ -62,8 +62,13 @@ fn three_managers_elect_replicate_fail_over_and_refuse_writes_without_quorum() {
         "all managers reachable from the leader"
     );
     // The joined node got the state from a snapshot: the writes before it joined are there.
+    // (Its metrics are published asynchronously: wait for them.)
     assert!(
-        nodes[2].mgr().metrics().snapshot.is_some(),
+        wait_until(Duration::from_secs(3), || nodes[2]
+            .mgr()
+            .metrics()
+            .snapshot
+            .is_some()),
         "the third manager installed a snapshot"
     );
     assert_eq!(nodes[2].label(&a_id, "seq").as_deref(), Some("49"));
@@ -276,4 +281,19 @@ fn managers_joining_at_the_same_time_all_get_in() {
     }));
     assert!(joined.iter().all(|n| n.managers_in_store() == 3
         || wait_until(Duration::from_secs(3), || n.managers_in_store() == 3)));
+}
+
+#[test]
+fn a_manager_joins_through_a_follower() {
+    let nodes = three_managers();
+    let leader = leader_index(&nodes).expect("a leader");
+    let follower = &nodes[(leader + 1) % 3];
+    let (d, took) = TestNode::join(follower, SNAPSHOT_EVERY);
+    eprintln!("join through a follower: {took:?}");
+    assert!(wait_until(Duration::from_secs(5), || {
+        let s = nodes[leader].block_on(nodes[leader].mgr().managers());
+        s.len() == 4 && s.iter().all(|m| m.reachability == Reachability::Reachable)
+    }));
+    assert!(wait_until(Duration::from_secs(3), || d.managers_in_store() == 4));
+    assert_eq!(d.mgr().leader(), nodes[leader].mgr().leader());
 }

@@ -4,14 +4,16 @@ use berth_api::Error;
 
 use super::Inner;
 use crate::ca::NodeIdentity;
-use crate::transport::{Handler, MembershipOp, Request, Response, WireError, WireErrorKind};
+use crate::transport::{Handler, Request, Response};
 
 fn answer(r: Result<Response, Error>) -> Response {
     r.unwrap_or_else(|e| Response::Error(e.into()))
 }
 
 impl Handler for Inner {
-    async fn handle(&self, peer: Option<NodeIdentity>, req: Request) -> Response {
+    // The caller's identity is not needed here: the transport already
+    // refused non-managers everything but the CA and the join.
+    async fn handle(&self, _peer: Option<NodeIdentity>, req: Request) -> Response {
         match req {
             Request::AppendEntries(r) => Response::AppendEntries(self.raft.append_entries(r).await),
             Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
@@ -22,16 +24,9 @@ impl Handler for Inner {
             // forward it again, so views that disagree during an election
             // cannot bounce it around.
             Request::Propose(cmd) => answer(self.propose_local(cmd).await.map(Response::Propose)),
+            // Only managers get here (the transport checks the OU); who
+            // may be added is checked against the store on the leader.
             Request::Membership(op) => {
-                // A manager may add only itself (its certificate names it).
-                if let MembershipOp::Add { peer: p, .. } = &op {
-                    if peer.as_ref().map(|id| id.node_id.as_str()) != Some(p.node_id.as_str()) {
-                        return Response::Error(WireError {
-                            kind: WireErrorKind::Forbidden,
-                            message: "a manager can only add itself to raft".into(),
-                        });
-                    }
-                }
                 answer(self.membership(op).await.map(|_| Response::Membership))
             }
             Request::ManagerStatus => {

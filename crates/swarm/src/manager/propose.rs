@@ -107,6 +107,21 @@ impl Inner {
         };
         match op {
             MembershipOp::Add { raft_id, peer } => {
+                // Only a node that joined with the manager token (its node
+                // object, made then, names this Raft ID) becomes a voter;
+                // the forwarding manager's identity says nothing about it.
+                let known = self.reader.read(|d| {
+                    d.nodes
+                        .get(&peer.node_id)
+                        .and_then(|n| n.manager.as_ref())
+                        .is_some_and(|m| m.raft_id == raft_id)
+                });
+                if !known {
+                    return Err(Error::new(
+                        berth_api::ErrorKind::Forbidden,
+                        format!("node {} is not a manager of this swarm", peer.node_id),
+                    ));
+                }
                 // Blocking: returns once the learner has caught up, so the
                 // promotion does not stall the quorum on a cold node.
                 self.raft

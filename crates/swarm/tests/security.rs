@@ -70,6 +70,24 @@ fn cluster_port_refuses_clients_without_a_cluster_certificate() {
         "{resp:?}"
     );
 
+    // Even a manager cannot make a node that did not join with the manager
+    // token a voter.
+    let own = tls::cluster_client_config(&ca, &a.mgr().node_cert()).unwrap();
+    let op = berth_swarm::transport::MembershipOp::Add {
+        raft_id: 42,
+        peer: berth_swarm::raft::Peer {
+            addr: "127.0.0.1:1".into(),
+            node_id: new_id(),
+        },
+    };
+    let resp = a
+        .block_on(PeerClient::new(addr.clone(), own).call(&Request::Membership(op), T))
+        .unwrap();
+    assert!(
+        matches!(resp, Response::Error(ref e) if e.message.ends_with("is not a manager of this swarm")),
+        "{resp:?}"
+    );
+
     // No client certificate: the handshake fails (in TLS 1.3 the server's
     // alert arrives on the client's first read).
     let err = a.block_on(handshake_alert(&addr, client_without_cert(&ca)));

@@ -1,0 +1,40 @@
+//! The cluster port's RPCs, served by a manager.
+
+use berth_api::Error;
+
+use super::Inner;
+use crate::ca::NodeIdentity;
+use crate::transport::{Handler, Request, Response};
+
+fn answer(r: Result<Response, Error>) -> Response {
+    r.unwrap_or_else(|e| Response::Error(e.into()))
+}
+
+impl Handler for Inner {
+    // The caller's identity is not needed here: the transport already
+    // refused non-managers everything but the CA and the join.
+    async fn handle(&self, _peer: Option<NodeIdentity>, req: Request) -> Response {
+        match req {
+            Request::AppendEntries(r) => Response::AppendEntries(self.raft.append_entries(r).await),
+            Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
+            Request::InstallSnapshot(r) => {
+                Response::InstallSnapshot(self.raft.install_snapshot(r).await)
+            }
+            // A forwarded write: the sender believes we lead; we never
+            // forward it again, so views that disagree during an election
+            // cannot bounce it around.
+            Request::Propose(cmd) => answer(self.propose_local(cmd).await.map(Response::Propose)),
+            // Only managers get here (the transport checks the OU); who
+            // may be added is checked against the store on the leader.
+            Request::Membership(op) => {
+                answer(self.membership(op).await.map(|_| Response::Membership))
+            }
+            Request::ManagerStatus => {
+                let leading = self.raft.metrics().borrow().current_leader == Some(self.raft_id);
+                Response::ManagerStatus(self.local_statuses(!leading))
+            }
+            Request::GetRootCa => Response::RootCa(self.ca.cert_pem().to_string()),
+            Request::Join(j) => answer(self.handle_join(j).await.map(Response::Join)),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The Raft state machine: the cluster store, kept in memory for reads and
+//! written through to SQLite in the same transaction as the applied log
+//! ID, so a restart resumes exactly where applying stopped. The last
+//! snapshot is kept in the same file (openraft sends it to a lagging
+//! follower and reads it back after a restart).
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    Entry, EntryPayload, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
+};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{io_err, open_db, LogId, Peer, StorageError, TypeConfig};
+use crate::store::{CommandResult, RowChange, StoreData};
+
+/// A snapshot as stored and as sent: its meta and the whole store.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<u64, Peer>,
+    data: Vec<u8>,
+}
+
+struct Inner {
+    conn: Mutex<rusqlite::Connection>,
+    data: Arc<RwLock<StoreData>>,
+    state: Mutex<Applied>,
+}
+
+#[derive(Default, Clone)]
+struct Applied {
+    last_applied: Option<LogId>,
+    membership: StoredMembership<u64, Peer>,
+    snapshot_seq: u64,
+}
+
+/// The state machine; clones share it (the snapshot builder is a clone).
+#[derive(Clone)]
+pub struct StateMachine {
+    inner: Arc<Inner>,
+}
+
+/// Read access to the store, for the manager's reads.
+#[derive(Clone)]
+pub struct StoreReader(Arc<RwLock<StoreData>>);
+
+impl StoreReader {
+    /// Run `f` on the current store contents.
+    pub fn read<T>(&self, f: impl FnOnce(&StoreData) -> T) -> T {
+        f(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &[RowChange]) -> rusqlite::Result<()> {
+    for row in rows {
+        match row {
+            RowChange::Put { kind, id, body } => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO objects (kind, id, body) VALUES (?1, ?2, ?3)",
+                    params![kind, id, body],
+                )?;
+            }
+            RowChange::Delete { kind, id } => {
+                tx.execute(
+                    "DELETE FROM objects WHERE kind = ?1 AND id = ?2",
+                    params![kind, id],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_meta<T: Serialize>(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    v: &T,
+) -> Result<(), StorageError> {
+    let text = serde_json::to_string(v).map_err(io_err)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![key, text],
+    )
+    .map_err(io_err)?;
+    Ok(())
+}
+
+impl StateMachine {
+    pub fn open(path: &Path) -> Result<StateMachine, StorageError> {
+        let conn = open_db(path).map_err(io_err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .map_err(io_err)?;
+        let mut data = StoreData::default();
+        let mut applied = Applied::default();
+        {
+            let mut stmt = conn
+                .prepare("SELECT kind, body FROM objects")
+                .map_err(io_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(io_err)?;
+            for row in rows {
+                let (kind, body) = row.map_err(io_err)?;
+                data.load_row(&kind, &body)
+                    .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            }
+            let get = |key: &str| -> Result<Option<String>, StorageError> {
+                conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| StorageIOError::read_state_machine(&e).into())
+            };
+            if let Some(t) = get("applied")? {
+                applied.last_applied =
+                    serde_json::from_str(&t).map_err(|e| StorageIOError::read_state_machine(&e))?;
+            }
+            if let Some(t) = get("membership")? {
+                applied.membership =
+                    serde_json::from_str(&t).map_err(|e| StorageIOError::read_state_machine(&e))?;
+            }
+        }
+        Ok(StateMachine {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                data: Arc::new(RwLock::new(data)),
+                state: Mutex::new(applied),
+            }),
+        })
+    }
+
+    pub fn reader(&self) -> StoreReader {
+        StoreReader(self.inner.data.clone())
+    }
+
+    fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn applied(&self) -> MutexGuard<'_, Applied> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn save_snapshot(&self, snap: &StoredSnapshot) -> Result<(), StorageError> {
+        let text = serde_json::to_string(snap).map_err(io_err)?;
+        self.db()
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?1)",
+                [text],
+            )
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
+        let text: Option<String> = self
+            .db()
+            .query_row("SELECT value FROM meta WHERE key = 'snapshot'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        match text {
+            None => Ok(None),
+            Some(t) => Ok(Some(
+                serde_json::from_str(&t).map_err(|e| StorageIOError::read_snapshot(None, &e))?,
+            )),
+        }
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        // The data lock is held while reading the applied state so the two agree.
+        let (data, applied) = {
+            let data = self.inner.data.read().unwrap_or_else(|p| p.into_inner());
+            let mut applied = self.applied();
+            applied.snapshot_seq += 1;
+            (serde_json::to_vec(&*data).map_err(io_err)?, applied.clone())
+        };
+        let last = applied.last_applied;
+        let snapshot_id = match last {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, applied.snapshot_seq),
+            None => format!("0-0-{}", applied.snapshot_seq),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last,
+            last_membership: applied.membership.clone(),
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: data.clone(),
+        };
+        self.save_snapshot(&stored)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership<u64, Peer>), StorageError> {
+        let a = self.applied();
+        Ok((a.last_applied, a.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let mut results = Vec::new();
+        let mut data = self.inner.data.write().unwrap_or_else(|p| p.into_inner());
+        let mut applied = self.applied();
+        let mut db = self.db();
+        let tx = db.transaction().map_err(io_err)?;
+        for entry in entries {
+            let log_id = entry.log_id;
+            match entry.payload {
+                EntryPayload::Blank => results.push(CommandResult::Applied {
+                    version: log_id.index,
+                }),
+                EntryPayload::Normal(cmd) => {
+                    let (result, rows) = data.apply(log_id.index, cmd);
+                    write_rows(&tx, &rows).map_err(|e| StorageIOError::apply(log_id, &e))?;
+                    results.push(result);
+                }
+                EntryPayload::Membership(m) => {
+                    applied.membership = StoredMembership::new(Some(log_id), m);
+                    set_meta(&tx, "membership", &applied.membership)?;
+                    results.push(CommandResult::Applied {
+                        version: log_id.index,
+                    });
+                }
+            }
+            applied.last_applied = Some(log_id);
+        }
+        set_meta(&tx, "applied", &applied.last_applied)?;
+        tx.commit().map_err(io_err)?;
+        Ok(results)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<u64, Peer>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let bytes = snapshot.into_inner();
+        let new: StoreData = serde_json::from_slice(&bytes)
+            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        {
+            let mut data = self.inner.data.write().unwrap_or_else(|p| p.into_inner());
+            let mut applied = self.applied();
+            let mut db = self.db();
+            let tx = db.transaction().map_err(io_err)?;
+            tx.execute("DELETE FROM objects", []).map_err(io_err)?;
+            write_rows(&tx, &new.rows()).map_err(io_err)?;
+            applied.last_applied = meta.last_log_id;
+            applied.membership = meta.last_membership.clone();
+            set_meta(&tx, "applied", &applied.last_applied)?;
+            set_meta(&tx, "membership", &applied.membership)?;
+            tx.commit().map_err(io_err)?;
+            *data = new;
+        }
+        self.save_snapshot(&StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes,
+        })
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self.load_snapshot()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}

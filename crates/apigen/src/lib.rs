@@ -209,7 +209,10 @@ impl<'a> Gen<'a> {
         }
         // `allOf: [$ref]` alone only attaches a description to the type it
         // names (Mount.Type is a MountType string): use that type.
-        if let Some([only]) = get(s, "allOf").and_then(Value::as_sequence).map(Vec::as_slice) {
+        if let Some([only]) = get(s, "allOf")
+            .and_then(Value::as_sequence)
+            .map(Vec::as_slice)
+        {
             if get(s, "properties").is_none() {
                 return self.ty(only, ctx);
             }

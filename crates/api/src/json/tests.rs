@@ -199,7 +199,10 @@ fn create_body_embeds_config_beside_host_and_networking() {
     assert_eq!(b.host_config.runtime, "runc");
     let eps = b.networking_config.endpoints_config.unwrap();
     assert_eq!(eps["n1"].aliases, Some(vec!["a".to_string()]));
-    assert_eq!(eps["n1"].ipam_config.i_pv4_address, "10.0.0.2");
+    assert_eq!(
+        eps["n1"].ipam_config.as_ref().unwrap().i_pv4_address,
+        "10.0.0.2"
+    );
     assert_eq!(eps["n2"].aliases, None);
     assert_eq!(
         crate::types::CreateBody::parse(b"").unwrap(),

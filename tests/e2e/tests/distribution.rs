@@ -330,6 +330,40 @@ fn platform_pick_from_an_index() {
     let index_digest = format!("sha256:{}", sha256_hex(&index));
 
     let image = format!("{host}/{repo}:latest");
+    // `GET /distribution/NAME/json`, byte for byte as dockerd prints it:
+    // an index names its own descriptor and its entries' platforms; a
+    // single manifest its descriptor and its config's platform (no
+    // `variant` key when it has none).
+    let r = d.get(&format!("/distribution/{image}/json"));
+    r.status_is(200);
+    assert_eq!(
+        r.text().trim_end(),
+        format!(
+            r#"{{"Descriptor":{{"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","digest":"{index_digest}","size":{}}},"Platforms":[{{"architecture":"amd64","os":"linux"}},{{"architecture":"arm64","os":"linux"}}]}}"#,
+            index.len()
+        ),
+        "{r}"
+    );
+    let single_raw = ok(in_daemon_net(&d, "curl")
+        .args([
+            "-sf",
+            "-H",
+            &format!("Accept: {}", m["mediaType"].as_str().unwrap_or("")),
+        ])
+        .arg(format!("{base}/v2/bpl/single/manifests/latest")));
+    let r = d.get(&format!("/distribution/{single}/json"));
+    r.status_is(200);
+    assert_eq!(
+        r.text().trim_end(),
+        format!(
+            r#"{{"Descriptor":{{"mediaType":"{}","digest":"sha256:{}","size":{}}},"Platforms":[{{"architecture":"{}","os":"linux"}}]}}"#,
+            m["mediaType"].as_str().unwrap_or(""),
+            sha256_hex(single_raw.as_bytes()),
+            single_raw.len(),
+            cfg["architecture"].as_str().unwrap_or(""),
+        ),
+        "{r}"
+    );
     d.docker(&["pull", &image])
         .ok()
         .stdout_has(&format!("Digest: {index_digest}"));

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
+use berth_api::model::{ImageInspectMetadata, ImageInspectRootFS};
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
-use berth_api::views::{ImageGraphDriver, ImageInspect, ImageMetadata, ImageRootFs};
+use berth_api::views::{ImageGraphDriver, ImageInspect};
 use berth_api::Result;
 use indexmap::IndexMap;
 use rusqlite::{params, OptionalExtension};
@@ -149,15 +150,17 @@ impl ImageStore {
                 data: self.image_graph_data(img),
                 name: self.driver.name().to_string(),
             },
-            root_fs: ImageRootFs {
+            root_fs: ImageInspectRootFS {
                 r#type: "layers".into(),
-                layers: img.diff_ids.clone(),
+                layers: Some(img.diff_ids.clone()),
             },
-            metadata: ImageMetadata {
-                last_tag_time: img
-                    .last_tag_time
-                    .clone()
-                    .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+            metadata: ImageInspectMetadata {
+                // Go's zero time when the image was never tagged.
+                last_tag_time: Some(
+                    img.last_tag_time
+                        .clone()
+                        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+                ),
             },
         }
     }

@@ -105,7 +105,7 @@ fn import_get_list_tag_untag() {
     assert_eq!(inspect.graph_driver.name, "overlay2");
     let data = inspect.graph_driver.data.as_ref().unwrap();
     assert!(data["UpperDir"].ends_with("/diff"));
-    assert_eq!(inspect.root_fs.layers[0], img.diff_ids[0]);
+    assert_eq!(inspect.root_fs.layers.unwrap()[0], img.diff_ids[0]);
     let hist = store.history("busybox").unwrap();
     assert_eq!(hist.len(), 1);
     assert_eq!(hist[0].id, img.id);

@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::model::EmptyObject;
+use crate::model::{EmptyObject, ImageInspectMetadata, ImageInspectRootFS};
 use crate::types::HealthConfig;
 
 fn is_false(b: &bool) -> bool {
@@ -14,7 +14,9 @@ fn is_false(b: &bool) -> bool {
 /// generated `ImageInspect`: dockerd leaves `Created`, `Variant` and
 /// `OsVersion` out when unset (`omitempty` the spec does not state), prints
 /// `Config` as `null` for an image without one where the spec has a struct,
-/// and `GraphDriver.Data` as `null` when the driver has none.
+/// and `GraphDriver.Data` as `null` when the driver has none. `RootFS` and
+/// `Metadata` are the generated types, which print as dockerd does when
+/// their fields are set (`Layers` and `LastTagTime` always are).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImageInspect {
@@ -49,9 +51,9 @@ pub struct ImageInspect {
     #[serde(rename = "GraphDriver")]
     pub graph_driver: ImageGraphDriver,
     #[serde(rename = "RootFS")]
-    pub root_fs: ImageRootFs,
+    pub root_fs: ImageInspectRootFS,
     #[serde(rename = "Metadata")]
-    pub metadata: ImageMetadata,
+    pub metadata: ImageInspectMetadata,
 }
 
 /// The image's `Config`: Go's `container.Config` in its field order, the
@@ -125,24 +127,6 @@ pub struct ImageGraphDriver {
     pub name: String,
 }
 
-/// `RootFS`: `Type` (always `layers`) and the layers' diff ids.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ImageRootFs {
-    #[serde(rename = "Type")]
-    pub r#type: String,
-    #[serde(rename = "Layers")]
-    pub layers: Vec<String>,
-}
-
-/// `Metadata`: Go's zero time (`0001-01-01T00:00:00Z`) when never tagged.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ImageMetadata {
-    #[serde(rename = "LastTagTime")]
-    pub last_tag_time: String,
-}
-
 /// `GET /distribution/{name}/json`. Not the generated
 /// `DistributionInspect`: its `OCIDescriptor` and `OCIPlatform` print
 /// every optional field (`urls`, `annotations`, `os.version`, ...) where
@@ -194,12 +178,12 @@ mod tests {
                 data: None,
                 name: "vfs".into(),
             },
-            root_fs: ImageRootFs {
+            root_fs: ImageInspectRootFS {
                 r#type: "layers".into(),
-                layers: vec!["sha256:cd".into()],
+                layers: Some(vec!["sha256:cd".into()]),
             },
-            metadata: ImageMetadata {
-                last_tag_time: "0001-01-01T00:00:00Z".into(),
+            metadata: ImageInspectMetadata {
+                last_tag_time: Some("0001-01-01T00:00:00Z".into()),
             },
             ..Default::default()
         };

@@ -16,7 +16,7 @@ pub mod volume;
 pub use container::{ContainerPathStat, MountPoint};
 pub use image::{
     DistributionDescriptor, DistributionInspect, DistributionPlatform, ImageGraphDriver,
-    ImageInspect, ImageInspectConfig, ImageMetadata, ImageRootFs,
+    ImageInspect, ImageInspectConfig,
 };
 pub use stats::{
     BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,

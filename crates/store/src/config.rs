@@ -3,7 +3,9 @@
 //! unknown fields are kept in `extra` and written back, so a loaded config
 //! re-serialises to what it was.
 
+use berth_api::model::EmptyObject;
 use berth_api::types::HealthConfig;
+use berth_api::views::ImageInspectConfig;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,64 +116,50 @@ pub struct ImageConfig {
 }
 
 /// The image's `Config` as dockerd prints it in `GET /images/{name}/json`
-/// at API 1.47: Go's `container.Config` field order, with its
-/// always-present fields (empty or null when unset) and its `omitempty`
-/// ones only when set.
-pub fn legacy_config_json(c: &RunConfig) -> Value {
-    let s = |k: &str| c.extra.get(k).cloned().unwrap_or_else(|| Value::from(""));
-    let b = |k: &str| c.extra.get(k).cloned().unwrap_or(Value::Bool(false));
-    let j = |v: Option<Value>| v.unwrap_or(Value::Null);
-    let mut m = serde_json::Map::new();
-    m.insert("Hostname".into(), s("Hostname"));
-    m.insert("Domainname".into(), s("Domainname"));
-    m.insert("User".into(), Value::from(c.user.clone()));
-    m.insert("AttachStdin".into(), b("AttachStdin"));
-    m.insert("AttachStdout".into(), b("AttachStdout"));
-    m.insert("AttachStderr".into(), b("AttachStderr"));
-    if let Some(p) = c.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
-        m.insert("ExposedPorts".into(), to(p));
+/// at API 1.47 (the view says which fields are left out when unset).
+/// The fields this type keeps in `extra` are read as dockerd's Go decoder
+/// types them; a value of another type (which dockerd would refuse to
+/// load) prints as the field's zero value.
+pub fn legacy_config(c: &RunConfig) -> ImageInspectConfig {
+    let s = |k: &str| {
+        c.extra
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let b = |k: &str| c.extra.get(k).and_then(Value::as_bool).unwrap_or(false);
+    // `ExposedPorts` and `Volumes` are sets: their values are always `{}`.
+    let set = |m: &IndexMap<String, Value>| -> IndexMap<String, EmptyObject> {
+        m.keys().map(|k| (k.clone(), EmptyObject {})).collect()
+    };
+    ImageInspectConfig {
+        hostname: s("Hostname"),
+        domainname: s("Domainname"),
+        user: c.user.clone(),
+        attach_stdin: b("AttachStdin"),
+        attach_stdout: b("AttachStdout"),
+        attach_stderr: b("AttachStderr"),
+        exposed_ports: c.exposed_ports.as_ref().filter(|p| !p.is_empty()).map(set),
+        tty: b("Tty"),
+        open_stdin: b("OpenStdin"),
+        stdin_once: b("StdinOnce"),
+        env: c.env.clone(),
+        cmd: c.cmd.clone(),
+        healthcheck: c.healthcheck.clone(),
+        args_escaped: c.args_escaped,
+        image: s("Image"),
+        volumes: c.volumes.as_ref().map(set),
+        working_dir: c.working_dir.clone(),
+        entrypoint: c.entrypoint.clone(),
+        network_disabled: b("NetworkDisabled"),
+        mac_address: s("MacAddress"),
+        on_build: c.on_build.clone(),
+        labels: c.labels.clone(),
+        stop_signal: c.stop_signal.clone().unwrap_or_default(),
+        stop_timeout: c.extra.get("StopTimeout").and_then(Value::as_i64),
+        shell: c.shell.clone().filter(|s| !s.is_empty()),
     }
-    m.insert("Tty".into(), b("Tty"));
-    m.insert("OpenStdin".into(), b("OpenStdin"));
-    m.insert("StdinOnce".into(), b("StdinOnce"));
-    m.insert("Env".into(), j(c.env.as_ref().map(to)));
-    m.insert("Cmd".into(), j(c.cmd.as_ref().map(to)));
-    if let Some(h) = &c.healthcheck {
-        m.insert("Healthcheck".into(), to(h));
-    }
-    if c.args_escaped {
-        m.insert("ArgsEscaped".into(), Value::Bool(true));
-    }
-    m.insert("Image".into(), s("Image"));
-    m.insert("Volumes".into(), j(c.volumes.as_ref().map(to)));
-    m.insert("WorkingDir".into(), Value::from(c.working_dir.clone()));
-    m.insert("Entrypoint".into(), j(c.entrypoint.as_ref().map(to)));
-    for k in ["NetworkDisabled", "MacAddress"] {
-        if let Some(v) = c.extra.get(k).filter(|v| !is_zero(v)) {
-            m.insert(k.into(), v.clone());
-        }
-    }
-    m.insert("OnBuild".into(), j(c.on_build.as_ref().map(to)));
-    m.insert("Labels".into(), j(c.labels.as_ref().map(to)));
-    if let Some(sig) = c.stop_signal.as_ref().filter(|s| !s.is_empty()) {
-        m.insert("StopSignal".into(), Value::from(sig.clone()));
-    }
-    if let Some(v) = c.extra.get("StopTimeout").filter(|v| !v.is_null()) {
-        m.insert("StopTimeout".into(), v.clone());
-    }
-    if let Some(sh) = c.shell.as_ref().filter(|s| !s.is_empty()) {
-        m.insert("Shell".into(), to(sh));
-    }
-    Value::Object(m)
-}
-
-fn is_zero(v: &Value) -> bool {
-    matches!(v, Value::Null | Value::Bool(false)) || v.as_str() == Some("")
-}
-
-/// A plain field value as JSON (never fails for these types).
-fn to<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// Applies `docker import -c` / commit changes: Dockerfile instructions
@@ -283,6 +271,40 @@ fn key_values(s: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The legacy `Config` keeps Go's field order, prints the unset
+    /// always-present fields as `""`, `false` or `null` and leaves the
+    /// `omitempty` ones out: an imported image (only `Cmd`) and a built
+    /// one with every Dockerfile-settable field, as `GET /images/{name}/json`
+    /// printed them before the view was typed.
+    #[test]
+    fn legacy_config_prints_dockerd_order_and_nulls() {
+        let plain: RunConfig = serde_json::from_str(r#"{"Cmd":["sh"]}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&legacy_config(&plain)).unwrap(),
+            r#"{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":["sh"],"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null}"#
+        );
+        let full: RunConfig = serde_json::from_str(
+            r#"{"Hostname":"h","User":"nobody","ExposedPorts":{"80/tcp":{},"53/udp":{}},
+            "Env":["A=1"],"Cmd":null,"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":5000000000},
+            "ArgsEscaped":true,"Image":"sha256:ab","Volumes":{"/data":{}},"WorkingDir":"/w",
+            "Entrypoint":["sh","-c"],"NetworkDisabled":true,"MacAddress":"02:42:ac:11:00:02",
+            "OnBuild":["RUN echo hi"],"Labels":{"b":"2","a":"1"},"StopSignal":"SIGTERM",
+            "StopTimeout":3,"Shell":["/bin/sh","-c"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&legacy_config(&full)).unwrap(),
+            r#"{"Hostname":"h","Domainname":"","User":"nobody","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"ExposedPorts":{"80/tcp":{},"53/udp":{}},"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["A=1"],"Cmd":null,"Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":5000000000},"ArgsEscaped":true,"Image":"sha256:ab","Volumes":{"/data":{}},"WorkingDir":"/w","Entrypoint":["sh","-c"],"NetworkDisabled":true,"MacAddress":"02:42:ac:11:00:02","OnBuild":["RUN echo hi"],"Labels":{"b":"2","a":"1"},"StopSignal":"SIGTERM","StopTimeout":3,"Shell":["/bin/sh","-c"]}"#
+        );
+        // Empty `ExposedPorts`, `StopSignal` and `Shell` are left out, as unset.
+        let empty: RunConfig =
+            serde_json::from_str(r#"{"ExposedPorts":{},"StopSignal":"","Shell":[]}"#).unwrap();
+        let out = serde_json::to_string(&legacy_config(&empty)).unwrap();
+        for key in ["ExposedPorts", "StopSignal", "Shell"] {
+            assert!(!out.contains(key), "{key} in {out}");
+        }
+    }
 
     #[test]
     fn changes_apply() {

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
+use berth_api::model::{ImageInspectMetadata, ImageInspectRootFS};
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
+use berth_api::views::{ImageGraphDriver, ImageInspect};
 use berth_api::Result;
+use indexmap::IndexMap;
 use rusqlite::{params, OptionalExtension};
-use serde_json::json;
 
 use crate::*;
 
@@ -123,75 +125,56 @@ impl ImageStore {
     }
 
     /// `GET /images/{name}/json` as dockerd answers at API 1.47.
-    pub fn inspect(&self, img: &Image) -> serde_json::Value {
-        let mut v = json!({
-            "Id": img.id,
-            "RepoTags": img.repo_tags,
-            "RepoDigests": img.repo_digests,
-            "Parent": img.parent.clone().unwrap_or_default(),
-            "Comment": img.config.comment.clone().unwrap_or_default(),
-        });
-        let obj = v.as_object_mut().expect("an object");
-        if let Some(created) = &img.config.created {
-            obj.insert("Created".into(), json!(created));
+    pub fn inspect(&self, img: &Image) -> ImageInspect {
+        let cfg = &img.config;
+        ImageInspect {
+            id: img.id.clone(),
+            repo_tags: img.repo_tags.clone(),
+            repo_digests: img.repo_digests.clone(),
+            parent: img.parent.clone().unwrap_or_default(),
+            comment: cfg.comment.clone().unwrap_or_default(),
+            created: cfg.created.clone(),
+            docker_version: cfg.docker_version.clone().unwrap_or_default(),
+            author: cfg.author.clone().unwrap_or_default(),
+            config: cfg.config.as_ref().map(config::legacy_config),
+            architecture: cfg.architecture.clone(),
+            variant: cfg.variant.clone().filter(|v| !v.is_empty()),
+            os: cfg.os.clone(),
+            os_version: cfg
+                .extra
+                .get("os.version")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            size: img.size,
+            graph_driver: ImageGraphDriver {
+                data: self.image_graph_data(img),
+                name: self.driver.name().to_string(),
+            },
+            root_fs: ImageInspectRootFS {
+                r#type: "layers".into(),
+                layers: Some(img.diff_ids.clone()),
+            },
+            metadata: ImageInspectMetadata {
+                // Go's zero time when the image was never tagged.
+                last_tag_time: Some(
+                    img.last_tag_time
+                        .clone()
+                        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+                ),
+            },
         }
-        obj.insert(
-            "DockerVersion".into(),
-            json!(img.config.docker_version.clone().unwrap_or_default()),
-        );
-        obj.insert(
-            "Author".into(),
-            json!(img.config.author.clone().unwrap_or_default()),
-        );
-        obj.insert(
-            "Config".into(),
-            img.config
-                .config
-                .as_ref()
-                .map(config::legacy_config_json)
-                .unwrap_or(serde_json::Value::Null),
-        );
-        obj.insert("Architecture".into(), json!(img.config.architecture));
-        if let Some(variant) = img.config.variant.as_deref().filter(|v| !v.is_empty()) {
-            obj.insert("Variant".into(), json!(variant));
-        }
-        obj.insert("Os".into(), json!(img.config.os));
-        if let Some(osv) = img.config.extra.get("os.version").filter(|v| !v.is_null()) {
-            obj.insert("OsVersion".into(), osv.clone());
-        }
-        obj.insert("Size".into(), json!(img.size));
-        obj.insert(
-            "GraphDriver".into(),
-            json!({"Data": self.image_graph_data(img), "Name": self.driver.name()}),
-        );
-        obj.insert(
-            "RootFS".into(),
-            json!({"Type": "layers", "Layers": img.diff_ids}),
-        );
-        obj.insert(
-            "Metadata".into(),
-            json!({"LastTagTime": img
-                .last_tag_time
-                .clone()
-                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into())}),
-        );
-        v
     }
 
     /// `GraphDriver.Data` of an image, from its layers' dirs (the
     /// driver's words).
-    fn image_graph_data(&self, img: &Image) -> serde_json::Value {
-        let Some(top) = chain_ids(&img.diff_ids).pop() else {
-            return serde_json::Value::Null;
-        };
-        let Ok(layers) = self.chain_layers(&top) else {
-            return serde_json::Value::Null;
-        };
+    fn image_graph_data(&self, img: &Image) -> Option<IndexMap<String, String>> {
+        let top = chain_ids(&img.diff_ids).pop()?;
+        let layers = self.chain_layers(&top).ok()?;
         let dirs: Vec<PathBuf> = layers
             .iter()
             .map(|(_, cache, _)| self.overlay().join(cache))
             .collect();
-        json!(self.driver.image_data(&dirs))
+        self.driver.image_data(&dirs)
     }
 
     /// One `GET /images/json` entry.

@@ -97,16 +97,15 @@ fn import_get_list_tag_untag() {
     );
 
     let inspect = store.inspect(&store.get("busybox").unwrap());
-    assert_eq!(inspect["Id"], img.id.as_str());
-    assert_eq!(inspect["Comment"], "Imported from -");
-    assert_eq!(inspect["Config"]["Cmd"][0], "sh");
-    assert_eq!(inspect["Config"]["Hostname"], "");
-    assert_eq!(inspect["GraphDriver"]["Name"], "overlay2");
-    assert!(inspect["GraphDriver"]["Data"]["UpperDir"]
-        .as_str()
-        .unwrap()
-        .ends_with("/diff"));
-    assert_eq!(inspect["RootFS"]["Layers"][0], img.diff_ids[0].as_str());
+    assert_eq!(inspect.id, img.id);
+    assert_eq!(inspect.comment, "Imported from -");
+    let cfg = inspect.config.as_ref().unwrap();
+    assert_eq!(cfg.cmd.as_deref(), Some(&["sh".to_string()][..]));
+    assert_eq!(cfg.hostname, "");
+    assert_eq!(inspect.graph_driver.name, "overlay2");
+    let data = inspect.graph_driver.data.as_ref().unwrap();
+    assert!(data["UpperDir"].ends_with("/diff"));
+    assert_eq!(inspect.root_fs.layers.unwrap()[0], img.diff_ids[0]);
     let hist = store.history("busybox").unwrap();
     assert_eq!(hist.len(), 1);
     assert_eq!(hist[0].id, img.id);
@@ -311,8 +310,9 @@ fn load_docker_archive_and_gzip_layers() {
     let img = store.get("t/app:v1").unwrap();
     assert_eq!(img.id, id);
     let inspect = store.inspect(&img);
-    let upper = inspect["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap();
-    assert!(inspect["GraphDriver"]["Data"]["LowerDir"].is_string());
+    let data = inspect.graph_driver.data.unwrap();
+    let upper = &data["UpperDir"];
+    assert!(data.contains_key("LowerDir"));
     use std::os::unix::fs::FileTypeExt;
     let wh = fs::symlink_metadata(format!("{upper}/bin/sh")).unwrap();
     assert!(wh.file_type().is_char_device(), "whiteout");
@@ -407,8 +407,7 @@ fn unpack_preserves_metadata() {
     let store = ImageStore::open(tmp.path()).unwrap();
     let img = store.import(&mut layer.as_slice(), None, "", &[]).unwrap();
     let inspect = store.inspect(&img);
-    let upper =
-        std::path::PathBuf::from(inspect["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap());
+    let upper = std::path::PathBuf::from(&inspect.graph_driver.data.unwrap()["UpperDir"]);
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let d = fs::symlink_metadata(upper.join("home/user")).unwrap();
     assert_eq!((d.mode() & 0o7777, d.uid(), d.gid()), (0o750, 1000, 1001));

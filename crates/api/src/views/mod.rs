@@ -1,5 +1,5 @@
-//! Hand-kept answers of the volume, system, stats and container-file
-//! endpoints, field for field as dockerd prints them. Each type says where
+//! Hand-kept answers of the image, distribution, volume, system, stats and
+//! container-file endpoints, field for field as dockerd prints them. Each type says where
 //! the spec (and so the generated [`crate::model`]) is wrong for it: mostly
 //! the order of the fields (dockerd's Go structs, not the spec's property
 //! order, decide what clients see), `omitempty` the spec does not state, or
@@ -8,11 +8,16 @@
 //! callers find every view in one place.
 
 pub mod container;
+pub mod image;
 pub mod stats;
 pub mod system;
 pub mod volume;
 
 pub use container::{ContainerPathStat, MountPoint};
+pub use image::{
+    DistributionDescriptor, DistributionInspect, DistributionPlatform, ImageGraphDriver,
+    ImageInspect, ImageInspectConfig,
+};
 pub use stats::{
     BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
     StatsResponse, StorageStats, ThrottlingData,

@@ -2,6 +2,7 @@
 //! --all-tags`), a login check, and a manifest's descriptor and platforms
 //! (`/distribution/{name}/json`).
 
+use berth_api::views::{DistributionDescriptor, DistributionInspect, DistributionPlatform};
 use berth_api::{Error, ErrorKind, Reference, Result};
 use berth_store::ImageConfig;
 use reqwest::Method;
@@ -96,7 +97,7 @@ pub async fn inspect(
     opts: &RegistryOptions,
     reference: &Reference,
     creds: AuthConfig,
-) -> Result<serde_json::Value> {
+) -> Result<DistributionInspect> {
     let session = Session::open(opts, &reference.domain, &reference.path, "pull", creds).await?;
     let (what, target) = match (&reference.digest, &reference.tag) {
         (Some(d), _) => (format!("@{d}"), d.clone()),
@@ -111,15 +112,16 @@ pub async fn inspect(
     } else {
         m.media_type.clone()
     };
+    let platform = |architecture: &str, os: &str, variant: Option<&String>| DistributionPlatform {
+        architecture: architecture.to_string(),
+        os: os.to_string(),
+        variant: variant.cloned(),
+    };
     let mut platforms = Vec::new();
     if !m.manifests.is_empty() {
         for d in &m.manifests {
             if let Some(p) = &d.platform {
-                let mut v = serde_json::json!({"architecture": p.architecture, "os": p.os});
-                if let Some(var) = &p.variant {
-                    v["variant"] = serde_json::json!(var);
-                }
-                platforms.push(v);
+                platforms.push(platform(&p.architecture, &p.os, p.variant.as_ref()));
             }
         }
     } else if let Some(c) = &m.config {
@@ -133,16 +135,17 @@ pub async fn inspect(
         {
             let raw = read_limited(r, 8 << 20).await?;
             if let Ok(cfg) = serde_json::from_slice::<ImageConfig>(&raw) {
-                let mut v = serde_json::json!({"architecture": cfg.architecture, "os": cfg.os});
-                if let Some(var) = cfg.variant.filter(|v| !v.is_empty()) {
-                    v["variant"] = serde_json::json!(var);
-                }
-                platforms.push(v);
+                let variant = cfg.variant.filter(|v| !v.is_empty());
+                platforms.push(platform(&cfg.architecture, &cfg.os, variant.as_ref()));
             }
         }
     }
-    Ok(serde_json::json!({
-        "Descriptor": {"mediaType": media, "digest": sha256(&body), "size": body.len()},
-        "Platforms": platforms,
-    }))
+    Ok(DistributionInspect {
+        descriptor: DistributionDescriptor {
+            media_type: media,
+            digest: sha256(&body),
+            size: body.len() as u64,
+        },
+        platforms,
+    })
 }

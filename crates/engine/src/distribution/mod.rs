@@ -34,7 +34,7 @@ impl Distribution<'_> {
         &self,
         reference: &berth_api::Reference,
         creds: AuthConfig,
-    ) -> berth_api::Result<serde_json::Value> {
+    ) -> berth_api::Result<berth_api::views::DistributionInspect> {
         berth_distribution::inspect(&self.config.registry, reference, creds).await
     }
 

@@ -3,6 +3,7 @@
 //! the containers that use an image, filters, and image events.
 
 use berth_api::types::{HistoryItem, ImageDeleteItem, ImageSummary};
+use berth_api::views::ImageInspect;
 use berth_api::{Error, Reference, Result};
 use std::io::{Read, Write};
 
@@ -35,7 +36,7 @@ impl Images<'_> {
     }
 
     /// `GET /images/{name}/json`.
-    pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
+    pub fn inspect(&self, name: &str) -> Result<ImageInspect> {
         let img = self.images.get(name)?;
         Ok(self.images.inspect(&img))
     }

@@ -64,7 +64,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 /// The OCI `linux.seccomp` for a container with bounding set `caps`:
 /// none when privileged (unless a profile is named) or `unconfined`,
 /// moby's default profile unless another is given.
-pub fn seccomp_for(
+pub(crate) fn seccomp_for(
     opts: &SecurityOptions,
     privileged: bool,
     caps: &[String],

@@ -339,3 +339,6 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Error> {
     validate::apply_profiles(&mut project, &profiles);
     Ok(project)
 }
+
+#[cfg(test)]
+mod tests;

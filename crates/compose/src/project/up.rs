@@ -42,6 +42,37 @@ fn not_found(e: &ClientError) -> bool {
     e.status() == Some(404)
 }
 
+/// Checks that every external network and volume exists, before anything
+/// is created: a missing one fails `up` with nothing made.
+pub async fn check_external(ctx: &Ctx) -> Result<(), Error> {
+    let p = &ctx.project;
+    for net in p.model.networks.values().filter(|n| n.external) {
+        let name = net.name.clone().unwrap_or_default();
+        match ctx.client.inspect_network(&name).await {
+            Err(e) if not_found(&e) => {
+                return Err(Error::new(format!(
+                    "network {name} declared as external, but could not be found"
+                )))
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    for vol in p.model.volumes.values().filter(|v| v.external) {
+        let name = vol.name.clone().unwrap_or_default();
+        match ctx.client.inspect_volume(&name).await {
+            Err(e) if not_found(&e) => {
+                return Err(Error::new(format!("external volume \"{name}\" not found")))
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn ensure_networks(ctx: &Ctx) -> Result<(), Error> {
     let p = &ctx.project;
     for (key, net) in &p.model.networks {
@@ -348,6 +379,7 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<i32, Error> {
     check_services(&ctx.project, &args.services)?;
     let scale = parse_scale(args)?;
     let services = targets(ctx, &args.services, args.no_deps);
+    check_external(ctx).await?;
     ensure_networks(ctx).await?;
     ensure_volumes(ctx).await?;
     images::ensure_images(ctx, &services, args.build).await?;

@@ -1,0 +1,321 @@
+//! berth compose (`berth-compose`, also `berth compose` and the docker CLI
+//! plugin) against the daemon: a multi-service project up, converged and
+//! down; interop with Debian's docker-compose 1.29 both ways; bad input
+//! changing nothing. Passes against dockerd too (`BERTH_E2E_DAEMON=dockerd`):
+//! berth compose is the client in both runs.
+
+use std::path::{Path, PathBuf};
+
+use berth_e2e::{bin_dir, Daemon, Out};
+
+fn compose_bin() -> PathBuf {
+    bin_dir().join("berth-compose")
+}
+
+/// Runs `berth-compose ARGS` in the project directory `dir` (under the
+/// test's scratch directory).
+fn compose(d: &Daemon, dir: &str, args: &str) -> Out {
+    d.sh(&format!("cd {dir} && {} {args}", compose_bin().display()))
+}
+
+/// Runs Debian's docker-compose 1.29 in `dir`.
+fn compose129(d: &Daemon, dir: &str, args: &str) -> Out {
+    d.sh(&format!("cd {dir} && /usr/bin/docker-compose {args}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// `docker ps -a` names (sorted) with a label filter.
+fn names(d: &Daemon, filter: &str) -> Vec<String> {
+    let o = d.docker(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    o.ok();
+    let mut v: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+fn id(d: &Daemon, name: &str) -> String {
+    d.inspect(name, "{{.Id}}")
+}
+
+const APP: &str = "\
+name: app
+x-busybox: &bb
+  image: busybox
+services:
+  web:
+    build: ./web
+    command: httpd -f -p 80 -h /www
+    ports:
+      - \"80\"
+    networks: [front, back]
+  db:
+    <<: *bb
+    command: [\"sh\", \"-c\", \"echo stored > /data/f; exec sleep 1000\"]
+    volumes:
+      - data:/data
+    healthcheck:
+      test: [\"CMD\", \"test\", \"-f\", \"/data/f\"]
+      interval: 1s
+      retries: 20
+    networks: [back]
+  worker:
+    <<: *bb
+    command: sleep ${WORKER_SLEEP:-1000}
+    environment:
+      - ROLE=worker
+    depends_on:
+      db:
+        condition: service_healthy
+      web:
+        condition: service_started
+    secrets: [token]
+    configs:
+      - source: settings
+        target: /etc/settings.conf
+    networks: [back]
+networks:
+  front:
+  back:
+volumes:
+  data:
+secrets:
+  token:
+    file: ./token.txt
+configs:
+  settings:
+    file: ./settings.conf
+";
+
+fn app_files(d: &Daemon) {
+    let dir = d.tmp().join("app");
+    write(&dir, "compose.yaml", APP);
+    write(
+        &dir,
+        "web/Dockerfile",
+        "FROM busybox\nRUN mkdir -p /www && echo hello-from-web > /www/index.html\n",
+    );
+    write(&dir, "token.txt", "s3cret\n");
+    write(&dir, "settings.conf", "level=debug\n");
+}
+
+#[test]
+fn multi_service_project_up_converge_down() {
+    let d = Daemon::start();
+    app_files(&d);
+    compose(&d, "app", "up -d").ok();
+    let project = "label=com.docker.compose.project=app";
+    assert_eq!(
+        names(&d, project),
+        vec!["app-db-1", "app-web-1", "app-worker-1"]
+    );
+    for n in ["app-db-1", "app-web-1", "app-worker-1"] {
+        assert_eq!(d.inspect(n, "{{.State.Running}}"), "true", "{n}");
+    }
+    // The worker started after the db was healthy.
+    assert_eq!(d.inspect("app-db-1", "{{.State.Health.Status}}"), "healthy");
+    // Labels as docker compose v2 writes them.
+    let labels = d.inspect("app-worker-1", "{{json .Config.Labels}}");
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["com.docker.compose.project"], "app");
+    assert_eq!(labels["com.docker.compose.service"], "worker");
+    assert_eq!(labels["com.docker.compose.container-number"], "1");
+    assert_eq!(labels["com.docker.compose.oneoff"], "False");
+    assert!(labels["com.docker.compose.config-hash"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+    assert!(labels["com.docker.compose.depends_on"]
+        .as_str()
+        .unwrap()
+        .contains("db:service_healthy:false"));
+    // Secrets and configs are the files, mounted read-only.
+    let o = d.docker(&[
+        "exec",
+        "app-worker-1",
+        "cat",
+        "/run/secrets/token",
+        "/etc/settings.conf",
+    ]);
+    assert_eq!(o.ok().stdout, "s3cret\nlevel=debug\n");
+    assert_eq!(
+        d.docker(&["exec", "app-worker-1", "sh", "-c", "echo $ROLE"])
+            .ok()
+            .stdout
+            .trim(),
+        "worker"
+    );
+    // Networks and the volume under the project's names.
+    d.docker(&["network", "inspect", "app_front", "app_back"])
+        .ok();
+    assert_eq!(
+        d.docker(&["volume", "inspect", "-f", "{{.Name}}", "app_data"])
+            .ok()
+            .stdout
+            .trim(),
+        "app_data"
+    );
+    // The worker reaches web (built from its Dockerfile) by its service
+    // name on the network they share.
+    let page = d.docker(&["exec", "app-worker-1", "wget", "-q", "-O-", "http://web/"]);
+    assert_eq!(page.ok().stdout, "hello-from-web\n");
+    // Its port is published.
+    let port = compose(&d, "app", "port web 80");
+    assert!(port.ok().stdout.trim().contains(':'), "{port}");
+    let ps = compose(&d, "app", "ps --services");
+    assert_eq!(ps.ok().stdout, "db\nweb\nworker\n");
+
+    // A second `up` with nothing changed recreates nothing.
+    let before: Vec<String> = ["app-db-1", "app-web-1", "app-worker-1"]
+        .iter()
+        .map(|n| id(&d, n))
+        .collect();
+    let again = compose(&d, "app", "up -d");
+    again.ok();
+    assert!(!again.stderr.contains("Creat"), "{again}");
+    let after: Vec<String> = ["app-db-1", "app-web-1", "app-worker-1"]
+        .iter()
+        .map(|n| id(&d, n))
+        .collect();
+    assert_eq!(before, after);
+
+    // A changed service (through interpolation) is the only one recreated.
+    let changed = d.sh(&format!(
+        "cd app && WORKER_SLEEP=999 {} up -d",
+        compose_bin().display()
+    ));
+    changed.ok();
+    assert_eq!(id(&d, "app-db-1"), before[0]);
+    assert_eq!(id(&d, "app-web-1"), before[1]);
+    assert_ne!(id(&d, "app-worker-1"), before[2]);
+    // The named volume kept its data through the recreation.
+    assert_eq!(
+        d.docker(&["exec", "app-db-1", "cat", "/data/f"])
+            .ok()
+            .stdout,
+        "stored\n"
+    );
+
+    // --scale adds numbered containers.
+    compose(&d, "app", "up -d --no-deps --scale worker=2 worker").ok();
+    assert_eq!(
+        names(&d, "label=com.docker.compose.service=worker"),
+        vec!["app-worker-1", "app-worker-2"]
+    );
+
+    compose(&d, "app", "down -v").ok();
+    assert!(names(&d, project).is_empty());
+    d.docker(&["network", "inspect", "app_back"]).fails();
+    d.docker(&["volume", "inspect", "app_data"]).fails();
+}
+
+const SIMPLE: &str = "\
+services:
+  one:
+    image: busybox
+    command: sleep 1000
+  two:
+    image: busybox
+    command: sleep 1000
+    depends_on: [one]
+";
+
+#[test]
+fn docker_compose_129_and_berth_compose_manage_each_others_projects() {
+    let d = Daemon::start();
+    write(&d.tmp().join("proj"), "docker-compose.yml", SIMPLE);
+    let label = "label=com.docker.compose.project=proj";
+
+    // berth compose up; docker-compose 1.29 sees the project and downs it.
+    compose(&d, "proj", "up -d").ok();
+    let ps = compose129(&d, "proj", "ps");
+    ps.ok();
+    assert!(
+        ps.stdout.contains("proj-one-1") && ps.stdout.contains("proj-two-1"),
+        "{ps}"
+    );
+    compose129(&d, "proj", "down").ok();
+    assert!(names(&d, label).is_empty());
+    d.docker(&["network", "inspect", "proj_default"]).fails();
+
+    // docker-compose 1.29 up; berth compose sees the project and downs it.
+    compose129(&d, "proj", "up -d").ok();
+    assert_eq!(names(&d, label).len(), 2);
+    let ps = compose(&d, "proj", "ps --services");
+    assert_eq!(ps.ok().stdout, "one\ntwo\n");
+    compose(&d, "proj", "down").ok();
+    assert!(names(&d, label).is_empty());
+    d.docker(&["network", "inspect", "proj_default"]).fails();
+}
+
+/// Nothing of project `bad` on the daemon.
+fn nothing_made(d: &Daemon) {
+    assert!(names(d, "label=com.docker.compose.project=bad").is_empty());
+    let nets = d.docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.ok().stdout.contains("bad_"), "{nets}");
+    let vols = d.docker(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(!vols.ok().stdout.contains("bad_"), "{vols}");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let d = Daemon::start();
+    let dir = d.tmp().join("bad");
+    let base = "services:\n  a:\n    image: busybox\n    command: sleep 100\n    volumes: [v:/v]\nvolumes:\n  v:\n";
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "unknown key",
+            "services:\n  a:\n    image: busybox\n    volumes: [v:/v]\n    comand: sleep 100\nvolumes:\n  v:\n",
+            &["compose.yaml:5:", "services.a additional properties 'comand' not allowed"],
+        ),
+        (
+            "required variable",
+            "services:\n  a:\n    image: \"${IMAGE:?IMAGE must be set}\"\n",
+            &["compose.yaml:3:", "required variable IMAGE is missing a value: IMAGE must be set"],
+        ),
+        (
+            "cycle",
+            "services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
+            &["dependency cycle detected"],
+        ),
+        (
+            "missing env_file",
+            "services:\n  a:\n    image: busybox\n    env_file: ./nope.env\n",
+            &["nope.env not found"],
+        ),
+        (
+            "missing external network",
+            "services:\n  a:\n    image: busybox\n    networks: [ext]\n    volumes: [v:/v]\nnetworks:\n  ext:\n    external: true\n    name: no-such-net\nvolumes:\n  v:\n",
+            &["network no-such-net declared as external, but could not be found"],
+        ),
+    ];
+    for (what, text, wants) in cases {
+        write(&dir, "compose.yaml", text);
+        let o = compose(&d, "bad", "up -d");
+        o.fails();
+        for w in *wants {
+            assert!(o.stderr.contains(w), "{what}: want {w:?}\n{o}");
+        }
+        nothing_made(&d);
+    }
+    // The good file still works after all that.
+    write(&dir, "compose.yaml", base);
+    compose(&d, "bad", "up -d").ok();
+    compose(&d, "bad", "down -v").ok();
+    nothing_made(&d);
+}
+
+#[test]
+fn docker_cli_plugin_metadata() {
+    let out = std::process::Command::new(compose_bin())
+        .arg("docker-cli-plugin-metadata")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["SchemaVersion"], "0.1.0");
+    assert_eq!(v["ShortDescription"], "Docker Compose");
+}

@@ -319,3 +319,23 @@ fn docker_cli_plugin_metadata() {
     assert_eq!(v["SchemaVersion"], "0.1.0");
     assert_eq!(v["ShortDescription"], "Docker Compose");
 }
+
+/// The real docker CLI 28 runs berth-compose as its `docker compose`
+/// plugin (installed in the test's private `DOCKER_CONFIG`, not `~/.docker`).
+#[test]
+fn docker_cli_runs_it_as_docker_compose() {
+    let d = Daemon::start();
+    write(&d.tmp().join("plug"), "compose.yaml", SIMPLE);
+    let install = format!(
+        "mkdir -p \"$DOCKER_CONFIG/cli-plugins\" && ln -sf {} \"$DOCKER_CONFIG/cli-plugins/docker-compose\"",
+        compose_bin().display()
+    );
+    d.sh(&install).ok();
+    d.sh("cd plug && docker compose up -d").ok();
+    let label = "label=com.docker.compose.project=plug";
+    assert_eq!(names(&d, label), vec!["plug-one-1", "plug-two-1"]);
+    let ps = d.sh("cd plug && docker compose ps --services");
+    assert_eq!(ps.ok().stdout, "one\ntwo\n");
+    d.sh("cd plug && docker compose down").ok();
+    assert!(names(&d, label).is_empty());
+}

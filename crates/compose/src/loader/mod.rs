@@ -10,7 +10,7 @@ pub mod interp;
 pub mod merge;
 pub mod normalize;
 mod validate;
-pub use validate::start_order as validate_order;
+pub use validate::{start_order as validate_order, stop_levels};
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -267,3 +267,24 @@ fn version_one_file_and_default_network() {
         Some("p_default")
     );
 }
+
+#[test]
+fn start_and_stop_order() {
+    let (_t, d) = scratch("p");
+    write(
+        &d,
+        "compose.yaml",
+        "services:\n  web:\n    image: x\n    depends_on: [api]\n  api:\n    image: x\n    depends_on: [db]\n  db:\n    image: x\n  other:\n    image: x\n",
+    );
+    let p = load(&opts(&d)).unwrap();
+    assert_eq!(validate_order(&p.model), vec!["db", "api", "web", "other"]);
+    let levels = stop_levels(&p.model);
+    assert_eq!(
+        levels,
+        vec![
+            vec!["web".to_string(), "other".into()],
+            vec!["api".into()],
+            vec!["db".into()]
+        ]
+    );
+}

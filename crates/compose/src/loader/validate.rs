@@ -136,3 +136,34 @@ pub fn start_order(model: &ComposeFile) -> Vec<String> {
     }
     out
 }
+
+/// The services in stop order, as groups that can stop together: a
+/// service's group comes after the groups of every service depending on
+/// it (docker compose stops dependents first, independent ones in
+/// parallel).
+pub fn stop_levels(model: &ComposeFile) -> Vec<Vec<String>> {
+    fn level(model: &ComposeFile, name: &str, seen: &mut Vec<String>) -> usize {
+        if seen.iter().any(|s| s == name) {
+            return 0;
+        }
+        seen.push(name.to_string());
+        let l = model
+            .services
+            .iter()
+            .filter(|(_, s)| s.depends_on.contains_key(name))
+            .map(|(d, _)| level(model, d, seen) + 1)
+            .max()
+            .unwrap_or(0);
+        seen.pop();
+        l
+    }
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for name in model.services.keys() {
+        let l = level(model, name, &mut Vec::new());
+        if groups.len() <= l {
+            groups.resize(l + 1, Vec::new());
+        }
+        groups[l].push(name.clone());
+    }
+    groups
+}

@@ -4,21 +4,39 @@
 
 use super::*;
 use crate::cli::DownArgs;
-use crate::loader::validate_order;
+use crate::loader::stop_levels;
+
+/// Stops then removes `list` all at once (one dependency level).
+async fn remove_all(
+    ctx: &Ctx,
+    list: &[&ContainerSummary],
+    timeout: Option<i64>,
+) -> Result<(), Error> {
+    let stops = list.iter().map(|c| async move {
+        let name = name_of(c);
+        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
+            progress("Container", &name, "Stopping");
+            ctx.client.stop_container(&c.id, timeout).await?;
+            progress("Container", &name, "Stopped");
+        }
+        progress("Container", &name, "Removing");
+        ctx.client.remove_container(&c.id, true).await?;
+        progress("Container", &name, "Removed");
+        Ok::<(), Error>(())
+    });
+    for r in futures_util::future::join_all(stops).await {
+        r?;
+    }
+    Ok(())
+}
 
 pub async fn down(ctx: &Ctx, args: &DownArgs) -> Result<i32, Error> {
     let p = &ctx.project;
     let list = containers(&ctx.client, &p.name, true).await?;
-    let mut order = validate_order(&p.model);
-    order.reverse();
     let known = |s: &str| p.model.services.contains_key(s) || p.disabled.contains_key(s);
-    let mut doomed: Vec<&ContainerSummary> = Vec::new();
-    for service in &order {
-        doomed.extend(list.iter().filter(|c| service_of(c) == service));
-    }
     let orphans: Vec<&ContainerSummary> = list.iter().filter(|c| !known(service_of(c))).collect();
     if args.remove_orphans {
-        doomed.extend(orphans);
+        remove_all(ctx, &orphans, args.timeout).await?;
     } else if !orphans.is_empty() {
         let names: Vec<String> = orphans.iter().map(|c| name_of(c)).collect();
         eprintln!(
@@ -27,19 +45,17 @@ pub async fn down(ctx: &Ctx, args: &DownArgs) -> Result<i32, Error> {
         );
     }
     // Containers of disabled services (profiles) go too, as in compose.
-    for (service, _) in &p.disabled {
-        doomed.extend(list.iter().filter(|c| service_of(c) == service));
-    }
-    for c in &doomed {
-        let name = name_of(c);
-        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
-            progress("Container", &name, "Stopping");
-            ctx.client.stop_container(&c.id, args.timeout).await?;
-            progress("Container", &name, "Stopped");
-        }
-        progress("Container", &name, "Removing");
-        ctx.client.remove_container(&c.id, true).await?;
-        progress("Container", &name, "Removed");
+    let disabled: Vec<&ContainerSummary> = list
+        .iter()
+        .filter(|c| p.disabled.contains_key(service_of(c)))
+        .collect();
+    remove_all(ctx, &disabled, args.timeout).await?;
+    for level in stop_levels(&p.model) {
+        let group: Vec<&ContainerSummary> = list
+            .iter()
+            .filter(|c| level.iter().any(|s| s == service_of(c)))
+            .collect();
+        remove_all(ctx, &group, args.timeout).await?;
     }
     for net in p.model.networks.values().filter(|n| !n.external) {
         let name = net.name.clone().unwrap_or_default();

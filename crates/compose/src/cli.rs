@@ -79,6 +79,43 @@ pub enum Command {
     Images(ServicesArgs),
     /// Print the public port for a port binding
     Port(PortArgs),
+    /// Run a one-off command on a service
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Run container in background and print its name
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Set environment variables
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Run command with the service's ports published
+    #[arg(long)]
+    pub service_ports: bool,
+    /// Disable pseudo-TTY allocation (the default here)
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    pub service: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -321,6 +358,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Build(a) => project::images::build_all(&ctx, &a.services).await,
         Command::Images(a) => project::images::images(&ctx, &a.services).await,
         Command::Port(a) => project::ps::port(&ctx, &a).await,
+        Command::Run(a) => project::run::run(&ctx, &a).await,
         Command::Config(_) | Command::Version(_) | Command::Ls(_) => Ok(0),
     }
 }

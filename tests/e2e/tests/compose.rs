@@ -339,3 +339,29 @@ fn docker_cli_runs_it_as_docker_compose() {
     d.sh("cd plug && docker compose down").ok();
     assert!(names(&d, label).is_empty());
 }
+
+/// `up` without `-d` streams every container's output behind a
+/// `SERVICE-N  | ` prefix until they exit; `run` makes a one-off container
+/// whose output and exit code are its own, removed with `--rm`.
+#[test]
+fn attached_up_and_one_off_run() {
+    let d = Daemon::start();
+    write(
+        &d.tmp().join("att"),
+        "compose.yaml",
+        "services:\n  a:\n    image: busybox\n    command: echo hi-a\n  b:\n    image: busybox\n    command: sh -c 'echo hi-b; exit 3'\n",
+    );
+    let up = compose(&d, "att", "up");
+    up.ok();
+    assert!(up.stdout.contains("a-1  | hi-a\n"), "{up}");
+    assert!(up.stdout.contains("b-1  | hi-b\n"), "{up}");
+    assert!(up.stdout.contains("b-1 exited with code 3"), "{up}");
+
+    let run = compose(&d, "att", "run --rm a echo one-off");
+    run.ok();
+    assert_eq!(run.stdout, "one-off\n");
+    compose(&d, "att", "run --rm b").code_is(3);
+    assert!(names(&d, "label=com.docker.compose.oneoff=True").is_empty());
+    compose(&d, "att", "down").ok();
+    assert!(names(&d, "label=com.docker.compose.project=att").is_empty());
+}

@@ -9,6 +9,7 @@ pub mod images;
 pub mod info;
 pub mod ops;
 pub mod ps;
+pub mod run;
 pub mod up;
 
 use berth_api::types::ContainerSummary;

@@ -76,7 +76,7 @@ fn ports_text(c: &ContainerSummary) -> String {
 }
 
 /// Streams one container's log with `prefix` before each line.
-async fn stream_logs(
+pub(crate) async fn stream_logs(
     ctx: &Ctx,
     c: &ContainerSummary,
     prefix: String,
@@ -130,20 +130,35 @@ async fn stream_logs(
     Ok(())
 }
 
-fn prefix_width(list: &[&ContainerSummary]) -> usize {
-    list.iter().map(|c| name_of(c).len()).max().unwrap_or(0)
+/// The name in front of a log line: the container's name without the
+/// project (`web-1`), as docker compose v2 prints it.
+fn log_name(ctx: &Ctx, c: &ContainerSummary) -> String {
+    let name = name_of(c);
+    let project = format!("{}-", ctx.project.name);
+    name.strip_prefix(&project)
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
+/// The prefix column's width: the longest name and one space.
+fn prefix_width(ctx: &Ctx, list: &[&ContainerSummary]) -> usize {
+    list.iter()
+        .map(|c| log_name(ctx, c).len())
+        .max()
+        .unwrap_or(0)
+        + 1
 }
 
 pub async fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<i32, Error> {
     check_services(&ctx.project, &args.services)?;
     let list = containers(&ctx.client, &ctx.project.name, true).await?;
     let rows = selected(&list, &args.services);
-    let w = prefix_width(&rows);
+    let w = prefix_width(ctx, &rows);
     let tasks = rows.into_iter().map(|c| {
         let prefix = if args.no_log_prefix {
             String::new()
         } else {
-            format!("{:<w$} | ", name_of(c))
+            format!("{:<w$} | ", log_name(ctx, c))
         };
         stream_logs(
             ctx,
@@ -165,10 +180,10 @@ pub async fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<i32, Error> {
 pub async fn attach_logs(ctx: &Ctx, services: &[String], args: &UpArgs) -> Result<i32, Error> {
     let list = containers(&ctx.client, &ctx.project.name, true).await?;
     let rows = selected(&list, services);
-    let w = prefix_width(&rows);
+    let w = prefix_width(ctx, &rows);
     let tasks = rows.iter().map(|c| {
-        let prefix = format!("{:<w$} | ", name_of(c));
-        stream_logs(ctx, c, prefix, true, Some("0"), false)
+        let prefix = format!("{:<w$} | ", log_name(ctx, c));
+        stream_logs(ctx, c, prefix, true, None, false)
     });
     let all = futures_util::future::join_all(tasks);
     tokio::select! {
@@ -191,8 +206,11 @@ pub async fn attach_logs(ctx: &Ctx, services: &[String], args: &UpArgs) -> Resul
     let mut code = 0;
     for c in &rows {
         let info = ctx.client.inspect_container(&c.id).await?;
-        let name = name_of(c);
-        println!("{name} exited with code {}", info.state.exit_code);
+        println!(
+            "{} exited with code {}",
+            log_name(ctx, c),
+            info.state.exit_code
+        );
         if args.exit_code_from.as_deref() == Some(service_of(c)) {
             code = info.state.exit_code as i32;
         }

@@ -20,7 +20,7 @@ done
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-default_bin_dir berthd
+default_bin_dir berthd berth-compose
 BR=${BENCH_ROOT:-/tmp/berth-compose-bench}
 DOCKER=/usr/local/bin/docker
 [[ -x $DOCKER ]] || DOCKER=$(command -v docker)

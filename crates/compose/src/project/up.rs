@@ -224,7 +224,12 @@ async fn wait_condition(ctx: &Ctx, dep: &str, cond: Condition) -> Result<(), Err
 }
 
 /// Creates container `n` of `service` (pulling its image when missing).
-async fn create_one(ctx: &Ctx, service: &str, n: u64, hash: &str) -> Result<String, Error> {
+async fn create_one(
+    ctx: &Ctx,
+    service: &str,
+    n: u64,
+    hash: &str,
+) -> Result<(String, String), Error> {
     let p = &ctx.project;
     let svc = &p.model.services[service];
     let name = container_name(&p.name, service, svc, n);
@@ -247,7 +252,7 @@ async fn create_one(ctx: &Ctx, service: &str, n: u64, hash: &str) -> Result<Stri
         ctx.client.connect_network(&net, &body).await?;
     }
     progress("Container", &name, "Created");
-    Ok(res.id)
+    Ok((res.id, name))
 }
 
 /// Converges one service: recreate changed containers, create missing
@@ -258,7 +263,7 @@ async fn converge(
     existing: &[ContainerSummary],
     args: &UpArgs,
     scale: &IndexMap<String, u64>,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<(String, String)>, Error> {
     let svc = &ctx.project.model.services[service];
     let hash = config_hash(svc);
     let want = scale.get(service).copied().unwrap_or_else(|| replicas(svc));
@@ -288,7 +293,7 @@ async fn converge(
             progress("Container", &name, "Recreated");
         } else {
             if c.state != "running" {
-                ids.push(c.id.clone());
+                ids.push((c.id.clone(), name_of(c)));
             } else {
                 progress("Container", &name_of(c), "Running");
             }
@@ -375,6 +380,80 @@ async fn orphans(ctx: &Ctx, existing: &[ContainerSummary], remove: bool) -> Resu
     Ok(())
 }
 
+/// Waits for a service's dependencies, converges it and starts what must
+/// start.
+async fn bring_up(
+    ctx: &Ctx,
+    service: &str,
+    services: &[String],
+    existing: &[ContainerSummary],
+    args: &UpArgs,
+    scale: &IndexMap<String, u64>,
+) -> Result<(), Error> {
+    let svc = &ctx.project.model.services[service];
+    if !args.no_deps {
+        for (dep, d) in &svc.depends_on {
+            if services.contains(dep) {
+                wait_condition(ctx, dep, d.condition).await?;
+            }
+        }
+    }
+    let todo = converge(ctx, service, existing, args, scale).await?;
+    if args.no_start {
+        return Ok(());
+    }
+    for (id, name) in todo {
+        progress("Container", &name, "Starting");
+        ctx.client.start_container(&id).await?;
+        progress("Container", &name, "Started");
+    }
+    Ok(())
+}
+
+/// `services` grouped by dependency depth: each group only depends on
+/// earlier ones, so a group's services are brought up in parallel.
+fn start_levels(ctx: &Ctx, services: &[String]) -> Vec<Vec<String>> {
+    let mut level: IndexMap<String, usize> = IndexMap::new();
+    for s in services {
+        let deps = &ctx.project.model.services[s].depends_on;
+        let l = deps
+            .keys()
+            .filter_map(|d| level.get(d).map(|l| l + 1))
+            .max()
+            .unwrap_or(0);
+        level.insert(s.clone(), l);
+    }
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for (s, l) in level {
+        if groups.len() <= l {
+            groups.resize(l + 1, Vec::new());
+        }
+        groups[l].push(s);
+    }
+    groups
+}
+
+/// Services that need their image: those with a container to create.
+fn needing_images(
+    ctx: &Ctx,
+    services: &[String],
+    existing: &[ContainerSummary],
+    args: &UpArgs,
+) -> Vec<String> {
+    services
+        .iter()
+        .filter(|s| {
+            let hash = config_hash(&ctx.project.model.services[s.as_str()]);
+            args.build
+                || args.force_recreate
+                || !existing
+                    .iter()
+                    .any(|c| service_of(c) == s.as_str() && c.labels.get(HASH) == Some(&hash))
+        })
+        .cloned()
+        .collect()
+}
+
 pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<i32, Error> {
     check_services(&ctx.project, &args.services)?;
     let scale = parse_scale(args)?;
@@ -382,28 +461,20 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<i32, Error> {
     check_external(ctx).await?;
     ensure_networks(ctx).await?;
     ensure_volumes(ctx).await?;
-    images::ensure_images(ctx, &services, args.build).await?;
     let existing = containers(&ctx.client, &ctx.project.name, true).await?;
+    images::ensure_images(
+        ctx,
+        &needing_images(ctx, &services, &existing, args),
+        args.build,
+    )
+    .await?;
     orphans(ctx, &existing, args.remove_orphans).await?;
-    for service in &services {
-        let svc = &ctx.project.model.services[service];
-        if !args.no_deps {
-            for (dep, d) in &svc.depends_on {
-                if services.contains(dep) {
-                    wait_condition(ctx, dep, d.condition).await?;
-                }
-            }
-        }
-        let ids = converge(ctx, service, &existing, args, &scale).await?;
-        if args.no_start {
-            continue;
-        }
-        for id in ids {
-            let info = ctx.client.inspect_container(&id).await?;
-            let name = info.name.trim_start_matches('/').to_string();
-            progress("Container", &name, "Starting");
-            ctx.client.start_container(&id).await?;
-            progress("Container", &name, "Started");
+    for group in start_levels(ctx, &services) {
+        let jobs = group
+            .iter()
+            .map(|s| bring_up(ctx, s, &services, &existing, args, &scale));
+        for r in futures_util::future::join_all(jobs).await {
+            r?;
         }
     }
     if args.wait {

@@ -15,25 +15,25 @@ use crate::Error;
 )]
 pub struct Cli {
     /// Compose configuration files
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     pub files: Vec<PathBuf>,
     /// Project name
-    #[arg(short = 'p', long = "project-name", global = true)]
+    #[arg(short = 'p', long = "project-name")]
     pub project_name: Option<String>,
     /// Specify an alternate working directory
-    #[arg(long = "project-directory", global = true)]
+    #[arg(long = "project-directory")]
     pub project_directory: Option<PathBuf>,
     /// Specify an alternate environment file
-    #[arg(long = "env-file", global = true)]
+    #[arg(long = "env-file")]
     pub env_file: Vec<PathBuf>,
     /// Specify a profile to enable
-    #[arg(long = "profile", global = true)]
+    #[arg(long = "profile")]
     pub profile: Vec<String>,
     /// Control when to print ANSI control characters (accepted, plain output)
-    #[arg(long = "ansi", global = true)]
+    #[arg(long = "ansi")]
     pub ansi: Option<String>,
     /// Progress type (accepted, plain output)
-    #[arg(long = "progress", global = true)]
+    #[arg(long = "progress")]
     pub progress: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -360,5 +360,29 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Port(a) => project::ps::port(&ctx, &a).await,
         Command::Run(a) => project::run::run(&ctx, &a).await,
         Command::Config(_) | Command::Version(_) | Command::Ls(_) => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (e.g. a short flag used twice).
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_before_the_command() {
+        let cli = Cli::try_parse_from(["compose", "-f", "a.yml", "-p", "x", "logs", "-f", "web"])
+            .unwrap();
+        assert_eq!(cli.files, vec![PathBuf::from("a.yml")]);
+        let Command::Logs(l) = cli.command else {
+            panic!()
+        };
+        assert!(l.follow);
+        assert_eq!(l.services, vec!["web".to_string()]);
     }
 }

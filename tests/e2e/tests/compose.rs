@@ -365,3 +365,64 @@ fn attached_up_and_one_off_run() {
     compose(&d, "att", "down").ok();
     assert!(names(&d, "label=com.docker.compose.project=att").is_empty());
 }
+
+/// The day-to-day commands on a running project: ps, logs, exec, stop,
+/// start, restart, pause, unpause, kill, rm, ls, images, port, config.
+#[test]
+fn everyday_commands() {
+    let d = Daemon::start();
+    write(
+        &d.tmp().join("ops"),
+        "compose.yaml",
+        "services:\n  svc:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo ready; trap 'exit 0' TERM; sleep 1000 & wait\"]\n    ports: [\"8080\"]\n",
+    );
+    compose(&d, "ops", "up -d").ok();
+    let ps = compose(&d, "ops", "ps");
+    assert!(ps.ok().stdout.contains("ops-svc-1"), "{ps}");
+    assert_eq!(
+        compose(&d, "ops", "ps -q").ok().stdout.trim(),
+        id(&d, "ops-svc-1")
+    );
+    let logs = compose(&d, "ops", "logs svc");
+    assert_eq!(logs.ok().stdout, "svc-1  | ready\n");
+    let no_prefix = compose(&d, "ops", "logs --no-log-prefix");
+    assert_eq!(no_prefix.ok().stdout, "ready\n");
+    let exec = compose(&d, "ops", "exec -T svc sh -c 'echo in-$HOSTNAME; exit 4'");
+    exec.code_is(4);
+    assert!(exec.stdout.starts_with("in-"), "{exec}");
+    assert!(compose(&d, "ops", "port svc 8080")
+        .ok()
+        .stdout
+        .contains(':'));
+    let ls = compose(&d, "ops", "ls");
+    assert!(
+        ls.ok().stdout.contains("ops") && ls.stdout.contains("running(1)"),
+        "{ls}"
+    );
+    let images = compose(&d, "ops", "images");
+    assert!(images.ok().stdout.contains("busybox"), "{images}");
+
+    compose(&d, "ops", "pause").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Status}}"), "paused");
+    compose(&d, "ops", "unpause").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Status}}"), "running");
+    compose(&d, "ops", "stop").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Status}}"), "exited");
+    assert!(compose(&d, "ops", "ps").ok().stdout.lines().count() == 1);
+    assert!(compose(&d, "ops", "ps -a")
+        .ok()
+        .stdout
+        .contains("ops-svc-1"));
+    compose(&d, "ops", "start").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Status}}"), "running");
+    compose(&d, "ops", "restart").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Running}}"), "true");
+    compose(&d, "ops", "kill").ok();
+    assert_eq!(d.inspect("ops-svc-1", "{{.State.Running}}"), "false");
+    compose(&d, "ops", "rm -f").ok();
+    assert!(names(&d, "label=com.docker.compose.project=ops").is_empty());
+    compose(&d, "ops", "ps -x").fails();
+    compose(&d, "ops", "logs nosuch").fails();
+    compose(&d, "ops", "down").ok();
+    d.docker(&["network", "inspect", "ops_default"]).fails();
+}

@@ -426,3 +426,22 @@ fn everyday_commands() {
     compose(&d, "ops", "down").ok();
     d.docker(&["network", "inspect", "ops_default"]).fails();
 }
+
+/// `--exit-code-from` (and `--abort-on-container-exit`): the first
+/// container to exit stops the others; `up` exits with the named
+/// service's code.
+#[test]
+fn up_exit_code_from_stops_the_rest() {
+    let d = Daemon::start();
+    write(
+        &d.tmp().join("abort"),
+        "compose.yaml",
+        "services:\n  job:\n    image: busybox\n    command: sh -c 'sleep 1; echo done; exit 5'\n  \
+         server:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 1000 & wait\"]\n",
+    );
+    let up = compose(&d, "abort", "up --exit-code-from job");
+    up.code_is(5);
+    assert!(up.stdout.contains("job-1     | done"), "{up}");
+    assert_eq!(d.inspect("abort-server-1", "{{.State.Running}}"), "false");
+    compose(&d, "abort", "down").ok();
+}

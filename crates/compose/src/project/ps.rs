@@ -185,21 +185,38 @@ pub async fn attach_logs(ctx: &Ctx, services: &[String], args: &UpArgs) -> Resul
         let prefix = format!("{:<w$} | ", log_name(ctx, c));
         stream_logs(ctx, c, prefix, true, None, false)
     });
-    let all = futures_util::future::join_all(tasks);
-    tokio::select! {
-        res = all => {
-            for r in res {
+    let abort = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let stop_all = || async {
+        for c in rows.iter().rev() {
+            let name = name_of(c);
+            progress("Container", &name, "Stopping");
+            ctx.client.stop_container(&c.id, args.timeout).await.ok();
+            progress("Container", &name, "Stopped");
+        }
+    };
+    let tasks: Vec<_> = tasks.map(Box::pin).collect();
+    let until = async {
+        if abort {
+            // The first container to exit ends the run, as
+            // --abort-on-container-exit does.
+            if !tasks.is_empty() {
+                let (first, _, _) = futures_util::future::select_all(tasks).await;
+                first?;
+                eprintln!("Aborting on container exit...");
+                stop_all().await;
+            }
+        } else {
+            for r in futures_util::future::join_all(tasks).await {
                 r?;
             }
         }
+        Ok::<(), Error>(())
+    };
+    tokio::select! {
+        res = until => res?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-            for c in rows.iter().rev() {
-                let name = name_of(c);
-                progress("Container", &name, "Stopping");
-                ctx.client.stop_container(&c.id, args.timeout).await.ok();
-                progress("Container", &name, "Stopped");
-            }
+            stop_all().await;
             return Ok(130);
         }
     }

@@ -81,6 +81,22 @@ pub enum Command {
     Port(PortArgs),
     /// Run a one-off command on a service
     Run(RunArgs),
+    /// Display the running processes
+    Top(ServicesArgs),
+    /// Block until containers of all (or specified) services stop
+    Wait(ServicesArgs),
+    /// Scale services
+    Scale(ScaleArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ScaleArgs {
+    /// Don't start linked services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// SERVICE=REPLICAS
+    #[arg(required = true)]
+    pub scale: Vec<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -359,6 +375,27 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Images(a) => project::images::images(&ctx, &a.services).await,
         Command::Port(a) => project::ps::port(&ctx, &a).await,
         Command::Run(a) => project::run::run(&ctx, &a).await,
+        Command::Top(a) => project::ops::top(&ctx, &a.services).await,
+        Command::Wait(a) => project::ops::wait(&ctx, &a.services).await,
+        Command::Scale(a) => {
+            let services = a
+                .scale
+                .iter()
+                .map(|s| {
+                    s.split_once('=')
+                        .map(|(k, _)| k.to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let up = UpArgs {
+                detach: true,
+                no_deps: a.no_deps,
+                scale: a.scale,
+                services,
+                ..UpArgs::default()
+            };
+            project::up::up(&ctx, &up).await
+        }
         Command::Config(_) | Command::Version(_) | Command::Ls(_) => Ok(0),
     }
 }

@@ -401,6 +401,18 @@ fn everyday_commands() {
     );
     let images = compose(&d, "ops", "images");
     assert!(images.ok().stdout.contains("busybox"), "{images}");
+    let top = compose(&d, "ops", "top");
+    assert!(top.ok().stdout.contains("sleep 1000"), "{top}");
+    compose(&d, "ops", "scale svc=2").ok();
+    assert_eq!(
+        names(&d, "label=com.docker.compose.project=ops"),
+        vec!["ops-svc-1", "ops-svc-2"]
+    );
+    compose(&d, "ops", "scale svc=1").ok();
+    assert_eq!(
+        names(&d, "label=com.docker.compose.project=ops"),
+        vec!["ops-svc-1"]
+    );
 
     compose(&d, "ops", "pause").ok();
     assert_eq!(d.inspect("ops-svc-1", "{{.State.Status}}"), "paused");

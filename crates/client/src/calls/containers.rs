@@ -158,3 +158,10 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// `GET /containers/{id}/top`.
+    pub async fn top_container(&self, id: &str) -> Result<berth_api::model::ContainerTopResponse> {
+        self.get(&format!("/containers/{}/top", q(id))).await
+    }
+}

@@ -107,3 +107,61 @@ pub async fn rm(ctx: &Ctx, args: &RmArgs) -> Result<i32, Error> {
     }
     Ok(0)
 }
+
+pub async fn top(ctx: &Ctx, services: &[String]) -> Result<i32, Error> {
+    for c in ordered(ctx, services, false).await? {
+        if c.state != "running" {
+            continue;
+        }
+        let top = ctx.client.top_container(&c.id).await?;
+        println!("{}", name_of(&c));
+        let titles = top.titles.unwrap_or_default();
+        let rows = top.processes.unwrap_or_default();
+        // Columns as wide as their widest cell, as compose prints them.
+        let mut widths: Vec<usize> = titles.iter().map(String::len).collect();
+        for r in &rows {
+            for (i, cell) in r.iter().enumerate() {
+                if i < widths.len() {
+                    widths[i] = widths[i].max(cell.len());
+                }
+            }
+        }
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
+                .collect::<Vec<_>>()
+                .join("   ")
+                .trim_end()
+                .to_string()
+        };
+        println!("{}", line(&titles));
+        for r in &rows {
+            println!("{}", line(r));
+        }
+        println!();
+    }
+    Ok(0)
+}
+
+/// Blocks until the services' containers stop; the exit code is the
+/// first container's.
+pub async fn wait(ctx: &Ctx, services: &[String]) -> Result<i32, Error> {
+    let list = ordered(ctx, services, false).await?;
+    let waits = list
+        .iter()
+        .map(|c| ctx.client.wait_container(&c.id, "not-running"));
+    let mut code = 0;
+    for (i, r) in futures_util::future::join_all(waits)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let status = r?.status_code;
+        if i == 0 {
+            code = status as i32;
+        }
+    }
+    Ok(code)
+}

@@ -457,3 +457,41 @@ fn up_exit_code_from_stops_the_rest() {
     assert_eq!(d.inspect("abort-server-1", "{{.State.Running}}"), "false");
     compose(&d, "abort", "down").ok();
 }
+
+/// A version-1 file (services at the top level, `links:`), as the compose
+/// seed in ../shared/seeds has it; `service_completed_successfully` and
+/// `--wait`.
+#[test]
+fn version_one_links_and_wait_conditions() {
+    let d = Daemon::start();
+    write(
+        &d.tmp().join("v1"),
+        "docker-compose.yml",
+        "redis:\n  image: busybox\n  command: sh -c 'mkdir /w && echo pong > /w/index.html && exec httpd -f -p 80 -h /w'\n\
+         vote:\n  image: busybox\n  command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 1000 & wait\"]\n  links:\n   - redis\n",
+    );
+    compose(&d, "v1", "up -d").ok();
+    let o = d.docker(&["exec", "v1-vote-1", "wget", "-q", "-O-", "http://redis/"]);
+    assert_eq!(o.ok().stdout, "pong\n");
+    compose(&d, "v1", "down -t 1").ok();
+
+    write(
+        &d.tmp().join("cond"),
+        "compose.yaml",
+        "services:\n  migrate:\n    image: busybox\n    command: sh -c 'sleep 1; echo migrated > /shared/m'\n    volumes: [shared:/shared]\n  \
+         app:\n    image: busybox\n    command: [\"sh\", \"-c\", \"cat /shared/m; trap 'exit 0' TERM; sleep 1000 & wait\"]\n    volumes: [shared:/shared]\n    \
+         depends_on:\n      migrate:\n        condition: service_completed_successfully\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 1s\n\
+         volumes:\n  shared:\n",
+    );
+    compose(&d, "cond", "up -d --wait").ok();
+    assert_eq!(
+        d.inspect("cond-app-1", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(d.inspect("cond-migrate-1", "{{.State.ExitCode}}"), "0");
+    assert_eq!(
+        compose(&d, "cond", "logs --no-log-prefix app").ok().stdout,
+        "migrated\n"
+    );
+    compose(&d, "cond", "down -v").ok();
+}

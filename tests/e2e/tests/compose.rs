@@ -199,6 +199,18 @@ fn multi_service_project_up_converge_down() {
         "stored\n"
     );
 
+    // A rebuilt image recreates its service, only that one.
+    write(
+        &d.tmp().join("app"),
+        "web/Dockerfile",
+        "FROM busybox\nRUN mkdir -p /www && echo rebuilt > /www/index.html\n",
+    );
+    let db_id = id(&d, "app-db-1");
+    compose(&d, "app", "up -d --build").ok();
+    assert_eq!(id(&d, "app-db-1"), db_id);
+    let page = d.docker(&["exec", "app-worker-1", "wget", "-q", "-O-", "http://web/"]);
+    assert_eq!(page.ok().stdout, "rebuilt\n");
+
     // --scale adds numbered containers.
     compose(&d, "app", "up -d --no-deps --scale worker=2 worker").ok();
     assert_eq!(

@@ -272,6 +272,18 @@ async fn converge(
         .filter(|c| service_of(c) == service)
         .collect();
     mine.sort_by_key(|c| number_of(c));
+    // After `--build` a container of the old image is out of date even
+    // with the same configuration (compose compares the image too).
+    let image_id = if args.build && svc.build.is_some() {
+        let image = image_name(&ctx.project.name, service, svc);
+        ctx.client
+            .inspect_image_json(&image)
+            .await
+            .ok()
+            .and_then(|v| v["Id"].as_str().map(str::to_string))
+    } else {
+        None
+    };
     let mut ids = Vec::new();
     for c in &mine {
         let n = number_of(c);
@@ -283,7 +295,8 @@ async fn converge(
             progress("Container", &name, "Removed");
             continue;
         }
-        let changed = c.labels.get(HASH) != Some(&hash);
+        let changed = c.labels.get(HASH) != Some(&hash)
+            || image_id.as_ref().is_some_and(|i| *i != c.image_id);
         if (changed && !args.no_recreate) || args.force_recreate {
             let name = name_of(c);
             progress("Container", &name, "Recreate");

@@ -288,3 +288,42 @@ fn start_and_stop_order() {
         ]
     );
 }
+
+#[test]
+fn config_prints_the_normalised_model() {
+    let (_t, d) = scratch("p");
+    write(
+        &d,
+        "compose.yaml",
+        "version: '3.8'\nservices:\n  web:\n    image: nginx\n    ports: ['127.0.0.1:8080:80']\n    environment: [A=1]\n    volumes: ['data:/d']\nvolumes:\n  data: {}\n",
+    );
+    let p = load(&opts(&d)).unwrap();
+    let text = serde_yaml_ng::to_string(&p.model).unwrap();
+    let want = "\
+name: p
+services:
+  web:
+    environment:
+      A: '1'
+    image: nginx
+    networks:
+      default: null
+    ports:
+    - mode: ingress
+      host_ip: 127.0.0.1
+      target: 80
+      published: '8080'
+      protocol: tcp
+    volumes:
+    - type: volume
+      source: data
+      target: /d
+networks:
+  default:
+    name: p_default
+volumes:
+  data:
+    name: p_data
+";
+    assert_eq!(text, want);
+}

@@ -51,12 +51,21 @@ pub async fn ps(ctx: &Ctx, args: &PsArgs) -> Result<i32, Error> {
             c.image,
             format!("\"{}\"", c.command.chars().take(20).collect::<String>()),
             service_of(c),
-            c.created,
+            created_ago(c.created),
             c.status,
             ports_text(c)
         );
     }
     Ok(0)
+}
+
+/// `2 minutes ago`, as docker prints a creation time.
+fn created_ago(created: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(created);
+    format!("{} ago", berth_api::units::human_duration(now - created))
 }
 
 fn ports_text(c: &ContainerSummary) -> String {

@@ -126,7 +126,8 @@ pub async fn ensure_networks(ctx: &Ctx) -> Result<(), Error> {
             ipam,
         };
         progress("Network", &name, "Creating");
-        let _: serde_json::Value = ctx.client.post("/networks/create", &body).await?;
+        let _: berth_api::model::NetworkCreateResponse =
+            ctx.client.post("/networks/create", &body).await?;
         progress("Network", &name, "Created");
     }
     Ok(())

@@ -507,3 +507,95 @@ fn version_one_links_and_wait_conditions() {
     );
     compose(&d, "cond", "down -v").ok();
 }
+
+/// Service options reach the container as docker compose sets them.
+#[test]
+fn service_options_reach_the_container() {
+    let d = Daemon::start();
+    write(
+        &d.tmp().join("opts"),
+        "compose.yaml",
+        "services:
+  box:
+    image: busybox
+    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 1000 & wait\"]
+    hostname: boxhost
+    user: \"1000:1000\"
+    working_dir: /tmp
+    cap_add: [NET_ADMIN]
+    cap_drop: [MKNOD]
+    read_only: true
+    tmpfs: [/scratch]
+    init: true
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+    extra_hosts: [\"db.local:10.1.2.3\"]
+    dns: [9.9.9.9]
+    stop_signal: SIGUSR1
+    stop_grace_period: 3s
+    restart: on-failure:2
+    mem_limit: 64m
+    cpus: 0.5
+    labels: {team: core}
+    logging:
+      driver: json-file
+      options: {max-size: 1m}
+    networks:
+      fixed:
+        ipv4_address: 10.123.0.10
+        aliases: [boxy]
+networks:
+  fixed:
+    ipam:
+      config:
+        - subnet: 10.123.0.0/24
+",
+    );
+    compose(&d, "opts", "up -d").ok();
+    let c = "opts-box-1";
+    let checks = [
+        ("{{.Config.Hostname}}", "boxhost"),
+        ("{{.Config.User}}", "1000:1000"),
+        ("{{.Config.WorkingDir}}", "/tmp"),
+        ("{{json .HostConfig.CapAdd}}", "[\"NET_ADMIN\"]"),
+        ("{{json .HostConfig.CapDrop}}", "[\"MKNOD\"]"),
+        ("{{.HostConfig.ReadonlyRootfs}}", "true"),
+        ("{{json .HostConfig.Tmpfs}}", "{\"/scratch\":\"\"}"),
+        ("{{.HostConfig.Init}}", "true"),
+        ("{{json .HostConfig.ExtraHosts}}", "[\"db.local:10.1.2.3\"]"),
+        ("{{json .HostConfig.Dns}}", "[\"9.9.9.9\"]"),
+        ("{{.Config.StopSignal}}", "SIGUSR1"),
+        ("{{.Config.StopTimeout}}", "3"),
+        ("{{.HostConfig.RestartPolicy.Name}}", "on-failure"),
+        ("{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "2"),
+        ("{{.HostConfig.Memory}}", "67108864"),
+        ("{{.HostConfig.NanoCpus}}", "500000000"),
+        ("{{index .Config.Labels \"team\"}}", "core"),
+        ("{{.HostConfig.LogConfig.Type}}", "json-file"),
+        ("{{index .HostConfig.LogConfig.Config \"max-size\"}}", "1m"),
+        (
+            "{{.NetworkSettings.Networks.opts_fixed.IPAddress}}",
+            "10.123.0.10",
+        ),
+    ];
+    for (fmt, want) in checks {
+        assert_eq!(d.inspect(c, fmt), want, "{fmt}");
+    }
+    let ul = d.inspect(c, "{{json .HostConfig.Ulimits}}");
+    assert!(
+        ul.contains("\"Soft\":1024") && ul.contains("\"Hard\":2048"),
+        "{ul}"
+    );
+    let aliases = d.inspect(c, "{{json .NetworkSettings.Networks.opts_fixed.Aliases}}");
+    assert!(
+        aliases.contains("boxy") && aliases.contains("box"),
+        "{aliases}"
+    );
+    let o = d.docker(&["exec", c, "sh", "-c", "id -u; grep db.local /etc/hosts; touch /x 2>&1 || echo ro; touch /scratch/y && echo tmp-ok"]);
+    let out = o.ok().stdout.clone();
+    assert!(
+        out.starts_with("1000\n") && out.contains("10.1.2.3") && out.contains("tmp-ok"),
+        "{o}"
+    );
+    compose(&d, "opts", "down").ok();
+}

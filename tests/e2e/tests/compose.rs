@@ -374,7 +374,11 @@ fn attached_up_and_one_off_run() {
     assert_eq!(run.stdout, "one-off\n");
     compose(&d, "att", "run --rm b").code_is(3);
     assert!(names(&d, "label=com.docker.compose.oneoff=True").is_empty());
-    compose(&d, "att", "down").ok();
+    // A detached one-off container is the project's: `down` removes it.
+    let bg = compose(&d, "att", "run -d a sleep 1000");
+    assert!(bg.ok().stdout.starts_with("att-a-run-"), "{bg}");
+    assert_eq!(names(&d, "label=com.docker.compose.oneoff=True").len(), 1);
+    compose(&d, "att", "down -t 1").ok();
     assert!(names(&d, "label=com.docker.compose.project=att").is_empty());
 }
 

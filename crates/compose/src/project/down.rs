@@ -32,7 +32,7 @@ async fn remove_all(
 
 pub async fn down(ctx: &Ctx, args: &DownArgs) -> Result<i32, Error> {
     let p = &ctx.project;
-    let list = containers(&ctx.client, &p.name, true).await?;
+    let list = with_one_offs(&ctx.client, &p.name).await?;
     let known = |s: &str| p.model.services.contains_key(s) || p.disabled.contains_key(s);
     let orphans: Vec<&ContainerSummary> = list.iter().filter(|c| !known(service_of(c))).collect();
     if args.remove_orphans {

@@ -92,6 +92,16 @@ pub async fn containers(
     Ok(list)
 }
 
+/// Every container of the project, one-off (`run`) ones included, as
+/// `down` removes them.
+pub async fn with_one_offs(c: &Client, project: &str) -> Result<Vec<ContainerSummary>, Error> {
+    let mut list = c
+        .list_containers_labelled(true, &[format!("{PROJECT}={project}")])
+        .await?;
+    list.sort_by_key(|c| (service_of(c).to_string(), number_of(c)));
+    Ok(list)
+}
+
 pub fn service_of(c: &ContainerSummary) -> &str {
     c.labels
         .get(SERVICE)

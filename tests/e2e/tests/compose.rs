@@ -603,3 +603,30 @@ networks:
     );
     compose(&d, "opts", "down").ok();
 }
+
+/// A port taken half-way: `up` fails with the daemon's error, the
+/// services before it stay up (as docker compose leaves them), and `down`
+/// removes everything the project made.
+#[test]
+fn port_conflict_half_way_then_down_cleans_up() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run", "-d", "--name", "squatter", "-p", "18080:80", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    write(
+        &d.tmp().join("pc"),
+        "compose.yaml",
+        "services:\n  first:\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 1000 & wait\"]\n  \
+         second:\n    image: busybox\n    command: sleep 1000\n    ports: [\"18080:80\"]\n    depends_on: [first]\n",
+    );
+    let up = compose(&d, "pc", "up -d");
+    up.fails();
+    assert_eq!(d.inspect("pc-first-1", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("pc-second-1", "{{.State.Running}}"), "false");
+    compose(&d, "pc", "down -t 1").ok();
+    assert!(names(&d, "label=com.docker.compose.project=pc").is_empty());
+    d.docker(&["network", "inspect", "pc_default"]).fails();
+    assert_eq!(d.inspect("squatter", "{{.State.Running}}"), "true");
+    d.docker(&["rm", "-f", "squatter"]).ok();
+}

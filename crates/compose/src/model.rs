@@ -77,7 +77,8 @@ pub struct ComposeFile {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub configs: IndexMap<String, FileObjectDef>,
     /// `include:` is recognised so that it is not an "unknown key"; not
-    /// applied yet (reported as unsupported by the loader).
+    /// applied yet, so the loader refuses a file that has it rather than
+    /// run a different project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Vec<String>>,
 }

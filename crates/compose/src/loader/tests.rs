@@ -225,6 +225,7 @@ fn model_checks() {
         ("services:\n  a:\n    image: x\n    networks: [n]\n", "refers to undefined network n"),
         ("services:\n  a:\n    image: x\n    volumes: ['v:/v']\n", "refers to undefined volume v"),
         ("services:\n  a:\n    command: x\n", "has neither an image nor a build context"),
+        ("include: [other.yaml]\nservices:\n  a:\n    image: x\n", "include (other.yaml) is not supported"),
         ("services:\n  a:\n    image: x\n    env_file: missing.env\n", "missing.env not found"),
     ];
     for (text, want) in cases {

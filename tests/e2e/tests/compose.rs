@@ -73,7 +73,7 @@ services:
         condition: service_healthy
       web:
         condition: service_started
-    secrets: [token]
+    secrets: [token, api_key]
     configs:
       - source: settings
         target: /etc/settings.conf
@@ -86,6 +86,8 @@ volumes:
 secrets:
   token:
     file: ./token.txt
+  api_key:
+    environment: API_KEY
 configs:
   settings:
     file: ./settings.conf
@@ -107,7 +109,11 @@ fn app_files(d: &Daemon) {
 fn multi_service_project_up_converge_down() {
     let d = Daemon::start();
     app_files(&d);
-    compose(&d, "app", "up -d").ok();
+    d.sh(&format!(
+        "cd app && API_KEY=k-123 {} up -d",
+        compose_bin().display()
+    ))
+    .ok();
     let project = "label=com.docker.compose.project=app";
     assert_eq!(
         names(&d, project),
@@ -141,6 +147,9 @@ fn multi_service_project_up_converge_down() {
         "/etc/settings.conf",
     ]);
     assert_eq!(o.ok().stdout, "s3cret\nlevel=debug\n");
+    // A secret from the environment is copied in.
+    let o = d.docker(&["exec", "app-worker-1", "cat", "/run/secrets/api_key"]);
+    assert_eq!(o.ok().stdout, "k-123");
     assert_eq!(
         d.docker(&["exec", "app-worker-1", "sh", "-c", "echo $ROLE"])
             .ok()

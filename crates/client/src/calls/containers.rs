@@ -165,3 +165,20 @@ impl Client {
         self.get(&format!("/containers/{}/top", q(id))).await
     }
 }
+
+impl Client {
+    /// `PUT /containers/{id}/archive?path=`: extracts `tar` under `path`
+    /// in the container (which may be created and not started).
+    pub async fn put_archive(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
+        let resp = self
+            .send(
+                "PUT",
+                &format!("/containers/{}/archive?path={}", q(id), q(path)),
+                Some(bytes::Bytes::from(tar)),
+                "application/x-tar",
+            )
+            .await?;
+        collect(resp).await?;
+        Ok(())
+    }
+}

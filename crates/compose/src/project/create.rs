@@ -187,6 +187,8 @@ fn mounts(project: &Project, svc: &Service, hc: &mut HostConfig) {
     ];
     for (refs, defs, dir) in files {
         for r in refs {
+            // Secrets from `environment`/`content` are copied in after
+            // create ([`inline_files`]).
             let Some(file) = defs.get(&r.source).and_then(|d| d.file.clone()) else {
                 continue;
             };
@@ -405,4 +407,48 @@ pub fn request(
         host_config: hc,
         networking_config: networking,
     })
+}
+
+/// The secrets and configs given inline (`content:`) or from the
+/// environment (`environment:`), as a tar to extract at `/` in the
+/// created container, as docker compose copies them in; `None` without any.
+pub fn inline_files(project: &Project, service: &str) -> Result<Option<Vec<u8>>, Error> {
+    let svc = &project.model.services[service];
+    let mut b = tar::Builder::new(Vec::new());
+    let mut any = false;
+    let files = [
+        (&svc.secrets, &project.model.secrets, "run/secrets/"),
+        (&svc.configs, &project.model.configs, ""),
+    ];
+    for (refs, defs, dir) in files {
+        for r in refs {
+            let Some(def) = defs.get(&r.source) else {
+                continue;
+            };
+            let data = match (&def.content, &def.environment) {
+                (Some(c), _) => c.clone(),
+                (None, Some(var)) => project.env.get(var).cloned().unwrap_or_default(),
+                _ => continue,
+            };
+            let path = match &r.target {
+                Some(t) if t.starts_with('/') => t.trim_start_matches('/').to_string(),
+                Some(t) => format!("{dir}{t}"),
+                None => format!("{dir}{}", r.source),
+            };
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(r.mode.map(|m| m as u32).unwrap_or(0o444));
+            h.set_uid(r.uid.as_deref().and_then(|u| u.parse().ok()).unwrap_or(0));
+            h.set_gid(r.gid.as_deref().and_then(|g| g.parse().ok()).unwrap_or(0));
+            b.append_data(&mut h, &path, data.as_bytes())
+                .map_err(|e| Error::new(format!("secret {}: {e}", r.source)))?;
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    b.into_inner()
+        .map(Some)
+        .map_err(|e| Error::new(format!("secrets: {e}")))
 }

@@ -243,6 +243,9 @@ async fn create_one(
         }
         other => other?,
     };
+    if let Some(tar) = create::inline_files(p, service)? {
+        ctx.client.put_archive(&res.id, "/", tar).await?;
+    }
     // The other networks, connected before start.
     for key in svc.networks.keys().skip(1) {
         let net = create::network_name(p, key);

@@ -76,11 +76,6 @@ pub struct ComposeFile {
     pub secrets: IndexMap<String, FileObjectDef>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub configs: IndexMap<String, FileObjectDef>,
-    /// `include:` is recognised so that it is not an "unknown key"; not
-    /// applied yet, so the loader refuses a file that has it rather than
-    /// run a different project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

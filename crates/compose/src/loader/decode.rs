@@ -154,7 +154,7 @@ fn extend_one(
     Ok(base)
 }
 
-fn abs(dir: &Path, p: &str) -> String {
+pub(crate) fn abs(dir: &Path, p: &str) -> String {
     if let Some(rest) = p.strip_prefix("~/") {
         if let Ok(home) = std::env::var("HOME") {
             return Path::new(&home).join(rest).display().to_string();

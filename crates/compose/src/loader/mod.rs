@@ -6,6 +6,7 @@
 //! (`validate`) and narrowed to the active profiles.
 
 mod decode;
+mod include;
 pub mod interp;
 pub mod merge;
 pub mod normalize;
@@ -287,6 +288,9 @@ pub fn load(opts: &LoadOptions) -> Result<Project, Error> {
     let mut extensions = IndexMap::new();
     for f in &files {
         let (src, mut tree, ext) = read_file(f, &env, &mut unset)?;
+        let (inc, inc_sources) = include::included(&mut tree, &src, &env, &mut unset, 0)?;
+        merge::merge(&mut merged, inc);
+        sources.extend(inc_sources);
         decode::apply_extends(&mut tree, &src, &env, &mut unset)?;
         merge::merge(&mut merged, tree);
         extensions.extend(ext);

@@ -225,7 +225,6 @@ fn model_checks() {
         ("services:\n  a:\n    image: x\n    networks: [n]\n", "refers to undefined network n"),
         ("services:\n  a:\n    image: x\n    volumes: ['v:/v']\n", "refers to undefined volume v"),
         ("services:\n  a:\n    command: x\n", "has neither an image nor a build context"),
-        ("include: [other.yaml]\nservices:\n  a:\n    image: x\n", "include (other.yaml) is not supported"),
         ("services:\n  a:\n    image: x\n    env_file: missing.env\n", "missing.env not found"),
     ];
     for (text, want) in cases {
@@ -327,4 +326,33 @@ volumes:
     name: p_data
 ";
     assert_eq!(text, want);
+}
+
+#[test]
+fn include_brings_services_with_their_own_paths() {
+    let (_t, d) = scratch("p");
+    std::fs::create_dir(d.join("sub")).unwrap();
+    write(
+        &d.join("sub"),
+        "compose.yaml",
+        "services:\n  db:\n    build: ./db\n    volumes: ['./init:/init']\nvolumes:\n  data: {}\n",
+    );
+    write(
+        &d,
+        "compose.yaml",
+        "include:\n  - sub/compose.yaml\nservices:\n  web:\n    image: x\n    depends_on: [db]\n",
+    );
+    let p = load(&opts(&d)).unwrap();
+    let db = &p.model.services["db"];
+    assert!(
+        db.build.as_ref().unwrap().context.ends_with("/p/sub/db"),
+        "{db:?}"
+    );
+    assert!(db.volumes[0]
+        .source
+        .as_ref()
+        .unwrap()
+        .ends_with("/p/sub/init"));
+    assert!(p.model.volumes.contains_key("data"));
+    assert!(p.model.services.contains_key("web"));
 }

@@ -11,12 +11,6 @@ fn invalid(msg: String) -> Error {
 }
 
 pub(crate) fn check(model: &ComposeFile) -> Result<(), Error> {
-    if let Some(inc) = &model.include {
-        return Err(Error::new(format!(
-            "include ({}) is not supported by berth compose yet",
-            inc.join(", ")
-        )));
-    }
     for (name, svc) in &model.services {
         if svc.image.is_none() && svc.build.is_none() {
             return Err(invalid(format!(

@@ -105,6 +105,9 @@ pub fn parse_port(text: &str) -> Option<Vec<Value>> {
             (t, t)
         }
     };
+    if t0 > t1 {
+        return None;
+    }
     let pub_range = published.as_deref().and_then(|p| p.split_once('-'));
     let mut out = Vec::new();
     for (k, t) in (t0..=t1).enumerate() {
@@ -118,7 +121,7 @@ pub fn parse_port(text: &str) -> Option<Vec<Value>> {
             (Some((a, b)), _) if t0 != t1 => {
                 let a: u16 = a.parse().ok()?;
                 let _ = b;
-                Some((a + k as u16).to_string())
+                Some(a.checked_add(k as u16)?.to_string())
             }
             (_, p) => p.clone(),
         };
@@ -420,6 +423,9 @@ mod tests {
         assert_eq!(p[0], yaml("{mode: ingress, target: 3000, protocol: tcp}"));
         assert_eq!(parse_port("9000-9001:80-81").unwrap().len(), 2);
         assert!(parse_port("nope").is_none());
+        assert!(parse_port("81-80").is_none());
+        assert!(parse_port("65535-65536:80-81").is_none());
+        assert!(parse_port("65535-65535:80-81").is_none());
     }
 
     #[test]

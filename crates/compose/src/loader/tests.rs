@@ -225,6 +225,11 @@ fn model_checks() {
         ("services:\n  a:\n    image: x\n    networks: [n]\n", "refers to undefined network n"),
         ("services:\n  a:\n    image: x\n    volumes: ['v:/v']\n", "refers to undefined volume v"),
         ("services:\n  a:\n    command: x\n", "has neither an image nor a build context"),
+        ("services:\n  'a b':\n    image: x\n", "service name \"a b\" must only contain"),
+        (
+            "services:\n  a:\n    image: x\n    container_name: c\n    deploy: {replicas: 2}\n",
+            "can't set container_name and a as container name must be unique",
+        ),
         ("services:\n  a:\n    image: x\n    env_file: missing.env\n", "missing.env not found"),
     ];
     for (text, want) in cases {

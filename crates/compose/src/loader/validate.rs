@@ -12,6 +12,18 @@ fn invalid(msg: String) -> Error {
 
 pub(crate) fn check(model: &ComposeFile) -> Result<(), Error> {
     for (name, svc) in &model.services {
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if name.is_empty() || !name.chars().all(valid) {
+            return Err(invalid(format!(
+                "service name {name:?} must only contain letters, digits, '.', '_' and '-'"
+            )));
+        }
+        let replicas = svc.scale.or(svc.deploy.as_ref().and_then(|d| d.replicas));
+        if svc.container_name.is_some() && replicas.is_some_and(|r| r > 1) {
+            return Err(invalid(format!(
+                "services.deploy.replicas: can't set container_name and {name} as container name must be unique"
+            )));
+        }
         if svc.image.is_none() && svc.build.is_none() {
             return Err(invalid(format!(
                 "service {name:?} has neither an image nor a build context specified"

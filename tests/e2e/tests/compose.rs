@@ -134,6 +134,9 @@ fn multi_service_project_up_converge_down() {
     assert!(labels["com.docker.compose.config-hash"]
         .as_str()
         .is_some_and(|h| h.len() == 64));
+    assert!(labels["com.docker.compose.image"]
+        .as_str()
+        .is_some_and(|i| i.starts_with("sha256:")));
     assert!(labels["com.docker.compose.depends_on"]
         .as_str()
         .unwrap()

@@ -234,7 +234,13 @@ async fn create_one(
     let p = &ctx.project;
     let svc = &p.model.services[service];
     let name = container_name(&p.name, service, svc, n);
-    let req = create::request(p, service, n, hash)?;
+    let mut req = create::request(p, service, n, hash)?;
+    // The image label holds the image's id, as compose v2 writes it.
+    if let Ok(img) = ctx.client.inspect_image_json(&req.config.image).await {
+        if let (Some(id), Some(labels)) = (img["Id"].as_str(), req.config.labels.as_mut()) {
+            labels.insert(IMAGE.into(), id.to_string());
+        }
+    }
     progress("Container", &name, "Creating");
     let res = match ctx.client.create_container(Some(&name), &req).await {
         Err(e) if not_found(&e) && e.message().starts_with("No such image") => {

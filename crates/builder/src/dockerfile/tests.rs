@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn p(s: &str) -> Dockerfile {

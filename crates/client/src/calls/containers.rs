@@ -161,6 +161,87 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `GET /containers/json?all=&filters=` with label filters
+    /// (`key=value` or `key`), as compose lists a project's containers.
+    pub async fn list_containers_labelled(
+        &self,
+        all: bool,
+        labels: &[String],
+    ) -> Result<Vec<ContainerSummary>> {
+        let filters = serde_json::json!({ "label": labels }).to_string();
+        self.get(&format!(
+            "/containers/json?all={}&filters={}",
+            all as u8,
+            q(&filters)
+        ))
+        .await
+    }
+
+    /// `POST /containers/{id}/pause` or `/unpause`.
+    pub async fn pause_container(&self, id: &str, pause: bool) -> Result<()> {
+        let op = if pause { "pause" } else { "unpause" };
+        self.call("POST", &format!("/containers/{}/{op}", q(id)))
+            .await
+    }
+
+    /// `POST /containers/{id}/restart?t=`.
+    pub async fn restart_container(&self, id: &str, timeout: Option<i64>) -> Result<()> {
+        let t = timeout.map(|t| format!("?t={t}")).unwrap_or_default();
+        self.call("POST", &format!("/containers/{}/restart{t}", q(id)))
+            .await
+    }
+
+    /// `GET /containers/{id}/logs` as a stream (`follow`, `tail`,
+    /// `timestamps`): the response, to be read frame by frame with
+    /// [`crate::client::Demux`] (or raw with a TTY).
+    pub async fn logs_stream(
+        &self,
+        id: &str,
+        follow: bool,
+        tail: Option<&str>,
+        timestamps: bool,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let tail = tail.map(|t| format!("&tail={}", q(t))).unwrap_or_default();
+        self.send(
+            "GET",
+            &format!(
+                "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}{tail}",
+                q(id),
+                follow as u8,
+                timestamps as u8
+            ),
+            None,
+            "",
+        )
+        .await
+    }
+}
+
+impl Client {
+    /// `GET /containers/{id}/top`.
+    pub async fn top_container(&self, id: &str) -> Result<berth_api::model::ContainerTopResponse> {
+        self.get(&format!("/containers/{}/top", q(id))).await
+    }
+}
+
+impl Client {
+    /// `PUT /containers/{id}/archive?path=`: extracts `tar` under `path`
+    /// in the container (which may be created and not started).
+    pub async fn put_archive(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
+        let resp = self
+            .send(
+                "PUT",
+                &format!("/containers/{}/archive?path={}", q(id), q(path)),
+                Some(bytes::Bytes::from(tar)),
+                "application/x-tar",
+            )
+            .await?;
+        collect(resp).await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

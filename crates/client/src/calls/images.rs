@@ -73,3 +73,36 @@ impl Client {
         Ok(())
     }
 }
+
+impl Client {
+    /// `POST /build` with a tar of the context (`query` is the URL query,
+    /// already encoded: `t=`, `dockerfile=`, `buildargs=`, ...), handing
+    /// every progress line to `progress`; an error line ends the build
+    /// with its message.
+    pub async fn build_image(
+        &self,
+        query: &str,
+        context_tar: Vec<u8>,
+        mut progress: impl FnMut(&Message),
+    ) -> Result<()> {
+        let resp = self
+            .send(
+                "POST",
+                &format!("/build?{query}"),
+                Some(bytes::Bytes::from(context_tar)),
+                "application/x-tar",
+            )
+            .await?;
+        let mut lines = crate::client::JsonLines::new(resp);
+        while let Some(m) = lines.next::<Message>().await? {
+            if let Some(e) = m.error.clone() {
+                return Err(ClientError::Daemon(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    e,
+                ));
+            }
+            progress(&m);
+        }
+        Ok(())
+    }
+}

@@ -79,6 +79,9 @@ fn main() {
             }
         });
     }
+    if let Group::Compose(args) = group {
+        std::process::exit(compose(gopts, args));
+    }
     let client = match context::resolve(&gopts, &context::process_env)
         .and_then(|r| Client::from_resolved(&r).map_err(|e| e.to_string()))
     {
@@ -110,4 +113,21 @@ fn main() {
     });
     // Leave at once: a detached stdin reader must not hold the exit.
     std::process::exit(code);
+}
+
+/// `berth compose ...`: the same code as the `berth-compose` binary and the
+/// docker CLI plugin, on a runtime of its own (compose works on independent
+/// services in parallel).
+fn compose(gopts: GlobalOpts, args: Vec<String>) -> i32 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(berth_compose::run_with(gopts, args)),
+        Err(e) => {
+            eprintln!("starting the runtime: {e}");
+            1
+        }
+    }
 }

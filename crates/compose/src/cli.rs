@@ -317,6 +317,13 @@ impl Cli {
 /// Runs one compose command line (the arguments after `compose`);
 /// answers the exit code. Errors are printed to stderr.
 pub async fn run(args: Vec<String>) -> i32 {
+    run_with(berth_client::context::GlobalOpts::default(), args).await
+}
+
+/// [`run`] with the daemon chosen by the caller's global options, as
+/// `berth -H HOST compose ...` gives them (the environment and the current
+/// context otherwise, as for every berth command).
+pub async fn run_with(daemon: berth_client::context::GlobalOpts, args: Vec<String>) -> i32 {
     let cli = match Cli::try_parse_from(std::iter::once("compose".to_string()).chain(args)) {
         Ok(c) => c,
         Err(e) => {
@@ -325,7 +332,7 @@ pub async fn run(args: Vec<String>) -> i32 {
             return code;
         }
     };
-    match dispatch(cli).await {
+    match dispatch(cli, &daemon).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
@@ -334,19 +341,18 @@ pub async fn run(args: Vec<String>) -> i32 {
     }
 }
 
-fn client() -> Result<berth_client::Client, Error> {
+fn client(daemon: &berth_client::context::GlobalOpts) -> Result<berth_client::Client, Error> {
     use berth_client::context;
-    let opts = context::GlobalOpts::default();
-    context::resolve(&opts, &context::process_env)
+    context::resolve(daemon, &context::process_env)
         .and_then(|r| berth_client::Client::from_resolved(&r).map_err(|e| e.to_string()))
         .map_err(Error::new)
 }
 
-async fn dispatch(cli: Cli) -> Result<i32, Error> {
+async fn dispatch(cli: Cli, daemon: &berth_client::context::GlobalOpts) -> Result<i32, Error> {
     let opts = cli.load_options();
     match &cli.command {
         Command::Version(a) => return Ok(project::info::version(a)),
-        Command::Ls(a) => return project::info::ls(&client()?, a).await,
+        Command::Ls(a) => return project::info::ls(&client(daemon)?, a).await,
         _ => {}
     }
     let project = loader::load(&opts)?;
@@ -354,7 +360,7 @@ async fn dispatch(cli: Cli) -> Result<i32, Error> {
         return project::info::config(&project, a);
     }
     let ctx = Ctx {
-        client: client()?,
+        client: client(daemon)?,
         project,
     };
     match cli.command {

@@ -17,7 +17,7 @@ pub mod loader;
 pub mod model;
 pub mod project;
 
-pub use cli::run;
+pub use cli::{run, run_with};
 
 /// A compose error: the message as docker compose prints it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

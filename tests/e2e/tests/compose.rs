@@ -364,6 +364,25 @@ fn docker_cli_runs_it_as_docker_compose() {
     assert!(names(&d, label).is_empty());
 }
 
+/// `berth compose` is the same code, and takes the daemon from berth's own
+/// global options (`-H` here, with `DOCKER_HOST` unset).
+#[test]
+fn berth_compose_subcommand() {
+    let d = Daemon::start();
+    write(&d.tmp().join("sub"), "compose.yaml", SIMPLE);
+    let berth = format!(
+        "env -u DOCKER_HOST {} -H \"$DOCKER_HOST\" compose",
+        bin_dir().join("berth").display()
+    );
+    d.sh(&format!("cd sub && {berth} up -d")).ok();
+    let label = "label=com.docker.compose.project=sub";
+    assert_eq!(names(&d, label), vec!["sub-one-1", "sub-two-1"]);
+    let ps = d.sh(&format!("cd sub && {berth} ps --services"));
+    assert_eq!(ps.ok().stdout, "one\ntwo\n");
+    d.sh(&format!("cd sub && {berth} down")).ok();
+    assert!(names(&d, label).is_empty());
+}
+
 /// `up` without `-d` streams every container's output behind a
 /// `SERVICE-N  | ` prefix until they exit; `run` makes a one-off container
 /// whose output and exit code are its own, removed with `--rm`.

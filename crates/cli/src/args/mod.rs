@@ -142,6 +142,12 @@ pub enum Cmd {
     Logout { server: Option<String> },
     /// Search Docker Hub for images
     Search(SearchArgs),
+    /// Docker Compose (berth compose; its own grammar and help)
+    #[command(disable_help_flag = true)]
+    Compose {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Show the history of an image
     History(HistoryArgs),
     /// Display system-wide information

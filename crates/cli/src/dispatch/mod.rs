@@ -34,6 +34,9 @@ pub enum Group {
     Login(LoginArgs),
     Logout(Option<String>),
     Search(SearchArgs),
+    /// `compose ...`: berth compose, run by `main` with the global options
+    /// (it resolves its own client).
+    Compose(Vec<String>),
 }
 
 impl Group {
@@ -94,6 +97,7 @@ impl Group {
             Cmd::Login(a) => Group::Login(a),
             Cmd::Logout { server } => Group::Logout(server),
             Cmd::Search(a) => Group::Search(a),
+            Cmd::Compose { args } => Group::Compose(args),
         }
     }
 }
@@ -110,7 +114,7 @@ pub async fn run(c: &Client, group: Group) -> Result<i32, Failure> {
         Group::System(x) => system_cmd(c, x).await,
         Group::Volume(x) => volume::run(c, x).await,
         Group::Network(x) => network::dispatch(c, x).await,
-        Group::Context(_) => Ok(0),
+        Group::Context(_) | Group::Compose(_) => Ok(0),
         Group::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,
         Group::Version(a) => system::version(c, a.format).await,
         Group::Login(a) => {

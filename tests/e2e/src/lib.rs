@@ -34,6 +34,7 @@ pub mod leak;
 pub mod net;
 pub mod pty;
 pub mod registry;
+pub mod remote;
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

@@ -2,10 +2,11 @@
 //! on loopback) and of local tars. Runs against dockerd too
 //! (`BERTH_E2E_DAEMON=dockerd`).
 
-use berth_e2e::build::{build, context};
-use berth_e2e::Daemon;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use berth_e2e::build::{build, context};
+use berth_e2e::Daemon;
 
 /// `ADD` of a URL served on loopback, and of a local tar (extracted).
 #[test]

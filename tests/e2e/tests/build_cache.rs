@@ -3,9 +3,10 @@
 //! prune`. Runs against dockerd too (`BERTH_E2E_DAEMON=dockerd`) where
 //! a test says so.
 
+use std::fs;
+
 use berth_e2e::build::{build, context};
 use berth_e2e::{Daemon, Out};
-use std::fs;
 
 /// A second build of an unchanged context is all cache; touching one
 /// copied file rebuilds from that step on and no earlier.

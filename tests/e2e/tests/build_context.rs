@@ -3,10 +3,11 @@
 //! context tars, and a build cancelled half-way. Runs against dockerd too
 //! (`BERTH_E2E_DAEMON=dockerd`).
 
-use berth_e2e::build::{build, context};
-use berth_e2e::{Cli, Daemon};
 use std::fs;
 use std::path::Path;
+
+use berth_e2e::build::{build, context};
+use berth_e2e::{Cli, Daemon};
 
 /// Hostile context tars are refused and write nothing outside.
 #[test]

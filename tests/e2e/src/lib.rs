@@ -35,6 +35,7 @@ pub mod net;
 pub mod pty;
 pub mod registry;
 pub mod remote;
+pub mod volumes;
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

@@ -2,6 +2,8 @@
 //! backup/restore recipe), as a docker user types them. Every object a test
 //! makes is named `bvol...`.
 
+use std::path::Path;
+
 use berth_e2e::Daemon;
 
 #[test]
@@ -13,6 +15,15 @@ fn binds_tmpfs_and_the_backup_restore_recipe() {
     std::fs::write(host.join("in"), "from-host\n").unwrap();
     let hs = host.display().to_string();
 
+    read_only_and_writable_binds(&d, &tmp, &host, &hs);
+    bind_propagation_needs_a_propagating_source(&d, &tmp);
+    tmpfs_is_sized_and_empty_at_every_start(&d);
+    backup_restore_recipe(&d, &tmp);
+}
+
+/// A read-only bind refuses writes (-v and --mount alike); a writable one
+/// writes through; -v creates a missing host directory.
+fn read_only_and_writable_binds(d: &Daemon, tmp: &Path, host: &Path, hs: &str) {
     // A read-only bind refuses writes; -v and --mount alike.
     for spec in [
         vec!["-v".to_string(), format!("{hs}:/ro:ro")],
@@ -56,9 +67,11 @@ fn binds_tmpfs_and_the_backup_restore_recipe() {
     ])
     .ok();
     assert_eq!(std::fs::read_to_string(fresh.join("f")).unwrap(), "made\n");
+}
 
-    // Propagation: a slave/shared bind needs a source mount that can
-    // propagate, as dockerd checks; a shared one does.
+/// Propagation: a slave/shared bind needs a source mount that can
+/// propagate, as dockerd checks; a shared one does.
+fn bind_propagation_needs_a_propagating_source(d: &Daemon, tmp: &Path) {
     let private = tmp.join("bvol-prop");
     std::fs::create_dir_all(&private).unwrap();
     nix::mount::mount(
@@ -99,8 +112,10 @@ fn binds_tmpfs_and_the_backup_restore_recipe() {
         "path {ps} is mounted on {ps} but it is not a shared or slave mount"
     ));
     shared.ok().stdout_has(" shared:");
+}
 
-    // tmpfs: memory-backed, with the size asked, empty at every start.
+/// tmpfs: memory-backed, with the size asked, empty at every start.
+fn tmpfs_is_sized_and_empty_at_every_start(d: &Daemon) {
     let script = "ls -A /scratch; echo hi > /scratch/f; grep ' /scratch ' /proc/mounts";
     let first = d.docker(&[
         "run",
@@ -142,8 +157,10 @@ fn binds_tmpfs_and_the_backup_restore_recipe() {
             && o.stdout.ends_with("\n1770\n"),
         "{o}"
     );
+}
 
-    // The backup/restore recipe of docker's docs, byte for byte.
+/// The backup/restore recipe of docker's docs, byte for byte.
+fn backup_restore_recipe(d: &Daemon, tmp: &Path) {
     d.docker(&[
         "run",
         "--name",

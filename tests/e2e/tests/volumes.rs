@@ -1,5 +1,10 @@
-//! Volumes, bind mounts, tmpfs and `--volumes-from`, as a docker user
-//! types them. Every object a test makes is named `bvol...`.
+//! Named volumes as a docker user types them: sharing, removal while in
+//! use, a daemon crash, `system df`, bad mounts and names, and device
+//! options (bind mounts and tmpfs are in `volumes_binds.rs`, volumes an
+//! image declares in `volumes_image.rs`). Every object a test makes is
+//! named `bvol...`.
+
+use std::path::Path;
 
 use berth_e2e::volumes::volume_names;
 use berth_e2e::{columns, is_hex64, Cli, Daemon};
@@ -36,7 +41,16 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         "CreatedAt is RFC 3339 in seconds: {created}"
     );
 
-    // A first container writes, a second one reads.
+    a_first_container_writes_a_second_reads(&d, &mountpoint);
+    mounts_in_inspect_and_ps(&d, &mountpoint);
+    in_use_is_refused_naming_the_container(&d, &mountpoint);
+    dangling_label_and_name_filters(&d, &generated);
+    volumes_survive_a_daemon_crash(&mut d, &generated);
+    unused_volume_goes_with_its_directory(&d, &generated);
+}
+
+/// A first container writes, a second one reads.
+fn a_first_container_writes_a_second_reads(d: &Daemon, mountpoint: &Path) {
     d.docker(&[
         "run",
         "--name",
@@ -65,9 +79,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         "written-by-one\n",
         "the volume's content is in its Mountpoint on the host"
     );
+}
 
-    // Mounts in inspect and in ps.
-    let writer_id = d.inspect("bvol-writer", "{{.Id}}");
+/// Mounts in inspect and in ps.
+fn mounts_in_inspect_and_ps(d: &Daemon, mountpoint: &Path) {
     d.docker(&[
         "inspect",
         "-f",
@@ -102,8 +117,11 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     ])
     .ok()
     .stdout_is("");
+}
 
-    // In use (even by a stopped container): 409 naming the container.
+/// In use (even by a stopped container): 409 naming the container.
+fn in_use_is_refused_naming_the_container(d: &Daemon, mountpoint: &Path) {
+    let writer_id = d.inspect("bvol-writer", "{{.Id}}");
     let o = d.docker(&["volume", "rm", "bvol-data"]);
     o.code_is(1).stderr_has(&format!(
         "remove bvol-data: volume is in use - [{writer_id}]"
@@ -115,8 +133,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         mountpoint.join("msg").exists(),
         "a refused rm changed nothing"
     );
+}
 
-    // dangling filter: the used one is not dangling, the generated one is.
+/// dangling filter: the used one is not dangling, the generated one is.
+fn dangling_label_and_name_filters(d: &Daemon, generated: &str) {
     d.docker(&["volume", "ls", "-q", "-f", "dangling=true"])
         .ok()
         .stdout_is(&format!("{generated}\n"));
@@ -140,8 +160,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     d.docker(&["volume", "ls", "-q", "-f", "name=bvol-d"])
         .ok()
         .stdout_is("bvol-data\n");
+}
 
-    // kill -9 of the daemon: the volumes and their content stay.
+/// kill -9 of the daemon: the volumes and their content stay.
+fn volumes_survive_a_daemon_crash(d: &mut Daemon, generated: &str) {
     d.kill9();
     if d.is_dockerd() {
         // dockerd 20.10 restarted at once after a crash times out waiting
@@ -149,8 +171,8 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     d.restart();
-    assert_eq!(volume_names(&d), {
-        let mut v = vec!["bvol-data".to_string(), generated.clone()];
+    assert_eq!(volume_names(d), {
+        let mut v = vec!["bvol-data".to_string(), generated.to_string()];
         v.sort();
         v
     });
@@ -168,10 +190,12 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     ])
     .ok()
     .stdout_is("written-by-one\n");
+}
 
-    // Once the container is gone the volume can go, with its directory.
+/// Once the container is gone the volume can go, with its directory.
+fn unused_volume_goes_with_its_directory(d: &Daemon, generated: &str) {
     d.docker(&["rm", "bvol-writer"]).ok();
-    d.docker(&["volume", "rm", "bvol-data", &generated])
+    d.docker(&["volume", "rm", "bvol-data", generated])
         .ok()
         .stdout_is(&format!("bvol-data\n{generated}\n"));
     assert!(!d.data_root.join("volumes/bvol-data").exists());

@@ -49,6 +49,15 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
         d.inspect("bvol-anon", "{{json .Config.Volumes}}"),
         "{\"/data\":{}}"
     );
+    named_volumes_are_filled_unless_nocopy(&d);
+    a_symlinked_target_stays_in_the_rootfs(&d, &outside);
+    rm_takes_anonymous_volumes_only(&d, &anon);
+    prune_by_api_version(&d);
+}
+
+/// A named volume, empty, is filled too, keeping the file's mode, at
+/// create; unless nocopy, with -v or --mount.
+fn named_volumes_are_filled_unless_nocopy(d: &Daemon) {
     // A named volume, empty, is filled too, keeping the file's mode.
     d.docker(&[
         "run",
@@ -111,8 +120,10 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
     ])
     .ok()
     .stdout_is("");
+}
 
-    // A symlink in the image at the target keeps the mount inside the rootfs.
+/// A symlink in the image at the target keeps the mount inside the rootfs.
+fn a_symlinked_target_stays_in_the_rootfs(d: &Daemon, outside: &Path) {
     d.docker(&[
         "run",
         "--rm",
@@ -125,7 +136,7 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
     ])
     .ok();
     assert!(
-        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        std::fs::read_dir(outside).unwrap().next().is_none(),
         "the mount followed the image's symlink out of the rootfs"
     );
     d.docker(&[
@@ -139,35 +150,41 @@ fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
     ])
     .ok()
     .stdout_is("inside\n");
+}
 
-    // --rm and rm -v remove anonymous volumes, never named ones.
-    let before = volume_names(&d);
+/// --rm and rm -v remove anonymous volumes, never named ones.
+fn rm_takes_anonymous_volumes_only(d: &Daemon, anon: &str) {
+    let before = volume_names(d);
     d.docker(&["run", "--rm", "-v", "/extra", "bvolimg", "true"])
         .ok();
-    assert_eq!(volume_names(&d), before, "--rm left anonymous volumes");
+    assert_eq!(volume_names(d), before, "--rm left anonymous volumes");
     d.docker(&["rm", "-v", "bvol-anon"]).ok();
     assert!(
-        !volume_names(&d).contains(&anon),
+        !volume_names(d).contains(&anon.to_string()),
         "rm -v left the anonymous volume"
     );
-    assert!(volume_names(&d).contains(&"bvol-seeded".to_string()));
+    assert!(volume_names(d).contains(&"bvol-seeded".to_string()));
+}
 
+/// prune: anonymous volumes by default (API >= 1.42), all with -a; below
+/// API 1.42 named volumes too, as dockerd 20.10 does.
+fn prune_by_api_version(d: &Daemon) {
     // prune: anonymous volumes by default (API >= 1.42), all with -a.
     d.docker(&["run", "--name", "bvol-p", "-v", "/p", "busybox", "true"])
         .ok();
     let p = d.inspect("bvol-p", "{{range .Mounts}}{{.Name}}{{end}}");
     d.docker(&["rm", "bvol-p"]).ok();
-    assert!(volume_names(&d).contains(&p));
+    assert!(volume_names(d).contains(&p));
     let o = d.docker(&["volume", "prune", "-f"]);
     o.ok().stdout_has("Deleted Volumes:\n").stdout_has(&p);
-    assert!(!volume_names(&d).contains(&p));
+    assert!(!volume_names(d).contains(&p));
     if !d.is_dockerd() {
         // dockerd 20.10 (API 1.41) pruned named volumes too.
-        assert!(volume_names(&d).contains(&"bvol-seeded".to_string()));
+        assert!(volume_names(d).contains(&"bvol-seeded".to_string()));
         let o = d.docker(&["volume", "prune", "-af"]);
         o.ok().stdout_has("bvol-seeded\n");
     }
-    assert_eq!(volume_names(&d), Vec::<String>::new());
+    assert_eq!(volume_names(d), Vec::<String>::new());
 
     // Below API 1.42 a prune takes named volumes too, as dockerd 20.10 does.
     d.docker(&["volume", "create", "bvol-old-api"]).ok();

@@ -11,7 +11,7 @@
 //! Everything the test makes on the host is named `bcli*`; a guard deletes
 //! the namespace and the links on every path.
 
-use berth_e2e::remote::{assert_gone, cert_dir, openssl, same_failure, setup};
+use berth_e2e::remote::{assert_gone, cert_dir, openssl, same_failure, setup, Remote};
 use berth_e2e::Cli;
 
 #[test]
@@ -33,148 +33,164 @@ fn both_clients_reach_the_daemon_over_mutual_tls_from_another_netns() {
                 .stdout_is("hi\n");
         }
         let host = r.net.host();
-        let env = [("DOCKER_HOST", host.as_str()), ("DOCKER_TLS_VERIFY", "1")];
-        // stdin over the hijacked TLS stream, and its half-close.
-        r.cli_in(
-            Cli::Berth,
-            &env,
-            &["run", "--rm", "-i", "busybox", "cat"],
-            Some(b"through tls\n"),
-        )
-        .ok()
-        .stdout_is("through tls\n");
-        // The exit code crosses too.
-        r.tls(
-            Cli::Berth,
-            &["run", "--rm", "busybox", "sh", "-c", "exit 3"],
-        )
-        .code_is(3);
-        // exec, detached container, over TLS.
-        r.tls(
-            Cli::Berth,
-            &["run", "-d", "--name", "bcli-exec", "busybox", "sleep", "60"],
-        )
-        .ok();
-        r.cli_in(
-            Cli::Berth,
-            &env,
-            &["exec", "-i", "bcli-exec", "cat"],
-            Some(b"exec in\n"),
-        )
-        .ok()
-        .stdout_is("exec in\n");
-        r.tls(Cli::Berth, &["rm", "-f", "bcli-exec"]).ok();
-
-        // The global flags instead of the environment.
-        let flags = |cli| {
-            r.cli_in(
-                cli,
-                &[],
-                &[
-                    "-H",
-                    &host,
-                    "--tlsverify",
-                    "--tlscacert",
-                    &r.cert("ca.pem"),
-                    "--tlscert",
-                    &r.cert("client-cert.pem"),
-                    "--tlskey",
-                    &r.cert("client-key.pem"),
-                    "version",
-                    "--format",
-                    "{{.Server.Version}}",
-                ],
-                None,
-            )
-        };
-        flags(Cli::Docker).ok().stdout_is(&version);
-        flags(Cli::Berth).ok().stdout_is(&version);
-        // `--tls` alone encrypts without checking the server: a CA that
-        // did not sign it is not consulted.
-        for cli in [Cli::Docker, Cli::Berth] {
-            r.cli_in(
-                cli,
-                &[],
-                &[
-                    "-H",
-                    &host,
-                    "--tls",
-                    "--tlscacert",
-                    &r.cert("other-ca.pem"),
-                    "--tlscert",
-                    &r.cert("client-cert.pem"),
-                    "--tlskey",
-                    &r.cert("client-key.pem"),
-                    "version",
-                    "--format",
-                    "{{.Server.Version}}",
-                ],
-                None,
-            )
-            .ok()
-            .stdout_is(&version);
-        }
-        // DOCKER_CERT_PATH instead of ~/.docker; EC client key in SEC1.
-        let ec = r.d.tmp().join("ec");
-        std::fs::create_dir_all(&ec).unwrap();
-        std::fs::copy(r.certs.join("ca.pem"), ec.join("ca.pem")).unwrap();
-        openssl(
-            &ec,
-            &[
-                "ecparam",
-                "-genkey",
-                "-name",
-                "prime256v1",
-                "-out",
-                "key.pem",
-            ],
-        );
-        std::fs::write(ec.join("c.ext"), "extendedKeyUsage = clientAuth\n").unwrap();
-        openssl(
-            &ec,
-            &[
-                "req", "-subj", "/CN=ec", "-new", "-key", "key.pem", "-out", "c.csr",
-            ],
-        );
-        openssl(
-            &ec,
-            &[
-                "x509",
-                "-req",
-                "-days",
-                "2",
-                "-in",
-                "c.csr",
-                "-CA",
-                &r.cert("ca.pem"),
-                "-CAkey",
-                &r.cert("ca-key.pem"),
-                "-CAcreateserial",
-                "-CAserial",
-                "ca.srl",
-                "-out",
-                "cert.pem",
-                "-extfile",
-                "c.ext",
-            ],
-        );
-        let ec_s = ec.display().to_string();
-        for cli in [Cli::Docker, Cli::Berth] {
-            r.cli_in(
-                cli,
-                &[
-                    ("DOCKER_HOST", &host),
-                    ("DOCKER_TLS_VERIFY", "1"),
-                    ("DOCKER_CERT_PATH", &ec_s),
-                ],
-                &["version", "--format", "{{.Server.Version}}"],
-                None,
-            )
-            .ok()
-            .stdout_is(&version);
-        }
+        streams_cross_the_hijacked_tls_stream(&r, &host);
+        global_flags_instead_of_the_environment(&r, &host, &version);
+        cert_path_with_an_ec_client_key(&r, &host, &version);
     }
     assert_gone(&ns, &sif);
+}
+
+/// stdin over the hijacked TLS stream and its half-close, the exit code,
+/// and exec in a detached container.
+fn streams_cross_the_hijacked_tls_stream(r: &Remote, host: &str) {
+    let env = [("DOCKER_HOST", host), ("DOCKER_TLS_VERIFY", "1")];
+    // stdin over the hijacked TLS stream, and its half-close.
+    r.cli_in(
+        Cli::Berth,
+        &env,
+        &["run", "--rm", "-i", "busybox", "cat"],
+        Some(b"through tls\n"),
+    )
+    .ok()
+    .stdout_is("through tls\n");
+    // The exit code crosses too.
+    r.tls(
+        Cli::Berth,
+        &["run", "--rm", "busybox", "sh", "-c", "exit 3"],
+    )
+    .code_is(3);
+    // exec, detached container, over TLS.
+    r.tls(
+        Cli::Berth,
+        &["run", "-d", "--name", "bcli-exec", "busybox", "sleep", "60"],
+    )
+    .ok();
+    r.cli_in(
+        Cli::Berth,
+        &env,
+        &["exec", "-i", "bcli-exec", "cat"],
+        Some(b"exec in\n"),
+    )
+    .ok()
+    .stdout_is("exec in\n");
+    r.tls(Cli::Berth, &["rm", "-f", "bcli-exec"]).ok();
+}
+
+/// The global flags instead of the environment; `--tls` alone encrypts
+/// without checking the server.
+fn global_flags_instead_of_the_environment(r: &Remote, host: &str, version: &str) {
+    // The global flags instead of the environment.
+    let flags = |cli| {
+        r.cli_in(
+            cli,
+            &[],
+            &[
+                "-H",
+                host,
+                "--tlsverify",
+                "--tlscacert",
+                &r.cert("ca.pem"),
+                "--tlscert",
+                &r.cert("client-cert.pem"),
+                "--tlskey",
+                &r.cert("client-key.pem"),
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+            None,
+        )
+    };
+    flags(Cli::Docker).ok().stdout_is(version);
+    flags(Cli::Berth).ok().stdout_is(version);
+    // `--tls` alone encrypts without checking the server: a CA that
+    // did not sign it is not consulted.
+    for cli in [Cli::Docker, Cli::Berth] {
+        r.cli_in(
+            cli,
+            &[],
+            &[
+                "-H",
+                host,
+                "--tls",
+                "--tlscacert",
+                &r.cert("other-ca.pem"),
+                "--tlscert",
+                &r.cert("client-cert.pem"),
+                "--tlskey",
+                &r.cert("client-key.pem"),
+                "version",
+                "--format",
+                "{{.Server.Version}}",
+            ],
+            None,
+        )
+        .ok()
+        .stdout_is(version);
+    }
+}
+
+/// DOCKER_CERT_PATH instead of ~/.docker; EC client key in SEC1.
+fn cert_path_with_an_ec_client_key(r: &Remote, host: &str, version: &str) {
+    // DOCKER_CERT_PATH instead of ~/.docker; EC client key in SEC1.
+    let ec = r.d.tmp().join("ec");
+    std::fs::create_dir_all(&ec).unwrap();
+    std::fs::copy(r.certs.join("ca.pem"), ec.join("ca.pem")).unwrap();
+    openssl(
+        &ec,
+        &[
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-out",
+            "key.pem",
+        ],
+    );
+    std::fs::write(ec.join("c.ext"), "extendedKeyUsage = clientAuth\n").unwrap();
+    openssl(
+        &ec,
+        &[
+            "req", "-subj", "/CN=ec", "-new", "-key", "key.pem", "-out", "c.csr",
+        ],
+    );
+    openssl(
+        &ec,
+        &[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            "c.csr",
+            "-CA",
+            &r.cert("ca.pem"),
+            "-CAkey",
+            &r.cert("ca-key.pem"),
+            "-CAcreateserial",
+            "-CAserial",
+            "ca.srl",
+            "-out",
+            "cert.pem",
+            "-extfile",
+            "c.ext",
+        ],
+    );
+    let ec_s = ec.display().to_string();
+    for cli in [Cli::Docker, Cli::Berth] {
+        r.cli_in(
+            cli,
+            &[
+                ("DOCKER_HOST", host),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", &ec_s),
+            ],
+            &["version", "--format", "{{.Server.Version}}"],
+            None,
+        )
+        .ok()
+        .stdout_is(version);
+    }
 }
 
 #[test]

@@ -252,6 +252,14 @@ fn user_networks_isolate_and_report() {
     let mut names: Vec<&str> = o.lines().collect();
     names.sort();
     assert_eq!(names, ["n1", "n2"]);
+    inspect_lists_them_and_the_bridge_is_cut_off(&d, &fixed);
+    bad_requests_are_refused(&d, s);
+    disconnect_connect_and_clean_up(&d, s, &fixed);
+}
+
+/// network inspect lists the containers with addresses and MACs; a
+/// container on the default bridge cannot reach my-net's containers.
+fn inspect_lists_them_and_the_bridge_is_cut_off(d: &Daemon, fixed: &str) {
     // network inspect lists the containers with addresses and MACs.
     let o = d
         .docker(&[
@@ -268,9 +276,14 @@ fn user_networks_isolate_and_report() {
     assert!(o.contains("n2 "), "{o}");
     // A container on the default bridge cannot reach my-net's containers.
     d.docker(&[
-        "run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", &fixed,
+        "run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", fixed,
     ])
     .fails();
+}
+
+/// Removing a network in use; overlapping subnet, bad CIDR, unknown
+/// network, duplicate name.
+fn bad_requests_are_refused(d: &Daemon, s: usize) {
     // Removing a network in use: refused, naming the containers.
     let o = d.docker(&["network", "rm", "my-net"]);
     o.fails().stderr_has("has active endpoints");
@@ -308,6 +321,11 @@ fn user_networks_isolate_and_report() {
     }
     let r = d.get("/networks/nope");
     assert_eq!(r.status, 404, "{}", r.text());
+}
+
+/// Disconnect and connect a running container; then clean up as a user
+/// would: containers, then the network.
+fn disconnect_connect_and_clean_up(d: &Daemon, s: usize, fixed: &str) {
     // Disconnect and connect a running container.
     d.docker(&["network", "disconnect", "my-net", "n2"]).ok();
     let o = d
@@ -318,7 +336,7 @@ fn user_networks_isolate_and_report() {
     assert!(!o.contains(&format!("10.{}.10.", 200 + s)), "{o}");
     d.docker(&["network", "connect", "--alias", "again", "my-net", "n2"])
         .ok();
-    d.docker(&["exec", "n2", "ping", "-c", "1", "-W", "2", &fixed])
+    d.docker(&["exec", "n2", "ping", "-c", "1", "-W", "2", fixed])
         .ok();
     // Cleanup order as a user would: containers, then the network.
     d.docker(&["rm", "-f", "n1", "n2"]).ok();

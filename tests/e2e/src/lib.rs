@@ -25,6 +25,7 @@
 //!   (against berthd it is used whenever the binary exists).
 //! - `BERTH_E2E_MAX_DAEMONS`: concurrent daemons (1..=9, default 2).
 
+pub mod build;
 pub mod cmd;
 pub mod faults;
 pub mod fixture;
@@ -33,6 +34,8 @@ pub mod leak;
 pub mod net;
 pub mod pty;
 pub mod registry;
+pub mod remote;
+pub mod volumes;
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

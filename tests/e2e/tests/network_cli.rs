@@ -104,8 +104,15 @@ fn create_ls_inspect_rm_match_docker() {
         .to_string();
     assert!(is_hex64(&id2), "network create prints the ID: {id2:?}");
 
-    // Both are there, with what was asked.
-    let ls = same(&d, &["network", "ls"]);
+    ls_shows_both(&d, &id);
+    inspect_shows_both(&d, &id);
+    inspect_finds_networks(&d);
+    clash_then_removal(&d);
+}
+
+/// Both are there, with what was asked.
+fn ls_shows_both(d: &Daemon, id: &str) {
+    let ls = same(d, &["network", "ls"]);
     ls.ok();
     assert_eq!(
         ls.lines()[0].split_whitespace().collect::<Vec<_>>(),
@@ -117,15 +124,15 @@ fn create_ls_inspect_rm_match_docker() {
             .any(|l| l.starts_with(&id[..12]) && l.contains(" bcn-a ")),
         "{ls}"
     );
-    same(&d, &["network", "ls", "-q"])
+    same(d, &["network", "ls", "-q"])
         .ok()
         .stdout_has(&format!("{}\n", &id[..12]));
-    same(&d, &["network", "ls", "--no-trunc"])
+    same(d, &["network", "ls", "--no-trunc"])
         .ok()
-        .stdout_has(&id);
-    same(&d, &["network", "ls", "--format", "{{json .}}"]).ok();
+        .stdout_has(id);
+    same(d, &["network", "ls", "--format", "{{json .}}"]).ok();
     same(
-        &d,
+        d,
         &[
             "network",
             "ls",
@@ -138,13 +145,13 @@ fn create_ls_inspect_rm_match_docker() {
     .ok()
     .stdout_is("bcn-a bridge false team=blue\nbcn-b bridge true \n");
     same(
-        &d,
+        d,
         &["network", "ls", "-f", "label=team=blue", "-q", "--no-trunc"],
     )
     .ok()
     .stdout_is(&format!("{id}\n"));
     same(
-        &d,
+        d,
         &[
             "network",
             "ls",
@@ -155,18 +162,21 @@ fn create_ls_inspect_rm_match_docker() {
         ],
     )
     .ok();
-    same(&d, &["network", "ls", "-f", "bogus=1"]).code_is(1);
-    same(&d, &["network", "ls", "-f", "nofilter"]).code_is(125);
+    same(d, &["network", "ls", "-f", "bogus=1"]).code_is(1);
+    same(d, &["network", "ls", "-f", "nofilter"]).code_is(125);
+}
 
-    same(&d, &["network", "inspect", "bcn-a"])
+/// `network inspect` of both, by name and ID, formatted, and missing ones.
+fn inspect_shows_both(d: &Daemon, id: &str) {
+    same(d, &["network", "inspect", "bcn-a"])
         .ok()
         .stdout_has("\"Subnet\": \"10.231.0.0/24\"");
-    same(&d, &["network", "inspect", "bcn-b", "bridge", &id]).ok();
-    same(&d, &["network", "inspect", "-f", "{{.Name}} {{.Internal}} {{.Attachable}} {{range .IPAM.Config}}{{.Subnet}} {{.IPRange}} {{.Gateway}}{{end}}", "bcn-a", "bcn-b"])
+    same(d, &["network", "inspect", "bcn-b", "bridge", id]).ok();
+    same(d, &["network", "inspect", "-f", "{{.Name}} {{.Internal}} {{.Attachable}} {{range .IPAM.Config}}{{.Subnet}} {{.IPRange}} {{.Gateway}}{{end}}", "bcn-a", "bcn-b"])
         .ok()
         .stdout_is("bcn-a false false 10.231.0.0/24  10.231.0.254\nbcn-b true true 10.232.0.0/24 10.232.0.128/25 \n");
     same(
-        &d,
+        d,
         &[
             "network",
             "inspect",
@@ -177,12 +187,12 @@ fn create_ls_inspect_rm_match_docker() {
     )
     .ok()
     .stdout_is("{\"Driver\":\"default\",\"Options\":{},\"Config\":[{\"Subnet\":\"10.231.0.0/24\",\"Gateway\":\"10.231.0.254\"}]} {\"team\":\"blue\"} map[com.example.x:1]\n");
-    same(&d, &["network", "inspect", "-f", "{{json .}}", "bcn-b"]).ok();
-    same(&d, &["network", "inspect", "-f", "json", "bcn-a", "bcn-b"])
+    same(d, &["network", "inspect", "-f", "{{json .}}", "bcn-b"]).ok();
+    same(d, &["network", "inspect", "-f", "json", "bcn-a", "bcn-b"])
         .ok()
         .stdout_has("},{");
     same(
-        &d,
+        d,
         &[
             "network",
             "inspect",
@@ -194,40 +204,44 @@ fn create_ls_inspect_rm_match_docker() {
     .ok()
     .stdout_is("map[] map[team:blue]\n");
     // A missing one: the others are still printed, then the error, exit 1.
-    let o = same(&d, &["network", "inspect", "bcn-a", "bcn-nope"]);
+    let o = same(d, &["network", "inspect", "bcn-a", "bcn-nope"]);
     o.code_is(1).stderr_has("bcn-nope");
     assert!(
         o.stdout
             .starts_with("[\n    {\n        \"Name\": \"bcn-a\""),
         "{o}"
     );
-    same(&d, &["network", "inspect", "bcn-nope"])
+    same(d, &["network", "inspect", "bcn-nope"])
         .code_is(1)
         .stdout_is("[]\n");
-    same(&d, &["network", "inspect", "-f", "{{.Nope}}", "bcn-a"]).code_is(1);
+    same(d, &["network", "inspect", "-f", "{{.Nope}}", "bcn-a"]).code_is(1);
+}
 
-    // `inspect` finds networks too (after containers and images).
-    same(&d, &["inspect", "bcn-a"])
+/// `inspect` finds networks too (after containers and images).
+fn inspect_finds_networks(d: &Daemon) {
+    same(d, &["inspect", "bcn-a"])
         .ok()
         .stdout_has("\"Name\": \"bcn-a\"");
-    same(&d, &["inspect", "--type", "network", "bcn-b"]).ok();
+    same(d, &["inspect", "--type", "network", "bcn-b"]).ok();
     same(
-        &d,
+        d,
         &["inspect", "-f", "{{.Name}} {{.Driver}}", "bcn-a", "bridge"],
     )
     .ok()
     .stdout_is("bcn-a bridge\nbridge bridge\n");
-    same(&d, &["inspect", "--type", "network", "bcn-nope"])
+    same(d, &["inspect", "--type", "network", "bcn-nope"])
         .code_is(1)
         .stdout_is("[]\n");
-    same(&d, &["inspect", "bcn-nope"]).code_is(1);
+    same(d, &["inspect", "bcn-nope"]).code_is(1);
+}
 
-    // A clash, then removal: each name answered in turn, exit 1 if any failed.
-    same(&d, &["network", "create", "bcn-a"])
+/// A clash, then removal: each name answered in turn, exit 1 if any failed.
+fn clash_then_removal(d: &Daemon) {
+    same(d, &["network", "create", "bcn-a"])
         .code_is(1)
         .stderr_has("bcn-a");
-    same(&d, &["network", "rm", "bcn-nope", "bcn-nope2"]).code_is(1);
-    same(&d, &["network", "rm", "-f", "bcn-nope"])
+    same(d, &["network", "rm", "bcn-nope", "bcn-nope2"]).code_is(1);
+    same(d, &["network", "rm", "-f", "bcn-nope"])
         .ok()
         .stdout_is("");
     // Each removes one of its own and fails on a missing one, alike.
@@ -235,7 +249,7 @@ fn create_ls_inspect_rm_match_docker() {
     d.docker(&["network", "create", "bcn-d"]).ok();
     let o = d.docker(&["network", "rm", "bcn-c", "bcn-nope"]);
     o.code_is(1).stdout_is("bcn-c\n");
-    if with_berth(&d) {
+    if with_berth(d) {
         let b = d.run(Cli::Berth, &["network", "rm", "bcn-d", "bcn-nope"]);
         b.code_is(1).stdout_is("bcn-d\n");
         assert_eq!(b.stderr, o.stderr, "{b}");
@@ -245,7 +259,7 @@ fn create_ls_inspect_rm_match_docker() {
     } else {
         d.docker(&["network", "rm", "bcn-d", "bcn-a", "bcn-b"]).ok();
     }
-    same(&d, &["network", "ls", "-q", "-f", "name=bcn"])
+    same(d, &["network", "ls", "-q", "-f", "name=bcn"])
         .ok()
         .stdout_is("");
 }
@@ -602,8 +616,13 @@ fn run_network_flags_as_docker() {
             "berth's container differs from docker's"
         );
     }
-    // --mac-address goes on the endpoint, which needs API 1.44: refused by
-    // both CLIs against an older daemon, sent alike to a newer one.
+    mac_address_on_the_endpoint(&d);
+    flag_errors_and_the_address_asked(&d);
+}
+
+/// --mac-address goes on the endpoint, which needs API 1.44: refused by
+/// both CLIs against an older daemon, sent alike to a newer one.
+fn mac_address_on_the_endpoint(d: &Daemon) {
     let mac = [
         "--network",
         "bcn-run",
@@ -615,12 +634,12 @@ fn run_network_flags_as_docker() {
     if d.is_dockerd() {
         let mut args = vec!["create"];
         args.extend_from_slice(&mac);
-        same(&d, &args)
+        same(d, &args)
             .code_is(1)
             .stderr_has("requires API version 1.44");
     } else {
         let mut macs = Vec::new();
-        let clis: Vec<Cli> = if with_berth(&d) {
+        let clis: Vec<Cli> = if with_berth(d) {
             vec![Cli::Docker, Cli::Berth]
         } else {
             vec![Cli::Docker]
@@ -639,7 +658,11 @@ fn run_network_flags_as_docker() {
             assert_eq!(macs[1], macs[0], "berth's MAC endpoint differs");
         }
     }
-    // The container-wide flags' errors, through run and create.
+}
+
+/// The container-wide flags' errors, through run and create; then both
+/// clients reach the container on its own network with the address asked.
+fn flag_errors_and_the_address_asked(d: &Daemon) {
     for args in [
         &["run", "--rm", "--network-alias", "x", "busybox", "true"][..],
         &[
@@ -669,12 +692,12 @@ fn run_network_flags_as_docker() {
             "true",
         ],
     ] {
-        same(&d, args).code_is(125);
+        same(d, args).code_is(125);
     }
-    same(&d, &["run", "--rm", "--ip", "10.20.0.9", "busybox", "true"]).code_is(125);
+    same(d, &["run", "--rm", "--ip", "10.20.0.9", "busybox", "true"]).code_is(125);
     // Both clients reach the container on its own network with the address asked.
     let out = same(
-        &d,
+        d,
         &[
             "run",
             "--rm",

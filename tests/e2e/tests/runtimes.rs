@@ -98,6 +98,17 @@ fn alive(pid: i32) -> bool {
 #[test]
 fn run_exec_pause_stop_under_runc() {
     let (d, _file) = daemon();
+    foreground_runs(&d);
+    let id = run_detached(&d);
+    exec_with_pipes_and_a_tty(&d);
+    pause_unpause(&d, &id);
+    stop_restart_rm(&d, &id);
+    a_restart_policy_brings_it_back(&d);
+}
+
+/// Foreground: output, exit code, stdin, a tty; by both names; the spec's
+/// seccomp profile; a missing command.
+fn foreground_runs(d: &Daemon) {
     // Foreground: output, exit code, stdin, a tty; by both names.
     for cli in d.clis() {
         d.run(
@@ -173,7 +184,10 @@ fn run_exec_pause_stop_under_runc() {
     ])
     .code_is(127)
     .stderr_has("/nonexistent: no such file or directory");
+}
 
+/// Detached: the real runc holds it, with its cgroup's limit. Returns its ID.
+fn run_detached(d: &Daemon) -> String {
     // Detached: the real runc holds it.
     let o = d.docker(&[
         "run",
@@ -192,7 +206,7 @@ fn run_exec_pause_stop_under_runc() {
     o.ok();
     let id = o.stdout.trim().to_string();
     assert_eq!(d.inspect("r1", "{{.HostConfig.Runtime}}"), "myrunc");
-    assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("running"));
+    assert_eq!(runc_status(d, "myrunc", &id).as_deref(), Some("running"));
     d.docker(&["ps", "--format", "{{.Names}} {{.State}}"])
         .ok()
         .stdout_is("r1 running\n");
@@ -200,8 +214,11 @@ fn run_exec_pause_stop_under_runc() {
     // Its cgroup (the spec's cgroupsPath, made by runc) has the limit.
     let pid: i32 = d.inspect("r1", "{{.State.Pid}}").parse().unwrap();
     assert_eq!(memory_limit(pid), Some(64 << 20));
+    id
+}
 
-    // exec, with pipes and a tty; a missing binary as dockerd words it.
+/// exec, with pipes and a tty; a missing binary as dockerd words it.
+fn exec_with_pipes_and_a_tty(d: &Daemon) {
     d.docker(&[
         "exec",
         "r1",
@@ -217,28 +234,34 @@ fn run_exec_pause_stop_under_runc() {
     d.docker(&["exec", "r1", "nope"]).code_is(126).stdout_has(
         "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown",
     );
+}
 
-    // pause / unpause through the runtime.
+/// pause / unpause through the runtime.
+fn pause_unpause(d: &Daemon, id: &str) {
     d.docker(&["pause", "r1"]).ok();
     assert_eq!(d.inspect("r1", "{{.State.Status}}"), "paused");
-    assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("paused"));
+    assert_eq!(runc_status(d, "myrunc", id).as_deref(), Some("paused"));
     d.docker(&["unpause", "r1"]).ok();
-    assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("running"));
+    assert_eq!(runc_status(d, "myrunc", id).as_deref(), Some("running"));
+}
 
-    // stop (sleep as pid 1 ignores SIGTERM: killed), restart, rm.
+/// stop (sleep as pid 1 ignores SIGTERM: killed), restart, rm.
+fn stop_restart_rm(d: &Daemon, id: &str) {
     d.docker(&["stop", "-t", "1", "r1"]).ok().stdout_is("r1\n");
     assert_eq!(
         d.inspect("r1", "{{.State.Status}} {{.State.ExitCode}}"),
         "exited 137"
     );
-    assert_eq!(runc_status(&d, "myrunc", &id), None);
+    assert_eq!(runc_status(d, "myrunc", id), None);
     d.docker(&["restart", "-t", "0", "r1"]).ok();
     assert_eq!(d.inspect("r1", "{{.State.Status}}"), "running");
-    assert_eq!(runc_status(&d, "myrunc", &id).as_deref(), Some("running"));
+    assert_eq!(runc_status(d, "myrunc", id).as_deref(), Some("running"));
     d.docker(&["rm", "-f", "r1"]).ok();
-    assert_eq!(runc_status(&d, "myrunc", &id), None);
+    assert_eq!(runc_status(d, "myrunc", id), None);
+}
 
-    // A restart policy brings it back under runc.
+/// A restart policy brings it back under runc.
+fn a_restart_policy_brings_it_back(d: &Daemon) {
     d.docker(&[
         "run",
         "-d",
@@ -256,7 +279,7 @@ fn run_exec_pause_stop_under_runc() {
     .ok();
     assert_eq!(
         wait_inspect(
-            &d,
+            d,
             "rp",
             "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
             "2 exited 1",

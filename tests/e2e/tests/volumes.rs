@@ -1,43 +1,13 @@
-//! Volumes, bind mounts, tmpfs and `--volumes-from`, as a docker user
-//! types them. Every object a test makes is named `bvol...`.
+//! Named volumes as a docker user types them: sharing, removal while in
+//! use, a daemon crash, `system df`, bad mounts and names, and device
+//! options (bind mounts and tmpfs are in `volumes_binds.rs`, volumes an
+//! image declares in `volumes_image.rs`). Every object a test makes is
+//! named `bvol...`.
 
 use std::path::Path;
 
-use berth_e2e::fixture::{busybox_tar, TarBuilder};
+use berth_e2e::volumes::volume_names;
 use berth_e2e::{columns, is_hex64, Cli, Daemon};
-
-/// busybox plus `/data/seed` and `/evil -> <host path>`, imported with
-/// `VOLUME /data` as `bvolimg:latest`.
-fn import_seeded_image(d: &Daemon, evil_target: &Path) {
-    let base = busybox_tar();
-    let mut tar = base[..base.len() - 1024].to_vec();
-    let mut extra = TarBuilder::default();
-    extra.dir("data", 0o755);
-    extra.file("data/seed", b"seed\n", 0o640);
-    extra.symlink("evil", &evil_target.display().to_string());
-    tar.extend(extra.finish());
-    let o = d.docker_stdin(
-        &[
-            "import",
-            "--change",
-            "CMD [\"sh\"]",
-            "--change",
-            "VOLUME /data",
-            "-",
-            "bvolimg:latest",
-        ],
-        &tar,
-    );
-    o.ok();
-}
-
-fn volume_names(d: &Daemon) -> Vec<String> {
-    let o = d.docker(&["volume", "ls", "-q"]);
-    o.ok();
-    let mut v: Vec<String> = o.lines().iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
@@ -71,7 +41,16 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         "CreatedAt is RFC 3339 in seconds: {created}"
     );
 
-    // A first container writes, a second one reads.
+    a_first_container_writes_a_second_reads(&d, &mountpoint);
+    mounts_in_inspect_and_ps(&d, &mountpoint);
+    in_use_is_refused_naming_the_container(&d, &mountpoint);
+    dangling_label_and_name_filters(&d, &generated);
+    volumes_survive_a_daemon_crash(&mut d, &generated);
+    unused_volume_goes_with_its_directory(&d, &generated);
+}
+
+/// A first container writes, a second one reads.
+fn a_first_container_writes_a_second_reads(d: &Daemon, mountpoint: &Path) {
     d.docker(&[
         "run",
         "--name",
@@ -100,9 +79,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         "written-by-one\n",
         "the volume's content is in its Mountpoint on the host"
     );
+}
 
-    // Mounts in inspect and in ps.
-    let writer_id = d.inspect("bvol-writer", "{{.Id}}");
+/// Mounts in inspect and in ps.
+fn mounts_in_inspect_and_ps(d: &Daemon, mountpoint: &Path) {
     d.docker(&[
         "inspect",
         "-f",
@@ -137,8 +117,11 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     ])
     .ok()
     .stdout_is("");
+}
 
-    // In use (even by a stopped container): 409 naming the container.
+/// In use (even by a stopped container): 409 naming the container.
+fn in_use_is_refused_naming_the_container(d: &Daemon, mountpoint: &Path) {
+    let writer_id = d.inspect("bvol-writer", "{{.Id}}");
     let o = d.docker(&["volume", "rm", "bvol-data"]);
     o.code_is(1).stderr_has(&format!(
         "remove bvol-data: volume is in use - [{writer_id}]"
@@ -150,8 +133,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         mountpoint.join("msg").exists(),
         "a refused rm changed nothing"
     );
+}
 
-    // dangling filter: the used one is not dangling, the generated one is.
+/// dangling filter: the used one is not dangling, the generated one is.
+fn dangling_label_and_name_filters(d: &Daemon, generated: &str) {
     d.docker(&["volume", "ls", "-q", "-f", "dangling=true"])
         .ok()
         .stdout_is(&format!("{generated}\n"));
@@ -175,8 +160,10 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     d.docker(&["volume", "ls", "-q", "-f", "name=bvol-d"])
         .ok()
         .stdout_is("bvol-data\n");
+}
 
-    // kill -9 of the daemon: the volumes and their content stay.
+/// kill -9 of the daemon: the volumes and their content stay.
+fn volumes_survive_a_daemon_crash(d: &mut Daemon, generated: &str) {
     d.kill9();
     if d.is_dockerd() {
         // dockerd 20.10 restarted at once after a crash times out waiting
@@ -184,8 +171,8 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
     d.restart();
-    assert_eq!(volume_names(&d), {
-        let mut v = vec!["bvol-data".to_string(), generated.clone()];
+    assert_eq!(volume_names(d), {
+        let mut v = vec!["bvol-data".to_string(), generated.to_string()];
         v.sort();
         v
     });
@@ -203,10 +190,12 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
     ])
     .ok()
     .stdout_is("written-by-one\n");
+}
 
-    // Once the container is gone the volume can go, with its directory.
+/// Once the container is gone the volume can go, with its directory.
+fn unused_volume_goes_with_its_directory(d: &Daemon, generated: &str) {
     d.docker(&["rm", "bvol-writer"]).ok();
-    d.docker(&["volume", "rm", "bvol-data", &generated])
+    d.docker(&["volume", "rm", "bvol-data", generated])
         .ok()
         .stdout_is(&format!("bvol-data\n{generated}\n"));
     assert!(!d.data_root.join("volumes/bvol-data").exists());
@@ -220,356 +209,6 @@ fn named_volume_is_shared_survives_a_crash_and_refuses_removal_in_use() {
 /// `2026-12-01T06:36:09Z` or with an offset: RFC 3339 without fractions.
 fn chrono_like(s: &str) -> bool {
     s.len() >= 20 && s.as_bytes()[10] == b'T' && !s.contains('.')
-}
-
-#[test]
-fn binds_tmpfs_and_the_backup_restore_recipe() {
-    let d = Daemon::start();
-    let tmp = d.tmp();
-    let host = tmp.join("bvol-host");
-    std::fs::create_dir_all(&host).unwrap();
-    std::fs::write(host.join("in"), "from-host\n").unwrap();
-    let hs = host.display().to_string();
-
-    // A read-only bind refuses writes; -v and --mount alike.
-    for spec in [
-        vec!["-v".to_string(), format!("{hs}:/ro:ro")],
-        vec![
-            "--mount".to_string(),
-            format!("type=bind,source={hs},target=/ro,readonly"),
-        ],
-    ] {
-        let mut args = vec!["run", "--rm"];
-        args.extend(spec.iter().map(String::as_str));
-        args.extend(["busybox", "sh", "-c", "cat /ro/in; echo x > /ro/new"]);
-        let o = d.docker(&args);
-        o.code_is(1).stderr_has("Read-only file system");
-        assert_eq!(o.stdout, "from-host\n", "{o}");
-        assert!(!host.join("new").exists(), "a read-only bind was written");
-    }
-    // A writable bind writes through to the host.
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{hs}:/rw"),
-        "busybox",
-        "sh",
-        "-c",
-        "echo back > /rw/out",
-    ])
-    .ok();
-    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
-    // -v creates a missing host directory, as dockerd does for Binds.
-    let fresh = tmp.join("bvol-fresh/sub");
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{}:/w", fresh.display()),
-        "busybox",
-        "sh",
-        "-c",
-        "echo made > /w/f",
-    ])
-    .ok();
-    assert_eq!(std::fs::read_to_string(fresh.join("f")).unwrap(), "made\n");
-
-    // Propagation: a slave/shared bind needs a source mount that can
-    // propagate, as dockerd checks; a shared one does.
-    let private = tmp.join("bvol-prop");
-    std::fs::create_dir_all(&private).unwrap();
-    nix::mount::mount(
-        Some("tmpfs"),
-        &private,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some("size=1m"),
-    )
-    .expect("mounting a test tmpfs");
-    let ps = private.display().to_string();
-    let set = |flag: nix::mount::MsFlags| {
-        nix::mount::mount(None::<&str>, &private, None::<&str>, flag, None::<&str>)
-            .expect("setting propagation");
-    };
-    set(nix::mount::MsFlags::MS_PRIVATE);
-    let refused = d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{ps}:/h:rslave"),
-        "busybox",
-        "true",
-    ]);
-    set(nix::mount::MsFlags::MS_SHARED);
-    let shared = d.docker(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=bind,source={ps},target=/h,bind-propagation=rshared"),
-        "busybox",
-        "sh",
-        "-c",
-        "grep ' /h ' /proc/self/mountinfo",
-    ]);
-    let _ = nix::mount::umount2(&private, nix::mount::MntFlags::MNT_DETACH);
-    refused.code_is(125).stderr_has(&format!(
-        "path {ps} is mounted on {ps} but it is not a shared or slave mount"
-    ));
-    shared.ok().stdout_has(" shared:");
-
-    // tmpfs: memory-backed, with the size asked, empty at every start.
-    let script = "ls -A /scratch; echo hi > /scratch/f; grep ' /scratch ' /proc/mounts";
-    let first = d.docker(&[
-        "run",
-        "--name",
-        "bvol-tmpfs",
-        "--tmpfs",
-        "/scratch:size=1m",
-        "busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
-    first.ok();
-    let line = first.stdout.trim_end();
-    assert!(
-        line.starts_with("tmpfs /scratch tmpfs ") && line.contains("size=1024k"),
-        "{first}"
-    );
-    let again = d.docker(&["start", "-a", "bvol-tmpfs"]);
-    again.ok();
-    assert_eq!(
-        again.stdout, first.stdout,
-        "the tmpfs kept a file over a restart"
-    );
-    let o = d.docker(&[
-        "run",
-        "--rm",
-        "--mount",
-        "type=tmpfs,target=/t,tmpfs-size=2m,tmpfs-mode=1770",
-        "busybox",
-        "sh",
-        "-c",
-        "grep ' /t ' /proc/mounts; stat -c %a /t",
-    ]);
-    o.ok();
-    assert!(
-        o.stdout.starts_with("tmpfs /t tmpfs ")
-            && o.stdout.contains("size=2048k")
-            && o.stdout.ends_with("\n1770\n"),
-        "{o}"
-    );
-
-    // The backup/restore recipe of docker's docs, byte for byte.
-    d.docker(&[
-        "run",
-        "--name",
-        "bvol-db",
-        "-v",
-        "/data",
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /data/sub && head -c 200000 /dev/urandom > /data/sub/blob && echo hello > /data/hello",
-    ])
-    .ok();
-    d.sh("docker run --rm --volumes-from bvol-db -v $(pwd):/backup busybox tar cvf /backup/db.tar /data")
-        .ok();
-    assert!(tmp.join("db.tar").exists());
-    d.docker(&[
-        "run", "--name", "bvol-db2", "-v", "/data", "busybox", "true",
-    ])
-    .ok();
-    d.sh("docker run --rm --volumes-from bvol-db2 -v $(pwd):/backup busybox sh -c 'cd / && tar xvf /backup/db.tar'")
-        .ok();
-    let sums = |c: &str| {
-        let o = d.docker(&[
-            "run",
-            "--rm",
-            "--volumes-from",
-            &format!("{c}:ro"),
-            "busybox",
-            "md5sum",
-            "/data/sub/blob",
-            "/data/hello",
-        ]);
-        o.ok();
-        o.stdout.clone()
-    };
-    let (a, b) = (sums("bvol-db"), sums("bvol-db2"));
-    assert_eq!(a, b, "restored bytes differ");
-    assert_eq!(a.lines().count(), 2);
-    // --volumes-from NAME:ro is read-only.
-    d.docker(&[
-        "run",
-        "--rm",
-        "--volumes-from",
-        "bvol-db:ro",
-        "busybox",
-        "touch",
-        "/data/x",
-    ])
-    .code_is(1)
-    .stderr_has("Read-only file system");
-}
-
-#[test]
-fn image_volumes_copy_up_nocopy_and_symlinked_targets() {
-    let d = Daemon::start();
-    let outside = d.tmp().join("bvol-outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    import_seeded_image(&d, &outside);
-
-    // The image's VOLUME: an anonymous volume filled from the image.
-    let o = d.docker(&["run", "--name", "bvol-anon", "bvolimg", "cat", "/data/seed"]);
-    o.ok().stdout_is("seed\n");
-    let anon = d.inspect("bvol-anon", "{{range .Mounts}}{{.Name}}{{end}}");
-    assert!(is_hex64(&anon), "anonymous volume name: {anon}");
-    assert_eq!(
-        d.inspect("bvol-anon", "{{json .Config.Volumes}}"),
-        "{\"/data\":{}}"
-    );
-    // A named volume, empty, is filled too, keeping the file's mode.
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "bvol-seeded:/data",
-        "bvolimg",
-        "stat",
-        "-c",
-        "%a %s",
-        "/data/seed",
-    ])
-    .ok()
-    .stdout_is("640 5\n");
-    // The copy happens at create, before any start.
-    d.docker(&[
-        "create",
-        "--name",
-        "bvol-cu",
-        "-v",
-        "bvol-cu:/data",
-        "bvolimg",
-    ])
-    .ok();
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "bvol-cu:/x",
-        "busybox",
-        "cat",
-        "/x/seed",
-    ])
-    .ok()
-    .stdout_is("seed\n");
-    d.docker(&["rm", "bvol-cu"]).ok();
-    d.docker(&["volume", "rm", "bvol-cu"]).ok();
-    // ... unless nocopy, with -v or --mount.
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "bvol-nc1:/data:nocopy",
-        "bvolimg",
-        "ls",
-        "-A",
-        "/data",
-    ])
-    .ok()
-    .stdout_is("");
-    d.docker(&[
-        "run",
-        "--rm",
-        "--mount",
-        "type=volume,src=bvol-nc2,dst=/data,volume-nocopy",
-        "bvolimg",
-        "ls",
-        "-A",
-        "/data",
-    ])
-    .ok()
-    .stdout_is("");
-
-    // A symlink in the image at the target keeps the mount inside the rootfs.
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "bvol-evil:/evil",
-        "bvolimg",
-        "sh",
-        "-c",
-        "echo inside > /evil/f",
-    ])
-    .ok();
-    assert!(
-        std::fs::read_dir(&outside).unwrap().next().is_none(),
-        "the mount followed the image's symlink out of the rootfs"
-    );
-    d.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "bvol-evil:/v",
-        "busybox",
-        "cat",
-        "/v/f",
-    ])
-    .ok()
-    .stdout_is("inside\n");
-
-    // --rm and rm -v remove anonymous volumes, never named ones.
-    let before = volume_names(&d);
-    d.docker(&["run", "--rm", "-v", "/extra", "bvolimg", "true"])
-        .ok();
-    assert_eq!(volume_names(&d), before, "--rm left anonymous volumes");
-    d.docker(&["rm", "-v", "bvol-anon"]).ok();
-    assert!(
-        !volume_names(&d).contains(&anon),
-        "rm -v left the anonymous volume"
-    );
-    assert!(volume_names(&d).contains(&"bvol-seeded".to_string()));
-
-    // prune: anonymous volumes by default (API >= 1.42), all with -a.
-    d.docker(&["run", "--name", "bvol-p", "-v", "/p", "busybox", "true"])
-        .ok();
-    let p = d.inspect("bvol-p", "{{range .Mounts}}{{.Name}}{{end}}");
-    d.docker(&["rm", "bvol-p"]).ok();
-    assert!(volume_names(&d).contains(&p));
-    let o = d.docker(&["volume", "prune", "-f"]);
-    o.ok().stdout_has("Deleted Volumes:\n").stdout_has(&p);
-    assert!(!volume_names(&d).contains(&p));
-    if !d.is_dockerd() {
-        // dockerd 20.10 (API 1.41) pruned named volumes too.
-        assert!(volume_names(&d).contains(&"bvol-seeded".to_string()));
-        let o = d.docker(&["volume", "prune", "-af"]);
-        o.ok().stdout_has("bvol-seeded\n");
-    }
-    assert_eq!(volume_names(&d), Vec::<String>::new());
-
-    // Below API 1.42 a prune takes named volumes too, as dockerd 20.10 does.
-    d.docker(&["volume", "create", "bvol-old-api"]).ok();
-    if !d.is_dockerd() {
-        let r = d.post_json("/v1.47/volumes/prune", "");
-        r.status_is(200);
-        assert_eq!(
-            r.json()["VolumesDeleted"],
-            serde_json::Value::Null,
-            "{}",
-            r.text()
-        );
-    }
-    let r = d.post_json("/v1.41/volumes/prune", "");
-    r.status_is(200);
-    assert_eq!(
-        r.json()["VolumesDeleted"],
-        serde_json::json!(["bvol-old-api"]),
-        "{}",
-        r.text()
-    );
 }
 
 #[test]

@@ -9,13 +9,12 @@
 use std::sync::{Arc, RwLock};
 
 use berth_api::Error;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::CertificateDer;
 use rustls::server::ResolvesServerCert;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SignatureScheme};
 
 use crate::ca::{NodeCert, RootCa};
 
@@ -144,7 +143,9 @@ pub fn join_client_config() -> Result<Arc<ClientConfig>, Error> {
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(DeferredVerifier(provider())))
+        // the certificate is checked after the handshake, against the
+        // token-pinned root
+        .with_custom_certificate_verifier(berth_tls::SignaturesOnly::new(provider()))
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_JOIN.to_vec()];
     Ok(Arc::new(config))
@@ -161,55 +162,4 @@ pub fn join_client_config_pinned(ca: &RootCa) -> Result<Arc<ClientConfig>, Error
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_JOIN.to_vec()];
     Ok(Arc::new(config))
-}
-
-#[derive(Debug)]
-struct DeferredVerifier(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for DeferredVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // Checked after the handshake against the token-pinned root.
-        Ok(ServerCertVerified::assertion())
-    }
-
-    // The handshake signatures are still checked: the server proves it
-    // holds the key of the certificate verified later.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }

@@ -87,9 +87,13 @@
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
 
 pub mod ca;
+pub mod lock;
 pub mod manager;
 pub mod raft;
 pub mod store;
 pub mod transport;
 
-pub use manager::{Manager, ManagerConfig, ManagerStatus, Reachability, LOST_QUORUM};
+pub use manager::{
+    is_swarm_locked, Manager, ManagerConfig, ManagerStatus, Reachability, INVALID_UNLOCK_KEY,
+    LOST_QUORUM, NOT_LOCKED, SWARM_LOCKED,
+};

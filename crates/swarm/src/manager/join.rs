@@ -47,7 +47,7 @@ fn new_raft_id() -> u64 {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
@@ -234,9 +234,10 @@ impl Manager {
             addr: addr.clone(),
         };
         let paths = Paths::new(&config.state_dir);
-        save_identity(&paths, &ca, &node, &state)?;
+        let at_rest = save_identity(&paths, &ca, &node, &state)?;
         let hostname = config.hostname.clone();
-        let manager = match Self::start(config, listener, ca.clone(), node, state.clone()).await {
+        let started = Self::start(config, listener, ca.clone(), node, state.clone(), at_rest);
+        let manager = match started.await {
             Ok(m) => m,
             Err(e) => return Err(paths.undo(e)),
         };
@@ -249,7 +250,9 @@ impl Manager {
             spec,
             ca,
         };
-        match manager.bootstrap(first).await {
+        // With --autolock the key file is sealed before init returns.
+        let bootstrapped = manager.bootstrap(first).await;
+        match bootstrapped.and_then(|()| manager.inner.reconcile_unlock_key()) {
             Ok(()) => Ok(manager),
             Err(e) => {
                 manager.shutdown().await;
@@ -300,6 +303,7 @@ impl Manager {
                 created_at: t.clone(),
                 updated_at: t,
             },
+            unlock_key: spec.autolock.then(crate::lock::UnlockKey::generate),
             spec,
             root_ca_cert: ca.cert_pem().to_string(),
             root_ca_key: ca.key_pem().map(str::to_string),
@@ -330,8 +334,8 @@ impl Manager {
             addr: addr.clone(),
         };
         let paths = Paths::new(&config.state_dir);
-        save_identity(&paths, &ca, &node, &state)?;
-        let manager = match Self::start(config, listener, ca, node, state.clone()).await {
+        let at_rest = save_identity(&paths, &ca, &node, &state)?;
+        let manager = match Self::start(config, listener, ca, node, state.clone(), at_rest).await {
             Ok(m) => m,
             Err(e) => return Err(paths.undo(e)),
         };

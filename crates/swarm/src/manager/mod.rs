@@ -6,11 +6,13 @@
 //! - `raft/raft-log.db`, `raft/raft-state.db` (see `crate::raft`)
 //! - `state.json`: this node's Raft ID and cluster address.
 
+mod autolock;
 mod certs;
 mod handler;
 mod join;
 mod nodes;
 mod propose;
+mod restore;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use crate::store::{Cluster, Node};
 use crate::transport::network::{NetworkFactory, Peers};
 use crate::transport::{serve, tls, Request, Response};
 
+pub use autolock::{is_swarm_locked, INVALID_UNLOCK_KEY, NOT_LOCKED, SWARM_LOCKED};
 pub use join::{request_certificate, ALREADY_IN_SWARM};
 pub use propose::LOST_QUORUM;
 
@@ -105,6 +108,8 @@ pub(crate) struct Inner {
     addr: String,
     config: ManagerConfig,
     membership_lock: tokio::sync::Mutex<()>,
+    /// The Raft data key and what the key file is sealed under.
+    at_rest: autolock::AtRest,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -112,12 +117,14 @@ pub struct Manager {
     inner: Arc<Inner>,
     server: JoinHandle<()>,
     renewer: JoinHandle<()>,
+    unlock_key_watch: JoinHandle<()>,
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
         self.server.abort();
         self.renewer.abort();
+        self.unlock_key_watch.abort();
     }
 }
 
@@ -138,6 +145,11 @@ impl Paths {
             raft: dir.join("raft"),
             state: dir.join("state.json"),
         }
+    }
+
+    /// The node's TLS key and the Raft data key (see `crate::lock::keyfile`).
+    fn key_file(&self) -> PathBuf {
+        self.certs.join("swarm-node.key")
     }
 
     /// Remove what a failed init or join wrote, so the node is not left
@@ -169,12 +181,14 @@ fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(|e| io("renaming", path, e))
 }
 
+/// Write a new node's files, with a new data key for its Raft data
+/// (sealed later if the cluster is autolocked).
 fn save_identity(
     paths: &Paths,
     ca: &RootCa,
     node: &NodeCert,
     state: &LocalState,
-) -> Result<(), Error> {
+) -> Result<autolock::AtRest, Error> {
     paths.create()?;
     write_synced(
         &paths.certs.join("swarm-root-ca.crt"),
@@ -184,9 +198,14 @@ fn save_identity(
         &paths.certs.join("swarm-node.crt"),
         node.cert_pem.as_bytes(),
     )?;
-    write_synced(&paths.certs.join("swarm-node.key"), node.key_pem.as_bytes())?;
+    let secrets = crate::lock::keyfile::NodeSecrets {
+        node_key_pem: node.key_pem.clone(),
+        dek: crate::lock::DataKey::generate(),
+    };
+    autolock::write_key_file(&paths.key_file(), &secrets, None)?;
     let json = serde_json::to_vec(state).map_err(|e| Error::internal(e.to_string()))?;
-    write_synced(&paths.state, &json)
+    write_synced(&paths.state, &json)?;
+    Ok(autolock::AtRest::new(secrets.dek, None))
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -201,11 +220,12 @@ impl Manager {
         ca: RootCa,
         node: NodeCert,
         state: LocalState,
+        at_rest: autolock::AtRest,
     ) -> Result<Manager, Error> {
         let paths = Paths::new(&config.state_dir);
-        let log = LogStore::open(&paths.raft.join("raft-log.db"))
+        let log = LogStore::open(&paths.raft.join("raft-log.db"), at_rest.sealer())
             .map_err(|e| Error::internal(e.to_string()))?;
-        let sm = StateMachine::open(&paths.raft.join("raft-state.db"))
+        let sm = StateMachine::open(&paths.raft.join("raft-state.db"), at_rest.sealer())
             .map_err(|e| Error::internal(e.to_string()))?;
         let reader = sm.reader();
         let keys = tls::NodeKeys::new(&node)?;
@@ -245,13 +265,16 @@ impl Manager {
             addr: state.addr,
             config,
             membership_lock: tokio::sync::Mutex::new(()),
+            at_rest,
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
+        let unlock_key_watch = tokio::spawn(autolock::unlock_key_loop(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,
             renewer,
+            unlock_key_watch,
         })
     }
 
@@ -269,16 +292,36 @@ impl Manager {
         Ok((listener, addr))
     }
 
-    /// Restart a manager from its state directory (after a stop or a crash).
+    /// Restart a manager from its state directory (after a stop or a
+    /// crash). A locked one (autolock) is refused with [`SWARM_LOCKED`]
+    /// (see [`is_swarm_locked`]); start it with `Manager::unlock`.
     pub async fn open(config: ManagerConfig) -> Result<Manager, Error> {
-        let paths = Paths::new(&config.state_dir);
+        Self::open_with(config, None).await
+    }
+
+    /// What `open` and `unlock` read: the identity, and the key file opened with `kek`.
+    fn load(
+        paths: &Paths,
+        kek: Option<&crate::lock::UnlockKey>,
+    ) -> Result<(LocalState, RootCa, NodeCert, autolock::AtRest), Error> {
         let state: LocalState = serde_json::from_str(&read(&paths.state)?)
             .map_err(|e| Error::internal(format!("reading {}: {e}", paths.state.display())))?;
+        let secrets = autolock::read_key_file(&paths.key_file(), kek)?;
         let ca = RootCa::from_pem(&read(&paths.certs.join("swarm-root-ca.crt"))?, None)?;
         let node = NodeCert::from_pem(
             read(&paths.certs.join("swarm-node.crt"))?,
-            read(&paths.certs.join("swarm-node.key"))?,
+            secrets.node_key_pem,
         )?;
+        let at_rest = autolock::AtRest::new(secrets.dek, kek.cloned());
+        Ok((state, ca, node, at_rest))
+    }
+
+    async fn open_with(
+        config: ManagerConfig,
+        kek: Option<crate::lock::UnlockKey>,
+    ) -> Result<Manager, Error> {
+        let paths = Paths::new(&config.state_dir);
+        let (state, ca, node, at_rest) = Self::load(&paths, kek.as_ref())?;
         let mut config = config;
         // Peers know this manager by the address it advertised: with no
         // port given, listen on that port again (dockerd keeps its
@@ -293,7 +336,7 @@ impl Manager {
             }
         }
         let (listener, _) = Self::bind(&config).await?;
-        Self::start(config, listener, ca, node, state).await
+        Self::start(config, listener, ca, node, state, at_rest).await
     }
 
     pub fn node_id(&self) -> &str {
@@ -371,6 +414,7 @@ impl Manager {
     pub async fn shutdown(self) {
         self.server.abort();
         self.renewer.abort();
+        self.unlock_key_watch.abort();
         let _ = self.inner.raft.shutdown().await;
     }
 

@@ -62,6 +62,11 @@ pub struct Cluster {
     /// with an external CA that signs elsewhere.
     pub root_ca_key: Option<String>,
     pub join_tokens: JoinTokens,
+    /// With autolock on, the key every manager seals its key file under
+    /// (swarmkit's `Cluster.UnlockKeys`); None with autolock off. Secret:
+    /// never shown in an inspect.
+    #[serde(default)]
+    pub unlock_key: Option<crate::lock::UnlockKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -316,6 +321,7 @@ mod tests {
                 worker: t.clone(),
                 manager: t,
             },
+            unlock_key: None,
         }
     }
 

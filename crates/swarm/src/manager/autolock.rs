@@ -106,9 +106,10 @@ impl Inner {
     }
 }
 
-/// Follow the cluster's unlock key for as long as the manager lives: every
-/// change of Raft's metrics (an applied entry among them) checks it.
-pub(crate) async fn unlock_key_loop(inner: Weak<Inner>) {
+/// Follow the cluster object for as long as the manager lives (its unlock
+/// key, its root CA): every change of Raft's metrics (an applied entry
+/// among them) checks it.
+pub(crate) async fn follow_cluster(inner: Weak<Inner>) {
     let Some(mut rx) = inner.upgrade().map(|i| i.raft.metrics()) else {
         return;
     };
@@ -116,6 +117,9 @@ pub(crate) async fn unlock_key_loop(inner: Weak<Inner>) {
         let Some(i) = inner.upgrade() else { return };
         if let Err(e) = i.reconcile_unlock_key() {
             tracing::warn!("swarm: sealing the node key file: {}", e.message);
+        }
+        if let Err(e) = i.reconcile_root_ca().await {
+            tracing::warn!("swarm: following the root CA: {}", e.message);
         }
         drop(i);
         if rx.changed().await.is_err() {

@@ -80,6 +80,7 @@ fn node_object(identity: &NodeIdentity, hostname: &str, addr: &str, raft_id: u64
             raft_id,
             addr: addr.to_string(),
         }),
+        tls_info: None,
     }
 }
 
@@ -108,10 +109,8 @@ impl Inner {
             .read(|d| d.cluster.clone())
             .ok_or_else(super::propose::lost_quorum)?;
         let role = cluster.join_tokens.role_for(&token)?;
-        let key = cluster.root_ca_key.as_deref().ok_or_else(|| {
-            Error::internal("this swarm's CA signs externally, which berth does not do yet")
-        })?;
-        let ca = RootCa::from_pem(&cluster.root_ca_cert, Some(key))?;
+        // The next root during a rotation (see rotate_ca).
+        let (ca, chain, issuer) = super::rotate_ca::signing_ca(&cluster)?;
         let identity = NodeIdentity {
             node_id: new_id(),
             role,
@@ -122,12 +121,14 @@ impl Inner {
             &identity,
             Duration::from_secs(cluster.spec.cert_expiry_secs),
         )?;
+        let cert_pem = super::rotate_ca::with_chain(cert_pem, &chain);
         let raft_id = if role == Role::Manager {
             new_raft_id()
         } else {
             0
         };
-        let node = node_object(&identity, &j.hostname, &j.addr, raft_id);
+        let mut node = node_object(&identity, &j.hostname, &j.addr, raft_id);
+        node.tls_info = Some(issuer);
         expect_applied(self.propose(Command::CreateNode(Box::new(node))).await?)?;
         Ok(JoinResponse {
             node_id: identity.node_id,
@@ -304,6 +305,7 @@ impl Manager {
                 updated_at: t,
             },
             unlock_key: spec.autolock.then(crate::lock::UnlockKey::generate),
+            root_rotation: None,
             spec,
             root_ca_cert: ca.cert_pem().to_string(),
             root_ca_key: ca.key_pem().map(str::to_string),

@@ -13,6 +13,7 @@ mod join;
 mod nodes;
 mod propose;
 mod restore;
+mod rotate_ca;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -110,6 +111,8 @@ pub(crate) struct Inner {
     membership_lock: tokio::sync::Mutex<()>,
     /// The Raft data key and what the key file is sealed under.
     at_rest: autolock::AtRest,
+    /// The roots peers are verified against (two during a root rotation).
+    trust: Arc<crate::transport::trust::Trust>,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -117,14 +120,15 @@ pub struct Manager {
     inner: Arc<Inner>,
     server: JoinHandle<()>,
     renewer: JoinHandle<()>,
-    unlock_key_watch: JoinHandle<()>,
+    /// Follows the cluster object: the unlock key, the root CA.
+    cluster_watch: JoinHandle<()>,
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
         self.server.abort();
         self.renewer.abort();
-        self.unlock_key_watch.abort();
+        self.cluster_watch.abort();
     }
 }
 
@@ -229,7 +233,8 @@ impl Manager {
             .map_err(|e| Error::internal(e.to_string()))?;
         let reader = sm.reader();
         let keys = tls::NodeKeys::new(&node)?;
-        let peers = Peers::new(tls::client_config_with(&ca, keys.clone())?);
+        let trust = tls::trust(&ca)?;
+        let peers = Peers::new(tls::client_config_trusting(trust.clone(), keys.clone())?);
         let raft_config = openraft::Config {
             cluster_name: "berth-swarm".into(),
             heartbeat_interval: config.heartbeat_ms,
@@ -252,7 +257,7 @@ impl Manager {
         )
         .await
         .map_err(|e| Error::internal(format!("starting raft: {e}")))?;
-        let (cluster_cfg, join_cfg) = tls::server_configs(&ca, keys.clone())?;
+        let (cluster_cfg, join_cfg) = tls::server_configs_trusting(trust.clone(), keys.clone())?;
         let inner = Arc::new(Inner {
             raft,
             reader,
@@ -266,15 +271,16 @@ impl Manager {
             config,
             membership_lock: tokio::sync::Mutex::new(()),
             at_rest,
+            trust,
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
-        let unlock_key_watch = tokio::spawn(autolock::unlock_key_loop(Arc::downgrade(&inner)));
+        let cluster_watch = tokio::spawn(autolock::follow_cluster(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,
             renewer,
-            unlock_key_watch,
+            cluster_watch,
         })
     }
 
@@ -414,7 +420,7 @@ impl Manager {
     pub async fn shutdown(self) {
         self.server.abort();
         self.renewer.abort();
-        self.unlock_key_watch.abort();
+        self.cluster_watch.abort();
         let _ = self.inner.raft.shutdown().await;
     }
 

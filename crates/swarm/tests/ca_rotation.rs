@@ -133,6 +133,63 @@ fn a_rotated_root_reaches_every_manager_and_the_old_one_is_dropped() {
 }
 
 #[test]
+fn a_worker_blocks_the_rotation_until_it_renews_from_the_new_root() {
+    let a = TestNode::init(1000);
+    let old = a.mgr().cluster().unwrap();
+    // A worker joins by token (its agent is another module's; the
+    // certificate request is the real one).
+    let (_, worker, _) = a
+        .block_on(berth_swarm::manager::request_certificate(
+            a.mgr().addr(),
+            &old.join_tokens.worker.to_string(),
+            "127.0.0.1:1",
+            "worker-1",
+        ))
+        .expect("worker join");
+    let worker_id = worker.identity.node_id.clone();
+    a.block_on(a.mgr().rotate_root_ca(None)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let cluster = a.mgr().cluster().unwrap();
+    assert!(
+        cluster.root_rotation.is_some(),
+        "the rotation waits for the worker's new certificate"
+    );
+    let next = cluster.root_rotation.unwrap();
+
+    let csr = berth_swarm::ca::NodeCert::csr_for(&worker.key_pem).unwrap();
+    let chain = a
+        .block_on(a.mgr().issue_node_certificate(&worker_id, &csr))
+        .expect("renewal");
+    let renewed =
+        berth_swarm::ca::NodeCert::from_pem(chain.clone(), worker.key_pem.clone()).unwrap();
+    assert_eq!(renewed.identity, worker.identity, "same node, same role");
+    assert!(
+        chain.ends_with(&next.cross_signed_ca_cert),
+        "the chain to the old root"
+    );
+    let err = a
+        .block_on(a.mgr().issue_node_certificate("nosuchnode", &csr))
+        .unwrap_err();
+    assert_eq!(err.kind(), berth_api::ErrorKind::NotFound);
+
+    assert!(wait_until(Duration::from_secs(10), || rotation_done(
+        std::slice::from_ref(&a),
+        &old.root_ca_cert
+    )));
+    // The worker's renewed certificate is from the new root: a manager
+    // that now trusts only the new root accepts it (the worker calls what
+    // a worker may: not ManagerStatus, so the refusal is by role, after
+    // the handshake).
+    let root = RootCa::from_pem(&a.mgr().cluster().unwrap().root_ca_cert, None).unwrap();
+    let call = |cert: &berth_swarm::ca::NodeCert| {
+        let config = tls::cluster_client_config(&root, cert).unwrap();
+        a.block_on(PeerClient::new(a.mgr().addr().to_string(), config).call(&Request::GetRootCa, T))
+    };
+    assert!(matches!(call(&renewed), Ok(Response::RootCa(_))));
+    assert!(call(&worker).is_err(), "the old certificate is refused");
+}
+
+#[test]
 fn a_generated_root_rotation_on_one_manager_and_a_second_one_after() {
     let a = TestNode::init(1000);
     let first = a.mgr().cluster().unwrap().root_ca_cert;

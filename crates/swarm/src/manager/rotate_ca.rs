@@ -103,20 +103,17 @@ impl Inner {
         if !carries(&cert_pem, &rotation.cross_signed_ca_cert) {
             self.renew_certificate()?;
         }
-        self.record_issuer(&want).await?;
+        self.record_issuer(&self.identity.node_id, &want).await?;
         if self.raft.metrics().borrow().current_leader == Some(self.raft_id) {
             self.finish_rotation(&cluster, &want).await?;
         }
         Ok(())
     }
 
-    /// Record in this node's object who issued its certificate.
-    async fn record_issuer(&self, info: &TlsInfo) -> Result<(), Error> {
+    /// Record in a node's object who issued its certificate.
+    async fn record_issuer(&self, node_id: &str, info: &TlsInfo) -> Result<(), Error> {
         for _ in 0..RECORD_ATTEMPTS {
-            let Some(mut node) = self
-                .reader
-                .read(|d| d.nodes.get(&self.identity.node_id).cloned())
-            else {
+            let Some(mut node) = self.reader.read(|d| d.nodes.get(node_id).cloned()) else {
                 return Ok(());
             };
             if same_issuer(node.tls_info.as_ref(), info) {
@@ -157,6 +154,35 @@ impl Inner {
 }
 
 impl Manager {
+    /// Issue node `node_id` a certificate for its CSR (its renewal, and
+    /// how a worker follows a rotation): the role is the store's, the
+    /// signer the next root during a rotation (the chain appended), and
+    /// the issuer is recorded in the node object so the rotation can end.
+    /// The caller must have checked that the requester is that node (the
+    /// CN of its TLS certificate). Returns the certificate chain (PEM).
+    pub async fn issue_node_certificate(
+        &self,
+        node_id: &str,
+        csr_pem: &str,
+    ) -> Result<String, Error> {
+        let cluster = self.cluster().ok_or_else(super::propose::lost_quorum)?;
+        let node = self.nodes().get(node_id).cloned().ok_or_else(|| {
+            Error::not_found(format!(
+                "rpc error: code = NotFound desc = node {node_id} not found"
+            ))
+        })?;
+        let (ca, chain, issuer) = signing_ca(&cluster)?;
+        let identity = crate::ca::NodeIdentity {
+            node_id: node_id.to_string(),
+            role: node.spec.role,
+            cluster_id: cluster.id.clone(),
+        };
+        let expiry = std::time::Duration::from_secs(cluster.spec.cert_expiry_secs);
+        let cert_pem = with_chain(ca.issue(csr_pem, &identity, expiry)?, &chain);
+        self.inner.record_issuer(node_id, &issuer).await?;
+        Ok(cert_pem)
+    }
+
     /// `swarm ca --rotate`: rotate to `next` (`--ca-cert --ca-key`, its key
     /// needed: berth does not sign externally) or to a new root. Returns
     /// once the rotation is recorded; it ends when every node has a

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_api::ErrorKind;
 use berth_swarm::lock::keyfile;
-use berth_swarm::lock::UnlockKey;
+use berth_swarm::lock::{DataKey, UnlockKey};
 use berth_swarm::store::ClusterSpec;
 use berth_swarm::{Manager, ManagerConfig};
 use common::{wait_until, TestNode};
@@ -70,6 +70,30 @@ fn unlock(
     }
 }
 
+/// Every sealed blob of the Raft files: (purpose, blob).
+fn raft_blobs(state: &Path) -> Vec<(&'static [u8], Vec<u8>)> {
+    let mut out = Vec::new();
+    let log = rusqlite::Connection::open(state.join("raft/raft-log.db")).unwrap();
+    let mut stmt = log.prepare("SELECT entry FROM log").unwrap();
+    for blob in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap() {
+        out.push((b"raft-log".as_slice(), blob.unwrap()));
+    }
+    let sm = rusqlite::Connection::open(state.join("raft/raft-state.db")).unwrap();
+    let mut stmt = sm.prepare("SELECT body FROM objects").unwrap();
+    for blob in stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap() {
+        out.push((b"raft-state-row".as_slice(), blob.unwrap()));
+    }
+    assert!(out.len() > 3, "the files hold entries and rows");
+    out
+}
+
+/// Whether every blob opens with `new` and none with `old`.
+fn sealed_only_under(state: &Path, new: &DataKey, old: &DataKey) -> bool {
+    raft_blobs(state).iter().all(|(purpose, blob)| {
+        new.sealer().open(purpose, blob).is_ok() && old.sealer().open(purpose, blob).is_err()
+    })
+}
+
 fn enable_autolock(node: &TestNode, on: bool) -> Option<UnlockKey> {
     let cluster = node.mgr().cluster().unwrap();
     let spec = ClusterSpec {
@@ -92,9 +116,18 @@ fn a_locked_manager_opens_only_with_its_key_and_nothing_is_readable_at_rest() {
     }
     let ca_key = a.mgr().cluster().unwrap().root_ca_key.unwrap();
     let node_key = a.mgr().node_cert().key_pem;
-    let key = enable_autolock(&a, true).expect("autolock makes a key");
     let state = a.dir.path().join("swarm");
+    // A copy of the key file from before: its data key is in the clear.
+    let before = std::fs::read_to_string(state.join("certificates/swarm-node.key")).unwrap();
+    let old_dek = keyfile::decode(&before, None).unwrap().dek;
+    let key = enable_autolock(&a, true).expect("autolock makes a key");
     a.crash();
+    // Turning autolock on moved the Raft data to a new data key: the old
+    // copy opens none of it.
+    let sealed = std::fs::read_to_string(state.join("certificates/swarm-node.key")).unwrap();
+    let secrets = keyfile::decode(&sealed, Some(&key)).unwrap();
+    assert_eq!(secrets.previous_dek, None, "the re-seal finished");
+    assert!(sealed_only_under(&state, &secrets.dek, &old_dek));
 
     let locked = files(&state);
     for (path, body) in &locked {
@@ -259,4 +292,33 @@ fn init_with_autolock_is_locked_from_the_start() {
         .block_on(mgr.wait_for_leader(Duration::from_secs(5)))
         .is_some());
     rt.block_on(mgr.shutdown());
+}
+
+#[test]
+fn a_re_seal_cut_short_by_a_crash_is_finished_at_the_next_start() {
+    let mut a = TestNode::init(1000);
+    let id = a.mgr().node_id().to_string();
+    for i in 0..5 {
+        a.set_label(&id, &format!("k{i}"), "v").unwrap();
+    }
+    a.crash();
+    // As the file is right after a crash in the middle of turning autolock
+    // on: the next data key recorded, the data still under the previous.
+    let path = a.dir.path().join("swarm/certificates/swarm-node.key");
+    let mut secrets = keyfile::decode(&std::fs::read_to_string(&path).unwrap(), None).unwrap();
+    let old = secrets.dek.clone();
+    secrets.previous_dek = Some(old.clone());
+    secrets.dek = DataKey::generate();
+    std::fs::write(&path, keyfile::encode(&secrets, None).unwrap()).unwrap();
+
+    a.restart();
+    assert!(wait_until(Duration::from_secs(5), || {
+        keyfile::decode(&std::fs::read_to_string(&path).unwrap(), None)
+            .is_ok_and(|s| s.previous_dek.is_none())
+    }));
+    assert_eq!(a.label(&id, "k4").as_deref(), Some("v"));
+    a.set_label(&id, "after", "resume").unwrap();
+    let state = a.dir.path().join("swarm");
+    a.crash();
+    assert!(sealed_only_under(&state, &secrets.dek, &old));
 }

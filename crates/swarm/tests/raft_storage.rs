@@ -1,7 +1,7 @@
 //! openraft's own conformance suite for storage, run on our SQLite log
 //! store and state machine (each case on fresh files in a temp dir).
 
-use berth_swarm::lock::DataKey;
+use berth_swarm::lock::{DataKey, DataKeys};
 use berth_swarm::raft::log_store::LogStore;
 use berth_swarm::raft::state_machine::StateMachine;
 use berth_swarm::raft::{StorageError, TypeConfig};
@@ -12,9 +12,9 @@ struct SqliteStores;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for SqliteStores {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let dek = DataKey::generate();
-        let log = LogStore::open(&dir.path().join("raft-log.db"), dek.sealer())?;
-        let sm = StateMachine::open(&dir.path().join("raft-state.db"), dek.sealer())?;
+        let keys = DataKeys::new(DataKey::generate(), None);
+        let log = LogStore::open(&dir.path().join("raft-log.db"), keys.clone())?;
+        let sm = StateMachine::open(&dir.path().join("raft-state.db"), keys)?;
         Ok((dir, log, sm))
     }
 }

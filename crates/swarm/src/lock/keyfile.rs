@@ -17,6 +17,8 @@ use super::{DataKey, OpenError, UnlockKey};
 const PLAIN_TAG: &str = "PRIVATE KEY";
 const SEALED_TAG: &str = "SEALED SWARM NODE KEY";
 const DEK_HEADER: &str = "raft-dek";
+/// The data key being retired while the Raft data is re-sealed.
+const PREVIOUS_DEK_HEADER: &str = "raft-dek-previous";
 const KEY_PURPOSE: &[u8] = b"swarm-node.key";
 const DEK_PURPOSE: &[u8] = b"raft-dek";
 
@@ -26,6 +28,8 @@ pub struct NodeSecrets {
     /// The TLS key as PKCS#8 PEM (no headers).
     pub node_key_pem: String,
     pub dek: DataKey,
+    /// Set while the Raft data is re-sealed from this key to `dek`.
+    pub previous_dek: Option<DataKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,24 +59,31 @@ pub fn encode(secrets: &NodeSecrets, kek: Option<&UnlockKey>) -> Result<String, 
     let block = match kek {
         None => {
             let mut block = pem::Pem::new(PLAIN_TAG, key.contents());
-            add_header(&mut block, &b64().encode(secrets.dek.as_bytes()))?;
+            add_header(&mut block, DEK_HEADER, secrets.dek.as_bytes())?;
+            if let Some(prev) = &secrets.previous_dek {
+                add_header(&mut block, PREVIOUS_DEK_HEADER, prev.as_bytes())?;
+            }
             block
         }
         Some(kek) => {
             let sealer = kek.sealer().ok_or(KeyFileError::WrongKey)?;
             let mut block = pem::Pem::new(SEALED_TAG, sealer.seal(KEY_PURPOSE, key.contents()));
             let dek = sealer.seal(DEK_PURPOSE, secrets.dek.as_bytes());
-            add_header(&mut block, &b64().encode(dek))?;
+            add_header(&mut block, DEK_HEADER, &dek)?;
+            if let Some(prev) = &secrets.previous_dek {
+                let prev = sealer.seal(DEK_PURPOSE, prev.as_bytes());
+                add_header(&mut block, PREVIOUS_DEK_HEADER, &prev)?;
+            }
             block
         }
     };
     Ok(pem::encode_config(&block, lf()))
 }
 
-fn add_header(block: &mut pem::Pem, value: &str) -> Result<(), KeyFileError> {
+fn add_header(block: &mut pem::Pem, name: &str, value: &[u8]) -> Result<(), KeyFileError> {
     block
         .headers_mut()
-        .add(DEK_HEADER, value)
+        .add(name, &b64().encode(value))
         .map_err(|e| KeyFileError::Corrupt(e.to_string()))
 }
 
@@ -85,36 +96,48 @@ pub fn is_sealed(text: &str) -> bool {
 /// key changes nothing.
 pub fn decode(text: &str, kek: Option<&UnlockKey>) -> Result<NodeSecrets, KeyFileError> {
     let block = pem::parse(text).map_err(|e| KeyFileError::Corrupt(e.to_string()))?;
-    let header = block
-        .headers()
-        .get(DEK_HEADER)
+    let header = |name: &str| -> Result<Option<Vec<u8>>, KeyFileError> {
+        block
+            .headers()
+            .get(name)
+            .map(|v| b64().decode(v))
+            .transpose()
+            .map_err(|e| KeyFileError::Corrupt(format!("{name}: {e}")))
+    };
+    let dek = header(DEK_HEADER)?
         .ok_or_else(|| KeyFileError::Corrupt(format!("no {DEK_HEADER} header")))?;
-    let header = b64()
-        .decode(header)
-        .map_err(|e| KeyFileError::Corrupt(format!("{DEK_HEADER}: {e}")))?;
-    let (der, dek) = match (block.tag(), kek) {
-        (PLAIN_TAG, None) => (block.contents().to_vec(), header),
+    let previous = header(PREVIOUS_DEK_HEADER)?;
+    let (der, dek, previous) = match (block.tag(), kek) {
+        (PLAIN_TAG, None) => (block.contents().to_vec(), dek, previous),
         (PLAIN_TAG, Some(_)) => return Err(KeyFileError::NotLocked),
         (SEALED_TAG, None) => return Err(KeyFileError::Locked),
         (SEALED_TAG, Some(kek)) => {
             let sealer = kek.sealer().ok_or(KeyFileError::WrongKey)?;
-            let open = |purpose, blob| {
+            let open = |purpose: &[u8], blob: &[u8]| {
                 sealer
                     .open(purpose, blob)
                     .map_err(|OpenError| KeyFileError::WrongKey)
             };
+            let previous = match previous {
+                Some(p) => Some(open(DEK_PURPOSE, &p)?),
+                None => None,
+            };
             (
                 open(KEY_PURPOSE, block.contents())?,
-                open(DEK_PURPOSE, &header)?,
+                open(DEK_PURPOSE, &dek)?,
+                previous,
             )
         }
         (other, _) => return Err(KeyFileError::Corrupt(format!("unknown PEM block {other}"))),
     };
-    let dek = DataKey::from_bytes(&dek)
-        .ok_or_else(|| KeyFileError::Corrupt("the data key is not 32 bytes".into()))?;
+    let data_key = |bytes: Vec<u8>| {
+        DataKey::from_bytes(&bytes)
+            .ok_or_else(|| KeyFileError::Corrupt("a data key is not 32 bytes".into()))
+    };
     Ok(NodeSecrets {
         node_key_pem: pem::encode_config(&pem::Pem::new(PLAIN_TAG, der), lf()),
-        dek,
+        dek: data_key(dek)?,
+        previous_dek: previous.map(data_key).transpose()?,
     })
 }
 
@@ -129,11 +152,13 @@ mod tests {
         let secrets = NodeSecrets {
             node_key_pem: key_pem.clone(),
             dek: DataKey::generate(),
+            previous_dek: Some(DataKey::generate()),
         };
         let plain = encode(&secrets, None).unwrap();
         assert!(!is_sealed(&plain));
         let back = decode(&plain, None).unwrap();
         assert_eq!(back.dek, secrets.dek);
+        assert_eq!(back.previous_dek, secrets.previous_dek);
         assert_eq!(
             pem::parse(&back.node_key_pem).unwrap().contents(),
             pem::parse(&key_pem).unwrap().contents()
@@ -161,6 +186,7 @@ mod tests {
         );
         let opened = decode(&sealed, Some(&kek)).unwrap();
         assert_eq!(opened.dek, secrets.dek);
+        assert_eq!(opened.previous_dek, secrets.previous_dek);
         assert_eq!(opened.node_key_pem, back.node_key_pem);
         assert!(matches!(
             decode("junk", None),

@@ -116,6 +116,74 @@ impl DataKey {
     }
 }
 
+/// The data keys the Raft data is sealed with, shared by the log and the
+/// state machine: new blobs are sealed with the current key; while the
+/// data is re-sealed under a new key (autolock turned on: the old key was
+/// kept in the clear), blobs under the previous one still open.
+pub struct DataKeys(std::sync::RwLock<KeyRing>);
+
+struct KeyRing {
+    current: DataKey,
+    sealer: Sealer,
+    previous: Option<(DataKey, Sealer)>,
+}
+
+impl DataKeys {
+    pub fn new(current: DataKey, previous: Option<DataKey>) -> std::sync::Arc<DataKeys> {
+        let sealer = current.sealer();
+        let previous = previous.map(|k| {
+            let s = k.sealer();
+            (k, s)
+        });
+        std::sync::Arc::new(DataKeys(std::sync::RwLock::new(KeyRing {
+            current,
+            sealer,
+            previous,
+        })))
+    }
+
+    fn ring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn seal(&self, purpose: &[u8], plain: &[u8]) -> Vec<u8> {
+        self.ring().sealer.seal(purpose, plain)
+    }
+
+    /// Open with the current key, else the previous one.
+    pub fn open(&self, purpose: &[u8], blob: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let ring = self.ring();
+        ring.sealer
+            .open(purpose, blob)
+            .or_else(|e| match &ring.previous {
+                Some((_, prev)) => prev.open(purpose, blob),
+                None => Err(e),
+            })
+    }
+
+    pub fn current(&self) -> DataKey {
+        self.ring().current.clone()
+    }
+
+    pub fn previous(&self) -> Option<DataKey> {
+        self.ring().previous.as_ref().map(|(k, _)| k.clone())
+    }
+
+    /// Seal new blobs with `next`; the current key becomes the previous.
+    pub fn begin_rotation(&self, next: DataKey) {
+        let mut ring = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let sealer = next.sealer();
+        let old = std::mem::replace(&mut ring.current, next);
+        let old_sealer = std::mem::replace(&mut ring.sealer, sealer);
+        ring.previous = Some((old, old_sealer));
+    }
+
+    /// Every blob is re-sealed: forget the previous key.
+    pub fn finish_rotation(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).previous = None;
+    }
+}
+
 /// The unlock key (swarmkit's KEK): `SWMKEY-1-<unpadded base64>` as
 /// `docker swarm unlock-key` prints it. Kept in the cluster object so
 /// every manager seals its key file under the same one.

@@ -7,13 +7,15 @@
 //! `Manager::unlock` is given the key.
 
 use std::path::Path;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use berth_api::{Error, ErrorKind};
 
 use super::{read, write_synced, Inner, Manager, ManagerConfig};
 use crate::lock::keyfile::{self, KeyFileError, NodeSecrets};
-use crate::lock::{DataKey, Sealer, UnlockKey};
+use crate::lock::{DataKey, DataKeys, UnlockKey};
+use crate::raft::log_store::LogStore;
+use crate::raft::state_machine::StateMachine;
 use crate::store::{ClusterSpec, Command};
 
 /// dockerd's errSwarmLocked (503).
@@ -38,23 +40,29 @@ fn key_file_error(path: &Path, e: KeyFileError) -> Error {
     }
 }
 
-/// The data key and what the key file is sealed under now.
+/// The data keys and what the key file is sealed under now.
 pub(crate) struct AtRest {
-    dek: DataKey,
+    keys: Arc<DataKeys>,
     kek: Mutex<Option<UnlockKey>>,
 }
 
 impl AtRest {
-    pub(crate) fn new(dek: DataKey, kek: Option<UnlockKey>) -> AtRest {
+    pub(crate) fn new(secrets: &NodeSecrets, kek: Option<UnlockKey>) -> AtRest {
         AtRest {
-            dek,
+            keys: DataKeys::new(secrets.dek.clone(), secrets.previous_dek.clone()),
             kek: Mutex::new(kek),
         }
     }
 
-    pub(crate) fn sealer(&self) -> Sealer {
-        self.dek.sealer()
+    pub(crate) fn keys(&self) -> Arc<DataKeys> {
+        self.keys.clone()
     }
+}
+
+/// The Raft files, for re-sealing them under a new data key.
+pub(crate) struct RaftFiles {
+    pub(crate) log: LogStore,
+    pub(crate) state: StateMachine,
 }
 
 /// Write the key file (TLS key + data key), sealed under `kek` when given.
@@ -74,7 +82,10 @@ pub(crate) fn read_key_file(path: &Path, kek: Option<&UnlockKey>) -> Result<Node
 
 impl Inner {
     /// Seal (or unseal) this manager's key file under the cluster's
-    /// current unlock key if it is not already.
+    /// current unlock key if it is not already. Turning autolock on also
+    /// moves the Raft data to a new data key, as swarmkit does: the old one
+    /// was kept in the clear, so a copy taken before must not open what is
+    /// written after.
     pub(crate) fn reconcile_unlock_key(&self) -> Result<(), Error> {
         let Some(want) = self
             .reader
@@ -83,17 +94,37 @@ impl Inner {
             // A joining manager before it has the cluster object.
             return Ok(());
         };
+        let keys = &self.at_rest.keys;
         let mut kek = self.at_rest.kek.lock().unwrap_or_else(|p| p.into_inner());
-        if *kek == want {
+        if *kek == want && keys.previous().is_none() {
             return Ok(());
         }
-        let secrets = NodeSecrets {
-            node_key_pem: self.node_cert_key_pem(),
-            dek: self.at_rest.dek.clone(),
-        };
         let path = super::Paths::new(&self.config.state_dir).key_file();
+        let mut secrets = NodeSecrets {
+            node_key_pem: self.node_cert_key_pem(),
+            dek: keys.current(),
+            previous_dek: keys.previous(),
+        };
+        let rotate = kek.is_none() && want.is_some() && secrets.previous_dek.is_none();
+        if rotate {
+            // On disk first: nothing is sealed under a key the file lacks.
+            secrets.previous_dek = Some(secrets.dek.clone());
+            secrets.dek = DataKey::generate();
+        }
         write_key_file(&path, &secrets, want.as_ref())?;
+        if rotate {
+            keys.begin_rotation(secrets.dek.clone());
+        }
         *kek = want;
+        if secrets.previous_dek.take().is_some() {
+            let storage = |e: crate::raft::StorageError| {
+                Error::internal(format!("re-sealing the raft data: {e}"))
+            };
+            self.raft_files.log.reseal_all().map_err(storage)?;
+            self.raft_files.state.reseal_all().map_err(storage)?;
+            keys.finish_rotation();
+            write_key_file(&path, &secrets, kek.as_ref())?;
+        }
         Ok(())
     }
 

@@ -109,8 +109,9 @@ pub(crate) struct Inner {
     addr: String,
     config: ManagerConfig,
     membership_lock: tokio::sync::Mutex<()>,
-    /// The Raft data key and what the key file is sealed under.
+    /// The Raft data keys and what the key file is sealed under.
     at_rest: autolock::AtRest,
+    raft_files: autolock::RaftFiles,
     /// The roots peers are verified against (two during a root rotation).
     trust: Arc<crate::transport::trust::Trust>,
 }
@@ -205,11 +206,12 @@ fn save_identity(
     let secrets = crate::lock::keyfile::NodeSecrets {
         node_key_pem: node.key_pem.clone(),
         dek: crate::lock::DataKey::generate(),
+        previous_dek: None,
     };
     autolock::write_key_file(&paths.key_file(), &secrets, None)?;
     let json = serde_json::to_vec(state).map_err(|e| Error::internal(e.to_string()))?;
     write_synced(&paths.state, &json)?;
-    Ok(autolock::AtRest::new(secrets.dek, None))
+    Ok(autolock::AtRest::new(&secrets, None))
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -227,10 +229,14 @@ impl Manager {
         at_rest: autolock::AtRest,
     ) -> Result<Manager, Error> {
         let paths = Paths::new(&config.state_dir);
-        let log = LogStore::open(&paths.raft.join("raft-log.db"), at_rest.sealer())
+        let log = LogStore::open(&paths.raft.join("raft-log.db"), at_rest.keys())
             .map_err(|e| Error::internal(e.to_string()))?;
-        let sm = StateMachine::open(&paths.raft.join("raft-state.db"), at_rest.sealer())
+        let sm = StateMachine::open(&paths.raft.join("raft-state.db"), at_rest.keys())
             .map_err(|e| Error::internal(e.to_string()))?;
+        let raft_files = autolock::RaftFiles {
+            log: log.clone(),
+            state: sm.clone(),
+        };
         let reader = sm.reader();
         let keys = tls::NodeKeys::new(&node)?;
         let trust = tls::trust(&ca)?;
@@ -271,6 +277,7 @@ impl Manager {
             config,
             membership_lock: tokio::sync::Mutex::new(()),
             at_rest,
+            raft_files,
             trust,
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
@@ -314,11 +321,11 @@ impl Manager {
             .map_err(|e| Error::internal(format!("reading {}: {e}", paths.state.display())))?;
         let secrets = autolock::read_key_file(&paths.key_file(), kek)?;
         let ca = RootCa::from_pem(&read(&paths.certs.join("swarm-root-ca.crt"))?, None)?;
+        let at_rest = autolock::AtRest::new(&secrets, kek.cloned());
         let node = NodeCert::from_pem(
             read(&paths.certs.join("swarm-node.crt"))?,
             secrets.node_key_pem,
         )?;
-        let at_rest = autolock::AtRest::new(secrets.dek, kek.cloned());
         Ok((state, ca, node, at_rest))
     }
 

@@ -88,7 +88,7 @@ impl Manager {
             node_id: node.identity.node_id.clone(),
         };
         let mut log =
-            LogStore::open(&paths.raft.join("raft-log.db"), at_rest.sealer()).map_err(storage)?;
+            LogStore::open(&paths.raft.join("raft-log.db"), at_rest.keys()).map_err(storage)?;
         force_single_voter(&mut log, state.raft_id, me).await?;
         drop(log);
         let json = serde_json::to_vec(&state).map_err(|e| Error::internal(e.to_string()))?;

@@ -10,7 +10,7 @@ use openraft::{Entry, RaftLogReader, StorageIOError, Vote};
 use rusqlite::{params, OptionalExtension};
 
 use super::{io_err, open_db, LogId, StorageError, TypeConfig};
-use crate::lock::Sealer;
+use crate::lock::DataKeys;
 
 /// What log entries are sealed for (see `crate::lock`).
 const ENTRY_PURPOSE: &[u8] = b"raft-log";
@@ -20,18 +20,18 @@ const ENTRY_PURPOSE: &[u8] = b"raft-log";
 #[derive(Clone)]
 pub struct LogStore {
     conn: Arc<Mutex<rusqlite::Connection>>,
-    sealer: Sealer,
+    keys: Arc<DataKeys>,
 }
 
-fn read_entry(sealer: &Sealer, blob: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
-    let json = sealer
+fn read_entry(keys: &DataKeys, blob: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
+    let json = keys
         .open(ENTRY_PURPOSE, blob)
         .map_err(|e| StorageIOError::read_logs(&e))?;
     serde_json::from_slice(&json).map_err(|e| StorageIOError::read_logs(&e).into())
 }
 
 impl LogStore {
-    pub fn open(path: &Path, sealer: Sealer) -> Result<LogStore, StorageError> {
+    pub fn open(path: &Path, keys: Arc<DataKeys>) -> Result<LogStore, StorageError> {
         let conn = open_db(path).map_err(io_err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
@@ -40,7 +40,7 @@ impl LogStore {
         .map_err(io_err)?;
         Ok(LogStore {
             conn: Arc::new(Mutex::new(conn)),
-            sealer,
+            keys,
         })
     }
 
@@ -51,7 +51,7 @@ impl LogStore {
         entry: &Entry<TypeConfig>,
     ) -> Result<(), StorageError> {
         let json = serde_json::to_vec(entry).map_err(|e| StorageIOError::write_logs(&e))?;
-        let blob = self.sealer.seal(ENTRY_PURPOSE, &json);
+        let blob = self.keys.seal(ENTRY_PURPOSE, &json);
         self.db()
             .execute(
                 "INSERT INTO log (idx, entry) VALUES (?1, ?2)",
@@ -59,6 +59,35 @@ impl LogStore {
             )
             .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
+    }
+
+    /// Re-seal every entry under the current data key (after
+    /// `DataKeys::begin_rotation`), then rewrite the file so no page keeps
+    /// a blob under the old key.
+    pub(crate) fn reseal_all(&self) -> Result<(), StorageError> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(io_err)?;
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT idx, entry FROM log").map_err(io_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(io_err)?;
+            rows.collect::<Result<_, _>>().map_err(io_err)?
+        };
+        for (idx, blob) in rows {
+            let plain = self
+                .keys
+                .open(ENTRY_PURPOSE, &blob)
+                .map_err(|e| StorageIOError::read_logs(&e))?;
+            let blob = self.keys.seal(ENTRY_PURPOSE, &plain);
+            tx.execute(
+                "UPDATE log SET entry = ?2 WHERE idx = ?1",
+                params![idx, blob],
+            )
+            .map_err(io_err)?;
+        }
+        tx.commit().map_err(io_err)?;
+        Ok(super::compact_db(&db).map_err(io_err)?)
     }
 
     fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
@@ -127,7 +156,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         let mut out = Vec::new();
         for row in rows {
             let blob = row.map_err(|e| StorageIOError::read_logs(&e))?;
-            out.push(read_entry(&self.sealer, &blob)?);
+            out.push(read_entry(&self.keys, &blob)?);
         }
         Ok(out)
     }
@@ -146,7 +175,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .optional()
             .map_err(|e| StorageIOError::read_logs(&e))?;
         let last_log_id = match last {
-            Some(blob) => Some(read_entry(&self.sealer, &blob)?.log_id),
+            Some(blob) => Some(read_entry(&self.keys, &blob)?.log_id),
             None => last_purged_log_id,
         };
         Ok(LogState {
@@ -198,7 +227,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 for entry in entries {
                     let json =
                         serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
-                    let blob = self.sealer.seal(ENTRY_PURPOSE, &json);
+                    let blob = self.keys.seal(ENTRY_PURPOSE, &json);
                     stmt.execute(params![entry.log_id.index as i64, blob])
                         .map_err(|e| StorageIOError::write_logs(&e))?;
                 }

@@ -16,7 +16,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{io_err, open_db, LogId, Peer, StorageError, TypeConfig};
-use crate::lock::Sealer;
+use crate::lock::DataKeys;
 use crate::store::{CommandResult, RowChange, StoreData};
 
 /// What each sealed value is for (see `crate::lock`): object rows, the
@@ -35,7 +35,7 @@ struct StoredSnapshot {
 
 struct Inner {
     conn: Mutex<rusqlite::Connection>,
-    sealer: Sealer,
+    keys: Arc<DataKeys>,
     data: Arc<RwLock<StoreData>>,
     state: Mutex<Applied>,
 }
@@ -66,7 +66,7 @@ impl StoreReader {
 
 fn write_rows(
     tx: &rusqlite::Transaction<'_>,
-    sealer: &Sealer,
+    keys: &DataKeys,
     rows: &[RowChange],
 ) -> rusqlite::Result<()> {
     for row in rows {
@@ -74,7 +74,7 @@ fn write_rows(
             RowChange::Put { kind, id, body } => {
                 tx.execute(
                     "INSERT OR REPLACE INTO objects (kind, id, body) VALUES (?1, ?2, ?3)",
-                    params![kind, id, sealer.seal(ROW_PURPOSE, body.as_bytes())],
+                    params![kind, id, keys.seal(ROW_PURPOSE, body.as_bytes())],
                 )?;
             }
             RowChange::Delete { kind, id } => {
@@ -88,16 +88,16 @@ fn write_rows(
     Ok(())
 }
 
-/// Store a meta value (JSON, as a blob), sealed when `sealer` is given.
+/// Store a meta value (JSON, as a blob), sealed when `keys` is given.
 fn set_meta<T: Serialize>(
     tx: &rusqlite::Transaction<'_>,
     key: &str,
     v: &T,
-    sealer: Option<(&Sealer, &[u8])>,
+    keys: Option<(&DataKeys, &[u8])>,
 ) -> Result<(), StorageError> {
     let mut value = serde_json::to_vec(v).map_err(io_err)?;
-    if let Some((sealer, purpose)) = sealer {
-        value = sealer.seal(purpose, &value);
+    if let Some((keys, purpose)) = keys {
+        value = keys.seal(purpose, &value);
     }
     tx.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
@@ -108,7 +108,7 @@ fn set_meta<T: Serialize>(
 }
 
 impl StateMachine {
-    pub fn open(path: &Path, sealer: Sealer) -> Result<StateMachine, StorageError> {
+    pub fn open(path: &Path, keys: Arc<DataKeys>) -> Result<StateMachine, StorageError> {
         let conn = open_db(path).map_err(io_err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (kind, id));
@@ -131,7 +131,7 @@ impl StateMachine {
             }
             for row in rows {
                 let (kind, blob) = row.map_err(io_err)?;
-                let body = sealer.open(ROW_PURPOSE, &blob).map_err(|e| read_err(&e))?;
+                let body = keys.open(ROW_PURPOSE, &blob).map_err(|e| read_err(&e))?;
                 let body = String::from_utf8(body).map_err(|e| read_err(&e))?;
                 data.load_row(&kind, &body).map_err(|e| read_err(&e))?;
             }
@@ -144,7 +144,7 @@ impl StateMachine {
                 applied.last_applied = serde_json::from_slice(&t).map_err(|e| read_err(&e))?;
             }
             if let Some(blob) = get("membership")? {
-                let json = sealer
+                let json = keys
                     .open(MEMBERSHIP_PURPOSE, &blob)
                     .map_err(|e| read_err(&e))?;
                 applied.membership = serde_json::from_slice(&json).map_err(|e| read_err(&e))?;
@@ -153,7 +153,7 @@ impl StateMachine {
         Ok(StateMachine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
-                sealer,
+                keys,
                 data: Arc::new(RwLock::new(data)),
                 state: Mutex::new(applied),
             }),
@@ -174,7 +174,7 @@ impl StateMachine {
 
     fn save_snapshot(&self, snap: &StoredSnapshot) -> Result<(), StorageError> {
         let json = serde_json::to_vec(snap).map_err(io_err)?;
-        let blob = self.inner.sealer.seal(SNAPSHOT_PURPOSE, &json);
+        let blob = self.inner.keys.seal(SNAPSHOT_PURPOSE, &json);
         self.db()
             .execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?1)",
@@ -182,6 +182,54 @@ impl StateMachine {
             )
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(())
+    }
+
+    /// Re-seal every row, the membership and the snapshot under the
+    /// current data key (see `LogStore::reseal_all`).
+    pub(crate) fn reseal_all(&self) -> Result<(), StorageError> {
+        let keys = &self.inner.keys;
+        let mut db = self.db();
+        let tx = db.transaction().map_err(io_err)?;
+        let rows: Vec<(String, String, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare("SELECT kind, id, body FROM objects")
+                .map_err(io_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(io_err)?;
+            rows.collect::<Result<_, _>>().map_err(io_err)?
+        };
+        let reseal = |purpose: &[u8], blob: &[u8]| -> Result<Vec<u8>, StorageError> {
+            let plain = keys
+                .open(purpose, blob)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            Ok(keys.seal(purpose, &plain))
+        };
+        for (kind, id, blob) in rows {
+            tx.execute(
+                "UPDATE objects SET body = ?3 WHERE kind = ?1 AND id = ?2",
+                params![kind, id, reseal(ROW_PURPOSE, &blob)?],
+            )
+            .map_err(io_err)?;
+        }
+        for (key, purpose) in [
+            ("membership", MEMBERSHIP_PURPOSE),
+            ("snapshot", SNAPSHOT_PURPOSE),
+        ] {
+            let blob: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(io_err)?;
+            if let Some(blob) = blob {
+                tx.execute(
+                    "UPDATE meta SET value = ?2 WHERE key = ?1",
+                    params![key, reseal(purpose, &blob)?],
+                )
+                .map_err(io_err)?;
+            }
+        }
+        tx.commit().map_err(io_err)?;
+        Ok(super::compact_db(&db).map_err(io_err)?)
     }
 
     fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
@@ -195,7 +243,7 @@ impl StateMachine {
         let Some(blob) = blob else { return Ok(None) };
         let json = self
             .inner
-            .sealer
+            .keys
             .open(SNAPSHOT_PURPOSE, &blob)
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(Some(
@@ -263,7 +311,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }),
                 EntryPayload::Normal(cmd) => {
                     let (result, rows) = data.apply(log_id.index, cmd);
-                    write_rows(&tx, &self.inner.sealer, &rows)
+                    write_rows(&tx, &self.inner.keys, &rows)
                         .map_err(|e| StorageIOError::apply(log_id, &e))?;
                     results.push(result);
                 }
@@ -273,7 +321,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         &tx,
                         "membership",
                         &applied.membership,
-                        Some((&self.inner.sealer, MEMBERSHIP_PURPOSE)),
+                        Some((&self.inner.keys, MEMBERSHIP_PURPOSE)),
                     )?;
                     results.push(CommandResult::Applied {
                         version: log_id.index,
@@ -309,7 +357,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut db = self.db();
             let tx = db.transaction().map_err(io_err)?;
             tx.execute("DELETE FROM objects", []).map_err(io_err)?;
-            write_rows(&tx, &self.inner.sealer, &new.rows()).map_err(io_err)?;
+            write_rows(&tx, &self.inner.keys, &new.rows()).map_err(io_err)?;
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
             set_meta(&tx, "applied", &applied.last_applied, None)?;
@@ -317,7 +365,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 &tx,
                 "membership",
                 &applied.membership,
-                Some((&self.inner.sealer, MEMBERSHIP_PURPOSE)),
+                Some((&self.inner.keys, MEMBERSHIP_PURPOSE)),
             )?;
             tx.commit().map_err(io_err)?;
             *data = new;

@@ -369,9 +369,12 @@ impl Manager {
         &self.inner.addr
     }
 
-    /// The root CA certificate (the key, on managers, is in the cluster object).
-    pub fn root_ca(&self) -> &RootCa {
-        &self.inner.ca
+    /// The cluster's root CA certificate now (a rotation's end changes
+    /// it; the key, on managers, is in the cluster object).
+    pub fn root_ca(&self) -> RootCa {
+        self.cluster()
+            .and_then(|c| RootCa::from_pem(&c.root_ca_cert, None).ok())
+            .unwrap_or_else(|| self.inner.ca.clone())
     }
 
     /// This node's current certificate and key.

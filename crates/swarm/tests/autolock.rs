@@ -228,6 +228,12 @@ fn rotation_and_turning_autolock_off_reach_every_manager() {
         .iter()
         .all(|n| opens_with(n, &second) && !opens_with(n, &first))));
     assert_eq!(nodes[0].mgr().unlock_key(), Some(second.clone()));
+    // A manager that joins a locked swarm seals its own file.
+    let (late, _) = TestNode::join(&nodes[0], 1000);
+    assert!(wait_until(Duration::from_secs(5), || opens_with(
+        &late, &second
+    )));
+    drop(late);
 
     // A restarted follower: the old key is refused, the new one opens it.
     nodes[1].crash();

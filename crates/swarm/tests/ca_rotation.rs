@@ -26,11 +26,16 @@ fn status_call(
     )
 }
 
+/// Every node has applied the rotation's end and followed it (its trust
+/// is switched before its root file is written).
 fn rotation_done(nodes: &[TestNode], old_root: &str) -> bool {
     nodes.iter().all(|n| {
-        n.mgr()
-            .cluster()
-            .is_some_and(|c| c.root_rotation.is_none() && c.root_ca_cert != old_root)
+        let on_disk =
+            std::fs::read_to_string(n.dir.path().join("swarm/certificates/swarm-root-ca.crt"))
+                .unwrap_or_default();
+        n.mgr().cluster().is_some_and(|c| {
+            c.root_rotation.is_none() && c.root_ca_cert != old_root && on_disk == c.root_ca_cert
+        })
     })
 }
 

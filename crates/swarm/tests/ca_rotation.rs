@@ -75,6 +75,11 @@ fn a_rotated_root_reaches_every_manager_and_the_old_one_is_dropped() {
     );
     let cluster = nodes[0].mgr().cluster().unwrap();
     assert_eq!(cluster.root_ca_cert, next.cert_pem());
+    for n in nodes[0].mgr().nodes().values() {
+        let info = n.tls_info.as_ref().expect("TLSInfo recorded");
+        assert_eq!(info.trust_root, next.cert_pem(), "node {}", n.id);
+        assert_eq!(info, &next.issuer_info().unwrap());
+    }
     assert_ne!(cluster.join_tokens, old.join_tokens);
     for token in [&cluster.join_tokens.manager, &cluster.join_tokens.worker] {
         let parsed = JoinToken::parse(&token.to_string()).unwrap();
@@ -198,6 +203,12 @@ fn a_worker_blocks_the_rotation_until_it_renews_from_the_new_root() {
 fn a_generated_root_rotation_on_one_manager_and_a_second_one_after() {
     let a = TestNode::init(1000);
     let first = a.mgr().cluster().unwrap().root_ca_cert;
+    let me = a.mgr().nodes()[a.mgr().node_id()].clone();
+    assert_eq!(
+        me.tls_info.map(|t| t.trust_root),
+        Some(first.clone()),
+        "init records the first manager's issuer"
+    );
     a.block_on(a.mgr().rotate_root_ca(None)).unwrap();
     assert!(wait_until(Duration::from_secs(10), || rotation_done(
         std::slice::from_ref(&a),

@@ -80,14 +80,15 @@ impl RootCa {
         Ok(cross.pem())
     }
 
-    /// Who this CA is as an issuer (subject and public key, DER), and the
-    /// root a node holding its certificates trusts.
-    pub fn issuer_info(&self, trust_root: &str) -> Result<TlsInfo, Error> {
+    /// Who this root is as an issuer (subject and public key, DER); the
+    /// node holding its certificates trusts it (at the latest once a
+    /// rotation to it ends).
+    pub fn issuer_info(&self) -> Result<TlsInfo, Error> {
         let der = first_cert_der(self.cert_pem())?;
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| Error::invalid(format!("invalid root CA certificate: {e}")))?;
         Ok(TlsInfo {
-            trust_root: trust_root.to_string(),
+            trust_root: self.cert_pem().to_string(),
             cert_issuer_subject: cert.subject().as_raw().to_vec(),
             cert_issuer_public_key: cert.public_key().raw.to_vec(),
         })

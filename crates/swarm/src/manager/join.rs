@@ -314,7 +314,8 @@ impl Manager {
         manager
             .propose(Command::CreateCluster(Box::new(cluster)))
             .await?;
-        let me = node_object(&identity, &hostname, &addr, state.raft_id);
+        let mut me = node_object(&identity, &hostname, &addr, state.raft_id);
+        me.tls_info = Some(ca.issuer_info()?);
         manager.propose(Command::CreateNode(Box::new(me))).await?;
         Ok(())
     }

@@ -36,7 +36,7 @@ pub(crate) fn signing_ca(cluster: &Cluster) -> Result<(RootCa, String, TlsInfo),
             )
         }
     };
-    let info = ca.issuer_info(&cluster.root_ca_cert)?;
+    let info = ca.issuer_info()?;
     Ok((ca, chain, info))
 }
 

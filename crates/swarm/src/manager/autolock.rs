@@ -7,7 +7,7 @@
 //! `Manager::unlock` is given the key.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use berth_api::{Error, ErrorKind};
 
@@ -134,28 +134,6 @@ impl Inner {
             .unwrap_or_else(|p| p.into_inner())
             .key_pem
             .clone()
-    }
-}
-
-/// Follow the cluster object for as long as the manager lives (its unlock
-/// key, its root CA): every change of Raft's metrics (an applied entry
-/// among them) checks it.
-pub(crate) async fn follow_cluster(inner: Weak<Inner>) {
-    let Some(mut rx) = inner.upgrade().map(|i| i.raft.metrics()) else {
-        return;
-    };
-    loop {
-        let Some(i) = inner.upgrade() else { return };
-        if let Err(e) = i.reconcile_unlock_key() {
-            tracing::warn!("swarm: sealing the node key file: {}", e.message);
-        }
-        if let Err(e) = i.reconcile_root_ca().await {
-            tracing::warn!("swarm: following the root CA: {}", e.message);
-        }
-        drop(i);
-        if rx.changed().await.is_err() {
-            return;
-        }
     }
 }
 

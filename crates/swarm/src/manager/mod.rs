@@ -8,6 +8,7 @@
 
 mod autolock;
 mod certs;
+mod follow;
 mod handler;
 mod join;
 mod nodes;
@@ -282,7 +283,7 @@ impl Manager {
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
-        let cluster_watch = tokio::spawn(autolock::follow_cluster(Arc::downgrade(&inner)));
+        let cluster_watch = tokio::spawn(follow::follow_cluster(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,

@@ -125,9 +125,10 @@
 //! timeout). examples/swarm_node, release build, three processes: join
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
 //! tests/autolock.rs, tests/restore.rs, tests/ca_rotation.rs (debug
-//! build): unlock of a locked one-manager swarm to leader about 37 ms;
-//! `force_new_cluster` on a 3-manager backup to an accepted write about
-//! 225 ms; a root rotation over 3 managers, start to end, about 175 ms.
+//! build, shared 2-core machine): unlock of a locked one-manager swarm
+//! to leader 37-49 ms; `force_new_cluster` on a 3-manager backup or
+//! survivor to leader with the store updated 175-225 ms; a root rotation
+//! over 3 managers, start to end, 175-510 ms.
 
 pub mod ca;
 pub mod lock;

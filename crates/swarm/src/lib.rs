@@ -86,10 +86,13 @@
 //! timeout). examples/swarm_node, release build, three processes: join
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
 
+pub mod agent;
 pub mod ca;
 pub mod manager;
+pub mod node;
 pub mod raft;
 pub mod store;
 pub mod transport;
 
 pub use manager::{Manager, ManagerConfig, ManagerStatus, Reachability, LOST_QUORUM};
+pub use node::{LeaveError, LocalNodeInfo, SwarmNode};

@@ -7,6 +7,7 @@
 //! - `state.json`: this node's Raft ID and cluster address.
 
 mod certs;
+mod dispatcher;
 mod handler;
 mod join;
 mod nodes;
@@ -31,7 +32,9 @@ use crate::store::{Cluster, Node};
 use crate::transport::network::{NetworkFactory, Peers};
 use crate::transport::{serve, tls, Request, Response};
 
+pub(crate) use join::{new_raft_id, refuse_if_in_swarm};
 pub use join::{request_certificate, ALREADY_IN_SWARM};
+
 pub use propose::LOST_QUORUM;
 
 /// How a manager runs.
@@ -49,6 +52,9 @@ pub struct ManagerConfig {
     pub election_timeout_ms: (u64, u64),
     /// Entries since the last snapshot that trigger a new one.
     pub snapshot_every: u64,
+    /// What this node reports at its session start (its hostname is
+    /// `hostname` above).
+    pub description: crate::store::NodeDescription,
 }
 
 impl ManagerConfig {
@@ -65,15 +71,17 @@ impl ManagerConfig {
             heartbeat_ms: 100,
             election_timeout_ms: (300, 450),
             snapshot_every: 1000,
+            description: crate::store::NodeDescription::local("localhost"),
         }
     }
 }
 
 /// What `state.json` keeps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LocalState {
-    raft_id: u64,
-    addr: String,
+pub(crate) struct LocalState {
+    /// 0 on a worker.
+    pub(crate) raft_id: u64,
+    pub(crate) addr: String,
 }
 
 /// A manager's standing in `node ls` (MANAGER STATUS).
@@ -105,6 +113,7 @@ pub(crate) struct Inner {
     addr: String,
     config: ManagerConfig,
     membership_lock: tokio::sync::Mutex<()>,
+    dispatcher: dispatcher::Dispatcher,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -112,27 +121,29 @@ pub struct Manager {
     inner: Arc<Inner>,
     server: JoinHandle<()>,
     renewer: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
         self.server.abort();
         self.renewer.abort();
+        self.dispatcher.abort();
     }
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::internal(format!("{what} {}: {e}", path.display()))
 }
 
-struct Paths {
-    certs: PathBuf,
-    raft: PathBuf,
-    state: PathBuf,
+pub(crate) struct Paths {
+    pub(crate) certs: PathBuf,
+    pub(crate) raft: PathBuf,
+    pub(crate) state: PathBuf,
 }
 
 impl Paths {
-    fn new(dir: &Path) -> Paths {
+    pub(crate) fn new(dir: &Path) -> Paths {
         Paths {
             certs: dir.join("certificates"),
             raft: dir.join("raft"),
@@ -142,7 +153,7 @@ impl Paths {
 
     /// Remove what a failed init or join wrote, so the node is not left
     /// "already part of a swarm"; returns `e` for the caller to pass on.
-    fn undo(&self, e: Error) -> Error {
+    pub(crate) fn undo(&self, e: Error) -> Error {
         let _ = std::fs::remove_file(&self.state);
         let _ = std::fs::remove_dir_all(&self.certs);
         let _ = std::fs::remove_dir_all(&self.raft);
@@ -159,7 +170,7 @@ impl Paths {
 
 /// Write a file and fsync it (certificates and state must survive a crash
 /// right after init or join).
-fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("writing", &tmp, e))?;
@@ -169,7 +180,7 @@ fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(|e| io("renaming", path, e))
 }
 
-fn save_identity(
+pub(crate) fn save_identity(
     paths: &Paths,
     ca: &RootCa,
     node: &NodeCert,
@@ -189,13 +200,13 @@ fn save_identity(
     write_synced(&paths.state, &json)
 }
 
-fn read(path: &Path) -> Result<String, Error> {
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| io("reading", path, e))
 }
 
 impl Manager {
     /// Start Raft and the cluster listener for an identity already on disk.
-    async fn start(
+    pub(crate) async fn start(
         config: ManagerConfig,
         listener: TcpListener,
         ca: RootCa,
@@ -245,17 +256,20 @@ impl Manager {
             addr: state.addr,
             config,
             membership_lock: tokio::sync::Mutex::new(()),
+            dispatcher: Default::default(),
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
+        let dispatcher = tokio::spawn(dispatcher::run(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,
             renewer,
+            dispatcher,
         })
     }
 
-    async fn bind(config: &ManagerConfig) -> Result<(TcpListener, String), Error> {
+    pub(crate) async fn bind(config: &ManagerConfig) -> Result<(TcpListener, String), Error> {
         let listener = TcpListener::bind(config.listen_addr).await.map_err(|e| {
             Error::invalid(format!("failed to listen on {}: {e}", config.listen_addr))
         })?;
@@ -369,9 +383,21 @@ impl Manager {
     /// Stop Raft and the listener (a clean stop; a crash is just dropping
     /// the runtime).
     pub async fn shutdown(self) {
+        self.stop().await;
+    }
+
+    /// `shutdown` for a manager shared with others (a demoted node's).
+    pub(crate) async fn stop(&self) {
         self.server.abort();
         self.renewer.abort();
+        self.dispatcher.abort();
         let _ = self.inner.raft.shutdown().await;
+    }
+
+    /// The key and certificate TLS uses, shared with this node's agent so
+    /// both present the renewed certificate.
+    pub(crate) fn keys(&self) -> Arc<tls::NodeKeys> {
+        self.inner.keys.clone()
     }
 
     /// Every manager in the Raft membership with its MANAGER STATUS as

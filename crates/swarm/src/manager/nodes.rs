@@ -36,6 +36,10 @@ impl Manager {
         let nodes = self.nodes();
         let node = nodes.get(id).ok_or_else(|| not_found(id))?;
         let Some(info) = node.manager.clone() else {
+            // Promoted but not in Raft yet: only the role goes back.
+            if node.spec.role == Role::Manager {
+                self.update_node(id, |n| n.spec.role = Role::Worker).await?;
+            }
             return Ok(());
         };
         if nodes
@@ -72,6 +76,20 @@ impl Manager {
         })
         .await?;
         self.remove_manager(info.raft_id).await
+    }
+
+    /// `node promote`: the store's role says manager; the node sees it in
+    /// its next heartbeat answer, gets a manager certificate, starts Raft
+    /// and has the leader add it as a voter (swarmkit checks nothing more
+    /// for a promotion).
+    pub async fn promote(&self, id: &str) -> Result<(), Error> {
+        let node = self.nodes().get(id).cloned().ok_or_else(|| not_found(id))?;
+        if node.spec.role == Role::Manager {
+            return Ok(());
+        }
+        self.update_node(id, |n| n.spec.role = Role::Manager)
+            .await?;
+        Ok(())
     }
 
     /// `node rm [--force]`: managers must be demoted first; a node that is

@@ -8,11 +8,15 @@
 //! `Command` variants; the persistence (`raft::state_machine`) stores rows
 //! by kind and ID and needs no change for them.
 
+mod description;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ca::{JoinTokens, Role};
+
+pub use description::{EngineDescription, NodeDescription, Platform, Resources};
 
 /// Version and times every object carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +36,9 @@ pub struct ClusterSpec {
     pub cert_expiry_secs: u64,
     /// `--task-history-limit`
     pub task_history_limit: i64,
-    /// `--dispatcher-heartbeat`, seconds.
-    pub heartbeat_period_secs: u64,
+    /// `--dispatcher-heartbeat` (`Dispatcher.HeartbeatPeriod`), in
+    /// nanoseconds as the API has it; tests set it to a fraction of a second.
+    pub heartbeat_period_ns: u64,
     /// `--autolock`
     pub autolock: bool,
 }
@@ -44,7 +49,7 @@ impl Default for ClusterSpec {
             name: "default".into(),
             cert_expiry_secs: crate::ca::DEFAULT_CERT_EXPIRY.as_secs(),
             task_history_limit: 5,
-            heartbeat_period_secs: 5,
+            heartbeat_period_ns: 5_000_000_000,
             autolock: false,
         }
     }
@@ -116,6 +121,9 @@ pub struct Node {
     pub status: NodeStatus,
     /// Set for managers.
     pub manager: Option<ManagerInfo>,
+    /// What the node reported at its last session start (None before it).
+    #[serde(default)]
+    pub description: Option<NodeDescription>,
 }
 
 /// The replicated state.
@@ -301,6 +309,7 @@ mod tests {
             hostname: "h".into(),
             status: NodeStatus::default(),
             manager: None,
+            description: None,
         }
     }
 

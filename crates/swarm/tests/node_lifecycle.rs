@@ -1,0 +1,421 @@
+//! Node lifecycle through the `SwarmNode` facade on 127.0.0.1: workers
+//! join and heartbeat, go Down when they die and Ready when they return,
+//! fail over between managers; promote, demote, leave and rm.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use berth_swarm::ca::Role;
+use berth_swarm::store::{ClusterSpec, Node, NodeState};
+use berth_swarm::{ManagerConfig, SwarmNode};
+use tokio::runtime::Runtime;
+
+/// The dispatcher's period in these tests; the grace is 3 of them.
+const PERIOD: Duration = Duration::from_millis(200);
+const GRACE: Duration = Duration::from_millis(600);
+
+/// One node in its own runtime, so a crash drops every task it has.
+struct TNode {
+    dir: tempfile::TempDir,
+    rt: Option<Runtime>,
+    node: Option<SwarmNode>,
+    hostname: String,
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn config(dir: &std::path::Path, hostname: &str) -> ManagerConfig {
+    let mut c = ManagerConfig::new(dir.join("swarm"), SocketAddr::from(([127, 0, 0, 1], 0)));
+    c.hostname = hostname.into();
+    c.description.engine.engine_version = "test-engine".into();
+    c
+}
+
+impl TNode {
+    fn init(hostname: &str) -> TNode {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let spec = ClusterSpec {
+            heartbeat_period_ns: PERIOD.as_nanos() as u64,
+            ..ClusterSpec::default()
+        };
+        let node = rt
+            .block_on(SwarmNode::init(config(dir.path(), hostname), spec, None))
+            .expect("init");
+        TNode {
+            dir,
+            rt: Some(rt),
+            node: Some(node),
+            hostname: hostname.into(),
+        }
+    }
+
+    /// Join through `via` with its worker or manager token; returns the
+    /// node and how long the join took.
+    fn join(via: &TNode, role: Role, hostname: &str) -> (TNode, Duration) {
+        let cluster = via.mgr().cluster().expect("cluster");
+        let token = match role {
+            Role::Worker => cluster.join_tokens.worker.to_string(),
+            Role::Manager => cluster.join_tokens.manager.to_string(),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let start = Instant::now();
+        let node = rt
+            .block_on(SwarmNode::join(
+                config(dir.path(), hostname),
+                via.mgr().addr(),
+                &token,
+            ))
+            .expect("join");
+        let took = start.elapsed();
+        let n = TNode {
+            dir,
+            rt: Some(rt),
+            node: Some(node),
+            hostname: hostname.into(),
+        };
+        (n, took)
+    }
+
+    fn node(&self) -> &SwarmNode {
+        self.node.as_ref().expect("node is down")
+    }
+
+    fn mgr(&self) -> std::sync::Arc<berth_swarm::Manager> {
+        self.node().manager().expect("a manager")
+    }
+
+    fn id(&self) -> String {
+        self.node().info().node_id
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.as_ref().expect("node is down").block_on(f)
+    }
+
+    /// Node `id` as this manager's store has it.
+    fn seen(&self, id: &str) -> Option<Node> {
+        self.mgr().nodes().get(id).cloned()
+    }
+
+    fn state_of(&self, id: &str) -> Option<NodeState> {
+        self.seen(id).map(|n| n.status.state)
+    }
+
+    /// kill -9 as far as one process can.
+    fn crash(&mut self) {
+        let node = self.node.take();
+        let rt = self.rt.take().expect("already down");
+        drop(node);
+        rt.shutdown_timeout(Duration::from_millis(200));
+    }
+
+    fn restart(&mut self) {
+        assert!(self.node.is_none(), "still running");
+        let rt = runtime();
+        let cfg = config(self.dir.path(), &self.hostname);
+        let node = rt
+            .block_on(SwarmNode::open(cfg))
+            .expect("open")
+            .expect("swarm state on disk");
+        self.rt = Some(rt);
+        self.node = Some(node);
+    }
+}
+
+impl Drop for TNode {
+    fn drop(&mut self) {
+        if self.rt.is_some() {
+            self.crash();
+        }
+    }
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn workers_heartbeat_go_down_when_killed_and_come_back_ready() {
+    let m = TNode::init("mgr-1");
+    let (mut w1, took1) = TNode::join(&m, Role::Worker, "worker-1");
+    let (w2, took2) = TNode::join(&m, Role::Worker, "worker-2");
+    eprintln!("worker join: {took1:?} {took2:?}");
+    let (w1_id, w2_id) = (w1.id(), w2.id());
+
+    // Everyone heartbeats, the manager too; descriptions come with the session.
+    assert!(
+        wait_until(Duration::from_secs(5), || [&m.id(), &w1_id, &w2_id]
+            .iter()
+            .all(|id| m.state_of(id) == Some(NodeState::Ready))),
+        "all Ready: {:?}",
+        m.mgr().nodes()
+    );
+    let seen = m.seen(&w1_id).unwrap();
+    let desc = seen.description.expect("a description");
+    assert_eq!(desc.hostname, "worker-1");
+    assert_eq!(desc.platform.os, std::env::consts::OS);
+    assert_eq!(desc.platform.architecture, std::env::consts::ARCH);
+    assert!(desc.resources.nano_cpus >= 1_000_000_000, "{desc:?}");
+    assert!(desc.resources.memory_bytes > 0, "{desc:?}");
+    assert_eq!(desc.engine.engine_version, "test-engine");
+    assert_eq!(seen.spec.role, Role::Worker);
+    let info = w1.node().info();
+    assert_eq!(info.role, Role::Worker);
+    assert!(w1.node().manager().is_none());
+    assert_eq!(info.cluster_id, m.node().info().cluster_id);
+    assert_eq!(info.remote_managers.len(), 1, "{info:?}");
+    assert_eq!(info.remote_managers[0].node_id, m.id());
+    assert_eq!(info.remote_managers[0].addr, m.mgr().addr());
+
+    // A dead worker goes Down within the grace period (plus a check tick).
+    w1.crash();
+    let died = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(5), || m.state_of(&w1_id)
+            == Some(NodeState::Down)),
+        "the dead worker goes down"
+    );
+    let to_down = died.elapsed();
+    eprintln!("worker death to Down: {to_down:?} (grace {GRACE:?})");
+    assert!(to_down >= GRACE / 2, "{to_down:?}: too early");
+    assert!(to_down < GRACE * 3, "{to_down:?}");
+    assert_eq!(m.seen(&w1_id).unwrap().status.message, "heartbeat failure");
+    assert_eq!(m.state_of(&w2_id), Some(NodeState::Ready));
+    assert_eq!(m.state_of(&m.id()), Some(NodeState::Ready));
+
+    // Back from its state directory: the same node, Ready again.
+    w1.restart();
+    assert_eq!(w1.id(), w1_id);
+    assert!(
+        wait_until(Duration::from_secs(5), || m.state_of(&w1_id)
+            == Some(NodeState::Ready)),
+        "the restarted worker is Ready again"
+    );
+    assert_eq!(m.seen(&w1_id).unwrap().status.message, "");
+    assert_eq!(m.mgr().nodes().len(), 3, "no new node object");
+}
+
+/// The node that leads, among those running managers.
+fn leader(nodes: &[&TNode]) -> Option<usize> {
+    nodes
+        .iter()
+        .position(|n| n.node.is_some() && n.node().manager().is_some_and(|m| m.is_leader()))
+}
+
+#[test]
+fn a_worker_fails_over_to_another_manager_when_its_manager_dies() {
+    let a = TNode::init("mgr-a");
+    let (b, _) = TNode::join(&a, Role::Manager, "mgr-b");
+    let (c, _) = TNode::join(&a, Role::Manager, "mgr-c");
+    let mut managers = [a, b, c];
+    let (w, _) = TNode::join(&managers[1], Role::Worker, "worker");
+    let w_id = w.id();
+    assert!(
+        wait_until(Duration::from_secs(5), || w
+            .node()
+            .info()
+            .remote_managers
+            .len()
+            == 3),
+        "the worker learns of the three managers: {:?}",
+        w.node().info()
+    );
+    let talks_to = w.node().agent_status().manager.expect("a session");
+    let victim = managers
+        .iter()
+        .position(|m| m.mgr().addr() == talks_to)
+        .expect("the worker's manager is one of the three");
+    let victim_id = managers[victim].id();
+    managers[victim].crash();
+    let died = Instant::now();
+
+    // The worker moves to a survivor and stays (or is soon again) Ready there.
+    let survivor = (victim + 1) % 3;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let now = w.node().agent_status().manager;
+            now.is_some() && now.as_deref() != Some(talks_to.as_str())
+        }),
+        "the worker moves to another manager: {:?}",
+        w.node().agent_status()
+    );
+    eprintln!(
+        "worker failover to {:?} after {:?}",
+        w.node().agent_status().manager,
+        died.elapsed()
+    );
+    let refs: Vec<&TNode> = managers.iter().collect();
+    assert!(
+        wait_until(Duration::from_secs(10), || leader(&refs).is_some()),
+        "a leader among the survivors"
+    );
+    let s = &managers[survivor];
+    assert!(
+        wait_until(Duration::from_secs(10), || s.state_of(&w_id)
+            == Some(NodeState::Ready)),
+        "the worker is Ready: {:?}",
+        s.seen(&w_id)
+    );
+    // ... and stays so past a grace period, while the dead manager goes Down.
+    std::thread::sleep(GRACE * 2);
+    assert_eq!(s.state_of(&w_id), Some(NodeState::Ready));
+    assert!(
+        wait_until(Duration::from_secs(5), || s.state_of(&victim_id)
+            == Some(NodeState::Down)),
+        "the dead manager goes down: {:?}",
+        s.seen(&victim_id)
+    );
+}
+
+#[test]
+fn a_promoted_worker_becomes_a_voter_and_a_demoted_one_goes_back() {
+    let m = TNode::init("mgr");
+    let (w, _) = TNode::join(&m, Role::Worker, "worker");
+    let w_id = w.id();
+    assert!(wait_until(Duration::from_secs(5), || m.state_of(&w_id)
+        == Some(NodeState::Ready)));
+
+    let start = Instant::now();
+    m.block_on(m.mgr().promote(&w_id)).expect("promote");
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let seen = m.block_on(m.mgr().managers());
+            seen.len() == 2
+                && seen
+                    .iter()
+                    .all(|s| s.reachability == berth_swarm::Reachability::Reachable)
+        }),
+        "the promoted worker is a voter: {:?}",
+        m.block_on(m.mgr().managers())
+    );
+    eprintln!("promotion to voter: {:?}", start.elapsed());
+    assert_eq!(w.node().info().role, Role::Manager);
+    let wm = w.mgr();
+    assert_eq!(wm.node_cert().identity.role, Role::Manager);
+    assert!(m.seen(&w_id).unwrap().manager.is_some());
+    // It has the replicated store and takes writes (forwarded to the leader).
+    assert!(wait_until(Duration::from_secs(5), || wm.nodes().len() == 2));
+    assert!(
+        wait_until(Duration::from_secs(5), || w.try_label("promoted").is_ok()),
+        "a write through the promoted manager"
+    );
+    assert!(wait_until(Duration::from_secs(5), || m
+        .seen(&w_id)
+        .is_some_and(|n| n.spec.labels.contains_key("promoted"))));
+    drop(wm);
+
+    // Demoted: out of Raft, a worker again, still heartbeating.
+    m.block_on(m.mgr().demote(&w_id)).expect("demote");
+    assert!(
+        wait_until(Duration::from_secs(10), || w.node().manager().is_none()),
+        "the demoted node stops its manager"
+    );
+    assert_eq!(m.block_on(m.mgr().managers()).len(), 1);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let crt =
+                std::fs::read_to_string(w.dir.path().join("swarm/certificates/swarm-node.crt"))
+                    .unwrap();
+            let key =
+                std::fs::read_to_string(w.dir.path().join("swarm/certificates/swarm-node.key"))
+                    .unwrap();
+            berth_swarm::ca::NodeCert::from_pem(crt, key)
+                .unwrap()
+                .identity
+                .role
+                == Role::Worker
+        }),
+        "a worker certificate on disk"
+    );
+    assert!(!w.dir.path().join("swarm/raft").exists());
+    assert_eq!(w.node().info().role, Role::Worker);
+    std::thread::sleep(GRACE * 2);
+    assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
+    m.try_label("after-demote").expect("a write");
+}
+
+impl TNode {
+    /// Label this node through its own manager (forwarded to the leader).
+    fn try_label(&self, key: &str) -> Result<u64, berth_api::Error> {
+        let mgr = self.mgr();
+        let mut n = mgr.nodes().get(&self.id()).cloned().expect("own node");
+        n.spec.labels.insert(key.into(), "yes".into());
+        self.block_on(mgr.propose(berth_swarm::store::Command::UpdateNode(Box::new(n))))
+    }
+}
+
+#[test]
+fn leave_and_rm_follow_dockerds_rules() {
+    let mut m = TNode::init("mgr");
+    let (mut w1, _) = TNode::join(&m, Role::Worker, "worker-1");
+    let (w2, _) = TNode::join(&m, Role::Worker, "worker-2");
+    let (w1_id, w2_id) = (w1.id(), w2.id());
+    assert!(wait_until(Duration::from_secs(5), || [&w1_id, &w2_id]
+        .iter()
+        .all(|id| m.state_of(id) == Some(NodeState::Ready))));
+
+    // rm of a live worker without --force: swarmkit's refusal.
+    let err = m.block_on(m.mgr().remove_node(&w1_id, false)).unwrap_err();
+    assert_eq!(
+        err.message,
+        format!("rpc error: code = FailedPrecondition desc = node {w1_id} is not down and can't be removed")
+    );
+
+    // The last manager may not leave without --force (dockerd's words,
+    // 503); the refused node is given back, still the manager.
+    let node = m.node.take().unwrap();
+    let refused = m.block_on(node.leave(false)).expect_err("refused");
+    assert_eq!(refused.error.kind, berth_api::ErrorKind::Unavailable);
+    assert_eq!(refused.error.message, "You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ");
+    m.node = refused.node;
+    assert!(m.mgr().is_leader());
+
+    // A worker leaves freely: its state is gone, the managers see it Down,
+    // then rm without --force works.
+    let node = w1.node.take().unwrap();
+    w1.block_on(node.leave(false)).expect("a worker leaves");
+    w1.crash();
+    let left = std::fs::read_dir(w1.dir.path().join("swarm"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "the state directory is emptied");
+    assert!(runtime()
+        .block_on(SwarmNode::open(config(w1.dir.path(), "worker-1")))
+        .unwrap()
+        .is_none());
+    assert!(wait_until(Duration::from_secs(5), || m.state_of(&w1_id)
+        == Some(NodeState::Down)));
+    m.block_on(m.mgr().remove_node(&w1_id, false))
+        .expect("rm of a down node");
+    assert!(m.seen(&w1_id).is_none());
+
+    // rm --force of a live worker: it is told (its next heartbeats find no
+    // node) and stops.
+    m.block_on(m.mgr().remove_node(&w2_id, true))
+        .expect("rm --force");
+    assert!(
+        wait_until(Duration::from_secs(5), || w2.node().agent_status().removed),
+        "the removed worker learns it: {:?}",
+        w2.node().agent_status()
+    );
+    assert_eq!(w2.node().info().error.as_deref(), Some("node not found"));
+    std::thread::sleep(GRACE);
+    assert!(m.seen(&w2_id).is_none(), "a removed node stays removed");
+}

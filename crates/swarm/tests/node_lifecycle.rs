@@ -419,3 +419,93 @@ fn leave_and_rm_follow_dockerds_rules() {
     std::thread::sleep(GRACE);
     assert!(m.seen(&w2_id).is_none(), "a removed node stays removed");
 }
+
+#[test]
+fn a_worker_certificate_opens_its_own_session_and_nothing_more() {
+    use berth_swarm::transport::dispatch::DispatchRequest;
+    use berth_swarm::transport::{tls, PeerClient, Request, Response};
+    let m = TNode::init("mgr");
+    let (mut w, _) = TNode::join(&m, Role::Worker, "worker");
+    // Its agent stopped, the test speaks for the worker with its certificate.
+    w.crash();
+    let certs = w.dir.path().join("swarm/certificates");
+    let read = |f: &str| std::fs::read_to_string(certs.join(f)).unwrap();
+    let cert = berth_swarm::ca::NodeCert::from_pem(read("swarm-node.crt"), read("swarm-node.key"))
+        .unwrap();
+    assert_eq!(cert.identity.role, Role::Worker);
+    let ca = m.mgr().root_ca().clone();
+    let client = PeerClient::new(
+        m.mgr().addr().into(),
+        tls::cluster_client_config(&ca, &cert).unwrap(),
+    );
+    let t = Duration::from_secs(3);
+    let call = |req: Request| m.block_on(client.call(&req, t)).expect("an answer");
+    let refused = |resp: Response| matches!(resp, Response::Error(ref e) if e.message.contains("not a swarm manager"));
+
+    // Its own session: yes, as itself (the certificate names the node).
+    let description = berth_swarm::store::NodeDescription::local("impostor");
+    let resp = call(Request::Dispatch(DispatchRequest::Session {
+        description: description.clone(),
+    }));
+    assert!(
+        matches!(resp, Response::Dispatch(ref a) if a.role == Role::Worker),
+        "{resp:?}"
+    );
+    assert!(wait_until(Duration::from_secs(3), || m
+        .seen(&cert.identity.node_id)
+        .and_then(|n| n.description)
+        .is_some_and(|d| d.hostname == "impostor")));
+
+    // Another node's session, a write, Raft, the managers' view: no.
+    let other = DispatchRequest::Session { description };
+    assert!(refused(call(Request::DispatchFor {
+        node_id: m.id(),
+        req: other
+    })));
+    let node = m.seen(&m.id()).unwrap();
+    assert!(refused(call(Request::Propose(
+        berth_swarm::store::Command::UpdateNode(Box::new(node))
+    ))));
+    assert!(refused(call(Request::Membership(
+        berth_swarm::transport::MembershipOp::Remove {
+            raft_id: m.mgr().raft_id()
+        }
+    ))));
+    assert!(refused(call(Request::ManagerStatus)));
+    let vote: openraft::raft::VoteRequest<u64> =
+        openraft::raft::VoteRequest::new(openraft::Vote::new(u64::MAX, 1), None);
+    assert!(refused(call(Request::Vote(vote))));
+    assert!(m.mgr().is_leader(), "the forged vote changed nothing");
+
+    // Its own renewal: yes, with the role the store gives it.
+    let csr_pem = berth_swarm::ca::NodeCert::csr_for(&cert.key_pem).unwrap();
+    match call(Request::RenewCertificate { csr_pem }) {
+        Response::Certificate(pem) => {
+            let renewed = berth_swarm::ca::NodeCert::from_pem(pem, cert.key_pem.clone()).unwrap();
+            assert_eq!(renewed.identity, cert.identity);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_restarted_manager_is_a_manager_and_ready_again() {
+    let mut m = TNode::init("mgr");
+    let (w, _) = TNode::join(&m, Role::Worker, "worker");
+    let m_id = m.id();
+    assert!(wait_until(Duration::from_secs(5), || m.state_of(&m_id)
+        == Some(NodeState::Ready)));
+    m.crash();
+    m.restart();
+    assert_eq!(m.id(), m_id);
+    assert_eq!(m.node().info().role, Role::Manager);
+    assert!(wait_until(Duration::from_secs(5), || m.mgr().is_leader()));
+    // The new leader's sessions start empty: both nodes come back Ready.
+    assert!(
+        wait_until(Duration::from_secs(10), || [&m_id, &w.id()]
+            .iter()
+            .all(|id| m.state_of(id) == Some(NodeState::Ready))),
+        "{:?}",
+        m.mgr().nodes()
+    );
+}

@@ -151,9 +151,45 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Records every node seen Down in a manager's store, polling often
+/// (a flap to Down and back between two checks of a test would go unseen).
+struct DownWatcher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl DownWatcher {
+    fn start(mgr: std::sync::Arc<berth_swarm::Manager>) -> DownWatcher {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut down = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                for n in mgr.nodes().values() {
+                    if n.status.state == NodeState::Down && !down.contains(&n.id) {
+                        down.push(n.id.clone());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            down
+        });
+        DownWatcher { stop, thread }
+    }
+
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().expect("watcher")
+    }
+}
+
 #[test]
 fn workers_heartbeat_go_down_when_killed_and_come_back_ready() {
     let m = TNode::init("mgr-1");
+    // Joins well after the leader started: a new node gets its grace from
+    // when the leader first sees it.
+    std::thread::sleep(GRACE * 2);
+    let watcher = DownWatcher::start(m.mgr());
     let (mut w1, took1) = TNode::join(&m, Role::Worker, "worker-1");
     let (w2, took2) = TNode::join(&m, Role::Worker, "worker-2");
     eprintln!("worker join: {took1:?} {took2:?}");
@@ -167,6 +203,9 @@ fn workers_heartbeat_go_down_when_killed_and_come_back_ready() {
         "all Ready: {:?}",
         m.mgr().nodes()
     );
+    // ... and stay so: no flap to Down right after the join.
+    std::thread::sleep(GRACE * 2);
+    assert_eq!(watcher.stop(), Vec::<String>::new(), "nodes seen Down");
     let seen = m.seen(&w1_id).unwrap();
     let desc = seen.description.expect("a description");
     assert_eq!(desc.hostname, "worker-1");
@@ -508,4 +547,54 @@ fn a_restarted_manager_is_a_manager_and_ready_again() {
         "{:?}",
         m.mgr().nodes()
     );
+}
+
+#[test]
+fn a_new_leader_gives_every_node_a_full_grace_period() {
+    let a = TNode::init("mgr-a");
+    let (b, _) = TNode::join(&a, Role::Manager, "mgr-b");
+    let (c, _) = TNode::join(&a, Role::Manager, "mgr-c");
+    let mut managers = [a, b, c];
+    // The worker talks to the leader, which then dies.
+    let (w, _) = TNode::join(&managers[0], Role::Worker, "worker");
+    let w_id = w.id();
+    assert!(managers[0].mgr().is_leader());
+    assert_eq!(
+        w.node().agent_status().manager.as_deref(),
+        Some(managers[0].mgr().addr())
+    );
+    assert!(wait_until(Duration::from_secs(5), || managers
+        .iter()
+        .all(|m| m.state_of(&w_id) == Some(NodeState::Ready))));
+    let watchers = [
+        DownWatcher::start(managers[1].mgr()),
+        DownWatcher::start(managers[2].mgr()),
+    ];
+    let a_id = managers[0].id();
+    managers[0].crash();
+
+    // A new leader: the nodes that were up are Unknown (swarmkit's words)
+    // until they open a session with it, then Ready; none goes Down but
+    // the dead manager.
+    let refs: Vec<&TNode> = managers.iter().collect();
+    assert!(wait_until(Duration::from_secs(10), || leader(&refs).is_some()));
+    let l = &managers[leader(&refs).unwrap()];
+    assert!(
+        wait_until(Duration::from_secs(10), || l.state_of(&w_id)
+            == Some(NodeState::Ready)
+            && l.state_of(&a_id) == Some(NodeState::Down)),
+        "{:?}",
+        l.mgr().nodes()
+    );
+    let a_seen = l.seen(&a_id).unwrap();
+    assert_eq!(
+        a_seen.status.message,
+        "heartbeat failure for node in \"unknown\" state"
+    );
+    std::thread::sleep(GRACE * 2);
+    assert_eq!(l.state_of(&w_id), Some(NodeState::Ready));
+    for watcher in watchers {
+        let down = watcher.stop();
+        assert_eq!(down, vec![a_id.clone()], "only the dead manager was Down");
+    }
 }

@@ -36,9 +36,12 @@ struct Session {
 
 #[derive(Default)]
 struct State {
-    /// When this manager became the leader (None while it follows).
-    leading_since: Option<Instant>,
+    /// Whether this manager leads (as of the last check).
+    leading: bool,
     sessions: HashMap<String, Session>,
+    /// When this leader first saw each node that has no session yet (a
+    /// node that just joined gets its grace from then).
+    first_seen: HashMap<String, Instant>,
 }
 
 /// The leader's sessions; empty on followers.
@@ -162,6 +165,7 @@ impl Inner {
             DispatchRequest::Session { description } => {
                 let id = new_id();
                 self.mark_ready(node_id, Some(description)).await?;
+                self.dispatcher.lock().first_seen.remove(node_id);
                 self.dispatcher.lock().sessions.insert(
                     node_id.to_string(),
                     Session {
@@ -226,21 +230,15 @@ impl Inner {
     /// or mark down the nodes whose grace has run out.
     async fn check_heartbeats(&self) {
         let leading = self.raft.metrics().borrow().current_leader == Some(self.raft_id);
-        let (since, newly) = {
+        let newly = {
             let mut state = self.dispatcher.lock();
             if !leading {
-                state.leading_since = None;
+                state.leading = false;
                 state.sessions.clear();
+                state.first_seen.clear();
                 return;
             }
-            match state.leading_since {
-                Some(t) => (t, false),
-                None => {
-                    let now = Instant::now();
-                    state.leading_since = Some(now);
-                    (now, true)
-                }
-            }
+            !std::mem::replace(&mut state.leading, true)
         };
         let nodes = self.reader.read(|d| d.nodes.clone());
         if newly {
@@ -267,16 +265,24 @@ impl Inner {
             if node.status.state == NodeState::Down {
                 continue;
             }
-            let last = self
-                .dispatcher
-                .lock()
-                .sessions
-                .get(&id)
-                .map_or(since, |s| s.last);
+            let last = {
+                let mut state = self.dispatcher.lock();
+                match state.sessions.get(&id) {
+                    Some(s) => s.last,
+                    None => *state
+                        .first_seen
+                        .entry(id.clone())
+                        .or_insert_with(Instant::now),
+                }
+            };
             if last.elapsed() <= grace {
                 continue;
             }
-            self.dispatcher.lock().sessions.remove(&id);
+            {
+                let mut state = self.dispatcher.lock();
+                state.sessions.remove(&id);
+                state.first_seen.remove(&id);
+            }
             let r = self
                 .update_status(&id, |n| {
                     if n.status.state == NodeState::Down {
@@ -311,7 +317,7 @@ pub(crate) async fn run(inner: Weak<Inner>) {
         let tick =
             (i.heartbeat_period() / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
         i.check_heartbeats().await;
-        let (me, leading) = (i.raft_id, i.dispatcher.lock().leading_since.is_some());
+        let (me, leading) = (i.raft_id, i.dispatcher.lock().leading);
         drop(i);
         // A leadership change is acted on at once (a new leader starts its
         // sessions before the nodes it leads can join or report).

@@ -30,7 +30,8 @@
 //!   or another CA's, fails the handshake), and `berth-swarm-join/1`
 //!   serves only the root CA and the token-guarded join to a node without
 //!   a certificate yet. RPCs other than those two need a manager's
-//!   certificate (OU `swarm-manager`).
+//!   certificate (OU `swarm-manager`), but for a node's own session,
+//!   heartbeats and certificate renewal, which any node's may call.
 //! - [`manager`]: [`Manager`] ties it together: `init`, `join` (the joiner
 //!   fetches the root on a provisional handshake, checks it hashes to the
 //!   token's digest, then sends the token and its CSR over a connection
@@ -47,36 +48,65 @@
 //!   by a task at a random 50-80% of the certificate's life, as swarmkit;
 //!   the TLS configs resolve the node key per handshake, so a renewed
 //!   certificate is served without restarting the listener).
-//!
+//!   The leader also runs the dispatcher (`manager/dispatcher.rs`,
+//!   swarmkit's): every node opens a session with its
+//!   [`store::NodeDescription`] and heartbeats at the cluster's
+//!   `heartbeat_period_ns`; a node silent for 3 periods goes `Down`
+//!   ("heartbeat failure") and is `Ready` at its next session. Sessions
+//!   are the leader's memory: a new leader marks the nodes that are up
+//!   `Unknown` (swarmkit's message) and gives every node, and every node
+//!   that joins, a full grace period from when it first sees it. A
+//!   follower passes its nodes' messages to the leader (`DispatchFor`,
+//!   manager-only, so a worker cannot speak for another node). `promote`
+//!   sets the role; the node does the rest.
+//! - [`agent`]: every node's agent, managers' too (their own port first):
+//!   session, heartbeats, the managers from the answers (kept in
+//!   `remotes.json`), failover to the next manager when one stops
+//!   answering, a worker's certificate renewal (`RenewCertificate`,
+//!   signed for the caller's certificate with the role the store gives
+//!   it). Workers may call only the session, heartbeat and renewal RPCs.
+//! - [`node`]: [`SwarmNode`], what the daemon holds: `init`, `join` (the
+//!   role is the token's), `open`, `manager()` while a manager, `info()`,
+//!   `leave` (dockerd's rules and words; a refused leave gives the node
+//!   back), `shutdown`. A supervisor follows the agent's answers: promoted,
+//!   the node gets a manager certificate, starts Raft and has the leader
+//!   add it as a voter; demoted and out of the voters, it stops Raft, gets
+//!   a worker certificate and carries on as a worker; removed (`node rm
+//!   --force`), its agent stops and `info().error` says so.
+
 //! # State directory (`<data-root>/swarm`)
 //!
 //! `certificates/swarm-root-ca.crt`, `swarm-node.crt`, `swarm-node.key`
 //! (dockerd's names), `raft/raft-log.db`, `raft/raft-state.db`,
-//! `state.json` (Raft ID, advertised address). The CA key is in the
+//! `state.json` (Raft ID, 0 on a worker; the cluster address, which a
+//! worker keeps for a promotion), `remotes.json` (the managers the agent
+//! last heard of, to start from after a restart). The CA key is in the
 //! replicated cluster object so any manager can sign (as swarmkit keeps
 //! it in its store); autolock will encrypt it with the Raft data.
 //!
-//! # Wiring into berthd (next session)
+//! # Wiring into berthd
 //!
-//! - `POST /swarm/init`: `Manager::init(ManagerConfig { state_dir:
+//! - `POST /swarm/init`: `SwarmNode::init(ManagerConfig { state_dir:
 //!   <data-root>/swarm, listen_addr: --listen-addr (0.0.0.0:2377),
-//!   advertise_addr, .. }, ClusterSpec from the request, None)`.
-//! - `POST /swarm/join` with a manager token: `Manager::join(config,
-//!   RemoteAddrs[0], token)`; with a worker token:
-//!   `manager::request_certificate` and save the certificate (the worker
-//!   agent is the next issue's).
-//! - At daemon start, if `<data-root>/swarm/state.json` exists:
-//!   `Manager::open(config)`.
-//! - `/nodes`: `Manager::nodes()` + `managers()` for `ManagerStatus`;
-//!   `/nodes/{id}/update`: `update_node`/`demote`; `DELETE /nodes/{id}`:
-//!   `remove_node`. `/swarm` (inspect): `cluster()` with `join_tokens`.
+//!   advertise_addr, hostname, description, .. }, ClusterSpec from the
+//!   request (`heartbeat_period_ns` = `Dispatcher.HeartbeatPeriod`), None)`.
+//! - `POST /swarm/join`: `SwarmNode::join(config, RemoteAddrs[0], token)`,
+//!   a manager or a worker as the token says.
+//! - At daemon start: `SwarmNode::open(config)` (None: no swarm here).
+//! - `POST /swarm/leave`: `SwarmNode::leave(force)`.
+//! - `/nodes`, `/swarm` and the rest need `node.manager()` (None: dockerd's
+//!   "This node is not a swarm manager" 503): `nodes()` + `managers()`
+//!   for `ManagerStatus`; `/nodes/{id}/update`: `update_node`, and
+//!   `promote`/`demote` when the role changes; `DELETE /nodes/{id}`:
+//!   `remove_node`. `/info`'s `Swarm`: `info()` (NodeID, NodeAddr,
+//!   RemoteManagers, Error), `ControlAvailable` = `manager().is_some()`.
 //! - Errors are `berth_api::Error`s with dockerd's messages. Two notes:
 //!   dockerd answers "already part of a swarm" with 503, which has no
 //!   `ErrorKind` yet (a conflict here); swarmkit's FailedPrecondition
 //!   messages come as conflicts with the gRPC prefix dockerd shows.
-//! - One `Manager` per daemon; it spawns its tasks on the caller's tokio
-//!   runtime and stops with `shutdown()` (dropping it stops the listener).
-//!
+//! - One `SwarmNode` per daemon; it spawns its tasks on the caller's
+//!   tokio runtime and stops with `shutdown()` (dropping it stops it too).
+
 //! # Timing and memory
 //!
 //! tests/cluster.rs (debug build, 127.0.0.1): join of a manager 35-200 ms;
@@ -85,6 +115,11 @@
 //! lease is the max timeout, so failover is about the max plus one random
 //! timeout). examples/swarm_node, release build, three processes: join
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
+//! tests/node_lifecycle.rs (debug, dispatcher period 200 ms, grace
+//! 600 ms): a worker's join 45-125 ms (until its first session answer),
+//! a worker's death to `Down` 0.54-0.62 s, a promotion to voter about
+//! 0.35 s. examples/swarm_node, debug, separate processes: kill -9 of a
+//! worker to `Down` 0.59 s.
 
 pub mod agent;
 pub mod ca;

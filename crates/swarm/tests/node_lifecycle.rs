@@ -39,11 +39,15 @@ fn config(dir: &std::path::Path, hostname: &str) -> ManagerConfig {
 
 impl TNode {
     fn init(hostname: &str) -> TNode {
+        Self::init_with(hostname, ClusterSpec::default())
+    }
+
+    fn init_with(hostname: &str, spec: ClusterSpec) -> TNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = runtime();
         let spec = ClusterSpec {
             heartbeat_period_ns: PERIOD.as_nanos() as u64,
-            ..ClusterSpec::default()
+            ..spec
         };
         let node = rt
             .block_on(SwarmNode::init(config(dir.path(), hostname), spec, None))
@@ -597,4 +601,44 @@ fn a_new_leader_gives_every_node_a_full_grace_period() {
         let down = watcher.stop();
         assert_eq!(down, vec![a_id.clone()], "only the dead manager was Down");
     }
+}
+
+#[test]
+fn a_worker_renews_its_certificate_and_keeps_heartbeating() {
+    // A short life (certificates are backdated an hour, as swarmkit's):
+    // the renewal point, 50-80% of the life, is due at once.
+    let spec = ClusterSpec {
+        cert_expiry_secs: 120,
+        ..ClusterSpec::default()
+    };
+    let m = TNode::init_with("mgr", spec);
+    let (w, _) = TNode::join(&m, Role::Worker, "worker");
+    let certs = w.dir.path().join("swarm/certificates");
+    let load = || {
+        let read = |f: &str| std::fs::read_to_string(certs.join(f)).unwrap();
+        berth_swarm::ca::NodeCert::from_pem(read("swarm-node.crt"), read("swarm-node.key")).unwrap()
+    };
+    let first = load();
+    assert!(
+        wait_until(Duration::from_secs(5), || load().not_after().unwrap()
+            > first.not_after().unwrap()),
+        "the worker's agent renewed its certificate"
+    );
+    let renewed = load();
+    assert_eq!(renewed.identity, first.identity, "same node, same role");
+    // The worker works on across the swap: the manager restarts, the
+    // worker connects again (with the key and certificate it has now)
+    // and is Ready again.
+    let w_id = w.id();
+    let mut m = m;
+    m.crash();
+    m.restart();
+    assert!(
+        wait_until(Duration::from_secs(10), || m.state_of(&w_id)
+            == Some(NodeState::Ready)),
+        "{:?}",
+        m.seen(&w_id)
+    );
+    std::thread::sleep(GRACE * 2);
+    assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
 }

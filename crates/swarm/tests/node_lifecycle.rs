@@ -642,3 +642,41 @@ fn a_worker_renews_its_certificate_and_keeps_heartbeating() {
     std::thread::sleep(GRACE * 2);
     assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
 }
+
+#[test]
+fn the_leader_demoted_hands_over_and_carries_on_as_a_worker() {
+    let a = TNode::init("mgr-a");
+    let (b, _) = TNode::join(&a, Role::Manager, "mgr-b");
+    let (c, _) = TNode::join(&a, Role::Manager, "mgr-c");
+    let nodes = [a, b, c];
+    let a_id = nodes[0].id();
+    assert!(nodes[0].mgr().is_leader());
+    assert!(wait_until(Duration::from_secs(5), || nodes
+        .iter()
+        .all(|n| nodes[0].state_of(&n.id()) == Some(NodeState::Ready))));
+
+    nodes[0]
+        .block_on(nodes[0].mgr().demote(&a_id))
+        .expect("the leader demotes itself");
+    assert!(
+        wait_until(Duration::from_secs(10), || nodes[0]
+            .node()
+            .manager()
+            .is_none()),
+        "the old leader stops its manager"
+    );
+    let refs: Vec<&TNode> = nodes.iter().collect();
+    assert!(wait_until(Duration::from_secs(10), || leader(&refs).is_some()));
+    let l = &nodes[leader(&refs).unwrap()];
+    assert_ne!(l.id(), a_id);
+    assert_eq!(l.block_on(l.mgr().managers()).len(), 2);
+    assert!(
+        wait_until(Duration::from_secs(10), || l.state_of(&a_id)
+            == Some(NodeState::Ready)
+            && l.seen(&a_id).unwrap().spec.role == Role::Worker),
+        "{:?}",
+        l.seen(&a_id)
+    );
+    assert_eq!(nodes[0].node().info().role, Role::Worker);
+    l.try_label("after-handover").expect("a write");
+}

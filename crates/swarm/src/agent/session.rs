@@ -25,7 +25,9 @@ const RENEW_RETRY: Duration = Duration::from_secs(60);
 enum Ended {
     /// The manager failed or refused: try the next one.
     ManagerFailed(String),
-    /// Open a new session (invalid session, or a role change).
+    /// Open a new session with the same manager (the leader lost ours).
+    SessionLost,
+    /// Start over from the first manager (a role change).
     Reconnect,
     Removed,
 }
@@ -74,7 +76,7 @@ impl Loop {
                 return Ended::Removed;
             }
         } else if e.message == SESSION_INVALID {
-            return Ended::Reconnect;
+            return Ended::SessionLost;
         }
         Ended::ManagerFailed(e.message)
     }
@@ -167,6 +169,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 });
                 return;
             }
+            Ended::SessionLost => {}
             Ended::Reconnect => next = 0,
             Ended::ManagerFailed(why) => {
                 tracing::debug!("swarm: session with {addr} ended: {why}");

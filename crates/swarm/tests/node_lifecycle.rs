@@ -392,13 +392,33 @@ fn a_promoted_worker_becomes_a_voter_and_a_demoted_one_goes_back() {
     std::thread::sleep(GRACE * 2);
     assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
     m.try_label("after-demote").expect("a write");
+
+    // And promoted again: a fresh Raft ID and log, a voter again.
+    m.block_on(m.mgr().promote(&w_id)).expect("promote again");
+    assert!(
+        wait_until(Duration::from_secs(10), || m
+            .block_on(m.mgr().managers())
+            .len()
+            == 2
+            && w.node().manager().is_some()),
+        "promoted again: {:?}",
+        m.block_on(m.mgr().managers())
+    );
+    assert!(wait_until(Duration::from_secs(5), || w
+        .try_label("again")
+        .is_ok()));
 }
 
 impl TNode {
     /// Label this node through its own manager (forwarded to the leader).
     fn try_label(&self, key: &str) -> Result<u64, berth_api::Error> {
         let mgr = self.mgr();
-        let mut n = mgr.nodes().get(&self.id()).cloned().expect("own node");
+        // (A manager that just started may not have the store yet.)
+        let mut n = mgr
+            .nodes()
+            .get(&self.id())
+            .cloned()
+            .ok_or_else(|| berth_api::Error::not_found("not replicated here yet"))?;
         n.spec.labels.insert(key.into(), "yes".into());
         self.block_on(mgr.propose(berth_swarm::store::Command::UpdateNode(Box::new(n))))
     }

@@ -11,8 +11,8 @@ use berth_swarm::{ManagerConfig, SwarmNode};
 use tokio::runtime::Runtime;
 
 /// The dispatcher's period in these tests; the grace is 3 of them.
-const PERIOD: Duration = Duration::from_millis(200);
-const GRACE: Duration = Duration::from_millis(600);
+const PERIOD: Duration = Duration::from_millis(300);
+const GRACE: Duration = Duration::from_millis(900);
 
 /// One node in its own runtime, so a crash drops every task it has.
 struct TNode {
@@ -410,17 +410,24 @@ fn a_promoted_worker_becomes_a_voter_and_a_demoted_one_goes_back() {
 }
 
 impl TNode {
-    /// Label this node through its own manager (forwarded to the leader).
+    /// Label this node through its own manager (forwarded to the leader),
+    /// reading again when a status write got in between, as a client would.
     fn try_label(&self, key: &str) -> Result<u64, berth_api::Error> {
         let mgr = self.mgr();
-        // (A manager that just started may not have the store yet.)
-        let mut n = mgr
-            .nodes()
-            .get(&self.id())
-            .cloned()
-            .ok_or_else(|| berth_api::Error::not_found("not replicated here yet"))?;
-        n.spec.labels.insert(key.into(), "yes".into());
-        self.block_on(mgr.propose(berth_swarm::store::Command::UpdateNode(Box::new(n))))
+        let mut tries = 0;
+        loop {
+            // (A manager that just started may not have the store yet.)
+            let mut n = mgr
+                .nodes()
+                .get(&self.id())
+                .cloned()
+                .ok_or_else(|| berth_api::Error::not_found("not replicated here yet"))?;
+            n.spec.labels.insert(key.into(), "yes".into());
+            match self.block_on(mgr.propose(berth_swarm::store::Command::UpdateNode(Box::new(n)))) {
+                Err(e) if e.message == "update out of sequence" && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
     }
 }
 
@@ -619,7 +626,16 @@ fn a_new_leader_gives_every_node_a_full_grace_period() {
     assert_eq!(l.state_of(&w_id), Some(NodeState::Ready));
     for watcher in watchers {
         let down = watcher.stop();
-        assert_eq!(down, vec![a_id.clone()], "only the dead manager was Down");
+        assert_eq!(
+            down,
+            vec![a_id.clone()],
+            "only the dead manager was Down (worker {w_id}); now: {:?}",
+            l.mgr()
+                .nodes()
+                .values()
+                .map(|n| (&n.id, n.status.state, &n.status.message))
+                .collect::<Vec<_>>()
+        );
     }
 }
 

@@ -115,7 +115,7 @@
 //! lease is the max timeout, so failover is about the max plus one random
 //! timeout). examples/swarm_node, release build, three processes: join
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
-//! tests/node_lifecycle.rs (debug, dispatcher period 300 ms, grace
+//! tests/node_lifecycle.rs, node_roles.rs (debug, dispatcher period 300 ms, grace
 //! 900 ms): a worker's join 28-125 ms (until its first session answer),
 //! a worker's death to `Down` 0.89-0.92 s, a promotion to voter about
 //! 0.35-0.56 s. examples/swarm_node, debug, separate processes, period 200 ms:

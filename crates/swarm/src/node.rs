@@ -333,6 +333,11 @@ async fn supervise(shared: Arc<Shared>) {
                 add_self(&m, &answer.managers, &shared.node_id).await
             }
             (Role::Worker, Some(m)) if !voter => demote_self(&shared, m).await,
+            // A worker still holding a manager certificate (its renewal
+            // after a demotion failed, or it crashed before it): renew.
+            (Role::Worker, None) if shared.agent.node_cert().identity.role == Role::Manager => {
+                shared.agent.renew_certificate(None).await.map(|_| ())
+            }
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -419,7 +424,7 @@ async fn demote_self(shared: &Arc<Shared>, m: Arc<Manager>) -> Result<(), Error>
     }
     if let Err(e) = renewed {
         // The manager certificate still works for a worker's calls; the
-        // agent renews it later.
+        // supervisor renews it at a later answer.
         tracing::warn!("swarm: renewing as a worker: {}", e.message);
     }
     tracing::info!("swarm: this node is now a worker");

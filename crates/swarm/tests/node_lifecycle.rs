@@ -1,191 +1,16 @@
-//! Node lifecycle through the `SwarmNode` facade on 127.0.0.1: workers
-//! join and heartbeat, go Down when they die and Ready when they return,
-//! fail over between managers; promote, demote, leave and rm.
+//! Workers through the `SwarmNode` facade on 127.0.0.1: they join and
+//! heartbeat, go Down when they die and Ready when they return, fail
+//! over between managers and across a leader change, renew their
+//! certificates, may call only their own RPCs; leave and rm rules.
 
-use std::net::SocketAddr;
+mod node_harness;
+
 use std::time::{Duration, Instant};
 
 use berth_swarm::ca::Role;
-use berth_swarm::store::{ClusterSpec, Node, NodeState};
-use berth_swarm::{ManagerConfig, SwarmNode};
-use tokio::runtime::Runtime;
-
-/// The dispatcher's period in these tests; the grace is 3 of them.
-const PERIOD: Duration = Duration::from_millis(300);
-const GRACE: Duration = Duration::from_millis(900);
-
-/// One node in its own runtime, so a crash drops every task it has.
-struct TNode {
-    dir: tempfile::TempDir,
-    rt: Option<Runtime>,
-    node: Option<SwarmNode>,
-    hostname: String,
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn config(dir: &std::path::Path, hostname: &str) -> ManagerConfig {
-    let mut c = ManagerConfig::new(dir.join("swarm"), SocketAddr::from(([127, 0, 0, 1], 0)));
-    c.hostname = hostname.into();
-    c.description.engine.engine_version = "test-engine".into();
-    c
-}
-
-impl TNode {
-    fn init(hostname: &str) -> TNode {
-        Self::init_with(hostname, ClusterSpec::default())
-    }
-
-    fn init_with(hostname: &str, spec: ClusterSpec) -> TNode {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = runtime();
-        let spec = ClusterSpec {
-            heartbeat_period_ns: PERIOD.as_nanos() as u64,
-            ..spec
-        };
-        let node = rt
-            .block_on(SwarmNode::init(config(dir.path(), hostname), spec, None))
-            .expect("init");
-        TNode {
-            dir,
-            rt: Some(rt),
-            node: Some(node),
-            hostname: hostname.into(),
-        }
-    }
-
-    /// Join through `via` with its worker or manager token; returns the
-    /// node and how long the join took.
-    fn join(via: &TNode, role: Role, hostname: &str) -> (TNode, Duration) {
-        let cluster = via.mgr().cluster().expect("cluster");
-        let token = match role {
-            Role::Worker => cluster.join_tokens.worker.to_string(),
-            Role::Manager => cluster.join_tokens.manager.to_string(),
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = runtime();
-        let start = Instant::now();
-        let node = rt
-            .block_on(SwarmNode::join(
-                config(dir.path(), hostname),
-                via.mgr().addr(),
-                &token,
-            ))
-            .expect("join");
-        let took = start.elapsed();
-        let n = TNode {
-            dir,
-            rt: Some(rt),
-            node: Some(node),
-            hostname: hostname.into(),
-        };
-        (n, took)
-    }
-
-    fn node(&self) -> &SwarmNode {
-        self.node.as_ref().expect("node is down")
-    }
-
-    fn mgr(&self) -> std::sync::Arc<berth_swarm::Manager> {
-        self.node().manager().expect("a manager")
-    }
-
-    fn id(&self) -> String {
-        self.node().info().node_id
-    }
-
-    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.as_ref().expect("node is down").block_on(f)
-    }
-
-    /// Node `id` as this manager's store has it.
-    fn seen(&self, id: &str) -> Option<Node> {
-        self.mgr().nodes().get(id).cloned()
-    }
-
-    fn state_of(&self, id: &str) -> Option<NodeState> {
-        self.seen(id).map(|n| n.status.state)
-    }
-
-    /// kill -9 as far as one process can.
-    fn crash(&mut self) {
-        let node = self.node.take();
-        let rt = self.rt.take().expect("already down");
-        drop(node);
-        rt.shutdown_timeout(Duration::from_millis(200));
-    }
-
-    fn restart(&mut self) {
-        assert!(self.node.is_none(), "still running");
-        let rt = runtime();
-        let cfg = config(self.dir.path(), &self.hostname);
-        let node = rt
-            .block_on(SwarmNode::open(cfg))
-            .expect("open")
-            .expect("swarm state on disk");
-        self.rt = Some(rt);
-        self.node = Some(node);
-    }
-}
-
-impl Drop for TNode {
-    fn drop(&mut self) {
-        if self.rt.is_some() {
-            self.crash();
-        }
-    }
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Records every node seen Down in a manager's store, polling often
-/// (a flap to Down and back between two checks of a test would go unseen).
-struct DownWatcher {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<String>>,
-}
-
-impl DownWatcher {
-    fn start(mgr: std::sync::Arc<berth_swarm::Manager>) -> DownWatcher {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut down = Vec::new();
-            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
-                for n in mgr.nodes().values() {
-                    if n.status.state == NodeState::Down && !down.contains(&n.id) {
-                        down.push(n.id.clone());
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            down
-        });
-        DownWatcher { stop, thread }
-    }
-
-    fn stop(self) -> Vec<String> {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.thread.join().expect("watcher")
-    }
-}
+use berth_swarm::store::{ClusterSpec, NodeState};
+use berth_swarm::SwarmNode;
+use node_harness::{config, leader, runtime, wait_until, DownWatcher, TNode, GRACE};
 
 #[test]
 fn workers_heartbeat_go_down_when_killed_and_come_back_ready() {
@@ -255,13 +80,6 @@ fn workers_heartbeat_go_down_when_killed_and_come_back_ready() {
     assert_eq!(m.mgr().nodes().len(), 3, "no new node object");
 }
 
-/// The node that leads, among those running managers.
-fn leader(nodes: &[&TNode]) -> Option<usize> {
-    nodes
-        .iter()
-        .position(|n| n.node.is_some() && n.node().manager().is_some_and(|m| m.is_leader()))
-}
-
 #[test]
 fn a_worker_fails_over_to_another_manager_when_its_manager_dies() {
     let a = TNode::init("mgr-a");
@@ -325,110 +143,6 @@ fn a_worker_fails_over_to_another_manager_when_its_manager_dies() {
         "the dead manager goes down: {:?}",
         s.seen(&victim_id)
     );
-}
-
-#[test]
-fn a_promoted_worker_becomes_a_voter_and_a_demoted_one_goes_back() {
-    let m = TNode::init("mgr");
-    let (w, _) = TNode::join(&m, Role::Worker, "worker");
-    let w_id = w.id();
-    assert!(wait_until(Duration::from_secs(5), || m.state_of(&w_id)
-        == Some(NodeState::Ready)));
-
-    let start = Instant::now();
-    m.block_on(m.mgr().promote(&w_id)).expect("promote");
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            let seen = m.block_on(m.mgr().managers());
-            seen.len() == 2
-                && seen
-                    .iter()
-                    .all(|s| s.reachability == berth_swarm::Reachability::Reachable)
-        }),
-        "the promoted worker is a voter: {:?}",
-        m.block_on(m.mgr().managers())
-    );
-    eprintln!("promotion to voter: {:?}", start.elapsed());
-    assert_eq!(w.node().info().role, Role::Manager);
-    let wm = w.mgr();
-    assert_eq!(wm.node_cert().identity.role, Role::Manager);
-    assert!(m.seen(&w_id).unwrap().manager.is_some());
-    // It has the replicated store and takes writes (forwarded to the leader).
-    assert!(wait_until(Duration::from_secs(5), || wm.nodes().len() == 2));
-    assert!(
-        wait_until(Duration::from_secs(5), || w.try_label("promoted").is_ok()),
-        "a write through the promoted manager"
-    );
-    assert!(wait_until(Duration::from_secs(5), || m
-        .seen(&w_id)
-        .is_some_and(|n| n.spec.labels.contains_key("promoted"))));
-    drop(wm);
-
-    // Demoted: out of Raft, a worker again, still heartbeating.
-    m.block_on(m.mgr().demote(&w_id)).expect("demote");
-    assert!(
-        wait_until(Duration::from_secs(10), || w.node().manager().is_none()),
-        "the demoted node stops its manager"
-    );
-    assert_eq!(m.block_on(m.mgr().managers()).len(), 1);
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            let crt =
-                std::fs::read_to_string(w.dir.path().join("swarm/certificates/swarm-node.crt"))
-                    .unwrap();
-            let key =
-                std::fs::read_to_string(w.dir.path().join("swarm/certificates/swarm-node.key"))
-                    .unwrap();
-            berth_swarm::ca::NodeCert::from_pem(crt, key)
-                .unwrap()
-                .identity
-                .role
-                == Role::Worker
-        }),
-        "a worker certificate on disk"
-    );
-    assert!(!w.dir.path().join("swarm/raft").exists());
-    assert_eq!(w.node().info().role, Role::Worker);
-    std::thread::sleep(GRACE * 2);
-    assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
-    m.try_label("after-demote").expect("a write");
-
-    // And promoted again: a fresh Raft ID and log, a voter again.
-    m.block_on(m.mgr().promote(&w_id)).expect("promote again");
-    assert!(
-        wait_until(Duration::from_secs(10), || m
-            .block_on(m.mgr().managers())
-            .len()
-            == 2
-            && w.node().manager().is_some()),
-        "promoted again: {:?}",
-        m.block_on(m.mgr().managers())
-    );
-    assert!(wait_until(Duration::from_secs(5), || w
-        .try_label("again")
-        .is_ok()));
-}
-
-impl TNode {
-    /// Label this node through its own manager (forwarded to the leader),
-    /// reading again when a status write got in between, as a client would.
-    fn try_label(&self, key: &str) -> Result<u64, berth_api::Error> {
-        let mgr = self.mgr();
-        let mut tries = 0;
-        loop {
-            // (A manager that just started may not have the store yet.)
-            let mut n = mgr
-                .nodes()
-                .get(&self.id())
-                .cloned()
-                .ok_or_else(|| berth_api::Error::not_found("not replicated here yet"))?;
-            n.spec.labels.insert(key.into(), "yes".into());
-            match self.block_on(mgr.propose(berth_swarm::store::Command::UpdateNode(Box::new(n)))) {
-                Err(e) if e.message == "update out of sequence" && tries < 5 => tries += 1,
-                r => return r,
-            }
-        }
-    }
 }
 
 #[test]
@@ -559,28 +273,6 @@ fn a_worker_certificate_opens_its_own_session_and_nothing_more() {
 }
 
 #[test]
-fn a_restarted_manager_is_a_manager_and_ready_again() {
-    let mut m = TNode::init("mgr");
-    let (w, _) = TNode::join(&m, Role::Worker, "worker");
-    let m_id = m.id();
-    assert!(wait_until(Duration::from_secs(5), || m.state_of(&m_id)
-        == Some(NodeState::Ready)));
-    m.crash();
-    m.restart();
-    assert_eq!(m.id(), m_id);
-    assert_eq!(m.node().info().role, Role::Manager);
-    assert!(wait_until(Duration::from_secs(5), || m.mgr().is_leader()));
-    // The new leader's sessions start empty: both nodes come back Ready.
-    assert!(
-        wait_until(Duration::from_secs(10), || [&m_id, &w.id()]
-            .iter()
-            .all(|id| m.state_of(id) == Some(NodeState::Ready))),
-        "{:?}",
-        m.mgr().nodes()
-    );
-}
-
-#[test]
 fn a_new_leader_gives_every_node_a_full_grace_period() {
     let a = TNode::init("mgr-a");
     let (b, _) = TNode::join(&a, Role::Manager, "mgr-b");
@@ -677,42 +369,4 @@ fn a_worker_renews_its_certificate_and_keeps_heartbeating() {
     );
     std::thread::sleep(GRACE * 2);
     assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
-}
-
-#[test]
-fn the_leader_demoted_hands_over_and_carries_on_as_a_worker() {
-    let a = TNode::init("mgr-a");
-    let (b, _) = TNode::join(&a, Role::Manager, "mgr-b");
-    let (c, _) = TNode::join(&a, Role::Manager, "mgr-c");
-    let nodes = [a, b, c];
-    let a_id = nodes[0].id();
-    assert!(nodes[0].mgr().is_leader());
-    assert!(wait_until(Duration::from_secs(5), || nodes
-        .iter()
-        .all(|n| nodes[0].state_of(&n.id()) == Some(NodeState::Ready))));
-
-    nodes[0]
-        .block_on(nodes[0].mgr().demote(&a_id))
-        .expect("the leader demotes itself");
-    assert!(
-        wait_until(Duration::from_secs(10), || nodes[0]
-            .node()
-            .manager()
-            .is_none()),
-        "the old leader stops its manager"
-    );
-    let refs: Vec<&TNode> = nodes.iter().collect();
-    assert!(wait_until(Duration::from_secs(10), || leader(&refs).is_some()));
-    let l = &nodes[leader(&refs).unwrap()];
-    assert_ne!(l.id(), a_id);
-    assert_eq!(l.block_on(l.mgr().managers()).len(), 2);
-    assert!(
-        wait_until(Duration::from_secs(10), || l.state_of(&a_id)
-            == Some(NodeState::Ready)
-            && l.seen(&a_id).unwrap().spec.role == Role::Worker),
-        "{:?}",
-        l.seen(&a_id)
-    );
-    assert_eq!(nodes[0].node().info().role, Role::Worker);
-    l.try_label("after-handover").expect("a write");
 }

@@ -238,6 +238,7 @@ impl SwarmNode {
     /// Stop the agent and, on a manager, Raft and the listener.
     pub async fn shutdown(self) {
         self.supervisor.abort();
+        self.shared.agent.stop();
         let manager = self
             .shared
             .manager

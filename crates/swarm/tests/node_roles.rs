@@ -125,6 +125,14 @@ fn the_leader_demoted_hands_over_and_carries_on_as_a_worker() {
     assert!(wait_until(Duration::from_secs(5), || nodes
         .iter()
         .all(|n| nodes[0].state_of(&n.id()) == Some(NodeState::Ready))));
+    // (demote refuses while the others are not yet seen reachable)
+    assert!(wait_until(Duration::from_secs(5), || {
+        let seen = nodes[0].block_on(nodes[0].mgr().managers());
+        seen.len() == 3
+            && seen
+                .iter()
+                .all(|s| s.reachability == berth_swarm::Reachability::Reachable)
+    }));
 
     nodes[0]
         .block_on(nodes[0].mgr().demote(&a_id))

@@ -185,6 +185,11 @@ impl Agent {
         Agent { shared, task }
     }
 
+    /// Stop the session and heartbeats now (the node leaves or shuts down).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
     /// The managers a restarted node starts with: those saved, else none.
     pub fn saved_managers(state_dir: &Path) -> Vec<RemoteManager> {
         read(&state_dir.join(REMOTES_FILE))

@@ -29,6 +29,18 @@ impl Manager {
         self.propose(Command::UpdateNode(Box::new(node))).await
     }
 
+    /// A role change: read, change, write, read again if a status write
+    /// (the dispatcher's) got in between; the caller gave no version.
+    async fn set_role(&self, id: &str, f: impl Fn(&mut Node)) -> Result<u64, Error> {
+        let mut tries = 0;
+        loop {
+            match self.update_node(id, &f).await {
+                Err(e) if e.message == "update out of sequence" && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
     /// `node demote`: the node becomes a worker and leaves the Raft voters.
     /// The last manager is never demoted, nor one whose removal would lose
     /// the quorum.
@@ -38,7 +50,7 @@ impl Manager {
         let Some(info) = node.manager.clone() else {
             // Promoted but not in Raft yet: only the role goes back.
             if node.spec.role == Role::Manager {
-                self.update_node(id, |n| n.spec.role = Role::Worker).await?;
+                self.set_role(id, |n| n.spec.role = Role::Worker).await?;
             }
             return Ok(());
         };
@@ -70,7 +82,7 @@ impl Manager {
                 "can't remove member from the raft: this would result in a loss of quorum".into(),
             ));
         }
-        self.update_node(id, |n| {
+        self.set_role(id, |n| {
             n.spec.role = Role::Worker;
             n.manager = None;
         })
@@ -87,8 +99,7 @@ impl Manager {
         if node.spec.role == Role::Manager {
             return Ok(());
         }
-        self.update_node(id, |n| n.spec.role = Role::Manager)
-            .await?;
+        self.set_role(id, |n| n.spec.role = Role::Manager).await?;
         Ok(())
     }
 

@@ -370,3 +370,46 @@ fn a_worker_renews_its_certificate_and_keeps_heartbeating() {
     std::thread::sleep(GRACE * 2);
     assert_eq!(m.state_of(&w_id), Some(NodeState::Ready));
 }
+
+#[test]
+fn a_refused_join_leaves_nothing_and_a_joined_node_cannot_join_again() {
+    let m = TNode::init("mgr");
+    let good = m.mgr().cluster().unwrap().join_tokens.worker;
+    let mut wrong = good.clone();
+    wrong.secret = berth_swarm::ca::JoinToken::generate(good.ca_digest).secret;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let err = rt
+        .block_on(SwarmNode::join(
+            config(dir.path(), "w"),
+            m.mgr().addr(),
+            &wrong.to_string(),
+        ))
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.message,
+        "A valid join token is necessary to join this cluster"
+    );
+    assert!(rt
+        .block_on(SwarmNode::open(config(dir.path(), "w")))
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        m.mgr().nodes().len(),
+        1,
+        "no node object for a refused join"
+    );
+
+    let (w, _) = TNode::join(&m, Role::Worker, "worker");
+    let err = w
+        .block_on(SwarmNode::join(
+            config(w.dir.path(), "worker"),
+            m.mgr().addr(),
+            &good.to_string(),
+        ))
+        .err()
+        .expect("refused");
+    assert_eq!(err.message, berth_swarm::manager::ALREADY_IN_SWARM);
+    assert_eq!(m.mgr().nodes().len(), 2);
+}

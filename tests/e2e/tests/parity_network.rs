@@ -193,11 +193,7 @@ fn info_lists_the_drivers() {
     // Every log driver listed is one the daemon has (some want options).
     for n in names("Log") {
         let c = d.docker(&["create", "--log-driver", &n, "busybox", "true"]);
-        assert!(
-            !c.stderr.contains("no log driver named"),
-            "{n}: {}",
-            c.stderr
-        );
+        assert!(!c.stderr.contains("not found"), "{n}: {}", c.stderr);
     }
     // Every network driver listed makes networks (bar host and null, one each,
     // and the swarm-only overlay).

@@ -136,8 +136,9 @@ pub fn check_at_start(driver: &str, opts: &indexmap::IndexMap<String, String>) -
 /// Checks a container's `LogConfig` as dockerd does at create.
 pub fn validate(driver: &str, opts: &indexmap::IndexMap<String, String>) -> Result<()> {
     let Some(ok) = allowed(driver) else {
+        // dockerd looks an unknown driver up as a plugin, and says so.
         return Err(Error::invalid(format!(
-            "logger: no log driver named '{driver}' is registered"
+            "error looking up logging plugin {driver}: plugin \"{driver}\" not found"
         )));
     };
     for (k, v) in opts {
@@ -405,7 +406,7 @@ mod tests {
         let e = validate("nope", &opts(&[])).unwrap_err();
         assert_eq!(
             e.message,
-            "logger: no log driver named 'nope' is registered"
+            "error looking up logging plugin nope: plugin \"nope\" not found"
         );
         let e = validate("json-file", &opts(&[("bogus", "1")])).unwrap_err();
         assert_eq!(

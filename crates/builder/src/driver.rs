@@ -60,6 +60,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     pub labels: IndexMap<String, String>,
     pub network_mode: Option<String>,
+    /// `--add-host` (`extrahosts`): `host:ip` lines for the RUN steps'
+    /// `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
     /// Remove intermediate containers after a successful build (default).
     pub rm: bool,
     /// ... and after a failed one too.

@@ -145,6 +145,7 @@ impl Builder {
             "HostConfig": {
                 "NetworkMode": self.opts.network_mode.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "default".into()),
                 "Binds": binds,
+                "ExtraHosts": self.opts.extra_hosts,
             },
         });
         let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())?;

@@ -173,6 +173,14 @@ pub async fn build(
         no_cache: p.bool("nocache"),
         labels,
         network_mode: p.get("networkmode").map(str::to_string),
+        // Repeated (`extrahosts=a:1&extrahosts=b:2`) or comma-joined.
+        extra_hosts: p
+            .all("extrahosts")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
         rm: p
             .get("rm")
             .is_none_or(|v| !matches!(v, "0" | "false" | "False")),

@@ -70,3 +70,48 @@ fn attach_logs_without_stream_returns_the_output_so_far() {
     assert_eq!(out, frame(1, b"ready\n"));
     d.docker(&["rm", "-f", "atx", "atr"]).ok();
 }
+
+/// `GET /containers/{id}/attach/ws` through websocket-client (the library
+/// docker-py's `attach_socket(ws=True)` uses, which cannot itself reach a
+/// unix socket) over the daemon's socket: the output is never multiplexed
+/// (the websocket keeps the messages apart), `logs=1` sends what was
+/// written so far, and with `stdin=1` what the client sends reaches the
+/// container.
+#[test]
+fn attach_over_a_websocket() {
+    let d = Daemon::start();
+    d.docker(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "wsc",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; cat",
+    ])
+    .ok();
+    wait_for(Duration::from_secs(20), || {
+        d.docker(&["logs", "wsc"])
+            .stdout
+            .contains("hello")
+            .then_some(())
+    })
+    .expect("the container logged");
+    let script = r#"python3 - <<'EOF'
+import os, socket, websocket
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["DOCKER_HOST"][len("unix://"):])
+ws = websocket.create_connection(
+    "ws://localhost/containers/wsc/attach/ws?stdout=1&stderr=1&stdin=1&logs=1&stream=1",
+    socket=s, timeout=20)
+print(repr(ws.recv()))
+ws.send("ping\n")
+print(repr(ws.recv()))
+ws.close()
+EOF"#;
+    // Binary messages, as dockerd 20.10 sends them.
+    d.sh(script).ok().stdout_is("b'hello\\n'\nb'ping\\n'\n");
+    d.docker(&["rm", "-f", "wsc"]).ok();
+}

@@ -78,6 +78,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/stats", get(resources::stats))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/changes", get(commit::changes))
         .route("/containers/{id}/export", get(commit::export))

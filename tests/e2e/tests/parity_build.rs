@@ -43,3 +43,52 @@ EOF"#,
     );
     d.sh(&script).ok().stdout_is("True True\n");
 }
+
+/// `--cache-from`: after the build's own images are gone (the image saved,
+/// removed and loaded back, so no parent chain is left to match), a build
+/// naming it as a cache source takes every step from it, the last one
+/// being the very image.
+#[test]
+fn build_cache_from_a_loaded_image() {
+    let d = Daemon::start();
+    let dir = context(
+        &d,
+        "cachefrom",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nENV A=1\nCOPY f /f\nRUN date +%s%N > /stamp\n",
+            ),
+            ("f", "content\n"),
+        ],
+    );
+    build(&d, &dir, "-t cf").ok();
+    let id = d.inspect("cf", "{{.Id}}");
+    let stamp = d.docker(&["run", "--rm", "cf", "cat", "/stamp"]);
+    stamp.ok();
+    let tar = d.tmp().join("cf.tar").display().to_string();
+    d.docker(&["save", "-o", &tar, "cf"]).ok();
+    d.docker(&["rmi", "cf"]).ok();
+    d.docker(&["load", "-i", &tar]).ok();
+    // No intermediate image is left to serve as the local cache.
+    let all = d.docker(&["images", "-a", "-q"]);
+    all.ok();
+    assert_eq!(
+        all.stdout.lines().count(),
+        2,
+        "busybox and cf only\n{}",
+        all.stdout
+    );
+    let out = build(&d, &dir, "--cache-from cf -t cf2");
+    out.ok();
+    assert_eq!(
+        out.stdout.matches("Using cache").count(),
+        3,
+        "every step from the cache source\n{}",
+        out.stdout
+    );
+    assert_eq!(d.inspect("cf2", "{{.Id}}"), id);
+    d.docker(&["run", "--rm", "cf2", "cat", "/stamp"])
+        .ok()
+        .stdout_is(&stamp.stdout);
+}

@@ -87,10 +87,10 @@ fn exec_detach_keys_end_the_stream_and_the_process_runs_on() {
         );
         resp.status_is(101);
         assert!(closed, "detach keys {keys:?}: the daemon ends the stream");
-        // dockerd 20.10 hangs up the exec's terminal once its client has
-        // detached (containerd's copy of the output fails), so the process
-        // dies of SIGHUP; berthd keeps it running, which is what a detach
-        // means (and what attach's detach does on both).
+        // On dockerd 20.10 the process is gone once its client detached
+        // (moby closes a TTY exec's output streams on a detach, which
+        // seems to end it); berthd keeps it running, which is what a
+        // detach means (and what attach's detach does on both).
         if !d.is_dockerd() {
             assert!(exec_running(&d, &id), "the detached exec runs on");
         }
@@ -161,8 +161,8 @@ fn exec_detach_keys_from_the_clients_config_json() {
             t.transcript()
         );
     }
-    // The shells still run in the container (on berthd; dockerd 20.10
-    // hangs up a detached exec's terminal, see above).
+    // The shells still run in the container (on berthd; not on dockerd
+    // 20.10, see above).
     if !d.is_dockerd() {
         let ps = d.docker(&["exec", "exc", "ps", "-o", "args"]);
         ps.ok();

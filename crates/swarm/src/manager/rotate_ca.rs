@@ -58,7 +58,7 @@ fn same_issuer(a: Option<&TlsInfo>, b: &TlsInfo) -> bool {
 
 /// Whether `cert_pem` (leaf and chain) carries `cross_pem`: this node's
 /// certificate was issued during this rotation.
-fn carries(cert_pem: &str, cross_pem: &str) -> bool {
+pub(crate) fn carries(cert_pem: &str, cross_pem: &str) -> bool {
     let ders = |pem: &str| -> Vec<Vec<u8>> {
         rustls_pemfile::certs(&mut pem.as_bytes())
             .filter_map(Result::ok)
@@ -153,24 +153,26 @@ impl Inner {
     }
 }
 
-impl Manager {
+impl Inner {
     /// Issue node `node_id` a certificate for its CSR (its renewal, and
     /// how a worker follows a rotation): the role is the store's, the
     /// signer the next root during a rotation (the chain appended), and
     /// the issuer is recorded in the node object so the rotation can end.
     /// The caller must have checked that the requester is that node (the
     /// CN of its TLS certificate). Returns the certificate chain (PEM).
-    pub async fn issue_node_certificate(
-        &self,
-        node_id: &str,
-        csr_pem: &str,
-    ) -> Result<String, Error> {
-        let cluster = self.cluster().ok_or_else(super::propose::lost_quorum)?;
-        let node = self.nodes().get(node_id).cloned().ok_or_else(|| {
-            Error::not_found(format!(
-                "rpc error: code = NotFound desc = node {node_id} not found"
-            ))
-        })?;
+    pub(crate) async fn issue_for(&self, node_id: &str, csr_pem: &str) -> Result<String, Error> {
+        let cluster = self
+            .reader
+            .read(|d| d.cluster.clone())
+            .ok_or_else(super::propose::lost_quorum)?;
+        let node = self
+            .reader
+            .read(|d| d.nodes.get(node_id).cloned())
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "rpc error: code = NotFound desc = node {node_id} not found"
+                ))
+            })?;
         let (ca, chain, issuer) = signing_ca(&cluster)?;
         let identity = crate::ca::NodeIdentity {
             node_id: node_id.to_string(),
@@ -179,8 +181,19 @@ impl Manager {
         };
         let expiry = std::time::Duration::from_secs(cluster.spec.cert_expiry_secs);
         let cert_pem = with_chain(ca.issue(csr_pem, &identity, expiry)?, &chain);
-        self.inner.record_issuer(node_id, &issuer).await?;
+        self.record_issuer(node_id, &issuer).await?;
         Ok(cert_pem)
+    }
+}
+
+impl Manager {
+    /// As the `RenewCertificate` RPC: see `Inner::issue_for`.
+    pub async fn issue_node_certificate(
+        &self,
+        node_id: &str,
+        csr_pem: &str,
+    ) -> Result<String, Error> {
+        self.inner.issue_for(node_id, csr_pem).await
     }
 
     /// `swarm ca --rotate`: rotate to `next` (`--ca-cert --ca-key`, its key

@@ -186,6 +186,12 @@ pub trait Handler: Send + Sync + 'static {
         peer: Option<NodeIdentity>,
         req: Request,
     ) -> impl std::future::Future<Output = Response> + Send;
+
+    /// Why every call from `peer` is refused, if it is (its node was
+    /// removed): checked before anything else, as swarmkit's authorizer.
+    fn refusal(&self, _peer: &NodeIdentity) -> Option<WireError> {
+        None
+    }
 }
 
 async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
@@ -293,12 +299,14 @@ async fn serve_conn<H: Handler>(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        let resp = match &peer {
-            None if !req.allowed_without_cert() => Response::Error(WireError {
+        let refusal = peer.as_ref().and_then(|id| handler.refusal(id));
+        let resp = match (&peer, refusal) {
+            (_, Some(refusal)) => Response::Error(refusal),
+            (None, _) if !req.allowed_without_cert() => Response::Error(WireError {
                 kind: WireErrorKind::Forbidden,
                 message: "a node certificate is required".into(),
             }),
-            Some(id) if req.manager_only() && id.role != crate::ca::Role::Manager => {
+            (Some(id), _) if req.manager_only() && id.role != crate::ca::Role::Manager => {
                 Response::Error(WireError {
                     kind: WireErrorKind::Forbidden,
                     message: "This node is not a swarm manager.".into(),

@@ -91,7 +91,10 @@
 //!   `remotes.json`), failover to the next manager when one stops
 //!   answering, a worker's certificate renewal (`RenewCertificate`,
 //!   signed for the caller's certificate with the role the store gives
-//!   it, by the next root during a rotation, which records the issuer).
+//!   it, by the next root during a rotation; the managers record a node's
+//!   issuer when it connects with its new certificate, as swarmkit takes
+//!   it from what the node reports, so a lost answer cannot end a rotation
+//!   without it).
 //!   Workers may call only the session, heartbeat and renewal RPCs. The
 //!   agent trusts the roots the answers give; in a rotation a worker's
 //!   renews at once and keeps both roots, and once it ends writes the

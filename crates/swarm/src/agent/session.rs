@@ -27,7 +27,8 @@ const RENEW_RETRY: Duration = Duration::from_secs(60);
 enum Ended {
     /// The manager failed or refused: try the next one.
     ManagerFailed(String),
-    /// Open a new session with the same manager (the leader lost ours).
+    /// Open a new session with the same manager (the leader lost ours,
+    /// or the certificate was renewed: a new connection presents it).
     SessionLost,
     /// Start over from the first manager (a role change).
     Reconnect,
@@ -110,15 +111,20 @@ impl Loop {
         }
     }
 
-    async fn renew_if_due(&mut self, addr: &str) {
+    /// Renew the certificate if it is time; returns whether it was renewed.
+    async fn renew_if_due(&mut self, addr: &str) -> bool {
         if !self.shared.renews.load(Ordering::SeqCst) || Instant::now() < self.renew_due {
-            return;
+            return false;
         }
         match self.shared.renew_at(addr).await {
-            Ok(_) => self.renew_due = renew_due(&self.shared),
+            Ok(_) => {
+                self.renew_due = renew_due(&self.shared);
+                true
+            }
             Err(e) => {
                 tracing::warn!("swarm: renewing the node certificate: {}", e.message);
                 self.renew_due = Instant::now() + RENEW_RETRY;
+                false
             }
         }
     }
@@ -144,7 +150,11 @@ impl Loop {
                 _ = tokio::time::sleep(self.period) => {}
                 _ = self.shared.reconnect.notified() => return Ended::Reconnect,
             }
-            self.renew_if_due(addr).await;
+            if self.renew_if_due(addr).await {
+                // The managers learn a rotation's progress from the
+                // certificate a node connects with.
+                return Ended::SessionLost;
+            }
             let beat = DispatchRequest::Heartbeat { session_id };
             match self.call(&client, beat).await {
                 Ok(a) => {

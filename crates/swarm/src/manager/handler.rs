@@ -26,6 +26,10 @@ impl Handler for Inner {
         })
     }
 
+    async fn presented(&self, peer: &NodeIdentity, chain: &[Vec<u8>]) {
+        self.note_presented(&peer.node_id, chain).await;
+    }
+
     // The transport already refused non-managers everything but the CA,
     // the join, their own session and heartbeats and their renewal.
     async fn handle(&self, peer: Option<NodeIdentity>, req: Request) -> Response {

@@ -192,6 +192,17 @@ pub trait Handler: Send + Sync + 'static {
     fn refusal(&self, _peer: &NodeIdentity) -> Option<WireError> {
         None
     }
+
+    /// `peer` connected presenting `chain` (DER, its certificate first):
+    /// what the certificate a node really uses tells (a root rotation's
+    /// progress), as swarmkit learns it from the node's TLS info.
+    fn presented(
+        &self,
+        _peer: &NodeIdentity,
+        _chain: &[Vec<u8>],
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
@@ -273,20 +284,24 @@ async fn serve_conn<H: Handler>(
     let peer = if wants_join {
         None
     } else {
-        let der = stream
+        let chain: Vec<Vec<u8>> = stream
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(|c| c.first())
-            .map(|c| c.to_vec());
-        match der.map(|d| NodeIdentity::from_cert_der(&d)) {
-            Some(Ok(id)) => Some(id),
+            .map(|c| c.iter().map(|d| d.to_vec()).collect())
+            .unwrap_or_default();
+        let id = match chain.first().map(|d| NodeIdentity::from_cert_der(d)) {
+            Some(Ok(id)) => id,
             _ => {
                 return Err(std::io::Error::other(
                     "client certificate without a node identity",
                 ))
             }
+        };
+        if handler.refusal(&id).is_none() {
+            handler.presented(&id, &chain).await;
         }
+        Some(id)
     };
     loop {
         let max = if peer.is_some() {

@@ -78,13 +78,28 @@
 //!   that joins, a full grace period from when it first sees it. A
 //!   follower passes its nodes' messages to the leader (`DispatchFor`,
 //!   manager-only, so a worker cannot speak for another node). `promote`
-//!   sets the role; the node does the rest.
+//!   sets the role; the node does the rest. Every answer carries the
+//!   cluster's trust (the root, and during a root rotation the next root
+//!   and its cross-signed certificate), as swarmkit's session messages.
+//!   `remove_node` records the node in the cluster object
+//!   (`removed_nodes`, swarmkit's blacklisted certificates) in the same
+//!   write as the removal, until its certificates expire; every manager
+//!   refuses any call made with such a certificate ("Permission denied:
+//!   node X was removed from swarm", `transport::Handler::refusal`).
 //! - [`agent`]: every node's agent, managers' too (their own port first):
 //!   session, heartbeats, the managers from the answers (kept in
 //!   `remotes.json`), failover to the next manager when one stops
 //!   answering, a worker's certificate renewal (`RenewCertificate`,
 //!   signed for the caller's certificate with the role the store gives
-//!   it). Workers may call only the session, heartbeat and renewal RPCs.
+//!   it, by the next root during a rotation; the managers record a node's
+//!   issuer when it connects with its new certificate, as swarmkit takes
+//!   it from what the node reports, so a lost answer cannot end a rotation
+//!   without it).
+//!   Workers may call only the session, heartbeat and renewal RPCs. The
+//!   agent trusts the roots the answers give; in a rotation a worker's
+//!   renews at once and keeps both roots, and once it ends writes the
+//!   new root to `swarm-root-ca.crt` (a down worker holds a rotation open
+//!   until it is back, as swarmkit). Refused as removed, it stops.
 //! - [`node`]: [`SwarmNode`], what the daemon holds: `init`, `join` (the
 //!   role is the token's), `open`, `manager()` while a manager, `info()`,
 //!   `leave` (dockerd's rules and words; a refused leave gives the node
@@ -92,7 +107,7 @@
 //!   the node gets a manager certificate, starts Raft and has the leader
 //!   add it as a voter; demoted and out of the voters, it stops Raft, gets
 //!   a worker certificate and carries on as a worker; removed (`node rm
-//!   --force`), its agent stops and `info().error` says so.
+//!   --force`), its agent stops and `info().error` is the managers' refusal.
 //!
 //! # State directory (`<data-root>/swarm`)
 //!

@@ -90,7 +90,7 @@ impl SwarmNode {
             description: description(&config),
             managers,
             local,
-        });
+        })?;
         let shared = Arc::new(Shared {
             config,
             node_id: node.identity.node_id.clone(),

@@ -146,6 +146,7 @@ fn a_rotated_root_reaches_every_manager_and_the_old_one_is_dropped() {
 fn a_worker_blocks_the_rotation_until_it_renews_from_the_new_root() {
     let a = TestNode::init(1000);
     let old = a.mgr().cluster().unwrap();
+    let old_root = RootCa::from_pem(&old.root_ca_cert, None).unwrap();
     // A worker joins by token (its agent is another module's; the
     // certificate request is the real one).
     let (_, worker, _) = a
@@ -182,6 +183,25 @@ fn a_worker_blocks_the_rotation_until_it_renews_from_the_new_root() {
         .unwrap_err();
     assert_eq!(err.kind(), berth_api::ErrorKind::NotFound);
 
+    // Issued is not enough (the answer could have been lost on its way):
+    // the rotation waits until the worker connects with it, and an old
+    // certificate with the cross-signed root appended does not count.
+    let call = |root: &RootCa, cert: &berth_swarm::ca::NodeCert| {
+        let config = tls::cluster_client_config(root, cert).unwrap();
+        a.block_on(PeerClient::new(a.mgr().addr().to_string(), config).call(&Request::GetRootCa, T))
+    };
+    let forged = berth_swarm::ca::NodeCert::from_pem(
+        format!("{}{}", worker.cert_pem, next.cross_signed_ca_cert),
+        worker.key_pem.clone(),
+    )
+    .unwrap();
+    assert!(matches!(call(&old_root, &forged), Ok(Response::RootCa(_))));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        a.mgr().cluster().unwrap().root_rotation.is_some(),
+        "issued, or an old certificate with the chain appended, ends nothing"
+    );
+    assert!(matches!(call(&old_root, &renewed), Ok(Response::RootCa(_))));
     assert!(wait_until(Duration::from_secs(10), || rotation_done(
         std::slice::from_ref(&a),
         &old.root_ca_cert
@@ -191,12 +211,11 @@ fn a_worker_blocks_the_rotation_until_it_renews_from_the_new_root() {
     // a worker may: not ManagerStatus, so the refusal is by role, after
     // the handshake).
     let root = RootCa::from_pem(&a.mgr().cluster().unwrap().root_ca_cert, None).unwrap();
-    let call = |cert: &berth_swarm::ca::NodeCert| {
-        let config = tls::cluster_client_config(&root, cert).unwrap();
-        a.block_on(PeerClient::new(a.mgr().addr().to_string(), config).call(&Request::GetRootCa, T))
-    };
-    assert!(matches!(call(&renewed), Ok(Response::RootCa(_))));
-    assert!(call(&worker).is_err(), "the old certificate is refused");
+    assert!(matches!(call(&root, &renewed), Ok(Response::RootCa(_))));
+    assert!(
+        call(&root, &worker).is_err(),
+        "the old certificate is refused"
+    );
 }
 
 #[test]

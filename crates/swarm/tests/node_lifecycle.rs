@@ -190,8 +190,8 @@ fn leave_and_rm_follow_dockerds_rules() {
         .expect("rm of a down node");
     assert!(m.seen(&w1_id).is_none());
 
-    // rm --force of a live worker: it is told (its next heartbeats find no
-    // node) and stops.
+    // rm --force of a live worker: it is told (its certificate is refused
+    // from then on) and stops.
     m.block_on(m.mgr().remove_node(&w2_id, true))
         .expect("rm --force");
     assert!(
@@ -199,7 +199,10 @@ fn leave_and_rm_follow_dockerds_rules() {
         "the removed worker learns it: {:?}",
         w2.node().agent_status()
     );
-    assert_eq!(w2.node().info().error.as_deref(), Some("node not found"));
+    assert_eq!(
+        w2.node().info().error,
+        Some(berth_swarm::transport::dispatch::removed_node_error(&w2_id))
+    );
     std::thread::sleep(GRACE);
     assert!(m.seen(&w2_id).is_none(), "a removed node stays removed");
 }

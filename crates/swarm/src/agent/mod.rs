@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 use crate::ca::{NodeCert, RootCa};
 use crate::manager::{read, write_synced};
 use crate::store::NodeDescription;
-use crate::transport::dispatch::{RemoteManager, SessionAnswer};
+use crate::transport::dispatch::{ClusterTrust, RemoteManager, SessionAnswer};
+use crate::transport::trust::Trust;
 use crate::transport::{tls, PeerClient, Request, Response};
 
 /// Where the agent keeps the managers it last heard of.
@@ -52,7 +53,10 @@ fn lock_mut<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 pub(crate) struct Shared {
     state_dir: PathBuf,
-    ca: RootCa,
+    /// The roots managers' certificates are checked against: the root on
+    /// disk at start, then what the dispatcher's answers say (both roots
+    /// during a rotation).
+    trust: Arc<Trust>,
     description: NodeDescription,
     keys: RwLock<Arc<tls::NodeKeys>>,
     node: RwLock<NodeCert>,
@@ -82,7 +86,7 @@ impl Shared {
         let keys = lock(&self.keys).clone();
         Ok(PeerClient::new(
             addr.to_string(),
-            tls::client_config_with(&self.ca, keys)?,
+            tls::client_config_trusting(self.trust.clone(), keys)?,
         ))
     }
 
@@ -97,6 +101,38 @@ impl Shared {
         if let Err(e) = write_synced(&path, &body) {
             tracing::warn!("swarm: saving the managers: {}", e.message);
         }
+    }
+
+    /// Follow the cluster's root CA as the dispatcher gives it: trust what
+    /// it says; once no rotation is running, a renewing (worker) agent
+    /// keeps the root on disk for a restart (a manager's keeps it itself).
+    /// Returns whether this node's certificate must be renewed now: a
+    /// rotation runs and the certificate is not from it.
+    fn follow_trust(&self, trust: &ClusterTrust) -> bool {
+        if trust.root_ca_cert.is_empty() {
+            return false;
+        }
+        if let Err(e) = self.trust.set(&trust.roots()) {
+            tracing::warn!("swarm: trusting the cluster's roots: {}", e.message);
+            return false;
+        }
+        if !self.renews.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(rotation) = &trust.rotation else {
+            let path = self
+                .state_dir
+                .join("certificates")
+                .join("swarm-root-ca.crt");
+            if read(&path).ok().as_deref() != Some(trust.root_ca_cert.as_str()) {
+                if let Err(e) = write_synced(&path, trust.root_ca_cert.as_bytes()) {
+                    tracing::warn!("swarm: saving the root CA: {}", e.message);
+                }
+            }
+            return false;
+        };
+        let cert_pem = lock(&self.node).cert_pem.clone();
+        !crate::manager::carries(&cert_pem, &rotation.cross_signed_ca_cert)
     }
 
     fn publish(&self, f: impl FnOnce(&mut AgentStatus)) {
@@ -167,11 +203,11 @@ impl Drop for Agent {
 }
 
 impl Agent {
-    pub fn start(config: AgentConfig) -> Agent {
+    pub fn start(config: AgentConfig) -> Result<Agent, Error> {
         let (status, _) = watch::channel(AgentStatus::default());
         let shared = Arc::new(Shared {
             state_dir: config.state_dir,
-            ca: config.ca,
+            trust: tls::trust(&config.ca)?,
             description: config.description,
             keys: RwLock::new(config.keys),
             node: RwLock::new(config.node),
@@ -182,7 +218,7 @@ impl Agent {
             reconnect: Notify::new(),
         });
         let task = tokio::spawn(session::run(shared.clone()));
-        Agent { shared, task }
+        Ok(Agent { shared, task })
     }
 
     /// Stop the session and heartbeats now (the node leaves or shuts down).

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{lock, Shared};
-use crate::transport::dispatch::{DispatchRequest, SessionAnswer, NODE_NOT_FOUND, SESSION_INVALID};
+use crate::transport::dispatch::{
+    is_removed_node_error, DispatchRequest, SessionAnswer, NODE_NOT_FOUND, SESSION_INVALID,
+};
 use crate::transport::{PeerClient, Request, Response};
 
 /// The period before the first answer says otherwise (swarmkit's default).
@@ -25,11 +27,13 @@ const RENEW_RETRY: Duration = Duration::from_secs(60);
 enum Ended {
     /// The manager failed or refused: try the next one.
     ManagerFailed(String),
-    /// Open a new session with the same manager (the leader lost ours).
+    /// Open a new session with the same manager (the leader lost ours,
+    /// or the certificate was renewed: a new connection presents it).
     SessionLost,
     /// Start over from the first manager (a role change).
     Reconnect,
-    Removed,
+    /// The node is out of the swarm (`node rm`): why, as the manager said.
+    Removed(String),
 }
 
 struct Loop {
@@ -60,6 +64,11 @@ impl Loop {
     fn apply(&mut self, addr: &str, answer: SessionAnswer) {
         self.not_found = 0;
         self.period = answer.heartbeat_period();
+        if self.shared.follow_trust(&answer.trust) {
+            // A root rotation waits for this node: renew before the next
+            // heartbeat (and at every answer until it has worked).
+            self.renew_due = Instant::now();
+        }
         self.shared.save_managers(&answer.managers);
         self.shared.publish(|s| {
             s.manager = Some(addr.to_string());
@@ -70,10 +79,13 @@ impl Loop {
 
     /// Sort a failed answer: removed, session gone, or the manager's fault.
     fn failed(&mut self, e: crate::transport::WireError) -> Ended {
+        if is_removed_node_error(&e.message) {
+            return Ended::Removed(e.message);
+        }
         if e.message == NODE_NOT_FOUND {
             self.not_found += 1;
             if self.not_found >= REMOVED_AFTER {
-                return Ended::Removed;
+                return Ended::Removed(e.message);
             }
         } else if e.message == SESSION_INVALID {
             return Ended::SessionLost;
@@ -99,15 +111,20 @@ impl Loop {
         }
     }
 
-    async fn renew_if_due(&mut self, addr: &str) {
+    /// Renew the certificate if it is time; returns whether it was renewed.
+    async fn renew_if_due(&mut self, addr: &str) -> bool {
         if !self.shared.renews.load(Ordering::SeqCst) || Instant::now() < self.renew_due {
-            return;
+            return false;
         }
         match self.shared.renew_at(addr).await {
-            Ok(_) => self.renew_due = renew_due(&self.shared),
+            Ok(_) => {
+                self.renew_due = renew_due(&self.shared);
+                true
+            }
             Err(e) => {
                 tracing::warn!("swarm: renewing the node certificate: {}", e.message);
                 self.renew_due = Instant::now() + RENEW_RETRY;
+                false
             }
         }
     }
@@ -133,7 +150,11 @@ impl Loop {
                 _ = tokio::time::sleep(self.period) => {}
                 _ = self.shared.reconnect.notified() => return Ended::Reconnect,
             }
-            self.renew_if_due(addr).await;
+            if self.renew_if_due(addr).await {
+                // The managers learn a rotation's progress from the
+                // certificate a node connects with.
+                return Ended::SessionLost;
+            }
             let beat = DispatchRequest::Heartbeat { session_id };
             match self.call(&client, beat).await {
                 Ok(a) => {
@@ -162,10 +183,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
         }
         let addr = candidates[next % candidates.len()].clone();
         match l.session(&addr).await {
-            Ended::Removed => {
+            Ended::Removed(why) => {
+                tracing::warn!("swarm: this node was removed from the swarm: {why}");
                 l.shared.publish(|s| {
                     s.removed = true;
-                    s.error = Some(NODE_NOT_FOUND.to_string());
+                    s.error = Some(why);
                 });
                 return;
             }

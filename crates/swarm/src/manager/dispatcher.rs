@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use berth_api::Error;
 
 use super::Inner;
-use crate::ca::{new_id, NodeIdentity, RootCa};
+use crate::ca::new_id;
 use crate::store::{Command, CommandResult, Node, NodeDescription, NodeState};
 use crate::transport::dispatch::{
-    DispatchRequest, RemoteManager, SessionAnswer, NODE_NOT_FOUND, SESSION_INVALID,
+    ClusterTrust, DispatchRequest, RemoteManager, RotationTrust, SessionAnswer, NODE_NOT_FOUND,
+    SESSION_INVALID,
 };
 use crate::transport::{Request, Response};
 
@@ -196,34 +197,23 @@ impl Inner {
             heartbeat_period_ns: self.heartbeat_period().as_nanos() as u64,
             managers: self.remote_managers(),
             role: node.spec.role,
+            trust: self.cluster_trust(),
         })
     }
 
-    /// Sign a renewal for the calling node with the role the store gives
-    /// it (how a promoted or demoted node gets its new certificate).
-    pub(crate) fn sign_for(&self, caller: &NodeIdentity, csr_pem: &str) -> Result<String, Error> {
-        let cluster = self
-            .reader
-            .read(|d| d.cluster.clone())
-            .ok_or_else(super::propose::lost_quorum)?;
-        let role = self
-            .reader
-            .read(|d| d.nodes.get(&caller.node_id).map(|n| n.spec.role))
-            .ok_or_else(node_not_found)?;
-        let key = cluster.root_ca_key.as_deref().ok_or_else(|| {
-            Error::internal("this swarm's CA signs externally, which berth does not do yet")
-        })?;
-        let ca = RootCa::from_pem(&cluster.root_ca_cert, Some(key))?;
-        let identity = NodeIdentity {
-            node_id: caller.node_id.clone(),
-            role,
-            cluster_id: cluster.id.clone(),
-        };
-        ca.issue(
-            csr_pem,
-            &identity,
-            Duration::from_secs(cluster.spec.cert_expiry_secs),
-        )
+    fn cluster_trust(&self) -> ClusterTrust {
+        self.reader.read(|d| {
+            d.cluster
+                .as_ref()
+                .map(|c| ClusterTrust {
+                    root_ca_cert: c.root_ca_cert.clone(),
+                    rotation: c.root_rotation.as_ref().map(|r| RotationTrust {
+                        ca_cert: r.ca_cert.clone(),
+                        cross_signed_ca_cert: r.cross_signed_ca_cert.clone(),
+                    }),
+                })
+                .unwrap_or_default()
+        })
     }
 
     /// One pass of the leader's watch: start leading (mark nodes unknown),

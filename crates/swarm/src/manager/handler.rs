@@ -4,13 +4,32 @@ use berth_api::Error;
 
 use super::Inner;
 use crate::ca::NodeIdentity;
-use crate::transport::{Handler, Request, Response};
+use crate::transport::dispatch::removed_node_error;
+use crate::transport::{Handler, Request, Response, WireError, WireErrorKind};
 
 fn answer(r: Result<Response, Error>) -> Response {
     r.unwrap_or_else(|e| Response::Error(e.into()))
 }
 
 impl Handler for Inner {
+    // A removed node's certificate stays valid until it expires: the
+    // store's list of removed nodes refuses it (swarmkit's blacklist).
+    fn refusal(&self, peer: &NodeIdentity) -> Option<WireError> {
+        let removed = self.reader.read(|d| {
+            d.cluster
+                .as_ref()
+                .is_some_and(|c| c.removed_nodes.contains_key(&peer.node_id))
+        });
+        removed.then(|| WireError {
+            kind: WireErrorKind::Forbidden,
+            message: removed_node_error(&peer.node_id),
+        })
+    }
+
+    async fn presented(&self, peer: &NodeIdentity, chain: &[Vec<u8>]) {
+        self.note_presented(&peer.node_id, chain).await;
+    }
+
     // The transport already refused non-managers everything but the CA,
     // the join, their own session and heartbeats and their renewal.
     async fn handle(&self, peer: Option<NodeIdentity>, req: Request) -> Response {
@@ -59,7 +78,11 @@ impl Handler for Inner {
                     .map(Response::Dispatch),
             ),
             Request::RenewCertificate { csr_pem } => match peer {
-                Some(caller) => answer(self.sign_for(&caller, &csr_pem).map(Response::Certificate)),
+                Some(caller) => answer(
+                    self.issue_for(&caller.node_id, &csr_pem)
+                        .await
+                        .map(Response::Certificate),
+                ),
                 None => answer(Err(Error::new(
                     berth_api::ErrorKind::Forbidden,
                     "a node certificate is required",

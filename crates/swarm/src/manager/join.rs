@@ -307,6 +307,7 @@ impl Manager {
             },
             unlock_key: spec.autolock.then(crate::lock::UnlockKey::generate),
             root_rotation: None,
+            removed_nodes: Default::default(),
             spec,
             root_ca_cert: ca.cert_pem().to_string(),
             root_ca_key: ca.key_pem().map(str::to_string),

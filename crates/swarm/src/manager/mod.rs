@@ -42,6 +42,7 @@ pub(crate) use join::{new_raft_id, refuse_if_in_swarm};
 pub use join::{request_certificate, ALREADY_IN_SWARM};
 
 pub use propose::LOST_QUORUM;
+pub(crate) use rotate_ca::carries;
 
 /// How a manager runs.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use berth_api::Error;
 
 use super::Manager;
 use crate::ca::Role;
-use crate::store::{Command, Node, NodeState};
+use crate::store::{Command, Node, NodeState, Refusal};
 
 fn precondition(msg: String) -> Error {
     Error::conflict(format!("rpc error: code = FailedPrecondition desc = {msg}"))
@@ -126,8 +126,24 @@ impl Manager {
                 "node {id} is not down and can't be removed"
             )));
         }
-        self.propose(Command::RemoveNode { id: id.to_string() })
-            .await?;
+        // Its certificates are refused until the last one issued before
+        // now has expired (swarmkit takes the expiry of the certificate
+        // it stored; berth's node objects do not keep certificates).
+        let at = chrono::Utc::now().timestamp();
+        let expiry = self
+            .cluster()
+            .map_or(crate::ca::DEFAULT_CERT_EXPIRY.as_secs(), |c| {
+                c.spec.cert_expiry_secs
+            });
+        let refusal = Refusal {
+            at,
+            until: at.saturating_add(i64::try_from(expiry).unwrap_or(i64::MAX)),
+        };
+        self.propose(Command::RemoveNode {
+            id: id.to_string(),
+            refusal: Some(refusal),
+        })
+        .await?;
         Ok(())
     }
 }

@@ -56,17 +56,42 @@ fn same_issuer(a: Option<&TlsInfo>, b: &TlsInfo) -> bool {
     })
 }
 
+fn ders(pem: &str) -> Vec<Vec<u8>> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .filter_map(Result::ok)
+        .map(|d| d.to_vec())
+        .collect()
+}
+
+/// Whether `chain` (DER, leaf first) carries `cross_pem`: the leaf was
+/// issued during this rotation.
+fn chain_carries(chain: &[Vec<u8>], cross_pem: &str) -> bool {
+    let cross = ders(cross_pem);
+    !cross.is_empty() && chain.iter().skip(1).any(|d| *d == cross[0])
+}
+
 /// Whether `cert_pem` (leaf and chain) carries `cross_pem`: this node's
 /// certificate was issued during this rotation.
-fn carries(cert_pem: &str, cross_pem: &str) -> bool {
-    let ders = |pem: &str| -> Vec<Vec<u8>> {
-        rustls_pemfile::certs(&mut pem.as_bytes())
-            .filter_map(Result::ok)
-            .map(|d| d.to_vec())
-            .collect()
-    };
-    let cross = ders(cross_pem);
-    !cross.is_empty() && ders(cert_pem).iter().skip(1).any(|d| *d == cross[0])
+pub(crate) fn carries(cert_pem: &str, cross_pem: &str) -> bool {
+    chain_carries(&ders(cert_pem), cross_pem)
+}
+
+/// The key a certificate names: its own (subject key ID) or its
+/// issuer's (authority key ID). Every root has the subject "swarm-ca", so
+/// which root issued a certificate is told by key; the handshake already
+/// checked the signature against a trusted root.
+fn key_id(der: &[u8], issuer: bool) -> Option<Vec<u8>> {
+    use x509_parser::extensions::ParsedExtension;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    cert.extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) if issuer => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            ParsedExtension::SubjectKeyIdentifier(k) if !issuer => Some(k.0.to_vec()),
+            _ => None,
+        })
 }
 
 impl Inner {
@@ -108,6 +133,37 @@ impl Inner {
             self.finish_rotation(&cluster, &want).await?;
         }
         Ok(())
+    }
+
+    /// A node connected with `chain`: during a rotation, a certificate
+    /// from the next root (its chain carries the cross-signed root) is
+    /// recorded as the node's issuer. Recorded from what the node presents,
+    /// not when it is issued: a node that never got its new certificate
+    /// (the answer lost) must not let the rotation end without it.
+    pub(crate) async fn note_presented(&self, node_id: &str, chain: &[Vec<u8>]) {
+        let Some(cluster) = self.reader.read(|d| d.cluster.clone()) else {
+            return;
+        };
+        let Some(rotation) = &cluster.root_rotation else {
+            return;
+        };
+        if !chain_carries(chain, &rotation.cross_signed_ca_cert) {
+            return;
+        }
+        let Ok((_, _, next)) = signing_ca(&cluster) else {
+            return;
+        };
+        // An old certificate with the cross-signed root appended is not one.
+        let next_key = crate::ca::first_cert_der(&rotation.ca_cert)
+            .ok()
+            .and_then(|d| key_id(&d, false));
+        let leaf_issuer = chain.first().and_then(|d| key_id(d, true));
+        if next_key.is_none() || leaf_issuer != next_key {
+            return;
+        }
+        if let Err(e) = self.record_issuer(node_id, &next).await {
+            tracing::debug!("swarm: recording node {node_id}'s issuer: {}", e.message);
+        }
     }
 
     /// Record in a node's object who issued its certificate.
@@ -153,34 +209,46 @@ impl Inner {
     }
 }
 
-impl Manager {
+impl Inner {
     /// Issue node `node_id` a certificate for its CSR (its renewal, and
     /// how a worker follows a rotation): the role is the store's, the
-    /// signer the next root during a rotation (the chain appended), and
-    /// the issuer is recorded in the node object so the rotation can end.
-    /// The caller must have checked that the requester is that node (the
-    /// CN of its TLS certificate). Returns the certificate chain (PEM).
-    pub async fn issue_node_certificate(
-        &self,
-        node_id: &str,
-        csr_pem: &str,
-    ) -> Result<String, Error> {
-        let cluster = self.cluster().ok_or_else(super::propose::lost_quorum)?;
-        let node = self.nodes().get(node_id).cloned().ok_or_else(|| {
-            Error::not_found(format!(
-                "rpc error: code = NotFound desc = node {node_id} not found"
-            ))
-        })?;
-        let (ca, chain, issuer) = signing_ca(&cluster)?;
+    /// signer the next root during a rotation (the chain appended). The
+    /// issuer is recorded once the node connects with it
+    /// (`note_presented`), which lets the rotation end. The caller must
+    /// have checked that the requester is that node (the CN of its TLS
+    /// certificate). Returns the certificate chain (PEM).
+    pub(crate) async fn issue_for(&self, node_id: &str, csr_pem: &str) -> Result<String, Error> {
+        let cluster = self
+            .reader
+            .read(|d| d.cluster.clone())
+            .ok_or_else(super::propose::lost_quorum)?;
+        let node = self
+            .reader
+            .read(|d| d.nodes.get(node_id).cloned())
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "rpc error: code = NotFound desc = node {node_id} not found"
+                ))
+            })?;
+        let (ca, chain, _) = signing_ca(&cluster)?;
         let identity = crate::ca::NodeIdentity {
             node_id: node_id.to_string(),
             role: node.spec.role,
             cluster_id: cluster.id.clone(),
         };
         let expiry = std::time::Duration::from_secs(cluster.spec.cert_expiry_secs);
-        let cert_pem = with_chain(ca.issue(csr_pem, &identity, expiry)?, &chain);
-        self.inner.record_issuer(node_id, &issuer).await?;
-        Ok(cert_pem)
+        Ok(with_chain(ca.issue(csr_pem, &identity, expiry)?, &chain))
+    }
+}
+
+impl Manager {
+    /// As the `RenewCertificate` RPC: see `Inner::issue_for`.
+    pub async fn issue_node_certificate(
+        &self,
+        node_id: &str,
+        csr_pem: &str,
+    ) -> Result<String, Error> {
+        self.inner.issue_for(node_id, csr_pem).await
     }
 
     /// `swarm ca --rotate`: rotate to `next` (`--ca-cert --ca-key`, its key

@@ -134,6 +134,11 @@ pub struct Cluster {
     /// A root CA rotation in progress (`swarm ca --rotate`).
     #[serde(default)]
     pub root_rotation: Option<RootRotation>,
+    /// swarmkit's `BlacklistedCertificates`: removed nodes, each with the
+    /// time (unix seconds) until which its certificates are refused (the
+    /// latest a certificate issued before its removal can expire).
+    #[serde(default)]
+    pub removed_nodes: BTreeMap<String, i64>,
 }
 
 /// swarmkit's `RootRotation`: the next root, and its certificate signed by
@@ -232,9 +237,22 @@ pub enum Command {
     CreateNode(Box<Node>),
     /// Refused unless `meta.version` is the stored one.
     UpdateNode(Box<Node>),
+    /// Remove a node; with `refusal`, its certificates are refused from
+    /// then on (entries written before berth kept removed nodes have none).
     RemoveNode {
         id: String,
+        #[serde(default)]
+        refusal: Option<Refusal>,
     },
+}
+
+/// When a node was removed and until when its certificates are refused
+/// (unix seconds), carried in the command so every manager applies the
+/// same change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub at: i64,
+    pub until: i64,
 }
 
 /// The outcome of applying a `Command`.
@@ -335,20 +353,27 @@ impl StoreData {
                 self.nodes.insert(n.id.clone(), *n);
                 (CommandResult::Applied { version: index }, vec![row])
             }
-            Command::RemoveNode { id } => {
+            Command::RemoveNode { id, refusal } => {
                 if self.nodes.remove(&id).is_none() {
                     return (
                         CommandResult::NotFound(format!("node {id} not found")),
                         vec![],
                     );
                 }
-                (
-                    CommandResult::Applied { version: index },
-                    vec![RowChange::Delete {
-                        kind: KIND_NODE,
-                        id,
-                    }],
-                )
+                let mut rows = vec![RowChange::Delete {
+                    kind: KIND_NODE,
+                    id: id.clone(),
+                }];
+                // In the same write as the removal, as swarmkit's
+                // controlapi does: no window where the node is gone but
+                // its certificate still works.
+                if let (Some(r), Some(c)) = (refusal, self.cluster.as_mut()) {
+                    c.removed_nodes.retain(|_, until| *until > r.at);
+                    c.removed_nodes.insert(id, r.until);
+                    c.meta.version = index;
+                    rows.push(put(KIND_CLUSTER, &c.id, c));
+                }
+                (CommandResult::Applied { version: index }, rows)
             }
         }
     }
@@ -418,6 +443,7 @@ mod tests {
             },
             unlock_key: None,
             root_rotation: None,
+            removed_nodes: BTreeMap::new(),
         }
     }
 
@@ -447,11 +473,25 @@ mod tests {
         assert_eq!(s.nodes["n"].meta.version, 4);
 
         assert!(matches!(
-            s.apply(5, Command::RemoveNode { id: "x".into() }).0,
+            s.apply(
+                5,
+                Command::RemoveNode {
+                    id: "x".into(),
+                    refusal: None
+                }
+            )
+            .0,
             CommandResult::NotFound(_)
         ));
         assert_eq!(
-            s.apply(6, Command::RemoveNode { id: "n".into() }).0,
+            s.apply(
+                6,
+                Command::RemoveNode {
+                    id: "n".into(),
+                    refusal: None
+                }
+            )
+            .0,
             CommandResult::Applied { version: 6 }
         );
         assert!(s.nodes.is_empty());
@@ -479,5 +519,31 @@ mod tests {
             s.apply(4, Command::CreateCluster(Box::new(cluster()))).0,
             CommandResult::Conflict(_)
         ));
+    }
+
+    #[test]
+    fn a_removal_records_the_node_and_forgets_expired_ones() {
+        let mut s = StoreData::default();
+        s.apply(1, Command::CreateCluster(Box::new(cluster())));
+        s.apply(2, Command::CreateNode(Box::new(node("a"))));
+        s.apply(3, Command::CreateNode(Box::new(node("b"))));
+        let remove = |id: &str, at, until| Command::RemoveNode {
+            id: id.into(),
+            refusal: Some(Refusal { at, until }),
+        };
+        let (r, rows) = s.apply(4, remove("a", 100, 200));
+        assert_eq!(r, CommandResult::Applied { version: 4 });
+        assert_eq!(rows.len(), 2, "the node's delete and the cluster's put");
+        let c = s.cluster.clone().unwrap();
+        assert_eq!(c.removed_nodes.get("a"), Some(&200));
+        assert_eq!(c.meta.version, 4, "a stale cluster update now conflicts");
+        // Removing b after a's certificates have expired forgets a.
+        s.apply(5, remove("b", 300, 400));
+        let removed = &s.cluster.as_ref().unwrap().removed_nodes;
+        assert_eq!(removed.keys().collect::<Vec<_>>(), ["b"]);
+        // A refused removal (no such node) records nothing.
+        let (r, rows) = s.apply(6, remove("zz", 500, 600));
+        assert!(matches!(r, CommandResult::NotFound(_)) && rows.is_empty());
+        assert!(!s.cluster.as_ref().unwrap().removed_nodes.contains_key("zz"));
     }
 }

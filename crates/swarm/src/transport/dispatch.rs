@@ -38,6 +38,35 @@ pub struct SessionAnswer {
     /// The role the store gives this node: a change is a promotion or a
     /// demotion the node must carry out.
     pub role: Role,
+    /// The roots the node must trust now (swarmkit's `SessionMessage`
+    /// carries the root CA the same way).
+    #[serde(default)]
+    pub trust: ClusterTrust,
+}
+
+/// The cluster's root CA as a node follows it: the root, and during a
+/// rotation the next root and its certificate cross-signed by the current
+/// one (which a certificate issued during the rotation carries in its
+/// chain). Never a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterTrust {
+    pub root_ca_cert: String,
+    pub rotation: Option<RotationTrust>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationTrust {
+    pub ca_cert: String,
+    pub cross_signed_ca_cert: String,
+}
+
+impl ClusterTrust {
+    /// The roots to trust: the current one, and the next during a rotation.
+    pub fn roots(&self) -> Vec<String> {
+        let mut roots = vec![self.root_ca_cert.clone()];
+        roots.extend(self.rotation.iter().map(|r| r.ca_cert.clone()));
+        roots
+    }
 }
 
 impl SessionAnswer {
@@ -49,3 +78,17 @@ impl SessionAnswer {
 /// swarmkit's dispatcher errors, as its agents see them.
 pub const NODE_NOT_FOUND: &str = "node not found";
 pub const SESSION_INVALID: &str = "session invalid";
+
+/// swarmkit's authorizer's refusal of a removed node's certificate, as
+/// gRPC shows it (ca/auth.go), for every call the node makes.
+pub fn removed_node_error(node_id: &str) -> String {
+    format!(
+        "rpc error: code = PermissionDenied desc = Permission denied: node {node_id} was removed from swarm"
+    )
+}
+
+/// Whether an answer is that refusal: the node is out of the swarm for good.
+pub fn is_removed_node_error(message: &str) -> bool {
+    message.starts_with("rpc error: code = PermissionDenied desc = Permission denied: node ")
+        && message.ends_with(" was removed from swarm")
+}

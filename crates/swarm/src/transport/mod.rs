@@ -186,6 +186,23 @@ pub trait Handler: Send + Sync + 'static {
         peer: Option<NodeIdentity>,
         req: Request,
     ) -> impl std::future::Future<Output = Response> + Send;
+
+    /// Why every call from `peer` is refused, if it is (its node was
+    /// removed): checked before anything else, as swarmkit's authorizer.
+    fn refusal(&self, _peer: &NodeIdentity) -> Option<WireError> {
+        None
+    }
+
+    /// `peer` connected presenting `chain` (DER, its certificate first):
+    /// what the certificate a node really uses tells (a root rotation's
+    /// progress), as swarmkit learns it from the node's TLS info.
+    fn presented(
+        &self,
+        _peer: &NodeIdentity,
+        _chain: &[Vec<u8>],
+    ) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
@@ -267,20 +284,24 @@ async fn serve_conn<H: Handler>(
     let peer = if wants_join {
         None
     } else {
-        let der = stream
+        let chain: Vec<Vec<u8>> = stream
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(|c| c.first())
-            .map(|c| c.to_vec());
-        match der.map(|d| NodeIdentity::from_cert_der(&d)) {
-            Some(Ok(id)) => Some(id),
+            .map(|c| c.iter().map(|d| d.to_vec()).collect())
+            .unwrap_or_default();
+        let id = match chain.first().map(|d| NodeIdentity::from_cert_der(d)) {
+            Some(Ok(id)) => id,
             _ => {
                 return Err(std::io::Error::other(
                     "client certificate without a node identity",
                 ))
             }
+        };
+        if handler.refusal(&id).is_none() {
+            handler.presented(&id, &chain).await;
         }
+        Some(id)
     };
     loop {
         let max = if peer.is_some() {
@@ -293,12 +314,14 @@ async fn serve_conn<H: Handler>(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        let resp = match &peer {
-            None if !req.allowed_without_cert() => Response::Error(WireError {
+        let refusal = peer.as_ref().and_then(|id| handler.refusal(id));
+        let resp = match (&peer, refusal) {
+            (_, Some(refusal)) => Response::Error(refusal),
+            (None, _) if !req.allowed_without_cert() => Response::Error(WireError {
                 kind: WireErrorKind::Forbidden,
                 message: "a node certificate is required".into(),
             }),
-            Some(id) if req.manager_only() && id.role != crate::ca::Role::Manager => {
+            (Some(id), _) if req.manager_only() && id.role != crate::ca::Role::Manager => {
                 Response::Error(WireError {
                     kind: WireErrorKind::Forbidden,
                     message: "This node is not a swarm manager.".into(),

@@ -9,6 +9,7 @@ mod distribution;
 mod exec;
 mod images;
 mod networks;
+mod plugins;
 mod resources;
 mod swarm;
 mod system;
@@ -117,6 +118,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route(
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
+        )
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/create", post(plugins::create))
+        .route(
+            "/plugins/{*rest}",
+            get(plugins::get_dispatch)
+                .post(plugins::post_dispatch)
+                .delete(plugins::remove),
         )
         .route(
             "/containers/{id}/archive",

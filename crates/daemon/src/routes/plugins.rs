@@ -1,0 +1,125 @@
+//! `/plugins/...`: managed plugins. Names may hold slashes
+//! (`vieux/sshfs:latest`), so `/plugins/{name}/{op}` is one wildcard
+//! route split here on its last component.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{Response, StatusCode};
+use berth_api::Error;
+use berth_engine::Filters;
+use bytes::Bytes;
+
+use super::{json_response, ApiResult, AppState};
+use crate::params::Params;
+
+fn empty(status: StatusCode) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+fn page_not_found(method: &str, rest: &str) -> ApiResult<Response<Body>> {
+    Err(Error::not_found(format!("page not found: {method} /plugins/{rest}")).into())
+}
+
+/// `GET /plugins?filters=`.
+pub async fn list(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let filters = Filters::parse(Params::from_query(q.as_deref()).get("filters"))?;
+    let list = engine.plugins().list(&filters)?;
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// The largest plugin directory a create takes (it is held in memory
+/// while unpacked; axum's own 2 MB default is far too small for a rootfs).
+const MAX_CREATE_BODY: usize = 1 << 30;
+
+/// `POST /plugins/create?name=`: the body is a tar of the plugin's
+/// directory.
+pub async fn create(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult<Response<Body>> {
+    let body = axum::body::to_bytes(req.into_body(), MAX_CREATE_BODY)
+        .await
+        .map_err(|e| Error::invalid(format!("failed to read from tar: {e}")))?;
+    let p = Params::from_query(q.as_deref());
+    let name = p.get("name").unwrap_or("").to_string();
+    engine.plugins().create(&name, body).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /plugins/{name}/json`.
+pub async fn get_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+) -> ApiResult<Response<Body>> {
+    match rest.strip_suffix("/json") {
+        Some(name) => Ok(json_response(
+            StatusCode::OK,
+            &engine.plugins().inspect(name)?,
+        )),
+        None => page_not_found("GET", &rest),
+    }
+}
+
+/// `POST /plugins/{name}/enable|disable|set`.
+pub async fn post_dispatch(
+    State(engine): State<AppState>,
+    Path(rest): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    let Some((name, op)) = rest.rsplit_once('/') else {
+        return page_not_found("POST", &rest);
+    };
+    let plugins = engine.plugins();
+    match op {
+        "enable" => {
+            plugins
+                .enable(name, enable_timeout(p.get("timeout"))?)
+                .await?
+        }
+        "disable" => plugins.disable(name, p.bool("force")).await?,
+        "set" => {
+            let args: Vec<String> = berth_api::json::from_slice(&body)?;
+            plugins.set(name, &args).await?;
+            return Ok(empty(StatusCode::NO_CONTENT));
+        }
+        _ => return page_not_found("POST", &rest),
+    }
+    Ok(empty(StatusCode::OK))
+}
+
+/// `timeout` of an enable, in seconds. dockerd requires it (the docker
+/// CLI always sends it) and answers its strconv error otherwise; 0 means
+/// the default.
+fn enable_timeout(v: Option<&str>) -> Result<Duration, Error> {
+    let v = v.unwrap_or("");
+    let secs: i64 = v
+        .parse()
+        .map_err(|_| Error::internal(format!("strconv.Atoi: parsing {v:?}: invalid syntax")))?;
+    Ok(if secs <= 0 {
+        berth_engine::plugins::DEFAULT_TIMEOUT
+    } else {
+        Duration::from_secs(secs as u64)
+    })
+}
+
+/// `DELETE /plugins/{name}?force=`.
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response<Body>> {
+    let force = Params::from_query(q.as_deref()).bool("force");
+    engine.plugins().remove(&name, force).await?;
+    Ok(empty(StatusCode::OK))
+}

@@ -20,7 +20,18 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+/// Ends the plugin on SIGTERM: as its container's PID 1 it would
+/// otherwise ignore the signal a disable sends, and wait out the grace.
+extern "C" fn on_sigterm(_: libc::c_int) {
+    // SAFETY: `_exit` is async-signal-safe.
+    unsafe { libc::_exit(0) }
+}
+
 fn main() {
+    // SAFETY: installs a handler that only calls `_exit`.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_sigterm as *const () as libc::sighandler_t);
+    }
     let socket = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "/run/docker/plugins/vol.sock".into());

@@ -414,3 +414,79 @@ fn bad_plugin_directories_are_refused_and_leave_nothing() {
         "nothing but scratch dirs: {leftovers:?}"
     );
 }
+
+/// Every client (docker 28, docker 20.10, berth) prints the plugin
+/// commands alike: what each printed is compared with docker 28's.
+#[test]
+fn plugin_commands_print_alike_in_every_client() {
+    let d = Daemon::start_bare();
+    let dir = volume_plugin_dir(&d, "bvp-dir", VOLUME_PLUGIN_CONFIG)
+        .display()
+        .to_string();
+    let mut reference: Option<Vec<String>> = None;
+    for cli in d.clis() {
+        let run = |args: &[&str]| {
+            let o = d.run(cli, args);
+            o.ok();
+            o.stdout.clone()
+        };
+        let outputs = vec![
+            run(&["plugin", "create", "bvp-cli", &dir]),
+            run(&["plugin", "ls"]).replace(&d.inspect_plugin_id("bvp-cli")[..12], "<short-id12>"),
+            run(&[
+                "plugin",
+                "ls",
+                "--no-trunc",
+                "--format",
+                "{{.Name}}|{{.Description}}|{{.Enabled}}",
+            ]),
+            run(&[
+                "plugin",
+                "inspect",
+                "-f",
+                "{{.Name}} {{.Enabled}} {{.Settings.Env}}",
+                "bvp-cli",
+            ]),
+            run(&["plugin", "set", "bvp-cli", "HANG_ON=Plugin.Activate"]),
+            run(&[
+                "plugin",
+                "inspect",
+                "-f",
+                "{{.Settings.Env}}",
+                "bvp-cli:latest",
+            ]),
+            run(&["plugin", "set", "bvp-cli", "HANG_ON="]),
+            run(&["plugin", "enable", "bvp-cli"]),
+            run(&[
+                "plugin",
+                "ls",
+                "--filter",
+                "enabled=true",
+                "--format",
+                "{{.Name}} {{.Enabled}}",
+            ]),
+            run(&["plugin", "disable", "bvp-cli"]),
+            run(&["plugin", "rm", "bvp-cli"]),
+            run(&["plugin", "ls", "-q"]),
+        ];
+        let o = d.run(cli, &["plugin", "inspect", "bvp-cli"]);
+        o.fails();
+        // docker 20.10 words it its own way.
+        assert!(
+            o.stderr.contains("plugin \"bvp-cli\" not found")
+                || o.stderr.contains("No such plugin: bvp-cli"),
+            "{cli:?}: {o}"
+        );
+        match &reference {
+            None => reference = Some(outputs),
+            Some(want) => assert_eq!(&outputs, want, "{cli:?} prints as docker 28"),
+        }
+    }
+    let want = reference.expect("docker 28 ran");
+    assert_eq!(want[0], "bvp-cli\n");
+    assert_eq!(
+        want[1],
+        "ID             NAME             DESCRIPTION                                     ENABLED\n\
+         <short-id12>   bvp-cli:latest   berth test volume plugin: a directory per vo…   false\n"
+    );
+}

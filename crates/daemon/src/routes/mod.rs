@@ -121,6 +121,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .route("/plugins", get(plugins::list))
         .route("/plugins/create", post(plugins::create))
+        .route("/plugins/privileges", get(plugins::privileges))
+        .route("/plugins/pull", post(plugins::pull))
         .route(
             "/plugins/{*rest}",
             get(plugins::get_dispatch)

@@ -11,7 +11,10 @@ use berth_api::Error;
 use berth_engine::Filters;
 use bytes::Bytes;
 
-use super::{json_response, ApiResult, AppState};
+use berth_api::views::plugin::PluginPrivilege;
+use berth_engine::distribution::AuthConfig;
+
+use super::{json_response, progress_response, ApiResult, AppState};
 use crate::params::Params;
 
 fn empty(status: StatusCode) -> Response<Body> {
@@ -55,6 +58,65 @@ pub async fn create(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
+fn registry_auth(headers: &axum::http::HeaderMap) -> AuthConfig {
+    headers
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .map(AuthConfig::from_header)
+        .unwrap_or_default()
+}
+
+/// `GET /plugins/privileges?remote=`.
+pub async fn privileges(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    let remote = p.get("remote").unwrap_or("").to_string();
+    let list = engine
+        .plugins()
+        .privileges(&remote, registry_auth(&headers))
+        .await?;
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// `POST /plugins/pull?remote=&name=`: the body is the privileges the
+/// client granted; the answer streams the pull's progress.
+pub async fn pull(
+    State(engine): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response<Body>> {
+    let p = Params::from_query(q.as_deref());
+    let remote = p.get("remote").unwrap_or("").to_string();
+    let alias = p.get("name").unwrap_or("").to_string();
+    let granted: Option<Vec<PluginPrivilege>> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        berth_api::json::from_slice(&body)?
+    };
+    let auth = registry_auth(&headers);
+    // The docker CLI reads the name the plugin gets from this header, to
+    // set and enable it after the pull.
+    let name = berth_engine::plugins::store::normalize_name(if alias.is_empty() {
+        &remote
+    } else {
+        &alias
+    })?;
+    let mut resp = progress_response(|tx| async move {
+        engine
+            .plugins()
+            .pull(&remote, &alias, &granted.unwrap_or_default(), auth, &tx)
+            .await
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&name) {
+        resp.headers_mut().insert("Docker-Plugin-Name", v);
+    }
+    Ok(resp)
+}
+
 /// `GET /plugins/{name}/json`.
 pub async fn get_dispatch(
     State(engine): State<AppState>,
@@ -69,11 +131,12 @@ pub async fn get_dispatch(
     }
 }
 
-/// `POST /plugins/{name}/enable|disable|set`.
+/// `POST /plugins/{name}/enable|disable|set|push`.
 pub async fn post_dispatch(
     State(engine): State<AppState>,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response<Body>> {
     let p = Params::from_query(q.as_deref());
@@ -92,6 +155,13 @@ pub async fn post_dispatch(
             let args: Vec<String> = berth_api::json::from_slice(&body)?;
             plugins.set(name, &args).await?;
             return Ok(empty(StatusCode::NO_CONTENT));
+        }
+        "push" => {
+            plugins.inspect(name)?;
+            let (name, auth) = (name.to_string(), registry_auth(&headers));
+            return Ok(progress_response(|tx| async move {
+                engine.plugins().push(&name, auth, &tx).await
+            }));
         }
         _ => return page_not_found("POST", &rest),
     }

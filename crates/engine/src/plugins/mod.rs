@@ -8,6 +8,7 @@
 pub mod client;
 pub mod config;
 mod create;
+pub mod install;
 mod run;
 pub mod store;
 pub mod volume;

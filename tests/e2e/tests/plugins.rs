@@ -588,3 +588,118 @@ fn plugin_push_then_install_from_berth_registry() {
     d.docker(&["plugin", "rm", "-f", "bvp-installed", "bvp-off"])
         .ok();
 }
+
+/// An enabled plugin outlives a clean stop and a crash: after each
+/// restart it is enabled and its volumes mount as before.
+#[test]
+fn enabled_plugin_survives_daemon_restarts() {
+    let mut d = Daemon::start();
+    create_plugin(&d);
+    d.docker(&["plugin", "enable", "bvp"]).ok();
+    d.docker(&["volume", "create", "-d", "bvp", "bvp-keep"])
+        .ok();
+    d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "bvp-keep:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /v/f",
+    ])
+    .ok();
+    // dockerd 20.10 here cannot restart after a SIGKILL while a plugin
+    // runs ("failed to start containerd: timeout waiting for containerd to
+    // start": its own containerd is still up), so the crash is berthd's only.
+    let crashes: &[bool] = if d.is_dockerd() {
+        &[false]
+    } else {
+        &[false, true]
+    };
+    for &crash in crashes {
+        if crash {
+            d.kill9();
+        } else {
+            d.stop();
+        }
+        d.restart();
+        d.docker(&["plugin", "ls", "--format", "{{.Name}} {{.Enabled}}"])
+            .ok()
+            .stdout_is("bvp:latest true\n");
+        d.docker(&["run", "--rm", "-v", "bvp-keep:/v", "busybox", "cat", "/v/f"])
+            .ok()
+            .stdout_is("kept\n");
+    }
+    d.docker(&["volume", "rm", "bvp-keep"]).ok();
+    d.docker(&["plugin", "rm", "-f", "bvp"]).ok();
+}
+
+/// A legacy plugin the test runs itself on the host, found through a
+/// spec file in `/etc/docker/plugins` (named after the daemon's slot, so
+/// parallel tests never share it), serves volumes at host paths.
+#[test]
+fn legacy_plugin_found_by_spec_file_serves_volumes() {
+    struct Legacy {
+        child: std::process::Child,
+        spec: std::path::PathBuf,
+    }
+    impl Drop for Legacy {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.spec);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+    let d = Daemon::start();
+    let name = format!("bvpl-{}", d.net_name);
+    let (sock, data) = (d.tmp().join("legacy.sock"), d.tmp().join("legacy-data"));
+    let child = std::process::Command::new(berth_e2e::bin_dir().join("berth-test-volume-plugin"))
+        .arg(&sock)
+        .env("DATA_DIR", &data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting the legacy plugin");
+    std::fs::create_dir_all("/etc/docker/plugins").expect("mkdir /etc/docker/plugins");
+    let legacy = Legacy {
+        child,
+        spec: std::path::PathBuf::from(format!("/etc/docker/plugins/{name}.spec")),
+    };
+    std::fs::write(&legacy.spec, format!("unix://{}\n", sock.display())).expect("spec");
+    berth_e2e::wait_for(Duration::from_secs(10), || sock.exists().then_some(()))
+        .expect("the legacy plugin listens");
+
+    d.docker(&["volume", "create", "-d", &name, "bvpl-vol"])
+        .ok();
+    d.docker(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Driver}} {{.Mountpoint}}",
+        "bvpl-vol",
+    ])
+    .ok()
+    .stdout_is(&format!("{name} {}\n", data.join("bvpl-vol").display()));
+    d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "bvpl-vol:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo legacy > /v/f",
+    ])
+    .ok();
+    assert_eq!(
+        std::fs::read_to_string(data.join("bvpl-vol/f")).unwrap_or_default(),
+        "legacy\n"
+    );
+    d.docker(&["volume", "rm", "bvpl-vol"]).ok();
+    assert!(
+        !data.join("bvpl-vol").exists(),
+        "the plugin removed its data"
+    );
+    drop(legacy);
+}

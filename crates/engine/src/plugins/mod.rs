@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 mod create;
 pub mod install;
+pub mod legacy;
 mod run;
 pub mod store;
 pub mod volume;

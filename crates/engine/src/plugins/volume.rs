@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use berth_api::views::{Plugin, Volume};
+use berth_api::views::Volume;
 use berth_api::{Error, Result};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -100,18 +100,36 @@ fn wait<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| handle.block_on(f))
 }
 
+/// A volume driver the engine can call: an enabled managed plugin, or a
+/// legacy plugin found by name.
+pub(crate) struct Driver {
+    /// The name volumes record (`bvp:latest` for a managed plugin).
+    name: String,
+    client: super::client::PluginClient,
+    /// A managed plugin's rootfs: the paths it answers are inside it. A
+    /// legacy plugin answers host paths.
+    rootfs: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Activation {
+    #[serde(rename = "Implements")]
+    implements: Vec<String>,
+}
+
 impl Volumes<'_> {
-    /// The enabled volume plugin called `driver`, with dockerd's words
-    /// for a missing or disabled one.
-    pub(crate) fn driver_plugin(&self, driver: &str) -> Result<Plugin> {
+    /// The volume driver called `driver`: an enabled managed plugin, else
+    /// a legacy plugin that says it implements `VolumeDriver`; dockerd's
+    /// words for a missing or disabled one.
+    pub(crate) fn driver_plugin(&self, driver: &str) -> Result<Driver> {
         let lookup = |why: String| {
             Error::not_found(format!("error looking up volume plugin {driver}: {why}"))
         };
-        let p = self
-            .plugins
-            .store
-            .get(driver)
-            .map_err(|_| lookup(format!("plugin {driver:?} not found")))?;
+        let p = match self.plugins.store.get(driver) {
+            Ok(p) => p,
+            Err(_) => return self.legacy_driver(driver, lookup),
+        };
         if !p.config.interface.has_capability("volumedriver") {
             return Err(lookup(format!(
                 "plugin {driver:?} found, but does not implement VolumeDriver"
@@ -120,17 +138,40 @@ impl Volumes<'_> {
         if !p.enabled {
             return Err(lookup(format!("plugin {driver} found but disabled")));
         }
-        Ok(p)
+        Ok(Driver {
+            name: p.name.clone(),
+            client: self.plugins().client(&p, super::DEFAULT_TIMEOUT),
+            rootfs: Some(self.plugins.store.rootfs(&p.id)),
+        })
+    }
+
+    fn legacy_driver(&self, driver: &str, lookup: impl Fn(String) -> Error) -> Result<Driver> {
+        let Some(sock) = super::legacy::find(driver)? else {
+            return Err(lookup(format!("plugin {driver:?} not found")));
+        };
+        let client =
+            super::client::PluginClient::new(&sock.dir, &sock.file, super::DEFAULT_TIMEOUT);
+        let a: Activation = wait(client.call("Plugin.Activate", &serde_json::json!({})))
+            .map_err(|e| lookup(e.message))?;
+        if !a.implements.iter().any(|i| i == "VolumeDriver") {
+            return Err(lookup(format!(
+                "plugin {driver:?} found, but does not implement VolumeDriver"
+            )));
+        }
+        Ok(Driver {
+            name: driver.to_string(),
+            client,
+            rootfs: None,
+        })
     }
 
     fn call<A: serde::de::DeserializeOwned>(
         &self,
-        p: &Plugin,
+        d: &Driver,
         method: &str,
         body: &impl Serialize,
     ) -> Result<A> {
-        let client = self.plugins().client(p, super::DEFAULT_TIMEOUT);
-        wait(client.call(method, body))
+        wait(d.client.call(method, body))
     }
 
     /// `POST /volumes/create` with a plugin's driver: the plugin makes the
@@ -189,7 +230,7 @@ impl Volumes<'_> {
 
     /// The plugin behind a recorded volume, with dockerd's words when it
     /// cannot be reached.
-    fn plugin_of(&self, v: &VolumeRecord, op: &str) -> Result<Plugin> {
+    fn plugin_of(&self, v: &VolumeRecord, op: &str) -> Result<Driver> {
         self.driver_plugin(&v.driver).map_err(|e| {
             Error::new(
                 e.kind(),
@@ -292,16 +333,15 @@ impl Volumes<'_> {
                 "VolumeDriver.Mount: the plugin answered no Mountpoint".into(),
             ));
         }
-        let host = self
-            .plugins
-            .store
-            .rootfs(&p.id)
-            .join(answer.mountpoint.trim_start_matches('/'));
+        let Some(rootfs) = &p.rootfs else {
+            // A legacy plugin runs on the host: its path is a host path.
+            return Ok(PathBuf::from(answer.mountpoint));
+        };
+        let host = rootfs.join(answer.mountpoint.trim_start_matches('/'));
         // The plugin's path must stay inside its rootfs.
-        let rootfs = self.plugins.store.rootfs(&p.id);
         let resolved =
             std::fs::canonicalize(&host).map_err(|e| fail(format!("{}: {e}", host.display())))?;
-        if !resolved.starts_with(std::fs::canonicalize(&rootfs)?) {
+        if !resolved.starts_with(std::fs::canonicalize(rootfs)?) {
             return Err(fail(format!(
                 "the plugin's mountpoint {} is outside its rootfs",
                 answer.mountpoint

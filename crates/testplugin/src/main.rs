@@ -120,6 +120,50 @@ fn serve(conn: UnixStream, data: &Path, hang_on: &str) -> std::io::Result<()> {
     conn.flush()
 }
 
+/// As an authorization plugin: refuses `POST /containers/create` of a
+/// container labelled `bvp.deny`, allows everything else.
+fn authz(req: &Value) -> Value {
+    let body = req["RequestBody"]
+        .as_str()
+        .map(base64_decode)
+        .unwrap_or_default();
+    let create = req["RequestMethod"] == "POST"
+        && req["RequestUri"]
+            .as_str()
+            .is_some_and(|u| u.contains("/containers/create"));
+    if create && String::from_utf8_lossy(&body).contains("\"bvp.deny\"") {
+        return json!({"Allow": false, "Msg": "containers labelled bvp.deny are not allowed"});
+    }
+    json!({"Allow": true})
+}
+
+/// Standard base64 (Go's encoding of `[]byte` in JSON); hand-written to
+/// keep this std-only binary small.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
 /// The answer to one plugin protocol method; `None` for an unknown one.
 fn answer(method: &str, req: &Value, data: &Path) -> Option<Value> {
     let name = req["Name"].as_str().unwrap_or("");
@@ -127,7 +171,9 @@ fn answer(method: &str, req: &Value, data: &Path) -> Option<Value> {
     let err = |e: std::io::Error| json!({"Err": e.to_string()});
     let valid = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
     Some(match method {
-        "Plugin.Activate" => json!({"Implements": ["VolumeDriver"]}),
+        "Plugin.Activate" => json!({"Implements": ["VolumeDriver", "authz"]}),
+        "AuthZPlugin.AuthZReq" => authz(req),
+        "AuthZPlugin.AuthZRes" => json!({"Allow": true}),
         "VolumeDriver.Capabilities" => json!({"Capabilities": {"Scope": "local"}}),
         _ if !valid && method != "VolumeDriver.List" => {
             json!({"Err": format!("bad volume name {name:?}")})

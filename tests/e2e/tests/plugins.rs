@@ -571,6 +571,48 @@ fn plugin_push_then_install_from_berth_registry() {
     ])
     .ok()
     .stdout_is("ok\n");
+    // An upgrade to another tag: refused while enabled, then the new
+    // config and reference, the settings kept.
+    let v2 = format!("{host}/bvp/volumes:v2");
+    let v2_dir = volume_plugin_dir(
+        &d,
+        "bvp-dir-v2",
+        &VOLUME_PLUGIN_CONFIG.replace("a directory per volume", "version two"),
+    );
+    d.docker(&["plugin", "create", &v2, &v2_dir.display().to_string()])
+        .ok();
+    d.docker(&["plugin", "push", &v2]).ok();
+    d.docker(&["plugin", "rm", &v2]).ok();
+    // The CLI asks first: the plugin's name is not the remote's.
+    let upgrade = [
+        "plugin",
+        "upgrade",
+        "--grant-all-permissions",
+        "bvp-installed",
+        &v2,
+    ];
+    let o = d.docker_stdin(&upgrade, b"y\n");
+    o.fails();
+    assert!(
+        o.stderr
+            .contains("plugin must be disabled before upgrading"),
+        "{o}"
+    );
+    d.docker(&["plugin", "disable", "-f", "bvp-installed"]).ok();
+    let o = d.docker_stdin(&upgrade, b"y\n");
+    o.ok();
+    assert!(o.stdout.contains("Upgraded plugin bvp-installed"), "{o}");
+    d.docker(&[
+        "plugin",
+        "inspect",
+        "-f",
+        "{{.PluginReference}} {{.Config.Description}} {{.Settings.Env}}",
+        "bvp-installed",
+    ])
+    .ok()
+    .stdout_is(&format!(
+        "{v2} berth test volume plugin: version two [HANG_ON=VolumeDriver.Remove EXIT_AT_START= NO_SOCKET=]\n"
+    ));
     // --disable installs without enabling.
     d.docker(&[
         "plugin",
@@ -702,4 +744,65 @@ fn legacy_plugin_found_by_spec_file_serves_volumes() {
         "the plugin removed its data"
     );
     drop(legacy);
+}
+
+/// An authorization plugin (`--authorization-plugin`, the test plugin run
+/// as a legacy plugin found by its spec file): a `POST /containers/create`
+/// of a container labelled `bvp.deny` is refused with the plugin's
+/// message; everything else passes.
+#[test]
+fn authorization_plugin_refuses_what_it_denies() {
+    struct Authz {
+        child: std::process::Child,
+        spec: std::path::PathBuf,
+    }
+    impl Drop for Authz {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.spec);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let name = format!("bvpa-{}", std::process::id());
+    let sock = tmp.path().join("authz.sock");
+    let child = std::process::Command::new(berth_e2e::bin_dir().join("berth-test-volume-plugin"))
+        .arg(&sock)
+        .env("DATA_DIR", tmp.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("plugin.log")).expect("log"))
+        .spawn()
+        .expect("starting the authorization plugin");
+    std::fs::create_dir_all("/etc/docker/plugins").expect("mkdir /etc/docker/plugins");
+    let authz = Authz {
+        child,
+        spec: std::path::PathBuf::from(format!("/etc/docker/plugins/{name}.spec")),
+    };
+    std::fs::write(&authz.spec, format!("unix://{}\n", sock.display())).expect("spec");
+    berth_e2e::wait_for(Duration::from_secs(10), || sock.exists().then_some(()))
+        .expect("the plugin listens");
+
+    let d = Daemon::start_with(
+        &["--authorization-plugin".to_string(), name.clone()],
+        |_| {},
+    );
+    d.docker(&["run", "--rm", "--label", "bvp.ok=1", "busybox", "true"])
+        .ok();
+    let o = d.docker(&["run", "--rm", "--label", "bvp.deny=1", "busybox", "true"]);
+    if o.code == Some(0) {
+        let log = std::fs::read_to_string(tmp.path().join("plugin.log")).unwrap_or_default();
+        panic!("not refused; what the plugin was asked:\n{log}");
+    }
+    o.fails();
+    assert!(
+        o.stderr.contains(&format!(
+            "authorization denied by plugin {name}: containers labelled bvp.deny are not allowed"
+        )),
+        "{o}"
+    );
+    d.docker(&["ps", "-a", "-q", "--filter", "label=bvp.deny"])
+        .ok()
+        .stdout_is("");
+    drop(d);
+    drop(authz);
 }

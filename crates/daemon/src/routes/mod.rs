@@ -2,6 +2,7 @@
 //! the answer. Error kinds become status codes here and nowhere else.
 
 mod archive;
+mod authz;
 pub(crate) mod build;
 mod commit;
 mod containers;
@@ -135,6 +136,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .merge(swarm::router())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            authz::check,
+        ))
         .with_state(engine)
 }
 

@@ -131,7 +131,7 @@ pub async fn get_dispatch(
     }
 }
 
-/// `POST /plugins/{name}/enable|disable|set|push`.
+/// `POST /plugins/{name}/enable|disable|set|upgrade|push`.
 pub async fn post_dispatch(
     State(engine): State<AppState>,
     Path(rest): Path<String>,
@@ -155,6 +155,24 @@ pub async fn post_dispatch(
             let args: Vec<String> = berth_api::json::from_slice(&body)?;
             plugins.set(name, &args).await?;
             return Ok(empty(StatusCode::NO_CONTENT));
+        }
+        "upgrade" => {
+            // Refused before the stream starts, as dockerd answers it.
+            plugins.upgradable(name)?;
+            let granted: Option<Vec<PluginPrivilege>> = if body.iter().all(u8::is_ascii_whitespace)
+            {
+                None
+            } else {
+                berth_api::json::from_slice(&body)?
+            };
+            let (name, auth) = (name.to_string(), registry_auth(&headers));
+            let remote = p.get("remote").unwrap_or("").to_string();
+            return Ok(progress_response(|tx| async move {
+                engine
+                    .plugins()
+                    .upgrade(&name, &remote, &granted.unwrap_or_default(), auth, &tx)
+                    .await
+            }));
         }
         "push" => {
             plugins.inspect(name)?;

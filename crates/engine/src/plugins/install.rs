@@ -159,6 +159,74 @@ impl Plugins<'_> {
         Ok(())
     }
 
+    /// The plugin, if it may be upgraded now (it must be disabled).
+    pub fn upgradable(&self, name: &str) -> Result<Plugin> {
+        let p = self.plugins.store.get(name)?;
+        if p.enabled {
+            return Err(Error::conflict(format!(
+                "plugin must be disabled before upgrading: plugin {} is enabled",
+                p.name
+            )));
+        }
+        Ok(p)
+    }
+
+    /// `POST /plugins/{name}/upgrade?remote=`: a disabled plugin gets the
+    /// rootfs and config of `remote` (its privileges granted as for a
+    /// pull); its id, name and settings stay.
+    pub async fn upgrade(
+        &self,
+        name: &str,
+        remote: &str,
+        granted: &[PluginPrivilege],
+        auth: AuthConfig,
+        tx: &Sink,
+    ) -> Result<()> {
+        let p = self.upgradable(name)?;
+        let r = Reference::parse_with_default_tag(if remote.is_empty() {
+            &p.plugin_reference
+        } else {
+            remote
+        })?;
+        let art = fetch_plugin(&self.config.registry, &r, auth, true, Some(tx)).await?;
+        let cfg = config::parse(&art.config)?;
+        if !same_privileges(&privileges(&cfg), granted) {
+            return Err(Error::invalid("incorrect privileges"));
+        }
+        let _op = self.plugins.ops.lock().await;
+        let scratch = self.plugins.store.scratch()?;
+        let unpacked = {
+            let (scratch, layers) = (scratch.clone(), art.layers);
+            tokio::task::spawn_blocking(move || unpack_layers(&layers, &scratch.join("rootfs")))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?
+        };
+        // The new rootfs replaces the old one by two renames; the old goes
+        // with the scratch directory.
+        let rootfs = self.plugins.store.rootfs(&p.id);
+        let swapped = unpacked
+            .and_then(|()| Ok(std::fs::rename(&rootfs, scratch.join("old"))?))
+            .and_then(|()| Ok(std::fs::rename(scratch.join("rootfs"), &rootfs)?));
+        let result = swapped.and_then(|()| {
+            self.plugins
+                .store
+                .update(&p.id, |p| {
+                    p.config = cfg;
+                    p.plugin_reference = r.familiar_string();
+                })
+                .map(drop)
+        });
+        let _ = std::fs::remove_dir_all(&scratch);
+        result?;
+        progress::status(tx, &format!("Digest: {}", art.digest), None);
+        progress::status(
+            tx,
+            &format!("Status: Downloaded newer image for {}", r.familiar_string()),
+            None,
+        );
+        Ok(())
+    }
+
     /// `POST /plugins/{name}/push`: the rootfs as one gzip layer and the
     /// config (its `rootfs.diff_ids` that layer's), under the plugin's name.
     pub async fn push(&self, name: &str, auth: AuthConfig, tx: &Sink) -> Result<()> {

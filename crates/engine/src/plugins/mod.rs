@@ -5,6 +5,7 @@
 //! `docker volume create -d PLUGIN` and the mounts of their volumes
 //! (`volume.rs`).
 
+pub mod authz;
 pub mod client;
 pub mod config;
 mod create;
@@ -37,6 +38,8 @@ pub struct PluginState {
     stopping: Mutex<HashSet<String>>,
     /// One lifecycle change (enable, disable, set, remove) at a time.
     ops: tokio::sync::Mutex<()>,
+    /// `--authorization-plugin`s, in order.
+    authz: std::sync::RwLock<Vec<String>>,
 }
 
 impl PluginState {
@@ -45,6 +48,7 @@ impl PluginState {
             store: PluginStore::open(&data_root.join("plugins"))?,
             stopping: Mutex::new(HashSet::new()),
             ops: tokio::sync::Mutex::new(()),
+            authz: std::sync::RwLock::new(Vec::new()),
         })
     }
 }

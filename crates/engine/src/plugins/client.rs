@@ -43,7 +43,7 @@ impl PluginClient {
         method: &str,
         body: &Q,
     ) -> Result<A> {
-        let url = format!("http://plugin.moby.localhost/{method}");
+        let url = self.url(method);
         let fut = self.post(method, body);
         let (status, bytes) = match tokio::time::timeout(self.timeout, fut).await {
             Ok(r) => r?,
@@ -72,12 +72,21 @@ impl PluginClient {
             .map_err(|e| Error::internal(format!("{method}: the plugin's answer: {e}")))
     }
 
+    /// The URL as Go's plugin client names it in errors: the socket's
+    /// path, escaped, as the host.
+    fn url(&self, method: &str) -> String {
+        let host = self
+            .dir
+            .join(&self.socket)
+            .display()
+            .to_string()
+            .replace('/', "%2F");
+        format!("http://{host}/{method}")
+    }
+
     async fn post<Q: Serialize>(&self, method: &str, body: &Q) -> Result<(u16, Bytes)> {
-        let io_err = |e: &dyn std::fmt::Display| {
-            Error::internal(format!(
-                "Post \"http://plugin.moby.localhost/{method}\": {e}"
-            ))
-        };
+        let url = self.url(method);
+        let io_err = |e: &dyn std::fmt::Display| Error::internal(format!("Post \"{url}\": {e}"));
         let full = self.dir.join(&self.socket);
         let dial_err = |e: std::io::Error| {
             io_err(&format!(

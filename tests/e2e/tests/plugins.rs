@@ -10,6 +10,20 @@ use std::time::{Duration, Instant};
 use berth_e2e::plugins::{volume_plugin_dir, VOLUME_PLUGIN_CONFIG};
 use berth_e2e::{is_hex64, Daemon};
 
+/// Removes every plugin when a test ends, passed or not: a plugin left
+/// enabled would outlive the daemon (dockerd runs with live restore) and
+/// count as a leak.
+struct RemovePlugins<'a>(&'a Daemon);
+
+impl Drop for RemovePlugins<'_> {
+    fn drop(&mut self) {
+        let o = self.0.docker(&["plugin", "ls", "-q", "--no-trunc"]);
+        for id in o.stdout.split_whitespace() {
+            let _ = self.0.docker(&["plugin", "rm", "-f", id]);
+        }
+    }
+}
+
 /// Creates the test volume plugin as `bvp` (disabled).
 fn create_plugin(d: &Daemon) {
     let dir = volume_plugin_dir(d, "bvp-dir", VOLUME_PLUGIN_CONFIG);
@@ -21,6 +35,7 @@ fn create_plugin(d: &Daemon) {
 #[test]
 fn volume_plugin_lifecycle_and_volumes_in_containers() {
     let d = Daemon::start();
+    let _cleanup = RemovePlugins(&d);
     create_plugin(&d);
     let dir = d.tmp().join("bvp-dir").display().to_string();
     let o = d.docker(&["plugin", "create", "bvp", &dir]);
@@ -290,6 +305,7 @@ impl PluginId for Daemon {
 #[test]
 fn plugin_that_never_listens_or_dies_is_refused_at_enable() {
     let d = Daemon::start();
+    let _cleanup = RemovePlugins(&d);
     create_plugin(&d);
     for fault in ["NO_SOCKET=1", "EXIT_AT_START=1"] {
         d.docker(&["plugin", "set", "bvp", "NO_SOCKET=", "EXIT_AT_START="])
@@ -329,6 +345,7 @@ fn plugin_that_never_listens_or_dies_is_refused_at_enable() {
 #[test]
 fn hanging_volume_plugin_times_out_and_the_daemon_keeps_serving() {
     let d = Daemon::start();
+    let _cleanup = RemovePlugins(&d);
     create_plugin(&d);
     d.docker(&["plugin", "set", "bvp", "HANG_ON=VolumeDriver.Create"])
         .ok();
@@ -372,6 +389,7 @@ fn hanging_volume_plugin_times_out_and_the_daemon_keeps_serving() {
 #[test]
 fn bad_plugin_directories_are_refused_and_leave_nothing() {
     let d = Daemon::start_bare();
+    let _cleanup = RemovePlugins(&d);
     let tar_of = |files: &[(&str, &[u8])]| {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in files {
@@ -423,6 +441,7 @@ fn bad_plugin_directories_are_refused_and_leave_nothing() {
 #[test]
 fn plugin_commands_print_alike_in_every_client() {
     let d = Daemon::start_bare();
+    let _cleanup = RemovePlugins(&d);
     let dir = volume_plugin_dir(&d, "bvp-dir", VOLUME_PLUGIN_CONFIG)
         .display()
         .to_string();
@@ -501,6 +520,7 @@ fn plugin_commands_print_alike_in_every_client() {
 fn plugin_push_then_install_from_berth_registry() {
     use berth_e2e::registry::{free_port, plain_registry};
     let d = Daemon::start();
+    let _cleanup = RemovePlugins(&d);
     let registry = berth_e2e::bin_dir().join("berth-registry");
     let (_reg, _dir) = plain_registry(&d, &registry.display().to_string(), "bvp-reg", free_port());
     let host = format!("127.0.0.1:{}", _reg.port);
@@ -697,6 +717,7 @@ fn legacy_plugin_found_by_spec_file_serves_volumes() {
         }
     }
     let d = Daemon::start();
+    let _cleanup = RemovePlugins(&d);
     let name = format!("bvpl-{}", d.net_name);
     let (sock, data) = (d.tmp().join("legacy.sock"), d.tmp().join("legacy-data"));
     let child = std::process::Command::new(berth_e2e::bin_dir().join("berth-test-volume-plugin"))

@@ -64,3 +64,25 @@ fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
         .map(PathBuf::from)
         .collect()
 }
+
+/// Removes every plugin when a test ends, passed or not: a plugin left
+/// enabled would outlive the daemon (dockerd runs with live restore) and
+/// count as a leak.
+pub struct RemovePlugins<'a>(pub &'a Daemon);
+
+impl Drop for RemovePlugins<'_> {
+    fn drop(&mut self) {
+        let o = self.0.docker(&["plugin", "ls", "-q", "--no-trunc"]);
+        for id in o.stdout.split_whitespace() {
+            let _ = self.0.docker(&["plugin", "rm", "-f", id]);
+        }
+    }
+}
+
+/// Creates the test volume plugin as `bvp` (disabled).
+pub fn create_plugin(d: &Daemon) {
+    let dir = volume_plugin_dir(d, "bvp-dir", VOLUME_PLUGIN_CONFIG);
+    d.docker(&["plugin", "create", "bvp", &dir.display().to_string()])
+        .ok()
+        .stdout_is("bvp\n");
+}

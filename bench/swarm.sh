@@ -47,7 +47,7 @@ children_rss_kib() { # the daemon's child processes (dockerd's containerd)
 
 round() { # daemon
     local d=$1
-    $LAB up -n 4 -d "$d" >/dev/null 2>&1
+    $LAB up -n 4 -d "$d" >/dev/null 2>"$OUT/lab.log" || { cat "$OUT/lab.log" >&2; exit 1; }
     timed "$d.init" dk 1 swarm init --advertise-addr 10.77.0.11
     local mt wt
     mt=$(dk 1 swarm join-token -q manager)

@@ -123,6 +123,9 @@ pub struct Flags {
     /// Default log driver options for containers (key=value)
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// Authorization plugins to load
+    #[arg(long = "authorization-plugin")]
+    pub authorization_plugins: Vec<String>,
     /// Enable insecure registry communication
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
@@ -174,6 +177,8 @@ pub struct Config {
     pub network: berth_engine::networks::NetConfig,
     pub log_driver: String,
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// `authorization-plugins` (flag `--authorization-plugin`).
+    pub authorization_plugins: Vec<String>,
     /// `insecure-registries` (flag `--insecure-registry`).
     pub insecure_registries: Vec<String>,
     /// `registry-mirrors` (flag `--registry-mirror`).
@@ -267,6 +272,11 @@ impl Config {
             shim_binary,
             config_file: flags.config_file.clone(),
             tls,
+            authorization_plugins: if flags.authorization_plugins.is_empty() {
+                list("authorization-plugins")
+            } else {
+                flags.authorization_plugins.clone()
+            },
             insecure_registries: if flags.insecure_registries.is_empty() {
                 list("insecure-registries")
             } else {

@@ -145,6 +145,9 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         },
     })
     .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
+    engine
+        .plugins()
+        .set_authorization(config.authorization_plugins.clone());
     routes::build::sweep_contexts(&config.data_root);
     engine
         .restore()

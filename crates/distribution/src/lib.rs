@@ -18,6 +18,7 @@
 
 mod auth;
 mod endpoint;
+pub mod plugin;
 pub mod progress;
 #[cfg(test)]
 mod props;

@@ -181,7 +181,7 @@ fn worth_compressing(window: &[u8]) -> bool {
 const SAMPLES: usize = 4;
 const SAMPLE: usize = 16 << 10;
 
-async fn blob_exists(s: &Session, digest: &str) -> Result<bool> {
+pub(crate) async fn blob_exists(s: &Session, digest: &str) -> Result<bool> {
     let r = s
         .send(
             Method::HEAD,
@@ -233,7 +233,7 @@ async fn mount(s: &Session, digest: &str, from: &str) -> Result<Mount> {
 
 /// Uploads one blob (POST unless an upload is already open at `loc`,
 /// then a monolithic PUT of the body).
-async fn upload(
+pub(crate) async fn upload(
     s: &Session,
     digest: &str,
     body: reqwest::Body,

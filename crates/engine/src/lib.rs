@@ -48,6 +48,7 @@ pub mod exec;
 pub mod filters;
 pub mod images;
 pub mod networks;
+pub mod plugins;
 pub mod system;
 pub mod volumes;
 
@@ -105,6 +106,8 @@ pub struct Engine {
     pub(crate) net: networks::Networking,
     db: db::Db,
     pub(crate) volumes: volumes::VolumeStore,
+    /// Managed plugins: the store and what is in flight.
+    pub(crate) plugins: plugins::PluginState,
     /// Every container by id.
     table: RwLock<HashMap<String, Arc<Handle>>>,
     execs: exec::Execs,
@@ -144,6 +147,7 @@ impl Engine {
             map.insert(r.id.clone(), Handle::new(r));
         }
         volumes.unmount_all_unused(&in_use);
+        let plugins = plugins::PluginState::open(&config.data_root)?;
         Ok(Arc::new_cyclic(|me| Engine {
             me: me.clone(),
             net: networks::Networking::new(config.network.clone(), &config.data_root),
@@ -152,6 +156,7 @@ impl Engine {
             events: EventBus::default(),
             db,
             volumes,
+            plugins,
             table: RwLock::new(map),
             execs: Default::default(),
             names: Default::default(),
@@ -201,6 +206,11 @@ impl Engine {
     /// `/volumes`.
     pub fn volumes(&self) -> volumes::Volumes<'_> {
         volumes::Volumes::new(self)
+    }
+
+    /// `/plugins`: managed plugins.
+    pub fn plugins(&self) -> plugins::Plugins<'_> {
+        plugins::Plugins::new(self)
     }
 
     /// The daemon's data root, where other parts (the builder's cache) keep
@@ -295,6 +305,8 @@ impl Engine {
     /// (live restore); the others are marked exited with what their shim left.
     pub async fn restore(self: &Arc<Self>) -> Result<()> {
         self.networks().init().await?;
+        // Plugins first: containers restarted below may mount their volumes.
+        self.plugins().restore().await;
         for h in self.all() {
             let r = h.snapshot();
             if r.state.status != Status::Running {

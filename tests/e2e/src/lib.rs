@@ -32,6 +32,7 @@ pub mod fixture;
 pub mod http;
 pub mod leak;
 pub mod net;
+pub mod plugins;
 pub mod pty;
 pub mod registry;
 pub mod remote;

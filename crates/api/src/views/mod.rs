@@ -9,6 +9,7 @@
 
 pub mod container;
 pub mod image;
+pub mod plugin;
 pub mod stats;
 pub mod swarm;
 pub mod system;
@@ -19,6 +20,7 @@ pub use image::{
     DistributionDescriptor, DistributionInspect, DistributionPlatform, ImageGraphDriver,
     ImageInspect, ImageInspectConfig,
 };
+pub use plugin::{Plugin, PluginConfig};
 pub use stats::{
     BlkioStatEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats,
     StatsResponse, StorageStats, ThrottlingData,

@@ -28,6 +28,11 @@ pub struct Volume {
     pub options: Option<BTreeMap<String, String>>,
     #[serde(rename = "Scope")]
     pub scope: String,
+    /// What a volume plugin reports of the volume (its `Get` answer's
+    /// `Status`): free-form, as the plugin protocol leaves it; absent for
+    /// the `local` driver.
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<BTreeMap<String, serde_json::Value>>,
     /// Only in `/system/df`.
     #[serde(rename = "UsageData", skip_serializing_if = "Option::is_none")]
     pub usage_data: Option<VolumeUsageData>,
@@ -72,6 +77,7 @@ mod tests {
             name: "v".into(),
             options: None,
             scope: "local".into(),
+            status: None,
             usage_data: None,
         };
         assert_eq!(

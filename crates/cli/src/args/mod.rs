@@ -9,12 +9,14 @@ use crate::commands::{network, opts, resources};
 mod container;
 mod context;
 mod image;
+mod plugin;
 mod system;
 mod volume;
 
 pub use container::*;
 pub use context::*;
 pub use image::*;
+pub use plugin::*;
 pub use system::*;
 pub use volume::*;
 
@@ -171,6 +173,9 @@ pub enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCmd),
+    /// Manage plugins
+    #[command(subcommand)]
+    Plugin(PluginCmd),
     /// Manage builds
     #[command(subcommand)]
     Builder(BuilderCmd),

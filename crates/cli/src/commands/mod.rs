@@ -11,6 +11,7 @@ pub mod image;
 pub mod mount;
 pub mod network;
 pub mod opts;
+pub mod plugin;
 pub mod resources;
 pub mod stream;
 pub mod system;

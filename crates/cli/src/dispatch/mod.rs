@@ -6,10 +6,10 @@
 
 use crate::args::{
     BuilderCmd, Cmd, ContainerCmd, ContextCmd, FormatArg, ImageCmd, InspectArgs, LoginArgs,
-    SearchArgs, SystemCmd, VolumeCmd,
+    PluginCmd, SearchArgs, SystemCmd, VolumeCmd,
 };
 use crate::client::Client;
-use crate::commands::{build, distribution, network, system};
+use crate::commands::{build, distribution, network, plugin, system};
 use crate::Failure;
 
 mod container;
@@ -26,6 +26,7 @@ pub enum Group {
     Builder(BuilderCmd),
     System(SystemCmd),
     Volume(VolumeCmd),
+    Plugin(PluginCmd),
     Network(network::NetworkCmd),
     Context(ContextCmd),
     /// `inspect` of any kind of object.
@@ -90,6 +91,7 @@ impl Group {
             Cmd::Builder(c) => Group::Builder(c),
             Cmd::System(c) => Group::System(c),
             Cmd::Volume(c) => Group::Volume(c),
+            Cmd::Plugin(c) => Group::Plugin(c),
             Cmd::Network(c) => Group::Network(c),
             Cmd::Context(c) => Group::Context(c),
             Cmd::Inspect(a) => Group::Inspect(a),
@@ -113,6 +115,7 @@ pub async fn run(c: &Client, group: Group) -> Result<i32, Failure> {
         }
         Group::System(x) => system_cmd(c, x).await,
         Group::Volume(x) => volume::run(c, x).await,
+        Group::Plugin(x) => plugin::run(c, x).await,
         Group::Network(x) => network::dispatch(c, x).await,
         Group::Context(_) | Group::Compose(_) => Ok(0),
         Group::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,

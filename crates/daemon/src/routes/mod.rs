@@ -3,6 +3,7 @@
 
 mod archive;
 mod attach;
+mod authz;
 pub(crate) mod build;
 mod commit;
 mod containers;
@@ -10,6 +11,7 @@ mod distribution;
 mod exec;
 mod images;
 mod networks;
+mod plugins;
 mod resources;
 pub(crate) mod swarm;
 mod system;
@@ -143,12 +145,26 @@ pub fn router(daemon: Daemon) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/create", post(plugins::create))
+        .route("/plugins/privileges", get(plugins::privileges))
+        .route("/plugins/pull", post(plugins::pull))
+        .route(
+            "/plugins/{*rest}",
+            get(plugins::get_dispatch)
+                .post(plugins::post_dispatch)
+                .delete(plugins::remove),
+        )
         .route(
             "/containers/{id}/archive",
             head(archive::head).get(archive::get).put(archive::put),
         )
         .merge(swarm::router())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            daemon.engine.clone(),
+            authz::check,
+        ))
         .with_state(daemon)
 }
 

@@ -25,7 +25,7 @@ pub(crate) mod resolve;
 pub mod resources;
 pub(crate) mod runtimes;
 pub mod security;
-mod start;
+pub(crate) mod start;
 pub mod stats;
 mod top;
 pub mod update;

@@ -30,6 +30,7 @@ impl Volumes<'_> {
             name: v.name.clone(),
             options: sorted(&v.options),
             scope: "local".into(),
+            status: None,
             usage_data: usage.map(|(size, ref_count)| VolumeUsageData { ref_count, size }),
         }
     }
@@ -44,10 +45,8 @@ impl Volumes<'_> {
     ) -> Result<Volume> {
         let driver = driver.filter(|d| !d.is_empty()).unwrap_or("local");
         if driver != "local" {
-            let prefix = name.map(|n| format!("create {n}: ")).unwrap_or_default();
-            return Err(Error::not_found(format!(
-                "{prefix}error looking up volume plugin {driver}: plugin \"{driver}\" not found"
-            )));
+            let v = self.create_on_plugin(name, driver, labels, options)?;
+            return self.inspect_on_plugin(&v);
         }
         let v = self.volumes.create(name, labels, options)?;
         // As dockerd: every create sends the event, of a new volume or not.
@@ -67,6 +66,9 @@ impl Volumes<'_> {
     /// `GET /volumes/{name}`.
     pub fn inspect(&self, name: &str) -> Result<Volume> {
         let v = self.volumes.get(name)?;
+        if v.driver != "local" {
+            return self.inspect_on_plugin(&v);
+        }
         Ok(self.view(&v, None))
     }
 
@@ -75,15 +77,23 @@ impl Volumes<'_> {
         filters
             .validate(&["dangling", "name", "label", "driver"])
             .map_err(|e| Error::invalid(e.message.replace("invalid filter", "Invalid filter")))?;
-        let mut out = Vec::new();
+        let mut wanted = Vec::new();
         for v in self.volumes.list()? {
             if self.matches(&v, filters)? {
-                out.push(self.view(&v, None));
+                wanted.push(v);
             }
         }
+        let (mut out, warnings) = self.list_on_plugins(&wanted);
+        out.extend(
+            wanted
+                .iter()
+                .filter(|v| v.driver == "local")
+                .map(|v| self.view(v, None)),
+        );
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(VolumeListResponse {
             volumes: out,
-            warnings: None,
+            warnings: (!warnings.is_empty()).then_some(warnings),
         })
     }
 
@@ -111,18 +121,25 @@ impl Volumes<'_> {
 
     /// `DELETE /volumes/{name}?force=`: 409 while a container uses it.
     pub fn remove(&self, name: &str, force: bool) -> Result<()> {
-        if self.volumes.get(name).is_err() {
+        let Ok(v) = self.volumes.get(name) else {
             if force {
                 return Ok(());
             }
             return Err(Error::not_found(format!("get {name}: no such volume")));
-        }
+        };
         let users = self.containers().volume_users(name);
         if !users.is_empty() {
             return Err(Error::conflict(format!(
                 "remove {name}: volume is in use - [{}]",
                 users.join(", ")
             )));
+        }
+        if v.driver != "local" {
+            return match self.remove_on_plugin(&v) {
+                // dockerd's `-f` forgets a volume whose plugin is gone.
+                Err(_) if force => self.volumes.delete_record(name),
+                r => r,
+            };
         }
         self.volumes.remove(name)?;
         self.event("destroy", name);
@@ -179,9 +196,9 @@ impl Volumes<'_> {
     /// The `Volumes` list of `/system/df`, with sizes and reference counts.
     pub fn usage(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
-        for v in self.volumes.list()? {
+        for v in self.volumes.list()?.iter().filter(|v| v.driver == "local") {
             let refs = self.containers().volume_users(&v.name).len() as i64;
-            out.push(self.view(&v, Some((self.volumes.size(&v.name), refs))));
+            out.push(self.view(v, Some((self.volumes.size(&v.name), refs))));
         }
         Ok(out)
     }

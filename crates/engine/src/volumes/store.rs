@@ -228,6 +228,26 @@ impl VolumeStore {
         Ok(v)
     }
 
+    /// Records a volume a plugin made (it has no directory here).
+    pub fn insert_record(&self, v: &VolumeRecord) -> Result<()> {
+        let doc = serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))?;
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT INTO volumes (name, doc) VALUES (?1, ?2)",
+            params![v.name, doc],
+        )
+        .map_err(internal)?;
+        Ok(())
+    }
+
+    /// Forgets a plugin's volume (the plugin removed its data).
+    pub fn delete_record(&self, name: &str) -> Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute("DELETE FROM volumes WHERE name = ?1", params![name])
+            .map_err(internal)?;
+        Ok(())
+    }
+
     /// Deletes the record, then the directory (unmounting it first).
     pub fn remove(&self, name: &str) -> Result<()> {
         let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());

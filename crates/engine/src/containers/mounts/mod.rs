@@ -282,15 +282,26 @@ impl Containers<'_> {
             Ok(h.with(|r| r.mount_points.clone()))
         };
         let mut plan = plan(config, hc, &from)?;
+        // A volume's driver: an existing volume's own, else the mount's,
+        // else `--volume-driver` for one named without a driver.
+        for (_, want) in plan.volumes.iter_mut() {
+            match self.volumes.get(&want.name) {
+                Ok(v) if !want.name.is_empty() => want.driver = v.driver,
+                _ if want.driver == "local" && !hc.volume_driver.is_empty() => {
+                    want.driver = hc.volume_driver.clone();
+                }
+                _ => {}
+            }
+        }
         for (_, want) in &plan.volumes {
             if !want.name.is_empty() {
                 crate::volumes::check_name(&want.name)?;
             }
             if want.driver != "local" {
-                return Err(Error::not_found(format!(
-                    "create {}: error looking up volume plugin {}: plugin \"{}\" not found",
-                    want.name, want.driver, want.driver
-                )));
+                self.volumes().driver_plugin(&want.driver).map_err(|e| {
+                    Error::new(e.kind(), format!("create {}: {}", want.name, e.message))
+                })?;
+                continue;
             }
             crate::volumes::check_options(&want.name, &want.options)?;
         }
@@ -303,20 +314,26 @@ impl Containers<'_> {
                 labels.insert(crate::volumes::ANONYMOUS_LABEL.into(), String::new());
             }
             let existed = !anonymous && self.volumes.get(&want.name).is_ok();
-            match self.volumes.create(
-                (!anonymous).then_some(want.name.as_str()),
-                labels,
-                want.options.clone(),
-            ) {
+            let name = (!anonymous).then_some(want.name.as_str());
+            let made_volume = if want.driver == "local" {
+                self.volumes.create(name, labels, want.options.clone())
+            } else {
+                self.volumes()
+                    .create_on_plugin(name, &want.driver, labels, want.options.clone())
+            };
+            match made_volume {
                 Ok(v) => {
                     if !existed {
                         made.push(v.name.clone());
                     }
-                    // dockerd sends `create` for every volume a container names.
-                    self.volumes().event("create", &v.name);
                     let mp = &mut plan.points[*i];
                     mp.name = v.name.clone();
-                    mp.source = self.volumes.data_path(&v.name).display().to_string();
+                    mp.driver = v.driver.clone();
+                    if v.driver == "local" {
+                        // dockerd sends `create` for every volume a container names.
+                        self.volumes().event("create", &v.name);
+                        mp.source = self.volumes.data_path(&v.name).display().to_string();
+                    }
                 }
                 Err(e) => {
                     result = Err(e);
@@ -345,7 +362,14 @@ impl Containers<'_> {
     /// Removes volumes made for a create that then failed.
     pub(crate) fn undo_volumes(&self, names: &[String]) {
         for n in names {
-            let _ = self.volumes.remove(n);
+            match self.volumes.get(n) {
+                Ok(v) if v.driver != "local" => {
+                    let _ = self.volumes().remove(n, true);
+                }
+                _ => {
+                    let _ = self.volumes.remove(n);
+                }
+            }
         }
     }
 
@@ -364,7 +388,7 @@ impl Containers<'_> {
             .filter(|m| {
                 self.volumes
                     .get(&m.name)
-                    .is_ok_and(|v| v.options.is_empty())
+                    .is_ok_and(|v| v.options.is_empty() && v.driver == "local")
             })
             .collect();
         if wanted.is_empty() {
@@ -406,7 +430,13 @@ impl Containers<'_> {
             }
             let dest_in_root =
                 Path::new("/").join(target.strip_prefix(rootfs).unwrap_or(Path::new("")));
+            // A plugin's volume is where the plugin says at its `Mount`.
+            let mut plugin_source = None;
             match m.kind {
+                Kind::Volume if m.driver != "local" => {
+                    plugin_source = Some(self.volumes().mount_on_plugin(&m.name, &r.id)?);
+                    std::fs::create_dir_all(&target)?;
+                }
                 Kind::Volume => {
                     self.volumes.mount(&m.name)?;
                     std::fs::create_dir_all(&target)?;
@@ -453,7 +483,9 @@ impl Containers<'_> {
                     } else {
                         m.propagation.clone()
                     });
-                    let src = if m.kind == Kind::Volume {
+                    let src = if let Some(p) = &plugin_source {
+                        p.display().to_string()
+                    } else if m.kind == Kind::Volume {
                         self.volumes.data_path(&m.name).display().to_string()
                     } else {
                         m.source.clone()
@@ -501,6 +533,10 @@ impl Containers<'_> {
                     ("driver".to_string(), m.driver.clone()),
                 ]),
             );
+            if m.driver != "local" {
+                self.volumes().unmount_on_plugin(&m.name, &r.id);
+                continue;
+            }
             let used = self.all().iter().any(|h| {
                 h.id != r.id
                     && h.with(|o| {
@@ -523,7 +559,12 @@ impl Containers<'_> {
             .filter(|m| m.anonymous && m.kind == Kind::Volume)
         {
             if self.volume_users(&m.name).is_empty() {
-                if let Err(e) = self.volumes.remove(&m.name) {
+                let removed = if m.driver == "local" {
+                    self.volumes.remove(&m.name)
+                } else {
+                    self.volumes().remove(&m.name, false)
+                };
+                if let Err(e) = removed {
                     tracing::warn!(volume = %m.name, "removing an anonymous volume: {e}");
                 }
             }

@@ -7,6 +7,7 @@
 //! daemon slots.
 
 use berth_e2e::cluster::{has_field, Cluster, NodeRow, Role};
+use berth_e2e::Cli;
 
 /// What dockerd answers a worker for any cluster-wide command.
 const WORKER_REFUSAL: &str = "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
@@ -81,6 +82,17 @@ fn init_join_and_list_three_managers_and_two_workers() {
         "{table}"
     );
     table.stdout_has(&format!("{} *", me[0].id));
+    // The docker CLI 20.10 reads the same swarm the same way.
+    let old = c.node(1).run(Cli::Docker20, &["node", "ls"]);
+    old.ok();
+    assert_eq!(berth_e2e::columns(old.lines()[0]), header, "{old}");
+    assert_eq!(old.lines().len(), 6, "{old}");
+    let token = c
+        .node(1)
+        .run(Cli::Docker20, &["swarm", "join-token", "-q", "worker"]);
+    token
+        .ok()
+        .stdout_is(&format!("{}\n", c.join_token(1, Role::Worker)));
 }
 
 #[test]

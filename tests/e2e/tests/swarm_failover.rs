@@ -157,3 +157,39 @@ fn a_cut_off_leader_is_replaced_and_heals_without_a_split_brain() {
         assert_eq!(labels_seen_by(&c, i), "{\"cut\":\"1\"}", "node {i}");
     }
 }
+
+#[test]
+fn force_new_cluster_on_the_last_manager_brings_the_swarm_back() {
+    let mut c = three_managers();
+    label(&c, 1, "kept=1").ok();
+    let id = c.node(1).swarm_node_id();
+    c.kill9(2);
+    c.kill9(3);
+    wait_for(ELECTION, || {
+        label(&c, 1, "x=1").stderr.contains(NO_LEADER).then_some(())
+    })
+    .unwrap_or_else(|| label(&c, 1, "x=1").fail("the lone manager kept a quorum"));
+    let o = c.node(1).docker(&[
+        "swarm",
+        "init",
+        "--force-new-cluster",
+        "--advertise-addr",
+        c.addr(1),
+    ]);
+    o.ok().stdout_has(&format!(
+        "Swarm initialized: current node ({id}) is now a manager."
+    ));
+    // The same node, the same objects, one manager that leads them.
+    let back = wait_for(ELECTION, || {
+        (label(&c, 1, "again=1").code == Some(0)).then_some(())
+    });
+    assert!(back.is_some(), "{}", label(&c, 1, "again=1"));
+    assert_eq!(leader_seen_by(&c, 1).as_deref(), Some("node-1"));
+    assert_eq!(c.node(1).node_ls().len(), 3);
+    assert_eq!(labels_seen_by(&c, 1), "{\"again\":\"1\",\"kept\":\"1\"}");
+    assert_eq!(c.node(1).info("{{.Swarm.Managers}}"), "1");
+    // The other managers left the Raft membership: listed, led by none.
+    for h in ["node-2", "node-3"] {
+        assert_eq!(c.node(1).row_of(h).manager_status, "", "{h}");
+    }
+}

@@ -121,3 +121,16 @@ fn node_rm_refuses_a_live_node_unless_forced_and_takes_a_left_one() {
         .code_is(1)
         .stderr_has("node node-3 not found");
 }
+
+#[test]
+fn a_cut_off_worker_goes_down_and_is_ready_again_when_healed() {
+    let c = one_manager_two_workers();
+    c.wait_row(1, "node-2", |r| r.status == "Ready");
+    c.cut(2);
+    // No heartbeat reaches the managers: the node is Down after the
+    // dispatcher's grace period (dockerd: a few heartbeat periods of 5 s).
+    c.wait_row(1, "node-2", |r| r.status == "Down");
+    assert_eq!(c.node(1).row_of("node-3").status, "Ready");
+    c.heal(2);
+    c.wait_row(1, "node-2", |r| r.status == "Ready");
+}

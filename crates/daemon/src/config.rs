@@ -57,7 +57,17 @@ pub struct Flags {
     #[arg(long = "cgroup-parent")]
     pub cgroup_parent: Option<String>,
     /// Enable live restore of containers when the daemon stops
-    #[arg(long = "live-restore")]
+    // `--live-restore=false` too, as Go's boolean flags read it (the last
+    // one given wins).
+    #[arg(
+        long = "live-restore",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        action = clap::ArgAction::Set,
+        overrides_with = "live_restore"
+    )]
     pub live_restore: bool,
     /// Path of the berth-shim binary (default: beside berthd)
     #[arg(long = "shim-binary")]

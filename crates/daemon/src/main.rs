@@ -151,7 +151,17 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         .await
         .map_err(|e| anyhow::anyhow!("setting up networking: {e}"))?;
 
-    let router = routes::router(engine.clone());
+    let swarm = Arc::new(
+        berth_swarm::cluster::Cluster::start(berth_swarm::cluster::ClusterConfig {
+            state_dir: config.data_root.join("swarm"),
+            description: node_description(&engine)?,
+        })
+        .await,
+    );
+    let router = routes::router(routes::Daemon {
+        engine: engine.clone(),
+        swarm: swarm.clone(),
+    });
     let mut sockets = Vec::new();
     for host in &config.hosts {
         let Some(path) = host.strip_prefix("unix://") else {
@@ -189,6 +199,7 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
         }
     }
     tracing::info!("processing signal 'terminated'");
+    swarm.shutdown().await;
     if !config.live_restore {
         stop_all(&engine).await;
         engine.networks().shutdown().await;
@@ -199,6 +210,57 @@ async fn run(config: Config, reload_handle: ReloadHandle) -> anyhow::Result<()> 
     let _ = std::fs::remove_file(&config.pidfile);
     tracing::info!("daemon shutdown complete");
     Ok(())
+}
+
+/// What this engine reports to the swarm about itself (`node inspect`'s
+/// `Description`), from the same facts as `/info`.
+fn node_description(
+    engine: &berth_engine::Engine,
+) -> anyhow::Result<berth_api::views::swarm::NodeDescription> {
+    use berth_api::views::swarm::{EngineDescription, EnginePlugin, Platform, Resources};
+    let info = engine
+        .system()
+        .info()
+        .map_err(|e| anyhow::anyhow!("reading the engine's facts: {e}"))?;
+    let kinds = [
+        ("Log", &info.plugins.log),
+        ("Network", &info.plugins.network),
+        ("Volume", &info.plugins.volume),
+    ];
+    let plugins = kinds
+        .into_iter()
+        .flat_map(|(kind, names)| {
+            names.iter().flatten().map(move |name| EnginePlugin {
+                kind: kind.into(),
+                name: name.clone(),
+            })
+        })
+        .collect();
+    let labels: indexmap::IndexMap<String, String> = info
+        .labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect();
+    Ok(berth_api::views::swarm::NodeDescription {
+        hostname: info.name,
+        platform: Platform {
+            architecture: info.architecture,
+            os: info.os_type,
+        },
+        resources: Resources {
+            nano_cpus: info.ncpu * 1_000_000_000,
+            memory_bytes: info.mem_total,
+        },
+        engine: EngineDescription {
+            engine_version: info.server_version,
+            labels: (!labels.is_empty()).then_some(labels),
+            plugins,
+        },
+        tls_info: Default::default(),
+    })
 }
 
 fn reload(config: &Config, handle: &ReloadHandle) {

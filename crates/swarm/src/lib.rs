@@ -87,6 +87,7 @@
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
 
 pub mod ca;
+pub mod cluster;
 pub mod manager;
 pub mod raft;
 pub mod store;

@@ -1,6 +1,6 @@
-//! A node that is not in a swarm, as every berthd is until swarm mode
-//! lands: each swarm endpoint answers dockerd's 503 and message (never a
-//! 404), and the docker CLI prints them as it does against dockerd.
+//! A node that is not in a swarm: each swarm endpoint answers dockerd's
+//! 503 and message (never a 404), and the docker CLI prints them as it
+//! does against dockerd.
 
 use berth_e2e::Daemon;
 
@@ -54,13 +54,4 @@ fn swarm_calls_on_a_node_in_no_swarm_answer_as_dockerd() {
     d.docker(&["swarm", "leave"])
         .code_is(1)
         .stderr_has("Error response from daemon: This node is not part of a swarm");
-    if !d.is_dockerd() {
-        // dockerd would make itself a manager here; berthd says it cannot
-        // yet, and stays out of any swarm.
-        d.docker(&["swarm", "init"])
-            .code_is(1)
-            .stderr_has("berthd does not support swarm mode yet: swarm init is not available");
-        let info = d.get("/info").json();
-        assert_eq!(info["Swarm"]["LocalNodeState"], "inactive");
-    }
 }

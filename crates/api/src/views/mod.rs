@@ -10,6 +10,7 @@
 pub mod container;
 pub mod image;
 pub mod stats;
+pub mod swarm;
 pub mod system;
 pub mod volume;
 

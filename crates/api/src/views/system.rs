@@ -152,7 +152,7 @@ pub struct Commit {
     pub id: String,
 }
 
-/// `/info`'s `Swarm` outside a swarm. Not the generated `SwarmInfo`: Go's
+/// `/info`'s `Swarm`. Not the generated `SwarmInfo`: Go's
 /// `Nodes`, `Managers` and `Cluster` are `omitempty`, so a node that is no
 /// manager does not print them; the spec would.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -170,6 +170,13 @@ pub struct SwarmInfo {
     pub error: String,
     #[serde(rename = "RemoteManagers")]
     pub remote_managers: Option<Vec<crate::model::PeerNode>>,
+    /// Managers only (Go's `omitempty`).
+    #[serde(rename = "Nodes", skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u64>,
+    #[serde(rename = "Managers", skip_serializing_if = "Option::is_none")]
+    pub managers: Option<u64>,
+    #[serde(rename = "Cluster", skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::swarm::ClusterInfo>,
 }
 
 /// `GET /system/df`. Not the generated `SystemDataUsageResponse` (same

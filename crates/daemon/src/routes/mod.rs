@@ -10,13 +10,14 @@ mod exec;
 mod images;
 mod networks;
 mod resources;
-mod swarm;
+pub(crate) mod swarm;
 mod system;
 mod volumes;
 
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::FromRef;
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, head, post};
@@ -26,7 +27,29 @@ use berth_engine::Engine;
 
 use crate::server::error_response;
 
+/// What most handlers need: the engine's services.
 pub type AppState = Arc<Engine>;
+
+/// The router's state; handlers take the part they need
+/// (`State<AppState>` for the engine, `State<swarm::SwarmState>` for
+/// swarm mode).
+#[derive(Clone)]
+pub struct Daemon {
+    pub engine: Arc<Engine>,
+    pub swarm: swarm::SwarmState,
+}
+
+impl FromRef<Daemon> for AppState {
+    fn from_ref(d: &Daemon) -> AppState {
+        d.engine.clone()
+    }
+}
+
+impl FromRef<Daemon> for swarm::SwarmState {
+    fn from_ref(d: &Daemon) -> swarm::SwarmState {
+        d.swarm.clone()
+    }
+}
 
 /// `berth_api::Error` as an HTTP answer: the kind's status, `{"message": ...}`.
 pub struct ApiError(pub berth_api::Error);
@@ -53,7 +76,7 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub fn router(engine: Arc<Engine>) -> Router {
+pub fn router(daemon: Daemon) -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
@@ -124,7 +147,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .merge(swarm::router())
         .fallback(fallback)
-        .with_state(engine)
+        .with_state(daemon)
 }
 
 async fn fallback(req: axum::extract::Request) -> Response<Body> {

@@ -10,10 +10,11 @@ use berth_api::version::API_VERSION;
 use berth_engine::{parse_time, Filters};
 use bytes::Bytes;
 
+use super::swarm::SwarmState;
 use super::{blocking, json_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 
-pub async fn ping(method: Method) -> Response<Body> {
+pub async fn ping(State(swarm): State<SwarmState>, method: Method) -> Response<Body> {
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
@@ -27,7 +28,7 @@ pub async fn ping(method: Method) -> Response<Body> {
         .header("Api-Version", API_VERSION)
         // The classic builder: berth does not speak BuildKit's session protocol.
         .header("Builder-Version", "1")
-        .header("Swarm", "inactive")
+        .header("Swarm", swarm.ping_state())
         .body(body)
         .unwrap_or_default()
 }
@@ -36,8 +37,13 @@ pub async fn version(State(engine): State<AppState>) -> Response<Body> {
     json_response(StatusCode::OK, &engine.system().version())
 }
 
-pub async fn info(State(engine): State<AppState>) -> ApiResult<Response<Body>> {
-    Ok(json_response(StatusCode::OK, &engine.system().info()?))
+pub async fn info(
+    State(engine): State<AppState>,
+    State(swarm): State<SwarmState>,
+) -> ApiResult<Response<Body>> {
+    let mut info = engine.system().info()?;
+    info.swarm = swarm.info().await;
+    Ok(json_response(StatusCode::OK, &info))
 }
 
 pub async fn df(State(engine): State<AppState>) -> ApiResult<Response<Body>> {

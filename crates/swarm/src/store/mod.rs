@@ -36,6 +36,55 @@ pub struct ClusterSpec {
     pub heartbeat_period_secs: u64,
     /// `--autolock`
     pub autolock: bool,
+    /// `Spec.Labels`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `Spec.Raft` as the user set it. Kept and shown; berth's Raft timing
+    /// is openraft's (heartbeat and election timeouts in milliseconds,
+    /// `ManagerConfig`), not swarmkit's ticks.
+    #[serde(default)]
+    pub raft: RaftSettings,
+    /// `Spec.TaskDefaults.LogDriver`: name and options.
+    #[serde(default)]
+    pub task_log_driver: Option<(String, BTreeMap<String, String>)>,
+    /// The overlay address pools (`--default-addr-pool`, `--default-addr-pool-mask-length`)
+    /// and VXLAN port (`--data-path-port`), fixed at init.
+    #[serde(default)]
+    pub default_addr_pool: Vec<String>,
+    #[serde(default = "default_subnet_size")]
+    pub subnet_size: u32,
+    #[serde(default = "default_data_path_port")]
+    pub data_path_port: u32,
+}
+
+fn default_subnet_size() -> u32 {
+    24
+}
+
+fn default_data_path_port() -> u32 {
+    4789
+}
+
+/// swarmkit's Raft settings as `Spec.Raft` shows them (its defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftSettings {
+    pub snapshot_interval: u64,
+    pub keep_old_snapshots: u64,
+    pub log_entries_for_slow_followers: u64,
+    pub election_tick: i64,
+    pub heartbeat_tick: i64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            snapshot_interval: 10000,
+            keep_old_snapshots: 0,
+            log_entries_for_slow_followers: 500,
+            election_tick: 10,
+            heartbeat_tick: 1,
+        }
+    }
 }
 
 impl Default for ClusterSpec {
@@ -46,6 +95,12 @@ impl Default for ClusterSpec {
             task_history_limit: 5,
             heartbeat_period_secs: 5,
             autolock: false,
+            labels: BTreeMap::new(),
+            raft: RaftSettings::default(),
+            task_log_driver: None,
+            default_addr_pool: Vec::new(),
+            subnet_size: default_subnet_size(),
+            data_path_port: default_data_path_port(),
         }
     }
 }

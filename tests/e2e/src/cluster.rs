@@ -262,6 +262,16 @@ impl Node {
         self.child.as_ref().map(|c| c.id() as i32)
     }
 
+    /// The daemon process's resident memory in KiB (`VmRSS`), while it
+    /// runs (dockerd's containerd, a separate process, is not counted).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// True while the fixture runs the node's daemon.
     pub fn is_running(&self) -> bool {
         self.child.is_some()

@@ -10,7 +10,23 @@
 //!   IDs, and `SWMTKN-1-<CA digest>-<secret>` join tokens. The digest is
 //!   SHA-256 over the root's PEM text, as swarmkit's
 //!   `digest.FromBytes(rootCertBytes)`, so tokens read the same as
-//!   dockerd's for the same root.
+//!   dockerd's for the same root. Root rotation (`rotate_root_ca`, as
+//!   swarmkit's reconciler): the next root is cross-signed by the current
+//!   one, every node is re-issued from the next root with that
+//!   certificate in its chain (nodes that trust only the old root keep
+//!   accepting it), each node's issuer is recorded in its object
+//!   (`tls_info`), and once all match, the leader makes the next root the
+//!   root with new join tokens; managers' trust
+//!   (`transport::trust::Trust`, roots changeable while serving) and
+//!   `swarm-root-ca.crt` follow.
+//! - [`lock`]: encryption at rest (swarmkit's manager/encryption). The
+//!   Raft log entries, state rows, membership and snapshots are always
+//!   sealed (XChaCha20-Poly1305) with a data key kept in
+//!   `swarm-node.key`'s `raft-dek` PEM header beside the TLS key; with
+//!   autolock on, that file is sealed under the unlock key
+//!   (`SWMKEY-1-<unpadded base64>`), which the cluster object replicates
+//!   so every manager re-seals its own file when it changes. Turning
+//!   autolock on also moves the data to a new data key.
 //! - [`store`]: the replicated objects (cluster, nodes) and the
 //!   [`store::Command`]s that change them. Every object carries
 //!   `meta.version` = the Raft index of its last write; an update with a
@@ -46,15 +62,22 @@
 //!   `update_node`, `rotate_join_token`, `renew_certificate` (also done
 //!   by a task at a random 50-80% of the certificate's life, as swarmkit;
 //!   the TLS configs resolve the node key per handshake, so a renewed
-//!   certificate is served without restarting the listener).
+//!   certificate is served without restarting the listener), `unlock`,
+//!   `unlock_key`, `rotate_unlock_key`, `update_cluster_spec`,
+//!   `force_new_cluster` (the single-voter membership written into the
+//!   log at a new term before Raft starts), `rotate_root_ca`,
+//!   `issue_node_certificate`.
 //!
 //! # State directory (`<data-root>/swarm`)
 //!
 //! `certificates/swarm-root-ca.crt`, `swarm-node.crt`, `swarm-node.key`
-//! (dockerd's names), `raft/raft-log.db`, `raft/raft-state.db`,
+//! (dockerd's names; the key file also holds the Raft data key, and is
+//! sealed with autolock on), `raft/raft-log.db`, `raft/raft-state.db`,
 //! `state.json` (Raft ID, advertised address). The CA key is in the
 //! replicated cluster object so any manager can sign (as swarmkit keeps
-//! it in its store); autolock will encrypt it with the Raft data.
+//! it in its store), sealed at rest with the rest of the Raft data. A
+//! backup is a copy of this directory taken with the manager stopped; the
+//! unlock key is not in it.
 //!
 //! # Wiring into berthd (next session)
 //!
@@ -66,7 +89,23 @@
 //!   `manager::request_certificate` and save the certificate (the worker
 //!   agent is the next issue's).
 //! - At daemon start, if `<data-root>/swarm/state.json` exists:
-//!   `Manager::open(config)`.
+//!   `Manager::open(config)`; an error for which [`is_swarm_locked`] is
+//!   true means the node is locked: answer swarm calls with it (503) until
+//!   `POST /swarm/unlock` → `Manager::unlock(config, key)` (400 "invalid
+//!   key string", 401 [`INVALID_UNLOCK_KEY`], 409 [`NOT_LOCKED`]).
+//! - `POST /swarm/init` with `ForceNewCluster`: stop the running manager
+//!   (`shutdown`), then `Manager::force_new_cluster(config, key)` (the
+//!   unlock key if the state is locked: keep it from the running manager's
+//!   `unlock_key()`).
+//! - `POST /swarm/update?version=`: `update_cluster_spec(version, spec)`
+//!   (autolock on makes the key, off drops it), with
+//!   `rotateManagerUnlockKey` → `rotate_unlock_key()`; `GET
+//!   /swarm/unlockkey` → `unlock_key()` (None: `{"UnlockKey":""}`).
+//!   `Cluster.unlock_key` and `root_rotation.ca_key` are secrets: never in
+//!   an inspect. `swarm ca --rotate` is a `/swarm/update` with a new
+//!   `CAConfig.ForceRotate` (or `SigningCACert`/`SigningCAKey`) →
+//!   `rotate_root_ca(next)`; the CLI then polls `/swarm` until
+//!   `RootRotationInProgress` (`cluster().root_rotation.is_some()`) is false.
 //! - `/nodes`: `Manager::nodes()` + `managers()` for `ManagerStatus`;
 //!   `/nodes/{id}/update`: `update_node`/`demote`; `DELETE /nodes/{id}`:
 //!   `remove_node`. `/swarm` (inspect): `cluster()` with `join_tokens`.
@@ -85,12 +124,21 @@
 //! lease is the max timeout, so failover is about the max plus one random
 //! timeout). examples/swarm_node, release build, three processes: join
 //! 130-140 ms, idle resident memory about 10 MiB per manager.
+//! tests/autolock.rs, tests/restore.rs, tests/ca_rotation.rs (debug
+//! build, shared 2-core machine): unlock of a locked one-manager swarm
+//! to leader 37-49 ms; `force_new_cluster` on a 3-manager backup or
+//! survivor to leader with the store updated 175-225 ms; a root rotation
+//! over 3 managers, start to end, 175-510 ms.
 
 pub mod ca;
 pub mod cluster;
+pub mod lock;
 pub mod manager;
 pub mod raft;
 pub mod store;
 pub mod transport;
 
-pub use manager::{Manager, ManagerConfig, ManagerStatus, Reachability, LOST_QUORUM};
+pub use manager::{
+    is_swarm_locked, Manager, ManagerConfig, ManagerStatus, Reachability, INVALID_UNLOCK_KEY,
+    LOST_QUORUM, NOT_LOCKED, SWARM_LOCKED,
+};

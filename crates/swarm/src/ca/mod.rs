@@ -4,6 +4,7 @@
 //! O = the cluster ID, and join tokens that pin the root.
 
 pub mod ids;
+mod rotate;
 pub mod token;
 
 use std::time::Duration;

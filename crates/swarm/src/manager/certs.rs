@@ -11,7 +11,7 @@ use berth_api::Error;
 use rand::Rng;
 
 use super::{write_synced, Inner, Manager, Paths};
-use crate::ca::{NodeCert, NodeIdentity, RootCa};
+use crate::ca::{NodeCert, NodeIdentity};
 
 /// Retry delay after a failed renewal (no quorum yet, say).
 const RETRY: Duration = Duration::from_secs(60);
@@ -22,10 +22,8 @@ impl Inner {
             .reader
             .read(|d| d.cluster.clone())
             .ok_or_else(super::propose::lost_quorum)?;
-        let key = cluster.root_ca_key.as_deref().ok_or_else(|| {
-            Error::internal("this swarm's CA signs externally, which berth does not do yet")
-        })?;
-        let ca = RootCa::from_pem(&cluster.root_ca_cert, Some(key))?;
+        // The next root during a rotation (see rotate_ca).
+        let (ca, chain, _) = super::rotate_ca::signing_ca(&cluster)?;
         let role = self
             .reader
             .read(|d| d.nodes.get(&self.identity.node_id).map(|n| n.spec.role))
@@ -47,6 +45,7 @@ impl Inner {
             &identity,
             Duration::from_secs(cluster.spec.cert_expiry_secs),
         )?;
+        let cert_pem = super::rotate_ca::with_chain(cert_pem, &chain);
         let renewed = NodeCert {
             cert_pem,
             key_pem,

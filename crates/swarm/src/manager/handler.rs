@@ -33,7 +33,12 @@ impl Handler for Inner {
                 let leading = self.raft.metrics().borrow().current_leader == Some(self.raft_id);
                 Response::ManagerStatus(self.local_statuses(!leading))
             }
-            Request::GetRootCa => Response::RootCa(self.ca.cert_pem().to_string()),
+            // The cluster's root now (it changes with a rotation's end).
+            Request::GetRootCa => Response::RootCa(
+                self.reader
+                    .read(|d| d.cluster.as_ref().map(|c| c.root_ca_cert.clone()))
+                    .unwrap_or_else(|| self.ca.cert_pem().to_string()),
+            ),
             Request::Join(j) => answer(self.handle_join(j).await.map(Response::Join)),
         }
     }

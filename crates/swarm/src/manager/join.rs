@@ -47,7 +47,7 @@ fn new_raft_id() -> u64 {
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
@@ -80,6 +80,7 @@ fn node_object(identity: &NodeIdentity, hostname: &str, addr: &str, raft_id: u64
             raft_id,
             addr: addr.to_string(),
         }),
+        tls_info: None,
     }
 }
 
@@ -108,10 +109,8 @@ impl Inner {
             .read(|d| d.cluster.clone())
             .ok_or_else(super::propose::lost_quorum)?;
         let role = cluster.join_tokens.role_for(&token)?;
-        let key = cluster.root_ca_key.as_deref().ok_or_else(|| {
-            Error::internal("this swarm's CA signs externally, which berth does not do yet")
-        })?;
-        let ca = RootCa::from_pem(&cluster.root_ca_cert, Some(key))?;
+        // The next root during a rotation (see rotate_ca).
+        let (ca, chain, issuer) = super::rotate_ca::signing_ca(&cluster)?;
         let identity = NodeIdentity {
             node_id: new_id(),
             role,
@@ -122,12 +121,14 @@ impl Inner {
             &identity,
             Duration::from_secs(cluster.spec.cert_expiry_secs),
         )?;
+        let cert_pem = super::rotate_ca::with_chain(cert_pem, &chain);
         let raft_id = if role == Role::Manager {
             new_raft_id()
         } else {
             0
         };
-        let node = node_object(&identity, &j.hostname, &j.addr, raft_id);
+        let mut node = node_object(&identity, &j.hostname, &j.addr, raft_id);
+        node.tls_info = Some(issuer);
         expect_applied(self.propose(Command::CreateNode(Box::new(node))).await?)?;
         Ok(JoinResponse {
             node_id: identity.node_id,
@@ -234,9 +235,10 @@ impl Manager {
             addr: addr.clone(),
         };
         let paths = Paths::new(&config.state_dir);
-        save_identity(&paths, &ca, &node, &state)?;
+        let at_rest = save_identity(&paths, &ca, &node, &state)?;
         let hostname = config.hostname.clone();
-        let manager = match Self::start(config, listener, ca.clone(), node, state.clone()).await {
+        let started = Self::start(config, listener, ca.clone(), node, state.clone(), at_rest);
+        let manager = match started.await {
             Ok(m) => m,
             Err(e) => return Err(paths.undo(e)),
         };
@@ -249,7 +251,9 @@ impl Manager {
             spec,
             ca,
         };
-        match manager.bootstrap(first).await {
+        // With --autolock the key file is sealed before init returns.
+        let bootstrapped = manager.bootstrap(first).await;
+        match bootstrapped.and_then(|()| manager.inner.reconcile_unlock_key()) {
             Ok(()) => Ok(manager),
             Err(e) => {
                 manager.shutdown().await;
@@ -300,6 +304,8 @@ impl Manager {
                 created_at: t.clone(),
                 updated_at: t,
             },
+            unlock_key: spec.autolock.then(crate::lock::UnlockKey::generate),
+            root_rotation: None,
             spec,
             root_ca_cert: ca.cert_pem().to_string(),
             root_ca_key: ca.key_pem().map(str::to_string),
@@ -308,7 +314,8 @@ impl Manager {
         manager
             .propose(Command::CreateCluster(Box::new(cluster)))
             .await?;
-        let me = node_object(&identity, &hostname, &addr, state.raft_id);
+        let mut me = node_object(&identity, &hostname, &addr, state.raft_id);
+        me.tls_info = Some(ca.issuer_info()?);
         manager.propose(Command::CreateNode(Box::new(me))).await?;
         Ok(())
     }
@@ -330,8 +337,8 @@ impl Manager {
             addr: addr.clone(),
         };
         let paths = Paths::new(&config.state_dir);
-        save_identity(&paths, &ca, &node, &state)?;
-        let manager = match Self::start(config, listener, ca, node, state.clone()).await {
+        let at_rest = save_identity(&paths, &ca, &node, &state)?;
+        let manager = match Self::start(config, listener, ca, node, state.clone(), at_rest).await {
             Ok(m) => m,
             Err(e) => return Err(paths.undo(e)),
         };

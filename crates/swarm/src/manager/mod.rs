@@ -6,11 +6,15 @@
 //! - `raft/raft-log.db`, `raft/raft-state.db` (see `crate::raft`)
 //! - `state.json`: this node's Raft ID and cluster address.
 
+mod autolock;
 mod certs;
+mod follow;
 mod handler;
 mod join;
 mod nodes;
 mod propose;
+mod restore;
+mod rotate_ca;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,6 +35,7 @@ use crate::store::{Cluster, Node};
 use crate::transport::network::{NetworkFactory, Peers};
 use crate::transport::{serve, tls, Request, Response};
 
+pub use autolock::{is_swarm_locked, INVALID_UNLOCK_KEY, NOT_LOCKED, SWARM_LOCKED};
 pub use join::{request_certificate, ALREADY_IN_SWARM};
 pub use propose::LOST_QUORUM;
 
@@ -105,6 +110,11 @@ pub(crate) struct Inner {
     addr: String,
     config: ManagerConfig,
     membership_lock: tokio::sync::Mutex<()>,
+    /// The Raft data keys and what the key file is sealed under.
+    at_rest: autolock::AtRest,
+    raft_files: autolock::RaftFiles,
+    /// The roots peers are verified against (two during a root rotation).
+    trust: Arc<crate::transport::trust::Trust>,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -112,12 +122,15 @@ pub struct Manager {
     inner: Arc<Inner>,
     server: JoinHandle<()>,
     renewer: JoinHandle<()>,
+    /// Follows the cluster object: the unlock key, the root CA.
+    cluster_watch: JoinHandle<()>,
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
         self.server.abort();
         self.renewer.abort();
+        self.cluster_watch.abort();
     }
 }
 
@@ -138,6 +151,11 @@ impl Paths {
             raft: dir.join("raft"),
             state: dir.join("state.json"),
         }
+    }
+
+    /// The node's TLS key and the Raft data key (see `crate::lock::keyfile`).
+    fn key_file(&self) -> PathBuf {
+        self.certs.join("swarm-node.key")
     }
 
     /// Remove what a failed init or join wrote, so the node is not left
@@ -169,12 +187,14 @@ fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
     std::fs::rename(&tmp, path).map_err(|e| io("renaming", path, e))
 }
 
+/// Write a new node's files, with a new data key for its Raft data
+/// (sealed later if the cluster is autolocked).
 fn save_identity(
     paths: &Paths,
     ca: &RootCa,
     node: &NodeCert,
     state: &LocalState,
-) -> Result<(), Error> {
+) -> Result<autolock::AtRest, Error> {
     paths.create()?;
     write_synced(
         &paths.certs.join("swarm-root-ca.crt"),
@@ -184,9 +204,15 @@ fn save_identity(
         &paths.certs.join("swarm-node.crt"),
         node.cert_pem.as_bytes(),
     )?;
-    write_synced(&paths.certs.join("swarm-node.key"), node.key_pem.as_bytes())?;
+    let secrets = crate::lock::keyfile::NodeSecrets {
+        node_key_pem: node.key_pem.clone(),
+        dek: crate::lock::DataKey::generate(),
+        previous_dek: None,
+    };
+    autolock::write_key_file(&paths.key_file(), &secrets, None)?;
     let json = serde_json::to_vec(state).map_err(|e| Error::internal(e.to_string()))?;
-    write_synced(&paths.state, &json)
+    write_synced(&paths.state, &json)?;
+    Ok(autolock::AtRest::new(&secrets, None))
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -201,15 +227,21 @@ impl Manager {
         ca: RootCa,
         node: NodeCert,
         state: LocalState,
+        at_rest: autolock::AtRest,
     ) -> Result<Manager, Error> {
         let paths = Paths::new(&config.state_dir);
-        let log = LogStore::open(&paths.raft.join("raft-log.db"))
+        let log = LogStore::open(&paths.raft.join("raft-log.db"), at_rest.keys())
             .map_err(|e| Error::internal(e.to_string()))?;
-        let sm = StateMachine::open(&paths.raft.join("raft-state.db"))
+        let sm = StateMachine::open(&paths.raft.join("raft-state.db"), at_rest.keys())
             .map_err(|e| Error::internal(e.to_string()))?;
+        let raft_files = autolock::RaftFiles {
+            log: log.clone(),
+            state: sm.clone(),
+        };
         let reader = sm.reader();
         let keys = tls::NodeKeys::new(&node)?;
-        let peers = Peers::new(tls::client_config_with(&ca, keys.clone())?);
+        let trust = tls::trust(&ca)?;
+        let peers = Peers::new(tls::client_config_trusting(trust.clone(), keys.clone())?);
         let raft_config = openraft::Config {
             cluster_name: "berth-swarm".into(),
             heartbeat_interval: config.heartbeat_ms,
@@ -232,7 +264,7 @@ impl Manager {
         )
         .await
         .map_err(|e| Error::internal(format!("starting raft: {e}")))?;
-        let (cluster_cfg, join_cfg) = tls::server_configs(&ca, keys.clone())?;
+        let (cluster_cfg, join_cfg) = tls::server_configs_trusting(trust.clone(), keys.clone())?;
         let inner = Arc::new(Inner {
             raft,
             reader,
@@ -245,13 +277,18 @@ impl Manager {
             addr: state.addr,
             config,
             membership_lock: tokio::sync::Mutex::new(()),
+            at_rest,
+            raft_files,
+            trust,
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
+        let cluster_watch = tokio::spawn(follow::follow_cluster(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,
             renewer,
+            cluster_watch,
         })
     }
 
@@ -269,16 +306,36 @@ impl Manager {
         Ok((listener, addr))
     }
 
-    /// Restart a manager from its state directory (after a stop or a crash).
+    /// Restart a manager from its state directory (after a stop or a
+    /// crash). A locked one (autolock) is refused with [`SWARM_LOCKED`]
+    /// (see [`is_swarm_locked`]); start it with `Manager::unlock`.
     pub async fn open(config: ManagerConfig) -> Result<Manager, Error> {
-        let paths = Paths::new(&config.state_dir);
+        Self::open_with(config, None).await
+    }
+
+    /// What `open` and `unlock` read: the identity, and the key file opened with `kek`.
+    fn load(
+        paths: &Paths,
+        kek: Option<&crate::lock::UnlockKey>,
+    ) -> Result<(LocalState, RootCa, NodeCert, autolock::AtRest), Error> {
         let state: LocalState = serde_json::from_str(&read(&paths.state)?)
             .map_err(|e| Error::internal(format!("reading {}: {e}", paths.state.display())))?;
+        let secrets = autolock::read_key_file(&paths.key_file(), kek)?;
         let ca = RootCa::from_pem(&read(&paths.certs.join("swarm-root-ca.crt"))?, None)?;
+        let at_rest = autolock::AtRest::new(&secrets, kek.cloned());
         let node = NodeCert::from_pem(
             read(&paths.certs.join("swarm-node.crt"))?,
-            read(&paths.certs.join("swarm-node.key"))?,
+            secrets.node_key_pem,
         )?;
+        Ok((state, ca, node, at_rest))
+    }
+
+    async fn open_with(
+        config: ManagerConfig,
+        kek: Option<crate::lock::UnlockKey>,
+    ) -> Result<Manager, Error> {
+        let paths = Paths::new(&config.state_dir);
+        let (state, ca, node, at_rest) = Self::load(&paths, kek.as_ref())?;
         let mut config = config;
         // Peers know this manager by the address it advertised: with no
         // port given, listen on that port again (dockerd keeps its
@@ -293,7 +350,7 @@ impl Manager {
             }
         }
         let (listener, _) = Self::bind(&config).await?;
-        Self::start(config, listener, ca, node, state).await
+        Self::start(config, listener, ca, node, state, at_rest).await
     }
 
     pub fn node_id(&self) -> &str {
@@ -313,9 +370,12 @@ impl Manager {
         &self.inner.addr
     }
 
-    /// The root CA certificate (the key, on managers, is in the cluster object).
-    pub fn root_ca(&self) -> &RootCa {
-        &self.inner.ca
+    /// The cluster's root CA certificate now (a rotation's end changes
+    /// it; the key, on managers, is in the cluster object).
+    pub fn root_ca(&self) -> RootCa {
+        self.cluster()
+            .and_then(|c| RootCa::from_pem(&c.root_ca_cert, None).ok())
+            .unwrap_or_else(|| self.inner.ca.clone())
     }
 
     /// This node's current certificate and key.
@@ -371,6 +431,7 @@ impl Manager {
     pub async fn shutdown(self) {
         self.server.abort();
         self.renewer.abort();
+        self.cluster_watch.abort();
         let _ = self.inner.raft.shutdown().await;
     }
 

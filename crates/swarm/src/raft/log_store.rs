@@ -10,24 +10,84 @@ use openraft::{Entry, RaftLogReader, StorageIOError, Vote};
 use rusqlite::{params, OptionalExtension};
 
 use super::{io_err, open_db, LogId, StorageError, TypeConfig};
+use crate::lock::DataKeys;
+
+/// What log entries are sealed for (see `crate::lock`).
+const ENTRY_PURPOSE: &[u8] = b"raft-log";
 
 /// The log store; clones share the connection (the reader openraft asks for).
+/// Entries are sealed with the data key; the vote and indexes are not secret.
 #[derive(Clone)]
 pub struct LogStore {
     conn: Arc<Mutex<rusqlite::Connection>>,
+    keys: Arc<DataKeys>,
+}
+
+fn read_entry(keys: &DataKeys, blob: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
+    let json = keys
+        .open(ENTRY_PURPOSE, blob)
+        .map_err(|e| StorageIOError::read_logs(&e))?;
+    serde_json::from_slice(&json).map_err(|e| StorageIOError::read_logs(&e).into())
 }
 
 impl LogStore {
-    pub fn open(path: &Path) -> Result<LogStore, StorageError> {
+    pub fn open(path: &Path, keys: Arc<DataKeys>) -> Result<LogStore, StorageError> {
         let conn = open_db(path).map_err(io_err)?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+            "CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL);
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .map_err(io_err)?;
         Ok(LogStore {
             conn: Arc::new(Mutex::new(conn)),
+            keys,
         })
+    }
+
+    /// Append one entry before Raft is started on this log (the single
+    /// voter membership `--force-new-cluster` writes).
+    pub(crate) fn append_before_start(
+        &self,
+        entry: &Entry<TypeConfig>,
+    ) -> Result<(), StorageError> {
+        let json = serde_json::to_vec(entry).map_err(|e| StorageIOError::write_logs(&e))?;
+        let blob = self.keys.seal(ENTRY_PURPOSE, &json);
+        self.db()
+            .execute(
+                "INSERT INTO log (idx, entry) VALUES (?1, ?2)",
+                params![entry.log_id.index as i64, blob],
+            )
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+
+    /// Re-seal every entry under the current data key (after
+    /// `DataKeys::begin_rotation`), then rewrite the file so no page keeps
+    /// a blob under the old key.
+    pub(crate) fn reseal_all(&self) -> Result<(), StorageError> {
+        let mut db = self.db();
+        let tx = db.transaction().map_err(io_err)?;
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare("SELECT idx, entry FROM log").map_err(io_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(io_err)?;
+            rows.collect::<Result<_, _>>().map_err(io_err)?
+        };
+        for (idx, blob) in rows {
+            let plain = self
+                .keys
+                .open(ENTRY_PURPOSE, &blob)
+                .map_err(|e| StorageIOError::read_logs(&e))?;
+            let blob = self.keys.seal(ENTRY_PURPOSE, &plain);
+            tx.execute(
+                "UPDATE log SET entry = ?2 WHERE idx = ?1",
+                params![idx, blob],
+            )
+            .map_err(io_err)?;
+        }
+        tx.commit().map_err(io_err)?;
+        Ok(super::compact_db(&db).map_err(io_err)?)
     }
 
     fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
@@ -91,12 +151,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
             .map_err(|e| StorageIOError::read_logs(&e))?;
         let rows = stmt
-            .query_map(params![start, end], |r| r.get::<_, String>(0))
+            .query_map(params![start, end], |r| r.get::<_, Vec<u8>>(0))
             .map_err(|e| StorageIOError::read_logs(&e))?;
         let mut out = Vec::new();
         for row in rows {
-            let text = row.map_err(|e| StorageIOError::read_logs(&e))?;
-            out.push(serde_json::from_str(&text).map_err(|e| StorageIOError::read_logs(&e))?);
+            let blob = row.map_err(|e| StorageIOError::read_logs(&e))?;
+            out.push(read_entry(&self.keys, &blob)?);
         }
         Ok(out)
     }
@@ -107,7 +167,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.get_meta("purged")?;
-        let last: Option<String> = self
+        let last: Option<Vec<u8>> = self
             .db()
             .query_row("SELECT entry FROM log ORDER BY idx DESC LIMIT 1", [], |r| {
                 r.get(0)
@@ -115,11 +175,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .optional()
             .map_err(|e| StorageIOError::read_logs(&e))?;
         let last_log_id = match last {
-            Some(text) => {
-                let e: Entry<TypeConfig> =
-                    serde_json::from_str(&text).map_err(|e| StorageIOError::read_logs(&e))?;
-                Some(e.log_id)
-            }
+            Some(blob) => Some(read_entry(&self.keys, &blob)?.log_id),
             None => last_purged_log_id,
         };
         Ok(LogState {
@@ -169,9 +225,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     .prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")
                     .map_err(|e| StorageIOError::write_logs(&e))?;
                 for entry in entries {
-                    let text = serde_json::to_string(&entry)
-                        .map_err(|e| StorageIOError::write_logs(&e))?;
-                    stmt.execute(params![entry.log_id.index as i64, text])
+                    let json =
+                        serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
+                    let blob = self.keys.seal(ENTRY_PURPOSE, &json);
+                    stmt.execute(params![entry.log_id.index as i64, blob])
                         .map_err(|e| StorageIOError::write_logs(&e))?;
                 }
             }

@@ -64,6 +64,13 @@ pub(crate) fn open_db(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Rewrite the file and empty the WAL, so freed pages (blobs sealed
+/// under a data key just retired) are gone from disk.
+pub(crate) fn compact_db(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("VACUUM;")?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+}
+
 pub(crate) fn io_err(e: impl std::error::Error + 'static) -> openraft::StorageIOError<u64> {
     openraft::StorageIOError::write(&e)
 }

@@ -16,7 +16,15 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{io_err, open_db, LogId, Peer, StorageError, TypeConfig};
+use crate::lock::DataKeys;
 use crate::store::{CommandResult, RowChange, StoreData};
+
+/// What each sealed value is for (see `crate::lock`): object rows, the
+/// membership (manager addresses) and snapshots are sealed with the data
+/// key; the applied log ID is not secret.
+const ROW_PURPOSE: &[u8] = b"raft-state-row";
+const MEMBERSHIP_PURPOSE: &[u8] = b"raft-state-membership";
+const SNAPSHOT_PURPOSE: &[u8] = b"raft-state-snapshot";
 
 /// A snapshot as stored and as sent: its meta and the whole store.
 #[derive(Serialize, Deserialize)]
@@ -27,6 +35,7 @@ struct StoredSnapshot {
 
 struct Inner {
     conn: Mutex<rusqlite::Connection>,
+    keys: Arc<DataKeys>,
     data: Arc<RwLock<StoreData>>,
     state: Mutex<Applied>,
 }
@@ -55,13 +64,17 @@ impl StoreReader {
     }
 }
 
-fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &[RowChange]) -> rusqlite::Result<()> {
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &DataKeys,
+    rows: &[RowChange],
+) -> rusqlite::Result<()> {
     for row in rows {
         match row {
             RowChange::Put { kind, id, body } => {
                 tx.execute(
                     "INSERT OR REPLACE INTO objects (kind, id, body) VALUES (?1, ?2, ?3)",
-                    params![kind, id, body],
+                    params![kind, id, keys.seal(ROW_PURPOSE, body.as_bytes())],
                 )?;
             }
             RowChange::Delete { kind, id } => {
@@ -75,26 +88,31 @@ fn write_rows(tx: &rusqlite::Transaction<'_>, rows: &[RowChange]) -> rusqlite::R
     Ok(())
 }
 
+/// Store a meta value (JSON, as a blob), sealed when `keys` is given.
 fn set_meta<T: Serialize>(
     tx: &rusqlite::Transaction<'_>,
     key: &str,
     v: &T,
+    keys: Option<(&DataKeys, &[u8])>,
 ) -> Result<(), StorageError> {
-    let text = serde_json::to_string(v).map_err(io_err)?;
+    let mut value = serde_json::to_vec(v).map_err(io_err)?;
+    if let Some((keys, purpose)) = keys {
+        value = keys.seal(purpose, &value);
+    }
     tx.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![key, text],
+        params![key, value],
     )
     .map_err(io_err)?;
     Ok(())
 }
 
 impl StateMachine {
-    pub fn open(path: &Path) -> Result<StateMachine, StorageError> {
+    pub fn open(path: &Path, keys: Arc<DataKeys>) -> Result<StateMachine, StorageError> {
         let conn = open_db(path).map_err(io_err)?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, id));
-             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+            "CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (kind, id));
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
         )
         .map_err(io_err)?;
         let mut data = StoreData::default();
@@ -104,30 +122,38 @@ impl StateMachine {
                 .prepare("SELECT kind, body FROM objects")
                 .map_err(io_err)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
                 .map_err(io_err)?;
-            for row in rows {
-                let (kind, body) = row.map_err(io_err)?;
-                data.load_row(&kind, &body)
-                    .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            fn read_err<E: std::error::Error + 'static>(e: &E) -> StorageIOError<u64> {
+                StorageIOError::read_state_machine(e)
             }
-            let get = |key: &str| -> Result<Option<String>, StorageError> {
+            for row in rows {
+                let (kind, blob) = row.map_err(io_err)?;
+                let body = keys.open(ROW_PURPOSE, &blob).map_err(|e| read_err(&e))?;
+                let body = String::from_utf8(body).map_err(|e| read_err(&e))?;
+                data.load_row(&kind, &body).map_err(|e| read_err(&e))?;
+            }
+            let get = |key: &str| -> Result<Option<Vec<u8>>, StorageError> {
                 conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                     .optional()
                     .map_err(|e| StorageIOError::read_state_machine(&e).into())
             };
             if let Some(t) = get("applied")? {
-                applied.last_applied =
-                    serde_json::from_str(&t).map_err(|e| StorageIOError::read_state_machine(&e))?;
+                applied.last_applied = serde_json::from_slice(&t).map_err(|e| read_err(&e))?;
             }
-            if let Some(t) = get("membership")? {
-                applied.membership =
-                    serde_json::from_str(&t).map_err(|e| StorageIOError::read_state_machine(&e))?;
+            if let Some(blob) = get("membership")? {
+                let json = keys
+                    .open(MEMBERSHIP_PURPOSE, &blob)
+                    .map_err(|e| read_err(&e))?;
+                applied.membership = serde_json::from_slice(&json).map_err(|e| read_err(&e))?;
             }
         }
         Ok(StateMachine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                keys,
                 data: Arc::new(RwLock::new(data)),
                 state: Mutex::new(applied),
             }),
@@ -147,30 +173,82 @@ impl StateMachine {
     }
 
     fn save_snapshot(&self, snap: &StoredSnapshot) -> Result<(), StorageError> {
-        let text = serde_json::to_string(snap).map_err(io_err)?;
+        let json = serde_json::to_vec(snap).map_err(io_err)?;
+        let blob = self.inner.keys.seal(SNAPSHOT_PURPOSE, &json);
         self.db()
             .execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?1)",
-                [text],
+                [blob],
             )
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         Ok(())
     }
 
+    /// Re-seal every row, the membership and the snapshot under the
+    /// current data key (see `LogStore::reseal_all`).
+    pub(crate) fn reseal_all(&self) -> Result<(), StorageError> {
+        let keys = &self.inner.keys;
+        let mut db = self.db();
+        let tx = db.transaction().map_err(io_err)?;
+        let rows: Vec<(String, String, Vec<u8>)> = {
+            let mut stmt = tx
+                .prepare("SELECT kind, id, body FROM objects")
+                .map_err(io_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(io_err)?;
+            rows.collect::<Result<_, _>>().map_err(io_err)?
+        };
+        let reseal = |purpose: &[u8], blob: &[u8]| -> Result<Vec<u8>, StorageError> {
+            let plain = keys
+                .open(purpose, blob)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            Ok(keys.seal(purpose, &plain))
+        };
+        for (kind, id, blob) in rows {
+            tx.execute(
+                "UPDATE objects SET body = ?3 WHERE kind = ?1 AND id = ?2",
+                params![kind, id, reseal(ROW_PURPOSE, &blob)?],
+            )
+            .map_err(io_err)?;
+        }
+        for (key, purpose) in [
+            ("membership", MEMBERSHIP_PURPOSE),
+            ("snapshot", SNAPSHOT_PURPOSE),
+        ] {
+            let blob: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(io_err)?;
+            if let Some(blob) = blob {
+                tx.execute(
+                    "UPDATE meta SET value = ?2 WHERE key = ?1",
+                    params![key, reseal(purpose, &blob)?],
+                )
+                .map_err(io_err)?;
+            }
+        }
+        tx.commit().map_err(io_err)?;
+        Ok(super::compact_db(&db).map_err(io_err)?)
+    }
+
     fn load_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        let text: Option<String> = self
+        let blob: Option<Vec<u8>> = self
             .db()
             .query_row("SELECT value FROM meta WHERE key = 'snapshot'", [], |r| {
                 r.get(0)
             })
             .optional()
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        match text {
-            None => Ok(None),
-            Some(t) => Ok(Some(
-                serde_json::from_str(&t).map_err(|e| StorageIOError::read_snapshot(None, &e))?,
-            )),
-        }
+        let Some(blob) = blob else { return Ok(None) };
+        let json = self
+            .inner
+            .keys
+            .open(SNAPSHOT_PURPOSE, &blob)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(Some(
+            serde_json::from_slice(&json).map_err(|e| StorageIOError::read_snapshot(None, &e))?,
+        ))
     }
 }
 
@@ -233,12 +311,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }),
                 EntryPayload::Normal(cmd) => {
                     let (result, rows) = data.apply(log_id.index, cmd);
-                    write_rows(&tx, &rows).map_err(|e| StorageIOError::apply(log_id, &e))?;
+                    write_rows(&tx, &self.inner.keys, &rows)
+                        .map_err(|e| StorageIOError::apply(log_id, &e))?;
                     results.push(result);
                 }
                 EntryPayload::Membership(m) => {
                     applied.membership = StoredMembership::new(Some(log_id), m);
-                    set_meta(&tx, "membership", &applied.membership)?;
+                    set_meta(
+                        &tx,
+                        "membership",
+                        &applied.membership,
+                        Some((&self.inner.keys, MEMBERSHIP_PURPOSE)),
+                    )?;
                     results.push(CommandResult::Applied {
                         version: log_id.index,
                     });
@@ -246,7 +330,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             applied.last_applied = Some(log_id);
         }
-        set_meta(&tx, "applied", &applied.last_applied)?;
+        set_meta(&tx, "applied", &applied.last_applied, None)?;
         tx.commit().map_err(io_err)?;
         Ok(results)
     }
@@ -273,11 +357,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut db = self.db();
             let tx = db.transaction().map_err(io_err)?;
             tx.execute("DELETE FROM objects", []).map_err(io_err)?;
-            write_rows(&tx, &new.rows()).map_err(io_err)?;
+            write_rows(&tx, &self.inner.keys, &new.rows()).map_err(io_err)?;
             applied.last_applied = meta.last_log_id;
             applied.membership = meta.last_membership.clone();
-            set_meta(&tx, "applied", &applied.last_applied)?;
-            set_meta(&tx, "membership", &applied.membership)?;
+            set_meta(&tx, "applied", &applied.last_applied, None)?;
+            set_meta(
+                &tx,
+                "membership",
+                &applied.membership,
+                Some((&self.inner.keys, MEMBERSHIP_PURPOSE)),
+            )?;
             tx.commit().map_err(io_err)?;
             *data = new;
         }

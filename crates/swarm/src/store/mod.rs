@@ -117,6 +117,34 @@ pub struct Cluster {
     /// with an external CA that signs elsewhere.
     pub root_ca_key: Option<String>,
     pub join_tokens: JoinTokens,
+    /// With autolock on, the key every manager seals its key file under
+    /// (swarmkit's `Cluster.UnlockKeys`); None with autolock off. Secret:
+    /// never shown in an inspect.
+    #[serde(default)]
+    pub unlock_key: Option<crate::lock::UnlockKey>,
+    /// A root CA rotation in progress (`swarm ca --rotate`).
+    #[serde(default)]
+    pub root_rotation: Option<RootRotation>,
+}
+
+/// swarmkit's `RootRotation`: the next root, and its certificate signed by
+/// the current root so nodes that trust only the current one accept
+/// certificates from the next during the rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootRotation {
+    pub ca_cert: String,
+    pub ca_key: String,
+    pub cross_signed_ca_cert: String,
+}
+
+/// swarmkit's `NodeTLSInfo`: who issued a node's certificate (DER of the
+/// issuer's subject and public key), which tells a rotation's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// The root (PEM) the node trusts.
+    pub trust_root: String,
+    pub cert_issuer_subject: Vec<u8>,
+    pub cert_issuer_public_key: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -171,6 +199,9 @@ pub struct Node {
     pub status: NodeStatus,
     /// Set for managers.
     pub manager: Option<ManagerInfo>,
+    /// Set once the node's certificate was issued by a known CA.
+    #[serde(default)]
+    pub tls_info: Option<TlsInfo>,
 }
 
 /// The replicated state.
@@ -356,6 +387,7 @@ mod tests {
             hostname: "h".into(),
             status: NodeStatus::default(),
             manager: None,
+            tls_info: None,
         }
     }
 
@@ -371,6 +403,8 @@ mod tests {
                 worker: t.clone(),
                 manager: t,
             },
+            unlock_key: None,
+            root_rotation: None,
         }
     }
 

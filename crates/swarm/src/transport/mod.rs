@@ -9,6 +9,7 @@
 
 pub mod network;
 pub mod tls;
+pub mod trust;
 
 use std::sync::Arc;
 use std::time::Duration;

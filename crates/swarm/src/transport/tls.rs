@@ -11,11 +11,13 @@ use std::sync::{Arc, RwLock};
 use berth_api::Error;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::ResolvesServerCert;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SignatureScheme};
 
+use super::trust::Trust;
 use crate::ca::{NodeCert, RootCa};
 
 pub const ALPN_CLUSTER: &[u8] = b"berth-swarm/1";
@@ -101,6 +103,26 @@ pub fn server_configs(
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
         .build()
         .map_err(tls_err)?;
+    server_configs_verifying(verifier, keys)
+}
+
+/// A manager's roots, changeable while it serves (root CA rotation).
+pub fn trust(ca: &RootCa) -> Result<Arc<Trust>, Error> {
+    Trust::new(provider(), &[ca.cert_pem().to_string()])
+}
+
+/// As `server_configs`, verifying client certificates against `trust` as it is at each handshake.
+pub fn server_configs_trusting(
+    trust: Arc<Trust>,
+    keys: Arc<NodeKeys>,
+) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), Error> {
+    server_configs_verifying(trust, keys)
+}
+
+fn server_configs_verifying(
+    verifier: Arc<dyn ClientCertVerifier>,
+    keys: Arc<NodeKeys>,
+) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), Error> {
     let mut cluster = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
@@ -128,6 +150,22 @@ pub fn client_config_with(ca: &RootCa, keys: Arc<NodeKeys>) -> Result<Arc<Client
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .with_root_certificates(roots(ca)?)
+        .with_client_cert_resolver(keys);
+    config.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// As `client_config_with`, verifying servers against `trust` as it is at each handshake.
+pub fn client_config_trusting(
+    trust: Arc<Trust>,
+    keys: Arc<NodeKeys>,
+) -> Result<Arc<ClientConfig>, Error> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .dangerous()
+        // webpki's own verification, against roots that change in a rotation
+        .with_custom_certificate_verifier(trust)
         .with_client_cert_resolver(keys);
     config.alpn_protocols = vec![ALPN_CLUSTER.to_vec()];
     Ok(Arc::new(config))

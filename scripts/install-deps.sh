@@ -16,9 +16,9 @@ packages=(
     # peers the suite and the bench check against (dockerd, its containerd,
     # the 20.10 CLI; OCI runtimes), and the bench's tools
     docker.io containerd runc crun hyperfine jq curl ca-certificates
-    # clients the e2e suite drives berthd with: the Python Docker SDK and
-    # docker-compose 1.29
-    python3-docker docker-compose
+    # clients the e2e suite drives berthd with: the Python Docker SDK (with
+    # websocket-client, for its attach over a websocket) and docker-compose 1.29
+    python3-docker python3-websocket docker-compose
     # berth-registry's peers: skopeo, htpasswd (apache2-utils), and CNCF
     # distribution for token-auth checks
     skopeo apache2-utils docker-registry

@@ -60,6 +60,12 @@ pub struct BuildOptions {
     pub no_cache: bool,
     pub labels: IndexMap<String, String>,
     pub network_mode: Option<String>,
+    /// `--cache-from` (`cachefrom`): images whose history may stand for
+    /// steps, as the classic builder's cache sources.
+    pub cache_from: Vec<String>,
+    /// `--add-host` (`extrahosts`): `host:ip` lines for the RUN steps'
+    /// `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
     /// Remove intermediate containers after a successful build (default).
     pub rm: bool,
     /// ... and after a failed one too.

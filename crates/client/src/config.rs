@@ -101,6 +101,15 @@ pub fn current_context(cfg: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `detachKeys` of the file, when set: the default escape sequence of
+/// attach, run, start and exec.
+pub fn detach_keys(cfg: &Map<String, Value>) -> Option<String> {
+    cfg.get("detachKeys")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Sets (or, with `None`, removes) `currentContext`, keeping every other
 /// key; written atomically (temp file and rename). A file that does not
 /// parse is never overwritten.

@@ -19,6 +19,7 @@
 
 mod archive;
 mod blobs;
+mod cache_from;
 pub mod config;
 pub mod crash;
 pub mod diff;

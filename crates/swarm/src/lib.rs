@@ -46,7 +46,8 @@
 //!   or another CA's, fails the handshake), and `berth-swarm-join/1`
 //!   serves only the root CA and the token-guarded join to a node without
 //!   a certificate yet. RPCs other than those two need a manager's
-//!   certificate (OU `swarm-manager`).
+//!   certificate (OU `swarm-manager`), but for a node's own session,
+//!   heartbeats and certificate renewal, which any node's may call.
 //! - [`manager`]: [`Manager`] ties it together: `init`, `join` (the joiner
 //!   fetches the root on a provisional handshake, checks it hashes to the
 //!   token's digest, then sends the token and its CSR over a connection
@@ -67,54 +68,58 @@
 //!   `force_new_cluster` (the single-voter membership written into the
 //!   log at a new term before Raft starts), `rotate_root_ca`,
 //!   `issue_node_certificate`.
+//!   The leader also runs the dispatcher (`manager/dispatcher.rs`,
+//!   swarmkit's): every node opens a session with its
+//!   [`store::NodeDescription`] and heartbeats at the cluster's
+//!   `heartbeat_period_ns`; a node silent for 3 periods goes `Down`
+//!   ("heartbeat failure") and is `Ready` at its next session. Sessions
+//!   are the leader's memory: a new leader marks the nodes that are up
+//!   `Unknown` (swarmkit's message) and gives every node, and every node
+//!   that joins, a full grace period from when it first sees it. A
+//!   follower passes its nodes' messages to the leader (`DispatchFor`,
+//!   manager-only, so a worker cannot speak for another node). `promote`
+//!   sets the role; the node does the rest.
+//! - [`agent`]: every node's agent, managers' too (their own port first):
+//!   session, heartbeats, the managers from the answers (kept in
+//!   `remotes.json`), failover to the next manager when one stops
+//!   answering, a worker's certificate renewal (`RenewCertificate`,
+//!   signed for the caller's certificate with the role the store gives
+//!   it). Workers may call only the session, heartbeat and renewal RPCs.
+//! - [`node`]: [`SwarmNode`], what the daemon holds: `init`, `join` (the
+//!   role is the token's), `open`, `manager()` while a manager, `info()`,
+//!   `leave` (dockerd's rules and words; a refused leave gives the node
+//!   back), `shutdown`. A supervisor follows the agent's answers: promoted,
+//!   the node gets a manager certificate, starts Raft and has the leader
+//!   add it as a voter; demoted and out of the voters, it stops Raft, gets
+//!   a worker certificate and carries on as a worker; removed (`node rm
+//!   --force`), its agent stops and `info().error` says so.
 //!
 //! # State directory (`<data-root>/swarm`)
 //!
 //! `certificates/swarm-root-ca.crt`, `swarm-node.crt`, `swarm-node.key`
 //! (dockerd's names; the key file also holds the Raft data key, and is
 //! sealed with autolock on), `raft/raft-log.db`, `raft/raft-state.db`,
-//! `state.json` (Raft ID, advertised address). The CA key is in the
+//! `state.json` (Raft ID, 0 on a worker; the cluster address, which a
+//! worker keeps for a promotion), `remotes.json` (the managers the agent
+//! last heard of, to start from after a restart). The CA key is in the
 //! replicated cluster object so any manager can sign (as swarmkit keeps
 //! it in its store), sealed at rest with the rest of the Raft data. A
 //! backup is a copy of this directory taken with the manager stopped; the
 //! unlock key is not in it.
 //!
-//! # Wiring into berthd (next session)
+//! # Wiring into berthd
 //!
-//! - `POST /swarm/init`: `Manager::init(ManagerConfig { state_dir:
-//!   <data-root>/swarm, listen_addr: --listen-addr (0.0.0.0:2377),
-//!   advertise_addr, .. }, ClusterSpec from the request, None)`.
-//! - `POST /swarm/join` with a manager token: `Manager::join(config,
-//!   RemoteAddrs[0], token)`; with a worker token:
-//!   `manager::request_certificate` and save the certificate (the worker
-//!   agent is the next issue's).
-//! - At daemon start, if `<data-root>/swarm/state.json` exists:
-//!   `Manager::open(config)`; an error for which [`is_swarm_locked`] is
-//!   true means the node is locked: answer swarm calls with it (503) until
-//!   `POST /swarm/unlock` → `Manager::unlock(config, key)` (400 "invalid
-//!   key string", 401 [`INVALID_UNLOCK_KEY`], 409 [`NOT_LOCKED`]).
-//! - `POST /swarm/init` with `ForceNewCluster`: stop the running manager
-//!   (`shutdown`), then `Manager::force_new_cluster(config, key)` (the
-//!   unlock key if the state is locked: keep it from the running manager's
-//!   `unlock_key()`).
-//! - `POST /swarm/update?version=`: `update_cluster_spec(version, spec)`
-//!   (autolock on makes the key, off drops it), with
-//!   `rotateManagerUnlockKey` → `rotate_unlock_key()`; `GET
-//!   /swarm/unlockkey` → `unlock_key()` (None: `{"UnlockKey":""}`).
-//!   `Cluster.unlock_key` and `root_rotation.ca_key` are secrets: never in
-//!   an inspect. `swarm ca --rotate` is a `/swarm/update` with a new
-//!   `CAConfig.ForceRotate` (or `SigningCACert`/`SigningCAKey`) →
-//!   `rotate_root_ca(next)`; the CLI then polls `/swarm` until
-//!   `RootRotationInProgress` (`cluster().root_rotation.is_some()`) is false.
-//! - `/nodes`: `Manager::nodes()` + `managers()` for `ManagerStatus`;
-//!   `/nodes/{id}/update`: `update_node`/`demote`; `DELETE /nodes/{id}`:
-//!   `remove_node`. `/swarm` (inspect): `cluster()` with `join_tokens`.
+//! berthd holds a [`cluster::Cluster`], moby's daemon/cluster: it turns
+//! the API's requests into [`SwarmNode`] and [`Manager`] calls (init,
+//! join, leave, unlock, force-new-cluster, swarm and node updates) and the
+//! store's objects into the API's views, with dockerd's words.
+//!
 //! - Errors are `berth_api::Error`s with dockerd's messages. Two notes:
 //!   dockerd answers "already part of a swarm" with 503, which has no
 //!   `ErrorKind` yet (a conflict here); swarmkit's FailedPrecondition
 //!   messages come as conflicts with the gRPC prefix dockerd shows.
-//! - One `Manager` per daemon; it spawns its tasks on the caller's tokio
-//!   runtime and stops with `shutdown()` (dropping it stops the listener).
+//! - One `SwarmNode` per daemon; it spawns its tasks on the caller's
+//!   tokio runtime and stops with `shutdown()` (dropping it stops it too).
 //!
 //! # Timing and memory
 //!
@@ -129,11 +134,18 @@
 //! to leader 37-49 ms; `force_new_cluster` on a 3-manager backup or
 //! survivor to leader with the store updated 175-225 ms; a root rotation
 //! over 3 managers, start to end, 175-510 ms.
+//! tests/node_lifecycle.rs, node_roles.rs (debug, dispatcher period 300 ms, grace
+//! 900 ms): a worker's join 28-125 ms (until its first session answer),
+//! a worker's death to `Down` 0.89-0.92 s, a promotion to voter about
+//! 0.35-0.56 s. examples/swarm_node, debug, separate processes, period 200 ms:
+//! a worker's join 65-92 ms, kill -9 of a worker to `Down` 0.59-0.63 s.
 
+pub mod agent;
 pub mod ca;
 pub mod cluster;
 pub mod lock;
 pub mod manager;
+pub mod node;
 pub mod raft;
 pub mod store;
 pub mod transport;
@@ -142,3 +154,4 @@ pub use manager::{
     is_swarm_locked, Manager, ManagerConfig, ManagerStatus, Reachability, INVALID_UNLOCK_KEY,
     LOST_QUORUM, NOT_LOCKED, SWARM_LOCKED,
 };
+pub use node::{LeaveError, LocalNodeInfo, SwarmNode};

@@ -101,6 +101,83 @@ pub fn request(
     Ok(r)
 }
 
+/// A hijacked request (`Upgrade: tcp`, as the docker CLI sends attach and
+/// exec start): the response head, then `stdin` written after `pause`
+/// (which lets the stream start first), then everything the daemon sends
+/// until it closes the connection (or `limit` passes); `true` when it closed.
+pub fn hijack(
+    sock: &Path,
+    path: &str,
+    body: &str,
+    stdin: &[u8],
+    pause: Duration,
+    limit: Duration,
+) -> std::io::Result<(Resp, Vec<u8>, bool)> {
+    let mut s = UnixStream::connect(sock)?;
+    s.set_read_timeout(Some(limit))?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: berth-e2e\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Err(bad("connection closed before the response head"));
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let mut resp = parse(&raw[..end])?;
+    resp.request = format!("POST {path} {body}");
+    let mut out = raw[end..].to_vec();
+    std::thread::sleep(pause);
+    if !stdin.is_empty() {
+        s.write_all(stdin)?;
+    }
+    let deadline = std::time::Instant::now() + limit;
+    let mut closed = false;
+    while std::time::Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((resp, out, closed))
+}
+
+impl crate::Daemon {
+    /// A hijacked `POST path` (attach, exec start); see [`hijack`].
+    #[track_caller]
+    pub fn hijack(
+        &self,
+        path: &str,
+        body: &str,
+        stdin: &[u8],
+        limit: Duration,
+    ) -> (Resp, Vec<u8>, bool) {
+        hijack(
+            &self.sock,
+            path,
+            body,
+            stdin,
+            Duration::from_millis(500),
+            limit,
+        )
+        .unwrap_or_else(|e| panic!("[{}] hijacked POST {path} failed: {e}", self.test))
+    }
+}
+
 fn bad(msg: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg.to_string())
 }

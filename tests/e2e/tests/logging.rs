@@ -245,10 +245,18 @@ fn json_file_rotation_none_and_bad_options() {
         "busybox",
     ])
     .fails()
-    .stderr_has("no log driver named 'bogus'");
+    .stderr_has("error looking up logging plugin bogus: plugin \"bogus\" not found");
     d.docker(&["create", "--name", "bad2", "--log-opt", "nope=1", "busybox"])
         .fails()
         .stderr_has("unknown log opt 'nope'");
+    let ps = d
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .stdout
+        .clone();
+    assert!(!ps.contains("bad"), "{ps}");
+    // json-file's values are read when the container starts (dockerd
+    // checks only their names at create): created, then the start fails.
     d.docker(&[
         "create",
         "--name",
@@ -257,13 +265,10 @@ fn json_file_rotation_none_and_bad_options() {
         "max-size=lots",
         "busybox",
     ])
-    .fails();
-    let ps = d
-        .docker(&["ps", "-a", "--format", "{{.Names}}"])
-        .ok()
-        .stdout
-        .clone();
-    assert!(!ps.contains("bad"), "{ps}");
+    .ok();
+    d.docker(&["start", "bad3"])
+        .fails()
+        .stderr_has("failed to initialize logging driver: invalid size: 'lots'");
 }
 
 #[test]

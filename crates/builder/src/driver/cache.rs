@@ -258,3 +258,35 @@ pub(super) fn cache_key(
     h.update(content.as_bytes());
     hex::encode(h.finalize())
 }
+
+impl super::Builder {
+    /// A step's image from the `--cache-from` images, when one of them has
+    /// the step on the image built so far (moby's `imageCache.GetCache`).
+    pub(super) async fn cache_from_hit(
+        &self,
+        parent: Option<&str>,
+        created_by: &str,
+        config: &RunConfig,
+    ) -> Option<String> {
+        if self.opts.cache_from.is_empty() || self.opts.no_cache {
+            return None;
+        }
+        let engine = self.engine.clone();
+        let sources = self.opts.cache_from.clone();
+        let parent = parent.map(str::to_string);
+        let created_by = created_by.to_string();
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            engine
+                .images()
+                .store()
+                .cache_from(&sources, parent.as_deref(), &created_by, &config)
+        })
+        .await
+        .ok()?
+        .unwrap_or_else(|e| {
+            tracing::warn!("cache-from: {}", e.message);
+            None
+        })
+    }
+}

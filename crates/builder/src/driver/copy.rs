@@ -332,7 +332,14 @@ impl Builder {
         let hash = copy.as_ref().map(|c| c.hash.clone()).unwrap_or_default();
         let key = cache_key(st.image.as_deref(), &created_by, &config, &hash);
         if !self.opts.no_cache {
-            if let Some(id) = cache_get(&self.engine, &key) {
+            let hit = match cache_get(&self.engine, &key) {
+                Some(id) => Some(id),
+                None => {
+                    self.cache_from_hit(st.image.as_deref(), &created_by, &config)
+                        .await
+                }
+            };
+            if let Some(id) = hit {
                 self.say(" ---> Using cache\n").await;
                 st.image = Some(id);
                 st.config = config;

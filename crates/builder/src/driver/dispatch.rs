@@ -156,7 +156,11 @@ impl Builder {
         let created_by = format!("/bin/sh -c #(nop)  {comment}");
         let key = cache_key(parent, &created_by, &config, "");
         if !self.opts.no_cache {
-            if let Some(id) = cache_get(&self.engine, &key) {
+            let hit = match cache_get(&self.engine, &key) {
+                Some(id) => Some(id),
+                None => self.cache_from_hit(parent, &created_by, &config).await,
+            };
+            if let Some(id) = hit {
                 self.say(" ---> Using cache\n").await;
                 return Ok(id);
             }

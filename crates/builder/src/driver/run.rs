@@ -42,7 +42,16 @@ impl Builder {
         let (arg_env, created_by) = run_history(st, &argv);
         let key = cache_key(Some(&parent), &created_by, &st.config, &heredoc_hash);
         if !self.opts.no_cache {
-            if let Some(id) = cache_get(&self.engine, &key) {
+            let hit = match cache_get(&self.engine, &key) {
+                Some(id) => Some(id),
+                None => {
+                    let mut config = st.config.clone();
+                    config.extra.shift_remove("Image");
+                    self.cache_from_hit(Some(&parent), &created_by, &config)
+                        .await
+                }
+            };
+            if let Some(id) = hit {
                 self.say(" ---> Using cache\n").await;
                 st.image = Some(id);
                 return Ok(());
@@ -145,6 +154,7 @@ impl Builder {
             "HostConfig": {
                 "NetworkMode": self.opts.network_mode.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "default".into()),
                 "Binds": binds,
+                "ExtraHosts": self.opts.extra_hosts,
             },
         });
         let body = CreateBody::parse(&serde_json::to_vec(&body).unwrap_or_default())?;

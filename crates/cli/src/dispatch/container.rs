@@ -7,9 +7,12 @@ use crate::Failure;
 
 pub async fn run(c: &Client, cmd: C) -> Result<i32, Failure> {
     match cmd {
-        C::Run(a) => container::run(c, a.opts, a.detach, a.detach_keys).await,
+        C::Run(a) => container::run(c, a.opts, a.detach, with_config(a.detach_keys)).await,
         C::Create(o) => container::create(c, o).await,
-        C::Start(a) => container::start(c, a.ids, a.attach, a.interactive, a.detach_keys).await,
+        C::Start(a) => {
+            let keys = with_config(a.detach_keys);
+            container::start(c, a.ids, a.attach, a.interactive, keys).await
+        }
         C::Stop(a) => {
             let q = query(&[("t", a.time.map(|t| t.to_string())), ("signal", a.signal)]);
             container::simple(c, a.ids, "stop", q).await
@@ -69,7 +72,14 @@ pub async fn run(c: &Client, cmd: C) -> Result<i32, Failure> {
             container::logs(c, &a.container, opts).await
         }
         C::Attach(a) => {
-            container::attach(c, &a.container, a.no_stdin, a.sig_proxy, a.detach_keys).await
+            container::attach(
+                c,
+                &a.container,
+                a.no_stdin,
+                a.sig_proxy,
+                with_config(a.detach_keys),
+            )
+            .await
         }
         C::Wait(a) => container::wait(c, a.ids).await,
         C::Exec(a) => {
@@ -83,7 +93,7 @@ pub async fn run(c: &Client, cmd: C) -> Result<i32, Failure> {
                 workdir: a.workdir,
                 env: a.env,
                 privileged: a.privileged,
-                detach_keys: a.detach_keys,
+                detach_keys: with_config(a.detach_keys),
             };
             container::exec(c, opts).await
         }
@@ -96,6 +106,15 @@ pub async fn run(c: &Client, cmd: C) -> Result<i32, Failure> {
 }
 
 /// `?k=v&...` of the pairs that are set; "" when none is.
+/// `--detach-keys`, else the client config's `detachKeys`, as the docker
+/// CLI takes them for run, start, attach and exec.
+fn with_config(flag: Option<String>) -> Option<String> {
+    flag.or_else(|| {
+        let dir = crate::config::CONFIG_DIR.get()?;
+        crate::config::detach_keys(&crate::config::load(dir).0)
+    })
+}
+
 fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()

@@ -112,15 +112,15 @@ pub async fn put(
         let done = engine
             .containers()
             .archive_put(&id, &path, &mut reader, opts);
-        // The tar reader stops at the end-of-archive blocks; tar(1) pads its
-        // last record beyond them. Read the rest (bounded) so the client
-        // never writes into a closed connection (EPIPE) after a success.
-        if done.is_ok() {
-            let _ = std::io::copy(
-                &mut std::io::Read::take(&mut reader, 1 << 20),
-                &mut std::io::sink(),
-            );
-        }
+        // The tar reader stops at the end-of-archive blocks (tar(1) pads its
+        // last record beyond them), and a refusal (a read-only mount) comes
+        // before any of it is read. Read the rest (bounded, as Go's server
+        // discards an unread body) so the client never writes into a closed
+        // connection (EPIPE) and reads the answer instead.
+        let _ = std::io::copy(
+            &mut std::io::Read::take(&mut reader, 1 << 20),
+            &mut std::io::sink(),
+        );
         done
     })
     .await?;

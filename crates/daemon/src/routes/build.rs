@@ -139,6 +139,16 @@ pub(crate) fn json_map(
     }
 }
 
+/// A JSON list of strings in the query (`cachefrom=["a","b"]`), as moby
+/// reads it.
+fn json_list(p: &Params, key: &str) -> berth_api::Result<Vec<String>> {
+    match p.get(key).filter(|s| !s.is_empty()) {
+        None => Ok(Vec::new()),
+        Some(s) => berth_api::json::from_str(s)
+            .map_err(|e| Error::invalid(format!("failed to parse {key}: {}", e.message))),
+    }
+}
+
 pub async fn build(
     State(engine): State<AppState>,
     RawQuery(q): RawQuery,
@@ -173,6 +183,15 @@ pub async fn build(
         no_cache: p.bool("nocache"),
         labels,
         network_mode: p.get("networkmode").map(str::to_string),
+        cache_from: json_list(&p, "cachefrom")?,
+        // Repeated (`extrahosts=a:1&extrahosts=b:2`) or comma-joined.
+        extra_hosts: p
+            .all("extrahosts")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
         rm: p
             .get("rm")
             .is_none_or(|v| !matches!(v, "0" | "false" | "False")),

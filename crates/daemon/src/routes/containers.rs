@@ -6,19 +6,16 @@ use axum::http::{Response, StatusCode};
 use berth_api::types::CreateBody;
 use berth_api::version::ApiVersion;
 use berth_api::Error;
-use berth_engine::containers::attach::{DetachKeys, StdinMsg};
 use berth_engine::containers::logs::LogOptions;
 use berth_engine::Filters;
 use bytes::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{blocking, json_response, stream_body, ApiResult, AppState};
 use crate::params::Params;
 use crate::server::RequestVersion;
 
-fn params(q: &Option<String>) -> Params {
+pub(super) fn params(q: &Option<String>) -> Params {
     Params::from_query(q.as_deref())
 }
 
@@ -317,136 +314,10 @@ pub async fn logs(
         .unwrap_or_default())
 }
 
-fn stream_type(tty: bool, v: ApiVersion) -> &'static str {
+pub(super) fn stream_type(tty: bool, v: ApiVersion) -> &'static str {
     if tty || v < ApiVersion(1, 42) {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"
     }
-}
-
-/// `POST /containers/{id}/attach`: hijacks the connection (101 with
-/// `Upgrade: tcp`) and relays the container's output and the client's input.
-pub async fn attach(
-    State(engine): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    mut req: Request,
-) -> ApiResult<Response<Body>> {
-    let p = params(&q);
-    let h = engine.lookup(&id)?;
-    let r = h.snapshot();
-    let tty = r.config.tty;
-    let want_stdin = p.bool("stdin") && r.config.open_stdin;
-    let want_stdout = p.bool("stdout");
-    let want_stderr = p.bool("stderr");
-    let stream = p.bool("stream");
-    let logs = p.bool("logs");
-    let mut detach =
-        DetachKeys::parse(p.get("detachKeys").unwrap_or("")).map_err(Error::invalid)?;
-    let v = req
-        .extensions()
-        .get::<RequestVersion>()
-        .map(|v| v.0)
-        .unwrap_or(ApiVersion::CURRENT);
-    let hub = h.hub();
-    // Subscribe before answering, so output from a start that follows is not missed.
-    let output = if stream { hub.subscribe() } else { None };
-    let history = if logs {
-        Some(
-            engine
-                .containers()
-                .logs(
-                    &id,
-                    LogOptions {
-                        stdout: want_stdout,
-                        stderr: want_stderr,
-                        ..Default::default()
-                    },
-                )?
-                .1,
-        )
-    } else {
-        None
-    };
-    let upgrade = hyper::upgrade::on(&mut req);
-    let stdin_tx = hub.stdin();
-    engine.containers().event(&id, "attach");
-    let engine2 = engine.clone();
-    tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let io = TokioIo::new(upgraded);
-        let (mut rd, mut wr) = tokio::io::split(io);
-        if let Some(mut history) = history {
-            while let Some(b) = history.recv().await {
-                if wr.write_all(&b).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let (detached_tx, mut detached_rx) = tokio::sync::mpsc::channel::<()>(1);
-        if want_stdin {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match rd.read(&mut buf).await {
-                        Ok(0) | Err(_) => {
-                            let _ = stdin_tx.send(StdinMsg::Close);
-                            return;
-                        }
-                        Ok(n) => {
-                            let (fwd, hit) = detach.feed(&buf[..n]);
-                            if !fwd.is_empty() {
-                                let _ = stdin_tx.send(StdinMsg::Data(Bytes::from(fwd)));
-                            }
-                            if hit {
-                                engine2.containers().event(&id, "detach");
-                                let _ = detached_tx.try_send(());
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        let Some(mut output) = output else {
-            let _ = wr.shutdown().await;
-            return;
-        };
-        loop {
-            tokio::select! {
-                msg = output.recv() => match msg {
-                    Ok((s, data)) => {
-                        if (s == 1 && !want_stdout) || (s == 2 && !want_stderr) {
-                            continue;
-                        }
-                        let ok = if tty {
-                            wr.write_all(&data).await
-                        } else {
-                            let header = berth_runtime::proto::frame_header(s, data.len());
-                            match wr.write_all(&header).await {
-                                Ok(()) => wr.write_all(&data).await,
-                                Err(e) => Err(e),
-                            }
-                        };
-                        if ok.is_err() || wr.flush().await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => break,
-                },
-                // Only a real detach ends the output; a client's stdin EOF drops the sender.
-                Some(()) = detached_rx.recv() => break,
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    Ok(Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header("Content-Type", stream_type(tty, v))
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "tcp")
-        .body(Body::empty())
-        .unwrap_or_default())
 }

@@ -44,6 +44,7 @@ pub async fn start(
         .map_err(|e| Error::invalid(e.to_string()))?;
     let body: ExecStartConfig = berth_api::json::from_body(&bytes)?;
     let streams = engine.exec().streams(&id)?;
+    let raw = body.tty;
     if body.detach || !streams.attached() {
         let session = engine.exec().start(&id).await?;
         tokio::spawn(async move { engine.exec().drain(session).await });
@@ -65,10 +66,11 @@ pub async fn start(
         let (client_rd, client_wr) = tokio::io::split(TokioIo::new(upgraded));
         engine
             .exec()
-            .attach(&id, started, client_rd, client_wr)
+            .attach(&id, started, client_rd, raw, client_wr)
             .await;
     });
-    let content_type = if streams.tty || v < ApiVersion(1, 42) {
+    // moby frames by the start request's `Tty`, not the create body's.
+    let content_type = if raw || v < ApiVersion(1, 42) {
         "application/vnd.docker.raw-stream"
     } else {
         "application/vnd.docker.multiplexed-stream"

@@ -153,10 +153,17 @@ pub async fn load(
         r
     })
     .await
-    .map_err(|e| Error::internal(e.to_string()))??;
+    .map_err(|e| Error::internal(e.to_string()))?;
+    // As dockerd: the answer is 200 once the load began, and a failure is
+    // the stream's last message (docker-py raises ImageLoadError on it).
     let mut body = Vec::new();
-    for line in &lines {
-        body.extend_from_slice(&Message::stream(format!("{line}\n")).to_line());
+    match lines {
+        Ok(lines) => {
+            for line in &lines {
+                body.extend_from_slice(&Message::stream(format!("{line}\n")).to_line());
+            }
+        }
+        Err(e) => body.extend_from_slice(&Message::error(e.message).to_line()),
     }
     let _ = quiet;
     Ok(Response::builder()

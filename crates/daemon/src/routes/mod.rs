@@ -2,6 +2,7 @@
 //! the answer. Error kinds become status codes here and nowhere else.
 
 mod archive;
+mod attach;
 pub(crate) mod build;
 mod commit;
 mod containers;
@@ -99,7 +100,8 @@ pub fn router(daemon: Daemon) -> Router {
         .route("/containers/{id}/update", post(resources::update))
         .route("/containers/{id}/stats", get(resources::stats))
         .route("/containers/{id}/resize", post(containers::resize))
-        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/attach/ws", get(attach::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/changes", get(commit::changes))
         .route("/containers/{id}/export", get(commit::export))

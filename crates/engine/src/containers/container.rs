@@ -258,7 +258,8 @@ pub fn state_view(r: &Record) -> ContainerState {
     };
     ContainerState {
         status: status.into(),
-        running: s.status == Status::Running,
+        // moby's SetRestarting keeps `Running` true during the back-off.
+        running: s.status == Status::Running || s.restarting,
         paused: s.paused,
         restarting: s.restarting,
         oom_killed: s.oom_killed,

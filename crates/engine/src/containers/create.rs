@@ -81,10 +81,21 @@ impl Containers<'_> {
             &crate::containers::resources::HostCaps::read(),
             false,
         )?;
-        let endpoints = self.networks().endpoints_for_create(
+        let mut endpoints = self.networks().endpoints_for_create(
             &host_config.network_mode,
             networking_config.endpoints_config.as_ref(),
         )?;
+        // `Config.MacAddress` (clients before API 1.44, `--mac-address` of
+        // the docker CLI 20.10) is the MAC of the network-mode endpoint, as
+        // moby takes it, unless that endpoint names its own.
+        if let Some(mac) = Some(config.mac_address.as_str()).filter(|m| !m.is_empty()) {
+            if let Some((_, ep)) = endpoints.first_mut() {
+                if ep.mac_request.is_empty() {
+                    crate::networks::check_mac(mac)?;
+                    ep.mac_request = mac.to_string();
+                }
+            }
+        }
         crate::networks::validate_port_bindings(&host_config)?;
         let id = new_id();
         // Held until the container is in the engine's map (or the create

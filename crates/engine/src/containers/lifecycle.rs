@@ -75,6 +75,8 @@ impl Containers<'_> {
             }
         }
         self.release_mounts(&h.snapshot());
+        // As moby's SetRestarting: a container its policy restarts is
+        // `restarting` from the moment it exits, before its `die` event.
         h.with(|r| {
             r.state.status = Status::Exited;
             r.state.paused = false;
@@ -82,6 +84,7 @@ impl Containers<'_> {
             r.state.exit_code = code;
             r.state.finished_at = finished;
             r.state.oom_killed = oom;
+            r.state.restarting = !r.host_config.auto_remove && should_restart(r, code);
         });
         let _ = self.save(h);
         // Give subscribers the rest of the output, then a fresh hub for the next run.
@@ -361,13 +364,19 @@ impl Containers<'_> {
     /// `DELETE /containers/{id}?force=&v=`.
     pub async fn remove(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let h = self.lookup(key)?;
-        if h.snapshot().state.status == Status::Running {
-            if !force {
-                return Err(Error::conflict(format!(
-                    "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
-                    h.snapshot().name
-                )));
-            }
+        let snap = h.snapshot();
+        if !force && (snap.state.status == Status::Running || snap.state.restarting) {
+            let state = if snap.state.restarting {
+                "restarting"
+            } else {
+                "running"
+            };
+            return Err(Error::conflict(format!(
+                "cannot remove container \"{}\": container is {state}: stop the container before removing or force remove",
+                snap.name
+            )));
+        }
+        if snap.state.status == Status::Running {
             self.thaw(&h).await;
             let client = ShimClient::new(&self.state_dir(&h.id));
             let mut rx = h.watch.subscribe();

@@ -94,11 +94,51 @@ pub fn parse_size(s: &str) -> Option<u64> {
     (n >= 0.0 && n.is_finite()).then_some((n * mul as f64) as u64)
 }
 
+/// Options whose values dockerd's json-file driver reads only when the
+/// container starts (its create check, `ValidateLogOpt`, looks at names).
+const JSON_FILE_AT_START: &[&str] = &["max-size", "max-file", "compress"];
+
+/// The checks dockerd makes when the container starts and its log driver
+/// is made (json-file's `New`): a value it cannot use fails the start.
+pub fn check_at_start(driver: &str, opts: &indexmap::IndexMap<String, String>) -> Result<()> {
+    if driver != "json-file" {
+        return Ok(());
+    }
+    let fail = |why: String| Error::invalid(format!("failed to initialize logging driver: {why}"));
+    if let Some(v) = opts.get("max-size") {
+        match parse_size(v) {
+            None => return Err(fail(format!("invalid size: '{v}'"))),
+            Some(0) => return Err(fail("max-size must be a positive number".into())),
+            Some(_) => {}
+        }
+    }
+    if let Some(v) = opts.get("max-file") {
+        match v.parse::<i64>() {
+            Err(_) => {
+                return Err(fail(format!(
+                    "strconv.Atoi: parsing \"{v}\": invalid syntax"
+                )))
+            }
+            Ok(n) if n < 1 => return Err(fail("max-file cannot be less than 1".into())),
+            Ok(_) => {}
+        }
+    }
+    if let Some(v) = opts.get("compress") {
+        if v.parse::<bool>().is_err() {
+            return Err(fail(format!(
+                "error reading compress log option: strconv.ParseBool: parsing \"{v}\": invalid syntax"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a container's `LogConfig` as dockerd does at create.
 pub fn validate(driver: &str, opts: &indexmap::IndexMap<String, String>) -> Result<()> {
     let Some(ok) = allowed(driver) else {
+        // dockerd looks an unknown driver up as a plugin, and says so.
         return Err(Error::invalid(format!(
-            "logger: no log driver named '{driver}' is registered"
+            "error looking up logging plugin {driver}: plugin \"{driver}\" not found"
         )));
     };
     for (k, v) in opts {
@@ -106,6 +146,9 @@ pub fn validate(driver: &str, opts: &indexmap::IndexMap<String, String>) -> Resu
             return Err(Error::invalid(format!(
                 "unknown log opt '{k}' for {driver} log driver"
             )));
+        }
+        if driver == "json-file" && JSON_FILE_AT_START.contains(&k.as_str()) {
+            continue;
         }
         match k.as_str() {
             "mode" if v != "blocking" && v != "non-blocking" => {
@@ -158,7 +201,11 @@ pub fn validate(driver: &str, opts: &indexmap::IndexMap<String, String>) -> Resu
             _ => {}
         }
     }
-    if opts.get("max-file").is_some_and(|n| n != "1") && !opts.contains_key("max-size") {
+    // json-file takes max-file alone (it rotates nothing without max-size).
+    if driver != "json-file"
+        && opts.get("max-file").is_some_and(|n| n != "1")
+        && !opts.contains_key("max-size")
+    {
         return Err(Error::invalid("max-file cannot be set without max-size"));
     }
     if driver == "gelf" && !opts.contains_key("gelf-address") {
@@ -359,14 +406,20 @@ mod tests {
         let e = validate("nope", &opts(&[])).unwrap_err();
         assert_eq!(
             e.message,
-            "logger: no log driver named 'nope' is registered"
+            "error looking up logging plugin nope: plugin \"nope\" not found"
         );
         let e = validate("json-file", &opts(&[("bogus", "1")])).unwrap_err();
         assert_eq!(
             e.message,
             "unknown log opt 'bogus' for json-file log driver"
         );
-        assert!(validate("json-file", &opts(&[("max-size", "lots")])).is_err());
+        // json-file's values wait for the start, as dockerd's driver.
+        assert!(validate("json-file", &opts(&[("max-size", "lots")])).is_ok());
+        assert!(validate("json-file", &opts(&[("max-file", "3")])).is_ok());
+        assert!(check_at_start("json-file", &opts(&[("max-size", "lots")])).is_err());
+        assert!(check_at_start("json-file", &opts(&[("max-file", "0")])).is_err());
+        assert!(check_at_start("json-file", &opts(&[("max-file", "3")])).is_ok());
+        assert!(validate("local", &opts(&[("max-file", "3")])).is_err());
         assert!(validate("json-file", &opts(&[("mode", "sometimes")])).is_err());
         assert!(validate("gelf", &opts(&[])).is_err());
         assert!(validate("gelf", &opts(&[("gelf-address", "udp://127.0.0.1:12201")])).is_ok());

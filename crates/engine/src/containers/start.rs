@@ -55,6 +55,10 @@ impl Containers<'_> {
     }
 
     pub(crate) async fn start_locked(&self, h: &Arc<Handle>, r: &Record) -> Result<()> {
+        crate::containers::logdriver::check_at_start(
+            &r.host_config.log_config.r#type,
+            &r.host_config.log_config.config,
+        )?;
         let bundle = self.write_bundle(h, r).await?;
         let cfg = self.shim_config(h, r, &bundle)?;
         let (pid, client) = self.spawn_plugged(h, &cfg).await?;

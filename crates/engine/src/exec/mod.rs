@@ -131,6 +131,14 @@ impl Exec<'_> {
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(Error::invalid("No exec command specified"));
         }
+        if !config.detach_keys.is_empty()
+            && berth_api::detach::parse_detach_keys(&config.detach_keys).is_err()
+        {
+            return Err(Error::invalid(format!(
+                "Invalid escape keys ({}) provided",
+                config.detach_keys
+            )));
+        }
         let id = crate::new_id();
         let cmd = config.cmd.clone().unwrap_or_default().join(" ");
         self.execs.lock().unwrap_or_else(|e| e.into_inner()).insert(
@@ -240,6 +248,7 @@ impl Exec<'_> {
         Ok(ExecSession {
             id: id.to_string(),
             streams,
+            detach_keys: config.detach_keys.clone(),
             stream,
         })
     }
@@ -252,6 +261,19 @@ impl Exec<'_> {
     }
 
     /// Records an exec's end (the stream's exit frame).
+    /// The `exec_detach` event of a client that typed the detach keys.
+    pub(crate) fn detached(&self, id: &str) {
+        let container = self.record(id).map(|r| {
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .container_id
+                .clone()
+        });
+        if let Ok(container) = container {
+            self.event("exec_detach", &container, &[("execID", id.to_string())]);
+        }
+    }
+
     pub(crate) fn finished(&self, id: &str, code: i64) {
         let Ok(rec) = self.record(id) else {
             return;

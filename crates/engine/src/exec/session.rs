@@ -7,7 +7,9 @@
 use berth_api::Error;
 use berth_runtime::client::{ExecFrame, ExecStream};
 use berth_runtime::proto::{frame_header, STREAM_STDERR, STREAM_STDOUT};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::containers::attach::DetachKeys;
 
 use super::{Exec, ExecConfig};
 
@@ -54,6 +56,8 @@ impl ExecStreams {
 pub struct ExecSession {
     pub(crate) id: String,
     pub(crate) streams: ExecStreams,
+    /// The create body's `DetachKeys` (empty: ctrl-p ctrl-q).
+    pub(crate) detach_keys: String,
     pub(crate) stream: ExecStream,
 }
 
@@ -90,15 +94,19 @@ impl Exec<'_> {
     /// [`Exec::start`] answered (a failure is written into the
     /// client's stream in dockerd's words and recorded as exit code 126),
     /// `stdin` feeds the process when the exec attached stdin, and `client`
-    /// gets the output (stdcopy frames, or raw with a TTY). A client that
-    /// goes away stops getting output; the process runs on to its end.
-    /// Returns the exit code, recorded before `client` is shut down, since
-    /// the docker CLI inspects it as soon as the stream ends.
+    /// gets the output: raw bytes when `raw` (the start request's `Tty`,
+    /// as moby's exec start route decides), else stdcopy frames. With a
+    /// TTY, the detach keys typed on stdin end the client's stream while
+    /// the process runs on. A client that goes away stops getting output;
+    /// the process runs on to its end. Returns the exit code, recorded
+    /// before `client` is shut down, since the docker CLI inspects it as
+    /// soon as the stream ends.
     pub async fn attach<I, O>(
         &self,
         id: &str,
         started: berth_api::Result<ExecSession>,
         stdin: I,
+        raw: bool,
         mut client: O,
     ) -> i64
     where
@@ -108,8 +116,7 @@ impl Exec<'_> {
         let session = match started {
             Ok(s) => s,
             Err(e) => {
-                let tty = self.streams(id).map(|s| s.tty).unwrap_or(false);
-                let _ = write_output(&mut client, tty, STREAM_STDOUT, &start_failure(&e)).await;
+                let _ = write_output(&mut client, raw, STREAM_STDOUT, &start_failure(&e)).await;
                 self.finished(id, EXEC_START_FAILED_EXIT_CODE);
                 let _ = client.shutdown().await;
                 return EXEC_START_FAILED_EXIT_CODE;
@@ -118,37 +125,86 @@ impl Exec<'_> {
         let ExecSession {
             id,
             streams,
+            detach_keys,
             stream,
         } = session;
         let ExecStream {
             mut output,
             stdin: mut to_process,
         } = stream;
+        // On a detach the stdin feeder hands the process's stdin back, kept
+        // open (as moby keeps a TTY exec's) until the process exits.
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel();
+        let mut kept_stdin = None;
         if streams.stdin {
-            tokio::spawn(async move {
-                let mut stdin = stdin;
-                let _ = tokio::io::copy(&mut stdin, &mut to_process).await;
-                let _ = to_process.shutdown().await;
-            });
+            // moby's copyEscapable: only a TTY exec watches for the keys.
+            let keys = if streams.tty {
+                DetachKeys::parse(&detach_keys).ok()
+            } else {
+                None
+            };
+            tokio::spawn(feed_stdin(stdin, to_process, keys, detached_tx));
         } else {
             let _ = to_process.shutdown().await;
         }
         let mut reading = true;
         let code = loop {
-            match output.next_frame().await {
-                ExecFrame::Exit(code) => break code,
-                ExecFrame::Output { stream, data } if reading && streams.wants(stream) => {
-                    reading = write_output(&mut client, streams.tty, stream, &data)
-                        .await
-                        .is_ok();
+            tokio::select! {
+                frame = output.next_frame() => match frame {
+                    ExecFrame::Exit(code) => break code,
+                    ExecFrame::Output { stream, data } if reading && streams.wants(stream) => {
+                        reading = write_output(&mut client, raw, stream, &data).await.is_ok();
+                    }
+                    ExecFrame::Output { .. } => {}
+                },
+                Ok(stdin) = &mut detached_rx, if reading => {
+                    // Detached: the client's stream ends, the process runs on
+                    // and its output is drained until it exits.
+                    kept_stdin = Some(stdin);
+                    reading = false;
+                    self.detached(&id);
+                    let _ = client.shutdown().await;
                 }
-                ExecFrame::Output { .. } => {}
             }
         };
+        drop(kept_stdin);
         self.finished(&id, code);
         let _ = client.shutdown().await;
         code
     }
+}
+
+/// Copies the client's stdin to the process; with detach keys, stops when
+/// they are typed (forwarding what came before) and hands the process's
+/// stdin, still open, to `detached`.
+async fn feed_stdin<I, W>(
+    mut stdin: I,
+    mut to_process: W,
+    mut keys: Option<DetachKeys>,
+    detached: tokio::sync::oneshot::Sender<W>,
+) where
+    I: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let (forward, hit) = match keys.as_mut() {
+            Some(k) => k.feed(&buf[..n]),
+            None => (buf[..n].to_vec(), false),
+        };
+        if to_process.write_all(&forward).await.is_err() {
+            break;
+        }
+        if hit {
+            let _ = detached.send(to_process);
+            return;
+        }
+    }
+    let _ = to_process.shutdown().await;
 }
 
 /// dockerd's words for an exec that failed to start.

@@ -13,6 +13,9 @@ use crate::Filters;
 
 use super::*;
 
+/// dockerd's answer when a request needs the (absent) swarm cluster.
+const NOT_A_SWARM_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.";
+
 impl Networks<'_> {
     /// `POST /networks/create`.
     pub async fn create(&self, body: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
@@ -20,16 +23,35 @@ impl Networks<'_> {
         if name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
         }
-        if !crate::containers::container::valid_name(&name) && name.len() >= 2 || name.contains('/')
-        {
+        // dockerd takes any name (spaces too); a `/` could never be named
+        // in a URL path, so berthd refuses that one.
+        if name.contains('/') {
             return Err(Error::invalid(format!(
-                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                "invalid network name {name:?}: a name cannot contain '/'"
             )));
         }
         if ["bridge", "host", "none"].contains(&name.as_str()) {
             return Err(Error::new(
                 ErrorKind::Forbidden,
                 format!("{name} is a pre-defined network and cannot be created"),
+            ));
+        }
+        // Swarm-scoped and ingress networks need a swarm, which berthd
+        // is not in: dockerd's answers for a node in none.
+        match body.scope.as_str() {
+            "" | "local" => {}
+            "swarm" => {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
+                    "cannot create a swarm scoped network when swarm is not active",
+                ))
+            }
+            _ => return Err(Error::internal(NOT_A_SWARM_MANAGER)),
+        }
+        if body.ingress {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "Ingress network can only be global scope network",
             ));
         }
         let driver = if body.driver.is_empty() {

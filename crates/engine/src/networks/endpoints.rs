@@ -305,6 +305,14 @@ pub(super) fn clear_runtime(e: &mut Endpoint) {
     e.host_ifname.clear();
 }
 
+/// A requested MAC address that does not parse: dockerd's 400.
+pub(crate) fn check_mac(mac: &str) -> Result<()> {
+    match parse_mac(mac) {
+        Some(_) => Ok(()),
+        None => Err(Error::invalid(format!("invalid MAC address: {mac}"))),
+    }
+}
+
 pub(super) fn endpoint_from(n: &NetworkRecord, cfg: Option<&EndpointSettings>) -> Result<Endpoint> {
     let mut ep = Endpoint {
         network_id: n.id.clone(),

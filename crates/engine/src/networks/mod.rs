@@ -30,6 +30,7 @@ mod ports;
 mod share;
 mod views;
 
+pub(crate) use endpoints::check_mac;
 pub(crate) use ports::{exposed_ports, validate_port_bindings};
 
 service! {

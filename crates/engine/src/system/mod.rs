@@ -136,10 +136,19 @@ impl System<'_> {
             driver: self.images.driver_name().to_string(),
             driver_status: self.images.driver_status(),
             plugins: PluginsInfo {
+                // Every driver berth has, in dockerd's order (sorted; dockerd
+                // lists no `none` log driver).
                 volume: strings(&["local"]),
-                network: strings(&["host", "null"]),
+                network: strings(&["bridge", "host", "macvlan", "null"]),
                 authorization: None,
-                log: strings(&["json-file", "none"]),
+                log: strings(&[
+                    "fluentd",
+                    "gelf",
+                    "journald",
+                    "json-file",
+                    "local",
+                    "syslog",
+                ]),
             },
             memory_limit: true,
             swap_limit: std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")

@@ -12,14 +12,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_api::model::{SwarmJoinRequest, UnlockKeyResponse};
-use berth_api::views::swarm::{ClusterInfo, InitRequest, NodeDescription, Swarm, SwarmSpec};
+use berth_api::views::swarm::{InitRequest, NodeDescription, Swarm, SwarmSpec};
 use berth_api::views::SwarmInfo;
 use berth_api::Error;
-use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
+use tokio::sync::{Mutex, RwLock};
+
+use std::sync::Arc;
 
 use crate::ca::{JoinToken, Role};
-use crate::manager::{Manager, ManagerConfig, Reachability};
-use crate::store::{ClusterSpec, Command};
+use crate::manager::{is_swarm_locked, Manager, ManagerConfig, SWARM_LOCKED};
+use crate::node::SwarmNode;
+use crate::store::ClusterSpec;
 
 pub use nodes::NodeFilters;
 
@@ -41,6 +44,17 @@ pub struct ClusterConfig {
     pub description: NodeDescription,
 }
 
+/// The node's standing when it is in no running swarm.
+#[derive(Debug, Clone, PartialEq)]
+enum Idle {
+    /// In no swarm.
+    Inactive,
+    /// A manager's state is on disk, encrypted: `swarm unlock` opens it.
+    Locked,
+    /// The state on disk could not be opened.
+    Error(String),
+}
+
 /// Which token rotations `swarm update` asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Rotations {
@@ -52,57 +66,94 @@ pub struct Rotations {
 /// This daemon's swarm membership.
 pub struct Cluster {
     config: ClusterConfig,
-    node: RwLock<Option<Manager>>,
-    /// Serializes init, join and leave (dockerd's controlMutex).
+    node: RwLock<Option<SwarmNode>>,
+    /// Serializes init, join, unlock and leave (dockerd's controlMutex).
     control: Mutex<()>,
-    /// Why the swarm state on disk could not be opened at start.
-    start_error: std::sync::Mutex<Option<String>>,
+    /// Why there is no running node (meaningful while `node` is None).
+    idle: std::sync::Mutex<Idle>,
 }
 
 impl Cluster {
     /// The cluster of a daemon starting: rejoins the swarm whose state is
-    /// on disk, if any. A state that cannot be opened leaves the node in
-    /// the `error` state with the reason, as dockerd.
+    /// on disk, if any. A locked manager waits for `swarm unlock`; a state
+    /// that cannot be opened leaves the node in the `error` state with
+    /// the reason, as dockerd.
     pub async fn start(config: ClusterConfig) -> Cluster {
         let cluster = Cluster {
             config,
             node: RwLock::new(None),
             control: Mutex::new(()),
-            start_error: std::sync::Mutex::new(None),
+            idle: std::sync::Mutex::new(Idle::Inactive),
         };
-        if cluster.config.state_dir.join("state.json").exists() {
-            let cfg = cluster.manager_config(addr::listen_addr("").unwrap_or_else(|_| {
-                std::net::SocketAddr::from(([0, 0, 0, 0], addr::DEFAULT_PORT))
-            }));
-            let mut cfg = cfg;
-            // the port the node advertised before, found in its state
-            cfg.listen_addr.set_port(0);
-            match Manager::open(cfg).await {
-                Ok(m) => *cluster.node.write().await = Some(m),
-                Err(e) => {
-                    tracing::error!(error = %e.message, "could not rejoin the swarm");
-                    *cluster.lock_start_error() = Some(e.message);
-                }
+        match SwarmNode::open(cluster.restart_config()).await {
+            Ok(node) => *cluster.node.write().await = node,
+            Err(e) if is_swarm_locked(&e) => cluster.set_idle(Idle::Locked),
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not rejoin the swarm");
+                cluster.set_idle(Idle::Error(e.message));
             }
         }
         cluster
     }
 
-    fn lock_start_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.start_error.lock().unwrap_or_else(|p| p.into_inner())
+    fn idle(&self) -> Idle {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_idle(&self, idle: Idle) {
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = idle;
     }
 
     fn manager_config(&self, listen: std::net::SocketAddr) -> ManagerConfig {
         let mut cfg = ManagerConfig::new(&self.config.state_dir, listen);
-        cfg.hostname = self.config.description.hostname.clone();
+        let d = &self.config.description;
+        cfg.hostname = d.hostname.clone();
+        cfg.description = crate::store::NodeDescription {
+            hostname: d.hostname.clone(),
+            platform: crate::store::Platform {
+                os: d.platform.os.clone(),
+                architecture: d.platform.architecture.clone(),
+            },
+            resources: crate::store::Resources {
+                nano_cpus: d.resources.nano_cpus,
+                memory_bytes: d.resources.memory_bytes,
+            },
+            engine: crate::store::EngineDescription {
+                engine_version: d.engine.engine_version.clone(),
+                labels: d
+                    .engine
+                    .labels
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                plugins: d
+                    .engine
+                    .plugins
+                    .iter()
+                    .map(|p| (p.kind.clone(), p.name.clone()))
+                    .collect(),
+            },
+        };
         cfg
     }
 
+    /// The configuration of a node coming back from its state: the port
+    /// it advertised before (0 here: `open` finds it in the state).
+    fn restart_config(&self) -> ManagerConfig {
+        self.manager_config(std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
     /// The running manager, or dockerd's answer for a node that has none.
-    async fn manager(&self) -> Result<RwLockReadGuard<'_, Manager>, Error> {
-        let guard = self.node.read().await;
-        RwLockReadGuard::try_map(guard, |n| n.as_ref())
-            .map_err(|_| Error::unavailable(NOT_A_MANAGER))
+    async fn manager(&self) -> Result<Arc<Manager>, Error> {
+        let node = self.node.read().await;
+        match node.as_ref() {
+            Some(n) => n
+                .manager()
+                .ok_or_else(|| Error::unavailable(WORKER_NOT_A_MANAGER)),
+            None if self.idle() == Idle::Locked => Err(Error::unavailable(SWARM_LOCKED)),
+            None => Err(Error::unavailable(NOT_A_MANAGER)),
+        }
     }
 
     async fn refuse_if_member(&self) -> Result<(), Error> {
@@ -112,42 +163,58 @@ impl Cluster {
         Ok(())
     }
 
-    /// `POST /swarm/init`: a new swarm with this node its first manager.
-    /// Answers the node ID.
+    /// `POST /swarm/init`: a new swarm with this node its first manager,
+    /// or with `ForceNewCluster` this node's swarm state (its own, or a
+    /// restored backup) as a one-manager swarm. Answers the node ID.
     pub async fn init(&self, req: InitRequest) -> Result<String, Error> {
         let _control = self.control.lock().await;
-        self.refuse_if_member().await?;
         let listen = addr::listen_addr(&req.listen_addr)?;
         let advertise = addr::advertise_addr(&req.advertise_addr, listen)?;
-        let mut spec = spec::apply_spec(&ClusterSpec::default(), &req.spec)?;
-        // the API's own flag, beside the spec's
-        spec.autolock |= req.auto_lock_managers;
-        if let Some(pool) = req.default_addr_pool.filter(|p| !p.is_empty()) {
-            spec.default_addr_pool = pool;
-        }
-        if req.subnet_size > 0 {
-            spec.subnet_size = req.subnet_size;
-        }
-        if req.data_path_port > 0 {
-            if !(1024..=49151).contains(&req.data_path_port) {
-                return Err(Error::invalid(format!(
-                    "data path port {} is out of range (1024-49151)",
-                    req.data_path_port
-                )));
-            }
-            spec.data_path_port = req.data_path_port;
-        }
-        refuse_autolock(&spec)?;
         let mut cfg = self.manager_config(listen);
         cfg.advertise_addr = Some(advertise.to_string());
-        let m = Manager::init(cfg, spec, None).await?;
-        let id = m.node_id().to_string();
-        *self.node.write().await = Some(m);
-        *self.lock_start_error() = None;
+        let has_state = self.config.state_dir.join("state.json").exists();
+        if req.force_new_cluster && has_state {
+            return self.force_new_cluster(cfg).await;
+        }
+        self.refuse_if_member().await?;
+        let spec = init_spec(&req)?;
+        let node = SwarmNode::init(cfg, spec, None).await?;
+        let id = node.info().node_id;
+        *self.node.write().await = Some(node);
+        self.set_idle(Idle::Inactive);
         Ok(id)
     }
 
-    /// `POST /swarm/join`.
+    async fn force_new_cluster(&self, cfg: ManagerConfig) -> Result<String, Error> {
+        if self.idle() == Idle::Locked {
+            return Err(Error::unavailable(SWARM_LOCKED));
+        }
+        let mut node = self.node.write().await;
+        // the running node's unlock key opens its sealed state again
+        let key = node
+            .as_ref()
+            .and_then(|n| n.manager())
+            .and_then(|m| m.unlock_key())
+            .map(|k| k.to_string());
+        if let Some(running) = node.take() {
+            running.shutdown().await;
+        }
+        match SwarmNode::force_new_cluster(cfg, key.as_deref()).await {
+            Ok(restored) => {
+                let id = restored.info().node_id;
+                *node = Some(restored);
+                self.set_idle(Idle::Inactive);
+                Ok(id)
+            }
+            Err(e) => {
+                // nothing is lost: the node comes back as it was
+                *node = SwarmNode::open(self.restart_config()).await.ok().flatten();
+                Err(e)
+            }
+        }
+    }
+
+    /// `POST /swarm/join`: as a manager or a worker, as the token says.
     pub async fn join(&self, req: SwarmJoinRequest) -> Result<(), Error> {
         let _control = self.control.lock().await;
         self.refuse_if_member().await?;
@@ -166,9 +233,9 @@ impl Cluster {
         } else {
             format!("{remote}:{}", addr::DEFAULT_PORT)
         };
-        let m = Manager::join(cfg, &remote, &req.join_token).await?;
-        *self.node.write().await = Some(m);
-        *self.lock_start_error() = None;
+        let node = SwarmNode::join(cfg, &remote, &req.join_token).await?;
+        *self.node.write().await = Some(node);
+        self.set_idle(Idle::Inactive);
         Ok(())
     }
 
@@ -177,19 +244,25 @@ impl Cluster {
     pub async fn leave(&self, force: bool) -> Result<(), Error> {
         let _control = self.control.lock().await;
         let mut node = self.node.write().await;
-        let Some(m) = node.as_ref() else {
-            if self.config.state_dir.join("state.json").exists() && force {
-                return self.wipe_state();
-            }
-            return Err(Error::unavailable(NOT_IN_A_SWARM));
+        let Some(running) = node.take() else {
+            return match self.idle() {
+                Idle::Locked if !force => Err(Error::unavailable(
+                    "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.",
+                )),
+                Idle::Locked | Idle::Error(_) => {
+                    self.set_idle(Idle::Inactive);
+                    self.wipe_state()
+                }
+                Idle::Inactive => Err(Error::unavailable(NOT_IN_A_SWARM)),
+            };
         };
-        if !force {
-            return Err(Error::unavailable(leave_refusal(m).await));
+        match running.leave(force).await {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                *node = refused.node;
+                Err(refused.error)
+            }
         }
-        if let Some(m) = node.take() {
-            m.shutdown().await;
-        }
-        self.wipe_state()
     }
 
     fn wipe_state(&self) -> Result<(), Error> {
@@ -218,7 +291,10 @@ impl Cluster {
         })
     }
 
-    /// `POST /swarm/update?version=N`.
+    /// `POST /swarm/update?version=N`: the spec (autolock on or off
+    /// included), then the rotations asked for: join tokens, the unlock
+    /// key, the root CA (`swarm ca --rotate` bumps `ForceRotate` or gives
+    /// a signing certificate and key).
     pub async fn update(
         &self,
         version: u64,
@@ -226,24 +302,32 @@ impl Cluster {
         spec: SwarmSpec,
     ) -> Result<(), Error> {
         let m = self.manager().await?;
-        let mut c = m
+        let c = m
             .cluster()
             .ok_or_else(|| Error::internal("the swarm has no cluster object"))?;
-        if c.meta.version != version {
-            return Err(Error::invalid(
-                "rpc error: code = Unknown desc = update out of sequence",
-            ));
-        }
-        c.spec = spec::apply_spec(&c.spec, &spec)?;
-        refuse_autolock(&c.spec)?;
+        let next = spec::apply_spec(&c.spec, &spec)?;
+        let ca = &spec.ca_config;
+        let rotate_ca = next.force_rotate != c.spec.force_rotate
+            || !ca.signing_ca_cert.is_empty()
+            || !ca.signing_ca_key.is_empty();
+        let next_root = match (ca.signing_ca_cert.as_str(), ca.signing_ca_key.as_str()) {
+            ("", "") => None,
+            (cert, "") => Some(crate::ca::RootCa::from_pem(cert, None)?),
+            (cert, key) => Some(crate::ca::RootCa::from_pem(cert, Some(key))?),
+        };
+        m.update_cluster_spec(version, next).await?;
         if rotations.worker_token {
-            c.join_tokens.rotate(Role::Worker);
+            m.rotate_join_token(Role::Worker).await?;
         }
         if rotations.manager_token {
-            c.join_tokens.rotate(Role::Manager);
+            m.rotate_join_token(Role::Manager).await?;
         }
-        c.meta.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        m.propose(Command::UpdateCluster(Box::new(c))).await?;
+        if rotations.unlock_key {
+            m.rotate_unlock_key().await?;
+        }
+        if rotate_ca {
+            m.rotate_root_ca(next_root).await?;
+        }
         Ok(())
     }
 
@@ -255,49 +339,75 @@ impl Cluster {
     /// `GET /swarm/unlockkey`: empty while autolock is off.
     pub async fn unlock_key(&self) -> Result<UnlockKeyResponse, Error> {
         let m = self.manager().await?;
-        let autolock = m.cluster().is_some_and(|c| c.spec.autolock);
-        if !autolock {
-            return Ok(UnlockKeyResponse::default());
-        }
-        Err(Error::unavailable(
-            "berthd cannot encrypt a swarm at rest yet",
-        ))
+        Ok(UnlockKeyResponse {
+            unlock_key: m.unlock_key().map(|k| k.to_string()).unwrap_or_default(),
+        })
     }
 
-    /// `POST /swarm/unlock`.
-    pub async fn unlock(&self, _key: &str) -> Result<(), Error> {
-        if self.node.read().await.is_some() {
-            return Err(Error::conflict("swarm is not locked"));
+    /// `POST /swarm/unlock`: open the locked manager's state with `key`.
+    pub async fn unlock(&self, key: &str) -> Result<(), Error> {
+        let _control = self.control.lock().await;
+        let mut node = self.node.write().await;
+        if node.is_some() {
+            return Err(Error::conflict(crate::manager::NOT_LOCKED));
         }
-        Err(Error::unavailable(NOT_A_MANAGER))
+        if self.idle() != Idle::Locked {
+            return Err(Error::unavailable(NOT_A_MANAGER));
+        }
+        *node = Some(SwarmNode::unlock(self.restart_config(), key).await?);
+        self.set_idle(Idle::Inactive);
+        Ok(())
     }
 
     /// `/info`'s `Swarm`.
     pub async fn info(&self) -> SwarmInfo {
         let node = self.node.read().await;
-        let Some(m) = node.as_ref() else {
-            let error = self.lock_start_error().clone();
+        let Some(n) = node.as_ref() else {
+            let (state, error) = match self.idle() {
+                Idle::Inactive => ("inactive", String::new()),
+                Idle::Locked => ("locked", String::new()),
+                Idle::Error(e) => ("error", e),
+            };
             return SwarmInfo {
-                local_node_state: if error.is_some() { "error" } else { "inactive" }.into(),
-                error: error.unwrap_or_default(),
+                local_node_state: state.into(),
+                error,
                 ..SwarmInfo::default()
             };
         };
-        let managers = m.managers().await;
-        let nodes = m.nodes();
-        let host = m
-            .addr()
+        let local = n.info();
+        let host = local
+            .addr
             .rsplit_once(':')
             .map(|(h, _)| h)
-            .unwrap_or(m.addr())
+            .unwrap_or(&local.addr)
             .to_string();
-        SwarmInfo {
-            node_id: m.node_id().to_string(),
+        let mut info = SwarmInfo {
+            node_id: local.node_id.clone(),
             node_addr: host,
-            local_node_state: "active".into(),
-            control_available: true,
-            error: String::new(),
+            local_node_state: if local.error.is_some() {
+                "error"
+            } else {
+                "active"
+            }
+            .into(),
+            control_available: false,
+            error: local.error.clone().unwrap_or_default(),
             remote_managers: Some(
+                local
+                    .remote_managers
+                    .iter()
+                    .map(|r| berth_api::model::PeerNode {
+                        node_id: r.node_id.clone(),
+                        addr: r.addr.clone(),
+                    })
+                    .collect(),
+            ),
+            ..SwarmInfo::default()
+        };
+        if let Some(m) = n.manager() {
+            let managers = m.managers().await;
+            info.control_available = true;
+            info.remote_managers = Some(
                 managers
                     .iter()
                     .map(|s| berth_api::model::PeerNode {
@@ -305,71 +415,58 @@ impl Cluster {
                         addr: s.addr.clone(),
                     })
                     .collect(),
-            ),
-            nodes: Some(nodes.len() as u64),
-            managers: Some(managers.len() as u64),
-            cluster: m.cluster().map(|c| spec::cluster_view(&c)),
+            );
+            info.nodes = Some(m.nodes().len() as u64);
+            info.managers = Some(managers.len() as u64);
+            info.cluster = m.cluster().map(|c| spec::cluster_view(&c));
         }
+        info
     }
 
     /// The `Swarm` header of `/_ping`: `inactive`, `active/manager`, ...
     pub fn ping_state(&self) -> &'static str {
         match self.node.try_read() {
-            Ok(n) if n.is_some() => "active/manager",
-            Ok(_) if self.lock_start_error().is_some() => "error",
-            Ok(_) => "inactive",
+            Ok(n) => match n.as_ref() {
+                Some(n) if n.manager().is_some() => "active/manager",
+                Some(_) => "active/worker",
+                None => match self.idle() {
+                    Idle::Inactive => "inactive",
+                    Idle::Locked => "locked",
+                    Idle::Error(_) => "error",
+                },
+            },
             // an init, join or leave is under way
             Err(_) => "pending",
         }
     }
 
-    /// The cluster view of `/info` alone (for callers that need no node).
-    pub async fn cluster_info(&self) -> Result<ClusterInfo, Error> {
-        Ok(self.inspect().await?.cluster)
-    }
-
     /// Stop serving (daemon shutdown): the state stays for the next start.
     pub async fn shutdown(&self) {
-        if let Some(m) = self.node.write().await.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), m.shutdown()).await;
+        if let Some(n) = self.node.write().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), n.shutdown()).await;
         }
     }
 }
 
-/// Until the Raft data can be encrypted at rest, a swarm is never said to
-/// be locked when it is not.
-fn refuse_autolock(spec: &ClusterSpec) -> Result<(), Error> {
-    if spec.autolock {
-        return Err(Error::unavailable(
-            "berthd cannot encrypt a swarm at rest yet: --autolock is not available",
-        ));
+/// The stored spec of a new swarm from `swarm init`'s request.
+fn init_spec(req: &InitRequest) -> Result<ClusterSpec, Error> {
+    let mut spec = spec::apply_spec(&ClusterSpec::default(), &req.spec)?;
+    // the API's own flag, beside the spec's
+    spec.autolock |= req.auto_lock_managers;
+    if let Some(pool) = req.default_addr_pool.clone().filter(|p| !p.is_empty()) {
+        spec.default_addr_pool = pool;
     }
-    Ok(())
-}
-
-/// dockerd's words for a manager leaving without `--force`.
-async fn leave_refusal(m: &Manager) -> String {
-    let mut msg = String::from(
-        "You are attempting to leave the swarm on a node that is participating as a manager. ",
-    );
-    let statuses = m.managers().await;
-    let reachable = statuses
-        .iter()
-        .filter(|s| s.reachability == Reachability::Reachable)
-        .count();
-    let unreachable = statuses.len() - reachable;
-    // swarmkit: removing a manager loses quorum when reachable-2 <= unreachable
-    if reachable <= unreachable + 2 {
-        if reachable == 1 && unreachable == 0 {
-            msg.push_str("Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. ");
-            return msg;
+    if req.subnet_size > 0 {
+        spec.subnet_size = req.subnet_size;
+    }
+    if req.data_path_port > 0 {
+        if !(1024..=49151).contains(&req.data_path_port) {
+            return Err(Error::invalid(format!(
+                "data path port {} is out of range (1024-49151)",
+                req.data_path_port
+            )));
         }
-        msg.push_str(&format!(
-            "Removing this node leaves {} managers out of {}. Without a Raft quorum your swarm will be inaccessible. ",
-            reachable.saturating_sub(1),
-            reachable + unreachable
-        ));
+        spec.data_path_port = req.data_path_port;
     }
-    msg.push_str("The only way to restore a swarm that has lost consensus is to reinitialize it with `--force-new-cluster`. Use `--force` to suppress this message.");
-    msg
+    Ok(spec)
 }

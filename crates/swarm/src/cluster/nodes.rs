@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use berth_api::views::swarm::{
-    ManagerStatus, Node as NodeView, NodeDescription, NodeSpec, NodeStatus, ObjectVersion,
+    EngineDescription, EnginePlugin, ManagerStatus, Node as NodeView, NodeDescription, NodeSpec,
+    NodeStatus, ObjectVersion, Platform, Resources, TLSInfo,
 };
 use berth_api::Error;
 
@@ -86,14 +88,50 @@ impl NodeFilters {
     }
 }
 
+/// What the node reported at its last session start, as the API shows it.
+fn description_view(n: &Node, root_tls: &TLSInfo) -> NodeDescription {
+    let d = n.description.clone().unwrap_or_default();
+    let tls_info = match &n.tls_info {
+        Some(t) => {
+            let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+            TLSInfo {
+                trust_root: t.trust_root.clone(),
+                cert_issuer_subject: b64(&t.cert_issuer_subject),
+                cert_issuer_public_key: b64(&t.cert_issuer_public_key),
+            }
+        }
+        None => root_tls.clone(),
+    };
+    NodeDescription {
+        hostname: n.hostname.clone(),
+        platform: Platform {
+            architecture: d.platform.architecture,
+            os: d.platform.os,
+        },
+        resources: Resources {
+            nano_cpus: d.resources.nano_cpus,
+            memory_bytes: d.resources.memory_bytes,
+        },
+        engine: EngineDescription {
+            engine_version: d.engine.engine_version,
+            labels: (!d.engine.labels.is_empty()).then(|| d.engine.labels.into_iter().collect()),
+            plugins: d
+                .engine
+                .plugins
+                .into_iter()
+                .map(|(kind, name)| EnginePlugin { kind, name })
+                .collect(),
+        },
+        tls_info,
+    }
+}
+
 /// The API view of a stored node, with its MANAGER STATUS.
 fn node_view(
     n: &Node,
     status: Option<&crate::manager::ManagerStatus>,
-    local: Option<&NodeDescription>,
+    root_tls: &TLSInfo,
 ) -> NodeView {
-    let mut description = local.cloned().unwrap_or_default();
-    description.hostname = n.hostname.clone();
     NodeView {
         id: n.id.clone(),
         version: ObjectVersion {
@@ -112,7 +150,7 @@ fn node_view(
             role: role_name(n.spec.role).into(),
             availability: availability_name(n.spec.availability).into(),
         },
-        description,
+        description: description_view(n, root_tls),
         status: NodeStatus {
             state: state_name(n.status.state).into(),
             message: n.status.message.clone(),
@@ -122,8 +160,9 @@ fn node_view(
             leader: status.is_some_and(|s| s.leader),
             reachability: match status.map(|s| s.reachability) {
                 Some(Reachability::Reachable) => "reachable",
-                Some(Reachability::Unreachable) => "unreachable",
-                None => "unknown",
+                // a manager no longer in the Raft membership (after a
+                // force-new-cluster, until it is demoted) is not reached
+                Some(Reachability::Unreachable) | None => "unreachable",
             }
             .into(),
             addr: info.addr.clone(),
@@ -151,16 +190,15 @@ fn parse_role(s: &str) -> Result<Role, Error> {
 impl Cluster {
     async fn node_views(&self, m: &Manager) -> Vec<NodeView> {
         let statuses = m.managers().await;
-        let mut local = self.config.description.clone();
-        if let Some(c) = m.cluster() {
-            local.tls_info = spec::tls_info(&c.root_ca_cert);
-        }
+        let root_tls = m
+            .cluster()
+            .map(|c| spec::tls_info(&c.root_ca_cert))
+            .unwrap_or_default();
         m.nodes()
             .values()
             .map(|n| {
                 let status = statuses.iter().find(|s| s.node_id == n.id);
-                let own = (n.id == m.node_id()).then_some(&local);
-                node_view(n, status, own)
+                node_view(n, status, &root_tls)
             })
             .collect()
     }
@@ -234,14 +272,12 @@ impl Cluster {
         if role == Role::Worker && current.spec.role == Role::Manager {
             m.demote(&id).await?;
         } else if role == Role::Manager && current.spec.role == Role::Worker {
-            return Err(Error::unavailable(
-                "rpc error: code = Unimplemented desc = berthd cannot promote a worker yet",
-            ));
+            m.promote(&id).await?;
         }
         let labels: BTreeMap<String, String> = spec.labels.into_iter().collect();
-        m.update_node(&id, |n| {
+        m.update_node_unversioned(&id, |n| {
             n.spec.availability = availability;
-            n.spec.labels = labels;
+            n.spec.labels = labels.clone();
         })
         .await?;
         Ok(())

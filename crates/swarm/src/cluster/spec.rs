@@ -56,10 +56,11 @@ pub fn spec_view(s: &ClusterSpec) -> SwarmSpec {
             heartbeat_tick: s.raft.heartbeat_tick,
         },
         dispatcher: DispatcherConfig {
-            heartbeat_period: s.heartbeat_period_secs as i64 * NANOS,
+            heartbeat_period: s.heartbeat_period_ns as i64,
         },
         ca_config: CaConfig {
             node_cert_expiry: s.cert_expiry_secs as i64 * NANOS,
+            force_rotate: s.force_rotate,
             ..CaConfig::default()
         },
         task_defaults: TaskDefaults {
@@ -88,7 +89,7 @@ pub fn cluster_view(c: &Cluster) -> ClusterInfo {
         updated_at: c.meta.updated_at.clone(),
         spec: spec_view(&c.spec),
         tls_info: tls_info(&c.root_ca_cert),
-        root_rotation_in_progress: false,
+        root_rotation_in_progress: c.root_rotation.is_some(),
         default_addr_pool: (!c.spec.default_addr_pool.is_empty())
             .then(|| c.spec.default_addr_pool.clone()),
         subnet_size: c.spec.subnet_size,
@@ -114,9 +115,15 @@ pub fn apply_spec(base: &ClusterSpec, spec: &SwarmSpec) -> Result<ClusterSpec, E
     if let Some(limit) = spec.orchestration.task_history_retention_limit {
         s.task_history_limit = limit;
     }
-    if let Some(secs) = whole_secs(spec.dispatcher.heartbeat_period, "heartbeat period")? {
-        s.heartbeat_period_secs = secs;
+    if spec.dispatcher.heartbeat_period < 0 {
+        return Err(Error::invalid(
+            "rpc error: code = InvalidArgument desc = invalid heartbeat period: must be positive",
+        ));
     }
+    if spec.dispatcher.heartbeat_period > 0 {
+        s.heartbeat_period_ns = spec.dispatcher.heartbeat_period as u64;
+    }
+    s.force_rotate = spec.ca_config.force_rotate;
     if let Some(secs) = whole_secs(spec.ca_config.node_cert_expiry, "certificate expiry")? {
         if Duration::from_secs(secs) < MIN_CERT_EXPIRY {
             return Err(Error::invalid(
@@ -183,7 +190,7 @@ mod tests {
         spec.dispatcher.heartbeat_period = 2 * NANOS;
         spec.encryption_config.auto_lock_managers = true;
         let s = apply_spec(&base, &spec).unwrap();
-        assert_eq!((s.heartbeat_period_secs, s.autolock), (2, true));
+        assert_eq!((s.heartbeat_period_ns, s.autolock), (2_000_000_000, true));
         spec.ca_config.node_cert_expiry = 60 * NANOS;
         assert!(apply_spec(&base, &spec)
             .unwrap_err()

@@ -11,9 +11,9 @@ fn answer(r: Result<Response, Error>) -> Response {
 }
 
 impl Handler for Inner {
-    // The caller's identity is not needed here: the transport already
-    // refused non-managers everything but the CA and the join.
-    async fn handle(&self, _peer: Option<NodeIdentity>, req: Request) -> Response {
+    // The transport already refused non-managers everything but the CA,
+    // the join, their own session and heartbeats and their renewal.
+    async fn handle(&self, peer: Option<NodeIdentity>, req: Request) -> Response {
         match req {
             Request::AppendEntries(r) => Response::AppendEntries(self.raft.append_entries(r).await),
             Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
@@ -40,6 +40,31 @@ impl Handler for Inner {
                     .unwrap_or_else(|| self.ca.cert_pem().to_string()),
             ),
             Request::Join(j) => answer(self.handle_join(j).await.map(Response::Join)),
+            // The node is the caller's certificate; a follower passes it on
+            // as DispatchFor, which only managers may send.
+            Request::Dispatch(d) => match peer {
+                Some(caller) => answer(
+                    self.dispatch(&caller.node_id, d)
+                        .await
+                        .map(Response::Dispatch),
+                ),
+                None => answer(Err(Error::new(
+                    berth_api::ErrorKind::Forbidden,
+                    "a node certificate is required",
+                ))),
+            },
+            Request::DispatchFor { node_id, req } => answer(
+                self.dispatch_local(&node_id, req)
+                    .await
+                    .map(Response::Dispatch),
+            ),
+            Request::RenewCertificate { csr_pem } => match peer {
+                Some(caller) => answer(self.sign_for(&caller, &csr_pem).map(Response::Certificate)),
+                None => answer(Err(Error::new(
+                    berth_api::ErrorKind::Forbidden,
+                    "a node certificate is required",
+                ))),
+            },
         }
     }
 }

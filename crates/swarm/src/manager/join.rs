@@ -37,7 +37,7 @@ struct FirstManager {
     ca: RootCa,
 }
 
-fn new_raft_id() -> u64 {
+pub(crate) fn new_raft_id() -> u64 {
     // 0 is never a Raft ID (swarmkit's raft.None).
     loop {
         let id = rand::rng().next_u64();
@@ -81,10 +81,11 @@ fn node_object(identity: &NodeIdentity, hostname: &str, addr: &str, raft_id: u64
             addr: addr.to_string(),
         }),
         tls_info: None,
+        description: None,
     }
 }
 
-fn refuse_if_in_swarm(config: &ManagerConfig) -> Result<(), Error> {
+pub(crate) fn refuse_if_in_swarm(config: &ManagerConfig) -> Result<(), Error> {
     if Paths::new(&config.state_dir).state.exists() {
         return Err(Error::conflict(ALREADY_IN_SWARM));
     }
@@ -332,6 +333,17 @@ impl Manager {
                 "this is a worker join token; a manager joins with the manager token",
             ));
         }
+        Self::join_with_certificate(config, listener, addr, remote, (ca, node, resp)).await
+    }
+
+    /// The rest of a manager's join once it holds its certificate.
+    pub(crate) async fn join_with_certificate(
+        config: ManagerConfig,
+        listener: tokio::net::TcpListener,
+        addr: String,
+        remote: &str,
+        (ca, node, resp): (RootCa, NodeCert, JoinResponse),
+    ) -> Result<Manager, Error> {
         let state = LocalState {
             raft_id: resp.raft_id,
             addr: addr.clone(),
@@ -342,15 +354,27 @@ impl Manager {
             Ok(m) => m,
             Err(e) => return Err(paths.undo(e)),
         };
+        match manager.add_to_raft(remote).await {
+            Ok(()) => Ok(manager),
+            Err(e) => {
+                manager.shutdown().await;
+                Err(paths.undo(e))
+            }
+        }
+    }
+
+    /// Have the leader (through the manager at `remote`) add this manager
+    /// to Raft: a learner first, a voter once it has caught up.
+    pub(crate) async fn add_to_raft(&self, remote: &str) -> Result<(), Error> {
         let peer = Peer {
-            addr,
-            node_id: resp.node_id.clone(),
+            addr: self.inner.addr.clone(),
+            node_id: self.inner.identity.node_id.clone(),
         };
         let op = Request::Membership(MembershipOp::Add {
-            raft_id: state.raft_id,
+            raft_id: self.inner.raft_id,
             peer,
         });
-        let added = match manager
+        match self
             .inner
             .peers
             .client(remote)
@@ -365,13 +389,6 @@ impl Manager {
             Err(e) => Err(Error::internal(format!(
                 "could not reach the manager at {remote}: {e}"
             ))),
-        };
-        match added {
-            Ok(()) => Ok(manager),
-            Err(e) => {
-                manager.shutdown().await;
-                Err(paths.undo(e))
-            }
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod autolock;
 mod certs;
+mod dispatcher;
 mod follow;
 mod handler;
 mod join;
@@ -35,8 +36,11 @@ use crate::store::{Cluster, Node};
 use crate::transport::network::{NetworkFactory, Peers};
 use crate::transport::{serve, tls, Request, Response};
 
+pub(crate) use autolock::read_key_file;
 pub use autolock::{is_swarm_locked, INVALID_UNLOCK_KEY, NOT_LOCKED, SWARM_LOCKED};
+pub(crate) use join::{new_raft_id, refuse_if_in_swarm};
 pub use join::{request_certificate, ALREADY_IN_SWARM};
+
 pub use propose::LOST_QUORUM;
 
 /// How a manager runs.
@@ -54,6 +58,9 @@ pub struct ManagerConfig {
     pub election_timeout_ms: (u64, u64),
     /// Entries since the last snapshot that trigger a new one.
     pub snapshot_every: u64,
+    /// What this node reports at its session start (its hostname is
+    /// `hostname` above).
+    pub description: crate::store::NodeDescription,
 }
 
 impl ManagerConfig {
@@ -70,15 +77,17 @@ impl ManagerConfig {
             heartbeat_ms: 100,
             election_timeout_ms: (300, 450),
             snapshot_every: 1000,
+            description: crate::store::NodeDescription::local("localhost"),
         }
     }
 }
 
 /// What `state.json` keeps.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LocalState {
-    raft_id: u64,
-    addr: String,
+pub(crate) struct LocalState {
+    /// 0 on a worker.
+    pub(crate) raft_id: u64,
+    pub(crate) addr: String,
 }
 
 /// A manager's standing in `node ls` (MANAGER STATUS).
@@ -115,6 +124,7 @@ pub(crate) struct Inner {
     raft_files: autolock::RaftFiles,
     /// The roots peers are verified against (two during a root rotation).
     trust: Arc<crate::transport::trust::Trust>,
+    dispatcher: dispatcher::Dispatcher,
 }
 
 /// A running manager. Dropping it stops serving; `shutdown` also stops Raft.
@@ -124,6 +134,7 @@ pub struct Manager {
     renewer: JoinHandle<()>,
     /// Follows the cluster object: the unlock key, the root CA.
     cluster_watch: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
 }
 
 impl Drop for Manager {
@@ -131,21 +142,22 @@ impl Drop for Manager {
         self.server.abort();
         self.renewer.abort();
         self.cluster_watch.abort();
+        self.dispatcher.abort();
     }
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::internal(format!("{what} {}: {e}", path.display()))
 }
 
-struct Paths {
-    certs: PathBuf,
-    raft: PathBuf,
-    state: PathBuf,
+pub(crate) struct Paths {
+    pub(crate) certs: PathBuf,
+    pub(crate) raft: PathBuf,
+    pub(crate) state: PathBuf,
 }
 
 impl Paths {
-    fn new(dir: &Path) -> Paths {
+    pub(crate) fn new(dir: &Path) -> Paths {
         Paths {
             certs: dir.join("certificates"),
             raft: dir.join("raft"),
@@ -154,13 +166,13 @@ impl Paths {
     }
 
     /// The node's TLS key and the Raft data key (see `crate::lock::keyfile`).
-    fn key_file(&self) -> PathBuf {
+    pub(crate) fn key_file(&self) -> PathBuf {
         self.certs.join("swarm-node.key")
     }
 
     /// Remove what a failed init or join wrote, so the node is not left
     /// "already part of a swarm"; returns `e` for the caller to pass on.
-    fn undo(&self, e: Error) -> Error {
+    pub(crate) fn undo(&self, e: Error) -> Error {
         let _ = std::fs::remove_file(&self.state);
         let _ = std::fs::remove_dir_all(&self.certs);
         let _ = std::fs::remove_dir_all(&self.raft);
@@ -177,7 +189,7 @@ impl Paths {
 
 /// Write a file and fsync it (certificates and state must survive a crash
 /// right after init or join).
-fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io("writing", &tmp, e))?;
@@ -189,7 +201,7 @@ fn write_synced(path: &Path, body: &[u8]) -> Result<(), Error> {
 
 /// Write a new node's files, with a new data key for its Raft data
 /// (sealed later if the cluster is autolocked).
-fn save_identity(
+pub(crate) fn save_identity(
     paths: &Paths,
     ca: &RootCa,
     node: &NodeCert,
@@ -215,13 +227,13 @@ fn save_identity(
     Ok(autolock::AtRest::new(&secrets, None))
 }
 
-fn read(path: &Path) -> Result<String, Error> {
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| io("reading", path, e))
 }
 
 impl Manager {
     /// Start Raft and the cluster listener for an identity already on disk.
-    async fn start(
+    pub(crate) async fn start(
         config: ManagerConfig,
         listener: TcpListener,
         ca: RootCa,
@@ -280,19 +292,22 @@ impl Manager {
             at_rest,
             raft_files,
             trust,
+            dispatcher: Default::default(),
         });
         let server = tokio::spawn(serve(listener, cluster_cfg, join_cfg, inner.clone()));
         let renewer = tokio::spawn(certs::renew_loop(Arc::downgrade(&inner)));
         let cluster_watch = tokio::spawn(follow::follow_cluster(Arc::downgrade(&inner)));
+        let dispatcher = tokio::spawn(dispatcher::run(Arc::downgrade(&inner)));
         Ok(Manager {
             inner,
             server,
             renewer,
             cluster_watch,
+            dispatcher,
         })
     }
 
-    async fn bind(config: &ManagerConfig) -> Result<(TcpListener, String), Error> {
+    pub(crate) async fn bind(config: &ManagerConfig) -> Result<(TcpListener, String), Error> {
         let listener = TcpListener::bind(config.listen_addr).await.map_err(|e| {
             Error::invalid(format!("failed to listen on {}: {e}", config.listen_addr))
         })?;
@@ -429,10 +444,22 @@ impl Manager {
     /// Stop Raft and the listener (a clean stop; a crash is just dropping
     /// the runtime).
     pub async fn shutdown(self) {
+        self.stop().await;
+    }
+
+    /// `shutdown` for a manager shared with others (a demoted node's).
+    pub(crate) async fn stop(&self) {
         self.server.abort();
         self.renewer.abort();
         self.cluster_watch.abort();
+        self.dispatcher.abort();
         let _ = self.inner.raft.shutdown().await;
+    }
+
+    /// The key and certificate TLS uses, shared with this node's agent so
+    /// both present the renewed certificate.
+    pub(crate) fn keys(&self) -> Arc<tls::NodeKeys> {
+        self.inner.keys.clone()
     }
 
     /// Every manager in the Raft membership with its MANAGER STATUS as

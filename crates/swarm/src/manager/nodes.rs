@@ -29,6 +29,24 @@ impl Manager {
         self.propose(Command::UpdateNode(Box::new(node))).await
     }
 
+    /// A change the caller made without a version (a role change, the
+    /// user's update already checked against the version they read, the
+    /// store after a restore): read, change, write, and read again if a
+    /// status write (the dispatcher's) got in between.
+    pub(crate) async fn update_node_unversioned(
+        &self,
+        id: &str,
+        f: impl Fn(&mut Node),
+    ) -> Result<u64, Error> {
+        let mut tries = 0;
+        loop {
+            match self.update_node(id, &f).await {
+                Err(e) if e.message == "update out of sequence" && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
+    }
+
     /// `node demote`: the node becomes a worker and leaves the Raft voters.
     /// The last manager is never demoted, nor one whose removal would lose
     /// the quorum.
@@ -36,6 +54,11 @@ impl Manager {
         let nodes = self.nodes();
         let node = nodes.get(id).ok_or_else(|| not_found(id))?;
         let Some(info) = node.manager.clone() else {
+            // Promoted but not in Raft yet: only the role goes back.
+            if node.spec.role == Role::Manager {
+                self.update_node_unversioned(id, |n| n.spec.role = Role::Worker)
+                    .await?;
+            }
             return Ok(());
         };
         if nodes
@@ -66,12 +89,26 @@ impl Manager {
                 "can't remove member from the raft: this would result in a loss of quorum".into(),
             ));
         }
-        self.update_node(id, |n| {
+        self.update_node_unversioned(id, |n| {
             n.spec.role = Role::Worker;
             n.manager = None;
         })
         .await?;
         self.remove_manager(info.raft_id).await
+    }
+
+    /// `node promote`: the store's role says manager; the node sees it in
+    /// its next heartbeat answer, gets a manager certificate, starts Raft
+    /// and has the leader add it as a voter (swarmkit checks nothing more
+    /// for a promotion).
+    pub async fn promote(&self, id: &str) -> Result<(), Error> {
+        let node = self.nodes().get(id).cloned().ok_or_else(|| not_found(id))?;
+        if node.spec.role == Role::Manager {
+            return Ok(());
+        }
+        self.update_node_unversioned(id, |n| n.spec.role = Role::Manager)
+            .await?;
+        Ok(())
     }
 
     /// `node rm [--force]`: managers must be demoted first; a node that is

@@ -70,7 +70,7 @@ impl Inner {
     }
 
     /// Send `req` to the leader and return its answer.
-    async fn to_leader(&self, req: Request) -> Result<Response, Error> {
+    pub(crate) async fn to_leader(&self, req: Request) -> Result<Response, Error> {
         let m = self.raft.metrics().borrow().clone();
         let addr = self.leader_addr(&m).ok_or_else(lost_quorum)?;
         match self.peers.client(&addr).call(&req, WRITE_TIMEOUT).await {
@@ -110,17 +110,28 @@ impl Inner {
                 // Only a node that joined with the manager token (its node
                 // object, made then, names this Raft ID) becomes a voter;
                 // the forwarding manager's identity says nothing about it.
-                let known = self.reader.read(|d| {
-                    d.nodes
-                        .get(&peer.node_id)
-                        .and_then(|n| n.manager.as_ref())
-                        .is_some_and(|m| m.raft_id == raft_id)
+                // A promoted node (its role says manager, no Raft ID
+                // yet) gets its place recorded first.
+                let node = self.reader.read(|d| d.nodes.get(&peer.node_id).cloned());
+                let known = node.as_ref().is_some_and(|n| match &n.manager {
+                    Some(m) => m.raft_id == raft_id,
+                    None => n.spec.role == crate::ca::Role::Manager,
                 });
-                if !known {
+                let Some(mut node) = node.filter(|_| known) else {
                     return Err(Error::new(
                         berth_api::ErrorKind::Forbidden,
                         format!("node {} is not a manager of this swarm", peer.node_id),
                     ));
+                };
+                if node.manager.is_none() {
+                    node.manager = Some(crate::store::ManagerInfo {
+                        raft_id,
+                        addr: peer.addr.clone(),
+                    });
+                    into_error(
+                        self.propose_local(Command::UpdateNode(Box::new(node)))
+                            .await?,
+                    )?;
                 }
                 // Blocking: returns once the learner has caught up, so the
                 // promotion does not stall the quorum on a cold node.

@@ -18,7 +18,7 @@ use super::{write_synced, LocalState, Manager, ManagerConfig, Paths};
 use crate::lock::UnlockKey;
 use crate::raft::log_store::LogStore;
 use crate::raft::{LogId, Peer};
-use crate::store::{Command, NodeState};
+use crate::store::NodeState;
 
 /// How long the restored node may take to elect itself.
 const ELECTION_WAIT: Duration = Duration::from_secs(5);
@@ -118,21 +118,25 @@ impl Manager {
             .map(|n| n.id.clone())
             .collect();
         for id in others {
-            self.update_node(&id, |n| n.status.state = NodeState::Down)
+            self.update_node_unversioned(&id, |n| n.status.state = NodeState::Down)
                 .await?;
         }
         let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
-        let mut node =
-            self.nodes().get(&me).cloned().ok_or_else(|| {
-                Error::internal(format!("node {me} is not in the restored store"))
-            })?;
-        if let Some(m) = node.manager.as_mut() {
-            m.addr = addr.to_string();
+        if !self.nodes().contains_key(&me) {
+            return Err(Error::internal(format!(
+                "node {me} is not in the restored store"
+            )));
         }
-        node.status.addr = host.to_string();
-        node.status.state = NodeState::Ready;
-        node.meta.updated_at = super::join::now();
-        self.propose(Command::UpdateNode(Box::new(node))).await?;
+        // the dispatcher writes node statuses as this manager starts to
+        // lead: a write of ours that meets one is read and made again
+        self.update_node_unversioned(&me, |node| {
+            if let Some(m) = node.manager.as_mut() {
+                m.addr = addr.to_string();
+            }
+            node.status.addr = host.to_string();
+            node.status.state = NodeState::Ready;
+        })
+        .await?;
         Ok(())
     }
 }

@@ -8,11 +8,15 @@
 //! `Command` variants; the persistence (`raft::state_machine`) stores rows
 //! by kind and ID and needs no change for them.
 
+mod description;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ca::{JoinTokens, Role};
+
+pub use description::{EngineDescription, NodeDescription, Platform, Resources};
 
 /// Version and times every object carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +36,9 @@ pub struct ClusterSpec {
     pub cert_expiry_secs: u64,
     /// `--task-history-limit`
     pub task_history_limit: i64,
-    /// `--dispatcher-heartbeat`, seconds.
-    pub heartbeat_period_secs: u64,
+    /// `--dispatcher-heartbeat` (`Dispatcher.HeartbeatPeriod`), in
+    /// nanoseconds as the API has it; tests set it to a fraction of a second.
+    pub heartbeat_period_ns: u64,
     /// `--autolock`
     pub autolock: bool,
     /// `Spec.Labels`.
@@ -55,6 +60,9 @@ pub struct ClusterSpec {
     pub subnet_size: u32,
     #[serde(default = "default_data_path_port")]
     pub data_path_port: u32,
+    /// `CAConfig.ForceRotate`: `swarm ca --rotate` bumps it.
+    #[serde(default)]
+    pub force_rotate: u64,
 }
 
 fn default_subnet_size() -> u32 {
@@ -93,7 +101,7 @@ impl Default for ClusterSpec {
             name: "default".into(),
             cert_expiry_secs: crate::ca::DEFAULT_CERT_EXPIRY.as_secs(),
             task_history_limit: 5,
-            heartbeat_period_secs: 5,
+            heartbeat_period_ns: 5_000_000_000,
             autolock: false,
             labels: BTreeMap::new(),
             raft: RaftSettings::default(),
@@ -101,6 +109,7 @@ impl Default for ClusterSpec {
             default_addr_pool: Vec::new(),
             subnet_size: default_subnet_size(),
             data_path_port: default_data_path_port(),
+            force_rotate: 0,
         }
     }
 }
@@ -202,6 +211,9 @@ pub struct Node {
     /// Set once the node's certificate was issued by a known CA.
     #[serde(default)]
     pub tls_info: Option<TlsInfo>,
+    /// What the node reported at its last session start (None before it).
+    #[serde(default)]
+    pub description: Option<NodeDescription>,
 }
 
 /// The replicated state.
@@ -388,6 +400,7 @@ mod tests {
             status: NodeStatus::default(),
             manager: None,
             tls_info: None,
+            description: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! messages are serde types already and the traffic is small (a few
 //! entries per heartbeat; snapshots go in chunks of openraft's size).
 
+pub mod dispatch;
 pub mod network;
 pub mod tls;
 pub mod trust;
@@ -82,6 +83,21 @@ pub enum Request {
     GetRootCa,
     /// Served on the join protocol too.
     Join(JoinRequest),
+    /// A node's session start or heartbeat (any node; the node is the
+    /// caller's certificate).
+    Dispatch(dispatch::DispatchRequest),
+    /// A follower passing a node's dispatch message to the leader, which
+    /// runs the dispatcher.
+    DispatchFor {
+        node_id: String,
+        req: dispatch::DispatchRequest,
+    },
+    /// A node's certificate renewal (any node): signed for the caller's
+    /// node ID with the role the store gives it, so a promoted or demoted
+    /// node gets its new role this way.
+    RenewCertificate {
+        csr_pem: String,
+    },
 }
 
 impl Request {
@@ -90,9 +106,14 @@ impl Request {
         matches!(self, Request::GetRootCa | Request::Join(_))
     }
 
-    /// What only a manager's certificate may call.
+    /// What only a manager's certificate may call: everything but the
+    /// join, a node's own session and heartbeats and its renewal.
     pub fn manager_only(&self) -> bool {
-        !self.allowed_without_cert()
+        !(self.allowed_without_cert()
+            || matches!(
+                self,
+                Request::Dispatch(_) | Request::RenewCertificate { .. }
+            ))
     }
 }
 
@@ -151,6 +172,9 @@ pub enum Response {
     ManagerStatus(Vec<crate::manager::ManagerStatus>),
     RootCa(String),
     Join(JoinResponse),
+    Dispatch(dispatch::SessionAnswer),
+    /// A renewed node certificate (PEM).
+    Certificate(String),
     Error(WireError),
 }
 

@@ -147,11 +147,18 @@ impl TestNode {
         self.mgr = Some(mgr);
     }
 
-    /// Set a label on node `id` (read, modify, propose).
+    /// Set a label on node `id` (read, modify, propose; read again when
+    /// the dispatcher's status write got in between, as a client would).
     pub fn set_label(&self, id: &str, key: &str, value: &str) -> Result<u64, berth_api::Error> {
-        let mut node: Node = self.mgr().nodes().get(id).cloned().expect("node");
-        node.spec.labels.insert(key.into(), value.into());
-        self.block_on(self.mgr().propose(Command::UpdateNode(Box::new(node))))
+        let mut tries = 0;
+        loop {
+            let mut node: Node = self.mgr().nodes().get(id).cloned().expect("node");
+            node.spec.labels.insert(key.into(), value.into());
+            match self.block_on(self.mgr().propose(Command::UpdateNode(Box::new(node)))) {
+                Err(e) if e.message == "update out of sequence" && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
     }
 
     pub fn label(&self, id: &str, key: &str) -> Option<String> {

@@ -59,10 +59,14 @@ pub async fn exec(c: &Client, o: ExecOpts) -> Result<i32, Failure> {
     let (up, _) = c.hijack(&path, Some(body)).await?;
     let raw = (o.tty && o.interactive).then(RawTerminal::enable);
     let resize = o.tty.then(|| watch_size(c, format!("/exec/{id}")));
-    relay(up, !o.tty, o.interactive, keys).await;
+    let detached = relay(up, !o.tty, o.interactive, keys).await;
     drop(raw);
     if let Some(r) = resize {
         r.abort();
+    }
+    if detached {
+        // The docker CLI's word and status for a detach.
+        return Err(Failure::msg("read escape sequence"));
     }
     Ok(c.inspect_exec(&id).await?.exit_code as i32)
 }

@@ -24,6 +24,7 @@ use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstatat, FileStat, Mode, SFlag};
 
 use crate::containers::container::Status;
+use crate::containers::mounts::Kind;
 
 const GO_MODE_DIR: u32 = 1 << 31;
 const GO_MODE_SYMLINK: u32 = 1 << 27;
@@ -76,12 +77,16 @@ fn own(fd: RawFd) -> OwnedFd {
 /// The container's root directory, held open for one operation.
 pub struct Root {
     fd: OwnedFd,
+    /// A stopped container's volumes and binds, mounted over its rootfs for
+    /// the operation; undone before the rootfs.
+    mounts: Option<OpMounts>,
     /// Unmount the rootfs when done (a stopped container's, mounted here).
     unmount: Option<berth_store::RwLayer>,
 }
 
 impl Drop for Root {
     fn drop(&mut self) {
+        drop(self.mounts.take());
         if let Some(l) = self.unmount.take() {
             let _ = l.unmount();
         }
@@ -127,6 +132,7 @@ impl Root {
         let fd = std::fs::File::open(dir).expect("open the root");
         Root {
             fd: fd.into(),
+            mounts: None,
             unmount: None,
         }
     }
@@ -387,8 +393,10 @@ fn append_dir<W: Write>(
 }
 
 mod extract;
+mod mounts;
 
 pub use extract::extract;
+use mounts::{check_writable, needs_op_mounts, OpMounts};
 
 /// Options of `PUT .../archive`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -417,6 +425,7 @@ impl super::Containers<'_> {
                 return Ok((
                     Root {
                         fd: own(fd),
+                        mounts: None,
                         unmount: None,
                     },
                     r.id,
@@ -426,6 +435,22 @@ impl super::Containers<'_> {
         let layer = self.images.rw_layer(&r.id)?;
         let was = layer.is_mounted();
         layer.mount()?;
+        let unmount_layer = |layer: berth_store::RwLayer| {
+            if !was {
+                let _ = layer.unmount();
+            }
+        };
+        let mounts = if needs_op_mounts(&r) {
+            match self.op_mounts(&r, &layer.merged) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    unmount_layer(layer);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let fd = openat(
             None,
             layer.merged.as_path(),
@@ -438,15 +463,54 @@ impl super::Containers<'_> {
             fd: match fd {
                 Ok(fd) => fd,
                 Err(e) => {
-                    if !was {
-                        let _ = layer.unmount();
-                    }
+                    drop(mounts);
+                    unmount_layer(layer);
                     return Err(e);
                 }
             },
+            mounts,
             unmount: if was { None } else { Some(layer) },
         };
         Ok((root, r.id))
+    }
+
+    /// A stopped container's volumes (device ones mounted first) and binds
+    /// over its mounted rootfs; device volumes no running container uses
+    /// are unmounted again after the operation.
+    fn op_mounts(
+        &self,
+        r: &crate::containers::container::Record,
+        rootfs: &Path,
+    ) -> Result<OpMounts> {
+        let mut mounts = OpMounts::bind_over(rootfs, &r.mount_points, |m| match m.kind {
+            Kind::Volume => {
+                self.volumes.mount(&m.name)?;
+                Ok(self.volumes.data_path(&m.name).display().to_string())
+            }
+            _ => Ok(m.source.clone()),
+        })?;
+        let engine = self.arc();
+        let volumes: Vec<String> = r
+            .mount_points
+            .iter()
+            .filter(|m| m.kind == Kind::Volume)
+            .map(|m| m.name.clone())
+            .collect();
+        mounts.after = Some(Box::new(move || {
+            let running = engine.all();
+            for name in volumes {
+                let used = running.iter().any(|h| {
+                    h.with(|o| {
+                        o.state.status == Status::Running
+                            && o.mount_points.iter().any(|p| p.name == name)
+                    })
+                });
+                if !used {
+                    engine.volumes.unmount(&name);
+                }
+            }
+        }));
+        Ok(mounts)
     }
 
     /// The uid and gid of the container's `--user` (numbers, or names
@@ -507,13 +571,9 @@ impl super::Containers<'_> {
         opts: PutOptions,
     ) -> Result<()> {
         let h = self.lookup(key)?;
-        if h.snapshot().host_config.readonly_rootfs {
-            return Err(Error::new(
-                berth_api::ErrorKind::Forbidden,
-                "container rootfs is marked read-only",
-            ));
-        }
-        let user = h.snapshot().config.user;
+        let record = h.snapshot();
+        check_writable(&record, path)?;
+        let user = record.config.user;
         let (root, _) = self.archive_root(key)?;
         let mut opts = opts;
         if opts.copy_uid_gid && !user.is_empty() {

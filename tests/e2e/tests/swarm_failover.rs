@@ -145,12 +145,19 @@ fn without_quorum_writes_are_refused_and_come_back_with_it() {
 fn a_cut_off_leader_is_replaced_and_heals_without_a_split_brain() {
     let c = three_managers();
     c.cut(1);
+    let cut = Instant::now();
     let via = wait_for(ELECTION, || {
         [2, 3]
             .into_iter()
             .find(|&i| label(&c, i, "cut=1").code == Some(0))
     })
     .unwrap_or_else(|| label(&c, 2, "cut=1").fail("no write accepted while node 1 was cut off"));
+    eprintln!(
+        "berth-e2e: [{}] {}: first write accepted {:?} after the leader's link went down (via node {via})",
+        c.test,
+        c.flavor.name(),
+        cut.elapsed()
+    );
     let new_leader = leader_seen_by(&c, via).expect("one leader on the majority side");
     assert_ne!(new_leader, "node-1");
     c.heal(1);

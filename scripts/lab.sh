@@ -9,6 +9,8 @@
 #   scripts/lab.sh env NODE                             print `export DOCKER_HOST=...` for node N
 #   scripts/lab.sh sh NODE                              a shell inside node N's namespace, DOCKER_HOST set
 #   scripts/lab.sh status                               nodes, addresses, pids, whether each answers
+#   scripts/lab.sh kill NODE                            kill -9 node N's daemon (a crash; its roots stay)
+#   scripts/lab.sh start NODE                           start node N's daemon again on its roots
 #   scripts/lab.sh down                                 stop every node by its pid and remove it all
 #
 # Node i (1-based) has the address 10.77.0.(10+i)/24 on the lab bridge
@@ -43,7 +45,7 @@ answers() { # sock
 }
 
 start_node() { # i daemon
-    local i=$1 daemon=$2 ns=blab-$1 dir=$RUN/$1 pid
+    local i=$1 ns=blab-$1
     ip netns add "$ns"
     ip link add "blab${i}h" type veth peer name eth0 netns "$ns"
     ip link set "blab${i}h" master "$BRIDGE" up
@@ -51,22 +53,29 @@ start_node() { # i daemon
     ip -n "$ns" addr add "$(addr "$i")/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add default via "$SUBNET_PREFIX.1"
-    mkdir -p "$dir" "$DATA/$i"
+    mkdir -p "$RUN/$i" "$DATA/$i"
+    launch "$i" "$2"
+}
+
+launch() { # i daemon: start node i's daemon on its roots (new, or after a kill)
+    local i=$1 daemon=$2 ns=blab-$1 dir=$RUN/$1 pid
     case $daemon in
     berthd)
         setsid nsenter --net="/run/netns/$ns" "$(bin_dir)/berthd" \
             --data-root "$DATA/$i" --exec-root "$dir/exec" --cgroup-parent "berth-lab-$i" \
             -H "unix://$dir/docker.sock" --pidfile "$dir/daemon.pid" \
-            >"$dir/daemon.log" 2>&1 </dev/null &
+            >>"$dir/daemon.log" 2>&1 </dev/null &
         ;;
     dockerd)
         setsid nsenter --net="/run/netns/$ns" dockerd \
             --data-root "$DATA/$i" --exec-root "$dir/exec" --cgroup-parent "berth-lab-$i" \
             -H "unix://$dir/docker.sock" --pidfile "$dir/daemon.pid" \
-            >"$dir/daemon.log" 2>&1 </dev/null &
+            >>"$dir/daemon.log" 2>&1 </dev/null &
         ;;
     esac
     pid=$!
+    # one line per node: a relaunch replaces the node's line
+    sed -i "/^$i /d" "$STATE"
     echo "$i $ns $daemon $pid" >>"$STATE"
     local n
     for ((n = 0; n < 300; n++)); do
@@ -77,6 +86,28 @@ start_node() { # i daemon
     log "node $i ($daemon) did not answer; its log:"
     tail -20 "$dir/daemon.log" >&2
     return 1
+}
+
+node_line() { # i: "i ns daemon pid" of node i
+    [[ -e $STATE ]] || die "no lab is up"
+    awk -v i="$1" '$1 == i' "$STATE" | grep . || die "no such node: $1"
+}
+
+cmd_kill() { # i: kill -9 node i's daemon (its containers, state and netns stay)
+    local i ns daemon pid
+    read -r i ns daemon pid < <(node_line "$1")
+    kill -KILL "$pid" 2>/dev/null || true
+    local n
+    for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    log "node $i: $daemon (pid $pid) killed"
+}
+
+cmd_start() { # i: start node i's daemon again on the same roots
+    local i ns daemon pid
+    read -r i ns daemon pid < <(node_line "$1")
+    kill -0 "$pid" 2>/dev/null && die "node $i still runs (pid $pid)"
+    launch "$i" "$daemon"
+    log "node $i: $daemon started again"
 }
 
 cmd_up() {
@@ -126,6 +157,16 @@ cmd_down() {
             kill -KILL "$pid" 2>/dev/null || true
         done <"$STATE"
     fi
+    # a daemon a person started by hand on a node's roots wrote its pid file
+    local f
+    for f in "$RUN"/*/daemon.pid; do
+        [[ -e $f ]] || continue
+        pid=$(cat "$f")
+        [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((n = 0; n < 200; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
     # everything mounted under the lab's directories, deepest first
     awk -v a="$DATA" -v b="$RUN" 'index($5, a "/") == 1 || index($5, b "/") == 1 { print $5 }' /proc/self/mountinfo |
         sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
@@ -154,7 +195,9 @@ case ${1:-} in
 up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 status) cmd_status ;;
+kill) cmd_kill "${2:-}" ;;
+start) cmd_start "${2:-}" ;;
 env) node_arg "${2:-}"; echo "export DOCKER_HOST=unix://$RUN/$2/docker.sock" ;;
 sh) node_arg "${2:-}"; DOCKER_HOST=unix://$RUN/$2/docker.sock exec nsenter --net="/run/netns/blab-$2" "${SHELL:-bash}" ;;
-*) sed -n '2,20p' "$0"; exit 2 ;;
+*) sed -n '2,22p' "$0"; exit 2 ;;
 esac

@@ -153,3 +153,118 @@ fn a_restarted_daemon_is_still_the_swarm_s_manager() {
     assert_eq!(info(&d, "{{.Swarm.Cluster.ID}}"), cluster_id);
     d.docker(&["swarm", "leave", "--force"]).ok();
 }
+
+/// docker-py's swarm API (code nobody here wrote): init, the swarm's and
+/// the node's attributes, an update, the errors it raises, leave.
+#[test]
+fn python_sdk_drives_a_one_node_swarm() {
+    let d = start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let script = format!(
+        r#"python3 - <<'EOF'
+import docker
+c = docker.from_env()
+node_id = c.swarm.init(listen_addr="{addr}", advertise_addr="{addr}")
+print(len(node_id))
+c.swarm.reload()
+print(c.swarm.attrs["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"])
+print(c.swarm.attrs["JoinTokens"]["Worker"].startswith("SWMTKN-1-"))
+c.swarm.update(task_history_retention_limit=9)
+c.swarm.reload()
+print(c.swarm.attrs["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"])
+nodes = c.nodes.list(filters={{"role": "manager"}})
+print(len(nodes), nodes[0].id == node_id, nodes[0].attrs["ManagerStatus"]["Leader"])
+print(c.nodes.list(filters={{"role": "worker"}}))
+n = c.nodes.get(node_id)
+n.update({{"Availability": "pause", "Role": "manager", "Labels": {{"k": "v"}}}})
+n.reload()
+print(n.attrs["Spec"]["Availability"], n.attrs["Spec"]["Labels"])
+try:
+    c.swarm.init(listen_addr="{addr}", advertise_addr="{addr}")
+except docker.errors.APIError as e:
+    print(e.status_code, "already part of a swarm" in str(e))
+try:
+    c.swarm.leave()
+except docker.errors.APIError as e:
+    print(e.status_code)
+print(c.swarm.leave(force=True))
+print(c.info()["Swarm"]["LocalNodeState"])
+EOF"#
+    );
+    d.sh(&script).ok().stdout_is(
+        "25\n5\nTrue\n9\n1 True True\n[]\npause {'k': 'v'}\n503 True\n503\nTrue\ninactive\n",
+    );
+}
+
+/// The docker 20.10 CLI (API 1.41) reads the same swarm.
+#[test]
+fn the_docker_20_cli_sees_the_swarm() {
+    let d = start();
+    init(&d);
+    let out = d.docker20(&[
+        "node",
+        "ls",
+        "--format",
+        "{{.Self}} {{.Status}} {{.ManagerStatus}}",
+    ]);
+    out.ok().stdout_is("true Ready Leader\n");
+    d.docker20(&[
+        "info",
+        "--format",
+        "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}",
+    ])
+    .ok()
+    .stdout_is("active true\n");
+    d.docker20(&["swarm", "leave", "--force"]).ok();
+}
+
+/// Autolock: the key is printed once, a restarted manager is locked and
+/// refuses to serve until `swarm unlock` gets the right key; a wrong one
+/// is refused; the key rotates; autolock turns off.
+#[test]
+fn an_autolocked_manager_restarts_locked_until_unlocked() {
+    let mut d = start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    d.docker(&[
+        "swarm",
+        "init",
+        "--autolock",
+        "--listen-addr",
+        &addr,
+        "--advertise-addr",
+        &addr,
+    ])
+    .ok()
+    .stdout_has("To unlock a swarm manager after it restarts, run the `docker swarm unlock`")
+    .stdout_has("SWMKEY-1-");
+    let key = d.docker(&["swarm", "unlock-key", "-q"]);
+    key.ok();
+    let key = key.stdout.trim().to_string();
+    assert!(key.starts_with("SWMKEY-1-"), "{key}");
+    d.stop();
+    d.restart();
+    assert_eq!(info(&d, "{{.Swarm.LocalNodeState}}"), "locked");
+    d.docker(&["node", "ls"])
+        .code_is(1)
+        .stderr_has("Swarm is encrypted and needs to be unlocked before it can be used.");
+    let wrong = "SWMKEY-1-ZmFrZWtleWZha2VrZXlmYWtla2V5ZmFrZWtleWZha2U";
+    d.docker_stdin(&["swarm", "unlock"], format!("{wrong}\n").as_bytes())
+        .code_is(1)
+        .stderr_has("invalid key");
+    assert_eq!(info(&d, "{{.Swarm.LocalNodeState}}"), "locked");
+    d.docker_stdin(&["swarm", "unlock"], format!("{key}\n").as_bytes())
+        .ok();
+    let back = berth_e2e::wait_for(std::time::Duration::from_secs(30), || {
+        let out = d.docker(&["node", "ls", "--format", "{{.ManagerStatus}}"]);
+        (out.code == Some(0) && out.stdout.contains("Leader")).then_some(())
+    });
+    assert!(back.is_some(), "the unlocked manager leads again");
+    d.docker(&["swarm", "unlock-key", "--rotate", "-q"]).ok();
+    let rotated = d.docker(&["swarm", "unlock-key", "-q"]);
+    assert_ne!(rotated.stdout.trim(), key);
+    d.docker(&["swarm", "update", "--autolock=false"]).ok();
+    d.docker(&["swarm", "unlock-key"])
+        .code_is(1)
+        .stderr_has("no unlock key is set");
+    d.docker(&["swarm", "leave", "--force"]).ok();
+}

@@ -178,8 +178,15 @@ impl Cluster {
         }
         self.refuse_if_member().await?;
         let spec = init_spec(&req)?;
+        let availability = nodes::parse_availability(&req.availability)?;
         let node = SwarmNode::init(cfg, spec, None).await?;
         let id = node.info().node_id;
+        if availability != crate::store::Availability::Active {
+            if let Some(m) = node.manager() {
+                m.update_node_unversioned(&id, |n| n.spec.availability = availability)
+                    .await?;
+            }
+        }
         *self.node.write().await = Some(node);
         self.set_idle(Idle::Inactive);
         Ok(id)
@@ -450,6 +457,19 @@ impl Cluster {
 
 /// The stored spec of a new swarm from `swarm init`'s request.
 fn init_spec(req: &InitRequest) -> Result<ClusterSpec, Error> {
+    if req
+        .spec
+        .ca_config
+        .external_cas
+        .as_ref()
+        .is_some_and(|cas| !cas.is_empty())
+    {
+        // signing goes to a remote CFSSL server berth has no client for;
+        // a root of one's own (with its key) works through `swarm ca`
+        return Err(Error::invalid(
+            "berthd cannot have node certificates signed by an external CA (--external-ca); give the root and its key to `docker swarm ca --rotate --ca-cert FILE --ca-key FILE` instead",
+        ));
+    }
     let mut spec = spec::apply_spec(&ClusterSpec::default(), &req.spec)?;
     // the API's own flag, beside the spec's
     spec.autolock |= req.auto_lock_managers;

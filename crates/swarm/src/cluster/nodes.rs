@@ -170,7 +170,7 @@ fn node_view(
     }
 }
 
-fn parse_availability(s: &str) -> Result<Availability, Error> {
+pub(super) fn parse_availability(s: &str) -> Result<Availability, Error> {
     match s.to_ascii_lowercase().as_str() {
         "active" | "" => Ok(Availability::Active),
         "pause" => Ok(Availability::Pause),

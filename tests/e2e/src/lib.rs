@@ -26,6 +26,7 @@
 //! - `BERTH_E2E_MAX_DAEMONS`: concurrent daemons (1..=9, default 2).
 
 pub mod build;
+pub mod cluster;
 pub mod cmd;
 pub mod faults;
 pub mod fixture;

@@ -395,7 +395,7 @@ fn a_refused_join_leaves_nothing_and_a_joined_node_cannot_join_again() {
         .expect("refused");
     assert_eq!(
         err.message,
-        "A valid join token is necessary to join this cluster"
+        "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
     );
     assert!(rt
         .block_on(SwarmNode::open(config(dir.path(), "w")))

@@ -199,7 +199,7 @@ fn join_tokens_pin_the_ca_and_need_the_secret() {
         .expect("refused");
     assert_eq!(
         err.message,
-        "A valid join token is necessary to join this cluster"
+        "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
     );
 
     // Another cluster's valid token: refused by its CA digest too.
@@ -231,7 +231,7 @@ fn join_tokens_pin_the_ca_and_need_the_secret() {
         .expect("refused");
     assert_eq!(
         err.message,
-        "A valid join token is necessary to join this cluster"
+        "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
     );
     let (b, _) = TestNode::try_join(a.mgr().addr(), &new, 1000).expect("the rotated token joins");
     assert_eq!(b.mgr().cluster_id(), a.mgr().cluster_id());

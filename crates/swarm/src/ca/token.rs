@@ -153,9 +153,9 @@ impl JoinTokens {
         match (manager, worker) {
             (true, _) => Ok(Role::Manager),
             (_, true) => Ok(Role::Worker),
-            // swarmkit's CA server: "A valid join token is necessary to join this cluster"
+            // swarmkit's CA server, as dockerd passes its gRPC error on
             _ => Err(Error::invalid(
-                "A valid join token is necessary to join this cluster",
+                "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster",
             )),
         }
     }

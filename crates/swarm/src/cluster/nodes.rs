@@ -156,17 +156,22 @@ fn node_view(
             message: n.status.message.clone(),
             addr: n.status.addr.clone(),
         },
-        manager_status: n.manager.as_ref().map(|info| ManagerStatus {
-            leader: status.is_some_and(|s| s.leader),
-            reachability: match status.map(|s| s.reachability) {
-                Some(Reachability::Reachable) => "reachable",
-                // a manager no longer in the Raft membership (after a
-                // force-new-cluster, until it is demoted) is not reached
-                Some(Reachability::Unreachable) | None => "unreachable",
-            }
-            .into(),
-            addr: info.addr.clone(),
-        }),
+        // Only members of the Raft membership have a manager status: after
+        // a force-new-cluster the old managers are listed with none, as
+        // dockerd lists them, until they are demoted or removed.
+        manager_status: n
+            .manager
+            .as_ref()
+            .zip(status)
+            .map(|(info, s)| ManagerStatus {
+                leader: s.leader,
+                reachability: match s.reachability {
+                    Reachability::Reachable => "reachable",
+                    Reachability::Unreachable => "unreachable",
+                }
+                .into(),
+                addr: info.addr.clone(),
+            }),
     }
 }
 

@@ -492,7 +492,8 @@ impl Inner {
                     node_id: peer.node_id.clone(),
                     raft_id: *id,
                     addr: peer.addr.clone(),
-                    leader: m.current_leader == Some(*id),
+                    // a leader cut off from its majority leads nothing
+                    leader: m.current_leader == Some(*id) && !self.quorum_lost(&m),
                     reachability: if reachable {
                         Reachability::Reachable
                     } else {

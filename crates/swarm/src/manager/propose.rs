@@ -38,7 +38,7 @@ impl Inner {
     /// acknowledgement ages. Unknown (None, as right after a membership
     /// change) is not lost: the write itself then decides, within
     /// `WRITE_TIMEOUT`.
-    fn quorum_lost(&self, m: &RaftMetrics) -> bool {
+    pub(super) fn quorum_lost(&self, m: &RaftMetrics) -> bool {
         let voters = m.membership_config.membership().voter_ids().count();
         let limit = self.config.election_timeout_ms.1 * 2;
         voters > 1 && m.millis_since_quorum_ack.is_some_and(|ms| ms > limit)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use berth_api::Error;
-use openraft::storage::RaftLogStorage;
+use openraft::storage::{RaftLogReader, RaftLogStorage};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, Membership, Vote};
 
 use super::{write_synced, LocalState, Manager, ManagerConfig, Paths};
@@ -32,7 +32,22 @@ fn storage(e: impl std::fmt::Display) -> Error {
 async fn force_single_voter(log: &mut LogStore, raft_id: u64, me: Peer) -> Result<(), Error> {
     let state = log.get_log_state().await.map_err(storage)?;
     let vote = log.read_vote().await.map_err(storage)?;
-    let last: Option<LogId> = state.last_log_id;
+    let mut last: Option<LogId> = state.last_log_id;
+    // As swarmkit, drop what the old cluster never committed: a write its
+    // client was told had failed (no quorum) must not come back.
+    if let (Some(committed), Some(l)) = (log.read_committed().await.map_err(storage)?, last) {
+        if l.index > committed.index {
+            let next = committed.index + 1;
+            let first = log
+                .try_get_log_entries(next..next + 1)
+                .await
+                .map_err(storage)?;
+            if let Some(e) = first.first() {
+                log.truncate(e.log_id).await.map_err(storage)?;
+                last = Some(committed);
+            }
+        }
+    }
     let term = vote
         .map(|v| v.leader_id().term)
         .into_iter()

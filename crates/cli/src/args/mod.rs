@@ -9,12 +9,14 @@ use crate::commands::{network, opts, resources};
 mod container;
 mod context;
 mod image;
+mod swarm;
 mod system;
 mod volume;
 
 pub use container::*;
 pub use context::*;
 pub use image::*;
+pub use swarm::*;
 pub use system::*;
 pub use volume::*;
 
@@ -179,4 +181,10 @@ pub enum Cmd {
     Network(network::NetworkCmd),
     /// List port mappings or a specific mapping for the container
     Port(network::PortArgs),
+    /// Manage Swarm
+    #[command(subcommand)]
+    Swarm(SwarmCmd),
+    /// Manage Swarm nodes
+    #[command(subcommand)]
+    Node(NodeCmd),
 }

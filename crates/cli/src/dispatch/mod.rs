@@ -6,7 +6,7 @@
 
 use crate::args::{
     BuilderCmd, Cmd, ContainerCmd, ContextCmd, FormatArg, ImageCmd, InspectArgs, LoginArgs,
-    SearchArgs, SystemCmd, VolumeCmd,
+    NodeCmd, SearchArgs, SwarmCmd, SystemCmd, VolumeCmd,
 };
 use crate::client::Client;
 use crate::commands::{build, distribution, network, system};
@@ -15,6 +15,7 @@ use crate::Failure;
 mod container;
 pub mod context;
 mod image;
+mod swarm;
 mod volume;
 
 /// A command by the group that runs it, the top-level short names folded in.
@@ -27,6 +28,8 @@ pub enum Group {
     System(SystemCmd),
     Volume(VolumeCmd),
     Network(network::NetworkCmd),
+    Swarm(SwarmCmd),
+    Node(NodeCmd),
     Context(ContextCmd),
     /// `inspect` of any kind of object.
     Inspect(InspectArgs),
@@ -91,6 +94,8 @@ impl Group {
             Cmd::System(c) => Group::System(c),
             Cmd::Volume(c) => Group::Volume(c),
             Cmd::Network(c) => Group::Network(c),
+            Cmd::Swarm(c) => Group::Swarm(c),
+            Cmd::Node(c) => Group::Node(c),
             Cmd::Context(c) => Group::Context(c),
             Cmd::Inspect(a) => Group::Inspect(a),
             Cmd::Version(a) => Group::Version(a),
@@ -114,6 +119,8 @@ pub async fn run(c: &Client, group: Group) -> Result<i32, Failure> {
         Group::System(x) => system_cmd(c, x).await,
         Group::Volume(x) => volume::run(c, x).await,
         Group::Network(x) => network::dispatch(c, x).await,
+        Group::Swarm(x) => swarm::run_swarm(c, x).await,
+        Group::Node(x) => swarm::run_node(c, x).await,
         Group::Context(_) | Group::Compose(_) => Ok(0),
         Group::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,
         Group::Version(a) => system::version(c, a.format).await,

@@ -475,3 +475,98 @@ fn ca_rotation_waits_and_prints_the_new_root() {
     d.docker(&["swarm", "leave", "--force"]).ok();
     c.done();
 }
+
+fn run_stdin(d: &Daemon, cli: Cli, args: &[&str], stdin: &str) -> Out {
+    let mut c = d.cli_command(cli);
+    c.args(args);
+    berth_e2e::cmd::run(c, Some(stdin.as_bytes().to_vec()), berth_e2e::CMD_TIMEOUT)
+}
+
+/// Restarts the daemon and waits until its swarm says `locked`.
+fn restart_locked(d: &mut Daemon) {
+    d.stop();
+    d.restart();
+    let locked = berth_e2e::wait_for(std::time::Duration::from_secs(30), || {
+        let out = d.docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        (out.stdout.trim() == "locked").then_some(())
+    });
+    assert!(locked.is_some(), "an autolocked manager restarts locked");
+}
+
+#[test]
+fn a_locked_manager_unlocks_with_its_key_through_both_clis() {
+    let mut d = start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    d.docker(&[
+        "swarm",
+        "init",
+        "--autolock",
+        "--listen-addr",
+        &addr,
+        "--advertise-addr",
+        &addr,
+    ])
+    .ok()
+    .stdout_has("To unlock a swarm manager after it restarts");
+    let key = d
+        .docker(&["swarm", "unlock-key", "-q"])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(key.starts_with("SWMKEY-1-"), "{key}");
+    let mut n = swarm_names(&d);
+    n.name(&key, "KEY");
+    restart_locked(&mut d);
+    let mut c = Compare::new(&d);
+    for args in [
+        &["node", "ls"][..],
+        &["swarm", "unlock-key"],
+        &["swarm", "join-token", "worker"],
+        &["swarm", "unlock", "extra"],
+    ] {
+        c.same_norm(args, &n, &n).code_is(1);
+    }
+    let docker = d.docker(&["info"]);
+    docker.ok().stdout_has(" Swarm: locked\n");
+    let clis: Vec<Cli> = if c.berth {
+        vec![Cli::Docker, Cli::Berth]
+    } else {
+        vec![Cli::Docker]
+    };
+    if c.berth {
+        let berth = d.run(Cli::Berth, &["info"]);
+        assert_eq!(swarm_section(&berth.stdout), swarm_section(&docker.stdout));
+    }
+    c.done();
+    // A wrong key is refused alike; the right one, read from stdin,
+    // unlocks (each CLI after its own restart).
+    let wrong = "SWMKEY-1-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let refused: Vec<Out> = clis
+        .iter()
+        .map(|cli| run_stdin(&d, *cli, &["swarm", "unlock"], &format!("{wrong}\n")))
+        .collect();
+    assert_eq!(refused[0].code, Some(1), "{}", refused[0]);
+    for (i, cli) in clis.iter().enumerate() {
+        if i > 0 {
+            assert_eq!(
+                (&refused[i].stdout, &refused[i].stderr, refused[i].code),
+                (&refused[0].stdout, &refused[0].stderr, refused[0].code),
+                "{cli:?}"
+            );
+            restart_locked(&mut d);
+        }
+        let out = run_stdin(&d, *cli, &["swarm", "unlock"], &format!("{key}\n"));
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(0), "", ""),
+            "{cli:?}: {out}"
+        );
+        assert_eq!(info(&d, "{{.Swarm.LocalNodeState}}"), "active");
+    }
+    let mut c = Compare::new(&d);
+    c.same_norm(&["swarm", "unlock"], &n, &n)
+        .code_is(1)
+        .stderr_has("Error: swarm is not locked");
+    d.docker(&["swarm", "leave", "--force"]).ok();
+    c.done();
+}

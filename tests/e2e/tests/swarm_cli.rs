@@ -361,6 +361,20 @@ fn a_one_node_swarm_prints_the_same_through_both_clis() {
         assert_eq!(swarm_section(&berth.stdout), swarm_section(&docker.stdout));
     }
 
+    autolock_on_and_off(&mut c, &mut dn);
+
+    c.same_norm(&["swarm", "leave"], n, n).code_is(1);
+    d.docker(&["swarm", "leave", "--force"])
+        .ok()
+        .stdout_is("Node left the swarm.\n");
+    c.same(&["swarm", "leave", "--force"]).code_is(1);
+    c.done();
+}
+
+/// `swarm update --autolock` (by docker, then berth, each after the other
+/// turned it off): the key block, then `unlock-key` with and without `-q`.
+fn autolock_on_and_off(c: &mut Compare, dn: &mut Normalizer) {
+    let d = c.d;
     // autolock on (by docker, then berth, each after the other turned it
     // off): the key block, then the key alone.
     let lock = ["swarm", "update", "--autolock"];
@@ -379,14 +393,14 @@ fn a_one_node_swarm_prints_the_same_through_both_clis() {
         .stdout_is("Swarm updated.\n");
     if c.berth {
         let berth = d.run(Cli::Berth, &lock);
-        let mut bn = swarm_names(&d);
+        let mut bn = swarm_names(d);
         let bkey = d
             .docker(&["swarm", "unlock-key", "-q"])
             .stdout
             .trim()
             .to_string();
         bn.name(&bkey, "KEY");
-        c.check(&lock, &docker, &berth, &dn, &bn);
+        c.check(&lock, &docker, &berth, dn, &bn);
     } else {
         d.docker(&lock).ok();
     }
@@ -395,19 +409,12 @@ fn a_one_node_swarm_prints_the_same_through_both_clis() {
         .stdout
         .trim()
         .to_string();
-    let mut kn = swarm_names(&d);
+    let mut kn = swarm_names(d);
     kn.name(&key, "KEY");
     c.same_norm(&["swarm", "unlock-key"], &kn, &kn).ok();
     c.same_norm(&["swarm", "unlock-key", "-q"], &kn, &kn).ok();
     c.same_norm(&["swarm", "unlock"], &kn, &kn).code_is(1);
     d.docker(&["swarm", "update", "--autolock=false"]).ok();
-
-    c.same_norm(&["swarm", "leave"], n, n).code_is(1);
-    d.docker(&["swarm", "leave", "--force"])
-        .ok()
-        .stdout_is("Node left the swarm.\n");
-    c.same(&["swarm", "leave", "--force"]).code_is(1);
-    c.done();
 }
 
 #[test]
@@ -569,4 +576,133 @@ fn a_locked_manager_unlocks_with_its_key_through_both_clis() {
         .stderr_has("Error: swarm is not locked");
     d.docker(&["swarm", "leave", "--force"]).ok();
     c.done();
+}
+
+/// Where a second daemon reaches the first: berthd's share the host's
+/// loopback; each dockerd runs in a netns of its own, which a veth pair
+/// (named with the suite's tag, gone with the netns) joins.
+fn link(a: &Daemon, b: &Daemon) -> (String, String) {
+    let (Some(na), Some(nb)) = (a.netns(), b.netns()) else {
+        return ("127.0.0.1".into(), "127.0.0.1".into());
+    };
+    let (ia, ib) = (
+        format!("10.239.{}.1", a.slot()),
+        format!("10.239.{}.2", a.slot()),
+    );
+    let (la, lb) = (
+        format!("{}sw{}a", berth_e2e::TAG, a.slot()),
+        format!("{}sw{}b", berth_e2e::TAG, a.slot()),
+    );
+    for cmd in [
+        format!("ip link add {la} type veth peer name {lb}"),
+        format!("ip link set {la} netns {na}"),
+        format!("ip link set {lb} netns {nb}"),
+        format!("ip -n {na} addr add {ia}/24 dev {la}"),
+        format!("ip -n {nb} addr add {ib}/24 dev {lb}"),
+        format!("ip -n {na} link set {la} up"),
+        format!("ip -n {nb} link set {lb} up"),
+    ] {
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &cmd])
+            .output()
+            .expect("ip runs");
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (ia, ib)
+}
+
+#[test]
+fn a_second_daemon_joins_as_worker_then_manager_through_both_clis() {
+    let a = start();
+    let b = start();
+    let (ip_a, ip_b) = link(&a, &b);
+    let addr_a = format!("{ip_a}:{}", free_port());
+    let addr_b = format!("{ip_b}:{}", free_port());
+    a.docker(&[
+        "swarm",
+        "init",
+        "--listen-addr",
+        &addr_a,
+        "--advertise-addr",
+        &addr_a,
+    ])
+    .ok();
+    let berth = with_berth(&a);
+    let mut clis = vec![Cli::Docker];
+    if berth {
+        clis.push(Cli::Berth);
+    }
+    for (role, says) in [("worker", "worker"), ("manager", "manager")] {
+        let token = a
+            .docker(&["swarm", "join-token", "-q", role])
+            .stdout
+            .trim()
+            .to_string();
+        for cli in &clis {
+            let join = b.run(
+                *cli,
+                &[
+                    "swarm",
+                    "join",
+                    "--token",
+                    &token,
+                    "--listen-addr",
+                    &addr_b,
+                    "--advertise-addr",
+                    &addr_b,
+                    &addr_a,
+                ],
+            );
+            join.ok()
+                .stdout_is(&format!("This node joined a swarm as a {says}.\n"));
+            let b_id = info(&b, "{{.Swarm.NodeID}}");
+            // The new node from the first manager: its role, then the role
+            // changes and their messages through the same CLI.
+            let role_of = || {
+                a.docker(&["node", "inspect", &b_id, "--format", "{{.Spec.Role}}"])
+                    .stdout
+                    .trim()
+                    .to_string()
+            };
+            assert_eq!(role_of(), role);
+            // A manager's role changes through the same CLI: no change,
+            // then a demotion (waited for: the node leaves raft first), so
+            // it leaves as a worker without breaking quorum. (A promotion
+            // of the worker is left out: dockerd here takes longer than a
+            // test should wait for the new manager to reach raft.)
+            if role == "manager" {
+                a.run(*cli, &["node", "promote", &b_id])
+                    .ok()
+                    .stdout_is(&format!("Node {b_id} is already a manager.\n"));
+                a.run(*cli, &["node", "demote", &b_id])
+                    .ok()
+                    .stdout_is(&format!("Manager {b_id} demoted in the swarm.\n"));
+            } else {
+                a.run(*cli, &["node", "demote", &b_id])
+                    .ok()
+                    .stdout_is(&format!("Node {b_id} is already a worker.\n"));
+            }
+            let worker = berth_e2e::wait_for(std::time::Duration::from_secs(30), || {
+                (info(&b, "{{.Swarm.ControlAvailable}}") == "false").then_some(())
+            });
+            assert!(worker.is_some(), "the demoted node knows it is a worker");
+            b.run(*cli, &["swarm", "leave"])
+                .ok()
+                .stdout_is("Node left the swarm.\n");
+            // The left node stays, down, until removed.
+            let down = berth_e2e::wait_for(std::time::Duration::from_secs(30), || {
+                let s = a.docker(&["node", "inspect", &b_id, "--format", "{{.Status.State}}"]);
+                (s.stdout.trim() == "down").then_some(())
+            });
+            assert!(down.is_some(), "the left node is down on the manager");
+            a.run(*cli, &["node", "rm", &b_id])
+                .ok()
+                .stdout_is(&format!("{b_id}\n"));
+        }
+    }
+    a.docker(&["swarm", "leave", "--force"]).ok();
 }

@@ -562,12 +562,16 @@ fn a_locked_manager_unlocks_with_its_key_through_both_clis() {
             );
             restart_locked(&mut d);
         }
-        let out = run_stdin(&d, *cli, &["swarm", "unlock"], &format!("{key}\n"));
-        assert_eq!(
-            (out.code, out.stdout.as_str(), out.stderr.as_str()),
-            (Some(0), "", ""),
-            "{cli:?}: {out}"
-        );
+        // On a terminal: docker's prompt, the key typed with echo off.
+        let wait = std::time::Duration::from_secs(20);
+        let mut t = d.pty(*cli, &["swarm", "unlock"], 24, 80);
+        t.expect("Enter unlock key: ", wait)
+            .unwrap_or_else(|e| panic!("{cli:?}: {e}"));
+        t.send(format!("{key}\r").as_bytes())
+            .expect("typing the key");
+        let status = t.wait(wait).expect("unlock ends");
+        assert!(status.success(), "{cli:?}: {}", t.transcript());
+        assert!(!t.transcript().contains(&key), "{cli:?} echoed the key");
         assert_eq!(info(&d, "{{.Swarm.LocalNodeState}}"), "active");
     }
     let mut c = Compare::new(&d);

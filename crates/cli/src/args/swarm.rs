@@ -10,7 +10,8 @@ pub struct SwarmSpecArgs {
     /// Enable manager autolocking (requiring an unlock key to start a
     /// stopped manager)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
-    pub autolock: Option<bool>,
+    /// A string: its value is read as Go's `ParseBool` reads it.
+    pub autolock: Option<String>,
     /// Validity period for node certificates (ns|us|ms|s|m|h) (default 2160h0m0s)
     #[arg(long = "cert-expiry")]
     pub cert_expiry: Option<String>,

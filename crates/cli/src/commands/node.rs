@@ -158,7 +158,14 @@ pub async fn ls(c: &Client, a: NodeLsArgs) -> Result<i32, Failure> {
     let filters = if a.filter.is_empty() {
         None
     } else {
-        Some(filters_json(&a.filter)?)
+        Some(filters_json(&a.filter).map_err(|f| Failure {
+            message: format!(
+                "{}\n\n{}\n\nRun 'berth node ls --help' for more information",
+                f.message,
+                crate::usage::usage_line("node ls")
+            ),
+            code: f.code,
+        })?)
     };
     let mut nodes = c.list_nodes(filters.as_deref()).await?;
     // docker reads /info only when it prints more than IDs.
@@ -322,13 +329,6 @@ async fn update_nodes(
 pub async fn update(c: &Client, a: NodeUpdateArgs) -> Result<i32, Failure> {
     if a.nodes.len() != 1 {
         return Err(arg_count_failure("node update", "exactly 1 argument"));
-    }
-    for l in &a.label_add {
-        if l.is_empty() || l.starts_with('=') {
-            return Err(Failure::usage(format!(
-                "invalid argument \"{l}\" for \"--label-add\" flag: invalid label '{l}': empty name"
-            )));
-        }
     }
     let merge = |node: &mut Node| {
         let spec = &mut node.spec;

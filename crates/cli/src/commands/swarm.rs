@@ -27,30 +27,69 @@ fn bad_flag(path: &str, value: &str, flag: &str, why: &str) -> Failure {
     ))
 }
 
-/// A Go duration flag in nanoseconds.
+/// A Go duration flag in nanoseconds, refused in `time.ParseDuration`'s
+/// words.
 fn duration_flag(path: &str, flag: &str, value: &str) -> Result<i64, Failure> {
-    parse_duration(value)
-        .map(|s| (s * 1e9).round() as i64)
-        .ok_or_else(|| {
-            bad_flag(
-                path,
-                value,
-                flag,
-                &format!("time: invalid duration \"{value}\""),
-            )
-        })
+    if let Some(s) = parse_duration(value) {
+        return Ok((s * 1e9).round() as i64);
+    }
+    if value == "0" {
+        return Ok(0);
+    }
+    let digits = |c: char| c.is_ascii_digit() || c == '.';
+    let why = match value.trim_start_matches(digits) {
+        "" if !value.is_empty() => format!("time: missing unit in duration \"{value}\""),
+        rest if rest.len() < value.len() => {
+            let unit: String = rest.chars().take_while(|c| !digits(*c)).collect();
+            if matches!(unit.as_str(), "ns" | "us" | "µs" | "ms" | "s" | "m" | "h") {
+                format!("time: invalid duration \"{value}\"")
+            } else {
+                format!("time: unknown unit \"{unit}\" in duration \"{value}\"")
+            }
+        }
+        _ => format!("time: invalid duration \"{value}\""),
+    };
+    Err(bad_flag(path, value, flag, &why))
 }
 
-/// An integer flag, with strconv's wording when it is not one.
+/// A signed integer flag (pflag's `Int64Var`), with strconv's wording.
 fn int_flag<T: std::str::FromStr>(path: &str, flag: &str, value: &str) -> Result<T, Failure> {
+    number_flag(path, flag, value, "ParseInt")
+}
+
+/// An unsigned integer flag (pflag's `Uint32Var`).
+fn uint_flag<T: std::str::FromStr>(path: &str, flag: &str, value: &str) -> Result<T, Failure> {
+    number_flag(path, flag, value, "ParseUint")
+}
+
+fn number_flag<T: std::str::FromStr>(
+    path: &str,
+    flag: &str,
+    value: &str,
+    func: &str,
+) -> Result<T, Failure> {
     value.parse().map_err(|_| {
         bad_flag(
             path,
             value,
             flag,
-            &format!("strconv.ParseInt: parsing \"{value}\": invalid syntax"),
+            &format!("strconv.{func}: parsing \"{value}\": invalid syntax"),
         )
     })
+}
+
+/// A bool flag's value (`--autolock=false`), by Go's `strconv.ParseBool`.
+fn bool_flag(path: &str, flag: &str, value: &str) -> Result<bool, Failure> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(bad_flag(
+            path,
+            value,
+            flag,
+            &format!("strconv.ParseBool: parsing \"{value}\": invalid syntax"),
+        )),
+    }
 }
 
 /// `--listen-addr` as the CLI's `NodeAddrOption`: a missing host or port
@@ -132,8 +171,8 @@ fn merge_spec(
         }
         spec.ca_config.external_cas = Some(cas);
     }
-    if let Some(on) = a.autolock {
-        spec.encryption_config.auto_lock_managers = on;
+    if let Some(on) = &a.autolock {
+        spec.encryption_config.auto_lock_managers = bool_flag(path, "--autolock", on)?;
     }
     Ok(())
 }
@@ -203,7 +242,7 @@ pub async fn init(c: &Client, a: SwarmInitArgs) -> Result<i32, Failure> {
                 path,
                 p,
                 "--default-addr-pool",
-                &format!("invalid CIDR address: {p}"),
+                &format!("invalid string being converted to CIDR: {p}"),
             )
         })?;
         pools.push(net.trunc().to_string());
@@ -213,16 +252,16 @@ pub async fn init(c: &Client, a: SwarmInitArgs) -> Result<i32, Failure> {
         advertise_addr: a.advertise_addr,
         data_path_addr: a.data_path_addr,
         data_path_port: match &a.data_path_port {
-            Some(v) => int_flag(path, "--data-path-port", v)?,
+            Some(v) => uint_flag(path, "--data-path-port", v)?,
             None => 0,
         },
         default_addr_pool: (!pools.is_empty()).then_some(pools),
         force_new_cluster: a.force_new_cluster,
         subnet_size: match &a.default_addr_pool_mask_length {
-            Some(v) => int_flag(path, "--default-addr-pool-mask-length", v)?,
+            Some(v) => uint_flag(path, "--default-addr-pool-mask-length", v)?,
             None => 24,
         },
-        auto_lock_managers: a.spec.autolock.unwrap_or(false),
+        auto_lock_managers: spec.encryption_config.auto_lock_managers,
         availability: availability(&a.availability)?,
         spec,
     };

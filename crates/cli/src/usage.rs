@@ -39,7 +39,18 @@ pub fn usage_line(path: &str) -> String {
         "network inspect" => "[OPTIONS] NETWORK [NETWORK...]",
         "network rm" | "network remove" => "NETWORK [NETWORK...]",
         "port" | "container port" => "CONTAINER [PRIVATE_PORT[/PROTO]]",
-        "container" | "image" | "system" | "context" | "context show" | "network" => "",
+        "swarm init" | "swarm update" | "swarm unlock-key" | "swarm ca" | "swarm leave"
+        | "node ls" | "node list" => "[OPTIONS]",
+        "swarm unlock" => "",
+        "swarm join" => "[OPTIONS] HOST:PORT",
+        "swarm join-token" => "[OPTIONS] (worker|manager)",
+        "node inspect" => "[OPTIONS] self|NODE [NODE...]",
+        "node update" => "[OPTIONS] NODE",
+        "node promote" | "node demote" => "NODE [NODE...]",
+        "node rm" | "node remove" => "[OPTIONS] NODE [NODE...]",
+        "node ps" => "[OPTIONS] [NODE...]",
+        "container" | "image" | "system" | "context" | "context show" | "network" | "swarm"
+        | "node" => "",
         _ => "[OPTIONS]",
     };
     if tail.is_empty() {
@@ -78,7 +89,7 @@ fn command_path() -> String {
         words.push(a.clone());
         if !matches!(
             a.as_str(),
-            "container" | "image" | "system" | "context" | "network"
+            "container" | "image" | "system" | "context" | "network" | "swarm" | "node"
         ) || words.len() == 2
         {
             break;
@@ -94,6 +105,20 @@ fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
         ContextValue::Strings(v) => v.first().cloned(),
         _ => None,
     }
+}
+
+/// cobra's wrong-number-of-arguments error for `path`, where the command
+/// checks its positional arguments itself; `what` is `exactly 1 argument`
+/// or `at least 1 argument`.
+pub fn arg_count_failure(path: &str, what: &str) -> crate::Failure {
+    let (what, verb) = match what.strip_prefix("exactly ") {
+        Some(n) => (n, "Run"),
+        None => (what, "See"),
+    };
+    crate::Failure::msg(format!(
+        "berth: 'berth {path}' requires {what}\n\n{}\n\n{verb} 'berth {path} --help' for more information",
+        usage_line(path)
+    ))
 }
 
 /// docker's message and exit code for a parse error.

@@ -569,7 +569,9 @@ pub(crate) async fn check(resp: Response<Incoming>) -> Result<Response<Incoming>
     if status.is_client_error() || status.is_server_error() {
         let bytes = collect(resp).await.unwrap_or_default();
         let msg = serde_json::from_slice::<ErrorResponse>(&bytes)
-            .map(|e| e.message)
+            // The docker CLI trims the daemon's message (dockerd ends some
+            // with a space).
+            .map(|e| e.message.trim().to_string())
             .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
         return Err(ClientError::Daemon(status, msg));
     }

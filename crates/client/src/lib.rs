@@ -13,5 +13,5 @@ pub mod context;
 pub mod credentials;
 pub mod tls;
 
-pub use calls::{CreateRequest, ExecOutput, NetworkCreate};
+pub use calls::{CreateRequest, ExecOutput, JoinRequest, NetworkCreate, RotateFlags};
 pub use client::{Client, ClientError, JsonLines, Transport};

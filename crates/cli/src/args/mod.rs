@@ -10,6 +10,7 @@ mod container;
 mod context;
 mod image;
 mod plugin;
+mod swarm;
 mod system;
 mod volume;
 
@@ -17,6 +18,7 @@ pub use container::*;
 pub use context::*;
 pub use image::*;
 pub use plugin::*;
+pub use swarm::*;
 pub use system::*;
 pub use volume::*;
 
@@ -184,4 +186,10 @@ pub enum Cmd {
     Network(network::NetworkCmd),
     /// List port mappings or a specific mapping for the container
     Port(network::PortArgs),
+    /// Manage Swarm
+    #[command(subcommand)]
+    Swarm(SwarmCmd),
+    /// Manage Swarm nodes
+    #[command(subcommand)]
+    Node(NodeCmd),
 }

@@ -10,10 +10,12 @@ pub mod distribution;
 pub mod image;
 pub mod mount;
 pub mod network;
+pub mod node;
 pub mod opts;
 pub mod plugin;
 pub mod resources;
 pub mod stream;
+pub mod swarm;
 pub mod system;
 pub mod volume;
 
@@ -45,4 +47,38 @@ pub fn print_deleted(title: &str, names: &Option<Vec<String>>) {
         }
         println!();
     }
+}
+
+/// An `inspect` command's found objects: a JSON array indented by four
+/// spaces as docker prints it, or each through `--format`.
+pub fn print_inspect(
+    found: Vec<serde_json::Value>,
+    format: Option<&str>,
+) -> Result<(), crate::Failure> {
+    let template = match format {
+        None | Some("") | Some("json") => None,
+        Some(f) => Some(
+            crate::format::template::Template::parse(f)
+                .map_err(|e| crate::Failure::msg(format!("template parsing error: {e}")))?,
+        ),
+    };
+    match template {
+        Some(t) => {
+            for v in &found {
+                let s = t
+                    .render(v)
+                    .map_err(|e| crate::Failure::msg(format!("template parsing error: {e}")))?;
+                println!("{s}");
+            }
+        }
+        None => {
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            serde::Serialize::serialize(&serde_json::Value::Array(found), &mut ser)
+                .map_err(|e| crate::Failure::msg(e.to_string()))?;
+            println!("{}", String::from_utf8_lossy(&out));
+        }
+    }
+    Ok(())
 }

@@ -173,6 +173,11 @@ pub async fn info(c: &Client, format: Option<String>) -> Result<i32, Failure> {
     println!(" Logging Driver: {}", s("LoggingDriver"));
     println!(" Cgroup Driver: {}", s("CgroupDriver"));
     println!(" Cgroup Version: {}", s("CgroupVersion"));
+    if let Ok(swarm) = serde_json::from_value::<berth_api::views::SwarmInfo>(v["Swarm"].clone()) {
+        for line in crate::commands::swarm::info_lines(&swarm) {
+            println!("{line}");
+        }
+    }
     println!(" Kernel Version: {}", s("KernelVersion"));
     println!(" Operating System: {}", s("OperatingSystem"));
     println!(" OSType: {}", s("OSType"));

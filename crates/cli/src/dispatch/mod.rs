@@ -6,7 +6,7 @@
 
 use crate::args::{
     BuilderCmd, Cmd, ContainerCmd, ContextCmd, FormatArg, ImageCmd, InspectArgs, LoginArgs,
-    PluginCmd, SearchArgs, SystemCmd, VolumeCmd,
+    NodeCmd, PluginCmd, SearchArgs, SwarmCmd, SystemCmd, VolumeCmd,
 };
 use crate::client::Client;
 use crate::commands::{build, distribution, network, plugin, system};
@@ -15,6 +15,7 @@ use crate::Failure;
 mod container;
 pub mod context;
 mod image;
+mod swarm;
 mod volume;
 
 /// A command by the group that runs it, the top-level short names folded in.
@@ -28,6 +29,8 @@ pub enum Group {
     Volume(VolumeCmd),
     Plugin(PluginCmd),
     Network(network::NetworkCmd),
+    Swarm(SwarmCmd),
+    Node(NodeCmd),
     Context(ContextCmd),
     /// `inspect` of any kind of object.
     Inspect(InspectArgs),
@@ -93,6 +96,8 @@ impl Group {
             Cmd::Volume(c) => Group::Volume(c),
             Cmd::Plugin(c) => Group::Plugin(c),
             Cmd::Network(c) => Group::Network(c),
+            Cmd::Swarm(c) => Group::Swarm(c),
+            Cmd::Node(c) => Group::Node(c),
             Cmd::Context(c) => Group::Context(c),
             Cmd::Inspect(a) => Group::Inspect(a),
             Cmd::Version(a) => Group::Version(a),
@@ -117,6 +122,8 @@ pub async fn run(c: &Client, group: Group) -> Result<i32, Failure> {
         Group::Volume(x) => volume::run(c, x).await,
         Group::Plugin(x) => plugin::run(c, x).await,
         Group::Network(x) => network::dispatch(c, x).await,
+        Group::Swarm(x) => swarm::run_swarm(c, x).await,
+        Group::Node(x) => swarm::run_node(c, x).await,
         Group::Context(_) | Group::Compose(_) => Ok(0),
         Group::Inspect(a) => system::inspect(c, a.names, a.format, a.kind, a.size).await,
         Group::Version(a) => system::version(c, a.format).await,

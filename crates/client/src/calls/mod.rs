@@ -6,9 +6,11 @@ mod containers;
 mod exec;
 mod images;
 mod networks;
+mod swarm;
 mod system;
 mod volumes;
 
 pub use containers::CreateRequest;
 pub use exec::ExecOutput;
 pub use networks::NetworkCreate;
+pub use swarm::{JoinRequest, RotateFlags};

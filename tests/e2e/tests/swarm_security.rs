@@ -154,7 +154,13 @@ fn the_cluster_port_speaks_mutual_tls_under_the_cluster_ca() {
         ))
         .ok();
     let member = s_client(&c, 2, &ca, &worker_crt, &worker_key, "");
-    member.ok().stdout_has("Verify return code: 0 (ok)");
+    // The handshake is the check. What follows it is not: the server
+    // hangs up on "hello" (not a frame of its protocol) without a TLS
+    // close_notify, and s_client's exit code then depends on which side
+    // is quicker (an "unexpected eof" is exit 1).
+    member
+        .stdout_has("Verify return code: 0 (ok)")
+        .stdout_has("New, TLSv1.2, Cipher is");
     assert!(!member.stdout.contains("SSL alert number"), "{member}");
     // The manager's certificate, issued by the cluster CA as swarmkit
     // issues them: O the cluster ID, OU the role, CN the node ID.

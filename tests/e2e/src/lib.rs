@@ -726,6 +726,14 @@ impl Daemon {
             Flavor::Berthd => vec![self.net_name.as_str()],
         };
         let mut leaks = leak::scan(&self.dir, &names);
+        if self.flavor == Flavor::Dockerd {
+            // dockerd 20.10 in swarm mode leaves the network namespaces of
+            // its ingress sandbox mounted under its exec root when it stops
+            // (its next start removes them): a quirk of the reference, as
+            // the cluster fixture notes too.
+            let netns = format!("mount {}/", self.exec_root.join("netns").display());
+            leaks.retain(|l| !l.starts_with(&netns));
+        }
         if self.flavor == Flavor::Dockerd && self.crashed {
             // dockerd 20.10 never undoes the bind mount of its data root
             // that a crashed instance made; a known quirk of the reference,
